@@ -1,0 +1,364 @@
+//! Service-time models: how long one GPU call of a model server takes.
+//!
+//! Every model is a set of *ops* (ASR `encode`, TTS `synthesize`, LLM `prefill` and `decode`).
+//! An op's latency is a table over its two natural axes, batch and size (audio seconds,
+//! codec frames, prompt tokens or attended context), measured on a reference GPU.
+//!
+//! * **Padding.** Real servers replay CUDA graphs captured for fixed shapes, so a call is padded
+//!   up to the next batch bucket and size bucket before it runs; the padding is part of the cost.
+//! * **Interpolation.** Between grid points latency is bilinear in (batch, size).
+//! * **Extrapolation.** Past the last grid point latency continues the line through the last two
+//!   points of each axis (never below the last value); any call that needs this flags the run as
+//!   extrapolated.
+//! * **Scaling to other devices.** A call's reference latency `L` splits into three parts:
+//!   `T_sat = min(L, c * batch * size)`, the throughput-bound part (`c` is the marginal cost per
+//!   unit of work at the largest measured batch, where the GPU is saturated); `T_stream =
+//!   min(L - T_sat, weights / bandwidth)`, streaming the weights once per call; and the rest,
+//!   latency-bound launch and synchronisation time. On a device with compute `F'`, bandwidth
+//!   `B'` and clock `f'`:
+//!   `L' = T_sat * (phi * F/F' + (1 - phi) * B/B') + T_stream * B/B' + T_rest * f/f'`,
+//!   where `phi` is the op's compute-bound fraction. A small batch that cannot fill the GPU
+//!   has a small `T_sat` and so loses little on a small MIG slice, as measured for Parakeet on a
+//!   3g.40gb slice (domain.md 1.5), while a saturating batch slows by the SM ratio.
+
+use crate::catalog::GpuSpec;
+use serde::{Deserialize, Serialize};
+
+/// Which server behaviour a model has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    /// Dynamic batching of whole utterances (one `encode` call per batch).
+    Asr,
+    /// Autoregressive synthesis of whole replies (one `synthesize` call per batch).
+    Tts,
+    /// Continuous batching with `prefill` and `decode` calls.
+    Llm,
+}
+
+impl ServiceKind {
+    /// Name of the request-size axis for this kind.
+    pub fn size_name(self) -> &'static str {
+        match self {
+            ServiceKind::Asr => "audio_s",
+            ServiceKind::Tts => "chars",
+            ServiceKind::Llm => "prompt_tokens",
+        }
+    }
+}
+
+/// A latency table over (batch, size) with padding buckets and the scaling decomposition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OpTable {
+    /// Batch sizes the server pads to (empty: no padding).
+    pub batch_buckets: Vec<u32>,
+    /// Sizes the server pads to (empty: no padding).
+    pub size_buckets: Vec<f64>,
+    /// Grid batch axis, ascending.
+    pub batch: Vec<f64>,
+    /// Grid size axis, ascending.
+    pub size: Vec<f64>,
+    /// `latency_ms[i][j]` at `batch[i]`, `size[j]` on the reference GPU [ms].
+    pub latency_ms: Vec<Vec<f64>>,
+    /// Fraction of the throughput-bound time that is compute-bound (rest: bandwidth-bound).
+    pub compute_fraction: f64,
+    /// Weight-streaming time per call on the reference GPU [ms].
+    pub weight_stream_ms: f64,
+    /// Marginal cost per unit of `batch * size` at saturation on the reference GPU [ms].
+    pub sat_ms_per_unit: f64,
+}
+
+/// How much slower each component of a call runs on a device than on the reference GPU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeviceScale {
+    /// Reference compute / device compute.
+    pub compute: f64,
+    /// Reference bandwidth / device bandwidth.
+    pub bandwidth: f64,
+    /// Reference clock / device clock.
+    pub clock: f64,
+}
+
+impl DeviceScale {
+    /// The reference device itself.
+    pub const IDENTITY: DeviceScale = DeviceScale { compute: 1.0, bandwidth: 1.0, clock: 1.0 };
+
+    /// A device that has `sm_fraction` of `gpu`'s SMs and `bw_fraction` of its bandwidth,
+    /// relative to the reference GPU `reference`.
+    pub fn of(reference: &GpuSpec, gpu: &GpuSpec, sm_fraction: f64, bw_fraction: f64) -> DeviceScale {
+        DeviceScale {
+            compute: reference.bf16_tflops / (gpu.bf16_tflops * sm_fraction),
+            bandwidth: reference.mem_bw_gbps / (gpu.mem_bw_gbps * bw_fraction),
+            clock: reference.boost_clock_mhz / gpu.boost_clock_mhz,
+        }
+    }
+
+    /// True when this is exactly the reference device.
+    pub fn is_identity(&self) -> bool {
+        *self == Self::IDENTITY
+    }
+}
+
+fn pad_to(x: f64, buckets: &[f64]) -> (f64, bool) {
+    if buckets.is_empty() {
+        return (x, false);
+    }
+    match buckets.iter().find(|&&b| x <= b + 1e-9) {
+        Some(&b) => (b, false),
+        None => (x, true),
+    }
+}
+
+/// Index `i` such that `axis[i] <= x <= axis[i+1]` (clamped to the outer pairs), and the weight of `axis[i+1]`.
+fn locate(axis: &[f64], x: f64) -> (usize, f64, bool) {
+    let n = axis.len();
+    if n == 1 {
+        return (0, 0.0, x != axis[0]);
+    }
+    let i = match axis.iter().position(|&a| a > x) {
+        Some(0) => 0,
+        Some(p) => p - 1,
+        None => n - 2,
+    }
+    .min(n - 2);
+    let w = (x - axis[i]) / (axis[i + 1] - axis[i]);
+    let outside = x < axis[0] - 1e-9 || x > axis[n - 1] + 1e-9;
+    (i, w, outside)
+}
+
+impl OpTable {
+    /// Shape actually run: batch and size after padding. The flag is set when a value exceeds the
+    /// largest bucket (the real server would have no graph for it).
+    pub fn padded(&self, batch: u32, size: f64) -> (f64, f64, bool) {
+        let (b, eb) = if self.batch_buckets.is_empty() {
+            (batch as f64, false)
+        } else {
+            match self.batch_buckets.iter().find(|&&b| batch <= b) {
+                Some(&b) => (b as f64, false),
+                None => (batch as f64, true),
+            }
+        };
+        let (s, es) = pad_to(size, &self.size_buckets);
+        (b, s, eb || es)
+    }
+
+    /// Reference-GPU latency of a call over the padded shape [ms], and whether it was extrapolated.
+    pub fn grid_ms(&self, b: f64, s: f64) -> (f64, bool) {
+        let (i, wi, oi) = locate(&self.batch, b);
+        let (j, wj, oj) = locate(&self.size, s);
+        let z = &self.latency_ms;
+        let at = |ii: usize, jj: usize| z[ii.min(self.batch.len() - 1)][jj.min(self.size.len() - 1)];
+        let (i1, j1) = (if self.batch.len() > 1 { i + 1 } else { i }, if self.size.len() > 1 { j + 1 } else { j });
+        let v = (1.0 - wi) * ((1.0 - wj) * at(i, j) + wj * at(i, j1)) + wi * ((1.0 - wj) * at(i1, j) + wj * at(i1, j1));
+        // Never predict below the smallest measured latency of the grid neighbourhood when extrapolating downwards.
+        let floor = z.iter().flatten().cloned().fold(f64::INFINITY, f64::min);
+        (v.max(floor * 0.5), oi || oj)
+    }
+
+    /// Latency of one call of `batch` requests of `size` on a device [ms], and whether it needed extrapolation.
+    pub fn latency_ms(&self, batch: u32, size: f64, scale: &DeviceScale) -> (f64, bool) {
+        let (b, s, beyond) = self.padded(batch, size);
+        let (l, ext) = self.grid_ms(b, s);
+        if scale.is_identity() {
+            return (l, ext || beyond);
+        }
+        let t_sat = (self.sat_ms_per_unit * b * s).min(l);
+        let t_stream = self.weight_stream_ms.min(l - t_sat);
+        let t_rest = l - t_sat - t_stream;
+        let phi = self.compute_fraction;
+        let v = t_sat * (phi * scale.compute + (1.0 - phi) * scale.bandwidth) + t_stream * scale.bandwidth + t_rest * scale.clock;
+        (v, ext || beyond)
+    }
+}
+
+/// Memory a model server holds on its device.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryFootprint {
+    /// Weights [GiB].
+    pub weights_gib: f64,
+    /// KV cache, CUDA graphs, activations and the CUDA context [GiB].
+    pub runtime_gib: f64,
+}
+
+impl MemoryFootprint {
+    /// Total [GiB].
+    pub fn total_gib(&self) -> f64 {
+        self.weights_gib + self.runtime_gib
+    }
+}
+
+/// LLM server limits: KV-cache slots, each preallocated for `max_context_tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KvCache {
+    /// Concurrent sequences (continuous-batching width).
+    pub slots: u32,
+    /// Longest prompt + output a slot holds [tokens].
+    pub max_context_tokens: u32,
+}
+
+/// A calibrated model: what a server of this model does and how long its calls take.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Model name, e.g. `asr`.
+    pub name: String,
+    /// Server behaviour.
+    pub kind: ServiceKind,
+    /// Catalog key of the GPU the tables were measured on.
+    pub reference_gpu: String,
+    /// What the model stands for.
+    pub description: String,
+    /// Device memory of one server.
+    pub memory: MemoryFootprint,
+    /// Most requests per ASR/TTS batch (LLM: see `kv`).
+    pub max_batch: u32,
+    /// Delay from a request's arrival at an idle server to its first GPU call [ms].
+    pub dispatch_ms: f64,
+    /// Host time between two consecutive GPU calls of a busy server [ms].
+    pub call_gap_ms: f64,
+    /// TTS only: codec frames per input character (frames = round(chars * this)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames_per_char: Option<f64>,
+    /// TTS only: (min, max) frames per reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames_range: Option<(u32, u32)>,
+    /// LLM only: KV-cache slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv: Option<KvCache>,
+    /// Latency tables by op: ASR `encode`; TTS `synthesize`; LLM `prefill` (batch 1) and `decode`.
+    pub ops: std::collections::BTreeMap<String, OpTable>,
+    /// Where the data came from and how well the tables fit it (written by `gpuslice calibrate`).
+    #[serde(default)]
+    pub calibration: serde_json::Value,
+}
+
+impl ModelSpec {
+    /// The op table `name`; model files are validated to contain the ops their kind needs.
+    pub fn op(&self, name: &str) -> &OpTable {
+        &self.ops[name]
+    }
+
+    /// Ops a model of `kind` must have.
+    pub fn required_ops(kind: ServiceKind) -> &'static [&'static str] {
+        match kind {
+            ServiceKind::Asr => &["encode"],
+            ServiceKind::Tts => &["synthesize"],
+            ServiceKind::Llm => &["prefill", "decode"],
+        }
+    }
+
+    /// TTS frames for a reply of `chars` characters.
+    pub fn tts_frames(&self, chars: f64) -> f64 {
+        let fpc = self.frames_per_char.unwrap_or(21.5 / 15.0);
+        let (lo, hi) = self.frames_range.unwrap_or((4, 1023));
+        (chars * fpc).round().clamp(lo as f64, hi as f64)
+    }
+
+    /// Check internal consistency; `file` names the source in errors.
+    pub fn validate(&self, file: &str) -> crate::error::Result<()> {
+        use crate::error::Error;
+        for op in Self::required_ops(self.kind) {
+            if !self.ops.contains_key(*op) {
+                return Err(Error::input(file, "ops", format!("a '{:?}' model needs op '{op}'", self.kind).to_lowercase()));
+            }
+        }
+        for (name, t) in &self.ops {
+            let f = format!("ops.{name}");
+            if t.batch.is_empty() || t.size.is_empty() || t.latency_ms.len() != t.batch.len() {
+                return Err(Error::input(file, f, "latency_ms must have one row per batch value and batch/size must be non-empty"));
+            }
+            if t.latency_ms.iter().any(|r| r.len() != t.size.len()) {
+                return Err(Error::input(file, f, "every latency_ms row must have one value per size value"));
+            }
+            if t.latency_ms.iter().flatten().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err(Error::input(file, f, "latencies must be positive and finite"));
+            }
+            if t.batch.windows(2).any(|w| w[1] <= w[0]) || t.size.windows(2).any(|w| w[1] <= w[0]) {
+                return Err(Error::input(file, f, "batch and size axes must be strictly ascending"));
+            }
+            for (k, v) in [("compute_fraction", t.compute_fraction), ("weight_stream_ms", t.weight_stream_ms), ("sat_ms_per_unit", t.sat_ms_per_unit)] {
+                if !(v.is_finite() && v >= 0.0) || (k == "compute_fraction" && v > 1.0) {
+                    return Err(Error::input(file, format!("ops.{name}.{k}"), format!("out of range: '{v}'")));
+                }
+            }
+        }
+        for (k, v) in [
+            ("memory.weights_gib", self.memory.weights_gib),
+            ("memory.runtime_gib", self.memory.runtime_gib),
+            ("dispatch_ms", self.dispatch_ms),
+            ("call_gap_ms", self.call_gap_ms),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::input(file, k, format!("must be a non-negative number, got '{v}'")));
+            }
+        }
+        if self.max_batch == 0 {
+            return Err(Error::input(file, "max_batch", "must be at least 1, got '0'"));
+        }
+        if self.kind == ServiceKind::Llm && self.kv.as_ref().is_none_or(|k| k.slots == 0 || k.max_context_tokens == 0) {
+            return Err(Error::input(file, "kv", "an LLM model needs kv.slots > 0 and kv.max_context_tokens > 0"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> OpTable {
+        OpTable {
+            batch_buckets: vec![1, 2, 4],
+            size_buckets: vec![5.0, 10.0],
+            batch: vec![1.0, 2.0, 4.0],
+            size: vec![5.0, 10.0],
+            latency_ms: vec![vec![5.0, 6.0], vec![5.5, 7.0], vec![6.0, 9.0]],
+            compute_fraction: 1.0,
+            weight_stream_ms: 0.5,
+            sat_ms_per_unit: 0.1,
+        }
+    }
+
+    #[test]
+    fn pads_then_looks_up_exact_grid_points() {
+        let t = table();
+        assert_eq!(t.latency_ms(3, 7.2, &DeviceScale::IDENTITY), (9.0, false));
+        assert_eq!(t.latency_ms(1, 2.0, &DeviceScale::IDENTITY), (5.0, false));
+    }
+
+    #[test]
+    fn beyond_buckets_extrapolates_linearly_and_flags() {
+        let t = table();
+        let (v, ext) = t.latency_ms(8, 10.0, &DeviceScale::IDENTITY);
+        assert!(ext);
+        assert!((v - 13.0).abs() < 1e-9, "{v}"); // 7 -> 9 over batch 2 -> 4, continued to 8
+    }
+
+    #[test]
+    fn interpolates_without_buckets() {
+        let mut t = table();
+        t.batch_buckets.clear();
+        t.size_buckets.clear();
+        let (v, ext) = t.latency_ms(3, 7.5, &DeviceScale::IDENTITY);
+        assert!(!ext);
+        // batch 3 between 2 and 4 (w=.5), size 7.5 between 5 and 10 (w=.5)
+        let want = 0.5 * (0.5 * 5.5 + 0.5 * 7.0) + 0.5 * (0.5 * 6.0 + 0.5 * 9.0);
+        assert!((v - want).abs() < 1e-9);
+    }
+
+    #[test]
+    fn small_calls_lose_less_on_a_slice_than_saturating_ones() {
+        let t = table();
+        let slice = DeviceScale { compute: 7.0, bandwidth: 2.0, clock: 1.0 };
+        let (small, _) = t.latency_ms(1, 5.0, &slice);
+        let (big, _) = t.latency_ms(4, 10.0, &slice);
+        // small: sat .5, stream .5, rest 4 -> .5*7 + .5*2 + 4 = 8.5 (1.7x)
+        assert!((small - 8.5).abs() < 1e-9, "{small}");
+        // big: sat 4, stream .5, rest 4.5 -> 28 + 1 + 4.5 = 33.5 (3.7x)
+        assert!((big - 33.5).abs() < 1e-9, "{big}");
+        assert!(big / 9.0 > small / 5.0);
+    }
+}

@@ -1,0 +1,204 @@
+//! Load generators: arrival processes, request-size distributions and trace rows.
+//!
+//! Each stochastic source owns its own RNG stream (see [`stream_rng`]) so that changing one
+//! source (a rate, a distribution) does not shift the random numbers another source draws.
+
+use crate::time::{from_secs, SimTime};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Exp, Gamma, LogNormal};
+
+/// The RNG type. `StdRng`'s algorithm may change between `rand` releases; `Cargo.lock` pins it
+/// and the determinism tests notice a change.
+pub type SimRng = StdRng;
+
+/// An independent stream for `(seed, source, purpose)`, mixed with SplitMix64 so that nearby
+/// seeds give unrelated streams.
+pub fn stream_rng(seed: u64, source: u64, purpose: u64) -> SimRng {
+    let mut z = seed ^ source.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    SimRng::seed_from_u64(z)
+}
+
+/// Open-loop arrival process.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrivals {
+    /// Poisson: exponential gaps with mean 1/rate.
+    Poisson {
+        /// Mean rate [req/s].
+        rate_rps: f64,
+    },
+    /// Renewal process with gamma gaps: mean 1/rate, coefficient of variation `cv` (> 1 is bursty).
+    Gamma {
+        /// Mean rate [req/s].
+        rate_rps: f64,
+        /// Coefficient of variation of the gaps.
+        cv: f64,
+    },
+    /// Poisson at `rate_rps` during on-periods, nothing during off-periods (fixed lengths).
+    OnOff {
+        /// Rate while on [req/s].
+        rate_rps: f64,
+        /// On-period [s].
+        on_s: f64,
+        /// Off-period [s].
+        off_s: f64,
+    },
+}
+
+/// Samples gaps of an arrival process.
+#[derive(Debug, Clone)]
+pub struct ArrivalGen {
+    kind: Arrivals,
+    gamma: Option<Gamma<f64>>,
+    exp: Option<Exp<f64>>,
+}
+
+impl ArrivalGen {
+    /// Build a generator; parameters were validated by the scenario loader.
+    pub fn new(kind: &Arrivals) -> ArrivalGen {
+        let (gamma, exp) = match *kind {
+            Arrivals::Poisson { rate_rps } | Arrivals::OnOff { rate_rps, .. } => (None, Exp::new(rate_rps).ok()),
+            Arrivals::Gamma { rate_rps, cv } => {
+                let shape = 1.0 / (cv * cv);
+                (Gamma::new(shape, 1.0 / (shape * rate_rps)).ok(), None)
+            }
+        };
+        ArrivalGen { kind: kind.clone(), gamma, exp }
+    }
+
+    /// Next arrival time after `now` [ns].
+    pub fn next(&self, now: SimTime, rng: &mut SimRng) -> SimTime {
+        match self.kind {
+            Arrivals::Poisson { .. } => now + from_secs(self.exp.as_ref().map_or(f64::INFINITY, |e| e.sample(rng))),
+            Arrivals::Gamma { .. } => now + from_secs(self.gamma.as_ref().map_or(f64::INFINITY, |g| g.sample(rng))),
+            Arrivals::OnOff { on_s, off_s, .. } => {
+                // Draw on the "on" clock, then map back to wall time by inserting the off-periods.
+                let period = from_secs(on_s + off_s);
+                let on = from_secs(on_s);
+                let gap = from_secs(self.exp.as_ref().map_or(f64::INFINITY, |e| e.sample(rng)));
+                let (cycles, phase) = (now / period, now % period);
+                let on_clock = cycles * on + phase.min(on) + gap;
+                (on_clock / on) * period + on_clock % on
+            }
+        }
+    }
+}
+
+/// A request-size distribution (audio seconds, characters or tokens).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SizeDist {
+    /// Always the same value.
+    Fixed(f64),
+    /// Log-normal with the given median and log-space sigma, clamped to [min, max].
+    LogNormal {
+        /// Median.
+        median: f64,
+        /// Standard deviation of ln(size).
+        sigma: f64,
+        /// Lower clamp.
+        min: f64,
+        /// Upper clamp.
+        max: f64,
+    },
+    /// Uniform on [min, max].
+    Uniform {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+}
+
+impl SizeDist {
+    /// Draw one size. Integer-valued sizes (characters, tokens) are rounded by the caller.
+    pub fn sample(&self, rng: &mut SimRng) -> f64 {
+        match *self {
+            SizeDist::Fixed(v) => v,
+            SizeDist::LogNormal { median, sigma, min, max } => LogNormal::new(median.ln(), sigma)
+                .map(|d| d.sample(rng))
+                .unwrap_or(median)
+                .clamp(min, max),
+            SizeDist::Uniform { min, max } => {
+                if max > min {
+                    rng.random_range(min..=max)
+                } else {
+                    min
+                }
+            }
+        }
+    }
+
+    /// Mean of the distribution (clamping ignored for the log-normal), for reports and checks.
+    pub fn mean(&self) -> f64 {
+        match *self {
+            SizeDist::Fixed(v) => v,
+            SizeDist::LogNormal { median, sigma, .. } => median * (sigma * sigma / 2.0).exp(),
+            SizeDist::Uniform { min, max } => (min + max) / 2.0,
+        }
+    }
+}
+
+/// One request of a replayed trace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TraceRow {
+    /// Arrival [ns from trace start].
+    pub arrival: SimTime,
+    /// Size: audio seconds (ASR), characters (TTS) or prompt tokens (LLM).
+    pub size: f64,
+    /// LLM output tokens (0 for other kinds).
+    pub out_tokens: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::SEC;
+
+    #[test]
+    fn poisson_mean_gap_matches_rate() {
+        let g = ArrivalGen::new(&Arrivals::Poisson { rate_rps: 50.0 });
+        let mut rng = stream_rng(1, 0, 0);
+        let mut t = 0;
+        let n = 100_000;
+        for _ in 0..n {
+            t = g.next(t, &mut rng);
+        }
+        let rate = n as f64 / (t as f64 / SEC as f64);
+        // 1e5 exponential gaps: relative s.e. of the mean is 1/sqrt(n) = 0.3 %; allow 4 s.e.
+        assert!((rate - 50.0).abs() / 50.0 < 0.012, "{rate}");
+    }
+
+    #[test]
+    fn gamma_gaps_have_requested_cv() {
+        let g = ArrivalGen::new(&Arrivals::Gamma { rate_rps: 10.0, cv: 3.0 });
+        let mut rng = stream_rng(2, 0, 0);
+        let gaps: Vec<f64> = (0..200_000).map(|_| g.next(0, &mut rng) as f64 / 1e9).collect();
+        let m = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let v = gaps.iter().map(|x| (x - m).powi(2)).sum::<f64>() / gaps.len() as f64;
+        assert!((m - 0.1).abs() < 0.003, "mean {m}");
+        assert!((v.sqrt() / m - 3.0).abs() < 0.15, "cv {}", v.sqrt() / m);
+    }
+
+    #[test]
+    fn on_off_never_arrives_in_off_periods() {
+        let g = ArrivalGen::new(&Arrivals::OnOff { rate_rps: 100.0, on_s: 1.0, off_s: 3.0 });
+        let mut rng = stream_rng(3, 0, 0);
+        let mut t = 0;
+        for _ in 0..10_000 {
+            t = g.next(t, &mut rng);
+            assert!(t % (4 * SEC) < SEC, "arrival at {t} in an off period");
+        }
+    }
+
+    #[test]
+    fn streams_differ_by_source_and_purpose() {
+        let a: u64 = stream_rng(7, 0, 0).random();
+        let b: u64 = stream_rng(7, 1, 0).random();
+        let c: u64 = stream_rng(7, 0, 1).random();
+        assert!(a != b && a != c && b != c);
+        assert_eq!(a, stream_rng(7, 0, 0).random::<u64>());
+    }
+}
