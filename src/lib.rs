@@ -1,6 +1,31 @@
+//! gpuslice: a discrete-event simulator and capacity planner for sharing GPUs between model
+//! servers (dedicated, Kubernetes time-slicing, MIG, MPS).
+//!
+//! Module map (core first; only `config`, `input`, `cli`, `bench` and `tui` do I/O):
+//! * [`engine`]: event queue with the one ordering rule `(time, seq)`.
+//! * [`catalog`]: GPU specs and MIG geometry (data in `models/gpus.toml`), MIG placement.
+//! * [`service`]: service-time tables, padding, interpolation, device scaling.
+//! * [`calibrate`]: fitting those tables from measurements.
+//! * [`workload`]: arrival processes, size distributions, per-source RNG streams.
+//! * [`scenario`]: the validated scenario the simulator runs.
+//! * [`sim`]: servers, batching policies, load balancing, devices and their sharing regimes.
+//! * [`metrics`]: latency summaries.
+//! * [`config`], [`input`]: reading scenario, model and trace files.
+//! * [`report`], [`cli`], [`bench`]: the binary's output.
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod calibrate;
 pub mod catalog;
+pub mod cli;
+pub mod config;
 pub mod engine;
-pub mod service;
 pub mod error;
+pub mod input;
+pub mod metrics;
+pub mod report;
+pub mod scenario;
+pub mod service;
+pub mod sim;
 pub mod time;
 pub mod workload;

@@ -1,1 +1,15 @@
-fn main(){}
+//! Thin binary: parse arguments, run, print any error on one line and exit 2.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = gpuslice::cli::Cli::parse();
+    match gpuslice::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gpuslice: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

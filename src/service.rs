@@ -151,9 +151,8 @@ impl OpTable {
         let at = |ii: usize, jj: usize| z[ii.min(self.batch.len() - 1)][jj.min(self.size.len() - 1)];
         let (i1, j1) = (if self.batch.len() > 1 { i + 1 } else { i }, if self.size.len() > 1 { j + 1 } else { j });
         let v = (1.0 - wi) * ((1.0 - wj) * at(i, j) + wj * at(i, j1)) + wi * ((1.0 - wj) * at(i1, j) + wj * at(i1, j1));
-        // Never predict below the smallest measured latency of the grid neighbourhood when extrapolating downwards.
-        let floor = z.iter().flatten().cloned().fold(f64::INFINITY, f64::min);
-        (v.max(floor * 0.5), oi || oj)
+        // Downward extrapolation can cross zero; a call always takes at least 1 us.
+        (v.max(1e-3), oi || oj)
     }
 
     /// Latency of one call of `batch` requests of `size` on a device [ms], and whether it needed extrapolation.

@@ -103,6 +103,11 @@ pub enum SizeDist {
         /// Upper clamp.
         max: f64,
     },
+    /// Exponential with the given mean (memoryless service for M/M/1-style checks).
+    Exponential {
+        /// Mean.
+        mean: f64,
+    },
     /// Uniform on [min, max].
     Uniform {
         /// Lower bound.
@@ -121,6 +126,7 @@ impl SizeDist {
                 .map(|d| d.sample(rng))
                 .unwrap_or(median)
                 .clamp(min, max),
+            SizeDist::Exponential { mean } => Exp::new(1.0 / mean).map(|d| d.sample(rng)).unwrap_or(mean),
             SizeDist::Uniform { min, max } => {
                 if max > min {
                     rng.random_range(min..=max)
@@ -136,6 +142,7 @@ impl SizeDist {
         match *self {
             SizeDist::Fixed(v) => v,
             SizeDist::LogNormal { median, sigma, .. } => median * (sigma * sigma / 2.0).exp(),
+            SizeDist::Exponential { mean } => mean,
             SizeDist::Uniform { min, max } => (min + max) / 2.0,
         }
     }

@@ -1,0 +1,496 @@
+//! Fitting service-time tables from measurements.
+//!
+//! Form, chosen from the H100 data (traces/h100, models/h100/profile_*.csv):
+//! * ASR `encode` and LLM `prefill`/`decode` run CUDA graphs over padded shapes, so latency is a
+//!   step function of the padded (batch, size) cell. The table holds the median of every
+//!   measurement that fell in a cell (profile runs and every call of the serving logs); cells
+//!   with no measurement are interpolated along the batch axis (linear in log2 batch, flat
+//!   below the first measured batch, where latency is launch-bound) or extrapolated from the
+//!   two nearest measured cells.
+//! * TTS `synthesize` runs `frames` decoder steps after a fixed encoder and before the vocoder,
+//!   so for each batch bucket latency is a line in frames; it is fitted by least squares after
+//!   dropping points more than 3 scaled MADs from a first fit (warm-up outliers).
+//!
+//! Diagnostics: leave-one-out error of every cell (or point): remove it, refit, predict it.
+
+use crate::service::{KvCache, MemoryFootprint, ModelSpec, OpTable, ServiceKind};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One measured call: padded-or-raw batch and size, and its latency.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Batch (requests in the call).
+    pub batch: f64,
+    /// Size (audio s, frames, tokens or context).
+    pub size: f64,
+    /// Measured latency [ms].
+    pub latency_ms: f64,
+}
+
+/// How an op's table is fitted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FitForm {
+    /// Median per padded cell, interpolated.
+    Cells,
+    /// Per batch row, a robust line in size.
+    LinearInSize,
+}
+
+/// Leave-one-out result for one cell or point.
+#[derive(Debug, Clone, Serialize)]
+pub struct LooPoint {
+    /// Batch.
+    pub batch: f64,
+    /// Size.
+    pub size: f64,
+    /// Measured (cell median) [ms].
+    pub measured_ms: f64,
+    /// Predicted without it [ms].
+    pub predicted_ms: f64,
+    /// (predicted - measured) / measured.
+    pub rel_err: f64,
+}
+
+/// Fit diagnostics of one op.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpDiagnostics {
+    /// Raw measurements used.
+    pub points: usize,
+    /// Points dropped as outliers (LinearInSize only).
+    pub outliers_dropped: usize,
+    /// Distinct cells (Cells) or points (LinearInSize) evaluated.
+    pub loo: Vec<LooPoint>,
+    /// Mean |rel_err| of the leave-one-out predictions.
+    pub loo_mean_abs_rel_err: f64,
+    /// Max |rel_err|.
+    pub loo_max_abs_rel_err: f64,
+    /// Mean |rel_err| of the fitted table on every raw point (in-sample).
+    pub fit_mean_abs_rel_err: f64,
+}
+
+/// Description of a server whose ops are to be fitted: everything but the latency tables.
+#[derive(Debug, Clone)]
+pub struct OpBase {
+    /// Op name.
+    pub name: &'static str,
+    /// Batch buckets (padding).
+    pub batch_buckets: Vec<u32>,
+    /// Size buckets (padding), empty for none.
+    pub size_buckets: Vec<f64>,
+    /// Table size axis when there are no size buckets (LinearInSize: the range ends).
+    pub size_axis: Vec<f64>,
+    /// Fit form.
+    pub form: FitForm,
+    /// Compute-bound fraction of the saturated part (see service.rs).
+    pub compute_fraction: f64,
+    /// Weights streamed per call [GB].
+    pub weights_gb: f64,
+}
+
+/// Pad `x` up to the first bucket >= x (or keep it past the last).
+pub fn bucket(x: f64, buckets: &[f64]) -> f64 {
+    buckets.iter().copied().find(|&b| x <= b + 1e-9).unwrap_or(x)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Fill a grid from measured cells: along the batch axis in log2(batch), flat below the first
+/// measured batch, linear extrapolation above the last. Columns with a single measured cell
+/// take the shape of the nearest column with two or more.
+fn fill_grid(batch: &[f64], size: &[f64], cells: &BTreeMap<(usize, usize), f64>) -> Option<Vec<Vec<f64>>> {
+    let (nb, ns) = (batch.len(), size.len());
+    let mut z = vec![vec![f64::NAN; ns]; nb];
+    let lb: Vec<f64> = batch.iter().map(|b| b.log2()).collect();
+    for j in 0..ns {
+        let known: Vec<(usize, f64)> = (0..nb).filter_map(|i| cells.get(&(i, j)).map(|&v| (i, v))).collect();
+        if known.is_empty() {
+            continue;
+        }
+        for (i, zi) in z.iter_mut().enumerate() {
+            zi[j] = if let Some(&(_, v)) = known.iter().find(|(k, _)| *k == i) {
+                v
+            } else if known.len() == 1 || i < known[0].0 {
+                // Below the first measured batch: flat (launch-bound region); a lone point: flat.
+                known.iter().min_by_key(|(k, _)| (*k as i64 - i as i64).abs()).map(|x| x.1)?
+            } else {
+                let (a, b) = match known.iter().position(|(k, _)| *k > i) {
+                    Some(p) => (known[p - 1], known[p]),
+                    None => (known[known.len() - 2], known[known.len() - 1]),
+                };
+                let w = (lb[i] - lb[a.0]) / (lb[b.0] - lb[a.0]);
+                (a.1 + w * (b.1 - a.1)).max(a.1.min(b.1) * 0.5)
+            };
+        }
+    }
+    // Columns with no data: interpolate along size between filled columns (or copy the nearest).
+    let filled: Vec<usize> = (0..ns).filter(|&j| !z[0][j].is_nan()).collect();
+    if filled.is_empty() {
+        return None;
+    }
+    for j in 0..ns {
+        if !z[0][j].is_nan() {
+            continue;
+        }
+        let lo = filled.iter().rev().find(|&&k| k < j).copied();
+        let hi = filled.iter().find(|&&k| k > j).copied();
+        for zi in z.iter_mut() {
+            zi[j] = match (lo, hi) {
+                (Some(a), Some(b)) => {
+                    let w = (size[j] - size[a]) / (size[b] - size[a]);
+                    zi[a] + w * (zi[b] - zi[a])
+                }
+                (Some(a), None) => {
+                    let p = filled.iter().rev().nth(1).copied();
+                    match p {
+                        Some(p0) => zi[a] + (zi[a] - zi[p0]) * (size[j] - size[a]) / (size[a] - size[p0]),
+                        None => zi[a],
+                    }
+                }
+                (None, Some(b)) => zi[b],
+                (None, None) => f64::NAN,
+            };
+        }
+    }
+    Some(z)
+}
+
+/// Lines `a + b_B * size` with one intercept shared by all batch buckets (the fixed encoder and
+/// vocoder cost hardly depends on batch at these sizes) and a slope per bucket (per-frame cost).
+/// Sharing the intercept keeps buckets with few points from fitting noise. Points more than 3
+/// scaled MADs off their line are dropped once and the lines refitted.
+fn fit_lines(rows: &BTreeMap<usize, Vec<(f64, f64)>>) -> Option<(BTreeMap<usize, (f64, f64)>, usize)> {
+    let all: Vec<(f64, f64)> = rows.values().flatten().copied().collect();
+    let (a, _, _) = robust_line(&all)?;
+    let slopes = |rows: &BTreeMap<usize, Vec<(f64, f64)>>| -> BTreeMap<usize, (f64, f64)> {
+        rows.iter()
+            .filter_map(|(&i, p)| {
+                let sxx: f64 = p.iter().map(|x| x.0 * x.0).sum();
+                (sxx > 0.0).then(|| (i, (a, p.iter().map(|x| x.0 * (x.1 - a)).sum::<f64>() / sxx)))
+            })
+            .collect()
+    };
+    let first = slopes(rows);
+    let mut res: Vec<f64> = rows
+        .iter()
+        .flat_map(|(i, p)| p.iter().map(move |x| (i, x)))
+        .filter_map(|(i, x)| first.get(i).map(|(a, b)| (x.1 - a - b * x.0).abs()))
+        .collect();
+    if res.is_empty() {
+        return None;
+    }
+    let mad = median(&mut res) * 1.4826;
+    let mut dropped = 0;
+    let kept: BTreeMap<usize, Vec<(f64, f64)>> = rows
+        .iter()
+        .map(|(&i, p)| {
+            let (a, b) = first.get(&i).copied().unwrap_or((a, 0.0));
+            let k: Vec<(f64, f64)> = p.iter().copied().filter(|x| mad <= 0.0 || (x.1 - a - b * x.0).abs() <= 3.0 * mad).collect();
+            dropped += p.len() - k.len();
+            (i, if k.is_empty() { p.clone() } else { k })
+        })
+        .collect();
+    Some((slopes(&kept), dropped))
+}
+
+fn robust_line(pts: &[(f64, f64)]) -> Option<(f64, f64, usize)> {
+    let fit = |p: &[(f64, f64)]| -> Option<(f64, f64)> {
+        let n = p.len() as f64;
+        let mx = p.iter().map(|x| x.0).sum::<f64>() / n;
+        let my = p.iter().map(|x| x.1).sum::<f64>() / n;
+        let sxx: f64 = p.iter().map(|x| (x.0 - mx).powi(2)).sum();
+        if sxx <= 0.0 {
+            return None;
+        }
+        let b = p.iter().map(|x| (x.0 - mx) * (x.1 - my)).sum::<f64>() / sxx;
+        Some((my - b * mx, b))
+    };
+    let (a, b) = fit(pts)?;
+    let mut res: Vec<f64> = pts.iter().map(|&(x, y)| (y - a - b * x).abs()).collect();
+    let mad = median(&mut res) * 1.4826;
+    if mad <= 0.0 {
+        return Some((a, b, 0));
+    }
+    let kept: Vec<(f64, f64)> = pts.iter().copied().filter(|&(x, y)| (y - a - b * x).abs() <= 3.0 * mad).collect();
+    let dropped = pts.len() - kept.len();
+    let (a, b) = if kept.len() >= 2 { fit(&kept).unwrap_or((a, b)) } else { (a, b) };
+    Some((a, b, dropped))
+}
+
+/// Fit one op. Returns the table and its diagnostics, or a message saying why the data cannot be used.
+pub fn fit_op(base: &OpBase, points: &[Point], ref_bw_gbps: f64) -> Result<(OpTable, OpDiagnostics), String> {
+    if points.len() < 2 {
+        return Err(format!("op '{}': needs at least 2 measurements, got {}", base.name, points.len()));
+    }
+    if let Some(p) = points.iter().find(|p| !(p.latency_ms.is_finite() && p.latency_ms > 0.0)) {
+        return Err(format!("op '{}': latency must be positive, got '{}'", base.name, p.latency_ms));
+    }
+    let bb: Vec<f64> = base.batch_buckets.iter().map(|&b| b as f64).collect();
+    let batch_axis = bb.clone();
+    let size_axis = if base.size_buckets.is_empty() { base.size_axis.clone() } else { base.size_buckets.clone() };
+    let pad = |p: &Point| (bucket(p.batch, &bb), if base.size_buckets.is_empty() { p.size } else { bucket(p.size, &base.size_buckets) });
+    let (z, diag) = match base.form {
+        FitForm::Cells => {
+            let mut cell_pts: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+            for p in points {
+                let (b, s) = pad(p);
+                let (Some(i), Some(j)) = (batch_axis.iter().position(|&x| x == b), size_axis.iter().position(|&x| x == s)) else {
+                    continue; // beyond the server's buckets: the server could not have run it
+                };
+                cell_pts.entry((i, j)).or_default().push(p.latency_ms);
+            }
+            let cells: BTreeMap<(usize, usize), f64> = cell_pts.iter_mut().map(|(k, v)| (*k, median(v))).collect();
+            if cells.len() < 2 {
+                return Err(format!("op '{}': measurements cover {} table cell(s); at least 2 are needed", base.name, cells.len()));
+            }
+            let z = fill_grid(&batch_axis, &size_axis, &cells).ok_or_else(|| format!("op '{}': no usable cell", base.name))?;
+            let mut loo = Vec::new();
+            for (&(i, j), &v) in &cells {
+                let mut rest = cells.clone();
+                rest.remove(&(i, j));
+                if let Some(zz) = fill_grid(&batch_axis, &size_axis, &rest) {
+                    let pred = zz[i][j];
+                    if pred.is_finite() {
+                        loo.push(LooPoint { batch: batch_axis[i], size: size_axis[j], measured_ms: v, predicted_ms: pred, rel_err: (pred - v) / v });
+                    }
+                }
+            }
+            let fit_err = points
+                .iter()
+                .filter_map(|p| {
+                    let (b, s) = pad(p);
+                    let i = batch_axis.iter().position(|&x| x == b)?;
+                    let j = size_axis.iter().position(|&x| x == s)?;
+                    Some(((z[i][j] - p.latency_ms) / p.latency_ms).abs())
+                })
+                .collect::<Vec<_>>();
+            (z, diag_of(points.len(), 0, loo, &fit_err))
+        }
+        FitForm::LinearInSize => {
+            let mut rows: BTreeMap<usize, Vec<(f64, f64)>> = BTreeMap::new();
+            for p in points {
+                let (b, _) = pad(p);
+                if let Some(i) = batch_axis.iter().position(|&x| x == b) {
+                    rows.entry(i).or_default().push((p.size, p.latency_ms));
+                }
+            }
+            let (lines, dropped) = fit_lines(&rows).ok_or_else(|| format!("op '{}': needs at least two different sizes", base.name))?;
+            let eval_lines = |lines: &BTreeMap<usize, (f64, f64)>| -> Vec<Vec<f64>> {
+                let cells: BTreeMap<(usize, usize), f64> = lines
+                    .iter()
+                    .flat_map(|(&i, &(a, b))| size_axis.iter().enumerate().map(move |(j, &s)| ((i, j), (a + b * s).max(1e-3))))
+                    .collect();
+                fill_grid(&batch_axis, &size_axis, &cells).unwrap_or_default()
+            };
+            let z = eval_lines(&lines);
+            let mut loo = Vec::new();
+            for (&i, pts) in &rows {
+                for k in 0..pts.len() {
+                    let mut rest = rows.clone();
+                    if let Some(v) = rest.get_mut(&i) {
+                        v.remove(k);
+                    }
+                    let Some((l2, _)) = fit_lines(&rest) else { continue };
+                    if l2.is_empty() {
+                        continue;
+                    }
+                    let zz = eval_lines(&l2);
+                    let (s, v) = pts[k];
+                    let pred = interp_row(&zz[i], &size_axis, s);
+                    loo.push(LooPoint { batch: batch_axis[i], size: s, measured_ms: v, predicted_ms: pred, rel_err: (pred - v) / v });
+                }
+            }
+            let fit_err: Vec<f64> = rows
+                .iter()
+                .flat_map(|(&i, pts)| pts.iter().map(move |&(s, v)| (i, s, v)))
+                .map(|(i, s, v)| ((interp_row(&z[i], &size_axis, s) - v) / v).abs())
+                .collect();
+            (z, diag_of(points.len(), dropped, loo, &fit_err))
+        }
+    };
+    // Marginal cost per unit of batch*size at the largest size: the saturated throughput.
+    let ns = size_axis.len();
+    let nb = batch_axis.len();
+    let sat = if nb >= 2 {
+        let (b0, b1) = (batch_axis[nb - 2], batch_axis[nb - 1]);
+        ((z[nb - 1][ns - 1] - z[nb - 2][ns - 1]) / ((b1 - b0) * size_axis[ns - 1])).max(0.0)
+    } else if ns >= 2 {
+        ((z[0][ns - 1] - z[0][ns - 2]) / (size_axis[ns - 1] - size_axis[ns - 2])).max(0.0)
+    } else {
+        0.0
+    };
+    let table = OpTable {
+        batch_buckets: base.batch_buckets.clone(),
+        size_buckets: base.size_buckets.clone(),
+        batch: batch_axis,
+        size: size_axis,
+        latency_ms: z.iter().map(|r| r.iter().map(|v| (v * 1e4).round() / 1e4).collect()).collect(),
+        compute_fraction: base.compute_fraction,
+        weight_stream_ms: (base.weights_gb / ref_bw_gbps * 1e3 * 1e4).round() / 1e4,
+        sat_ms_per_unit: (sat * 1e8).round() / 1e8,
+    };
+    Ok((table, diag))
+}
+
+fn interp_row(row: &[f64], axis: &[f64], s: f64) -> f64 {
+    if axis.len() == 1 {
+        return row[0];
+    }
+    let i = axis.iter().position(|&a| a > s).map_or(axis.len() - 2, |p| p.max(1) - 1).min(axis.len() - 2);
+    row[i] + (s - axis[i]) / (axis[i + 1] - axis[i]) * (row[i + 1] - row[i])
+}
+
+fn diag_of(points: usize, dropped: usize, loo: Vec<LooPoint>, fit_err: &[f64]) -> OpDiagnostics {
+    let errs: Vec<f64> = loo.iter().map(|l| l.rel_err.abs()).collect();
+    let r4 = |x: f64| (x * 1e4).round() / 1e4;
+    OpDiagnostics {
+        points,
+        outliers_dropped: dropped,
+        loo_mean_abs_rel_err: r4(errs.iter().sum::<f64>() / errs.len().max(1) as f64),
+        loo_max_abs_rel_err: r4(errs.iter().cloned().fold(0.0, f64::max)),
+        fit_mean_abs_rel_err: r4(fit_err.iter().sum::<f64>() / fit_err.len().max(1) as f64),
+        loo: loo
+            .into_iter()
+            .map(|l| LooPoint { predicted_ms: r4(l.predicted_ms), measured_ms: r4(l.measured_ms), rel_err: r4(l.rel_err), ..l })
+            .collect(),
+    }
+}
+
+/// The servers of `gpubench.py` (traces/h100/README.md, "The serving policy of the runs"):
+/// buckets, batch limits, KV slots and memory, i.e. everything but the fitted latency tables.
+pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
+    let (name, description, weights_gb, runtime_gib, max_batch) = match kind {
+        // 1.02 B params bf16 = 2.04 GB; CUDA context + graph pool ~1 GiB (not measured: estimate).
+        ServiceKind::Asr => ("asr", "Parakeet-1.1B FastConformer encoder + CTC shape (gpubench asr)", 2.04, 1.0, 16),
+        // 0.26 B params = 0.52 GB; 16-way graphs, KV and cross-attention buffers ~1 GiB (estimate).
+        ServiceKind::Tts => ("tts", "Magpie-like encoder-decoder TTS shape (gpubench tts)", 0.52, 1.0, 16),
+        // 8.03 B params = 16.06 GB; KV cache 32 slots x 3072 tokens = 12.9 GB (README) + 1 GiB context.
+        ServiceKind::Llm => ("llm", "Llama-3.1-8B decoder shape (gpubench llm)", 16.06, 12.9 / 1.073_741_824 + 1.0, 32),
+    };
+    let ops = match kind {
+        ServiceKind::Asr => vec![OpBase {
+            name: "encode",
+            batch_buckets: vec![1, 2, 4, 8, 16, 32],
+            size_buckets: vec![5.0, 10.0, 20.0, 30.0],
+            size_axis: vec![],
+            form: FitForm::Cells,
+            // 12.5 frames/s x 2 FLOP/param: a 16 x 30 s batch is ~12 TFLOP over 2 GB of weights,
+            // far above the H100 ridge point (~295 FLOP/B): compute-bound.
+            compute_fraction: 1.0,
+            weights_gb,
+        }],
+        ServiceKind::Tts => vec![OpBase {
+            name: "synthesize",
+            batch_buckets: vec![1, 2, 4, 8, 16],
+            size_buckets: vec![],
+            size_axis: vec![4.0, 1023.0],
+            form: FitForm::LinearInSize,
+            // Decoder steps of <=16 rows: small GEMMs whose growth with batch is as much weight
+            // re-reads as arithmetic; no basis to favour either, so half and half.
+            compute_fraction: 0.5,
+            // Weights are re-read every frame step; that cost is inside the per-frame latency-bound part.
+            weights_gb: 0.0,
+        }],
+        ServiceKind::Llm => vec![
+            OpBase {
+                name: "prefill",
+                batch_buckets: vec![1],
+                size_buckets: vec![128.0, 256.0, 512.0, 1024.0, 2048.0],
+                size_axis: vec![],
+                form: FitForm::Cells,
+                compute_fraction: 1.0, // 2 FLOP/param/token over >=128 tokens: compute-bound
+                weights_gb,
+            },
+            OpBase {
+                name: "decode",
+                batch_buckets: vec![1, 2, 4, 8, 16, 32],
+                size_buckets: vec![512.0, 1024.0, 2048.0, 3072.0],
+                size_axis: vec![],
+                form: FitForm::Cells,
+                compute_fraction: 0.0, // per-sequence growth is KV-cache reads: bandwidth-bound
+                weights_gb,
+            },
+        ],
+    };
+    let spec = ModelSpec {
+        name: name.into(),
+        kind,
+        reference_gpu: "h100-80gb".into(),
+        description: description.into(),
+        memory: MemoryFootprint { weights_gib: weights_gb / 1.073_741_824, runtime_gib },
+        max_batch,
+        dispatch_ms: 0.0,
+        call_gap_ms: 0.0,
+        frames_per_char: (kind == ServiceKind::Tts).then_some(21.5 / 15.0),
+        frames_range: (kind == ServiceKind::Tts).then_some((4, 1023)),
+        kv: (kind == ServiceKind::Llm).then_some(KvCache { slots: 32, max_context_tokens: 3072 }),
+        ops: BTreeMap::new(),
+        calibration: serde_json::Value::Null,
+    };
+    (spec, ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base_cells() -> OpBase {
+        OpBase {
+            name: "encode",
+            batch_buckets: vec![1, 2, 4, 8],
+            size_buckets: vec![5.0, 10.0],
+            size_axis: vec![],
+            form: FitForm::Cells,
+            compute_fraction: 1.0,
+            weights_gb: 0.0,
+        }
+    }
+
+    #[test]
+    fn cells_take_medians_and_fill_gaps_in_log_batch() {
+        let mut pts = Vec::new();
+        for (b, l) in [(1.0, 4.0), (2.0, 5.0), (8.0, 9.0)] {
+            for d in [-0.1, 0.0, 0.1, 5.0] {
+                pts.push(Point { batch: b, size: 5.0, latency_ms: l + d });
+            }
+        }
+        pts.push(Point { batch: 3.0, size: 7.0, latency_ms: 7.0 }); // pads to (4, 10)
+        let (t, d) = fit_op(&base_cells(), &pts, 1000.0).expect("fits");
+        assert!((t.latency_ms[0][0] - 4.05).abs() < 1e-9, "median of 3.9 4.0 4.1 9.0");
+        // batch 4 at size 5: halfway between log2(2)=1 and log2(8)=3
+        assert!((t.latency_ms[2][0] - 7.05).abs() < 1e-9, "{:?}", t.latency_ms);
+        assert_eq!(d.points, 13);
+        assert_eq!(d.loo.len(), 4);
+    }
+
+    #[test]
+    fn linear_form_recovers_a_line_and_drops_an_outlier() {
+        let mut base = base_cells();
+        base.form = FitForm::LinearInSize;
+        base.size_buckets.clear();
+        base.size_axis = vec![4.0, 1000.0];
+        let mut pts: Vec<Point> = (1..20).map(|k| Point { batch: 1.0, size: k as f64 * 20.0, latency_ms: 4.0 + 0.9 * k as f64 * 20.0 }).collect();
+        pts.push(Point { batch: 1.0, size: 40.0, latency_ms: 120.0 });
+        let (t, d) = fit_op(&base, &pts, 1000.0).expect("fits");
+        assert_eq!(d.outliers_dropped, 1);
+        assert!((t.latency_ms[0][1] - (4.0 + 900.0)).abs() < 1e-6, "{:?}", t.latency_ms);
+    }
+
+    #[test]
+    fn unusable_inputs_are_refused() {
+        let one = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }];
+        assert!(fit_op(&base_cells(), &one, 1.0).expect_err("one point").contains("at least 2"));
+        let neg = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }, Point { batch: 2.0, size: 5.0, latency_ms: -1.0 }];
+        assert!(fit_op(&base_cells(), &neg, 1.0).expect_err("negative").contains("positive"));
+        let same = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }, Point { batch: 1.0, size: 4.0, latency_ms: 4.1 }];
+        assert!(fit_op(&base_cells(), &same, 1.0).expect_err("one cell").contains("cell"));
+    }
+}

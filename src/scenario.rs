@@ -1,0 +1,204 @@
+//! The validated scenario: what the simulator runs. Built from a TOML file by
+//! [`crate::config`] (or in code by tests and the TUI); every value here has been checked, so
+//! the simulation core never re-validates.
+
+use crate::catalog::{GpuSpec, PlacedInstance};
+use crate::service::ModelSpec;
+use crate::time::SimTime;
+use crate::workload::{Arrivals, SizeDist, TraceRow};
+
+/// A workload and the deployments to compare under it.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// What the scenario shows.
+    pub description: String,
+    /// Load is generated during `[0, duration)` [ns].
+    pub duration: SimTime,
+    /// Requests arriving before `warmup` are served but not measured [ns].
+    pub warmup: SimTime,
+    /// After `duration`, in-flight work may finish for at most this long; what is left is counted failed [ns].
+    pub drain: SimTime,
+    /// The model servers that may be deployed (after per-scenario overrides).
+    pub models: Vec<ModelSpec>,
+    /// Load sources; all run at once.
+    pub workloads: Vec<Workload>,
+    /// Deployments compared side by side.
+    pub variants: Vec<Variant>,
+}
+
+/// One deployment.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// Name shown in reports.
+    pub name: String,
+    /// GPU type of every GPU of the variant.
+    pub gpu: GpuSpec,
+    /// Price of one GPU [$ per hour].
+    pub price_usd_per_hour: f64,
+    /// How requests pick among replicas of a model.
+    pub balancer: Balancer,
+    /// The GPUs and what runs on each.
+    pub gpus: Vec<GpuPlan>,
+    /// Injected crashes.
+    pub faults: Vec<Fault>,
+}
+
+/// One physical GPU of a variant.
+#[derive(Debug, Clone)]
+pub struct GpuPlan {
+    /// How the GPU is shared.
+    pub regime: Regime,
+    /// Model index per tenant: the one model of a dedicated GPU, the time-sliced or MPS
+    /// clients, or the server of each MIG instance (`None`: instance left empty).
+    pub tenants: Vec<Option<usize>>,
+}
+
+/// Sharing regime of a GPU.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Regime {
+    /// One server owns the GPU.
+    Dedicated,
+    /// Kubernetes time-slicing: the GPU runs one context at a time.
+    TimeSliced {
+        /// Time slice [ns].
+        quantum: SimTime,
+        /// Context-switch cost [ns].
+        switch_cost: SimTime,
+    },
+    /// MIG instances, placed.
+    Mig {
+        /// Instances in tenant order.
+        instances: Vec<PlacedInstance>,
+    },
+    /// CUDA MPS: concurrent clients, each capped at a share of the SMs.
+    Mps {
+        /// Active-thread percentage per tenant (0-100].
+        thread_pct: Vec<f64>,
+    },
+}
+
+impl Regime {
+    /// Short name for reports.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Regime::Dedicated => "dedicated",
+            Regime::TimeSliced { .. } => "time-sliced",
+            Regime::Mig { .. } => "mig",
+            Regime::Mps { .. } => "mps",
+        }
+    }
+}
+
+/// Replica selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balancer {
+    /// Cycle through replicas that are up.
+    RoundRobin,
+    /// The replica with the fewest requests queued or in service (ties: lowest index).
+    LeastOutstanding,
+    /// One queue at the router; an idle replica pulls the next requests (M/M/c-style dispatch).
+    SharedQueue,
+}
+
+/// A crash of the `replica`-th server of `model` in a variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// Model index.
+    pub model: usize,
+    /// Which replica (in deployment order).
+    pub replica: usize,
+    /// When it crashes.
+    pub when: FaultTime,
+    /// Time from crash until the server serves again [ns].
+    pub restart: SimTime,
+}
+
+/// When a fault strikes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultTime {
+    /// Once, at this time [ns].
+    At(SimTime),
+    /// Repeatedly, exponential times between failures with this mean [ns].
+    Mtbf(SimTime),
+}
+
+/// One load source.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Name shown in reports (the model or pipeline name).
+    pub name: String,
+    /// What each arrival requests.
+    pub target: Target,
+    /// How arrivals come.
+    pub load: Load,
+    /// A request (or turn) not finished this long after it arrived counts as failed [ns]; 0: none.
+    pub timeout: SimTime,
+}
+
+/// What one arrival asks for.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// One request to one model.
+    Model(usize),
+    /// A chain of requests, each stage sent when the previous one finishes.
+    Pipeline(Pipeline),
+}
+
+/// A voice turn: ASR -> LLM -> TTS (or any chain of the model kinds), with linked sizes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    /// Model index of each stage, in order.
+    pub stages: Vec<usize>,
+    /// Words spoken per audio second (ASR transcript length).
+    pub words_per_audio_s: f64,
+    /// LLM tokens per word.
+    pub tokens_per_word: f64,
+    /// Prompt tokens before the transcript (system prompt and history).
+    pub prompt_base_tokens: f64,
+    /// TTS characters per LLM output token.
+    pub chars_per_token: f64,
+    /// Codec frames of the first audio chunk a streaming TTS would emit; 0: TTS is not streamed.
+    pub tts_first_chunk_frames: f64,
+}
+
+/// Arrival pattern of a workload.
+#[derive(Debug, Clone)]
+pub enum Load {
+    /// Open loop: arrivals independent of completions.
+    Open {
+        /// Gap process.
+        arrivals: Arrivals,
+        /// First-stage size.
+        size: SizeDist,
+        /// LLM output tokens (LLM targets).
+        out_tokens: Option<SizeDist>,
+    },
+    /// Replay of recorded arrivals and sizes.
+    Trace {
+        /// Rows in arrival order.
+        rows: Vec<TraceRow>,
+        /// Output tokens for pipelines replaying an ASR/LLM trace without them.
+        out_tokens: Option<SizeDist>,
+    },
+    /// Closed loop: `users` each send, wait for the answer, think, repeat.
+    Closed {
+        /// Concurrent users at full load.
+        users: u32,
+        /// Think time [ns] (mean if exponential).
+        think: SimTime,
+        /// Exponential (true) or fixed think time.
+        think_exponential: bool,
+        /// Users start evenly spread over this ramp [ns].
+        ramp_up: SimTime,
+        /// Then all users are active for this long [ns].
+        hold: SimTime,
+        /// Then users stop, evenly spread over this ramp [ns].
+        ramp_down: SimTime,
+        /// First-stage size.
+        size: SizeDist,
+        /// LLM output tokens.
+        out_tokens: Option<SizeDist>,
+    },
+}
