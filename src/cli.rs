@@ -68,6 +68,30 @@ pub enum Command {
         #[arg(long)]
         out: String,
     },
+    /// Replay a measured serving run (folder like traces/h100/asr_H) and compare with the simulation.
+    Validate {
+        /// Folders to replay.
+        #[arg(required = true)]
+        dirs: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Model file or built-in for a model name, as NAME=FROM (default h100/NAME).
+        #[arg(long = "model")]
+        models: Vec<String>,
+        /// Time slice for co-located runs [ms].
+        #[arg(long, default_value_t = crate::config::DEFAULT_QUANTUM_MS)]
+        quantum_ms: f64,
+        /// Context-switch cost for co-located runs [us].
+        #[arg(long, default_value_t = crate::config::DEFAULT_SWITCH_US)]
+        switch_us: f64,
+    },
+    /// Print the README's accuracy tables: every measured run replayed, and the MIG ratios vs published data.
+    Accuracy {
+        /// Folder holding the measured runs.
+        #[arg(long, default_value = "traces/h100")]
+        root: String,
+    },
     /// Time the engine (events per second) and the default scenario.
     Bench {
         /// Repetitions.
@@ -106,6 +130,27 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             print_out(&msg)
         }
+        Command::Validate { dirs, format, models, quantum_ms, switch_us } => {
+            let mut map = std::collections::BTreeMap::new();
+            for m in &models {
+                let (k, v) = m.split_once('=').ok_or_else(|| Error::input("--model", "", format!("expected NAME=FROM, got '{m}'")))?;
+                map.insert(k.to_string(), v.to_string());
+            }
+            for (k, v) in [("--quantum-ms", quantum_ms), ("--switch-us", switch_us)] {
+                if !(v.is_finite() && v >= 0.0) || (k == "--quantum-ms" && v == 0.0) {
+                    return Err(Error::input(k, "", format!("must be a positive number, got '{v}'")));
+                }
+            }
+            let ts = crate::validate::TsParams { quantum_ms, switch_us };
+            let vals: Vec<_> = dirs.iter().map(|d| crate::validate::validate_dir(d, &map, ts)).collect::<Result<_>>()?;
+            let text = match format {
+                Format::Json if vals.len() == 1 => report::to_json(&vals[0]),
+                Format::Json => report::to_json(&vals),
+                Format::Table => vals.iter().map(crate::validate::table).collect::<Vec<_>>().join("\n"),
+            };
+            print_out(&text)
+        }
+        Command::Accuracy { root } => print_out(&crate::validate::accuracy_markdown(&root)?),
         Command::Bench { reps } => print_out(&crate::bench::bench_text(reps)?),
     }
 }

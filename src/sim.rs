@@ -64,9 +64,23 @@ struct Req {
     arrival: SimTime,
     start: SimTime,
     first_token: SimTime,
+    finish: SimTime,
     size: f64,
     out_tokens: u32,
     state: ReqState,
+}
+
+/// One finished request, for per-request comparisons (`gpuslice validate`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestRecord {
+    /// Workload that generated it (for a trace: rows are in trace order).
+    pub workload: usize,
+    /// Arrival [ns].
+    pub arrival: SimTime,
+    /// Completion [ns].
+    pub finish: SimTime,
+    /// LLM: end of prefill [ns]; else 0.
+    pub first_token: SimTime,
 }
 
 /// A top-level unit of work: a single request or a pipeline turn.
@@ -762,6 +776,7 @@ impl Simulation {
             arrival: now,
             start: 0,
             first_token: 0,
+            finish: 0,
             size,
             out_tokens: out.max(1),
             state: ReqState::Queued,
@@ -1007,6 +1022,7 @@ impl Simulation {
             return;
         }
         q.state = ReqState::Done;
+        q.finish = now;
         let q = *q;
         let m = q.model as usize;
         let in_window = now >= self.warmup && now < self.duration;
@@ -1383,6 +1399,21 @@ impl Simulation {
                     running,
                     busy_fraction: (d.busy_ctx.iter().sum::<SimTime>() as f64 / span as f64).min(1.0),
                 }
+            })
+            .collect()
+    }
+
+    /// Every request in creation order; `None` for those that did not finish.
+    pub fn request_records(&self) -> Vec<Option<RequestRecord>> {
+        self.reqs
+            .iter()
+            .map(|q| {
+                (q.state == ReqState::Done).then(|| RequestRecord {
+                    workload: self.units[q.unit as usize].wl as usize,
+                    arrival: q.arrival,
+                    finish: q.finish,
+                    first_token: q.first_token,
+                })
             })
             .collect()
     }

@@ -1,0 +1,356 @@
+//! `gpuslice validate DIR`: replay a measured serving run through the simulator and compare.
+//!
+//! DIR has the layout of traces/h100/asr_H: `gpu.csv`, and per model `trace_<model>.csv`,
+//! `<model>.requests.csv` and `<model>.batches.csv`. One model: it ran alone on the GPU (a
+//! dedicated GPU). Several: their servers ran at once on that GPU as separate processes, i.e.
+//! time-sliced by the GPU's own scheduler; they are simulated as time-sliced tenants.
+//! Both sides use the same statistics: latency = finish - arrival, type-7 percentiles, and
+//! throughput = requests / last finish time (as gpubench reports it).
+
+use crate::catalog::Catalog;
+use crate::config::load_model;
+use crate::error::{Error, Result};
+use crate::input::{parse_trace, Table};
+use crate::metrics::{round4, summarize, LatencySummary};
+use crate::scenario::*;
+use crate::service::{ModelSpec, ServiceKind};
+use crate::sim::Simulation;
+use crate::time::{from_secs, to_ms, to_secs};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One side (measured or simulated) of a comparison.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Side {
+    /// Requests / last finish [req/s].
+    pub throughput_rps: f64,
+    /// Latency [ms].
+    pub latency_ms: LatencySummary,
+    /// LLM only: time to first token [ms].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<LatencySummary>,
+}
+
+/// Comparison of one model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelValidation {
+    /// Requests replayed.
+    pub requests: usize,
+    /// From the serving logs.
+    pub measured: Side,
+    /// From the simulator.
+    pub simulated: Side,
+    /// (simulated - measured) / measured * 100.
+    pub error_pct: BTreeMap<String, f64>,
+    /// Mean over requests of |simulated - measured| / measured latency * 100.
+    pub request_mape_pct: f64,
+}
+
+/// The JSON document of `gpuslice validate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Validation {
+    /// The folder.
+    pub dir: String,
+    /// GPU (catalog key).
+    pub gpu: String,
+    /// Regime simulated.
+    pub regime: String,
+    /// Per model.
+    pub models: BTreeMap<String, ModelValidation>,
+}
+
+/// Time-slicing parameters for co-located runs.
+#[derive(Debug, Clone, Copy)]
+pub struct TsParams {
+    /// Slice [ms].
+    pub quantum_ms: f64,
+    /// Switch cost [us].
+    pub switch_us: f64,
+}
+
+/// Map an `nvidia-smi` name to a catalog key.
+pub fn gpu_key(name: &str) -> Option<&'static str> {
+    let n = name.to_ascii_lowercase();
+    Some(if n.contains("h200") {
+        "h200-141gb"
+    } else if n.contains("h100") && n.contains("pcie") {
+        "h100-pcie"
+    } else if n.contains("h100") {
+        "h100-80gb"
+    } else if n.contains("a100") && n.contains("80") {
+        "a100-80gb"
+    } else if n.contains("a100") {
+        "a100-40gb"
+    } else if n.contains("l40s") {
+        "l40s"
+    } else if n.contains(" l4") || n.ends_with("l4") {
+        "l4"
+    } else {
+        return None;
+    })
+}
+
+fn side(lat: &mut [f64], ttft: Option<&mut [f64]>, n: usize, last_finish_s: f64) -> Side {
+    Side {
+        throughput_rps: round4(n as f64 / last_finish_s.max(1e-9)),
+        latency_ms: summarize(lat).rounded(),
+        ttft_ms: ttft.map(|t| summarize(t).rounded()),
+    }
+}
+
+fn pct(sim: f64, meas: f64) -> f64 {
+    round4(if meas == 0.0 { 0.0 } else { (sim - meas) / meas * 100.0 })
+}
+
+/// Replay DIR. `models` maps model names to model files/built-ins (default `h100/<name>`).
+pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParams) -> Result<Validation> {
+    let d = Path::new(dir);
+    let gpu_csv = d.join("gpu.csv");
+    let g = Table::read(&gpu_csv.display().to_string())?;
+    g.require(&["name"])?;
+    if g.is_empty() {
+        return Err(Error::input(gpu_csv.display().to_string(), "name", "no GPU row"));
+    }
+    let gname = g.text(0, "name").to_string();
+    let gkey = gpu_key(&gname).ok_or_else(|| Error::input(gpu_csv.display().to_string(), "name", format!("unknown GPU '{gname}'")))?;
+    let gpu = Catalog::builtin().gpu(gkey).cloned().ok_or_else(|| Error::Infeasible(format!("GPU '{gkey}' missing from the catalog")))?;
+    let mut names: Vec<String> = std::fs::read_dir(d)
+        .map_err(|e| Error::Io { path: dir.into(), message: e.to_string() })?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let f = e.file_name().to_string_lossy().to_string();
+            f.strip_prefix("trace_").and_then(|x| x.strip_suffix(".csv")).map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(Error::input(dir, "", "no trace_<model>.csv file"));
+    }
+    let mut models: Vec<ModelSpec> = Vec::new();
+    let mut workloads = Vec::new();
+    let mut measured: Vec<Table> = Vec::new();
+    let mut last_arrival = 0;
+    for (i, n) in names.iter().enumerate() {
+        let from = overrides.get(n).cloned().unwrap_or_else(|| format!("h100/{n}"));
+        let mut spec = load_model(&from, dir, &format!("model '{n}'"), None)?;
+        spec.name = n.clone();
+        let tpath = d.join(format!("trace_{n}.csv")).display().to_string();
+        let rows = parse_trace(&Table::read(&tpath)?, 1.0)?;
+        if spec.kind == ServiceKind::Llm && rows.iter().any(|r| r.out_tokens == 0) {
+            return Err(Error::input(tpath, "output_tokens", "an LLM trace needs output_tokens"));
+        }
+        last_arrival = last_arrival.max(rows.last().map_or(0, |r| r.arrival));
+        let rpath = d.join(format!("{n}.requests.csv")).display().to_string();
+        let rt = Table::read(&rpath)?;
+        let mut cols = vec!["id", "arrival_s", "finish_s"];
+        if spec.kind == ServiceKind::Llm {
+            cols.push("first_token_s");
+        }
+        rt.require(&cols)?;
+        if rt.len() != rows.len() {
+            return Err(Error::input(rpath, "", format!("has {} requests but the trace has {}", rt.len(), rows.len())));
+        }
+        measured.push(rt);
+        workloads.push(Workload { name: n.clone(), target: Target::Model(i), load: Load::Trace { rows, out_tokens: None }, timeout: 0 });
+        models.push(spec);
+    }
+    let regime = if models.len() == 1 {
+        Regime::Dedicated
+    } else {
+        Regime::TimeSliced { quantum: from_secs(ts.quantum_ms / 1e3), switch_cost: from_secs(ts.switch_us / 1e6) }
+    };
+    let scenario = Scenario {
+        name: format!("validate {dir}"),
+        description: String::new(),
+        duration: last_arrival + 1,
+        warmup: 0,
+        drain: from_secs(3600.0),
+        models,
+        workloads,
+        variants: vec![Variant {
+            name: "measured-gpu".into(),
+            gpu: gpu.clone(),
+            price_usd_per_hour: gpu.price_usd_per_hour,
+            balancer: Balancer::RoundRobin,
+            gpus: vec![GpuPlan { regime: regime.clone(), tenants: (0..names.len()).map(Some).collect() }],
+            faults: vec![],
+        }],
+    };
+    let mut sim = Simulation::new(&scenario, 0, 1).map_err(|e| e.in_file(dir))?;
+    while sim.step() {}
+    let recs = sim.request_records();
+    let mut out = BTreeMap::new();
+    for (i, n) in names.iter().enumerate() {
+        let rt = &measured[i];
+        let is_llm = scenario.models[i].kind == ServiceKind::Llm;
+        // Measured rows sorted by id = trace order.
+        let mut order: Vec<usize> = (0..rt.len()).collect();
+        let ids: Vec<f64> = (0..rt.len()).map(|k| rt.num(k, "id")).collect::<Result<_>>()?;
+        order.sort_by(|&a, &b| ids[a].total_cmp(&ids[b]));
+        let mut m_lat = Vec::new();
+        let mut m_ttft = Vec::new();
+        let mut m_last: f64 = 0.0;
+        for &k in &order {
+            let a = rt.num(k, "arrival_s")?;
+            let f = rt.num(k, "finish_s")?;
+            m_lat.push((f - a) * 1e3);
+            m_last = m_last.max(f);
+            if is_llm {
+                m_ttft.push((rt.num(k, "first_token_s")? - a) * 1e3);
+            }
+        }
+        let sim_recs: Vec<_> = recs.iter().filter_map(|r| r.filter(|r| r.workload == i)).collect();
+        if sim_recs.len() != m_lat.len() {
+            return Err(Error::Infeasible(format!("{dir}: model '{n}': {} of {} requests finished in the simulation", sim_recs.len(), m_lat.len())));
+        }
+        let s_lat: Vec<f64> = sim_recs.iter().map(|r| to_ms(r.finish - r.arrival)).collect();
+        let s_ttft: Vec<f64> = sim_recs.iter().map(|r| to_ms(r.first_token.saturating_sub(r.arrival))).collect();
+        let s_last = sim_recs.iter().map(|r| to_secs(r.finish)).fold(0.0, f64::max);
+        let mape = s_lat.iter().zip(&m_lat).map(|(s, m)| ((s - m) / m).abs()).sum::<f64>() / m_lat.len() as f64 * 100.0;
+        let requests = m_lat.len();
+        let measured = side(&mut m_lat, is_llm.then_some(&mut m_ttft[..]), requests, m_last);
+        let mut s_lat = s_lat;
+        let mut s_ttft = s_ttft;
+        let simulated = side(&mut s_lat, is_llm.then_some(&mut s_ttft[..]), requests, s_last);
+        let mut err = BTreeMap::new();
+        err.insert("throughput".to_string(), pct(simulated.throughput_rps, measured.throughput_rps));
+        for (k, s, m) in [
+            ("mean", simulated.latency_ms.mean, measured.latency_ms.mean),
+            ("p50", simulated.latency_ms.p50, measured.latency_ms.p50),
+            ("p95", simulated.latency_ms.p95, measured.latency_ms.p95),
+            ("p99", simulated.latency_ms.p99, measured.latency_ms.p99),
+        ] {
+            err.insert(k.to_string(), pct(s, m));
+        }
+        if let (Some(s), Some(m)) = (simulated.ttft_ms, measured.ttft_ms) {
+            err.insert("ttft_p50".to_string(), pct(s.p50, m.p50));
+            err.insert("ttft_p95".to_string(), pct(s.p95, m.p95));
+        }
+        out.insert(n.clone(), ModelValidation { requests, measured, simulated, error_pct: err, request_mape_pct: round4(mape) });
+    }
+    let regime_label = match regime {
+        Regime::TimeSliced { .. } => format!("time-sliced (quantum {} ms, switch {} us)", ts.quantum_ms, ts.switch_us),
+        _ => "dedicated".to_string(),
+    };
+    Ok(Validation { dir: dir.to_string(), gpu: gkey.to_string(), regime: regime_label, models: out })
+}
+
+/// Table text of a validation.
+pub fn table(v: &Validation) -> String {
+    let mut s = format!("{}  ({}, {})\n", v.dir, v.gpu, v.regime);
+    s.push_str("model  requests  metric        measured  simulated   error\n");
+    for (n, m) in &v.models {
+        let mut rows = vec![
+            ("throughput/s", m.measured.throughput_rps, m.simulated.throughput_rps, m.error_pct["throughput"]),
+            ("mean ms", m.measured.latency_ms.mean, m.simulated.latency_ms.mean, m.error_pct["mean"]),
+            ("p50 ms", m.measured.latency_ms.p50, m.simulated.latency_ms.p50, m.error_pct["p50"]),
+            ("p95 ms", m.measured.latency_ms.p95, m.simulated.latency_ms.p95, m.error_pct["p95"]),
+            ("p99 ms", m.measured.latency_ms.p99, m.simulated.latency_ms.p99, m.error_pct["p99"]),
+        ];
+        if let (Some(a), Some(b)) = (m.measured.ttft_ms, m.simulated.ttft_ms) {
+            rows.push(("ttft p50 ms", a.p50, b.p50, m.error_pct["ttft_p50"]));
+            rows.push(("ttft p95 ms", a.p95, b.p95, m.error_pct["ttft_p95"]));
+        }
+        for (k, (label, a, b, e)) in rows.into_iter().enumerate() {
+            let (nm, rq) = if k == 0 { (n.as_str(), m.requests.to_string()) } else { ("", String::new()) };
+            s.push_str(&format!("{nm:<6} {rq:>8}  {label:<12} {a:>9.2}  {b:>9.2}  {e:>+6.1}%\n"));
+        }
+        s.push_str(&format!("{:<6} {:>8}  {:<12} {:>31.1}%\n", "", "", "request MAPE", m.request_mape_pct));
+    }
+    s
+}
+
+/// One predicted-vs-published MIG ratio.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigRatio {
+    /// What is compared.
+    pub what: String,
+    /// Published ratio (slice / full GPU).
+    pub published: f64,
+    /// Predicted by the slice-scaling rule.
+    pub predicted: f64,
+    /// (predicted - published) / published * 100.
+    pub error_pct: f64,
+    /// Source of the published figure.
+    pub source: String,
+}
+
+/// Predicted vs published slice/full ratios (published-data.md 4.2, domain.md 1.5), using the
+/// calibrated ASR shape (the only speech model calibrated here) and the scaling rule of
+/// `service.rs`.
+pub fn mig_comparison() -> Result<Vec<MigRatio>> {
+    use crate::service::DeviceScale;
+    let asr = load_model("h100/asr", "built-in", "h100/asr", None)?;
+    let op = asr.op("encode");
+    let cat = Catalog::builtin();
+    let get = |n: &str| cat.gpu(n).cloned().ok_or_else(|| Error::Infeasible(format!("{n} missing from catalog")));
+    let (h100, a100) = (get("h100-80gb")?, get("a100-80gb")?);
+    let ratio = |gpu: &crate::catalog::GpuSpec, profile: &str, batch: u32, size: f64| -> Result<f64> {
+        let p = gpu.mig_profile(profile).ok_or_else(|| Error::Infeasible(format!("{profile} missing")))?;
+        let full = DeviceScale::of(&h100, gpu, 1.0, 1.0);
+        let slice = DeviceScale::of(&h100, gpu, p.sms as f64 / gpu.sm_count as f64, p.mem_slices as f64 / 8.0);
+        Ok(op.latency_ms(batch, size, &full).0 / op.latency_ms(batch, size, &slice).0)
+    };
+    let mut rows = Vec::new();
+    let mut push = |what: &str, published: f64, predicted: f64, source: &str| {
+        rows.push(MigRatio {
+            what: what.into(),
+            published,
+            predicted: round4(predicted),
+            error_pct: round4((predicted - published) / published * 100.0),
+            source: source.into(),
+        })
+    };
+    // Offline (saturated) throughput of one 1g.10gb slice vs the whole A100-80GB: batch 32 x 10 s.
+    let sat = ratio(&a100, "1g.10gb", 32, 10.0)?;
+    for (bench, published) in [("RNN-T (speech)", 0.114), ("BERT-99", 0.139), ("ResNet-50", 0.133), ("SSD-ResNet34", 0.135), ("3D-UNet-99", 0.123)] {
+        push(
+            &format!("A100-80GB 1g.10gb / full, offline throughput, MLPerf {bench} vs ASR shape"),
+            published,
+            sat,
+            "published-data.md 4.2 (MLPerf v1.1)",
+        );
+    }
+    // Parakeet CTC 1.1B on an H100 3g.40gb slice vs the full GPU.
+    push(
+        "H100 3g.40gb / full, Parakeet latency at concurrency 1 (full/slice: 67/75 ms)",
+        67.0 / 75.0,
+        ratio(&h100, "3g.40gb", 1, 10.0)?,
+        "domain.md 1.5 (convo_ai_benchmarks)",
+    );
+    push(
+        "H100 3g.40gb / full, Parakeet offline throughput at concurrency 16 (45.9/44.4 r/s)",
+        45.9 / 44.4,
+        ratio(&h100, "3g.40gb", 16, 10.0)?,
+        "domain.md 1.5 (convo_ai_benchmarks)",
+    );
+    Ok(rows)
+}
+
+/// The README's "How accurate is it" tables, as Markdown.
+pub fn accuracy_markdown(root: &str) -> Result<String> {
+    let ts = TsParams { quantum_ms: crate::config::DEFAULT_QUANTUM_MS, switch_us: crate::config::DEFAULT_SWITCH_US };
+    let mut s = String::from("| run | model | requests | throughput err | mean err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for run in ["asr_L", "asr_H", "tts_L", "tts_H", "llm_L", "llm_H", "ts_asr_tts_L", "ts_asr_tts_H", "ts_asr_tts_llm_L", "ts_asr_tts_llm_H"] {
+        let d = format!("{root}/{run}");
+        let v = validate_dir(&d, &BTreeMap::new(), ts)?;
+        for (m, r) in &v.models {
+            let e = &r.error_pct;
+            let ttft = e.get("ttft_p50").map_or("".to_string(), |x| format!("{x:+.1}%"));
+            s.push_str(&format!(
+                "| {run} | {m} | {} | {:+.1}% | {:+.1}% | {:+.1}% | {:+.1}% | {:+.1}% | {ttft} | {:.1}% |\n",
+                r.requests, e["throughput"], e["mean"], e["p50"], e["p95"], e["p99"], r.request_mape_pct
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "\nTime-sliced runs (ts_*) use quantum {} ms and switch cost {} us, fitted on the `_L` runs only (experiments/fit-timeslice.sh); the `_H` runs are held out.\n\n",
+        ts.quantum_ms, ts.switch_us
+    ));
+    s.push_str("| MIG comparison | published | predicted | error | source |\n|---|---|---|---|---|\n");
+    for r in mig_comparison()? {
+        s.push_str(&format!("| {} | {:.3} | {:.3} | {:+.1}% | {} |\n", r.what, r.published, r.predicted, r.error_pct, r.source));
+    }
+    Ok(s)
+}
