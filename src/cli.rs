@@ -92,6 +92,14 @@ pub enum Command {
         #[arg(long, default_value = "traces/h100")]
         root: String,
     },
+    /// Explore a scenario interactively: live simulation, variant comparison, what-if edits.
+    Tui {
+        /// Scenario TOML file (default: the embedded A100 voice consolidation study).
+        scenario: Option<String>,
+        /// Seed of every random stream.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Time the engine (events per second) and the default scenario.
     Bench {
         /// Repetitions.
@@ -152,6 +160,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Accuracy { root } => print_out(&crate::validate::accuracy_markdown(&root)?),
         Command::Bench { reps } => print_out(&crate::bench::bench_text(reps)?),
+        Command::Tui { scenario, seed } => crate::tui::run(scenario, seed),
     }
 }
 

@@ -28,5 +28,6 @@ pub mod scenario;
 pub mod service;
 pub mod sim;
 pub mod time;
+pub mod tui;
 pub mod validate;
 pub mod workload;

@@ -1,0 +1,372 @@
+//! The TUI model: everything the views draw, and nothing that touches the terminal. The App
+//! owns the live [`Simulation`] of the selected variant (stepped by [`super::update::update`]
+//! on each tick), the latest background run of every variant, and the raw scenario that
+//! what-if edits change. Work for the run loop (background runs, the export file) is queued in
+//! [`App::effects`] rather than done here, which keeps `update` free of threads and I/O.
+
+use crate::config::{from_raw, RawScenario};
+use crate::metrics::{summarize, LatencySummary};
+use crate::scenario::Scenario;
+use crate::service::ServiceKind;
+use crate::sim::{DeviceView, RunSummary, Simulation};
+use crate::time::MS;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Simulated time one `s` press advances [ms].
+pub const STEP_MS: u64 = 100;
+/// Speeds: simulated seconds per wall second.
+pub const SPEEDS: [u32; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+/// Speed index the TUI starts at (x10).
+pub const START_SPEED: usize = 3;
+/// Latency sparkline points kept per model.
+pub const HISTORY: usize = 240;
+/// File `e` writes, in the current directory.
+pub const EXPORT_PATH: &str = "gpuslice-export.toml";
+
+/// The screens `tab` cycles through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The selected variant simulated while you watch.
+    Live,
+    /// Every variant's full run side by side.
+    Compare,
+    /// Latency CDF per model with the SLO line.
+    Latency,
+}
+
+impl View {
+    /// All views in tab order.
+    pub const ALL: [View; 3] = [View::Live, View::Compare, View::Latency];
+
+    /// Tab title.
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Live => "Live",
+            View::Compare => "Compare",
+            View::Latency => "Latency",
+        }
+    }
+
+    /// Position in [`View::ALL`].
+    pub fn index(self) -> usize {
+        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
+    }
+}
+
+/// Input state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Keys are commands.
+    Normal,
+    /// Keys go to the MIG layout input line of a GPU.
+    EditLayout(LayoutInput),
+}
+
+/// The MIG layout being typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayoutInput {
+    /// GPU index in the selected variant.
+    pub gpu: usize,
+    /// Text typed so far, e.g. `3g.40gb=asr,3g.40gb=tts`.
+    pub text: String,
+    /// Live check of `text`: the slot map if it places, else why not.
+    pub check: Result<String, String>,
+}
+
+/// Status-bar message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// Information.
+    Info(String),
+    /// An edit or action was refused, with the reason.
+    Refused(String),
+}
+
+/// Live numbers of one model.
+#[derive(Debug, Clone, Default)]
+pub struct ModelLive {
+    /// Requests completed so far.
+    pub completed: usize,
+    /// Latency of those requests [ms].
+    pub latency: LatencySummary,
+}
+
+/// The live simulation of the selected variant.
+pub struct Live {
+    /// The simulation; `None` if the variant cannot be built (see `error`).
+    pub sim: Option<Simulation>,
+    /// Why the variant cannot be simulated.
+    pub error: Option<String>,
+    /// Not advancing on ticks.
+    pub paused: bool,
+    /// Index into [`SPEEDS`].
+    pub speed: usize,
+    /// Device views at the current simulated time.
+    pub devices: Vec<DeviceView>,
+    /// Per model.
+    pub models: Vec<ModelLive>,
+    /// Per model: mean latency of the requests completed in each tick [ms], oldest first.
+    pub history: Vec<VecDeque<u64>>,
+    seen: Vec<usize>,
+}
+
+impl Live {
+    /// Build the live simulation of variant `v`.
+    pub fn new(scenario: &Scenario, v: usize, seed: u64, paused: bool, speed: usize) -> Live {
+        let n = scenario.models.len();
+        let (sim, error) = match Simulation::new(scenario, v, seed) {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let mut live = Live {
+            sim,
+            error,
+            paused,
+            speed,
+            devices: Vec::new(),
+            models: vec![ModelLive::default(); n],
+            history: vec![VecDeque::new(); n],
+            seen: vec![0; n],
+        };
+        live.refresh();
+        live
+    }
+
+    /// Current simulated time [s].
+    pub fn now_s(&self) -> f64 {
+        self.sim.as_ref().map_or(0.0, |s| crate::time::to_secs(s.now()))
+    }
+
+    /// Simulated horizon (load + drain) [s].
+    pub fn horizon_s(&self) -> f64 {
+        self.sim.as_ref().map_or(0.0, |s| crate::time::to_secs(s.horizon()))
+    }
+
+    /// True when the simulation reached its horizon.
+    pub fn finished(&self) -> bool {
+        self.sim.as_ref().is_none_or(|s| s.now() >= s.horizon())
+    }
+
+    /// Advance by `dt_ns` of simulated time and refresh the views.
+    pub fn advance(&mut self, dt_ns: u64) {
+        if let Some(s) = &mut self.sim {
+            let t = s.now().saturating_add(dt_ns);
+            s.step_until(t);
+        }
+        self.refresh();
+    }
+
+    /// Recompute device views, latency summaries and the sparkline from the simulation.
+    fn refresh(&mut self) {
+        let Some(s) = &self.sim else { return };
+        self.devices = s.device_views();
+        for m in 0..self.models.len() {
+            let lat = s.model_latencies(m);
+            let new = &lat[self.seen[m].min(lat.len())..];
+            if !new.is_empty() {
+                let mean = new.iter().sum::<f64>() / new.len() as f64;
+                let h = &mut self.history[m];
+                h.push_back(mean.round().max(1.0) as u64);
+                while h.len() > HISTORY {
+                    h.pop_front();
+                }
+                self.seen[m] = lat.len();
+                self.models[m] = ModelLive { completed: lat.len(), latency: summarize(&mut lat.to_vec()) };
+            }
+        }
+    }
+}
+
+/// A finished background run of one variant.
+#[derive(Debug, Clone)]
+pub struct VariantRun {
+    /// Its summary (as `gpuslice run` reports it).
+    pub summary: RunSummary,
+    /// Per model: every completed request's latency, ascending [ms].
+    pub latencies: Vec<Vec<f64>>,
+}
+
+/// Where a variant's background run stands.
+#[derive(Debug, Clone)]
+pub enum RunState {
+    /// Queued or running on a worker thread.
+    Running,
+    /// Done.
+    Done(Box<VariantRun>),
+    /// The variant could not be simulated.
+    Failed(String),
+}
+
+/// Background run slot of one variant.
+#[derive(Debug, Clone)]
+pub struct RunSlot {
+    /// Generation of the latest request; results of older ones are dropped.
+    pub gen: u64,
+    /// State.
+    pub state: RunState,
+}
+
+/// Work `update` asks the run loop to do.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Simulate `variant` of `scenario` to the end on a worker thread; reply with
+    /// [`super::message::Message::RunDone`].
+    Run {
+        /// Variant index.
+        variant: usize,
+        /// Generation.
+        gen: u64,
+        /// The scenario as it was when the run was asked for.
+        scenario: Arc<Scenario>,
+        /// Seed.
+        seed: u64,
+    },
+    /// Write `text` to `path` atomically; reply with [`super::message::Message::Exported`].
+    Export {
+        /// Destination.
+        path: String,
+        /// File contents.
+        text: String,
+    },
+}
+
+/// The whole TUI state.
+pub struct App {
+    /// Where the scenario came from (for messages and the export header).
+    pub source: String,
+    /// Folder that relative paths of the scenario resolve against.
+    pub dir: Option<PathBuf>,
+    /// The scenario as a file (what-if edits change this, export writes it).
+    pub raw: RawScenario,
+    /// The validated scenario of `raw`.
+    pub scenario: Arc<Scenario>,
+    /// Seed of every run.
+    pub seed: u64,
+    /// Load relative to the file as loaded.
+    pub load_factor: f64,
+    /// Current screen.
+    pub view: View,
+    /// Input state.
+    pub mode: Mode,
+    /// Help overlay shown.
+    pub show_help: bool,
+    /// Set by `q`; the run loop exits.
+    pub should_quit: bool,
+    /// Selected variant.
+    pub variant: usize,
+    /// Selected GPU of the variant.
+    pub gpu: usize,
+    /// Selected model.
+    pub model: usize,
+    /// Latency objective per model [ms].
+    pub slo_ms: Vec<f64>,
+    /// The live simulation of the selected variant.
+    pub live: Live,
+    /// Background runs, one per variant.
+    pub runs: Vec<RunSlot>,
+    /// Last message for the status bar.
+    pub status: Option<Status>,
+    /// Work for the run loop.
+    pub effects: Vec<Effect>,
+    /// Path `e` writes.
+    pub export_path: String,
+    next_gen: u64,
+}
+
+/// Default latency objective of a model kind [ms]: round numbers near what the calibrated
+/// models reach on a dedicated GPU under the shipped scenarios (`gpuslice run`), so that the
+/// line starts inside the plotted range; `[` and `]` move it.
+pub fn default_slo_ms(kind: ServiceKind) -> f64 {
+    match kind {
+        ServiceKind::Asr => 200.0,
+        ServiceKind::Tts => 2000.0,
+        ServiceKind::Llm => 2500.0,
+    }
+}
+
+impl App {
+    /// Build the app from a raw scenario (validated here) and queue a background run of every
+    /// variant. GPU entries with `count = n` are expanded so that GPU `i` is the same GPU in
+    /// the raw file, the validated scenario and the live view.
+    pub fn new(mut raw: RawScenario, source: &str, dir: Option<PathBuf>, seed: u64) -> crate::error::Result<App> {
+        from_raw(&raw, source, dir.as_deref())?;
+        super::edit::expand_counts(&mut raw);
+        let scenario = Arc::new(from_raw(&raw, source, dir.as_deref())?);
+        let live = Live::new(&scenario, 0, seed, false, START_SPEED);
+        let mut app = App {
+            source: source.to_string(),
+            dir,
+            slo_ms: scenario.models.iter().map(|m| default_slo_ms(m.kind)).collect(),
+            runs: Vec::new(),
+            raw,
+            scenario,
+            seed,
+            load_factor: 1.0,
+            view: View::Live,
+            mode: Mode::Normal,
+            show_help: false,
+            should_quit: false,
+            variant: 0,
+            gpu: 0,
+            model: 0,
+            live,
+            status: None,
+            effects: Vec::new(),
+            export_path: EXPORT_PATH.to_string(),
+            next_gen: 0,
+        };
+        for v in 0..app.scenario.variants.len() {
+            app.runs.push(RunSlot { gen: 0, state: RunState::Running });
+            app.request_run(v);
+        }
+        Ok(app)
+    }
+
+    /// Queue a background run of variant `v` with a new generation.
+    pub fn request_run(&mut self, v: usize) {
+        self.next_gen += 1;
+        let gen = self.next_gen;
+        self.runs[v] = RunSlot { gen, state: RunState::Running };
+        self.effects.push(Effect::Run { variant: v, gen, scenario: Arc::clone(&self.scenario), seed: self.seed });
+    }
+
+    /// Take the queued effects (the run loop executes them).
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Rebuild the live simulation of the selected variant, keeping play state and speed.
+    pub fn restart_live(&mut self) {
+        self.live = Live::new(&self.scenario, self.variant, self.seed, self.live.paused, self.live.speed);
+    }
+
+    /// Number of GPUs of the selected variant.
+    pub fn gpu_count(&self) -> usize {
+        self.scenario.variants[self.variant].gpus.len()
+    }
+
+    /// Name of the selected model.
+    pub fn model_name(&self) -> &str {
+        &self.scenario.models[self.model].name
+    }
+
+    /// Latencies of model `m` to plot, ascending [ms], and where they come from: the selected
+    /// variant's finished background run, else the live simulation so far.
+    pub fn latency_samples(&self, m: usize) -> (Vec<f64>, &'static str) {
+        if let Some(RunSlot { state: RunState::Done(r), .. }) = self.runs.get(self.variant) {
+            if let Some(l) = r.latencies.get(m) {
+                return (l.clone(), "full run");
+            }
+        }
+        let mut v = self.live.sim.as_ref().map(|s| s.model_latencies(m).to_vec()).unwrap_or_default();
+        v.sort_by(f64::total_cmp);
+        (v, "live")
+    }
+
+    /// Simulated time the live simulation advances per wall millisecond at the current speed [ns].
+    pub fn ns_per_wall_ms(&self) -> u64 {
+        u64::from(SPEEDS[self.live.speed]) * MS
+    }
+}

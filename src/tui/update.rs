@@ -1,0 +1,557 @@
+//! The two pure functions of the TUI: [`key_to_message`] maps a key press to a [`Message`], and
+//! [`update`] applies a message to the [`App`]. Neither touches the terminal, a thread or a
+//! file: background runs and the export are queued as [`super::app::Effect`]s for the run loop.
+
+use super::app::{App, LayoutInput, Live, Mode, RunState, Status, View, SPEEDS, STEP_MS};
+use super::edit;
+use super::message::Message;
+use crate::catalog::GpuSpec;
+use crate::config::{from_raw, RawScenario};
+use crate::scenario::Scenario;
+use crate::time::MS;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::sync::Arc;
+
+/// Map a key press to a message. `help`: the help overlay is shown (it takes `?`, `Esc` and
+/// `q` only). In layout input mode keys edit the input line.
+pub fn key_to_message(mode: &Mode, help: bool, key: KeyEvent) -> Option<Message> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        return Some(Message::Quit);
+    }
+    if let Mode::EditLayout(_) = mode {
+        return match key.code {
+            KeyCode::Enter => Some(Message::InputSubmit),
+            KeyCode::Esc => Some(Message::InputCancel),
+            KeyCode::Backspace => Some(Message::InputBackspace),
+            KeyCode::Char(c) => Some(Message::InputChar(c)),
+            _ => None,
+        };
+    }
+    if help {
+        return match key.code {
+            KeyCode::Char('?') | KeyCode::Esc => Some(Message::ToggleHelp),
+            KeyCode::Char('q') => Some(Message::Quit),
+            _ => None,
+        };
+    }
+    Some(match key.code {
+        KeyCode::Char('q') => Message::Quit,
+        KeyCode::Char('?') => Message::ToggleHelp,
+        KeyCode::Tab => Message::NextView,
+        KeyCode::BackTab => Message::PrevView,
+        KeyCode::Char(c @ '1'..='3') => Message::GotoView(c as usize - '1' as usize),
+        KeyCode::Char(' ') => Message::TogglePause,
+        KeyCode::Char('s') => Message::StepOnce,
+        KeyCode::Char('+' | '=') => Message::SpeedUp,
+        KeyCode::Char('-' | '_') => Message::SpeedDown,
+        KeyCode::Char('r') => Message::Restart,
+        KeyCode::Right | KeyCode::Char('v') => Message::NextVariant,
+        KeyCode::Left | KeyCode::Char('V') => Message::PrevVariant,
+        KeyCode::Down | KeyCode::Char('j') => Message::NextGpu,
+        KeyCode::Up | KeyCode::Char('k') => Message::PrevGpu,
+        KeyCode::Char('m') => Message::NextModel,
+        KeyCode::Char('>' | '.') => Message::ScaleLoad(true),
+        KeyCode::Char('<' | ',') => Message::ScaleLoad(false),
+        KeyCode::Char('g') => Message::CycleGpuType,
+        KeyCode::Char('l') => Message::EditLayout,
+        KeyCode::Char('t') => Message::Quantum(true),
+        KeyCode::Char('T') => Message::Quantum(false),
+        KeyCode::Char('a') => Message::AddReplica,
+        KeyCode::Char('x') => Message::RemoveReplica,
+        KeyCode::Char(']') => Message::Slo(true),
+        KeyCode::Char('[') => Message::Slo(false),
+        KeyCode::Char('e') => Message::Export,
+        _ => return None,
+    })
+}
+
+/// Validate an edited raw scenario exactly as `gpuslice run` would validate the exported file.
+fn validate(app: &App, raw: &RawScenario) -> Result<Scenario, String> {
+    from_raw(raw, &app.source, app.dir.as_deref()).map_err(|e| e.to_string())
+}
+
+/// Accept an edit that validates, or refuse it with the reason. `affected`: the variant whose
+/// results change (`None`: all).
+fn apply_edit(app: &mut App, edited: Result<(RawScenario, String), String>, affected: Option<usize>) -> Option<Message> {
+    let checked = edited.and_then(|(raw, desc)| validate(app, &raw).map(|sc| (raw, sc, desc)));
+    match checked {
+        Ok((raw, sc, desc)) => {
+            app.raw = raw;
+            app.scenario = Arc::new(sc);
+            app.gpu = app.gpu.min(app.gpu_count().saturating_sub(1));
+            app.status = Some(Status::Info(desc));
+            Some(Message::Rerun(affected))
+        }
+        Err(reason) => {
+            app.status = Some(Status::Refused(reason));
+            None
+        }
+    }
+}
+
+/// The slot map of a typed layout, or why it does not place.
+fn check_input(gpu: &GpuSpec, text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        let names: Vec<&str> = gpu.mig_profiles.iter().map(|p| p.name.as_str()).collect();
+        if names.is_empty() {
+            return Err(format!("GPU '{}' does not support MIG", gpu.name));
+        }
+        return Err(format!("type profiles separated by ',' (optionally =model): {}", names.join(" ")));
+    }
+    edit::check_layout(gpu, text).map(|p| format!("memory {}  compute {}", edit::slot_map(&p, 8, true), edit::slot_map(&p, 7, false)))
+}
+
+fn round3(x: f64) -> f64 {
+    if x >= 100.0 {
+        x.round()
+    } else {
+        (x * 10.0).round() / 10.0
+    }
+}
+
+/// Apply one message. Returns a follow-up message, which the caller feeds back in.
+pub fn update(app: &mut App, msg: Message) -> Option<Message> {
+    let v = app.variant;
+    match msg {
+        Message::Tick { elapsed_ms } => {
+            if app.live.paused || app.live.finished() {
+                return None;
+            }
+            let dt = elapsed_ms.saturating_mul(app.ns_per_wall_ms());
+            app.live.advance(dt);
+            if app.live.finished() {
+                app.live.paused = true;
+                app.status = Some(Status::Info(format!("live run reached its horizon ({:.0} s); r restarts", app.live.horizon_s())));
+            }
+        }
+        Message::TogglePause => {
+            if app.live.finished() && app.live.sim.is_some() {
+                app.restart_live();
+                app.live.paused = false;
+            } else {
+                app.live.paused = !app.live.paused;
+            }
+        }
+        Message::StepOnce => app.live.advance(STEP_MS * MS),
+        Message::SpeedUp => app.live.speed = (app.live.speed + 1).min(SPEEDS.len() - 1),
+        Message::SpeedDown => app.live.speed = app.live.speed.saturating_sub(1),
+        Message::Restart => {
+            app.restart_live();
+            app.status = Some(Status::Info(format!("live simulation of '{}' restarted", app.scenario.variants[v].name)));
+        }
+        Message::NextView => app.view = View::ALL[(app.view.index() + 1) % View::ALL.len()],
+        Message::PrevView => app.view = View::ALL[(app.view.index() + View::ALL.len() - 1) % View::ALL.len()],
+        Message::GotoView(i) => app.view = View::ALL[i.min(View::ALL.len() - 1)],
+        Message::NextVariant | Message::PrevVariant => {
+            let n = app.scenario.variants.len();
+            app.variant = if matches!(msg, Message::NextVariant) { (v + 1) % n } else { (v + n - 1) % n };
+            app.gpu = 0;
+            app.restart_live();
+        }
+        Message::NextGpu => app.gpu = (app.gpu + 1) % app.gpu_count().max(1),
+        Message::PrevGpu => app.gpu = (app.gpu + app.gpu_count().max(1) - 1) % app.gpu_count().max(1),
+        Message::NextModel => app.model = (app.model + 1) % app.scenario.models.len().max(1),
+        Message::ScaleLoad(up) => {
+            let f = if up { edit::LOAD_FACTOR } else { 1.0 / edit::LOAD_FACTOR };
+            let (raw, desc) = edit::scale_load(&app.raw, f);
+            let next = apply_edit(app, Ok((raw, desc)), None);
+            if next.is_some() {
+                app.load_factor *= f;
+            }
+            return next;
+        }
+        Message::CycleGpuType => {
+            let mut skipped = Vec::new();
+            for (name, cand) in edit::gpu_candidates(&app.raw, v) {
+                match cand.and_then(|raw| validate(app, &raw).map(|sc| (raw, sc))) {
+                    Ok((raw, sc)) => {
+                        let from = app.raw.variant[v].gpu.clone();
+                        let mut desc = format!("'{}': GPU type {from} -> {name}", app.raw.variant[v].name);
+                        if !skipped.is_empty() {
+                            desc.push_str(&format!(" (skipped {}: cannot hold it)", skipped.join(", ")));
+                        }
+                        app.raw = raw;
+                        app.scenario = Arc::new(sc);
+                        app.status = Some(Status::Info(desc));
+                        return Some(Message::Rerun(Some(v)));
+                    }
+                    Err(_) => skipped.push(name),
+                }
+            }
+            app.status = Some(Status::Refused(format!("no other GPU type can run '{}' as laid out", app.raw.variant[v].name)));
+        }
+        Message::EditLayout => {
+            let g = app.gpu.min(app.gpu_count().saturating_sub(1));
+            let rg = &app.raw.variant[v].gpus[g];
+            let text = match &rg.layout {
+                Some(l) => l.split(',').zip(&rg.models).map(|(p, m)| format!("{}={m}", p.trim())).collect::<Vec<_>>().join(","),
+                None => String::new(),
+            };
+            let check = check_input(&app.scenario.variants[v].gpu, &text);
+            app.mode = Mode::EditLayout(LayoutInput { gpu: g, text, check });
+        }
+        Message::InputChar(_) | Message::InputBackspace if matches!(app.mode, Mode::EditLayout(_)) => {
+            let gpu = app.scenario.variants[v].gpu.clone();
+            if let Mode::EditLayout(inp) = &mut app.mode {
+                match msg {
+                    Message::InputChar(c) => inp.text.push(c),
+                    _ => {
+                        inp.text.pop();
+                    }
+                }
+                inp.check = check_input(&gpu, &inp.text);
+            }
+        }
+        Message::InputSubmit => {
+            let Mode::EditLayout(inp) = app.mode.clone() else { return None };
+            let edited = edit::set_layout(&app.raw, v, inp.gpu, &inp.text);
+            let next = apply_edit(app, edited, Some(v));
+            match next {
+                Some(m) => {
+                    app.mode = Mode::Normal;
+                    return Some(m);
+                }
+                None => {
+                    // Refused: keep the input line open with the reason under it.
+                    if let (Mode::EditLayout(i), Some(Status::Refused(r))) = (&mut app.mode, &app.status) {
+                        i.check = Err(r.clone());
+                    }
+                }
+            }
+        }
+        Message::InputCancel => {
+            app.mode = Mode::Normal;
+            app.status = Some(Status::Info("layout edit cancelled".into()));
+        }
+        Message::InputChar(_) | Message::InputBackspace => {}
+        Message::Quantum(up) => return apply_edit(app, edit::change_quantum(&app.raw, v, app.gpu, up), Some(v)),
+        Message::AddReplica => {
+            let m = app.model_name().to_string();
+            return apply_edit(app, Ok(edit::add_replica(&app.raw, v, &m)), Some(v));
+        }
+        Message::RemoveReplica => {
+            let m = app.model_name().to_string();
+            return apply_edit(app, edit::remove_replica(&app.raw, v, &m), Some(v));
+        }
+        Message::Slo(up) => {
+            let s = &mut app.slo_ms[app.model];
+            *s = round3(if up { *s * 1.1 } else { *s / 1.1 }).max(0.1);
+        }
+        Message::Export => {
+            let header = format!(
+                "Exported by `gpuslice tui` from {} (seed {}, load x{:.3} of the file).\nRun it with: gpuslice run {}",
+                app.source, app.seed, app.load_factor, app.export_path
+            );
+            match edit::export_toml(&app.raw, &header) {
+                Ok(text) => {
+                    app.effects.push(super::app::Effect::Export { path: app.export_path.clone(), text });
+                    app.status = Some(Status::Info(format!("exporting to {}", app.export_path)));
+                }
+                Err(e) => app.status = Some(Status::Refused(e)),
+            }
+        }
+        Message::Rerun(affected) => {
+            let all: Vec<usize> = match affected {
+                Some(x) => vec![x],
+                None => (0..app.scenario.variants.len()).collect(),
+            };
+            for x in all {
+                app.request_run(x);
+                if x == app.variant {
+                    app.live = Live::new(&app.scenario, x, app.seed, app.live.paused, app.live.speed);
+                }
+            }
+        }
+        Message::RunDone { variant, gen, outcome } => {
+            if let Some(slot) = app.runs.get_mut(variant) {
+                if slot.gen == gen {
+                    slot.state = match outcome {
+                        Ok(r) => RunState::Done(r),
+                        Err(e) => RunState::Failed(e),
+                    };
+                }
+            }
+        }
+        Message::Exported(r) => {
+            app.status = Some(match r {
+                Ok(p) => Status::Info(format!("exported to {p}: gpuslice run {p}")),
+                Err(e) => Status::Refused(format!("export failed: {e}")),
+            })
+        }
+        Message::ToggleHelp => app.show_help = !app.show_help,
+        Message::Quit => app.should_quit = true,
+    }
+    None
+}
+
+/// Apply a message and every follow-up it returns.
+pub fn dispatch(app: &mut App, msg: Message) {
+    let mut next = Some(msg);
+    while let Some(m) = next {
+        next = update(app, m);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::parse_raw;
+    use crate::tui::app::Effect;
+    use ratatui::crossterm::event::KeyEvent;
+
+    /// A small, fast scenario: two H100 variants (time-sliced, MIG) and one dedicated pair,
+    /// 3 s of load.
+    pub(crate) const SMALL: &str = r#"
+name = "tui-test"
+duration_s = 3
+warmup_s = 0.5
+drain_s = 2
+[models.asr]
+from = "h100/asr"
+[models.tts]
+from = "h100/tts"
+[[workload]]
+model = "asr"
+arrivals = { process = "poisson", rate_rps = 60 }
+size = { dist = "lognormal", median = 5.0, sigma = 0.6, min = 1.0, max = 30.0 }
+[[workload]]
+model = "tts"
+arrivals = { process = "poisson", rate_rps = 4 }
+size = { dist = "lognormal", median = 80, sigma = 0.6, min = 10, max = 400 }
+[[variant]]
+name = "dedicated-2gpu"
+gpu = "h100-80gb"
+gpus = [{ regime = "dedicated", models = ["asr"] }, { regime = "dedicated", models = ["tts"] }]
+[[variant]]
+name = "time-sliced"
+gpu = "h100-80gb"
+gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }]
+[[variant]]
+name = "mig-4g+3g"
+gpu = "h100-80gb"
+gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
+"#;
+
+    pub(crate) fn small_app() -> App {
+        App::new(parse_raw(SMALL, "small.toml").expect("valid toml"), "small.toml", None, 1).expect("valid scenario")
+    }
+
+    /// Run queued background runs synchronously, as the run loop would on worker threads.
+    pub(crate) fn finish_runs(app: &mut App) {
+        for e in app.take_effects() {
+            if let Effect::Run { variant, gen, scenario, seed } = e {
+                let outcome = crate::tui::worker::run_variant(&scenario, variant, seed).map(Box::new);
+                dispatch(app, Message::RunDone { variant, gen, outcome });
+            }
+        }
+    }
+
+    fn press(app: &mut App, code: KeyCode) {
+        let k = KeyEvent::new(code, KeyModifiers::NONE);
+        if let Some(m) = key_to_message(&app.mode, app.show_help, k) {
+            dispatch(app, m);
+        }
+    }
+
+    fn type_text(app: &mut App, s: &str) {
+        for c in s.chars() {
+            press(app, KeyCode::Char(c));
+        }
+    }
+
+    #[test]
+    fn space_pauses_and_ticks_then_do_not_advance() {
+        let mut app = small_app();
+        assert!(!app.live.paused);
+        dispatch(&mut app, Message::Tick { elapsed_ms: 50 });
+        let t = app.live.now_s();
+        assert!((t - 0.5).abs() < 1e-9, "x10 for 50 ms is 0.5 s simulated, got {t}");
+        press(&mut app, KeyCode::Char(' '));
+        assert!(app.live.paused);
+        dispatch(&mut app, Message::Tick { elapsed_ms: 50 });
+        assert_eq!(app.live.now_s(), t);
+        press(&mut app, KeyCode::Char('s'));
+        assert!((app.live.now_s() - t - 0.1).abs() < 1e-9, "s steps 100 ms");
+        press(&mut app, KeyCode::Char('+'));
+        press(&mut app, KeyCode::Char('+'));
+        assert_eq!(SPEEDS[app.live.speed], 50);
+        for _ in 0..20 {
+            press(&mut app, KeyCode::Char('-'));
+        }
+        assert_eq!(SPEEDS[app.live.speed], 1);
+    }
+
+    #[test]
+    fn live_run_stops_at_the_horizon_and_shows_latencies() {
+        let mut app = small_app();
+        press(&mut app, KeyCode::Char('+'));
+        for _ in 0..20 {
+            dispatch(&mut app, Message::Tick { elapsed_ms: 100 });
+        }
+        assert!(app.live.finished() && app.live.paused);
+        assert!(app.live.models[0].completed > 50, "asr completions: {}", app.live.models[0].completed);
+        assert!(app.live.models[0].latency.p99 >= app.live.models[0].latency.p50);
+        assert!(!app.live.history[0].is_empty());
+    }
+
+    #[test]
+    fn keys_switch_views_variants_gpus_and_help() {
+        let mut app = small_app();
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.view, View::Compare);
+        press(&mut app, KeyCode::BackTab);
+        press(&mut app, KeyCode::BackTab);
+        assert_eq!(app.view, View::Latency);
+        press(&mut app, KeyCode::Char('1'));
+        assert_eq!(app.view, View::Live);
+        press(&mut app, KeyCode::Right);
+        assert_eq!(app.variant, 1);
+        press(&mut app, KeyCode::Left);
+        press(&mut app, KeyCode::Left);
+        assert_eq!(app.variant, 2);
+        press(&mut app, KeyCode::Char('?'));
+        assert!(app.show_help);
+        press(&mut app, KeyCode::Char('v'));
+        assert_eq!(app.variant, 2, "help swallows other keys");
+        press(&mut app, KeyCode::Esc);
+        assert!(!app.show_help);
+        press(&mut app, KeyCode::Char('q'));
+        assert!(app.should_quit);
+    }
+
+    #[test]
+    fn edit_a_mig_layout_then_rerun_in_background() {
+        let mut app = small_app();
+        finish_runs(&mut app);
+        press(&mut app, KeyCode::Char('v'));
+        press(&mut app, KeyCode::Char('v'));
+        assert_eq!(app.scenario.variants[app.variant].name, "mig-4g+3g");
+        press(&mut app, KeyCode::Char('l'));
+        match &app.mode {
+            Mode::EditLayout(i) => {
+                assert_eq!(i.text, "4g.40gb=asr,3g.40gb=tts");
+                assert_eq!(i.check.as_deref(), Ok("memory AAAABBBB  compute AAAABBB"));
+            }
+            m => panic!("expected layout input, got {m:?}"),
+        }
+        for _ in 0.."4g.40gb=asr,3g.40gb=tts".len() {
+            press(&mut app, KeyCode::Backspace);
+        }
+        type_text(&mut app, "3g.40gb=asr,3g.40gb=tts");
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(app.mode, Mode::Normal);
+        assert_eq!(app.raw.variant[2].gpus[0].layout.as_deref(), Some("3g.40gb,3g.40gb"));
+        assert!(matches!(app.runs[2].state, RunState::Running));
+        let effects = app.take_effects();
+        assert!(matches!(effects.as_slice(), [Effect::Run { variant: 2, .. }]), "{effects:?}");
+        for e in effects {
+            app.effects.push(e);
+        }
+        finish_runs(&mut app);
+        match &app.runs[2].state {
+            RunState::Done(r) => assert_eq!(r.summary.name, "mig-4g+3g"),
+            s => panic!("{s:?}"),
+        }
+        let util: Vec<&str> = app.live.devices.iter().map(|d| d.label.as_str()).collect();
+        assert_eq!(util, ["3g.40gb@4", "3g.40gb@0"]);
+    }
+
+    #[test]
+    fn an_invalid_layout_is_refused_with_the_reason() {
+        let mut app = small_app();
+        press(&mut app, KeyCode::Char('l'));
+        type_text(&mut app, "4g.40gb,4g.40gb");
+        let Mode::EditLayout(i) = &app.mode else { panic!("input mode") };
+        assert!(i.check.as_ref().is_err_and(|e| e.contains("at most 1")), "refused while typing: {:?}", i.check);
+        press(&mut app, KeyCode::Enter);
+        let Mode::EditLayout(i) = &app.mode else { panic!("stays in input mode") };
+        assert!(i.check.as_ref().is_err_and(|e| e.contains("'4g.40gb' appears 2 times")), "{:?}", i.check);
+        assert!(matches!(&app.status, Some(Status::Refused(r)) if r.contains("at most 1")));
+        assert_eq!(app.raw.variant[0].gpus[0].regime, "dedicated", "nothing changed");
+        // A layout that places but starves a model of memory is refused by validation.
+        for _ in 0..20 {
+            press(&mut app, KeyCode::Backspace);
+        }
+        type_text(&mut app, "1g.10gb=tts");
+        press(&mut app, KeyCode::Enter);
+        assert!(matches!(app.mode, Mode::EditLayout(_)), "{:?}", app.status);
+        press(&mut app, KeyCode::Esc);
+        assert_eq!(app.mode, Mode::Normal);
+    }
+
+    #[test]
+    fn what_if_keys_edit_the_scenario() {
+        let mut app = small_app();
+        finish_runs(&mut app);
+        press(&mut app, KeyCode::Char('>'));
+        assert!((app.load_factor - 1.1).abs() < 1e-12);
+        assert_eq!(app.take_effects().len(), 3, "load change re-runs every variant");
+        press(&mut app, KeyCode::Char('t'));
+        assert!(matches!(&app.status, Some(Status::Refused(r)) if r.contains("no time-sliced GPU")));
+        press(&mut app, KeyCode::Char('v'));
+        press(&mut app, KeyCode::Char('t'));
+        assert_eq!(app.raw.variant[1].gpus[0].quantum_ms, Some(2.0 * crate::config::DEFAULT_QUANTUM_MS));
+        press(&mut app, KeyCode::Char('a'));
+        assert_eq!(app.scenario.variants[1].gpus.len(), 2);
+        press(&mut app, KeyCode::Char('x'));
+        assert_eq!(app.scenario.variants[1].gpus.len(), 1);
+        press(&mut app, KeyCode::Char('x'));
+        assert!(matches!(&app.status, Some(Status::Refused(_))));
+        press(&mut app, KeyCode::Char('g'));
+        assert_eq!(app.raw.variant[1].gpu, "h100-pcie");
+        press(&mut app, KeyCode::Char(']'));
+        assert_eq!(app.slo_ms[0], 220.0);
+        assert_eq!(app.take_effects().len(), 4);
+    }
+
+    #[test]
+    fn stale_background_results_are_dropped() {
+        let mut app = small_app();
+        let old = app.take_effects();
+        dispatch(&mut app, Message::Rerun(Some(0)));
+        for e in old {
+            if let Effect::Run { variant, gen, .. } = e {
+                dispatch(&mut app, Message::RunDone { variant, gen, outcome: Err("stale".into()) });
+            }
+        }
+        assert!(matches!(app.runs[0].state, RunState::Running));
+        assert!(matches!(app.runs[1].state, RunState::Failed(_)));
+    }
+
+    #[test]
+    fn export_writes_toml_that_run_accepts() {
+        let mut app = small_app();
+        press(&mut app, KeyCode::Char('v'));
+        press(&mut app, KeyCode::Char('l'));
+        for _ in 0..40 {
+            press(&mut app, KeyCode::Backspace);
+        }
+        type_text(&mut app, "3g.40gb,2g.20gb");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Char('<'));
+        let dir = std::env::temp_dir().join(format!("gpuslice-tui-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        app.export_path = dir.join("export.toml").display().to_string();
+        let _ = app.take_effects();
+        press(&mut app, KeyCode::Char('e'));
+        let effects = app.take_effects();
+        let [Effect::Export { path, text }] = effects.as_slice() else { panic!("{effects:?}") };
+        let sc = crate::config::parse_scenario(text, "export.toml", None).expect("gpuslice run accepts the export");
+        assert_eq!(sc.variants.len(), 3);
+        assert!(matches!(&sc.variants[1].gpus[0].regime, crate::scenario::Regime::Mig { instances } if instances.len() == 2));
+        match &sc.workloads[0].load {
+            crate::scenario::Load::Open { arrivals: crate::workload::Arrivals::Poisson { rate_rps }, .. } => {
+                assert!((rate_rps - 60.0 / 1.1).abs() < 0.01, "{rate_rps}")
+            }
+            l => panic!("{l:?}"),
+        }
+        dispatch(&mut app, crate::tui::export(path, text));
+        assert!(matches!(&app.status, Some(Status::Info(s)) if s.contains("exported to")), "{:?}", app.status);
+        let back = crate::config::load_file(path).expect("file on disk is accepted too");
+        assert_eq!(back.name, "tui-test");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

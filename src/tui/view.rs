@@ -1,0 +1,373 @@
+//! The pure view: `impl Widget for &App`. Drawing reads the [`App`] and nothing else, so the
+//! same state always gives the same screen, and tests render it into a `TestBackend`.
+//!
+//! Frame: a two-line header (tabs; variant and clock), the body of the current view, and a
+//! footer (status or the layout input line, then key hints) that grows to fit a long refusal
+//! reason. The help overlay is drawn on top.
+
+mod compare;
+mod latency;
+mod live;
+
+use super::app::{App, Mode, Status, View, SPEEDS};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
+
+/// Titles and the active tab.
+pub const TITLE: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+/// The selected row (GPU, model).
+pub const SELECTED: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+/// Secondary text.
+pub const DIM: Style = Style::new().fg(Color::DarkGray);
+/// Refusals and errors.
+pub const BAD: Style = Style::new().fg(Color::Red);
+/// Accepted input.
+pub const GOOD: Style = Style::new().fg(Color::Green);
+/// Busy gauges and bars.
+pub const BAR: Style = Style::new().fg(Color::Blue);
+/// One colour per MIG instance (A, B, C...).
+pub const INSTANCE: [Color; 7] = [Color::Blue, Color::Magenta, Color::Green, Color::Yellow, Color::Cyan, Color::Red, Color::LightBlue];
+
+/// Every key, as the help overlay and the README list them.
+pub const KEYS: &[(&str, &str)] = &[
+    ("q  Ctrl-C", "quit (the terminal is restored)"),
+    ("?  Esc", "show / hide this help"),
+    ("Tab  S-Tab", "next / previous view; 1 2 3 jump to one"),
+    ("space", "play / pause the live simulation"),
+    ("s", "step the live simulation by 100 ms"),
+    ("+  -", "speed x1 .. x1000 (simulated s per s)"),
+    ("r", "restart the live simulation at t = 0"),
+    ("→ ←  v V", "next / previous variant"),
+    ("↓ ↑  j k", "next / previous GPU of the variant"),
+    ("m", "next model (for a, x, [ and ])"),
+    (">  <", "load +10% / -10% (rates, users, traces)"),
+    ("g", "next GPU type the variant fits on"),
+    ("l", "type a MIG layout for the GPU: 3g.40gb=asr,.."),
+    ("t  T", "time slice x2 / /2 (time-sliced GPU)"),
+    ("a  x", "add / remove a dedicated GPU of the model"),
+    ("]  [", "latency SLO of the model +10% / -10%"),
+    ("e", "export the scenario to gpuslice-export.toml"),
+    ("Enter Esc", "layout line: apply / cancel"),
+];
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        let footer = footer_lines(self);
+        let footer_h = footer.iter().map(|l| wrapped_height(l, area.width)).sum::<u16>().min(5);
+        let [header, body, foot] = Layout::vertical([Constraint::Length(2), Constraint::Min(0), Constraint::Length(footer_h)]).areas(area);
+        render_header(self, header, buf);
+        match self.view {
+            View::Live => live::render(self, body, buf),
+            View::Compare => compare::render(self, body, buf),
+            View::Latency => latency::render(self, body, buf),
+        }
+        Paragraph::new(footer).wrap(Wrap { trim: false }).render(foot, buf);
+        if self.show_help {
+            render_help(area, buf);
+        }
+    }
+}
+
+/// Rows a line takes when wrapped to `width` columns.
+fn wrapped_height(l: &Line, width: u16) -> u16 {
+    let w = l.width().max(1);
+    w.div_ceil(usize::from(width.max(1))) as u16
+}
+
+/// Milliseconds with 3 significant figures.
+pub fn fmt_ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// `width` cells of a horizontal bar filled to `frac`, in eighths.
+pub fn bar(frac: f64, width: usize) -> String {
+    const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let eighths = (frac.clamp(0.0, 1.0) * width as f64 * 8.0).round() as usize;
+    let mut s: String = "█".repeat(eighths / 8);
+    if eighths % 8 > 0 && s.chars().count() < width {
+        s.push(PARTS[eighths % 8]);
+    }
+    let n = s.chars().count();
+    s.push_str(&"·".repeat(width.saturating_sub(n)));
+    s
+}
+
+/// Text cut to `w` characters (with `…` when cut).
+pub fn fit(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_string()
+    } else if w == 0 {
+        String::new()
+    } else {
+        let mut t: String = s.chars().take(w - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut tabs = vec![Span::styled(" gpuslice ", TITLE), Span::styled(format!("{} ", app.scenario.name), DIM)];
+    for (i, v) in View::ALL.iter().enumerate() {
+        let style = if *v == app.view { TITLE.add_modifier(Modifier::REVERSED) } else { Style::new() };
+        tabs.push(Span::styled(format!(" {} {} ", i + 1, v.title()), style));
+    }
+    tabs.push(Span::styled("  ? help  q quit", DIM));
+    let var = &app.scenario.variants[app.variant];
+    let live = &app.live;
+    let clock = if live.sim.is_none() {
+        Span::styled("cannot simulate", BAD)
+    } else if live.finished() {
+        Span::styled(format!("■ done x{}", SPEEDS[live.speed]), DIM)
+    } else if live.paused {
+        Span::styled(format!("‖ paused x{}", SPEEDS[live.speed]), SELECTED)
+    } else {
+        Span::styled(format!("▶ x{}", SPEEDS[live.speed]), GOOD)
+    };
+    let info = Line::from(vec![
+        Span::raw(format!(" variant {}/{} ", app.variant + 1, app.scenario.variants.len())),
+        Span::styled(var.name.clone(), SELECTED),
+        Span::raw(format!(
+            "  {}x {}  ${:.2}/h  load x{:.2}  t {:.1}/{:.0} s ",
+            var.gpus.len(),
+            var.gpu.name,
+            var.price_usd_per_hour * var.gpus.len() as f64,
+            app.load_factor,
+            live.now_s(),
+            live.horizon_s()
+        )),
+        clock,
+    ]);
+    Paragraph::new(vec![Line::from(tabs), info]).render(area, buf);
+}
+
+fn footer_lines(app: &App) -> Vec<Line<'static>> {
+    if let Mode::EditLayout(inp) = &app.mode {
+        let check = match &inp.check {
+            Ok(map) => Line::from(vec![Span::styled(format!(" ✓ {map}"), GOOD), Span::styled("   Enter apply  Esc cancel", DIM)]),
+            Err(why) => Line::from(Span::styled(format!(" ✗ {why}"), BAD)),
+        };
+        return vec![
+            Line::from(vec![
+                Span::styled(format!(" MIG layout of GPU {}> ", inp.gpu), TITLE),
+                Span::raw(inp.text.clone()),
+                Span::styled("█", DIM),
+            ]),
+            check,
+        ];
+    }
+    let status = match &app.status {
+        Some(Status::Info(s)) => Line::from(Span::raw(format!(" {s}"))),
+        Some(Status::Refused(s)) => Line::from(Span::styled(format!(" ✗ refused: {s}"), BAD)),
+        None => Line::from(Span::styled(" scenario loaded from ".to_string() + &app.source, DIM)),
+    };
+    let hints = match app.view {
+        View::Live => " space play/pause  s step  +/- speed  ←→ variant  ↑↓ GPU  l layout  ? keys",
+        View::Compare => " every variant's full run (background)  > < load  g GPU type  a/x replicas  ? keys",
+        View::Latency => " CDF per model, red: SLO  m model  ] [ SLO  ←→ variant  ? keys",
+    };
+    vec![status, Line::from(Span::styled(hints, DIM))]
+}
+
+fn render_help(area: Rect, buf: &mut Buffer) {
+    let w = area.width.min(62);
+    let h = area.height.min(KEYS.len() as u16 + 2);
+    let r = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
+    Clear.render(r, buf);
+    let lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, d)| Line::from(vec![Span::styled(format!(" {k:<11}"), SELECTED), Span::raw(d.to_string())]))
+        .collect();
+    Paragraph::new(lines).block(Block::bordered().title(Span::styled(" Keys (? or Esc closes) ", TITLE))).render(r, buf);
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::tui::message::Message;
+    use crate::tui::update::tests::{finish_runs, small_app};
+    use crate::tui::update::update;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    /// Render into a `TestBackend` of `w` x `h` and return the screen as text, one line per row.
+    pub(crate) fn screen(app: &App, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+        t.draw(|f| f.render_widget(app, f.area())).expect("draw");
+        let buf = t.backend().buffer();
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>().trim_end().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn app_in(view: View, variant: usize) -> App {
+        let mut app = small_app();
+        finish_runs(&mut app);
+        for _ in 0..variant {
+            update(&mut app, Message::NextVariant);
+        }
+        update(&mut app, Message::GotoView(view.index()));
+        for _ in 0..15 {
+            update(&mut app, Message::StepOnce);
+        }
+        app
+    }
+
+    const SIZES: [(u16, u16); 2] = [(80, 24), (200, 60)];
+
+    #[test]
+    fn live_view_shows_gpus_regimes_and_models() {
+        for (w, h) in SIZES {
+            let s = screen(&app_in(View::Live, 0), w, h);
+            for want in ["Live", "dedicated-2gpu", "GPU 0", "GPU 1", "dedicated", "busy", "asr", "tts", "p95"] {
+                assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
+            }
+            let s = screen(&app_in(View::Live, 1), w, h);
+            let quantum = format!("quantum {} ms", crate::config::DEFAULT_QUANTUM_MS);
+            for want in ["time-sliced", quantum.as_str(), "ts:asr", "ts:tts", "running"] {
+                assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
+            }
+            let s = screen(&app_in(View::Live, 2), w, h);
+            for want in ["MIG", "memory", "compute", "A A A A B B B B", "4g.40gb@0", "3g.40gb@4"] {
+                assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn compare_view_shows_every_variant() {
+        for (w, h) in SIZES {
+            let s = screen(&app_in(View::Compare, 0), w, h);
+            for want in ["Compare", "throughput per GPU", "p95", "cost", "failures", "dedicated-2gpu", "time-sliced", "mig-4g+3g", "$4.98"] {
+                assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
+            }
+        }
+        let s = screen(&app_in(View::Compare, 0), 200, 60);
+        assert!(s.contains("req/s/GPU"), "the summary table appears when there is room:\n{s}");
+        let fresh = small_app();
+        let s = screen(&fresh, 80, 24);
+        assert!(s.contains("dedicated-2gpu"), "{s}");
+        let mut fresh = small_app();
+        update(&mut fresh, Message::NextView);
+        assert!(screen(&fresh, 80, 24).contains("running"), "runs in flight are shown as such");
+    }
+
+    #[test]
+    fn latency_view_shows_cdfs_and_slo() {
+        for (w, h) in SIZES {
+            let s = screen(&app_in(View::Latency, 1), w, h);
+            for want in ["Latency", "asr", "tts", "SLO 200 ms", "SLO 2000 ms", "met", "full run"] {
+                assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn help_lists_every_key() {
+        let mut app = small_app();
+        update(&mut app, Message::ToggleHelp);
+        let s = screen(&app, 80, 24);
+        for (k, _) in KEYS {
+            assert!(s.contains(k), "help lacks '{k}':\n{s}");
+        }
+        assert!(s.contains("export the scenario"), "{s}");
+    }
+
+    #[test]
+    fn layout_input_and_refusal_are_drawn() {
+        let mut app = app_in(View::Live, 2);
+        update(&mut app, Message::EditLayout);
+        let s = screen(&app, 80, 24);
+        assert!(s.contains("MIG layout of GPU 0> 4g.40gb=asr,3g.40gb=tts"), "{s}");
+        assert!(s.contains("✓ memory AAAABBBB"), "{s}");
+        update(&mut app, Message::InputChar(','));
+        update(&mut app, Message::InputChar('4'));
+        update(&mut app, Message::InputChar('g'));
+        let s = screen(&app, 80, 24);
+        assert!(s.contains("✗ unknown MIG profile '4g'"), "{s}");
+        update(&mut app, Message::InputBackspace);
+        update(&mut app, Message::InputBackspace);
+        update(&mut app, Message::InputBackspace);
+        for c in ",1g.10gb".chars() {
+            update(&mut app, Message::InputChar(c));
+        }
+        update(&mut app, Message::InputSubmit);
+        let s = screen(&app, 80, 24);
+        assert!(s.contains("profile '1g.10gb' cannot") && s.contains("8/7 compute slices"), "the whole reason wraps into the footer:\n{s}");
+    }
+
+    #[test]
+    fn zero_and_tiny_areas_do_not_panic() {
+        for view in View::ALL {
+            for v in 0..3 {
+                let mut app = app_in(view, v);
+                for help in [false, true] {
+                    app.show_help = help;
+                    let mut buf = Buffer::empty(Rect::ZERO);
+                    (&app).render(Rect::ZERO, &mut buf);
+                    for (w, h) in [(1, 1), (2, 5), (10, 3), (20, 8), (39, 12), (80, 5)] {
+                        let _ = screen(&app, w, h);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Prints every view of the embedded scenario at both sizes (`-- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn print_all_screens() {
+        let raw = crate::config::parse_raw(crate::config::DEFAULT_SCENARIO, "default").expect("embedded scenario");
+        let mut app = App::new(raw, crate::config::DEFAULT_SCENARIO_NAME, None, 1).expect("valid");
+        finish_runs(&mut app);
+        for _ in 0..30 {
+            update(&mut app, Message::Tick { elapsed_ms: 100 });
+        }
+        for view in View::ALL {
+            update(&mut app, Message::GotoView(view.index()));
+            for v in 0..app.scenario.variants.len() {
+                for (w, h) in SIZES {
+                    println!("--- {view:?} variant {v} {w}x{h}\n{}", screen(&app, w, h));
+                }
+                update(&mut app, Message::NextVariant);
+                for _ in 0..30 {
+                    update(&mut app, Message::Tick { elapsed_ms: 100 });
+                }
+            }
+        }
+    }
+
+    /// Writes the README capture (`cargo test --release tui_capture -- --ignored`).
+    #[test]
+    #[ignore]
+    fn tui_capture() {
+        let raw = crate::config::parse_raw(crate::config::DEFAULT_SCENARIO, "default").expect("embedded scenario");
+        let mut app = App::new(raw, crate::config::DEFAULT_SCENARIO_NAME, None, 1).expect("valid");
+        finish_runs(&mut app);
+        update(&mut app, Message::NextVariant);
+        update(&mut app, Message::NextVariant);
+        update(&mut app, Message::SpeedUp);
+        update(&mut app, Message::SpeedUp);
+        for _ in 0..18 {
+            update(&mut app, Message::Tick { elapsed_ms: 100 });
+        }
+        update(&mut app, Message::TogglePause);
+        let s = screen(&app, 100, 30);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tui-capture.txt");
+        std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/docs")).expect("docs dir");
+        std::fs::write(path, format!("{s}\n")).expect("write capture");
+        println!("{s}");
+    }
+}

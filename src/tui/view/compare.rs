@@ -1,0 +1,166 @@
+//! Compare view: every variant's full background run side by side as horizontal bar charts
+//! (throughput per GPU, cost per hour, failures; p95 latency end to end and per model), plus a
+//! summary table when the terminal is tall enough.
+
+use super::{bar, fit, fmt_ms, BAD, BAR, DIM, SELECTED, TITLE};
+use crate::sim::RunSummary;
+use crate::tui::app::{App, RunState};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Row, Table, Widget};
+
+/// One bar: label, value (drawn relative to the chart's largest), text shown after the bar.
+struct Item {
+    label: String,
+    value: f64,
+    text: String,
+    style: Style,
+}
+
+/// The bar items of a metric: one per variant; runs not finished show their state.
+fn items(app: &App, metric: impl Fn(&RunSummary) -> Option<(f64, String)>) -> Vec<Item> {
+    app.runs
+        .iter()
+        .zip(&app.scenario.variants)
+        .enumerate()
+        .map(|(v, (slot, var))| {
+            let style = if v == app.variant { SELECTED } else { Style::new() };
+            let (value, text, style) = match &slot.state {
+                RunState::Done(r) => match metric(&r.summary) {
+                    Some((x, t)) => (x, t, style),
+                    None => (0.0, "-".into(), DIM),
+                },
+                RunState::Running => (0.0, "running…".into(), DIM),
+                RunState::Failed(e) => (0.0, format!("failed: {e}"), BAD),
+            };
+            Item { label: var.name.clone(), value, text, style }
+        })
+        .collect()
+}
+
+/// Lines of a horizontal bar chart `width` columns wide.
+fn bar_lines(items: &[Item], width: u16) -> Vec<Line<'static>> {
+    let w = usize::from(width);
+    let label_w = items.iter().map(|i| i.label.chars().count()).max().unwrap_or(0).min(w / 3);
+    let text_w = items.iter().map(|i| i.text.chars().count()).max().unwrap_or(0).min(12);
+    let bar_w = w.saturating_sub(label_w + text_w + 2);
+    let max = items.iter().map(|i| i.value).fold(0.0f64, f64::max);
+    items
+        .iter()
+        .map(|i| {
+            let frac = if max > 0.0 { i.value / max } else { 0.0 };
+            let mut spans = vec![Span::styled(format!("{:<label_w$} ", fit(&i.label, label_w)), i.style)];
+            if bar_w >= 3 {
+                spans.push(Span::styled(bar(frac, bar_w), BAR));
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(i.text.clone(), i.style));
+            Line::from(spans)
+        })
+        .collect()
+}
+
+fn chart(title: &str, lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
+    Paragraph::new(lines).block(Block::bordered().title(Span::styled(format!(" {title} "), TITLE))).render(area, buf);
+}
+
+/// Draw the compare view into `area`.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
+    let n = app.scenario.variants.len() as u16;
+    let models: Vec<String> = app.scenario.models.iter().map(|m| m.name.clone()).collect();
+    let left_need = 3 * (n + 2);
+    let right_need = (models.len() as u16 + 1) * (n + 1) + 1;
+    let charts_h = left_need.max(right_need);
+    let table_h = n + 3;
+    let (charts, table) = if area.height >= charts_h + table_h {
+        let [c, t] = Layout::vertical([Constraint::Length(charts_h), Constraint::Min(table_h)]).areas(area);
+        (c, Some(t))
+    } else {
+        (area, None)
+    };
+    let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
+    let [thr, cost, fail] = Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(left);
+    let inner_w = |r: Rect| r.width.saturating_sub(2);
+    chart(
+        "throughput per GPU [req/s]",
+        bar_lines(&items(app, |s| Some((s.throughput_rps_per_gpu, format!("{:.2}", s.throughput_rps_per_gpu)))), inner_w(thr)),
+        thr,
+        buf,
+    );
+    chart("cost [$/h]", bar_lines(&items(app, |s| Some((s.cost_per_hour_usd, format!("${:.2}", s.cost_per_hour_usd)))), inner_w(cost)), cost, buf);
+    chart(
+        "failures [requests]",
+        bar_lines(
+            &items(app, |s| {
+                let f = s.failed + s.failures.lost_requests;
+                let crash = if s.failures.crashes > 0 { format!(" ({} crashes)", s.failures.crashes) } else { String::new() };
+                Some((f as f64, format!("{f}{crash}")))
+            }),
+            inner_w(fail),
+        ),
+        fail,
+        buf,
+    );
+    let mut lines = vec![Line::from(Span::styled("end to end", DIM))];
+    lines.extend(bar_lines(&items(app, |s| Some((s.latency_ms.p95, fmt_ms(s.latency_ms.p95)))), inner_w(right)));
+    for m in &models {
+        lines.push(Line::from(Span::styled(m.clone(), DIM)));
+        lines.extend(bar_lines(
+            &items(app, |s| s.models.get(m).map(|x| (x.latency_ms.p95, fmt_ms(x.latency_ms.p95)))),
+            inner_w(right),
+        ));
+    }
+    chart("p95 latency [ms]", lines, right, buf);
+    if let Some(t) = table {
+        render_table(app, t, buf);
+    }
+}
+
+fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
+    let header = Row::new(["variant", "GPUs", "$/h", "req/s", "req/s/GPU", "p50 ms", "p95 ms", "p99 ms", "failed", "mean busy"]).style(TITLE);
+    let rows = app.runs.iter().zip(&app.scenario.variants).enumerate().map(|(v, (slot, var))| {
+        let style = if v == app.variant { SELECTED } else { Style::new() };
+        let mut cells = vec![var.name.clone(), format!("{}x {}", var.gpus.len(), var.gpu.name)];
+        match &slot.state {
+            RunState::Done(r) => {
+                let s = &r.summary;
+                let parts: Vec<f64> = s.gpu_utilization.iter().filter(|u| !u.partition.contains(':')).map(|u| u.busy_fraction).collect();
+                let busy = parts.iter().sum::<f64>() / parts.len().max(1) as f64;
+                cells.extend([
+                    format!("{:.2}", s.cost_per_hour_usd),
+                    format!("{:.2}", s.throughput_rps),
+                    format!("{:.2}", s.throughput_rps_per_gpu),
+                    fmt_ms(s.latency_ms.p50),
+                    fmt_ms(s.latency_ms.p95),
+                    fmt_ms(s.latency_ms.p99),
+                    format!("{}", s.failed),
+                    format!("{:.0}%", busy * 100.0),
+                ]);
+            }
+            RunState::Running => cells.push("running…".into()),
+            RunState::Failed(e) => cells.push(format!("failed: {e}")),
+        }
+        Row::new(cells).style(style)
+    });
+    let widths = [
+        Constraint::Min(16),
+        Constraint::Length(16),
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(10),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Length(10),
+    ];
+    Table::new(rows, widths)
+        .header(header)
+        .block(Block::bordered().title(Span::styled(" summary (top-level requests; busy: mean over partitions) ", TITLE)))
+        .render(area, buf);
+}

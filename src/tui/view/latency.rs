@@ -1,0 +1,82 @@
+//! Latency view: the empirical CDF of each model's request latency for the selected variant
+//! (its finished background run, or the live simulation until that arrives), with the model's
+//! SLO as a vertical red line and the fraction of requests that meet it.
+
+use super::{fmt_ms, BAR, DIM, SELECTED, TITLE};
+use crate::metrics::quantile_sorted;
+use crate::tui::app::App;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Widget};
+
+/// Points on each CDF curve.
+const CDF_POINTS: usize = 200;
+
+/// Draw the latency view into `area`.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let n = app.scenario.models.len();
+    if area.is_empty() || n == 0 {
+        return;
+    }
+    // Side by side while each chart keeps 30 columns, else stacked.
+    let areas: Vec<Rect> = if usize::from(area.width) / n >= 30 || usize::from(area.height) / n < 6 {
+        Layout::horizontal(vec![Constraint::Ratio(1, n as u32); n]).split(area).to_vec()
+    } else {
+        Layout::vertical(vec![Constraint::Ratio(1, n as u32); n]).split(area).to_vec()
+    };
+    for (m, r) in areas.into_iter().enumerate() {
+        render_model(app, m, r, buf);
+    }
+}
+
+fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
+    let name = &app.scenario.models[m].name;
+    let slo = app.slo_ms[m];
+    let (s, source) = app.latency_samples(m);
+    let met = if s.is_empty() { 0.0 } else { s.partition_point(|x| *x <= slo) as f64 / s.len() as f64 };
+    // Scale to the data; stretch to show the SLO line unless it lies far beyond the data.
+    let data_max = quantile_sorted(&s, 0.995) * 1.15;
+    let x_max = if slo <= data_max * 4.0 { data_max.max(slo * 1.1) } else { data_max }.max(1e-3);
+    let style = if m == app.model { SELECTED } else { TITLE };
+    let title = Line::from(vec![
+        Span::styled(format!(" {}{name} ", if m == app.model { "▸" } else { "" }), style),
+        Span::styled(format!("SLO {} ms: {:.1}% met ", fmt_ms(slo), met * 100.0), Style::new().fg(Color::Red)),
+        Span::styled(if slo > x_max { "(SLO off scale →) " } else { "" }, DIM),
+    ]);
+    let (p50, p95, p99) = (quantile_sorted(&s, 0.5), quantile_sorted(&s, 0.95), quantile_sorted(&s, 0.99));
+    // The most detail that fits the border.
+    let foot = [
+        format!(" {source} · n {} · p50 {} p95 {} p99 {} ", s.len(), fmt_ms(p50), fmt_ms(p95), fmt_ms(p99)),
+        format!(" {source} · n {} · p95 {} p99 {} ", s.len(), fmt_ms(p95), fmt_ms(p99)),
+        format!(" {source} · p95 {} ", fmt_ms(p95)),
+        format!(" {source} "),
+    ]
+    .into_iter()
+    .find(|t| t.chars().count() + 2 <= usize::from(area.width))
+    .unwrap_or_default();
+    let foot = Line::from(Span::styled(foot, DIM));
+    let block = Block::bordered().title(title).title_bottom(foot);
+    if s.is_empty() {
+        Paragraph::new(Span::styled("no completed requests yet", DIM)).block(block).render(area, buf);
+        return;
+    }
+    let cdf: Vec<(f64, f64)> = (0..=CDF_POINTS)
+        .map(|i| {
+            let q = i as f64 / CDF_POINTS as f64;
+            (quantile_sorted(&s, q).min(x_max), q)
+        })
+        .collect();
+    let slo_line = [(slo, 0.0), (slo, 1.0)];
+    let datasets = vec![
+        Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(BAR).data(&cdf),
+        Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(Style::new().fg(Color::Red)).data(&slo_line),
+    ];
+    Chart::new(datasets)
+        .block(block)
+        .x_axis(Axis::default().bounds([0.0, x_max]).labels(["0".to_string(), fmt_ms(x_max / 2.0), format!("{} ms", fmt_ms(x_max))]).style(DIM))
+        .y_axis(Axis::default().bounds([0.0, 1.0]).labels(["0", ".5", "1"]).style(DIM))
+        .render(area, buf);
+}

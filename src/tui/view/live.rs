@@ -1,0 +1,198 @@
+//! Live view: one block per GPU of the selected variant (regime, busy gauge, queue per tenant,
+//! MIG slot map, the context a time-sliced GPU runs now), then one row per model with
+//! p50/p95/p99 and a sparkline of the mean latency of each tick's completions.
+
+use super::{bar, fit, fmt_ms, BAD, BAR, DIM, INSTANCE, SELECTED, TITLE};
+use crate::scenario::Regime;
+use crate::sim::DeviceView;
+use crate::tui::app::App;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Sparkline, Widget, Wrap};
+
+/// Draw the live view into `area`.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
+    let n_models = app.scenario.models.len() as u16;
+    let models_h = (n_models + 2).min(area.height.saturating_sub(3).max(area.height / 2));
+    let [gpus, models] = Layout::vertical([Constraint::Min(0), Constraint::Length(models_h)]).areas(area);
+    render_gpus(app, gpus, buf);
+    render_models(app, models, buf);
+}
+
+/// A busy gauge: bar plus percentage.
+fn gauge(frac: f64, width: usize) -> Vec<Span<'static>> {
+    vec![Span::raw("busy "), Span::styled(bar(frac, width), BAR), Span::raw(format!(" {:>3.0}%", frac * 100.0))]
+}
+
+/// Width of busy gauges for an inner width `w`.
+fn gauge_width(w: u16) -> usize {
+    usize::from(w.saturating_sub(60) / 2).clamp(6, 30)
+}
+
+fn queue(label: &str, q: usize, running: bool) -> Vec<Span<'static>> {
+    let style = if running { SELECTED } else { Style::new() };
+    vec![Span::styled(format!("{}{label}", if running { "▶" } else { " " }), style), Span::styled(format!(" q {q:<3} "), DIM)]
+}
+
+fn render_gpus(app: &App, area: Rect, buf: &mut Buffer) {
+    let var = &app.scenario.variants[app.variant];
+    let block = Block::bordered().title(Span::styled(format!(" GPUs of {} ({}) ", var.name, var.gpu.name), TITLE));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.is_empty() {
+        return;
+    }
+    if let Some(e) = &app.live.error {
+        Paragraph::new(Span::styled(e.clone(), BAD)).wrap(Wrap { trim: true }).render(inner, buf);
+        return;
+    }
+    let gw = gauge_width(inner.width);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut sel = (0usize, 1usize);
+    for (g, plan) in var.gpus.iter().enumerate() {
+        let start = lines.len();
+        let devs: Vec<&DeviceView> = app.live.devices.iter().filter(|d| d.gpu as usize == g).collect();
+        let selected = g == app.gpu;
+        let head_style = if selected { SELECTED } else { Style::new() };
+        let mut head = vec![
+            Span::styled(format!("{}GPU {g:<2} ", if selected { "▸" } else { " " }), head_style),
+            Span::styled(format!("{:<12}", match plan.regime {
+                Regime::Mig { .. } => "MIG",
+                ref r => r.label(),
+            }), head_style),
+        ];
+        match &plan.regime {
+            Regime::Dedicated => {
+                if let Some(d) = devs.first() {
+                    head.extend(gauge(d.busy_fraction, gw));
+                    head.push(Span::raw("  "));
+                    for (s, q) in d.servers.iter().zip(&d.queues) {
+                        head.extend(queue(s, *q, false));
+                    }
+                }
+                lines.push(Line::from(head));
+            }
+            Regime::TimeSliced { .. } | Regime::Mps { .. } if !devs.is_empty() => {
+                let d = devs[0];
+                head.extend(gauge(d.busy_fraction, gw));
+                match &plan.regime {
+                    Regime::TimeSliced { quantum, .. } => {
+                        head.push(Span::styled(format!("  quantum {} ms", *quantum as f64 / 1e6), DIM));
+                    }
+                    _ => head.push(Span::styled("  SM shares", DIM)),
+                }
+                lines.push(Line::from(head));
+                let mut t = vec![Span::raw("          ")];
+                if let Regime::TimeSliced { .. } = &plan.regime {
+                    let now = d.running.clone().unwrap_or_else(|| "idle".into());
+                    t.push(Span::styled(format!("running {now:<8} "), SELECTED));
+                }
+                for (i, (s, q)) in d.servers.iter().zip(&d.queues).enumerate() {
+                    let label = match &plan.regime {
+                        Regime::Mps { thread_pct } => format!("{s} {:.0}%", thread_pct.get(i).copied().unwrap_or(0.0)),
+                        _ => s.clone(),
+                    };
+                    t.extend(queue(&label, *q, d.running.as_deref() == Some(s.as_str())));
+                }
+                lines.push(Line::from(t));
+            }
+            Regime::Mig { instances } => {
+                lines.push(Line::from(head));
+                let mut map = vec![Span::raw("          memory ")];
+                map.extend(slots(instances, 8, true));
+                map.push(Span::raw("  compute "));
+                map.extend(slots(instances, 7, false));
+                lines.push(Line::from(map));
+                for (i, inst) in instances.iter().enumerate() {
+                    let label = format!("{}@{}", inst.profile.name, inst.start);
+                    let letter = char::from(b'A' + (i % 26) as u8);
+                    let color = Style::new().fg(INSTANCE[i % INSTANCE.len()]).add_modifier(Modifier::BOLD);
+                    let mut l = vec![Span::raw("          "), Span::styled(format!("{letter} "), color), Span::raw(format!("{label:<12}"))];
+                    match devs.iter().find(|d| d.label == label) {
+                        Some(d) => {
+                            l.extend(gauge(d.busy_fraction, gw));
+                            l.push(Span::raw(" "));
+                            for (s, q) in d.servers.iter().zip(&d.queues) {
+                                let name = s.rsplit(':').next().unwrap_or(s);
+                                l.extend(queue(name, *q, false));
+                            }
+                            if d.servers.is_empty() {
+                                l.push(Span::styled(" (empty)", DIM));
+                            }
+                        }
+                        None => l.push(Span::styled("(empty)", DIM)),
+                    }
+                    lines.push(Line::from(l));
+                }
+            }
+            _ => lines.push(Line::from(head)),
+        }
+        if selected {
+            sel = (start, lines.len() - start);
+        }
+    }
+    // Keep the selected GPU on screen when the variant has more rows than fit.
+    let h = usize::from(inner.height);
+    let offset = if sel.0 + sel.1 > h { (sel.0 + sel.1 - h).min(sel.0) } else { 0 };
+    Paragraph::new(lines).scroll((offset as u16, 0)).render(inner, buf);
+}
+
+/// The `n` memory slots or compute slices as coloured instance letters (`·` free).
+fn slots(instances: &[crate::catalog::PlacedInstance], n: u32, memory: bool) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    for s in 0..n {
+        let owner = instances.iter().position(|p| {
+            let (a, b) = if memory { p.mem_range() } else { p.compute_range() };
+            s >= a && s < b
+        });
+        let sep = if s + 1 < n { " " } else { "" };
+        out.push(match owner {
+            Some(i) => Span::styled(
+                format!("{}{sep}", char::from(b'A' + (i % 26) as u8)),
+                Style::new().fg(INSTANCE[i % INSTANCE.len()]).add_modifier(Modifier::BOLD),
+            ),
+            None => Span::styled(format!("·{sep}"), DIM),
+        });
+    }
+    out
+}
+
+fn render_models(app: &App, area: Rect, buf: &mut Buffer) {
+    let block = Block::bordered().title(Span::styled(" Models: latency ms p50 / p95 / p99, sparkline: mean per tick ", TITLE));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.is_empty() {
+        return;
+    }
+    let text_w: u16 = 46;
+    for (m, spec) in app.scenario.models.iter().enumerate() {
+        let y = inner.y + m as u16;
+        if y >= inner.bottom() {
+            break;
+        }
+        let row = Rect { x: inner.x, y, width: inner.width, height: 1 };
+        let live = &app.live.models[m];
+        let style = if m == app.model { SELECTED } else { Style::new() };
+        let text = format!(
+            "{}{:<6} n {:>6} {:>7} {:>7} {:>7}",
+            if m == app.model { "▸" } else { " " },
+            fit(&spec.name, 6),
+            live.completed,
+            fmt_ms(live.latency.p50),
+            fmt_ms(live.latency.p95),
+            fmt_ms(live.latency.p99)
+        );
+        Paragraph::new(Span::styled(text, style)).render(row, buf);
+        if row.width > text_w + 4 {
+            let spark = Rect { x: row.x + text_w + 1, width: row.width - text_w - 1, ..row };
+            let h = &app.live.history[m];
+            let data: Vec<u64> = h.iter().skip(h.len().saturating_sub(usize::from(spark.width))).copied().collect();
+            Sparkline::default().data(&data).style(BAR).render(spark, buf);
+        }
+    }
+}

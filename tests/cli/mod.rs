@@ -1,0 +1,163 @@
+//! The `gpuslice` binary: `run --format json` prints one JSON document with the keys of the
+//! report spec; bad input exits with status 2 and one stderr line; `catalog` checks MIG layouts;
+//! `calibrate` refuses a CSV without a needed column (writing nothing) and, on the real H100
+//! data, writes a model JSON that loads and runs.
+
+use crate::common::*;
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn gpuslice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gpuslice"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run gpuslice {args:?}: {e}"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Exit status 2, nothing on stdout, exactly one line on stderr; returns that line.
+#[track_caller]
+fn assert_usage_error(out: &Output, what: &str) -> String {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{what}: exit status {:?}, stderr: {err}", out.status.code());
+    assert!(out.stdout.is_empty(), "{what}: stdout not empty: {}", text(&out.stdout));
+    assert_eq!(err.lines().count(), 1, "{what}: stderr is not one line:\n{err}");
+    assert!(err.ends_with('\n'), "{what}: stderr line not terminated");
+    err
+}
+
+#[test]
+fn run_json_prints_one_document_with_the_report_keys() {
+    let out = gpuslice(&["run", "tests/configs/valid/small.toml", "--seed", "5", "--format", "json"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{stdout}"));
+    assert_eq!(docs.len(), 1, "expected exactly one JSON document");
+    let doc = &docs[0];
+    assert_eq!(doc["scenario"], "small");
+    assert_eq!(doc["seed"], 5);
+    let variants = doc["variants"].as_array().expect("variants is an array");
+    let names: Vec<&str> = variants.iter().map(|v| v["name"].as_str().expect("name")).collect();
+    assert_eq!(names, ["dedicated-2gpu", "time-sliced", "mig"], "variants in file order");
+    for v in variants {
+        let n = &v["name"];
+        for k in ["gpus", "completed", "failed"] {
+            assert!(v[k].is_u64(), "{n}: '{k}' missing or not an integer: {}", v[k]);
+        }
+        for k in ["cost_per_hour_usd", "throughput_rps", "throughput_rps_per_gpu"] {
+            assert!(v[k].is_number(), "{n}: '{k}' missing or not a number");
+        }
+        assert!(v["gpu_type"].is_string(), "{n}: gpu_type");
+        assert!(v["extrapolated"].is_boolean(), "{n}: extrapolated");
+        for k in ["mean", "p50", "p95", "p99"] {
+            assert!(v["latency_ms"][k].is_number(), "{n}: latency_ms.{k}");
+        }
+        let models = v["models"].as_object().expect("models is an object");
+        assert_eq!(models.keys().map(String::as_str).collect::<Vec<_>>(), ["asr", "tts"]);
+        let util = v["gpu_utilization"].as_array().expect("gpu_utilization is an array");
+        assert!(!util.is_empty(), "{n}: no utilisation entries");
+        for u in util {
+            assert!(u["gpu"].is_u64() && u["partition"].is_string() && u["busy_fraction"].is_number(), "{n}: bad entry {u}");
+            let b = u["busy_fraction"].as_f64().unwrap_or(-1.0);
+            assert!((0.0..=1.0).contains(&b), "{n}: busy fraction {b} outside [0, 1]");
+        }
+        assert!(v["completed"].as_u64().unwrap_or(0) > 0, "{n}: nothing completed");
+    }
+    assert_eq!(variants[0]["gpus"], 2);
+    assert_eq!(variants[0]["gpu_type"], "h100-80gb");
+    // The dedicated pair costs two GPUs at the catalog price of the H100 (2.49 $/h); the report
+    // rounds to 4 decimals, so the value is exact up to float representation (1e-9).
+    assert!((variants[0]["cost_per_hour_usd"].as_f64().unwrap_or(0.0) - 2.0 * 2.49).abs() < 1e-9);
+}
+
+#[test]
+fn a_bad_scenario_exits_2_with_one_stderr_line() {
+    let out = gpuslice(&["run", "tests/configs/invalid/unknown_gpu.toml"]);
+    let err = assert_usage_error(&out, "unknown GPU");
+    assert!(err.contains("unknown_gpu.toml") && err.contains("'b200'"), "{err}");
+    let out = gpuslice(&["run", "tests/configs/invalid/malformed.toml", "--format", "json"]);
+    assert_usage_error(&out, "malformed TOML");
+    let out = gpuslice(&["run", "tests/configs/no-such-file.toml"]);
+    let err = assert_usage_error(&out, "missing file");
+    assert!(err.contains("no-such-file.toml"), "{err}");
+}
+
+#[test]
+fn catalog_checks_mig_layouts() {
+    let out = gpuslice(&["catalog", "--gpu", "a100-80gb", "--mig", "4g.40gb,2g.20gb,1g.10gb"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.starts_with("valid"), "{s}");
+    let out = gpuslice(&["catalog", "--gpu", "a100-80gb", "--mig", "4g.40gb,4g.40gb"]);
+    let err = assert_usage_error(&out, "impossible layout");
+    assert!(err.contains("'4g.40gb'"), "{err}");
+    let out = gpuslice(&["catalog", "--gpu", "b200"]);
+    assert_usage_error(&out, "unknown GPU");
+    let out = gpuslice(&["catalog"]);
+    assert!(out.status.success() && text(&out.stdout).contains("a100-40gb"));
+}
+
+#[test]
+fn calibrate_refuses_a_csv_without_a_needed_column_and_writes_nothing() {
+    let d = TempDir::new("cal-bad");
+    let csv = d.write("profile_asr.csv", "model,op,batch,latency_ms\nasr,encode,1,5.0\nasr,encode,2,5.5\n");
+    let out_json = d.join("asr.json");
+    let out = gpuslice(&["calibrate", "--kind", "asr", "--profile", &csv, "--out", &out_json]);
+    let err = assert_usage_error(&out, "missing column");
+    assert!(err.contains("profile_asr.csv") && err.contains("'audio_s'"), "{err}");
+    let left: Vec<String> = std::fs::read_dir(&d.path).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(left, ["profile_asr.csv"], "calibrate left files behind");
+}
+
+#[test]
+fn calibrate_on_the_h100_data_writes_a_model_that_loads_and_runs() {
+    let d = TempDir::new("cal-real");
+    let out_json = d.join("asr.json");
+    let out = gpuslice(&[
+        "calibrate",
+        "--kind",
+        "asr",
+        "--profile",
+        "models/h100/profile_asr.csv",
+        "--batches",
+        "traces/h100/asr_L/asr.batches.csv",
+        "--out",
+        &out_json,
+    ]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(exists(&out_json), "no output file");
+    let spec = gpuslice::config::load_model(&out_json, "test", "from", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(spec.kind, gpuslice::service::ServiceKind::Asr);
+    assert!(spec.ops.contains_key("encode"));
+    // Host overheads come from the serving logs (sub-millisecond, measured).
+    assert!(spec.dispatch_ms > 0.0 && spec.dispatch_ms < 1.0, "dispatch_ms {}", spec.dispatch_ms);
+    assert!(spec.call_gap_ms > 0.0 && spec.call_gap_ms < 1.0, "call_gap_ms {}", spec.call_gap_ms);
+    // A scenario can use it.
+    let sc = parse(&format!(
+        r#"
+name = "calibrated"
+duration_s = 5
+warmup_s = 1
+[models.asr]
+from = "{out_json}"
+[[workload]]
+model = "asr"
+arrivals = {{ process = "poisson", rate_rps = 50 }}
+size = {{ dist = "lognormal", median = 5.0, sigma = 0.6, min = 1.0, max = 30.0 }}
+[[variant]]
+name = "one"
+gpu = "h100-80gb"
+gpus = [{{ regime = "dedicated", models = ["asr"] }}]
+"#
+    ));
+    let r = run(&sc, 0, 1);
+    assert!(r.completed > 100 && r.failed == 0, "completed {} failed {}", r.completed, r.failed);
+}

@@ -1,0 +1,14 @@
+//! Integration tests of gpuslice, built as one test binary (one link, shared helpers):
+//! * `queueing`: the engine against queueing theory (M/M/1, M/D/1, M/M/c, Little's law, closed loop);
+//! * `regimes`: time slicing, MIG capacity, memory limits, fault domains, pipelines;
+//! * `configs`: scenario files, bad (tests/configs/invalid) and good (experiments/, tests/configs/valid);
+//! * `determinism`: byte-identical reports across runs and thread pools;
+//! * `cli`: the `gpuslice` binary's output and exit codes.
+//!
+//! Run with `cargo test --release`; the whole binary takes a few seconds.
+mod common;
+mod queueing;
+mod regimes;
+mod configs;
+mod determinism;
+mod cli;

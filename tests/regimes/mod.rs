@@ -1,0 +1,316 @@
+//! Sharing regimes and their failure and memory rules:
+//! * time slicing: two always-busy tenants each get (1 - switch overhead)/2 of the GPU and the
+//!   GPU is never idle; a lone time-sliced tenant runs exactly as on a dedicated GPU;
+//! * MIG: seven 1g.5gb slices of a fully compute-bound model have 7 x 14/108 of the whole A100's
+//!   capacity (the SM-ratio rule);
+//! * memory: models that exceed a GPU or MIG slice, alone or together, are refused ("do not
+//!   fit"); an impossible MIG layout names the profile;
+//! * faults: a crash on a time-sliced GPU takes every tenant down, on MIG only the crashed one;
+//! * pipelines: end-to-end latency is the sum of the stage latencies.
+
+use crate::common::*;
+
+/// Two tenants `a` and `b` (both the linear model) on one time-sliced H100 with a 2 ms quantum
+/// and a 50 us switch, each sent 100 ms calls (fixed size 100) at 50/s: ten times what half the
+/// GPU can serve, so both contexts always have work.
+#[test]
+fn time_slicing_two_saturated_tenants_share_the_gpu_evenly() {
+    let d = TempDir::new("ts2");
+    let p = LinearModel::default().write(&d, "m");
+    let sc = parse(&format!(
+        r#"
+name = "ts-saturated"
+duration_s = 20
+warmup_s = 2
+drain_s = 0
+[models.a]
+from = "{p}"
+[models.b]
+from = "{p}"
+[[workload]]
+model = "a"
+arrivals = {{ process = "poisson", rate_rps = 50 }}
+size = {{ dist = "fixed", value = 100 }}
+[[workload]]
+model = "b"
+arrivals = {{ process = "poisson", rate_rps = 50 }}
+size = {{ dist = "fixed", value = 100 }}
+[[variant]]
+name = "ts"
+gpu = "h100-80gb"
+gpus = [{{ regime = "time-sliced", models = ["a", "b"], quantum_ms = 2, switch_us = 50 }}]
+"#
+    ));
+    let r = run(&sc, 0, 21);
+    let (q, sw) = (2.0, 0.05); // ms
+    let overhead = sw / (q + sw); // each slice of q is preceded by one switch
+    let want = (1.0 - overhead) / 2.0; // 0.4878
+    let (ua, ub, whole) = (busy(&r, 0, "ts:a"), busy(&r, 0, "ts:b"), busy(&r, 0, "whole"));
+    eprintln!("time-sliced saturated: a {ua:.4} b {ub:.4} whole {whole:.4} (want {want:.4} each, whole 1)");
+    // No randomness reaches the schedule once both queues are non-empty (100 ms calls are exactly
+    // 50 slices, so every slice is full); the only error is the partial slice at each edge of the
+    // 18 s window (2 ms / 18 s = 0.01 %) and the 4-decimal rounding of the report: 0.5 %.
+    assert_close(ua, want, 0.005, "tenant a busy fraction = (1 - switch/(quantum + switch))/2");
+    assert_close(ub, want, 0.005, "tenant b busy fraction = (1 - switch/(quantum + switch))/2");
+    // 'whole' is executing or switching: always, with two saturated tenants.
+    assert_close(whole, 1.0, 0.005, "whole-GPU busy fraction (executing or switching)");
+    // The executed work delivers the completions: each tenant finishes want / 100 ms = 4.88 calls
+    // per second, ~88 in the 18 s window, give or take one call at each window edge (1.1 %): 2 %.
+    for m in ["a", "b"] {
+        assert_close(r.models[m].throughput_rps, want / 0.1, 0.02, &format!("tenant {m} throughput [req/s]"));
+    }
+}
+
+#[test]
+fn a_lone_time_sliced_tenant_runs_as_on_a_dedicated_gpu() {
+    let d = TempDir::new("ts1");
+    let p = LinearModel::default().write(&d, "m");
+    let sc = parse(&format!(
+        r#"
+name = "ts-alone"
+duration_s = 600
+warmup_s = 10
+[models.m]
+from = "{p}"
+[[workload]]
+model = "m"
+arrivals = {{ process = "poisson", rate_rps = 70 }}
+size = {{ dist = "exponential", mean = 10 }}
+[[variant]]
+name = "dedicated"
+gpu = "h100-80gb"
+gpus = [{{ regime = "dedicated", models = ["m"] }}]
+[[variant]]
+name = "time-sliced"
+gpu = "h100-80gb"
+gpus = [{{ regime = "time-sliced", models = ["m"], quantum_ms = 2, switch_us = 50 }}]
+"#
+    ));
+    let (ded, ts) = (run(&sc, 0, 22), run(&sc, 1, 22));
+    // Same seed, same arrivals and sizes. A lone context is never preempted and never switched
+    // out, so the only difference is the one 50 us switch-in of the very first call, long before
+    // the 10 s warm-up ends: every measured number is identical.
+    assert_eq!(ded.models["m"].completed, ts.models["m"].completed);
+    assert_eq!(ded.models["m"].latency_ms, ts.models["m"].latency_ms, "latency summaries differ");
+    assert_eq!(busy(&ded, 0, "whole"), busy(&ts, 0, "ts:m"), "tenant busy fraction differs from the dedicated GPU's");
+    assert_eq!(ded.throughput_rps, ts.throughput_rps);
+}
+
+/// Capacity of seven 1g.5gb MIG instances vs one whole A100-40GB for a fully compute-bound
+/// model measured on the A100-40GB: the SM-ratio rule gives 7 x 14 / 108 = 0.907.
+#[test]
+fn mig_seven_way_split_keeps_the_sm_share_of_compute_bound_capacity() {
+    let d = TempDir::new("mig7");
+    let p = LinearModel::compute_bound("a100-40gb").write(&d, "m");
+    let sc = parse(&format!(
+        r#"
+name = "mig7"
+duration_s = 30
+warmup_s = 5
+drain_s = 0
+[models.m]
+from = "{p}"
+[[workload]]
+model = "m"
+arrivals = {{ process = "poisson", rate_rps = 300 }}   # capacity is 100/s (whole) and 90.7/s (7 slices)
+size = {{ dist = "fixed", value = 10 }}               # 10 ms on the whole A100-40GB
+[[variant]]
+name = "whole"
+gpu = "a100-40gb"
+gpus = [{{ regime = "dedicated", models = ["m"] }}]
+[[variant]]
+name = "mig-7x1g"
+gpu = "a100-40gb"
+gpus = [{{ regime = "mig", layout = "1g.5gb,1g.5gb,1g.5gb,1g.5gb,1g.5gb,1g.5gb,1g.5gb", models = ["m", "m", "m", "m", "m", "m", "m"] }}]
+"#
+    ));
+    let (whole, mig) = (run(&sc, 0, 23), run(&sc, 1, 23));
+    let ratio = mig.throughput_rps / whole.throughput_rps;
+    let want = 7.0 * 14.0 / 108.0;
+    eprintln!("MIG 7x1g.5gb: {:.3} req/s vs whole {:.3} req/s: ratio {ratio:.4} (SM rule {want:.4})", mig.throughput_rps, whole.throughput_rps);
+    // Saturated servers with deterministic service: throughput over the 25 s window is exact up to
+    // one call per server at each window edge (whole: 1/2500; slices: 7/2268): 1 %.
+    assert_close(whole.throughput_rps, 100.0, 0.01, "whole A100-40GB capacity [req/s]");
+    assert_close(ratio, want, 0.01, "MIG 7 x 1g.5gb / whole capacity ratio (7 x 14/108 SMs)");
+    // Every slice runs back-to-back calls through the whole window: busy 1.0 (report rounding
+    // aside); 1 % margin.
+    for u in &mig.gpu_utilization {
+        assert!(u.busy_fraction > 0.99, "slice {} not saturated: {}", u.partition, u.busy_fraction);
+    }
+    assert_eq!(mig.gpu_utilization.len(), 7, "{:?}", mig.gpu_utilization);
+}
+
+fn memory_scenario(model: &str, gpu: &str, gpus: &str) -> String {
+    format!(
+        r#"
+name = "memory"
+duration_s = 10
+{model}
+[[workload]]
+model = "a"
+arrivals = {{ process = "poisson", rate_rps = 1 }}
+size = {{ dist = "fixed", value = 5 }}
+[[variant]]
+name = "v"
+gpu = "{gpu}"
+gpus = [{gpus}]
+"#
+    )
+}
+
+#[test]
+fn models_that_do_not_fit_in_memory_are_refused() {
+    let one = |gib: f64| format!("[models.a]\nfrom = \"h100/asr\"\nmemory_gib = {gib}\n");
+    // Alone, larger than a whole H100 (79.65 GiB).
+    let e = parse_err(&memory_scenario(&one(100.0), "h100-80gb", r#"{ regime = "dedicated", models = ["a"] }"#));
+    assert!(e.contains("do not fit") && e.contains("100.0 GiB"), "{e}");
+    // Alone, larger than a 1g.5gb slice (4.75 GiB) though far smaller than the GPU.
+    let e = parse_err(&memory_scenario(&one(6.0), "a100-40gb", r#"{ regime = "mig", layout = "1g.5gb", models = ["a"] }"#));
+    assert!(e.contains("do not fit") && e.contains("1g.5gb") && e.contains("6.0 GiB"), "{e}");
+    // Two co-tenants of 45 GiB each: each fits, together they exceed the 79.65 GiB, time-sliced or MPS.
+    let two = "[models.a]\nfrom = \"h100/asr\"\nmemory_gib = 45\n[models.b]\nfrom = \"h100/tts\"\nmemory_gib = 45\n";
+    for regime in ["time-sliced", "mps"] {
+        let e = parse_err(&memory_scenario(two, "h100-80gb", &format!(r#"{{ regime = "{regime}", models = ["a", "b"] }}"#)));
+        assert!(e.contains("do not fit") && e.contains("a 45.0 GiB") && e.contains("b 45.0 GiB"), "{regime}: {e}");
+    }
+    // ... while each alone is fine.
+    parse(&memory_scenario(two, "h100-80gb", r#"{ regime = "dedicated", models = ["a"] }, { regime = "dedicated", models = ["b"] }"#));
+    // Every error is one line.
+    assert!(!e.contains('\n'), "{e}");
+}
+
+#[test]
+fn an_impossible_mig_layout_names_the_profile() {
+    let m = "[models.a]\nfrom = \"h100/asr\"\n";
+    for (layout, culprit) in [("4g.20gb,4g.20gb", "4g.20gb"), ("3g.20gb,3g.20gb,1g.5gb", "1g.5gb"), ("3g.40gb", "3g.40gb")] {
+        let n = layout.split(',').count();
+        let models = vec!["\"a\""; n].join(", ");
+        let e = parse_err(&memory_scenario(m, "a100-40gb", &format!(r#"{{ regime = "mig", layout = "{layout}", models = [{models}] }}"#)));
+        assert!(e.contains(&format!("'{culprit}'")) && e.contains("variant[0].gpus[0].layout"), "{layout}: {e}");
+    }
+}
+
+/// Tenants `a` and `b` (linear model, 10 ms calls) both offered 150/s, 1.5 x what even a whole
+/// GPU serves, so at the crash (t = 4 s) both servers hold long queues. `a`'s server crashes;
+/// the drain is long enough for every survivor to finish, so failures come only from the crash.
+fn fault_scenario(p: &str, restart_s: f64) -> String {
+    format!(
+        r#"
+name = "faults"
+duration_s = 6
+warmup_s = 1
+drain_s = 600
+[models.a]
+from = "{p}"
+[models.b]
+from = "{p}"
+[[workload]]
+model = "a"
+arrivals = {{ process = "poisson", rate_rps = 150 }}
+size = {{ dist = "fixed", value = 10 }}
+[[workload]]
+model = "b"
+arrivals = {{ process = "poisson", rate_rps = 150 }}
+size = {{ dist = "fixed", value = 10 }}
+
+[[variant]]
+name = "time-sliced"
+gpu = "h100-80gb"
+gpus = [{{ regime = "time-sliced", models = ["a", "b"], quantum_ms = 2, switch_us = 50 }}]
+[[variant.faults]]
+model = "a"
+at_s = 4
+restart_s = {restart_s}
+
+[[variant]]
+name = "mig"
+gpu = "h100-80gb"
+gpus = [{{ regime = "mig", layout = "3g.40gb,3g.40gb", models = ["a", "b"] }}]
+[[variant.faults]]
+model = "a"
+at_s = 4
+restart_s = {restart_s}
+"#
+    )
+}
+
+#[test]
+fn a_crash_on_a_time_sliced_gpu_fails_every_tenant_but_on_mig_only_its_own() {
+    let d = TempDir::new("faults");
+    let p = LinearModel::default().write(&d, "m");
+    // Realistic restart (2 s): requests are lost at the crash and refused while the server is down.
+    let sc = parse(&fault_scenario(&p, 2.0));
+    let (ts, mig) = (run(&sc, 0, 24), run(&sc, 1, 24));
+    for r in [&ts, &mig] {
+        assert_eq!(r.failures.crashes, 1, "{}", r.name);
+        let f = &r.failures;
+        let failed: u64 = r.models.values().map(|m| m.failed).sum();
+        assert_eq!(failed, f.lost_requests + f.rejected_requests + f.timed_out + f.unfinished, "{}: failure accounting {f:?}", r.name);
+    }
+    assert!(ts.models["a"].failed > 0 && ts.models["b"].failed > 0, "time-sliced: both tenants must fail: {:?}", ts.models);
+    assert!(ts.models["b"].availability < 1.0);
+    assert!(mig.models["a"].failed > 0, "MIG: the crashed model must fail: {:?}", mig.models);
+    assert_eq!(mig.models["b"].failed, 0, "MIG: the other instance must be unaffected");
+    assert_eq!(mig.models["b"].availability, 1.0);
+
+    // Instant restart: nothing is refused, so every failure is a request lost in the crash, and
+    // lost_requests must count the requests of both models on the time-sliced GPU.
+    let sc = parse(&fault_scenario(&p, 0.0));
+    let (ts, mig) = (run(&sc, 0, 24), run(&sc, 1, 24));
+    for r in [&ts, &mig] {
+        let f = &r.failures;
+        assert_eq!((f.rejected_requests, f.timed_out, f.unfinished), (0, 0, 0), "{}: {f:?}", r.name);
+    }
+    let (ta, tb) = (ts.models["a"].failed, ts.models["b"].failed);
+    eprintln!("faults: time-sliced lost a {ta} + b {tb} = {}; MIG lost {} (a)", ts.failures.lost_requests, mig.failures.lost_requests);
+    assert!(ta > 0 && tb > 0, "time-sliced: both tenants lose requests: a {ta}, b {tb}");
+    assert_eq!(ts.failures.lost_requests, ta + tb, "time-sliced: lost_requests counts both models");
+    assert!(mig.models["a"].failed > 0);
+    assert_eq!(mig.models["b"].failed, 0);
+    assert_eq!(mig.failures.lost_requests, mig.models["a"].failed, "MIG: only the crashed model's requests are lost");
+}
+
+#[test]
+fn pipeline_latency_is_the_sum_of_its_stages() {
+    let sc = parse(
+        r#"
+name = "pipeline"
+duration_s = 130
+warmup_s = 10
+[models.asr]
+from = "h100/asr"
+[models.llm]
+from = "h100/llm"
+[models.tts]
+from = "h100/tts"
+[[workload]]
+name = "turn"
+pipeline = ["asr", "llm", "tts"]
+arrivals = { process = "poisson", rate_rps = 3 }
+size = { dist = "lognormal", median = 5.8, sigma = 0.6, min = 1.0, max = 30.0 }
+out_tokens = { dist = "lognormal", median = 25, sigma = 0.5, min = 4, max = 256 }
+[[variant]]
+name = "dedicated"
+gpu = "h100-80gb"
+gpus = [
+  { regime = "dedicated", models = ["asr"] },
+  { regime = "dedicated", models = ["llm"] },
+  { regime = "dedicated", models = ["tts"] },
+]
+"#,
+    );
+    let r = run(&sc, 0, 25);
+    let p = &r.stages["turn"];
+    assert_eq!(p.failed, 0);
+    assert!(p.completed > 300, "too few turns: {}", p.completed);
+    let names: Vec<&str> = p.stages.iter().map(|s| s.model.as_str()).collect();
+    assert_eq!(names, ["asr", "llm", "tts"]);
+    let sum: f64 = p.stages.iter().map(|s| s.latency_ms.mean).sum();
+    eprintln!("pipeline: turn mean {:.4} ms, sum of stage means {sum:.4} ms ({} turns)", p.latency_ms.mean, p.completed);
+    // Per turn, end-to-end = sum of stage latencies exactly (each stage is sent the instant the
+    // previous one finishes), over the same set of turns (none failed); the only difference is
+    // the 4-decimal rounding of each reported mean: 4 x 0.00005 ms.
+    assert!((p.latency_ms.mean - sum).abs() <= 2e-4 + 1e-9 * sum, "turn mean {} != sum of stage means {sum}", p.latency_ms.mean);
+    // The workload's turn latency is also the variant's top-level latency.
+    assert_eq!(r.latency_ms, p.latency_ms);
+}
