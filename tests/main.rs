@@ -6,9 +6,9 @@
 //! * `cli`: the `gpuslice` binary's output and exit codes.
 //!
 //! Run with `cargo test --release`; the whole binary takes a few seconds.
+mod cli;
 mod common;
-mod queueing;
-mod regimes;
 mod configs;
 mod determinism;
-mod cli;
+mod queueing;
+mod regimes;

@@ -118,36 +118,36 @@ pub fn fit(s: &str, w: usize) -> String {
 }
 
 fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
-    let mut tabs = vec![Span::styled(" gpuslice ", TITLE), Span::styled(format!("{} ", app.scenario.name), DIM)];
+    let mut tabs = vec![Span::styled(" gpuslice ", TITLE)];
     for (i, v) in View::ALL.iter().enumerate() {
         let style = if *v == app.view { TITLE.add_modifier(Modifier::REVERSED) } else { Style::new() };
         tabs.push(Span::styled(format!(" {} {} ", i + 1, v.title()), style));
     }
-    tabs.push(Span::styled("  ? help  q quit", DIM));
+    tabs.push(Span::styled(" ? help  q quit  ", DIM));
+    tabs.push(Span::styled(app.scenario.name.clone(), DIM));
     let var = &app.scenario.variants[app.variant];
     let live = &app.live;
+    // The clock comes first so that it survives a narrow terminal.
     let clock = if live.sim.is_none() {
-        Span::styled("cannot simulate", BAD)
+        Span::styled(" cannot simulate ", BAD)
     } else if live.finished() {
-        Span::styled(format!("■ done x{}", SPEEDS[live.speed]), DIM)
+        Span::styled(format!(" ■ done x{} ", SPEEDS[live.speed]), DIM)
     } else if live.paused {
-        Span::styled(format!("‖ paused x{}", SPEEDS[live.speed]), SELECTED)
+        Span::styled(format!(" ‖ paused x{} ", SPEEDS[live.speed]), SELECTED)
     } else {
-        Span::styled(format!("▶ x{}", SPEEDS[live.speed]), GOOD)
+        Span::styled(format!(" ▶ x{} ", SPEEDS[live.speed]), GOOD)
     };
     let info = Line::from(vec![
-        Span::raw(format!(" variant {}/{} ", app.variant + 1, app.scenario.variants.len())),
+        clock,
+        Span::raw(format!("t {:.1}/{:.0} s │ {}/{} ", live.now_s(), live.horizon_s(), app.variant + 1, app.scenario.variants.len())),
         Span::styled(var.name.clone(), SELECTED),
         Span::raw(format!(
-            "  {}x {}  ${:.2}/h  load x{:.2}  t {:.1}/{:.0} s ",
+            " {}x {} ${:.2}/h │ load x{:.2}",
             var.gpus.len(),
             var.gpu.name,
             var.price_usd_per_hour * var.gpus.len() as f64,
             app.load_factor,
-            live.now_s(),
-            live.horizon_s()
         )),
-        clock,
     ]);
     Paragraph::new(vec![Line::from(tabs), info]).render(area, buf);
 }
@@ -174,8 +174,8 @@ fn footer_lines(app: &App) -> Vec<Line<'static>> {
     };
     let hints = match app.view {
         View::Live => " space play/pause  s step  +/- speed  ←→ variant  ↑↓ GPU  l layout  ? keys",
-        View::Compare => " every variant's full run (background)  > < load  g GPU type  a/x replicas  ? keys",
-        View::Latency => " CDF per model, red: SLO  m model  ] [ SLO  ←→ variant  ? keys",
+        View::Compare => " full runs of every variant  > < load  g GPU type  a x replicas  ? keys",
+        View::Latency => " CDF per model, red line: SLO  m model  ] [ SLO  ←→ variant  ? keys",
     };
     vec![status, Line::from(Span::styled(hints, DIM))]
 }
@@ -268,7 +268,7 @@ pub(crate) mod tests {
     fn latency_view_shows_cdfs_and_slo() {
         for (w, h) in SIZES {
             let s = screen(&app_in(View::Latency, 1), w, h);
-            for want in ["Latency", "asr", "tts", "SLO 200 ms", "SLO 2000 ms", "met", "full run"] {
+            for want in ["Latency", "asr", "tts", "≤200 ms", "≤2000 ms", "full run"] {
                 assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
             }
         }
@@ -335,6 +335,9 @@ pub(crate) mod tests {
         for _ in 0..30 {
             update(&mut app, Message::Tick { elapsed_ms: 100 });
         }
+        update(&mut app, Message::ToggleHelp);
+        println!("--- help 80x24\n{}", screen(&app, 80, 24));
+        update(&mut app, Message::ToggleHelp);
         for view in View::ALL {
             update(&mut app, Message::GotoView(view.index()));
             for v in 0..app.scenario.variants.len() {
@@ -358,9 +361,8 @@ pub(crate) mod tests {
         finish_runs(&mut app);
         update(&mut app, Message::NextVariant);
         update(&mut app, Message::NextVariant);
-        update(&mut app, Message::SpeedUp);
-        update(&mut app, Message::SpeedUp);
-        for _ in 0..18 {
+        update(&mut app, Message::SpeedDown);
+        for _ in 0..240 {
             update(&mut app, Message::Tick { elapsed_ms: 100 });
         }
         update(&mut app, Message::TogglePause);

@@ -113,7 +113,8 @@ fn calibrate_refuses_a_csv_without_a_needed_column_and_writes_nothing() {
     let out = gpuslice(&["calibrate", "--kind", "asr", "--profile", &csv, "--out", &out_json]);
     let err = assert_usage_error(&out, "missing column");
     assert!(err.contains("profile_asr.csv") && err.contains("'audio_s'"), "{err}");
-    let left: Vec<String> = std::fs::read_dir(&d.path).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    let left: Vec<String> =
+        std::fs::read_dir(&d.path).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(left, ["profile_asr.csv"], "calibrate left files behind");
 }
 

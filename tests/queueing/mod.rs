@@ -85,7 +85,11 @@ fn mm1_waiting_and_sojourn_times_match_theory() {
     let wq_theory = rho / (MU - lambda) * 1e3; // ms
     let w_theory = 1e3 / (MU - lambda);
     let w = r.latency_ms.mean;
-    eprintln!("M/M/1: n {} W {w:.3} ms (theory {w_theory:.3}), Wq {:.3} (theory {wq_theory:.3}), batch-means s.e. {se:.3} ms", lat.len(), w - ES_MS);
+    eprintln!(
+        "M/M/1: n {} W {w:.3} ms (theory {w_theory:.3}), Wq {:.3} (theory {wq_theory:.3}), batch-means s.e. {se:.3} ms",
+        lat.len(),
+        w - ES_MS
+    );
     assert!(lat.len() > 800_000, "too few samples: {}", lat.len());
     assert!(se < 0.03 * wq_theory / 2.5, "run too short for a 3 % tolerance on Wq: s.e. {se} ms");
     assert_close(w - ES_MS, wq_theory, 0.03, "M/M/1 mean waiting time Wq = rho/(mu - lambda) [ms]");

@@ -7,6 +7,10 @@
 //!   fit"); an impossible MIG layout names the profile;
 //! * faults: a crash on a time-sliced GPU takes every tenant down, on MIG only the crashed one;
 //! * pipelines: end-to-end latency is the sum of the stage latencies.
+//!
+//! Two tests are `#[ignore]`d because they expose simulator bugs (MPS whole-GPU busy fraction;
+//! a restarted replica ignoring the shared router queue); see their doc comments. Run them with
+//! `cargo test --release -- --ignored` once fixed, then remove the `ignore`.
 
 use crate::common::*;
 
@@ -127,7 +131,10 @@ gpus = [{{ regime = "mig", layout = "1g.5gb,1g.5gb,1g.5gb,1g.5gb,1g.5gb,1g.5gb,1
     let (whole, mig) = (run(&sc, 0, 23), run(&sc, 1, 23));
     let ratio = mig.throughput_rps / whole.throughput_rps;
     let want = 7.0 * 14.0 / 108.0;
-    eprintln!("MIG 7x1g.5gb: {:.3} req/s vs whole {:.3} req/s: ratio {ratio:.4} (SM rule {want:.4})", mig.throughput_rps, whole.throughput_rps);
+    eprintln!(
+        "MIG 7x1g.5gb: {:.3} req/s vs whole {:.3} req/s: ratio {ratio:.4} (SM rule {want:.4})",
+        mig.throughput_rps, whole.throughput_rps
+    );
     // Saturated servers with deterministic service: throughput over the 25 s window is exact up to
     // one call per server at each window edge (whole: 1/2500; slices: 7/2268): 1 %.
     assert_close(whole.throughput_rps, 100.0, 0.01, "whole A100-40GB capacity [req/s]");
@@ -313,4 +320,93 @@ gpus = [
     assert!((p.latency_ms.mean - sum).abs() <= 2e-4 + 1e-9 * sum, "turn mean {} != sum of stage means {sum}", p.latency_ms.mean);
     // The workload's turn latency is also the variant's top-level latency.
     assert_eq!(r.latency_ms, p.latency_ms);
+}
+
+/// Two saturated MPS clients at 50 % of the SMs each keep the GPU executing the whole window, so
+/// the `whole` entry must read ~1, like the tenants' own entries.
+///
+/// Simulator bug (found by this test): `Device::busy_any` is only credited when the number of
+/// running clients drops to 0 (`Simulation::set_running`), and `summary()` does not add the busy
+/// period still open at the end. With overlapping MPS clients the count never reaches 0, so
+/// `whole` reads 0.0 while `mps:a` and `mps:b` read 1.0. Fix: in `summary()`, add
+/// `window_overlap(d.busy_from, now, warmup, duration)` when `d.n_running > 0`.
+#[test]
+#[ignore = "simulator bug: MPS 'whole' busy fraction omits the busy period open at the end (reads 0.0)"]
+fn mps_whole_gpu_busy_fraction_counts_overlapping_clients() {
+    let d = TempDir::new("mps2");
+    let p = LinearModel::default().write(&d, "m");
+    let sc = parse(&format!(
+        r#"
+name = "mps-saturated"
+duration_s = 20
+warmup_s = 2
+drain_s = 0
+[models.a]
+from = "{p}"
+[models.b]
+from = "{p}"
+[[workload]]
+model = "a"
+arrivals = {{ process = "poisson", rate_rps = 500 }}
+size = {{ dist = "fixed", value = 3 }}
+[[workload]]
+model = "b"
+arrivals = {{ process = "poisson", rate_rps = 500 }}
+size = {{ dist = "fixed", value = 3 }}
+[[variant]]
+name = "mps"
+gpu = "h100-80gb"
+gpus = [{{ regime = "mps", models = ["a", "b"], thread_pct = [50, 50] }}]
+"#
+    ));
+    let r = run(&sc, 0, 26);
+    // Both clients are saturated from the first ms (500/s offered, 333/s served at most).
+    assert!(busy(&r, 0, "mps:a") > 0.99 && busy(&r, 0, "mps:b") > 0.99, "{:?}", r.gpu_utilization);
+    // Some client is executing at every instant of the window: 1 (report rounding aside); 1 %.
+    assert_close(busy(&r, 0, "whole"), 1.0, 0.01, "MPS whole-GPU busy fraction");
+}
+
+/// With the shared-queue balancer, requests waiting at the router survive a replica's crash
+/// (only what the replica had pulled is lost); when the replica is back it must serve them.
+/// Load: 150/s of 10 ms calls for 4.5 s (on-off source, then silent), one replica, crash at
+/// 4 s, back at 5 s; ~190 requests wait at the router meanwhile and need ~2 s of service,
+/// well inside the 60 s drain.
+///
+/// Simulator bug (found by this test): `Ev::Restart` only sets `up = true`; nothing wakes the
+/// idle replica to pull from `shared[model]` (only a new arrival does, in `send_stage`). With no
+/// later arrival, every request at the router stays queued to the end and is reported as
+/// `unfinished` (195 with this seed) while the GPU sits idle. Fix: on restart under `SharedQueue`, if the
+/// model's shared queue is non-empty and the server is idle, mark it Pending and schedule a
+/// Dispatch after `dispatch_ms`, as `send_stage` does.
+#[test]
+#[ignore = "simulator bug: a restarted replica never pulls the shared router queue"]
+fn a_restarted_replica_serves_the_shared_queue() {
+    let d = TempDir::new("sq-restart");
+    let p = LinearModel::default().write(&d, "m");
+    let sc = parse(&format!(
+        r#"
+name = "shared-queue-restart"
+duration_s = 10
+warmup_s = 1
+drain_s = 60
+[models.m]
+from = "{p}"
+[[workload]]
+model = "m"
+arrivals = {{ process = "on-off", rate_rps = 150, on_s = 4.5, off_s = 100 }}
+size = {{ dist = "fixed", value = 10 }}
+[[variant]]
+name = "shared"
+gpu = "h100-80gb"
+balancer = "shared-queue"
+gpus = [{{ regime = "dedicated", models = ["m"] }}]
+[[variant.faults]]
+model = "m"
+at_s = 4
+restart_s = 1
+"#
+    ));
+    let r = run(&sc, 0, 27);
+    assert_eq!(r.failures.crashes, 1);
+    assert_eq!(r.failures.unfinished, 0, "requests stranded at the router after the restart: {:?}", r.failures);
 }

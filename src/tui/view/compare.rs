@@ -78,7 +78,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let charts_h = left_need.max(right_need);
     let table_h = n + 3;
     let (charts, table) = if area.height >= charts_h + table_h {
-        let [c, t] = Layout::vertical([Constraint::Length(charts_h), Constraint::Min(table_h)]).areas(area);
+        let [c, t] = Layout::vertical([Constraint::Min(charts_h), Constraint::Length(table_h)]).areas(area);
         (c, Some(t))
     } else {
         (area, None)
@@ -94,10 +94,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     );
     chart("cost [$/h]", bar_lines(&items(app, |s| Some((s.cost_per_hour_usd, format!("${:.2}", s.cost_per_hour_usd)))), inner_w(cost)), cost, buf);
     chart(
-        "failures [requests]",
+        "failures [requests or turns]",
         bar_lines(
             &items(app, |s| {
-                let f = s.failed + s.failures.lost_requests;
+                let f = s.failed;
                 let crash = if s.failures.crashes > 0 { format!(" ({} crashes)", s.failures.crashes) } else { String::new() };
                 Some((f as f64, format!("{f}{crash}")))
             }),
@@ -147,8 +147,9 @@ fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
         }
         Row::new(cells).style(style)
     });
+    let name_w = app.scenario.variants.iter().map(|v| v.name.chars().count()).max().unwrap_or(8).max(8) as u16;
     let widths = [
-        Constraint::Min(16),
+        Constraint::Length(name_w + 1),
         Constraint::Length(16),
         Constraint::Length(7),
         Constraint::Length(8),
@@ -160,6 +161,7 @@ fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(10),
     ];
     Table::new(rows, widths)
+        .flex(ratatui::layout::Flex::Start)
         .header(header)
         .block(Block::bordered().title(Span::styled(" summary (top-level requests; busy: mean over partitions) ", TITLE)))
         .render(area, buf);

@@ -1,6 +1,6 @@
 //! Latency view: the empirical CDF of each model's request latency for the selected variant
 //! (its finished background run, or the live simulation until that arrives), with the model's
-//! SLO as a vertical red line and the fraction of requests that meet it.
+//! SLO as a vertical red line; the title gives the SLO and the share of requests within it.
 
 use super::{fmt_ms, BAR, DIM, SELECTED, TITLE};
 use crate::metrics::quantile_sorted;
@@ -21,8 +21,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if area.is_empty() || n == 0 {
         return;
     }
-    // Side by side while each chart keeps 30 columns, else stacked.
-    let areas: Vec<Rect> = if usize::from(area.width) / n >= 30 || usize::from(area.height) / n < 6 {
+    // Side by side while each chart keeps 24 columns (or stacking would leave it under 8 rows).
+    let areas: Vec<Rect> = if usize::from(area.width) / n >= 24 || usize::from(area.height) / n < 8 {
         Layout::horizontal(vec![Constraint::Ratio(1, n as u32); n]).split(area).to_vec()
     } else {
         Layout::vertical(vec![Constraint::Ratio(1, n as u32); n]).split(area).to_vec()
@@ -43,7 +43,7 @@ fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
     let style = if m == app.model { SELECTED } else { TITLE };
     let title = Line::from(vec![
         Span::styled(format!(" {}{name} ", if m == app.model { "▸" } else { "" }), style),
-        Span::styled(format!("SLO {} ms: {:.1}% met ", fmt_ms(slo), met * 100.0), Style::new().fg(Color::Red)),
+        Span::styled(format!("≤{} ms: {:.1}% ", fmt_ms(slo), met * 100.0), Style::new().fg(Color::Red)),
         Span::styled(if slo > x_max { "(SLO off scale →) " } else { "" }, DIM),
     ]);
     let (p50, p95, p99) = (quantile_sorted(&s, 0.5), quantile_sorted(&s, 0.95), quantile_sorted(&s, 0.99));

@@ -12,21 +12,28 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Widget, Wrap};
 
-/// Draw the live view into `area`.
+/// Draw the live view into `area`. The GPU block takes the rows it needs; the model block
+/// takes the rest, so that a tall terminal gets tall sparklines.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
     let n_models = app.scenario.models.len() as u16;
-    let models_h = (n_models + 2).min(area.height.saturating_sub(3).max(area.height / 2));
-    let [gpus, models] = Layout::vertical([Constraint::Min(0), Constraint::Length(models_h)]).areas(area);
-    render_gpus(app, gpus, buf);
+    let lines = gpu_lines(app, gauge_width(area.width.saturating_sub(2)));
+    let gpus_need = lines.0.len() as u16 + 2;
+    let models_min = (n_models + 2).min(area.height / 2);
+    let gpus_h = gpus_need.max(3).min(area.height.saturating_sub(models_min));
+    let [gpus, models] = Layout::vertical([Constraint::Length(gpus_h), Constraint::Min(0)]).areas(area);
+    render_gpus(app, lines, gpus, buf);
     render_models(app, models, buf);
 }
 
-/// A busy gauge: bar plus percentage.
-fn gauge(frac: f64, width: usize) -> Vec<Span<'static>> {
-    vec![Span::raw("busy "), Span::styled(bar(frac, width), BAR), Span::raw(format!(" {:>3.0}%", frac * 100.0))]
+/// A busy gauge: bar plus percentage (busy time since the warm-up ended, as reports count it).
+fn gauge(frac: Option<f64>, width: usize) -> Vec<Span<'static>> {
+    match frac {
+        Some(f) => vec![Span::raw("busy "), Span::styled(bar(f, width), BAR), Span::raw(format!(" {:>3.0}%", f * 100.0))],
+        None => vec![Span::raw("busy "), Span::styled(format!("{:<w$}", "(warm-up)", w = width + 5), DIM)],
+    }
 }
 
 /// Width of busy gauges for an inner width `w`.
@@ -39,20 +46,12 @@ fn queue(label: &str, q: usize, running: bool) -> Vec<Span<'static>> {
     vec![Span::styled(format!("{}{label}", if running { "▶" } else { " " }), style), Span::styled(format!(" q {q:<3} "), DIM)]
 }
 
-fn render_gpus(app: &App, area: Rect, buf: &mut Buffer) {
+/// The rows of every GPU of the selected variant, and the first row and row count of the
+/// selected GPU.
+fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
     let var = &app.scenario.variants[app.variant];
-    let block = Block::bordered().title(Span::styled(format!(" GPUs of {} ({}) ", var.name, var.gpu.name), TITLE));
-    let inner = block.inner(area);
-    block.render(area, buf);
-    if inner.is_empty() {
-        return;
-    }
-    if let Some(e) = &app.live.error {
-        Paragraph::new(Span::styled(e.clone(), BAD)).wrap(Wrap { trim: true }).render(inner, buf);
-        return;
-    }
-    let gw = gauge_width(inner.width);
-    let mut lines: Vec<Line> = Vec::new();
+    let busy = |d: &DeviceView| (app.live.now_s() > crate::time::to_secs(app.scenario.warmup)).then_some(d.busy_fraction);
+    let mut lines: Vec<Line<'static>> = Vec::new();
     let mut sel = (0usize, 1usize);
     for (g, plan) in var.gpus.iter().enumerate() {
         let start = lines.len();
@@ -69,7 +68,7 @@ fn render_gpus(app: &App, area: Rect, buf: &mut Buffer) {
         match &plan.regime {
             Regime::Dedicated => {
                 if let Some(d) = devs.first() {
-                    head.extend(gauge(d.busy_fraction, gw));
+                    head.extend(gauge(busy(d), gw));
                     head.push(Span::raw("  "));
                     for (s, q) in d.servers.iter().zip(&d.queues) {
                         head.extend(queue(s, *q, false));
@@ -79,7 +78,7 @@ fn render_gpus(app: &App, area: Rect, buf: &mut Buffer) {
             }
             Regime::TimeSliced { .. } | Regime::Mps { .. } if !devs.is_empty() => {
                 let d = devs[0];
-                head.extend(gauge(d.busy_fraction, gw));
+                head.extend(gauge(busy(d), gw));
                 match &plan.regime {
                     Regime::TimeSliced { quantum, .. } => {
                         head.push(Span::styled(format!("  quantum {} ms", *quantum as f64 / 1e6), DIM));
@@ -115,7 +114,7 @@ fn render_gpus(app: &App, area: Rect, buf: &mut Buffer) {
                     let mut l = vec![Span::raw("          "), Span::styled(format!("{letter} "), color), Span::raw(format!("{label:<12}"))];
                     match devs.iter().find(|d| d.label == label) {
                         Some(d) => {
-                            l.extend(gauge(d.busy_fraction, gw));
+                            l.extend(gauge(busy(d), gw));
                             l.push(Span::raw(" "));
                             for (s, q) in d.servers.iter().zip(&d.queues) {
                                 let name = s.rsplit(':').next().unwrap_or(s);
@@ -135,6 +134,21 @@ fn render_gpus(app: &App, area: Rect, buf: &mut Buffer) {
         if selected {
             sel = (start, lines.len() - start);
         }
+    }
+    (lines, sel)
+}
+
+fn render_gpus(app: &App, (lines, sel): (Vec<Line<'static>>, (usize, usize)), area: Rect, buf: &mut Buffer) {
+    let var = &app.scenario.variants[app.variant];
+    let block = Block::bordered().title(Span::styled(format!(" GPUs of {} ({}) ", var.name, var.gpu.name), TITLE));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.is_empty() {
+        return;
+    }
+    if let Some(e) = &app.live.error {
+        Paragraph::new(Span::styled(e.clone(), BAD)).wrap(Wrap { trim: true }).render(inner, buf);
+        return;
     }
     // Keep the selected GPU on screen when the variant has more rows than fit.
     let h = usize::from(inner.height);
@@ -163,36 +177,56 @@ fn slots(instances: &[crate::catalog::PlacedInstance], n: u32, memory: bool) -> 
 }
 
 fn render_models(app: &App, area: Rect, buf: &mut Buffer) {
-    let block = Block::bordered().title(Span::styled(" Models: latency ms p50 / p95 / p99, sparkline: mean per tick ", TITLE));
+    let block = Block::bordered().title(Span::styled(" Models: latency ms p50 / p95 / p99; sparkline: mean of each tick ", TITLE));
     let inner = block.inner(area);
     block.render(area, buf);
-    if inner.is_empty() {
+    let n = app.scenario.models.len() as u16;
+    if inner.is_empty() || n == 0 {
         return;
     }
+    // One row per model, or with room, a text row and a sparkline under it.
+    let per = (inner.height / n).max(1);
     let text_w: u16 = 46;
     for (m, spec) in app.scenario.models.iter().enumerate() {
-        let y = inner.y + m as u16;
+        let y = inner.y + m as u16 * per;
         if y >= inner.bottom() {
             break;
         }
         let row = Rect { x: inner.x, y, width: inner.width, height: 1 };
         let live = &app.live.models[m];
         let style = if m == app.model { SELECTED } else { Style::new() };
-        let text = format!(
-            "{}{:<6} n {:>6} {:>7} {:>7} {:>7}",
-            if m == app.model { "▸" } else { " " },
-            fit(&spec.name, 6),
-            live.completed,
-            fmt_ms(live.latency.p50),
-            fmt_ms(live.latency.p95),
-            fmt_ms(live.latency.p99)
-        );
+        let mark = if m == app.model { "▸" } else { " " };
+        let text = if live.completed == 0 {
+            format!("{mark}{:<6} n      0   (latency is measured after the warm-up)", fit(&spec.name, 6))
+        } else {
+            format!(
+                "{mark}{:<6} n {:>6} {:>7} {:>7} {:>7}",
+                fit(&spec.name, 6),
+                live.completed,
+                fmt_ms(live.latency.p50),
+                fmt_ms(live.latency.p95),
+                fmt_ms(live.latency.p99)
+            )
+        };
         Paragraph::new(Span::styled(text, style)).render(row, buf);
-        if row.width > text_w + 4 {
-            let spark = Rect { x: row.x + text_w + 1, width: row.width - text_w - 1, ..row };
-            let h = &app.live.history[m];
-            let data: Vec<u64> = h.iter().skip(h.len().saturating_sub(usize::from(spark.width))).copied().collect();
-            Sparkline::default().data(&data).style(BAR).render(spark, buf);
+        let spark = if per >= 3 {
+            Rect { x: inner.x + 1, y: y + 1, width: inner.width.saturating_sub(1), height: (per - 1).min(inner.bottom() - y - 1) }
+        } else if row.width > text_w + 4 && live.completed > 0 {
+            Rect { x: row.x + text_w + 1, width: row.width - text_w - 1, ..row }
+        } else {
+            continue;
+        };
+        // Plot above the window's minimum so that the variation shows; the range is printed.
+        let h = &app.live.history[m];
+        let window: Vec<u64> = h.iter().skip(h.len().saturating_sub(usize::from(spark.width))).copied().collect();
+        let (lo, hi) = (window.iter().min().copied().unwrap_or(0), window.iter().max().copied().unwrap_or(0));
+        let data: Vec<u64> = window.iter().map(|x| x - lo + 1).collect();
+        Sparkline::default().data(&data).style(BAR).render(spark, buf);
+        if live.completed > 0 && row.width > text_w + 22 {
+            let range = Rect { x: row.x + text_w + 1, width: row.width - text_w - 1, ..row };
+            if per >= 3 {
+                Paragraph::new(Span::styled(format!("sparkline {lo}..{hi} ms"), DIM)).render(range, buf);
+            }
         }
     }
 }
