@@ -668,6 +668,12 @@ impl Simulation {
             Ev::Restart { srv } => {
                 let s = &mut self.servers[srv as usize];
                 s.up = true;
+                // Requests that waited at the router during the outage are pulled now.
+                if self.balancer == Balancer::SharedQueue && !self.shared[s.model as usize].is_empty() && s.state == SrvState::Idle {
+                    s.state = SrvState::Pending;
+                    let ev = Ev::Dispatch { srv, epoch: s.epoch };
+                    self.q.schedule_in(0, ev);
+                }
             }
         }
     }
@@ -1496,7 +1502,10 @@ impl Simulation {
                     util.push(GpuUtil { gpu: d.gpu, partition: d.label.clone(), busy_fraction: round4(b as f64 / span) });
                 }
                 _ => {
-                    util.push(GpuUtil { gpu: d.gpu, partition: d.label.clone(), busy_fraction: round4((d.busy_any as f64 / span).min(1.0)) });
+                    // A busy period still open at the end counts up to now.
+                    let open = if d.n_running > 0 { window_overlap(d.busy_from, self.q.now(), self.warmup, self.duration) } else { 0 };
+                    let any = d.busy_any + open;
+                    util.push(GpuUtil { gpu: d.gpu, partition: d.label.clone(), busy_fraction: round4((any as f64 / span).min(1.0)) });
                     for (c, &s) in d.servers.iter().enumerate() {
                         util.push(GpuUtil {
                             gpu: d.gpu,

@@ -331,7 +331,6 @@ gpus = [
 /// `whole` reads 0.0 while `mps:a` and `mps:b` read 1.0. Fix: in `summary()`, add
 /// `window_overlap(d.busy_from, now, warmup, duration)` when `d.n_running > 0`.
 #[test]
-#[ignore = "simulator bug: MPS 'whole' busy fraction omits the busy period open at the end (reads 0.0)"]
 fn mps_whole_gpu_busy_fraction_counts_overlapping_clients() {
     let d = TempDir::new("mps2");
     let p = LinearModel::default().write(&d, "m");
@@ -379,7 +378,6 @@ gpus = [{{ regime = "mps", models = ["a", "b"], thread_pct = [50, 50] }}]
 /// model's shared queue is non-empty and the server is idle, mark it Pending and schedule a
 /// Dispatch after `dispatch_ms`, as `send_stage` does.
 #[test]
-#[ignore = "simulator bug: a restarted replica never pulls the shared router queue"]
 fn a_restarted_replica_serves_the_shared_queue() {
     let d = TempDir::new("sq-restart");
     let p = LinearModel::default().write(&d, "m");

@@ -40,26 +40,37 @@ fn items(app: &App, metric: impl Fn(&RunSummary) -> Option<(f64, String)>) -> Ve
         .collect()
 }
 
-/// Lines of a horizontal bar chart `width` columns wide.
-fn bar_lines(items: &[Item], width: u16) -> Vec<Line<'static>> {
+/// Lines of a horizontal bar chart `width` columns wide, each bar `thick` rows high (label and
+/// value on its middle row).
+fn bar_lines(items: &[Item], width: u16, thick: u16) -> Vec<Line<'static>> {
     let w = usize::from(width);
     let label_w = items.iter().map(|i| i.label.chars().count()).max().unwrap_or(0).min(w / 3);
     let text_w = items.iter().map(|i| i.text.chars().count()).max().unwrap_or(0).min(12);
     let bar_w = w.saturating_sub(label_w + text_w + 2);
     let max = items.iter().map(|i| i.value).fold(0.0f64, f64::max);
-    items
-        .iter()
-        .map(|i| {
-            let frac = if max > 0.0 { i.value / max } else { 0.0 };
-            let mut spans = vec![Span::styled(format!("{:<label_w$} ", fit(&i.label, label_w)), i.style)];
+    let mut out = Vec::new();
+    for i in items {
+        let frac = if max > 0.0 { i.value / max } else { 0.0 };
+        for row in 0..thick.max(1) {
+            let middle = row == thick.max(1) / 2;
+            let label = if middle { fit(&i.label, label_w) } else { String::new() };
+            let mut spans = vec![Span::styled(format!("{label:<label_w$} "), i.style)];
             if bar_w >= 3 {
                 spans.push(Span::styled(bar(frac, bar_w), BAR));
                 spans.push(Span::raw(" "));
             }
-            spans.push(Span::styled(i.text.clone(), i.style));
-            Line::from(spans)
-        })
-        .collect()
+            if middle {
+                spans.push(Span::styled(i.text.clone(), i.style));
+            }
+            out.push(Line::from(spans));
+        }
+    }
+    out
+}
+
+/// Bar thickness that fills `rows` with `bars` bars plus `extra` other rows (1 to 3).
+fn thickness(rows: u16, bars: u16, extra: u16) -> u16 {
+    (rows.saturating_sub(extra) / bars.max(1)).clamp(1, 3)
 }
 
 fn chart(title: &str, lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
@@ -86,13 +97,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
     let [thr, cost, fail] = Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(left);
     let inner_w = |r: Rect| r.width.saturating_sub(2);
+    let t_left = thickness(thr.height.saturating_sub(2), n, 0);
+    let groups = models.len() as u16 + 1;
+    let t_right = thickness(right.height.saturating_sub(2), groups * n, groups);
     chart(
         "throughput per GPU [req/s]",
-        bar_lines(&items(app, |s| Some((s.throughput_rps_per_gpu, format!("{:.2}", s.throughput_rps_per_gpu)))), inner_w(thr)),
+        bar_lines(&items(app, |s| Some((s.throughput_rps_per_gpu, format!("{:.2}", s.throughput_rps_per_gpu)))), inner_w(thr), t_left),
         thr,
         buf,
     );
-    chart("cost [$/h]", bar_lines(&items(app, |s| Some((s.cost_per_hour_usd, format!("${:.2}", s.cost_per_hour_usd)))), inner_w(cost)), cost, buf);
+    chart("cost [$/h]", bar_lines(&items(app, |s| Some((s.cost_per_hour_usd, format!("${:.2}", s.cost_per_hour_usd)))), inner_w(cost), t_left), cost, buf);
     chart(
         "failures [requests or turns]",
         bar_lines(
@@ -102,17 +116,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 Some((f as f64, format!("{f}{crash}")))
             }),
             inner_w(fail),
+            t_left,
         ),
         fail,
         buf,
     );
     let mut lines = vec![Line::from(Span::styled("end to end", DIM))];
-    lines.extend(bar_lines(&items(app, |s| Some((s.latency_ms.p95, fmt_ms(s.latency_ms.p95)))), inner_w(right)));
+    lines.extend(bar_lines(&items(app, |s| Some((s.latency_ms.p95, fmt_ms(s.latency_ms.p95)))), inner_w(right), t_right));
     for m in &models {
         lines.push(Line::from(Span::styled(m.clone(), DIM)));
         lines.extend(bar_lines(
             &items(app, |s| s.models.get(m).map(|x| (x.latency_ms.p95, fmt_ms(x.latency_ms.p95)))),
             inner_w(right),
+            t_right,
         ));
     }
     chart("p95 latency [ms]", lines, right, buf);
