@@ -69,6 +69,8 @@ pub fn key_to_message(mode: &Mode, help: bool, key: KeyEvent) -> Option<Message>
 }
 
 /// Validate an edited raw scenario exactly as `gpuslice run` would validate the exported file.
+/// The one exception to "no I/O in update": a scenario whose models or traces are files (not
+/// built-ins) has them re-read here, because `from_raw` is the single validation path.
 fn validate(app: &App, raw: &RawScenario) -> Result<Scenario, String> {
     from_raw(raw, &app.source, app.dir.as_deref()).map_err(|e| e.to_string())
 }

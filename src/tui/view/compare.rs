@@ -41,7 +41,7 @@ fn items(app: &App, metric: impl Fn(&RunSummary) -> Option<(f64, String)>) -> Ve
 }
 
 /// Lines of a horizontal bar chart `width` columns wide, each bar `thick` rows high (label and
-/// value on its middle row).
+/// value on its middle row; a blank row after each bar when thicker than 1).
 fn bar_lines(items: &[Item], width: u16, thick: u16) -> Vec<Line<'static>> {
     let w = usize::from(width);
     let label_w = items.iter().map(|i| i.label.chars().count()).max().unwrap_or(0).min(w / 3);
@@ -64,13 +64,22 @@ fn bar_lines(items: &[Item], width: u16, thick: u16) -> Vec<Line<'static>> {
             }
             out.push(Line::from(spans));
         }
+        if thick > 1 {
+            out.push(Line::default());
+        }
     }
     out
 }
 
-/// Bar thickness that fills `rows` with `bars` bars plus `extra` other rows (1 to 3).
+/// Bar thickness that fills `rows` with `bars` bars plus `extra` other rows: 1, or up to 3
+/// with a blank row between bars.
 fn thickness(rows: u16, bars: u16, extra: u16) -> u16 {
-    (rows.saturating_sub(extra) / bars.max(1)).clamp(1, 3)
+    let per = rows.saturating_sub(extra) / bars.max(1);
+    if per >= 3 {
+        (per - 1).min(3)
+    } else {
+        1
+    }
 }
 
 fn chart(title: &str, lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
