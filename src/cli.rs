@@ -64,6 +64,21 @@ pub enum Command {
         /// `<model>.batches.csv` of serving runs (repeatable); their folders' requests.csv give host overheads.
         #[arg(long)]
         batches: Vec<String>,
+        /// GenAI-Perf / AIPerf exports (`profile_export_genai_perf.json` or `.csv`), one per concurrency (LLM only).
+        #[arg(long = "genai-perf")]
+        genai_perf: Vec<String>,
+        /// With --genai-perf: the GPU the server ran on (catalog key).
+        #[arg(long, default_value = "h100-80gb")]
+        gpu: String,
+        /// With --genai-perf: the server's device memory [GiB] (weights + KV cache + runtime).
+        #[arg(long)]
+        memory_gib: Option<f64>,
+        /// With --genai-perf: concurrent sequences the server batches (default: the largest concurrency measured).
+        #[arg(long)]
+        kv_slots: Option<u32>,
+        /// With --genai-perf: longest prompt + output per sequence [tokens].
+        #[arg(long, default_value_t = 8192)]
+        max_context_tokens: u32,
         /// Output model JSON.
         #[arg(long)]
         out: String,
@@ -121,20 +136,24 @@ pub fn run(cli: Cli) -> Result<()> {
             print_out(&text)
         }
         Command::Catalog { gpu, mig } => print_out(&catalog_text(gpu.as_deref(), mig.as_deref())?),
-        Command::Calibrate { kind, profile, batches, out } => {
-            let spec = calibrate_files(&kind, profile.as_deref(), &batches)?;
+        Command::Calibrate { kind, profile, batches, genai_perf, gpu, memory_gib, kv_slots, max_context_tokens, out } => {
+            let spec = if genai_perf.is_empty() {
+                calibrate_files(&kind, profile.as_deref(), &batches)?
+            } else {
+                if kind_of(&kind)? != ServiceKind::Llm || profile.is_some() || !batches.is_empty() {
+                    return Err(Error::input("--genai-perf", "", "applies to --kind llm alone (without --profile/--batches)"));
+                }
+                calibrate_load_runs(&genai_perf, &gpu, memory_gib, kv_slots, max_context_tokens)?
+            };
             write_atomic(&out, &report::to_json(&spec))?;
             let mut msg = format!("wrote {out}\n");
             for (op, t) in &spec.ops {
+                msg.push_str(&format!("  {op}: {}x{} table", t.batch.len(), t.size.len()));
                 let d = &spec.calibration["ops"][op];
-                msg.push_str(&format!(
-                    "  {op}: {} points, {}x{} table, leave-one-out mean |err| {:.1}%, max {:.1}%\n",
-                    d["points"],
-                    t.batch.len(),
-                    t.size.len(),
-                    d["loo_mean_abs_rel_err"].as_f64().unwrap_or(0.0) * 100.0,
-                    d["loo_max_abs_rel_err"].as_f64().unwrap_or(0.0) * 100.0
-                ));
+                if let (Some(n), Some(mean), Some(max)) = (d["points"].as_u64(), d["loo_mean_abs_rel_err"].as_f64(), d["loo_max_abs_rel_err"].as_f64()) {
+                    msg.push_str(&format!(" from {n} points, leave-one-out mean |err| {:.1}%, max {:.1}%", mean * 100.0, max * 100.0));
+                }
+                msg.push('\n');
             }
             print_out(&msg)
         }
@@ -357,6 +376,44 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     Some(v[v.len() / 2])
+}
+
+/// Fit an LLM model from GenAI-Perf / AIPerf exports (see [`crate::calibrate::fit_load_runs`]).
+pub fn calibrate_load_runs(files: &[String], gpu: &str, memory_gib: Option<f64>, kv_slots: Option<u32>, max_context: u32) -> Result<ModelSpec> {
+    let cat = Catalog::builtin();
+    let g = cat.gpu(gpu).ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{gpu}' (known: {})", cat.names())))?;
+    let runs: Vec<_> = files.iter().map(|f| crate::input::read_load_run(f)).collect::<Result<_>>()?;
+    let (prefill, decode, diag) = crate::calibrate::fit_load_runs(&runs).map_err(|m| Error::input(files.join(","), "", m))?;
+    let max_c = runs.iter().map(|r| r.concurrency).fold(0.0, f64::max);
+    let memory = memory_gib.unwrap_or(g.memory_gib * 0.9);
+    if !(memory.is_finite() && memory > 0.0) {
+        return Err(Error::input("--memory-gib", "", format!("must be a positive number, got '{memory}'")));
+    }
+    let mut ops = std::collections::BTreeMap::new();
+    ops.insert("prefill".to_string(), prefill);
+    ops.insert("decode".to_string(), decode);
+    let spec = ModelSpec {
+        name: "llm".into(),
+        kind: ServiceKind::Llm,
+        reference_gpu: g.name.clone(),
+        description: "LLM server fitted from GenAI-Perf/AIPerf concurrency sweeps".into(),
+        memory: crate::service::MemoryFootprint { weights_gib: 0.0, runtime_gib: memory },
+        max_batch: 1,
+        dispatch_ms: 0.0,
+        call_gap_ms: 0.0,
+        frames_per_char: None,
+        frames_range: None,
+        kv: Some(crate::service::KvCache { slots: kv_slots.unwrap_or(max_c.round().max(1.0) as u32), max_context_tokens: max_context }),
+        ops,
+        calibration: serde_json::json!({
+            "sources": { "genai_perf": files },
+            "form": diag["form"],
+            "prefill_rule": diag["prefill_rule"],
+            "ops": { "decode": diag["decode"] },
+        }),
+    };
+    spec.validate("calibrate")?;
+    Ok(spec)
 }
 
 /// Fit a gpubench-shaped model from files.

@@ -268,6 +268,10 @@ pub struct RawGpu {
     /// MPS active-thread percentage per tenant (default 100/n each).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_pct: Option<Vec<f64>>,
+    /// MPS device-memory limit per tenant [GiB] (default: an equal share of the GPU, as the
+    /// Kubernetes device plugin's MPS sharing enforces, domain.md 3.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_limit_gib: Option<Vec<f64>>,
     /// Repeat this GPU `count` times (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
@@ -613,7 +617,18 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
                             return Err(c.err(format!("{gf}.thread_pct"), format!("each value must be in (0, 100], got '{p}'")));
                         }
                     }
-                    Regime::Mps { thread_pct: pct }
+                    let mem = g.mem_limit_gib.clone().unwrap_or_else(|| vec![gpu.memory_gib / n as f64; n]);
+                    if mem.len() != n {
+                        return Err(c.err(format!("{gf}.mem_limit_gib"), format!("needs one value per model ({n}), got {}", mem.len())));
+                    }
+                    for m in &mem {
+                        c.pos(&format!("{gf}.mem_limit_gib"), *m)?;
+                    }
+                    let total: f64 = mem.iter().sum();
+                    if total > gpu.memory_gib + 1e-9 {
+                        return Err(c.err(format!("{gf}.mem_limit_gib"), format!("limits add up to {total} GiB, more than the GPU's {} GiB", gpu.memory_gib)));
+                    }
+                    Regime::Mps { thread_pct: pct, mem_limit_gib: mem }
                 }
                 o => return Err(c.err(format!("{gf}.regime"), format!("must be 'dedicated', 'time-sliced', 'mig' or 'mps', got '{o}'"))),
             };

@@ -195,3 +195,80 @@ mod tests {
         assert!(parse_trace(&g, 1.0).expect_err("cols").to_string().contains("missing column 'arrival_s'"));
     }
 }
+
+/// Read one GenAI-Perf / AIPerf aggregate export: `profile_export_genai_perf.json` (or
+/// `profile_export_aiperf.json`) or the matching `.csv`. Concurrency comes from the JSON's
+/// `input_config` (or a top-level `concurrency`), else from a `concurrency<N>` part of the path,
+/// as GenAI-Perf names its artifact folders.
+pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.into(), message: e.to_string() })?;
+    let from_path = || -> Option<f64> {
+        let i = path.rfind("concurrency")?;
+        let digits: String = path[i + "concurrency".len()..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits.parse().ok()
+    };
+    let missing = |field: &str| Error::input(path, field, "missing or not a positive number");
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || (!path.ends_with(".csv") && text.contains('{')) {
+        let start = text.find('{').ok_or_else(|| Error::input(path, "", "no JSON object"))?;
+        let v: serde_json::Value = serde_json::from_str(&text[start..]).map_err(|e| Error::input(path, "", format!("malformed JSON: {e}")))?;
+        let stat = |metric: &str, stat: &str| -> Result<f64> {
+            v.get(metric).and_then(|m| m.get(stat)).and_then(|x| x.as_f64()).filter(|x| x.is_finite() && *x > 0.0).ok_or_else(|| missing(&format!("{metric}.{stat}")))
+        };
+        let conc = [
+            v.pointer("/input_config/concurrency"),
+            v.pointer("/input_config/perf_analyzer/stimulus/concurrency"),
+            v.pointer("/input_config/loadgen/concurrency"),
+            v.get("concurrency"),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|x| x.as_f64())
+        .or_else(from_path)
+        .ok_or_else(|| missing("input_config.concurrency"))?;
+        Ok(crate::calibrate::LoadRun {
+            concurrency: conc,
+            input_tokens: stat("input_sequence_length", "avg")?,
+            output_tokens: stat("output_sequence_length", "avg")?,
+            ttft_p50_ms: stat("time_to_first_token", "p50")?,
+            itl_avg_ms: stat("inter_token_latency", "avg")?,
+            throughput_rps: stat("request_throughput", "avg")?,
+        })
+    } else {
+        // CSV: a statistics block `Metric,avg,min,max,p99,...,p50,...` then a `Metric,Value` block.
+        let mut header: Vec<String> = Vec::new();
+        let mut vals: HashMap<String, HashMap<String, f64>> = HashMap::new();
+        for line in text.lines() {
+            let cells: Vec<String> = line.split(',').map(|c| c.trim().trim_matches('"').to_string()).collect();
+            if cells.first().map(String::as_str) == Some("Metric") {
+                header = cells;
+                continue;
+            }
+            if cells.len() < 2 || header.is_empty() {
+                continue;
+            }
+            let row = vals.entry(cells[0].to_ascii_lowercase()).or_default();
+            for (h, c) in header.iter().zip(&cells).skip(1) {
+                if let Ok(x) = c.replace(' ', "").parse::<f64>() {
+                    row.insert(h.to_ascii_lowercase(), x);
+                }
+            }
+        }
+        let get = |metric: &str, stat: &str| -> Result<f64> {
+            vals.iter()
+                .find(|(k, _)| k.starts_with(metric))
+                .and_then(|(_, r)| r.get(stat))
+                .copied()
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .ok_or_else(|| missing(&format!("{metric} ({stat})")))
+        };
+        Ok(crate::calibrate::LoadRun {
+            concurrency: from_path().ok_or_else(|| missing("concurrency (not in a CSV: name the folder ...-concurrency<N>)"))?,
+            input_tokens: get("input sequence length", "avg")?,
+            output_tokens: get("output sequence length", "avg")?,
+            ttft_p50_ms: get("time to first token", "p50")?,
+            itl_avg_ms: get("inter token latency", "avg")?,
+            throughput_rps: get("request throughput", "value")?,
+        })
+    }
+}

@@ -59,6 +59,7 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
         let get = |r: &RunSummary| r.stages.get(p).cloned();
         row("  turns/s per GPU", runs.iter().map(|r| get(r).map_or("-".into(), |s| format!("{:.3}", s.throughput_tps / r.gpus as f64))).collect());
         row("  turn mean/p95 ms", runs.iter().map(|r| get(r).map_or("-".into(), |s| format!("{}/{}", fmt_ms(s.latency_ms.mean), fmt_ms(s.latency_ms.p95)))).collect());
+        row("  availability", runs.iter().map(|r| get(r).map_or("-".into(), |s| format!("{:.2}%", s.availability * 100.0))).collect());
         row("  first audio p50 ms", runs.iter().map(|r| get(r).map_or("-".into(), |s| fmt_ms(s.time_to_first_audio_ms.p50))).collect());
         let n_stages = runs.iter().filter_map(get).map(|s| s.stages.len()).max().unwrap_or(0);
         for k in 0..n_stages {

@@ -76,6 +76,8 @@ pub enum Regime {
     Mps {
         /// Active-thread percentage per tenant (0-100].
         thread_pct: Vec<f64>,
+        /// Device-memory limit per tenant [GiB] (`CUDA_MPS_PINNED_DEVICE_MEM_LIMIT`).
+        mem_limit_gib: Vec<f64>,
     },
 }
 

@@ -254,6 +254,8 @@ pub struct PipelineSummary {
     pub completed: u64,
     /// Turns failed.
     pub failed: u64,
+    /// Fraction of turns that did not fail.
+    pub availability: f64,
     /// Turns per second in the measurement window.
     pub throughput_tps: f64,
     /// Turn latency [ms].
@@ -438,7 +440,7 @@ impl Simulation {
                             switch_cost: *switch_cost,
                             ..TsState::default()
                         }),
-                        Regime::Mps { thread_pct } => DevKind::Mps { pct: thread_pct.clone() },
+                        Regime::Mps { thread_pct, .. } => DevKind::Mps { pct: thread_pct.clone() },
                         Regime::Mig { .. } => unreachable!(),
                     };
                     let dev_idx = devices.len() as u32;
@@ -452,11 +454,16 @@ impl Simulation {
                         busy_from: 0,
                         n_running: 0,
                     };
+                    if let Regime::Mps { mem_limit_gib, .. } = &plan.regime {
+                        for (&m, &lim) in present.iter().zip(mem_limit_gib) {
+                            check_mem(&[m], lim, "MPS client memory limit")?;
+                        }
+                    }
                     for (t, &m) in present.iter().enumerate() {
                         let spec = &scenario.models[m];
                         let r = reference(spec)?;
                         let (sm, bw) = match &plan.regime {
-                            Regime::Mps { thread_pct } => (thread_pct[t] / 100.0, 1.0),
+                            Regime::Mps { thread_pct, .. } => (thread_pct[t] / 100.0, 1.0),
                             _ => (1.0, 1.0),
                         };
                         let scale = if r.name == gpu.name && sm == 1.0 { DeviceScale::IDENTITY } else { DeviceScale::of(&r, gpu, sm, bw) };
@@ -1480,6 +1487,11 @@ impl Simulation {
                     PipelineSummary {
                         completed: acc.completed,
                         failed: acc.failed + stuck,
+                        availability: round4(if acc.completed + acc.failed + stuck == 0 {
+                            1.0
+                        } else {
+                            acc.completed as f64 / (acc.completed + acc.failed + stuck) as f64
+                        }),
                         throughput_tps: round4(acc.finished_in_window as f64 / window),
                         latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
                         time_to_first_audio_ms: summarize(&mut acc.first_audio_ms.clone()).rounded(),

@@ -3,7 +3,8 @@
 //! * `regimes`: time slicing, MIG capacity, memory limits, fault domains, pipelines;
 //! * `configs`: scenario files, bad (tests/configs/invalid) and good (experiments/, tests/configs/valid);
 //! * `determinism`: byte-identical reports across runs and thread pools;
-//! * `cli`: the `gpuslice` binary's output and exit codes.
+//! * `cli`: the `gpuslice` binary's output and exit codes;
+//! * `validation`: replaying the measured H100 runs and fitting GenAI-Perf exports.
 //!
 //! Run with `cargo test --release`; the whole binary takes a few seconds.
 mod cli;
@@ -12,3 +13,4 @@ mod configs;
 mod determinism;
 mod queueing;
 mod regimes;
+mod validation;

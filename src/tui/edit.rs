@@ -172,6 +172,7 @@ pub fn set_layout(raw: &RawScenario, v: usize, g: usize, input: &str) -> Result<
         quantum_ms: None,
         switch_us: None,
         thread_pct: None,
+        mem_limit_gib: None,
         count: None,
     };
     let desc: Vec<String> = placed.iter().zip(&models).map(|(p, m)| format!("{}@{}={m}", p.profile.name, p.start)).collect();
@@ -205,6 +206,7 @@ pub fn add_replica(raw: &RawScenario, v: usize, model: &str) -> (RawScenario, St
         quantum_ms: None,
         switch_us: None,
         thread_pct: None,
+        mem_limit_gib: None,
         count: None,
     });
     let msg = format!("'{}': added a dedicated GPU for {model} ({} GPUs)", var.name, var.gpus.len());

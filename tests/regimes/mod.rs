@@ -182,6 +182,13 @@ fn models_that_do_not_fit_in_memory_are_refused() {
     }
     // ... while each alone is fine.
     parse(&memory_scenario(two, "h100-80gb", r#"{ regime = "dedicated", models = ["a"] }, { regime = "dedicated", models = ["b"] }"#));
+    // MPS: each client is held to its own memory limit (default: an equal share of the GPU).
+    let small = "[models.a]\nfrom = \"h100/asr\"\nmemory_gib = 30\n[models.b]\nfrom = \"h100/tts\"\nmemory_gib = 5\n";
+    parse(&memory_scenario(small, "h100-80gb", r#"{ regime = "mps", models = ["a", "b"] }"#));
+    let e = parse_err(&memory_scenario(small, "h100-80gb", r#"{ regime = "mps", models = ["a", "b"], mem_limit_gib = [20, 50] }"#));
+    assert!(e.contains("MPS client memory limit") && e.contains("a 30.0 GiB"), "{e}");
+    let e = parse_err(&memory_scenario(small, "h100-80gb", r#"{ regime = "mps", models = ["a", "b"], mem_limit_gib = [60, 60] }"#));
+    assert!(e.contains("mem_limit_gib") && e.contains("120"), "{e}");
     // Every error is one line.
     assert!(!e.contains('\n'), "{e}");
 }

@@ -93,7 +93,7 @@ fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
                 }
                 for (i, (s, q)) in d.servers.iter().zip(&d.queues).enumerate() {
                     let label = match &plan.regime {
-                        Regime::Mps { thread_pct } => format!("{s} {:.0}%", thread_pct.get(i).copied().unwrap_or(0.0)),
+                        Regime::Mps { thread_pct, .. } => format!("{s} {:.0}%", thread_pct.get(i).copied().unwrap_or(0.0)),
                         _ => s.clone(),
                     };
                     t.extend(queue(&label, *q, d.running.as_deref() == Some(s.as_str())));

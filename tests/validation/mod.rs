@@ -1,0 +1,132 @@
+//! `validation`: replaying the real H100 measurements (traces/h100) and GenAI-Perf imports.
+//! Replaying the real H100 measurements (traces/h100) through the simulator.
+//! Bounds are the acceptance bounds of the calibration issue; the errors are computed here by
+//! the simulator, not stored.
+
+use gpuslice::config::{DEFAULT_QUANTUM_MS, DEFAULT_SWITCH_US};
+use gpuslice::validate::{validate_dir, TsParams};
+use std::collections::BTreeMap;
+
+const TS: TsParams = TsParams { quantum_ms: DEFAULT_QUANTUM_MS, switch_us: DEFAULT_SWITCH_US };
+
+fn dir(run: &str) -> String {
+    format!("{}/traces/h100/{run}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Single-model runs: p50 and p95 within 10 %, throughput within 2 %.
+#[test]
+fn single_model_runs_are_reproduced() {
+    for run in ["asr_L", "asr_H", "tts_L", "tts_H", "llm_L", "llm_H"] {
+        let v = validate_dir(&dir(run), &BTreeMap::new(), TS).expect(run);
+        for (m, r) in &v.models {
+            let e = &r.error_pct;
+            assert!(e["p50"].abs() <= 10.0, "{run} {m} p50 error {}%", e["p50"]);
+            assert!(e["p95"].abs() <= 10.0, "{run} {m} p95 error {}%", e["p95"]);
+            assert!(e["throughput"].abs() <= 2.0, "{run} {m} throughput error {}%", e["throughput"]);
+        }
+    }
+}
+
+/// Time-sliced co-location runs (2 and 3 servers on one GPU). The heavy runs were not used to fit
+/// the quantum. Measured repeat-to-repeat spread of a solo p95 is ~15 % (traces/h100/README.md);
+/// co-located runs add the scheduler's own jitter, so the bound is 30 % per percentile; this
+/// still fails by a wide margin if the time-slicing mechanism is removed (a solo model
+/// underpredicts co-located latency by 2-10x).
+#[test]
+fn time_sliced_runs_are_reproduced() {
+    for run in ["ts_asr_tts_L", "ts_asr_tts_H", "ts_asr_tts_llm_L", "ts_asr_tts_llm_H"] {
+        let v = validate_dir(&dir(run), &BTreeMap::new(), TS).expect(run);
+        assert!(v.models.len() >= 2);
+        for (m, r) in &v.models {
+            let e = &r.error_pct;
+            assert!(e["p50"].abs() <= 30.0, "{run} {m} p50 error {}%", e["p50"]);
+            assert!(e["p95"].abs() <= 30.0, "{run} {m} p95 error {}%", e["p95"]);
+            assert!(e["throughput"].abs() <= 2.0, "{run} {m} throughput error {}%", e["throughput"]);
+        }
+    }
+}
+
+#[test]
+fn missing_files_are_errors() {
+    let e = validate_dir("/nonexistent/dir", &BTreeMap::new(), TS).expect_err("no dir").to_string();
+    assert!(e.contains("/nonexistent/dir"), "{e}");
+}
+
+/// A model fitted from GenAI-Perf exports reproduces those measurements when the same closed-loop
+/// load (c clients, no think time, fixed 200/200 tokens, started over a 5 s ramp so that they
+/// do not move in lock-step as identical requests otherwise would) is simulated. Tolerance 10 %: the
+/// fit is exact in expectation, the rest is the simulation's sampling of an M/D-like closed loop
+/// over ~100 s and the rounding of the fixture.
+#[test]
+fn genai_perf_fit_reproduces_its_measurements() {
+    use crate::common::{assert_close, parse, run, TempDir};
+    let fx = format!("{}/tests/fixtures/genai-perf", env!("CARGO_MANIFEST_DIR"));
+    let files: Vec<String> = [1, 5, 25, 50]
+        .iter()
+        .map(|c| {
+            let d = format!("{fx}/llama-3.1-8b-h100-openai-chat-concurrency{c}");
+            if *c == 25 {
+                format!("{d}/profile_export_genai_perf.csv")
+            } else {
+                format!("{d}/profile_export_genai_perf.json")
+            }
+        })
+        .collect();
+    let runs: Vec<_> = files.iter().map(|f| gpuslice::input::read_load_run(f).expect(f)).collect();
+    assert_eq!(runs[2].concurrency, 25.0, "CSV: concurrency from the folder name");
+    let spec = gpuslice::cli::calibrate_load_runs(&files, "h100-80gb", Some(70.0), None, 8192).expect("fits");
+    let dir = TempDir::new("genai");
+    let model = dir.write("llm.json", &serde_json::to_string(&spec).expect("json"));
+    for r in &runs {
+        let sc = parse(&format!(
+            r#"name = "genai"
+duration_s = 120
+warmup_s = 20
+[models.llm]
+from = "{model}"
+[[workload]]
+model = "llm"
+users = {c}
+think_s = 0
+ramp_up_s = 5
+size = {{ dist = "fixed", value = {isl} }}
+out_tokens = {{ dist = "fixed", value = {osl} }}
+[[variant]]
+name = "v"
+gpu = "h100-80gb"
+gpus = [{{ regime = "dedicated", models = ["llm"] }}]
+"#,
+            c = r.concurrency,
+            isl = r.input_tokens,
+            osl = r.output_tokens
+        ));
+        let s = run(&sc, 0, 1);
+        let m = &s.models["llm"];
+        let ttft = m.ttft_ms.expect("llm has ttft");
+        let itl = (m.latency_ms.mean - ttft.mean) / (r.output_tokens - 1.0);
+        let what = format!("concurrency {}", r.concurrency);
+        assert_close(itl, r.itl_avg_ms, 0.10, &format!("{what}: inter-token latency"));
+        assert_close(m.throughput_rps, r.throughput_rps, 0.10, &format!("{what}: request throughput"));
+        if r.concurrency == 1.0 {
+            assert_close(ttft.p50, r.ttft_p50_ms, 0.10, &format!("{what}: TTFT p50"));
+        }
+    }
+}
+
+#[test]
+fn genai_perf_inputs_it_cannot_use_are_refused() {
+    let fx = format!("{}/tests/fixtures/genai-perf", env!("CARGO_MANIFEST_DIR"));
+    let one = vec![format!("{fx}/llama-3.1-8b-h100-openai-chat-concurrency1/profile_export_genai_perf.json")];
+    let e = gpuslice::cli::calibrate_load_runs(&one, "h100-80gb", None, None, 8192).expect_err("one run").to_string();
+    assert!(e.contains("two or more concurrencies"), "{e}");
+    let dir = crate::common::TempDir::new("genai-bad");
+    let bad = dir.write("profile_export_genai_perf.json", r#"{"request_throughput": {"avg": 1.0}, "input_config": {"concurrency": 2}}"#);
+    let e = gpuslice::input::read_load_run(&bad).expect_err("missing metrics").to_string();
+    assert!(e.contains("input_sequence_length.avg"), "{e}");
+    let neg = dir.write(
+        "neg-concurrency3.json",
+        r#"{"request_throughput":{"avg":1},"time_to_first_token":{"p50":-5},"inter_token_latency":{"avg":4},"input_sequence_length":{"avg":10},"output_sequence_length":{"avg":10}}"#,
+    );
+    let e = gpuslice::input::read_load_run(&neg).expect_err("negative ttft").to_string();
+    assert!(e.contains("time_to_first_token.p50"), "{e}");
+}
