@@ -163,11 +163,14 @@ fn fill_grid(batch: &[f64], size: &[f64], cells: &BTreeMap<(usize, usize), f64>)
     Some(z)
 }
 
+/// Intercept and slope per batch-bucket row.
+type Lines = BTreeMap<usize, (f64, f64)>;
+
 /// Lines `a + b_B * size` with one intercept shared by all batch buckets (the fixed encoder and
 /// vocoder cost hardly depends on batch at these sizes) and a slope per bucket (per-frame cost).
 /// Sharing the intercept keeps buckets with few points from fitting noise. Points more than 3
 /// scaled MADs off their line are dropped once and the lines refitted.
-fn fit_lines(rows: &BTreeMap<usize, Vec<(f64, f64)>>) -> Option<(BTreeMap<usize, (f64, f64)>, usize)> {
+fn fit_lines(rows: &BTreeMap<usize, Vec<(f64, f64)>>) -> Option<(Lines, usize)> {
     let all: Vec<(f64, f64)> = rows.values().flatten().copied().collect();
     let (a, _, _) = robust_line(&all)?;
     let slopes = |rows: &BTreeMap<usize, Vec<(f64, f64)>>| -> BTreeMap<usize, (f64, f64)> {
@@ -293,7 +296,7 @@ pub fn fit_op(base: &OpBase, points: &[Point], ref_bw_gbps: f64) -> Result<(OpTa
             let z = eval_lines(&lines);
             let mut loo = Vec::new();
             for (&i, pts) in &rows {
-                for k in 0..pts.len() {
+                for (k, &(s, v)) in pts.iter().enumerate() {
                     let mut rest = rows.clone();
                     if let Some(v) = rest.get_mut(&i) {
                         v.remove(k);
@@ -303,7 +306,6 @@ pub fn fit_op(base: &OpBase, points: &[Point], ref_bw_gbps: f64) -> Result<(OpTa
                         continue;
                     }
                     let zz = eval_lines(&l2);
-                    let (s, v) = pts[k];
                     let pred = interp_row(&zz[i], &size_axis, s);
                     loo.push(LooPoint { batch: batch_axis[i], size: s, measured_ms: v, predicted_ms: pred, rel_err: (pred - v) / v });
                 }
@@ -438,63 +440,6 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
     (spec, ops)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn base_cells() -> OpBase {
-        OpBase {
-            name: "encode",
-            batch_buckets: vec![1, 2, 4, 8],
-            size_buckets: vec![5.0, 10.0],
-            size_axis: vec![],
-            form: FitForm::Cells,
-            compute_fraction: 1.0,
-            weights_gb: 0.0,
-        }
-    }
-
-    #[test]
-    fn cells_take_medians_and_fill_gaps_in_log_batch() {
-        let mut pts = Vec::new();
-        for (b, l) in [(1.0, 4.0), (2.0, 5.0), (8.0, 9.0)] {
-            for d in [-0.1, 0.0, 0.1, 5.0] {
-                pts.push(Point { batch: b, size: 5.0, latency_ms: l + d });
-            }
-        }
-        pts.push(Point { batch: 3.0, size: 7.0, latency_ms: 7.0 }); // pads to (4, 10)
-        let (t, d) = fit_op(&base_cells(), &pts, 1000.0).expect("fits");
-        assert!((t.latency_ms[0][0] - 4.05).abs() < 1e-9, "median of 3.9 4.0 4.1 9.0");
-        // batch 4 at size 5: halfway between log2(2)=1 and log2(8)=3
-        assert!((t.latency_ms[2][0] - 7.05).abs() < 1e-9, "{:?}", t.latency_ms);
-        assert_eq!(d.points, 13);
-        assert_eq!(d.loo.len(), 4);
-    }
-
-    #[test]
-    fn linear_form_recovers_a_line_and_drops_an_outlier() {
-        let mut base = base_cells();
-        base.form = FitForm::LinearInSize;
-        base.size_buckets.clear();
-        base.size_axis = vec![4.0, 1000.0];
-        let mut pts: Vec<Point> = (1..20).map(|k| Point { batch: 1.0, size: k as f64 * 20.0, latency_ms: 4.0 + 0.9 * k as f64 * 20.0 }).collect();
-        pts.push(Point { batch: 1.0, size: 40.0, latency_ms: 120.0 });
-        let (t, d) = fit_op(&base, &pts, 1000.0).expect("fits");
-        assert_eq!(d.outliers_dropped, 1);
-        assert!((t.latency_ms[0][1] - (4.0 + 900.0)).abs() < 1e-6, "{:?}", t.latency_ms);
-    }
-
-    #[test]
-    fn unusable_inputs_are_refused() {
-        let one = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }];
-        assert!(fit_op(&base_cells(), &one, 1.0).expect_err("one point").contains("at least 2"));
-        let neg = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }, Point { batch: 2.0, size: 5.0, latency_ms: -1.0 }];
-        assert!(fit_op(&base_cells(), &neg, 1.0).expect_err("negative").contains("positive"));
-        let same = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }, Point { batch: 1.0, size: 4.0, latency_ms: 4.1 }];
-        assert!(fit_op(&base_cells(), &same, 1.0).expect_err("one cell").contains("cell"));
-    }
-}
-
 /// One GenAI-Perf / AIPerf run of an LLM server at a fixed concurrency (the aggregate export).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LoadRun {
@@ -618,4 +563,61 @@ pub fn fit_load_runs(runs: &[LoadRun]) -> Result<(OpTable, OpTable, serde_json::
         "decode": d,
     });
     Ok((pre, decode, diag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base_cells() -> OpBase {
+        OpBase {
+            name: "encode",
+            batch_buckets: vec![1, 2, 4, 8],
+            size_buckets: vec![5.0, 10.0],
+            size_axis: vec![],
+            form: FitForm::Cells,
+            compute_fraction: 1.0,
+            weights_gb: 0.0,
+        }
+    }
+
+    #[test]
+    fn cells_take_medians_and_fill_gaps_in_log_batch() {
+        let mut pts = Vec::new();
+        for (b, l) in [(1.0, 4.0), (2.0, 5.0), (8.0, 9.0)] {
+            for d in [-0.1, 0.0, 0.1, 5.0] {
+                pts.push(Point { batch: b, size: 5.0, latency_ms: l + d });
+            }
+        }
+        pts.push(Point { batch: 3.0, size: 7.0, latency_ms: 7.0 }); // pads to (4, 10)
+        let (t, d) = fit_op(&base_cells(), &pts, 1000.0).expect("fits");
+        assert!((t.latency_ms[0][0] - 4.05).abs() < 1e-9, "median of 3.9 4.0 4.1 9.0");
+        // batch 4 at size 5: halfway between log2(2)=1 and log2(8)=3
+        assert!((t.latency_ms[2][0] - 7.05).abs() < 1e-9, "{:?}", t.latency_ms);
+        assert_eq!(d.points, 13);
+        assert_eq!(d.loo.len(), 4);
+    }
+
+    #[test]
+    fn linear_form_recovers_a_line_and_drops_an_outlier() {
+        let mut base = base_cells();
+        base.form = FitForm::LinearInSize;
+        base.size_buckets.clear();
+        base.size_axis = vec![4.0, 1000.0];
+        let mut pts: Vec<Point> = (1..20).map(|k| Point { batch: 1.0, size: k as f64 * 20.0, latency_ms: 4.0 + 0.9 * k as f64 * 20.0 }).collect();
+        pts.push(Point { batch: 1.0, size: 40.0, latency_ms: 120.0 });
+        let (t, d) = fit_op(&base, &pts, 1000.0).expect("fits");
+        assert_eq!(d.outliers_dropped, 1);
+        assert!((t.latency_ms[0][1] - (4.0 + 900.0)).abs() < 1e-6, "{:?}", t.latency_ms);
+    }
+
+    #[test]
+    fn unusable_inputs_are_refused() {
+        let one = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }];
+        assert!(fit_op(&base_cells(), &one, 1.0).expect_err("one point").contains("at least 2"));
+        let neg = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }, Point { batch: 2.0, size: 5.0, latency_ms: -1.0 }];
+        assert!(fit_op(&base_cells(), &neg, 1.0).expect_err("negative").contains("positive"));
+        let same = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }, Point { batch: 1.0, size: 4.0, latency_ms: 4.1 }];
+        assert!(fit_op(&base_cells(), &same, 1.0).expect_err("one cell").contains("cell"));
+    }
 }

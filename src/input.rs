@@ -165,37 +165,6 @@ fn parse_timestamp(s: &str) -> Option<f64> {
     Some(days as f64 * 86400.0 + h * 3600.0 + m * 60.0 + sec)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_both_trace_formats() {
-        let g = Table::parse("id,arrival_s,prompt_tokens,output_tokens\n0,0.5,100,20\n1,1.0,50,5\n", "g.csv").expect("valid");
-        let r = parse_trace(&g, 1.0).expect("valid");
-        assert_eq!((r[1].arrival, r[1].size, r[1].out_tokens), (1_000_000_000, 50.0, 5));
-        let a = Table::parse(
-            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:50.9951690,396,109\n",
-            "a.csv",
-        )
-        .expect("valid");
-        let r = parse_trace(&a, 2.0).expect("valid");
-        assert_eq!(r[0].arrival, 0);
-        assert!((r[1].arrival as f64 / 1e9 - 4.314579 / 2.0).abs() < 1e-5, "{}", r[1].arrival);
-    }
-
-    #[test]
-    fn bad_values_name_file_line_and_column() {
-        let g = Table::parse("id,arrival_s,audio_s\n0,0.5,-3\n", "t.csv").expect("csv ok");
-        let e = parse_trace(&g, 1.0).expect_err("negative").to_string();
-        assert_eq!(e, "t.csv: line 2 column 'audio_s': must be positive, got '-3'");
-        let g = Table::parse("id,arrival_s,audio_s\n0,NaN,3\n", "t.csv").expect("csv ok");
-        assert!(parse_trace(&g, 1.0).expect_err("nan").to_string().contains("'NaN'"));
-        let g = Table::parse("id,when\n0,1\n", "t.csv").expect("csv ok");
-        assert!(parse_trace(&g, 1.0).expect_err("cols").to_string().contains("missing column 'arrival_s'"));
-    }
-}
-
 /// Read one GenAI-Perf / AIPerf aggregate export: `profile_export_genai_perf.json` (or
 /// `profile_export_aiperf.json`) or the matching `.csv`. Concurrency comes from the JSON's
 /// `input_config` (or a top-level `concurrency`), else from a `concurrency<N>` part of the path,
@@ -270,5 +239,36 @@ pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
             itl_avg_ms: get("inter token latency", "avg")?,
             throughput_rps: get("request throughput", "value")?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_trace_formats() {
+        let g = Table::parse("id,arrival_s,prompt_tokens,output_tokens\n0,0.5,100,20\n1,1.0,50,5\n", "g.csv").expect("valid");
+        let r = parse_trace(&g, 1.0).expect("valid");
+        assert_eq!((r[1].arrival, r[1].size, r[1].out_tokens), (1_000_000_000, 50.0, 5));
+        let a = Table::parse(
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:50.9951690,396,109\n",
+            "a.csv",
+        )
+        .expect("valid");
+        let r = parse_trace(&a, 2.0).expect("valid");
+        assert_eq!(r[0].arrival, 0);
+        assert!((r[1].arrival as f64 / 1e9 - 4.314579 / 2.0).abs() < 1e-5, "{}", r[1].arrival);
+    }
+
+    #[test]
+    fn bad_values_name_file_line_and_column() {
+        let g = Table::parse("id,arrival_s,audio_s\n0,0.5,-3\n", "t.csv").expect("csv ok");
+        let e = parse_trace(&g, 1.0).expect_err("negative").to_string();
+        assert_eq!(e, "t.csv: line 2 column 'audio_s': must be positive, got '-3'");
+        let g = Table::parse("id,arrival_s,audio_s\n0,NaN,3\n", "t.csv").expect("csv ok");
+        assert!(parse_trace(&g, 1.0).expect_err("nan").to_string().contains("'NaN'"));
+        let g = Table::parse("id,when\n0,1\n", "t.csv").expect("csv ok");
+        assert!(parse_trace(&g, 1.0).expect_err("cols").to_string().contains("missing column 'arrival_s'"));
     }
 }

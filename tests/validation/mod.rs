@@ -28,13 +28,23 @@ fn single_model_runs_are_reproduced() {
 }
 
 /// Time-sliced co-location runs (2 and 3 servers on one GPU). The heavy runs were not used to fit
-/// the quantum. Measured repeat-to-repeat spread of a solo p95 is ~15 % (traces/h100/README.md);
-/// co-located runs add the scheduler's own jitter, so the bound is 30 % per percentile; this
+/// the quantum. Repeating a co-located run moved p50 by up to 6 % and p95 by up to 10 %
+/// (traces/h100/README.md); the model's worst error is larger (27 %, ASR p50 in the heavy
+/// three-server run), so the bound is 30 % per percentile; this
 /// still fails by a wide margin if the time-slicing mechanism is removed (a solo model
 /// underpredicts co-located latency by 2-10x).
 #[test]
 fn time_sliced_runs_are_reproduced() {
-    for run in ["ts_asr_tts_L", "ts_asr_tts_H", "ts_asr_tts_llm_L", "ts_asr_tts_llm_H"] {
+    for run in [
+        "ts_asr_tts_L",
+        "ts_asr_tts_H",
+        "ts_asr_tts_llm_L",
+        "ts_asr_tts_llm_H",
+        "ts_asr_tts_L_r2",
+        "ts_asr_tts_H_r2",
+        "ts_asr_tts_llm_L_r2",
+        "ts_asr_tts_llm_H_r2",
+    ] {
         let v = validate_dir(&dir(run), &BTreeMap::new(), TS).expect(run);
         assert!(v.models.len() >= 2);
         for (m, r) in &v.models {
