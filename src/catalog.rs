@@ -161,6 +161,22 @@ impl PlacedInstance {
     }
 }
 
+/// Which instance holds each of the `n` memory slots (`memory`) or compute slices, as letters
+/// `A`, `B`... in instance order; `.` for a free one.
+pub fn slot_map(placed: &[PlacedInstance], n: u32, memory: bool) -> String {
+    (0..n)
+        .map(|s| {
+            placed
+                .iter()
+                .position(|p| {
+                    let (a, b) = if memory { p.mem_range() } else { p.compute_range() };
+                    s >= a && s < b
+                })
+                .map_or('.', |i| char::from(b'A' + (i % 26) as u8))
+        })
+        .collect()
+}
+
 /// Parse a layout string such as `3g.40gb,3g.40gb` into profiles of `gpu`.
 pub fn parse_layout<'a>(gpu: &'a GpuSpec, layout: &str) -> Result<Vec<&'a MigProfile>> {
     if !gpu.has_mig() {

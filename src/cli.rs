@@ -237,7 +237,7 @@ pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
                             p.profile.memory_gib
                         ));
                     }
-                    out.push_str(&format!("memory  [{}]\ncompute [{}]\n", slot_map(&placed, 8, true), slot_map(&placed, 7, false)));
+                    out.push_str(&format!("memory  [{}]\ncompute [{}]\n", crate::catalog::slot_map(&placed, 8, true), crate::catalog::slot_map(&placed, 7, false)));
                 }
                 Err(e) => return Err(Error::Infeasible(format!("invalid: {e}"))),
             }
@@ -284,19 +284,6 @@ pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
     Ok(out)
 }
 
-fn slot_map(placed: &[crate::catalog::PlacedInstance], n: u32, memory: bool) -> String {
-    (0..n)
-        .map(|s| {
-            placed
-                .iter()
-                .position(|p| {
-                    let (a, b) = if memory { p.mem_range() } else { p.compute_range() };
-                    s >= a && s < b
-                })
-                .map_or('.', |i| char::from(b'A' + i as u8))
-        })
-        .collect()
-}
 
 fn kind_of(s: &str) -> Result<ServiceKind> {
     match s {

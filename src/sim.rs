@@ -157,7 +157,7 @@ struct TsState {
 enum DevKind {
     Exclusive,
     TimeSliced(TsState),
-    Mps { pct: Vec<f64> },
+    Mps,
 }
 
 /// An execution unit: a whole GPU (dedicated, time-sliced, MPS) or a MIG instance.
@@ -440,7 +440,7 @@ impl Simulation {
                             switch_cost: *switch_cost,
                             ..TsState::default()
                         }),
-                        Regime::Mps { thread_pct, .. } => DevKind::Mps { pct: thread_pct.clone() },
+                        Regime::Mps { .. } => DevKind::Mps,
                         Regime::Mig { .. } => unreachable!(),
                     };
                     let dev_idx = devices.len() as u32;
@@ -942,15 +942,12 @@ impl Simulation {
         }
         s.state = SrvState::Busy;
         let dev = s.dev as usize;
-        let scale = match &self.devices[dev].kind {
-            DevKind::Mps { pct, .. } => {
-                // No bandwidth isolation: the memory system is shared by the clients running now.
-                let share = 1.0 / (self.devices[dev].n_running + 1) as f64;
-                let r = Catalog::builtin().gpu(&spec.reference_gpu).cloned().unwrap_or_else(|| self.gpu.clone());
-                DeviceScale::of(&r, &self.gpu, pct[s.ctx as usize] / 100.0, share)
-            }
-            _ => s.scale,
-        };
+        let mut scale = s.scale;
+        if let DevKind::Mps = self.devices[dev].kind {
+            // No bandwidth isolation: the memory system is shared equally by the clients running
+            // now (`scale` holds this client's SM cap with the whole bandwidth).
+            scale.bandwidth *= (self.devices[dev].n_running + 1) as f64;
+        }
         let (ms, ext) = op.latency_ms(batch, size, &scale);
         self.extrapolated |= ext;
         let work = from_ms(ms).max(1);

@@ -111,21 +111,6 @@ pub fn gpu_candidates(raw: &RawScenario, v: usize) -> Vec<(String, Result<RawSce
         .collect()
 }
 
-/// Which instance holds each of the `n` memory slots (`memory`) or compute slices, as letters
-/// `A`, `B`... in instance order; `.` for a free one.
-pub fn slot_map(placed: &[PlacedInstance], n: u32, memory: bool) -> String {
-    (0..n)
-        .map(|s| {
-            placed
-                .iter()
-                .position(|p| {
-                    let (a, b) = if memory { p.mem_range() } else { p.compute_range() };
-                    s >= a && s < b
-                })
-                .map_or('.', |i| char::from(b'A' + (i % 26) as u8))
-        })
-        .collect()
-}
 
 /// One instance of a typed layout: profile and optional model (`3g.40gb=asr`).
 fn split_entry(e: &str) -> (&str, Option<&str>) {

@@ -103,7 +103,7 @@ fn check_input(gpu: &GpuSpec, text: &str) -> Result<String, String> {
         }
         return Err(format!("type profiles separated by ',' (optionally =model): {}", names.join(" ")));
     }
-    edit::check_layout(gpu, text).map(|p| format!("memory {}  compute {}", edit::slot_map(&p, 8, true), edit::slot_map(&p, 7, false)))
+    edit::check_layout(gpu, text).map(|p| format!("memory {}  compute {}", crate::catalog::slot_map(&p, 8, true), crate::catalog::slot_map(&p, 7, false)))
 }
 
 fn round3(x: f64) -> f64 {
