@@ -6,7 +6,7 @@ use crate::catalog::{one_line, place_layout, Catalog};
 use crate::error::{Error, Result};
 use crate::scenario::*;
 use crate::service::{ModelSpec, ServiceKind};
-use crate::time::{from_ms, from_secs, SimTime};
+use crate::time::{from_ms, from_secs};
 use crate::workload::{Arrivals, SizeDist};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -666,9 +666,4 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
         crate::sim::Simulation::new(&scenario, v, 0).map_err(|e| e.in_file(file))?;
     }
     Ok(scenario)
-}
-
-/// Seconds as simulated time, for callers building scenarios in code.
-pub fn secs(s: f64) -> SimTime {
-    from_secs(s)
 }

@@ -20,7 +20,6 @@ use crate::scenario::{Balancer, FaultTime, Load, Regime, Scenario, Target};
 use crate::service::{DeviceScale, ModelSpec, OpTable, ServiceKind};
 use crate::time::{from_ms, to_ms, to_secs, SimTime};
 use crate::workload::{stream_rng, ArrivalGen, SimRng};
-use rand::Rng;
 use rand_distr::{Distribution, Exp};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
@@ -1246,7 +1245,7 @@ impl Simulation {
     fn submit(&mut self, dev: usize, ctx: usize, srv: usize, epoch: u32, work: SimTime) {
         let now = self.q.now();
         match self.devices[dev].kind {
-            DevKind::Exclusive | DevKind::Mps { .. } => {
+            DevKind::Exclusive | DevKind::Mps => {
                 self.busy_add(dev, ctx, now, now + work);
                 self.set_running(dev, 1);
                 self.q.schedule(now + work, Ev::Done { srv: srv as u32, epoch });
@@ -1563,11 +1562,4 @@ pub fn run_scenario(scenario: &Scenario, seed: u64) -> Result<Vec<RunSummary>> {
     use rayon::prelude::*;
     let sims: Vec<Simulation> = (0..scenario.variants.len()).map(|v| Simulation::new(scenario, v, seed)).collect::<Result<_>>()?;
     Ok(sims.into_par_iter().map(Simulation::run_to_end).collect())
-}
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send>() {}
-    is_send::<Simulation>();
-    let _ = |r: &mut SimRng| r.random::<u8>();
 }

@@ -13,7 +13,7 @@
 //! which each test also asserts is small enough for its tolerance).
 
 use crate::common::*;
-use gpuslice::config::secs;
+use gpuslice::time::from_secs as secs;
 use gpuslice::scenario::Scenario;
 use gpuslice::sim::Simulation;
 use gpuslice::time::MS;
