@@ -347,6 +347,10 @@ pub fn accuracy_markdown(root: &str) -> Result<String> {
         "ts_asr_tts_llm_L_r2",
         "ts_asr_tts_llm_H",
         "ts_asr_tts_llm_H_r2",
+        "ts_probe_asr_tts",
+        "ts_probe_asr_tts_q",
+        "tts_S",
+        "tts_S2",
     ] {
         let d = format!("{root}/{run}");
         let v = validate_dir(&d, &BTreeMap::new(), ts)?;
@@ -360,7 +364,7 @@ pub fn accuracy_markdown(root: &str) -> Result<String> {
         }
     }
     s.push_str(&format!(
-        "\nTime-sliced runs (ts_*) use quantum {} ms and switch cost {} us, fitted on the `_L` runs and their repeats `_L_r2` only (experiments/fit-timeslice.sh); the `_H` runs are held out. `_r2` is a repeat of the same arrivals: between repeats p50 moved by up to 6 % and p95 by up to 10 % (traces/h100/README.md).\n\n",
+        "\nTime-sliced runs (ts_*) use quantum {} ms and switch cost {} us, fitted by experiments/fit-timeslice.sh on the `_L` runs, their repeats `_L_r2` and the ASR of the two probes; the `_H` runs are held out. `_r2` repeats the same arrivals: between repeats p50 moved by up to 6 % and p95 by up to 10 % (traces/h100/README.md). `tts_S`, `tts_S2` are solo TTS runs at saturation (30 and 60 req/s) that the TTS table was not fitted on; `ts_probe_asr_tts_q` and `tts_S2` are overloaded (their TTS backlog grows for the whole run), so their TTS latency mirrors a few percent of throughput: the same TTS trace ran 6 % faster beside ASR than alone.\n\n",
         ts.quantum_ms, ts.switch_us
     ));
     s.push_str("| MIG comparison | published | predicted | error | source |\n|---|---|---|---|---|\n");

@@ -13,10 +13,11 @@ fn dir(run: &str) -> String {
     format!("{}/traces/h100/{run}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Single-model runs: p50 and p95 within 10 %, throughput within 2 %.
+/// Single-model runs: p50 and p95 within 10 %, throughput within 2 %. `tts_S`, `tts_S2` (TTS alone at
+/// 30 and 60 req/s) were not used to fit the TTS table.
 #[test]
 fn single_model_runs_are_reproduced() {
-    for run in ["asr_L", "asr_H", "tts_L", "tts_H", "llm_L", "llm_H"] {
+    for run in ["asr_L", "asr_H", "tts_L", "tts_H", "llm_L", "llm_H", "tts_S", "tts_S2"] {
         let v = validate_dir(&dir(run), &BTreeMap::new(), TS).expect(run);
         for (m, r) in &v.models {
             let e = &r.error_pct;
@@ -27,12 +28,11 @@ fn single_model_runs_are_reproduced() {
     }
 }
 
-/// Time-sliced co-location runs (2 and 3 servers on one GPU). The heavy runs were not used to fit
-/// the quantum. Repeating a co-located run moved p50 by up to 6 % and p95 by up to 10 %
-/// (traces/h100/README.md); the model's worst error is larger (27 %, ASR p50 in the heavy
-/// three-server run), so the bound is 30 % per percentile; this
-/// still fails by a wide margin if the time-slicing mechanism is removed (a solo model
-/// underpredicts co-located latency by 2-10x).
+/// Time-sliced co-location runs (2 and 3 servers on one GPU) and the ASR of the time-slice probes.
+/// The heavy runs (`_H`) were not used to fit the quantum. Repeating a co-located run moved p50 by
+/// up to 6 % and p95 by up to 10 % (traces/h100/README.md); the bound is 20 % per percentile (the
+/// worst error is 17.2 %, LLM p95 of the heavy three-server run). Simulating each server as if it
+/// were alone would miss the heavy runs' p50 by 55-95 % (their solo p50s, traces/h100/README.md).
 #[test]
 fn time_sliced_runs_are_reproduced() {
     for run in [
@@ -44,13 +44,19 @@ fn time_sliced_runs_are_reproduced() {
         "ts_asr_tts_H_r2",
         "ts_asr_tts_llm_L_r2",
         "ts_asr_tts_llm_H_r2",
+        "ts_probe_asr_tts",
+        "ts_probe_asr_tts_q",
     ] {
         let v = validate_dir(&dir(run), &BTreeMap::new(), TS).expect(run);
         assert!(v.models.len() >= 2);
         for (m, r) in &v.models {
+            // The probes' TTS is saturated or overloaded on purpose: its latency is its own backlog.
+            if run.starts_with("ts_probe") && m == "tts" {
+                continue;
+            }
             let e = &r.error_pct;
-            assert!(e["p50"].abs() <= 30.0, "{run} {m} p50 error {}%", e["p50"]);
-            assert!(e["p95"].abs() <= 30.0, "{run} {m} p95 error {}%", e["p95"]);
+            assert!(e["p50"].abs() <= 20.0, "{run} {m} p50 error {}%", e["p50"]);
+            assert!(e["p95"].abs() <= 20.0, "{run} {m} p95 error {}%", e["p95"]);
             assert!(e["throughput"].abs() <= 2.0, "{run} {m} throughput error {}%", e["throughput"]);
         }
     }
