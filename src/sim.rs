@@ -91,7 +91,9 @@ struct Unit {
     stage: u32,
     first_size: f64,
     out_tokens: u32,
+    /// Time to first audio accumulated over the stages so far [ns].
     first_audio: SimTime,
+    has_audio: bool,
     done: bool,
     failed: bool,
 }
@@ -259,7 +261,8 @@ pub struct PipelineSummary {
     pub throughput_tps: f64,
     /// Turn latency [ms].
     pub latency_ms: LatencySummary,
-    /// Time to first audio: ASR + LLM first token + TTS first chunk [ms].
+    /// Time to first audio: ASR latency + LLM time to first token + TTS time to its first chunk
+    /// (streaming TTS; the whole TTS request otherwise) [ms].
     pub time_to_first_audio_ms: LatencySummary,
     /// Each stage.
     pub stages: Vec<StageSummary>,
@@ -746,6 +749,7 @@ impl Simulation {
             first_size: size,
             out_tokens: out,
             first_audio: 0,
+            has_audio: false,
             done: false,
             failed: false,
         });
@@ -1061,21 +1065,28 @@ impl Simulation {
         if measured {
             self.wl_acc[wl].stage_ms[u.stage as usize].push(to_ms(now - q.arrival));
         }
-        // Time to first audio: a streaming TTS emits its first chunk after synthesising that many frames.
+        // Time to first audio = ASR latency + LLM time to first token + TTS time to its first chunk:
+        // with streaming, TTS starts speaking from the LLM's first sentence, so the LLM's full
+        // generation is not on the path. A streaming TTS emits its first chunk after synthesising
+        // `tts_first_chunk_frames` frames: that fraction of this call's actual duration (sharing may
+        // have stretched it); without streaming the whole TTS request is on the path.
         if let Target::Pipeline(p) = &self.scenario_workloads[wl].target {
             let spec = &self.models[q.model as usize];
-            if spec.kind == ServiceKind::Tts {
-                let first = if p.tts_first_chunk_frames > 0.0 {
+            let part = match spec.kind {
+                ServiceKind::Asr => now - q.arrival,
+                ServiceKind::Llm => q.first_token - q.arrival,
+                ServiceKind::Tts if p.tts_first_chunk_frames > 0.0 => {
                     let t = spec.op("synthesize");
-                    let (full, _) = t.latency_ms(1, spec.tts_frames(q.size), &DeviceScale::IDENTITY);
-                    let (chunk, _) = t.latency_ms(1, p.tts_first_chunk_frames.min(spec.tts_frames(q.size)), &DeviceScale::IDENTITY);
-                    // The same fraction of this call's actual duration (it may have been slowed by sharing).
-                    q.start + ((now - q.start) as f64 * (chunk / full).min(1.0)) as SimTime
-                } else {
-                    now
-                };
-                self.units[unit].first_audio = first;
-            }
+                    let frames = spec.tts_frames(q.size);
+                    let (full, _) = t.latency_ms(1, frames, &DeviceScale::IDENTITY);
+                    let (chunk, _) = t.latency_ms(1, p.tts_first_chunk_frames.min(frames), &DeviceScale::IDENTITY);
+                    (q.start - q.arrival) + ((now - q.start) as f64 * (chunk / full).min(1.0)) as SimTime
+                }
+                ServiceKind::Tts => now - q.arrival,
+            };
+            let unit = &mut self.units[unit];
+            unit.first_audio += part;
+            unit.has_audio |= spec.kind == ServiceKind::Tts;
         }
         if u.stage + 1 < n_stages {
             self.units[unit].stage += 1;
@@ -1087,9 +1098,9 @@ impl Simulation {
             let acc = &mut self.wl_acc[wl];
             acc.completed += 1;
             acc.latency_ms.push(to_ms(now - u.arrival));
-            let fa = self.units[unit].first_audio;
-            if fa > 0 {
-                acc.first_audio_ms.push(to_ms(fa - u.arrival));
+            let done = self.units[unit];
+            if done.has_audio {
+                acc.first_audio_ms.push(to_ms(done.first_audio));
             }
         }
         if now >= self.warmup && now < self.duration {

@@ -327,6 +327,12 @@ gpus = [
     assert!((p.latency_ms.mean - sum).abs() <= 2e-4 + 1e-9 * sum, "turn mean {} != sum of stage means {sum}", p.latency_ms.mean);
     // The workload's turn latency is also the variant's top-level latency.
     assert_eq!(r.latency_ms, p.latency_ms);
+    // Without a streaming TTS, time to first audio = ASR + LLM time to first token + the whole TTS
+    // request, per turn; the LLM model serves only this pipeline, so its TTFT mean is the stage's.
+    let ttft = r.models["llm"].ttft_ms.expect("llm ttft").mean;
+    let want = p.stages[0].latency_ms.mean + ttft + p.stages[2].latency_ms.mean;
+    assert!((p.time_to_first_audio_ms.mean - want).abs() <= 3e-4 + 1e-9 * want, "first audio {} != {want}", p.time_to_first_audio_ms.mean);
+    assert!(p.time_to_first_audio_ms.mean < p.latency_ms.mean);
 }
 
 /// Two saturated MPS clients at 50 % of the SMs each keep the GPU executing the whole window, so
