@@ -3,6 +3,7 @@
 //! * `regimes`: time slicing, MIG capacity, memory limits, fault domains, pipelines;
 //! * `configs`: scenario files, bad (tests/configs/invalid) and good (experiments/, tests/configs/valid);
 //! * `determinism`: byte-identical reports across runs and thread pools;
+//! * `docs`: README figures equal the program's current output;
 //! * `cli`: the `gpuslice` binary's output and exit codes;
 //! * `validation`: replaying the measured H100 runs and fitting GenAI-Perf exports.
 //!
@@ -11,6 +12,7 @@ mod cli;
 mod common;
 mod configs;
 mod determinism;
+mod docs;
 mod queueing;
 mod regimes;
 mod validation;
