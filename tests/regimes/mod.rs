@@ -6,11 +6,9 @@
 //! * memory: models that exceed a GPU or MIG slice, alone or together, are refused ("do not
 //!   fit"); an impossible MIG layout names the profile;
 //! * faults: a crash on a time-sliced GPU takes every tenant down, on MIG only the crashed one;
-//! * pipelines: end-to-end latency is the sum of the stage latencies.
-//!
-//! Two tests are `#[ignore]`d because they expose simulator bugs (MPS whole-GPU busy fraction;
-//! a restarted replica ignoring the shared router queue); see their doc comments. Run them with
-//! `cargo test --release -- --ignored` once fixed, then remove the `ignore`.
+//! * pipelines: end-to-end latency is the sum of the stage latencies;
+//! * regressions of two bugs these tests found (MPS whole-GPU busy fraction; a restarted replica
+//!   ignoring the shared router queue).
 
 use crate::common::*;
 
@@ -338,11 +336,8 @@ gpus = [
 /// Two saturated MPS clients at 50 % of the SMs each keep the GPU executing the whole window, so
 /// the `whole` entry must read ~1, like the tenants' own entries.
 ///
-/// Simulator bug (found by this test): `Device::busy_any` is only credited when the number of
-/// running clients drops to 0 (`Simulation::set_running`), and `summary()` does not add the busy
-/// period still open at the end. With overlapping MPS clients the count never reaches 0, so
-/// `whole` reads 0.0 while `mps:a` and `mps:b` read 1.0. Fix: in `summary()`, add
-/// `window_overlap(d.busy_from, now, warmup, duration)` when `d.n_running > 0`.
+/// Regression: `whole` read 0.0 here because a busy period still open at the end was not counted
+/// (overlapping MPS clients never bring the running count to 0).
 #[test]
 fn mps_whole_gpu_busy_fraction_counts_overlapping_clients() {
     let d = TempDir::new("mps2");
@@ -384,12 +379,8 @@ gpus = [{{ regime = "mps", models = ["a", "b"], thread_pct = [50, 50] }}]
 /// 4 s, back at 5 s; ~190 requests wait at the router meanwhile and need ~2 s of service,
 /// well inside the 60 s drain.
 ///
-/// Simulator bug (found by this test): `Ev::Restart` only sets `up = true`; nothing wakes the
-/// idle replica to pull from `shared[model]` (only a new arrival does, in `send_stage`). With no
-/// later arrival, every request at the router stays queued to the end and is reported as
-/// `unfinished` (195 with this seed) while the GPU sits idle. Fix: on restart under `SharedQueue`, if the
-/// model's shared queue is non-empty and the server is idle, mark it Pending and schedule a
-/// Dispatch after `dispatch_ms`, as `send_stage` does.
+/// Regression: a replica back from a crash used to wait for a new arrival before serving the
+/// requests that queued at the router while it was down.
 #[test]
 fn a_restarted_replica_serves_the_shared_queue() {
     let d = TempDir::new("sq-restart");
