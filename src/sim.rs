@@ -1447,19 +1447,22 @@ impl Simulation {
     pub fn summary(&self) -> RunSummary {
         let window = to_secs(self.duration - self.warmup).max(1e-9);
         let mut models = BTreeMap::new();
-        let mut unfinished = 0u64;
+        // Measured requests (and units) still queued or running at the end count as failed.
+        let mut stuck = vec![0u64; self.model_acc.len()];
         for q in &self.reqs {
             if matches!(q.state, ReqState::Queued | ReqState::Running) && self.measured(q.arrival) {
-                unfinished += 1;
+                stuck[q.model as usize] += 1;
             }
         }
+        let mut stuck_units = vec![0u64; self.wl_acc.len()];
+        for u in &self.units {
+            if !u.done && !u.failed && self.measured(u.arrival) {
+                stuck_units[u.wl as usize] += 1;
+            }
+        }
+        let unfinished: u64 = stuck.iter().sum();
         for (m, acc) in self.model_acc.iter().enumerate() {
-            let stuck = self
-                .reqs
-                .iter()
-                .filter(|q| q.model as usize == m && matches!(q.state, ReqState::Queued | ReqState::Running) && self.measured(q.arrival))
-                .count() as u64;
-            let failed = acc.failed + stuck;
+            let failed = acc.failed + stuck[m];
             let total = acc.completed + failed;
             let ttft = (self.models[m].kind == ServiceKind::Llm).then(|| summarize(&mut acc.ttft_ms.clone()).rounded());
             models.insert(
@@ -1479,11 +1482,7 @@ impl Simulation {
         let mut all_lat: Vec<f64> = Vec::new();
         for (i, w) in self.scenario_workloads.iter().enumerate() {
             let acc = &self.wl_acc[i];
-            let stuck = self
-                .units
-                .iter()
-                .filter(|u| u.wl as usize == i && !u.done && !u.failed && self.measured(u.arrival))
-                .count() as u64;
+            let stuck = stuck_units[i];
             completed += acc.completed;
             failed += acc.failed + stuck;
             in_window += acc.finished_in_window;
