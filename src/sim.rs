@@ -667,7 +667,7 @@ impl Simulation {
                 let s = &self.servers[srv as usize];
                 if s.epoch == epoch {
                     let dev = s.dev as usize;
-                    self.device_call_ended(dev, s.ctx as usize);
+                    self.device_call_ended(dev);
                     self.call_done(srv as usize);
                 }
             }
@@ -1265,7 +1265,7 @@ impl Simulation {
         }
     }
 
-    fn device_call_ended(&mut self, dev: usize, _ctx: usize) {
+    fn device_call_ended(&mut self, dev: usize) {
         if !matches!(self.devices[dev].kind, DevKind::TimeSliced(_)) {
             self.set_running(dev, -1);
         }
