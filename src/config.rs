@@ -305,6 +305,24 @@ pub const DEFAULT_QUANTUM_MS: f64 = 1.5;
 /// slice itself (domain.md 3.2 reports guesses of 25-100 us).
 pub const DEFAULT_SWITCH_US: f64 = 0.0;
 
+/// Largest value any number in a scenario may take: 1e9 s of simulated time still fits the
+/// nanosecond clock with room to add (u64 holds 1.8e10 s).
+const MAX_VALUE: f64 = 1e9;
+/// Most requests one open-loop workload may be expected to generate (rate x duration): beyond
+/// this a run takes hours, which is almost always a unit mistake.
+const MAX_EXPECTED_REQUESTS: f64 = 1e8;
+/// Most closed-loop users of one workload.
+const MAX_USERS: u32 = 1_000_000;
+
+/// A number as a user would write it: plain, or in exponent form when very large or small.
+fn num(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e9).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 struct Ctx<'a> {
     file: &'a str,
     dir: Option<&'a Path>,
@@ -315,17 +333,17 @@ impl Ctx<'_> {
         Error::input(self.file, field, msg)
     }
     fn pos(&self, field: &str, v: f64) -> Result<f64> {
-        if v.is_finite() && v > 0.0 {
+        if v.is_finite() && v > 0.0 && v <= MAX_VALUE {
             Ok(v)
         } else {
-            Err(self.err(field, format!("must be a positive number, got '{v}'")))
+            Err(self.err(field, format!("must be a positive number up to {MAX_VALUE:e}, got '{}'", num(v))))
         }
     }
     fn nonneg(&self, field: &str, v: f64) -> Result<f64> {
-        if v.is_finite() && v >= 0.0 {
+        if v.is_finite() && (0.0..=MAX_VALUE).contains(&v) {
             Ok(v)
         } else {
-            Err(self.err(field, format!("must be a non-negative number, got '{v}'")))
+            Err(self.err(field, format!("must be a non-negative number up to {MAX_VALUE:e}, got '{}'", num(v))))
         }
     }
     fn path(&self, p: &str) -> PathBuf {
@@ -511,6 +529,15 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
             if needs_out && out_tokens.is_none() {
                 return Err(c.err(format!("{f}.out_tokens"), "an LLM target needs an output-token distribution"));
             }
+            let rate = match arrivals {
+                Arrivals::Poisson { rate_rps } | Arrivals::Gamma { rate_rps, .. } | Arrivals::OnOff { rate_rps, .. } => rate_rps,
+            };
+            if rate * raw.duration_s > MAX_EXPECTED_REQUESTS {
+                return Err(c.err(
+                    format!("{f}.arrivals.rate_rps"),
+                    format!("'{rate}' over {} s would generate more than {MAX_EXPECTED_REQUESTS:e} requests", raw.duration_s),
+                ));
+            }
             Load::Open { arrivals, size: need_size(size)?, out_tokens }
         } else if let Some(t) = &w.trace {
             let scale = c.pos(&format!("{f}.trace_rate_scale"), w.trace_rate_scale.unwrap_or(1.0))?;
@@ -522,8 +549,8 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
             Load::Trace { rows, out_tokens }
         } else {
             let users = w.users.unwrap_or(0);
-            if users == 0 {
-                return Err(c.err(format!("{f}.users"), "must be at least 1, got '0'"));
+            if users == 0 || users > MAX_USERS {
+                return Err(c.err(format!("{f}.users"), format!("must be between 1 and {MAX_USERS}, got '{users}'")));
             }
             let think_exponential = match w.think.as_deref().unwrap_or("fixed") {
                 "fixed" => false,

@@ -31,6 +31,8 @@ const INVALID: &[(&str, &[&str])] = &[
     ("unknown_model.toml", &["workload[0].model", "'whisper'"]),
     ("negative_rate.toml", &["workload[0].arrivals.rate_rps", "'-5'"]),
     ("nan_duration.toml", &["duration_s", "'NaN'"]),
+    ("huge_duration.toml", &["duration_s", "'1e12'", "up to 1e9"]),
+    ("too_many_requests.toml", &["workload[0].arrivals.rate_rps", "'10000000'", "more than 1e8 requests"]),
     ("unknown_gpu.toml", &["variant[0].gpu", "'b200'"]),
     ("impossible_mig.toml", &["variant[0].gpus[0].layout", "'4g.40gb,4g.40gb'", "profile '4g.40gb'"]),
     // Memory is checked when the variant is built: the message names the variant, the GPU and
