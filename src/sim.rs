@@ -338,8 +338,10 @@ pub struct DeviceView {
     pub queues: Vec<usize>,
     /// Which server runs now on a time-sliced GPU.
     pub running: Option<String>,
-    /// Busy fraction so far.
+    /// Busy fraction so far (measured from the end of the warm-up).
     pub busy_fraction: f64,
+    /// Busy fraction of each server's GPU work so far.
+    pub server_busy: Vec<f64>,
 }
 
 /// One variant's simulation.
@@ -1418,6 +1420,7 @@ impl Simulation {
                     queues: d.servers.iter().map(|&s| self.servers[s as usize].queue.len() + self.servers[s as usize].active.len()).collect(),
                     running,
                     busy_fraction: (d.busy_ctx.iter().sum::<SimTime>() as f64 / span as f64).min(1.0),
+                    server_busy: d.busy_ctx.iter().map(|&b| (b as f64 / span as f64).min(1.0)).collect(),
                 }
             })
             .collect()

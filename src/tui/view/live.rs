@@ -92,9 +92,11 @@ fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
                     t.push(Span::styled(format!("running {now:<8} "), SELECTED));
                 }
                 for (i, (s, q)) in d.servers.iter().zip(&d.queues).enumerate() {
+                    // Each tenant's own busy share (after the warm-up), and on MPS its SM cap.
+                    let b = busy(d).and_then(|_| d.server_busy.get(i)).map_or(String::new(), |b| format!(" {:.0}%", b * 100.0));
                     let label = match &plan.regime {
-                        Regime::Mps { thread_pct, .. } => format!("{s} {:.0}%", thread_pct.get(i).copied().unwrap_or(0.0)),
-                        _ => s.clone(),
+                        Regime::Mps { thread_pct, .. } => format!("{s} {:.0}%SM{b}", thread_pct.get(i).copied().unwrap_or(0.0)),
+                        _ => format!("{s}{b}"),
                     };
                     t.extend(queue(&label, *q, d.running.as_deref() == Some(s.as_str())));
                 }
