@@ -28,7 +28,10 @@ pub fn bench_text(reps: u32) -> Result<String> {
         }
         best = best.min(t.elapsed().as_secs_f64());
     }
-    out.push_str(&format!("event queue (1024 pending, pop+push): {:.1} M events/s\n", n as f64 / best / 1e6));
+    out.push_str(&format!(
+        "event queue (1024 pending, pop+push): {:.1} M events/s\n",
+        n as f64 / best / 1e6
+    ));
     let sc = crate::config::default_scenario()?;
     let mut best = f64::INFINITY;
     let mut events = 0;
@@ -50,6 +53,10 @@ pub fn bench_text(reps: u32) -> Result<String> {
     ));
     let t = Instant::now();
     crate::sim::run_scenario(&sc, 1)?;
-    out.push_str(&format!("default scenario, variants in parallel ({} threads): {:.3} s\n", rayon::current_num_threads(), t.elapsed().as_secs_f64()));
+    out.push_str(&format!(
+        "default scenario, variants in parallel ({} threads): {:.3} s\n",
+        rayon::current_num_threads(),
+        t.elapsed().as_secs_f64()
+    ));
     Ok(out)
 }

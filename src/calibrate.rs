@@ -196,7 +196,11 @@ fn fit_lines(rows: &BTreeMap<usize, Vec<(f64, f64)>>) -> Option<(Lines, usize)> 
         .iter()
         .map(|(&i, p)| {
             let (a, b) = first.get(&i).copied().unwrap_or((a, 0.0));
-            let k: Vec<(f64, f64)> = p.iter().copied().filter(|x| mad <= 0.0 || (x.1 - a - b * x.0).abs() <= 3.0 * mad).collect();
+            let k: Vec<(f64, f64)> = p
+                .iter()
+                .copied()
+                .filter(|x| mad <= 0.0 || (x.1 - a - b * x.0).abs() <= 3.0 * mad)
+                .collect();
             dropped += p.len() - k.len();
             (i, if k.is_empty() { p.clone() } else { k })
         })
@@ -238,8 +242,21 @@ pub fn fit_op(base: &OpBase, points: &[Point], ref_bw_gbps: f64) -> Result<(OpTa
     }
     let bb: Vec<f64> = base.batch_buckets.iter().map(|&b| b as f64).collect();
     let batch_axis = bb.clone();
-    let size_axis = if base.size_buckets.is_empty() { base.size_axis.clone() } else { base.size_buckets.clone() };
-    let pad = |p: &Point| (bucket(p.batch, &bb), if base.size_buckets.is_empty() { p.size } else { bucket(p.size, &base.size_buckets) });
+    let size_axis = if base.size_buckets.is_empty() {
+        base.size_axis.clone()
+    } else {
+        base.size_buckets.clone()
+    };
+    let pad = |p: &Point| {
+        (
+            bucket(p.batch, &bb),
+            if base.size_buckets.is_empty() {
+                p.size
+            } else {
+                bucket(p.size, &base.size_buckets)
+            },
+        )
+    };
     let (z, diag) = match base.form {
         FitForm::Cells => {
             let mut cell_pts: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
@@ -252,7 +269,11 @@ pub fn fit_op(base: &OpBase, points: &[Point], ref_bw_gbps: f64) -> Result<(OpTa
             }
             let cells: BTreeMap<(usize, usize), f64> = cell_pts.iter_mut().map(|(k, v)| (*k, median(v))).collect();
             if cells.len() < 2 {
-                return Err(format!("op '{}': measurements cover {} table cell(s); at least 2 are needed", base.name, cells.len()));
+                return Err(format!(
+                    "op '{}': measurements cover {} table cell(s); at least 2 are needed",
+                    base.name,
+                    cells.len()
+                ));
             }
             let z = fill_grid(&batch_axis, &size_axis, &cells).ok_or_else(|| format!("op '{}': no usable cell", base.name))?;
             let mut loo = Vec::new();
@@ -262,7 +283,13 @@ pub fn fit_op(base: &OpBase, points: &[Point], ref_bw_gbps: f64) -> Result<(OpTa
                 if let Some(zz) = fill_grid(&batch_axis, &size_axis, &rest) {
                     let pred = zz[i][j];
                     if pred.is_finite() {
-                        loo.push(LooPoint { batch: batch_axis[i], size: size_axis[j], measured_ms: v, predicted_ms: pred, rel_err: (pred - v) / v });
+                        loo.push(LooPoint {
+                            batch: batch_axis[i],
+                            size: size_axis[j],
+                            measured_ms: v,
+                            predicted_ms: pred,
+                            rel_err: (pred - v) / v,
+                        });
                     }
                 }
             }
@@ -307,7 +334,13 @@ pub fn fit_op(base: &OpBase, points: &[Point], ref_bw_gbps: f64) -> Result<(OpTa
                     }
                     let zz = eval_lines(&l2);
                     let pred = interp_row(&zz[i], &size_axis, s);
-                    loo.push(LooPoint { batch: batch_axis[i], size: s, measured_ms: v, predicted_ms: pred, rel_err: (pred - v) / v });
+                    loo.push(LooPoint {
+                        batch: batch_axis[i],
+                        size: s,
+                        measured_ms: v,
+                        predicted_ms: pred,
+                        rel_err: (pred - v) / v,
+                    });
                 }
             }
             let fit_err: Vec<f64> = rows
@@ -346,7 +379,11 @@ fn interp_row(row: &[f64], axis: &[f64], s: f64) -> f64 {
     if axis.len() == 1 {
         return row[0];
     }
-    let i = axis.iter().position(|&a| a > s).map_or(axis.len() - 2, |p| p.max(1) - 1).min(axis.len() - 2);
+    let i = axis
+        .iter()
+        .position(|&a| a > s)
+        .map_or(axis.len() - 2, |p| p.max(1) - 1)
+        .min(axis.len() - 2);
     row[i] + (s - axis[i]) / (axis[i + 1] - axis[i]) * (row[i + 1] - row[i])
 }
 
@@ -361,7 +398,12 @@ fn diag_of(points: usize, dropped: usize, loo: Vec<LooPoint>, fit_err: &[f64]) -
         fit_mean_abs_rel_err: r4(fit_err.iter().sum::<f64>() / fit_err.len().max(1) as f64),
         loo: loo
             .into_iter()
-            .map(|l| LooPoint { predicted_ms: r4(l.predicted_ms), measured_ms: r4(l.measured_ms), rel_err: r4(l.rel_err), ..l })
+            .map(|l| LooPoint {
+                predicted_ms: r4(l.predicted_ms),
+                measured_ms: r4(l.measured_ms),
+                rel_err: r4(l.rel_err),
+                ..l
+            })
             .collect(),
     }
 }
@@ -371,11 +413,23 @@ fn diag_of(points: usize, dropped: usize, loo: Vec<LooPoint>, fit_err: &[f64]) -
 pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
     let (name, description, weights_gb, runtime_gib, max_batch) = match kind {
         // 1.02 B params bf16 = 2.04 GB; CUDA context + graph pool ~1 GiB (not measured: estimate).
-        ServiceKind::Asr => ("asr", "Parakeet-1.1B FastConformer encoder + CTC shape (gpubench asr)", 2.04, 1.0, 16),
+        ServiceKind::Asr => (
+            "asr",
+            "Parakeet-1.1B FastConformer encoder + CTC shape (gpubench asr)",
+            2.04,
+            1.0,
+            16,
+        ),
         // 0.26 B params = 0.52 GB; 16-way graphs, KV and cross-attention buffers ~1 GiB (estimate).
         ServiceKind::Tts => ("tts", "Magpie-like encoder-decoder TTS shape (gpubench tts)", 0.52, 1.0, 16),
         // 8.03 B params = 16.06 GB; KV cache 32 slots x 3072 tokens = 12.9 GB (README) + 1 GiB context.
-        ServiceKind::Llm => ("llm", "Llama-3.1-8B decoder shape (gpubench llm)", 16.06, 12.9 / 1.073_741_824 + 1.0, 32),
+        ServiceKind::Llm => (
+            "llm",
+            "Llama-3.1-8B decoder shape (gpubench llm)",
+            16.06,
+            12.9 / 1.073_741_824 + 1.0,
+            32,
+        ),
     };
     let ops = match kind {
         ServiceKind::Asr => vec![OpBase {
@@ -427,13 +481,19 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         kind,
         reference_gpu: "h100-80gb".into(),
         description: description.into(),
-        memory: MemoryFootprint { weights_gib: weights_gb / 1.073_741_824, runtime_gib },
+        memory: MemoryFootprint {
+            weights_gib: weights_gb / 1.073_741_824,
+            runtime_gib,
+        },
         max_batch,
         dispatch_ms: 0.0,
         call_gap_ms: 0.0,
         frames_per_char: (kind == ServiceKind::Tts).then_some(21.5 / 15.0),
         frames_range: (kind == ServiceKind::Tts).then_some((4, 1023)),
-        kv: (kind == ServiceKind::Llm).then_some(KvCache { slots: 32, max_context_tokens: 3072 }),
+        kv: (kind == ServiceKind::Llm).then_some(KvCache {
+            slots: 32,
+            max_context_tokens: 3072,
+        }),
         ops: BTreeMap::new(),
         calibration: serde_json::Value::Null,
     };
@@ -506,11 +566,21 @@ pub fn fit_load_runs(runs: &[LoadRun]) -> Result<(OpTable, OpTable, serde_json::
     }
     let prefill_at = |tokens: f64| -> f64 {
         let pts: Vec<(f64, f64)> = prefill.iter().map(|(&t, &v)| (t as f64, v)).collect();
-        interp_row(&pts.iter().map(|p| p.1).collect::<Vec<_>>(), &pts.iter().map(|p| p.0).collect::<Vec<_>>(), tokens).max(1e-3)
+        interp_row(
+            &pts.iter().map(|p| p.1).collect::<Vec<_>>(),
+            &pts.iter().map(|p| p.0).collect::<Vec<_>>(),
+            tokens,
+        )
+        .max(1e-3)
     };
     let decode_pts: Vec<(f64, f64)> = runs
         .iter()
-        .map(|r| (r.concurrency, (r.itl_avg_ms - r.concurrency / r.output_tokens * prefill_at(r.input_tokens)).max(0.05 * r.itl_avg_ms)))
+        .map(|r| {
+            (
+                r.concurrency,
+                (r.itl_avg_ms - r.concurrency / r.output_tokens * prefill_at(r.input_tokens)).max(0.05 * r.itl_avg_ms),
+            )
+        })
         .collect();
     let context = (runs.iter().map(|r| r.input_tokens + r.output_tokens / 2.0).sum::<f64>() / runs.len() as f64).round();
     let batch: Vec<f64> = decode_pts.iter().map(|p| p.0).collect();
@@ -550,9 +620,19 @@ pub fn fit_load_runs(runs: &[LoadRun]) -> Result<(OpTable, OpTable, serde_json::
     if decode_pts.len() >= 3 {
         for k in 0..decode_pts.len() {
             let rest: Vec<(f64, f64)> = decode_pts.iter().enumerate().filter(|(i, _)| *i != k).map(|(_, p)| *p).collect();
-            let pred = interp_row(&rest.iter().map(|p| p.1).collect::<Vec<_>>(), &rest.iter().map(|p| p.0).collect::<Vec<_>>(), decode_pts[k].0);
+            let pred = interp_row(
+                &rest.iter().map(|p| p.1).collect::<Vec<_>>(),
+                &rest.iter().map(|p| p.0).collect::<Vec<_>>(),
+                decode_pts[k].0,
+            );
             let v = decode_pts[k].1;
-            loo.push(LooPoint { batch: decode_pts[k].0, size: context, measured_ms: v, predicted_ms: pred, rel_err: (pred - v) / v });
+            loo.push(LooPoint {
+                batch: decode_pts[k].0,
+                size: context,
+                measured_ms: v,
+                predicted_ms: pred,
+                rel_err: (pred - v) / v,
+            });
         }
     }
     let d = diag_of(runs.len(), 0, loo, &[]);
@@ -586,10 +666,18 @@ mod tests {
         let mut pts = Vec::new();
         for (b, l) in [(1.0, 4.0), (2.0, 5.0), (8.0, 9.0)] {
             for d in [-0.1, 0.0, 0.1, 5.0] {
-                pts.push(Point { batch: b, size: 5.0, latency_ms: l + d });
+                pts.push(Point {
+                    batch: b,
+                    size: 5.0,
+                    latency_ms: l + d,
+                });
             }
         }
-        pts.push(Point { batch: 3.0, size: 7.0, latency_ms: 7.0 }); // pads to (4, 10)
+        pts.push(Point {
+            batch: 3.0,
+            size: 7.0,
+            latency_ms: 7.0,
+        }); // pads to (4, 10)
         let (t, d) = fit_op(&base_cells(), &pts, 1000.0).expect("fits");
         assert!((t.latency_ms[0][0] - 4.05).abs() < 1e-9, "median of 3.9 4.0 4.1 9.0");
         // batch 4 at size 5: halfway between log2(2)=1 and log2(8)=3
@@ -604,8 +692,18 @@ mod tests {
         base.form = FitForm::LinearInSize;
         base.size_buckets.clear();
         base.size_axis = vec![4.0, 1000.0];
-        let mut pts: Vec<Point> = (1..20).map(|k| Point { batch: 1.0, size: k as f64 * 20.0, latency_ms: 4.0 + 0.9 * k as f64 * 20.0 }).collect();
-        pts.push(Point { batch: 1.0, size: 40.0, latency_ms: 120.0 });
+        let mut pts: Vec<Point> = (1..20)
+            .map(|k| Point {
+                batch: 1.0,
+                size: k as f64 * 20.0,
+                latency_ms: 4.0 + 0.9 * k as f64 * 20.0,
+            })
+            .collect();
+        pts.push(Point {
+            batch: 1.0,
+            size: 40.0,
+            latency_ms: 120.0,
+        });
         let (t, d) = fit_op(&base, &pts, 1000.0).expect("fits");
         assert_eq!(d.outliers_dropped, 1);
         assert!((t.latency_ms[0][1] - (4.0 + 900.0)).abs() < 1e-6, "{:?}", t.latency_ms);
@@ -613,11 +711,37 @@ mod tests {
 
     #[test]
     fn unusable_inputs_are_refused() {
-        let one = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }];
+        let one = [Point {
+            batch: 1.0,
+            size: 5.0,
+            latency_ms: 4.0,
+        }];
         assert!(fit_op(&base_cells(), &one, 1.0).expect_err("one point").contains("at least 2"));
-        let neg = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }, Point { batch: 2.0, size: 5.0, latency_ms: -1.0 }];
+        let neg = [
+            Point {
+                batch: 1.0,
+                size: 5.0,
+                latency_ms: 4.0,
+            },
+            Point {
+                batch: 2.0,
+                size: 5.0,
+                latency_ms: -1.0,
+            },
+        ];
         assert!(fit_op(&base_cells(), &neg, 1.0).expect_err("negative").contains("positive"));
-        let same = [Point { batch: 1.0, size: 5.0, latency_ms: 4.0 }, Point { batch: 1.0, size: 4.0, latency_ms: 4.1 }];
+        let same = [
+            Point {
+                batch: 1.0,
+                size: 5.0,
+                latency_ms: 4.0,
+            },
+            Point {
+                batch: 1.0,
+                size: 4.0,
+                latency_ms: 4.1,
+            },
+        ];
         assert!(fit_op(&base_cells(), &same, 1.0).expect_err("one cell").contains("cell"));
     }
 }

@@ -118,7 +118,11 @@ impl Catalog {
                     return Err(Error::input(file, pf, format!("profile '{}' has impossible slice counts", p.name)));
                 }
                 if p.placements.iter().any(|&s| s + p.mem_slices > 8) {
-                    return Err(Error::input(file, pf, format!("profile '{}' has a start slot past the 8 memory slots", p.name)));
+                    return Err(Error::input(
+                        file,
+                        pf,
+                        format!("profile '{}' has a start slot past the 8 memory slots", p.name),
+                    ));
                 }
             }
         }
@@ -138,7 +142,12 @@ impl Catalog {
 
 /// First line of a parser message (the toml crate prints multi-line snippets).
 pub(crate) fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ").replace("  ", " ")
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("  ", " ")
 }
 
 /// One placed MIG instance.
@@ -189,7 +198,11 @@ pub fn parse_layout<'a>(gpu: &'a GpuSpec, layout: &str) -> Result<Vec<&'a MigPro
         }
         let p = gpu.mig_profile(name).ok_or_else(|| {
             let known: Vec<&str> = gpu.mig_profiles.iter().map(|p| p.name.as_str()).collect();
-            Error::Infeasible(format!("unknown MIG profile '{name}' for {} (known: {})", gpu.name, known.join(", ")))
+            Error::Infeasible(format!(
+                "unknown MIG profile '{name}' for {} (known: {})",
+                gpu.name,
+                known.join(", ")
+            ))
         })?;
         out.push(p);
     }
@@ -224,16 +237,17 @@ pub fn place_layout(gpu: &GpuSpec, layout: &str) -> Result<Vec<PlacedInstance>> 
     }
     let mut order: Vec<usize> = (0..profiles.len()).collect();
     // Largest memory first, then largest compute; stable, so ties keep the caller's order.
-    order.sort_by(|&a, &b| {
-        (profiles[b].mem_slices, profiles[b].compute_slices).cmp(&(profiles[a].mem_slices, profiles[a].compute_slices))
-    });
+    order.sort_by(|&a, &b| (profiles[b].mem_slices, profiles[b].compute_slices).cmp(&(profiles[a].mem_slices, profiles[a].compute_slices)));
     let mut starts = vec![u32::MAX; profiles.len()];
     let mut deepest = 0usize;
     if place(&profiles, &order, 0, 0u8, 0u8, &mut starts, &mut deepest) {
         return Ok(profiles
             .iter()
             .zip(&starts)
-            .map(|(p, &s)| PlacedInstance { profile: (*p).clone(), start: s })
+            .map(|(p, &s)| PlacedInstance {
+                profile: (*p).clone(),
+                start: s,
+            })
             .collect());
     }
     // Explain with the first profile (in placement order) that never found a slot.
@@ -319,8 +333,23 @@ mod tests {
     #[test]
     fn valid_layouts_of_the_mig_guide_are_accepted() {
         for spec in [
-            "7", "4+3", "4+2+1", "4+1+1+1", "3+3", "3+2+1+1", "3+1+1+1+1", "2+2+3", "2+1+1+3", "2+2+2+1",
-            "2+2+1+1+1", "2+1+1+1+1+1", "1+1+1+1+1+1+1", "1w+1w+1w+1w", "3+1w+1w", "4+1w+1", "2+2+1w+1",
+            "7",
+            "4+3",
+            "4+2+1",
+            "4+1+1+1",
+            "3+3",
+            "3+2+1+1",
+            "3+1+1+1+1",
+            "2+2+3",
+            "2+1+1+3",
+            "2+2+2+1",
+            "2+2+1+1+1",
+            "2+1+1+1+1+1",
+            "1+1+1+1+1+1+1",
+            "1w+1w+1w+1w",
+            "3+1w+1w",
+            "4+1w+1",
+            "2+2+1w+1",
         ] {
             let layout = names(spec);
             let placed = place_layout(a100_40(), &layout).unwrap_or_else(|e| panic!("{spec}: {e}"));
@@ -350,9 +379,9 @@ mod tests {
     #[test]
     fn invalid_layouts_are_refused_with_the_profile_named() {
         for (spec, culprit) in [
-            ("4+4", "4g.20gb"),            // max one 4g
-            ("3+3+1", "1g.5gb"),           // memory exhausted
-            ("4+3+1", "1g.5gb"),           // 8 memory slots used
+            ("4+4", "4g.20gb"),  // max one 4g
+            ("3+3+1", "1g.5gb"), // memory exhausted
+            ("4+3+1", "1g.5gb"), // 8 memory slots used
             ("7+1", "1g.5gb"),
             ("1+1+1+1+1+1+1+1", "1g.5gb"), // max 7
             ("2+2+2+2", "2g.10gb"),        // max 3
@@ -367,7 +396,9 @@ mod tests {
     #[test]
     fn fragmentation_is_detected() {
         // Two 2g at 0 and 2 leave 4..8: a 4g can only start at 0.
-        let err = place_layout(a100_40(), "2g.10gb,2g.10gb,4g.20gb").expect_err("4g needs slot 0").to_string();
+        let err = place_layout(a100_40(), "2g.10gb,2g.10gb,4g.20gb")
+            .expect_err("4g needs slot 0")
+            .to_string();
         assert!(err.contains("cannot be placed"), "{err}");
     }
 

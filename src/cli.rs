@@ -130,18 +130,36 @@ pub fn run(cli: Cli) -> Result<()> {
             let sc = load_scenario(scenario.as_deref())?;
             let runs = crate::sim::run_scenario(&sc, seed)?;
             let text = match format {
-                Format::Json => report::to_json(&report::RunReport { scenario: &sc.name, seed, variants: &runs }),
+                Format::Json => report::to_json(&report::RunReport {
+                    scenario: &sc.name,
+                    seed,
+                    variants: &runs,
+                }),
                 Format::Table => report::table(&sc.name, seed, &runs),
             };
             print_out(&text)
         }
         Command::Catalog { gpu, mig } => print_out(&catalog_text(gpu.as_deref(), mig.as_deref())?),
-        Command::Calibrate { kind, profile, batches, genai_perf, gpu, memory_gib, kv_slots, max_context_tokens, out } => {
+        Command::Calibrate {
+            kind,
+            profile,
+            batches,
+            genai_perf,
+            gpu,
+            memory_gib,
+            kv_slots,
+            max_context_tokens,
+            out,
+        } => {
             let spec = if genai_perf.is_empty() {
                 calibrate_files(&kind, profile.as_deref(), &batches)?
             } else {
                 if kind_of(&kind)? != ServiceKind::Llm || profile.is_some() || !batches.is_empty() {
-                    return Err(Error::input("--genai-perf", "", "applies to --kind llm alone (without --profile/--batches)"));
+                    return Err(Error::input(
+                        "--genai-perf",
+                        "",
+                        "applies to --kind llm alone (without --profile/--batches)",
+                    ));
                 }
                 calibrate_load_runs(&genai_perf, &gpu, memory_gib, kv_slots, max_context_tokens)?
             };
@@ -150,17 +168,33 @@ pub fn run(cli: Cli) -> Result<()> {
             for (op, t) in &spec.ops {
                 msg.push_str(&format!("  {op}: {}x{} table", t.batch.len(), t.size.len()));
                 let d = &spec.calibration["ops"][op];
-                if let (Some(n), Some(mean), Some(max)) = (d["points"].as_u64(), d["loo_mean_abs_rel_err"].as_f64(), d["loo_max_abs_rel_err"].as_f64()) {
-                    msg.push_str(&format!(" from {n} points, leave-one-out mean |err| {:.1}%, max {:.1}%", mean * 100.0, max * 100.0));
+                if let (Some(n), Some(mean), Some(max)) = (
+                    d["points"].as_u64(),
+                    d["loo_mean_abs_rel_err"].as_f64(),
+                    d["loo_max_abs_rel_err"].as_f64(),
+                ) {
+                    msg.push_str(&format!(
+                        " from {n} points, leave-one-out mean |err| {:.1}%, max {:.1}%",
+                        mean * 100.0,
+                        max * 100.0
+                    ));
                 }
                 msg.push('\n');
             }
             print_out(&msg)
         }
-        Command::Validate { dirs, format, models, quantum_ms, switch_us } => {
+        Command::Validate {
+            dirs,
+            format,
+            models,
+            quantum_ms,
+            switch_us,
+        } => {
             let mut map = std::collections::BTreeMap::new();
             for m in &models {
-                let (k, v) = m.split_once('=').ok_or_else(|| Error::input("--model", "", format!("expected NAME=FROM, got '{m}'")))?;
+                let (k, v) = m
+                    .split_once('=')
+                    .ok_or_else(|| Error::input("--model", "", format!("expected NAME=FROM, got '{m}'")))?;
                 map.insert(k.to_string(), v.to_string());
             }
             for (k, v) in [("--quantum-ms", quantum_ms), ("--switch-us", switch_us)] {
@@ -169,7 +203,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
             let ts = crate::validate::TsParams { quantum_ms, switch_us };
-            let vals: Vec<_> = dirs.iter().map(|d| crate::validate::validate_dir(d, &map, ts)).collect::<Result<_>>()?;
+            let vals: Vec<_> = dirs
+                .iter()
+                .map(|d| crate::validate::validate_dir(d, &map, ts))
+                .collect::<Result<_>>()?;
             let text = match format {
                 Format::Json if vals.len() == 1 => report::to_json(&vals[0]),
                 Format::Json => report::to_json(&vals),
@@ -196,26 +233,33 @@ fn print_out(s: &str) -> Result<()> {
     match o.write_all(s.as_bytes()).and_then(|_| o.flush()) {
         // A closed pipe (`| head`) is not an error worth reporting.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r.map_err(|e| Error::Io { path: "<stdout>".into(), message: e.to_string() }),
+        r => r.map_err(|e| Error::Io {
+            path: "<stdout>".into(),
+            message: e.to_string(),
+        }),
     }
 }
 
 /// Write a file whole or not at all: write a temporary sibling, then rename it.
 pub fn write_atomic(path: &str, text: &str) -> Result<()> {
     let tmp = format!("{path}.tmp{}", std::process::id());
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::Io { path: path.into(), message: e.to_string() }
-        })
+    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::Io {
+            path: path.into(),
+            message: e.to_string(),
+        }
+    })
 }
 
 /// Text of `gpuslice catalog`.
 pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
     let cat = Catalog::builtin();
     let mut out = String::new();
-    let find = |n: &str| cat.gpu(n).ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{n}' (known: {})", cat.names())));
+    let find = |n: &str| {
+        cat.gpu(n)
+            .ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{n}' (known: {})", cat.names())))
+    };
     match (gpu, mig) {
         (None, Some(_)) => return Err(Error::input("--mig", "", "needs --gpu")),
         (Some(g), Some(layout)) => {
@@ -237,7 +281,11 @@ pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
                             p.profile.memory_gib
                         ));
                     }
-                    out.push_str(&format!("memory  [{}]\ncompute [{}]\n", crate::catalog::slot_map(&placed, 8, true), crate::catalog::slot_map(&placed, 7, false)));
+                    out.push_str(&format!(
+                        "memory  [{}]\ncompute [{}]\n",
+                        crate::catalog::slot_map(&placed, 8, true),
+                        crate::catalog::slot_map(&placed, 7, false)
+                    ));
                 }
                 Err(e) => return Err(Error::Infeasible(format!("invalid: {e}"))),
             }
@@ -284,7 +332,6 @@ pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
     Ok(out)
 }
 
-
 fn kind_of(s: &str) -> Result<ServiceKind> {
     match s {
         "asr" => Ok(ServiceKind::Asr),
@@ -305,7 +352,11 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
             if d > 0.0 {
                 Ok(d)
             } else {
-                Err(Error::input(&t.path, format!("line {} column 'end_s'", i + 2), format!("end_s must be after start_s, got a duration of '{d}' ms")))
+                Err(Error::input(
+                    &t.path,
+                    format!("line {} column 'end_s'", i + 2),
+                    format!("end_s must be after start_s, got a duration of '{d}' ms"),
+                ))
             }
         }
     };
@@ -321,13 +372,21 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
         ServiceKind::Asr => {
             req(&["batch", "audio_s"])?;
             for i in 0..t.len() {
-                pts.push(Point { batch: t.nonneg(i, "batch", true)?, size: t.nonneg(i, "audio_s", true)?, latency_ms: lat(i)? });
+                pts.push(Point {
+                    batch: t.nonneg(i, "batch", true)?,
+                    size: t.nonneg(i, "audio_s", true)?,
+                    latency_ms: lat(i)?,
+                });
             }
         }
         ServiceKind::Tts => {
             req(&["batch", "frames"])?;
             for i in 0..t.len() {
-                pts.push(Point { batch: t.nonneg(i, "batch", true)?, size: t.nonneg(i, "frames", true)?, latency_ms: lat(i)? });
+                pts.push(Point {
+                    batch: t.nonneg(i, "batch", true)?,
+                    size: t.nonneg(i, "frames", true)?,
+                    latency_ms: lat(i)?,
+                });
             }
         }
         ServiceKind::Llm => {
@@ -337,18 +396,30 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
                 let is_prefill = o == "prefill";
                 let is_decode = o == "decode" || o == "decode_step";
                 if !is_prefill && !is_decode {
-                    return Err(Error::input(&t.path, format!("line {} column 'op'", i + 2), format!("unknown op '{o}' (prefill, decode, decode_step)")));
+                    return Err(Error::input(
+                        &t.path,
+                        format!("line {} column 'op'", i + 2),
+                        format!("unknown op '{o}' (prefill, decode, decode_step)"),
+                    ));
                 }
                 if (op == "prefill") != is_prefill {
                     continue;
                 }
                 let p = if is_prefill {
                     t.require(&["tokens"])?;
-                    Point { batch: 1.0, size: t.nonneg(i, "tokens", true)?, latency_ms: lat(i)? }
+                    Point {
+                        batch: 1.0,
+                        size: t.nonneg(i, "tokens", true)?,
+                        latency_ms: lat(i)?,
+                    }
                 } else {
                     t.require(&["context"])?;
                     // The attended context is the longest sequence plus the new token.
-                    Point { batch: t.nonneg(i, "batch", true)?, size: t.nonneg(i, "context", true)? + 1.0, latency_ms: lat(i)? }
+                    Point {
+                        batch: t.nonneg(i, "batch", true)?,
+                        size: t.nonneg(i, "context", true)? + 1.0,
+                        latency_ms: lat(i)?,
+                    }
                 };
                 pts.push(p);
             }
@@ -366,15 +437,27 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 /// Fit an LLM model from GenAI-Perf / AIPerf exports (see [`crate::calibrate::fit_load_runs`]).
-pub fn calibrate_load_runs(files: &[String], gpu: &str, memory_gib: Option<f64>, kv_slots: Option<u32>, max_context: u32) -> Result<ModelSpec> {
+pub fn calibrate_load_runs(
+    files: &[String],
+    gpu: &str,
+    memory_gib: Option<f64>,
+    kv_slots: Option<u32>,
+    max_context: u32,
+) -> Result<ModelSpec> {
     let cat = Catalog::builtin();
-    let g = cat.gpu(gpu).ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{gpu}' (known: {})", cat.names())))?;
+    let g = cat
+        .gpu(gpu)
+        .ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{gpu}' (known: {})", cat.names())))?;
     let runs: Vec<_> = files.iter().map(|f| crate::input::read_load_run(f)).collect::<Result<_>>()?;
     let (prefill, decode, diag) = crate::calibrate::fit_load_runs(&runs).map_err(|m| Error::input(files.join(","), "", m))?;
     let max_c = runs.iter().map(|r| r.concurrency).fold(0.0, f64::max);
     let memory = memory_gib.unwrap_or(g.memory_gib * 0.9);
     if !(memory.is_finite() && memory > 0.0) {
-        return Err(Error::input("--memory-gib", "", format!("must be a positive number, got '{memory}'")));
+        return Err(Error::input(
+            "--memory-gib",
+            "",
+            format!("must be a positive number, got '{memory}'"),
+        ));
     }
     let mut ops = std::collections::BTreeMap::new();
     ops.insert("prefill".to_string(), prefill);
@@ -384,13 +467,19 @@ pub fn calibrate_load_runs(files: &[String], gpu: &str, memory_gib: Option<f64>,
         kind: ServiceKind::Llm,
         reference_gpu: g.name.clone(),
         description: "LLM server fitted from GenAI-Perf/AIPerf concurrency sweeps".into(),
-        memory: crate::service::MemoryFootprint { weights_gib: 0.0, runtime_gib: memory },
+        memory: crate::service::MemoryFootprint {
+            weights_gib: 0.0,
+            runtime_gib: memory,
+        },
         max_batch: 1,
         dispatch_ms: 0.0,
         call_gap_ms: 0.0,
         frames_per_char: None,
         frames_range: None,
-        kv: Some(crate::service::KvCache { slots: kv_slots.unwrap_or(max_c.round().max(1.0) as u32), max_context_tokens: max_context }),
+        kv: Some(crate::service::KvCache {
+            slots: kv_slots.unwrap_or(max_c.round().max(1.0) as u32),
+            max_context_tokens: max_context,
+        }),
         ops,
         calibration: serde_json::json!({
             "sources": { "genai_perf": files },
@@ -407,7 +496,10 @@ pub fn calibrate_load_runs(files: &[String], gpu: &str, memory_gib: Option<f64>,
 pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String]) -> Result<ModelSpec> {
     let kind = kind_of(kind)?;
     let (mut spec, bases) = gpubench_base(kind);
-    let reference = Catalog::builtin().gpu(&spec.reference_gpu).cloned().ok_or_else(|| Error::Infeasible("reference GPU missing from catalog".into()))?;
+    let reference = Catalog::builtin()
+        .gpu(&spec.reference_gpu)
+        .cloned()
+        .ok_or_else(|| Error::Infeasible("reference GPU missing from catalog".into()))?;
     if profile.is_none() && batches.is_empty() {
         return Err(Error::input("calibrate", "", "needs --profile and/or --batches"));
     }

@@ -343,7 +343,10 @@ impl Ctx<'_> {
         if v.is_finite() && (0.0..=MAX_VALUE).contains(&v) {
             Ok(v)
         } else {
-            Err(self.err(field, format!("must be a non-negative number up to {MAX_VALUE:e}, got '{}'", num(v))))
+            Err(self.err(
+                field,
+                format!("must be a non-negative number up to {MAX_VALUE:e}, got '{}'", num(v)),
+            ))
         }
     }
     fn path(&self, p: &str) -> PathBuf {
@@ -357,7 +360,10 @@ impl Ctx<'_> {
 
 /// Load a scenario file.
 pub fn load_file(path: &str) -> Result<Scenario> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.into(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
     let dir = Path::new(path).parent();
     parse_scenario(&text, path, dir)
 }
@@ -387,7 +393,14 @@ pub fn load_model(from: &str, file: &str, field: &str, dir: Option<&Path>) -> Re
             let p = c.path(from);
             let t = std::fs::read_to_string(&p).map_err(|e| {
                 let names: Vec<&str> = BUILTIN_MODELS.iter().map(|x| x.0).collect();
-                Error::input(file, field, format!("'{from}' is neither a built-in model ({}) nor a readable file: {e}", names.join(", ")))
+                Error::input(
+                    file,
+                    field,
+                    format!(
+                        "'{from}' is neither a built-in model ({}) nor a readable file: {e}",
+                        names.join(", ")
+                    ),
+                )
             })?;
             (t, p.display().to_string())
         }
@@ -404,7 +417,10 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
     let duration = from_secs(c.pos("duration_s", raw.duration_s)?);
     let warmup = from_secs(c.nonneg("warmup_s", raw.warmup_s)?);
     if warmup >= duration {
-        return Err(c.err("warmup_s", format!("must be shorter than duration_s ({}), got '{}'", raw.duration_s, raw.warmup_s)));
+        return Err(c.err(
+            "warmup_s",
+            format!("must be shorter than duration_s ({}), got '{}'", raw.duration_s, raw.warmup_s),
+        ));
     }
     let drain = from_secs(c.nonneg("drain_s", raw.drain_s.unwrap_or(60.0))?);
     if raw.models.is_empty() {
@@ -450,14 +466,19 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
         Ok(match *d {
             RawDist::Fixed { value } => SizeDist::Fixed(c.pos(&format!("{field}.value"), value)?),
             RawDist::Lognormal { median, sigma, min, max } => {
-                let (median, sigma) = (c.pos(&format!("{field}.median"), median)?, c.nonneg(&format!("{field}.sigma"), sigma)?);
+                let (median, sigma) = (
+                    c.pos(&format!("{field}.median"), median)?,
+                    c.nonneg(&format!("{field}.sigma"), sigma)?,
+                );
                 let (min, max) = (c.pos(&format!("{field}.min"), min)?, c.pos(&format!("{field}.max"), max)?);
                 if min > max {
                     return Err(c.err(format!("{field}.min"), format!("must not exceed max ({max}), got '{min}'")));
                 }
                 SizeDist::LogNormal { median, sigma, min, max }
             }
-            RawDist::Exponential { mean } => SizeDist::Exponential { mean: c.pos(&format!("{field}.mean"), mean)? },
+            RawDist::Exponential { mean } => SizeDist::Exponential {
+                mean: c.pos(&format!("{field}.mean"), mean)?,
+            },
             RawDist::Uniform { min, max } => {
                 let (min, max) = (c.pos(&format!("{field}.min"), min)?, c.pos(&format!("{field}.max"), max)?);
                 if min > max {
@@ -479,7 +500,10 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
                 if p.is_empty() {
                     return Err(c.err(format!("{f}.pipeline"), "needs at least one stage"));
                 }
-                let stages = p.iter().map(|m| model_idx(&format!("{f}.pipeline"), m)).collect::<Result<Vec<_>>>()?;
+                let stages = p
+                    .iter()
+                    .map(|m| model_idx(&format!("{f}.pipeline"), m))
+                    .collect::<Result<Vec<_>>>()?;
                 let l = w.links.clone().unwrap_or_default();
                 let lf = format!("{f}.links");
                 (
@@ -507,15 +531,28 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
         let out_tokens = w.out_tokens.as_ref().map(|d| dist(&format!("{f}.out_tokens"), d)).transpose()?;
         let size = w.size.as_ref().map(|d| dist(&format!("{f}.size"), d)).transpose()?;
         let need_size = |size: Option<SizeDist>| -> Result<SizeDist> {
-            size.ok_or_else(|| c.err(format!("{f}.size"), format!("needs a size distribution ({})", first_kind.size_name())))
+            size.ok_or_else(|| {
+                c.err(
+                    format!("{f}.size"),
+                    format!("needs a size distribution ({})", first_kind.size_name()),
+                )
+            })
         };
-        let n_modes = [w.arrivals.is_some(), w.trace.is_some(), w.users.is_some()].iter().filter(|x| **x).count();
+        let n_modes = [w.arrivals.is_some(), w.trace.is_some(), w.users.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
         if n_modes != 1 {
-            return Err(c.err(&f, "needs exactly one of 'arrivals' (open loop), 'trace' (replay) or 'users' (closed loop)"));
+            return Err(c.err(
+                &f,
+                "needs exactly one of 'arrivals' (open loop), 'trace' (replay) or 'users' (closed loop)",
+            ));
         }
         let load = if let Some(a) = &w.arrivals {
             let arrivals = match *a {
-                RawArrivals::Poisson { rate_rps } => Arrivals::Poisson { rate_rps: c.pos(&format!("{f}.arrivals.rate_rps"), rate_rps)? },
+                RawArrivals::Poisson { rate_rps } => Arrivals::Poisson {
+                    rate_rps: c.pos(&format!("{f}.arrivals.rate_rps"), rate_rps)?,
+                },
                 RawArrivals::Gamma { rate_rps, cv } => Arrivals::Gamma {
                     rate_rps: c.pos(&format!("{f}.arrivals.rate_rps"), rate_rps)?,
                     cv: c.pos(&format!("{f}.arrivals.cv"), cv)?,
@@ -535,16 +572,26 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
             if rate * raw.duration_s > MAX_EXPECTED_REQUESTS {
                 return Err(c.err(
                     format!("{f}.arrivals.rate_rps"),
-                    format!("'{rate}' over {} s would generate more than {MAX_EXPECTED_REQUESTS:e} requests", raw.duration_s),
+                    format!(
+                        "'{rate}' over {} s would generate more than {MAX_EXPECTED_REQUESTS:e} requests",
+                        raw.duration_s
+                    ),
                 ));
             }
-            Load::Open { arrivals, size: need_size(size)?, out_tokens }
+            Load::Open {
+                arrivals,
+                size: need_size(size)?,
+                out_tokens,
+            }
         } else if let Some(t) = &w.trace {
             let scale = c.pos(&format!("{f}.trace_rate_scale"), w.trace_rate_scale.unwrap_or(1.0))?;
             let p = c.path(t);
             let rows = crate::input::read_trace(&p.display().to_string(), scale)?;
             if needs_out && rows.iter().any(|r| r.out_tokens == 0) && out_tokens.is_none() {
-                return Err(c.err(format!("{f}.out_tokens"), format!("trace '{t}' has no output tokens; give an out_tokens distribution")));
+                return Err(c.err(
+                    format!("{f}.out_tokens"),
+                    format!("trace '{t}' has no output tokens; give an out_tokens distribution"),
+                ));
             }
             Load::Trace { rows, out_tokens }
         } else {
@@ -578,7 +625,12 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
             }
         };
         let timeout = from_secs(c.nonneg(&format!("{f}.timeout_s"), w.timeout_s.unwrap_or(0.0))?);
-        workloads.push(Workload { name: w.name.clone().unwrap_or(name), target, load, timeout });
+        workloads.push(Workload {
+            name: w.name.clone().unwrap_or(name),
+            target,
+            load,
+            timeout,
+        });
     }
     if raw.variant.is_empty() {
         return Err(c.err("variant", "at least one [[variant]] is needed"));
@@ -590,12 +642,20 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
             .gpu(&v.gpu)
             .cloned()
             .ok_or_else(|| c.err(format!("{f}.gpu"), format!("unknown GPU '{}' (known: {})", v.gpu, cat.names())))?;
-        let price = c.pos(&format!("{f}.price_usd_per_hour"), v.price_usd_per_hour.unwrap_or(gpu.price_usd_per_hour))?;
+        let price = c.pos(
+            &format!("{f}.price_usd_per_hour"),
+            v.price_usd_per_hour.unwrap_or(gpu.price_usd_per_hour),
+        )?;
         let balancer = match v.balancer.as_deref().unwrap_or("round-robin") {
             "round-robin" => Balancer::RoundRobin,
             "least-outstanding" => Balancer::LeastOutstanding,
             "shared-queue" => Balancer::SharedQueue,
-            o => return Err(c.err(format!("{f}.balancer"), format!("must be 'round-robin', 'least-outstanding' or 'shared-queue', got '{o}'"))),
+            o => {
+                return Err(c.err(
+                    format!("{f}.balancer"),
+                    format!("must be 'round-robin', 'least-outstanding' or 'shared-queue', got '{o}'"),
+                ))
+            }
         };
         let mut gpus = Vec::new();
         for (gi, g) in v.gpus.iter().enumerate() {
@@ -603,7 +663,13 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
             let tenants: Vec<Option<usize>> = g
                 .models
                 .iter()
-                .map(|m| if m == "-" { Ok(None) } else { model_idx(&format!("{gf}.models"), m).map(Some) })
+                .map(|m| {
+                    if m == "-" {
+                        Ok(None)
+                    } else {
+                        model_idx(&format!("{gf}.models"), m).map(Some)
+                    }
+                })
                 .collect::<Result<_>>()?;
             let n = tenants.len();
             let regime = match g.regime.as_str() {
@@ -623,12 +689,18 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
                     }
                 }
                 "mig" => {
-                    let layout = g.layout.as_deref().ok_or_else(|| c.err(format!("{gf}.layout"), "a MIG GPU needs a layout such as '3g.40gb,3g.40gb'"))?;
+                    let layout = g
+                        .layout
+                        .as_deref()
+                        .ok_or_else(|| c.err(format!("{gf}.layout"), "a MIG GPU needs a layout such as '3g.40gb,3g.40gb'"))?;
                     let instances = place_layout(&gpu, layout).map_err(|e| c.err(format!("{gf}.layout"), e.to_string()))?;
                     if instances.len() != n {
                         return Err(c.err(
                             format!("{gf}.models"),
-                            format!("layout '{layout}' has {} instances but {n} models are listed (use '-' for an empty instance)", instances.len()),
+                            format!(
+                                "layout '{layout}' has {} instances but {n} models are listed (use '-' for an empty instance)",
+                                instances.len()
+                            ),
                         ));
                     }
                     Regime::Mig { instances }
@@ -639,7 +711,10 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
                     }
                     let pct = g.thread_pct.clone().unwrap_or_else(|| vec![100.0 / n as f64; n]);
                     if pct.len() != n {
-                        return Err(c.err(format!("{gf}.thread_pct"), format!("needs one value per model ({n}), got {}", pct.len())));
+                        return Err(c.err(
+                            format!("{gf}.thread_pct"),
+                            format!("needs one value per model ({n}), got {}", pct.len()),
+                        ));
                     }
                     for p in &pct {
                         if !(p.is_finite() && *p > 0.0 && *p <= 100.0) {
@@ -648,25 +723,42 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
                     }
                     let mem = g.mem_limit_gib.clone().unwrap_or_else(|| vec![gpu.memory_gib / n as f64; n]);
                     if mem.len() != n {
-                        return Err(c.err(format!("{gf}.mem_limit_gib"), format!("needs one value per model ({n}), got {}", mem.len())));
+                        return Err(c.err(
+                            format!("{gf}.mem_limit_gib"),
+                            format!("needs one value per model ({n}), got {}", mem.len()),
+                        ));
                     }
                     for m in &mem {
                         c.pos(&format!("{gf}.mem_limit_gib"), *m)?;
                     }
                     let total: f64 = mem.iter().sum();
                     if total > gpu.memory_gib + 1e-9 {
-                        return Err(c.err(format!("{gf}.mem_limit_gib"), format!("limits add up to {total} GiB, more than the GPU's {} GiB", gpu.memory_gib)));
+                        return Err(c.err(
+                            format!("{gf}.mem_limit_gib"),
+                            format!("limits add up to {total} GiB, more than the GPU's {} GiB", gpu.memory_gib),
+                        ));
                     }
-                    Regime::Mps { thread_pct: pct, mem_limit_gib: mem }
+                    Regime::Mps {
+                        thread_pct: pct,
+                        mem_limit_gib: mem,
+                    }
                 }
-                o => return Err(c.err(format!("{gf}.regime"), format!("must be 'dedicated', 'time-sliced', 'mig' or 'mps', got '{o}'"))),
+                o => {
+                    return Err(c.err(
+                        format!("{gf}.regime"),
+                        format!("must be 'dedicated', 'time-sliced', 'mig' or 'mps', got '{o}'"),
+                    ))
+                }
             };
             let count = g.count.unwrap_or(1);
             if count == 0 {
                 return Err(c.err(format!("{gf}.count"), "must be at least 1, got '0'"));
             }
             for _ in 0..count {
-                gpus.push(GpuPlan { regime: regime.clone(), tenants: tenants.clone() });
+                gpus.push(GpuPlan {
+                    regime: regime.clone(),
+                    tenants: tenants.clone(),
+                });
             }
         }
         if gpus.is_empty() {
@@ -687,9 +779,25 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
                 restart: from_secs(c.nonneg(&format!("{ff}.restart_s"), x.restart_s)?),
             });
         }
-        variants.push(Variant { name: v.name.clone(), gpu, price_usd_per_hour: price, balancer, gpus, faults });
+        variants.push(Variant {
+            name: v.name.clone(),
+            gpu,
+            price_usd_per_hour: price,
+            balancer,
+            gpus,
+            faults,
+        });
     }
-    let scenario = Scenario { name: raw.name.clone(), description: raw.description.clone(), duration, warmup, drain, models, workloads, variants };
+    let scenario = Scenario {
+        name: raw.name.clone(),
+        description: raw.description.clone(),
+        duration,
+        warmup,
+        drain,
+        models,
+        workloads,
+        variants,
+    };
     // Memory and placement are checked by building each variant once (cheap: no events run).
     for v in 0..scenario.variants.len() {
         crate::sim::Simulation::new(&scenario, v, 0).map_err(|e| e.in_file(file))?;

@@ -55,7 +55,12 @@ impl<E: Copy> Default for EventQueue<E> {
 impl<E: Copy> EventQueue<E> {
     /// An empty queue at time 0.
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::with_capacity(1024), now: 0, seq: 0, processed: 0 }
+        EventQueue {
+            heap: BinaryHeap::with_capacity(1024),
+            now: 0,
+            seq: 0,
+            processed: 0,
+        }
     }
 
     /// Current simulated time [ns]: the time of the last event popped.
@@ -83,7 +88,11 @@ impl<E: Copy> EventQueue<E> {
     pub fn schedule(&mut self, at: SimTime, event: E) {
         let time = at.max(self.now);
         self.seq += 1;
-        self.heap.push(Entry { time, seq: self.seq, event });
+        self.heap.push(Entry {
+            time,
+            seq: self.seq,
+            event,
+        });
     }
 
     /// Schedule `event` `delay` ns from now.

@@ -30,14 +30,26 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::Input`].
     pub fn input(file: impl Into<String>, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Input { file: file.into(), field: field.into(), message: message.into() }
+        Error::Input {
+            file: file.into(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Re-home an error that was raised without file context (e.g. by a parser of in-memory text).
     pub fn in_file(self, file: &str) -> Self {
         match self {
-            Error::Input { file: f, field, message } if f.is_empty() => Error::Input { file: file.to_string(), field, message },
-            Error::Infeasible(m) => Error::Input { file: file.to_string(), field: String::new(), message: m },
+            Error::Input { file: f, field, message } if f.is_empty() => Error::Input {
+                file: file.to_string(),
+                field,
+                message,
+            },
+            Error::Infeasible(m) => Error::Input {
+                file: file.to_string(),
+                field: String::new(),
+                message: m,
+            },
             e => e,
         }
     }

@@ -17,13 +17,19 @@ pub struct Table {
 impl Table {
     /// Read `path` (header row required).
     pub fn read(path: &str) -> Result<Table> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.into(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
         Table::parse(&text, path)
     }
 
     /// Parse CSV text.
     pub fn parse(text: &str, path: &str) -> Result<Table> {
-        let mut rd = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
+        let mut rd = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .flexible(false)
+            .from_reader(text.as_bytes());
         let header = rd
             .headers()
             .map_err(|e| Error::input(path, "header", e.to_string()))?
@@ -35,7 +41,11 @@ impl Table {
         for (i, r) in rd.records().enumerate() {
             rows.push(r.map_err(|e| Error::input(path, format!("line {}", i + 2), e.to_string()))?);
         }
-        Ok(Table { path: path.into(), header, rows })
+        Ok(Table {
+            path: path.into(),
+            header,
+            rows,
+        })
     }
 
     /// Number of data rows.
@@ -59,7 +69,11 @@ impl Table {
             if !self.has(n) {
                 let mut have: Vec<&String> = self.header.keys().collect();
                 have.sort();
-                return Err(Error::input(&self.path, "header", format!("missing column '{n}' (columns: {have:?})")));
+                return Err(Error::input(
+                    &self.path,
+                    "header",
+                    format!("missing column '{n}' (columns: {have:?})"),
+                ));
             }
         }
         Ok(())
@@ -73,10 +87,13 @@ impl Table {
     /// Column `name` of row `i` as a finite number.
     pub fn num(&self, i: usize, name: &str) -> Result<f64> {
         let t = self.text(i, name);
-        t.parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| Error::input(&self.path, format!("line {} column '{name}'", i + 2), format!("not a finite number: '{t}'")))
+        t.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+            Error::input(
+                &self.path,
+                format!("line {} column '{name}'", i + 2),
+                format!("not a finite number: '{t}'"),
+            )
+        })
     }
 
     /// Like [`Table::num`] but the value must also be >= 0 (or > 0 if `strict`).
@@ -84,7 +101,11 @@ impl Table {
         let v = self.num(i, name)?;
         if v < 0.0 || (strict && v == 0.0) {
             let want = if strict { "positive" } else { "non-negative" };
-            return Err(Error::input(&self.path, format!("line {} column '{name}'", i + 2), format!("must be {want}, got '{v}'")));
+            return Err(Error::input(
+                &self.path,
+                format!("line {} column '{name}'", i + 2),
+                format!("must be {want}, got '{v}'"),
+            ));
         }
         Ok(v)
     }
@@ -107,12 +128,21 @@ pub fn parse_trace(t: &Table, rate_scale: f64) -> Result<Vec<TraceRow>> {
         t.require(&["TIMESTAMP", "ContextTokens", "GeneratedTokens"])?;
         let mut t0 = None;
         for i in 0..t.len() {
-            let ts = parse_timestamp(t.text(i, "TIMESTAMP"))
-                .ok_or_else(|| Error::input(&t.path, format!("line {} column 'TIMESTAMP'", i + 2), format!("not a timestamp: '{}'", t.text(i, "TIMESTAMP"))))?;
+            let ts = parse_timestamp(t.text(i, "TIMESTAMP")).ok_or_else(|| {
+                Error::input(
+                    &t.path,
+                    format!("line {} column 'TIMESTAMP'", i + 2),
+                    format!("not a timestamp: '{}'", t.text(i, "TIMESTAMP")),
+                )
+            })?;
             let base = *t0.get_or_insert(ts);
             let rel = ts - base;
             if rel < 0.0 {
-                return Err(Error::input(&t.path, format!("line {} column 'TIMESTAMP'", i + 2), "timestamps must not go backwards"));
+                return Err(Error::input(
+                    &t.path,
+                    format!("line {} column 'TIMESTAMP'", i + 2),
+                    "timestamps must not go backwards",
+                ));
             }
             rows.push(TraceRow {
                 arrival: from_secs(rel / rate_scale),
@@ -131,7 +161,11 @@ pub fn parse_trace(t: &Table, rate_scale: f64) -> Result<Vec<TraceRow>> {
             rows.push(TraceRow {
                 arrival: from_secs(a / rate_scale),
                 size: t.nonneg(i, size_col, true)?,
-                out_tokens: if t.has("output_tokens") { t.nonneg(i, "output_tokens", true)?.round() as u32 } else { 0 },
+                out_tokens: if t.has("output_tokens") {
+                    t.nonneg(i, "output_tokens", true)?.round() as u32
+                } else {
+                    0
+                },
             });
         }
         if rows.windows(2).any(|w| w[1].arrival < w[0].arrival) {
@@ -170,7 +204,10 @@ fn parse_timestamp(s: &str) -> Option<f64> {
 /// `input_config` (or a top-level `concurrency`), else from a `concurrency<N>` part of the path,
 /// as GenAI-Perf names its artifact folders.
 pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.into(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
     let from_path = || -> Option<f64> {
         let i = path.rfind("concurrency")?;
         let digits: String = path[i + "concurrency".len()..].chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -180,9 +217,14 @@ pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || (!path.ends_with(".csv") && text.contains('{')) {
         let start = text.find('{').ok_or_else(|| Error::input(path, "", "no JSON object"))?;
-        let v: serde_json::Value = serde_json::from_str(&text[start..]).map_err(|e| Error::input(path, "", format!("malformed JSON: {e}")))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text[start..]).map_err(|e| Error::input(path, "", format!("malformed JSON: {e}")))?;
         let stat = |metric: &str, stat: &str| -> Result<f64> {
-            v.get(metric).and_then(|m| m.get(stat)).and_then(|x| x.as_f64()).filter(|x| x.is_finite() && *x > 0.0).ok_or_else(|| missing(&format!("{metric}.{stat}")))
+            v.get(metric)
+                .and_then(|m| m.get(stat))
+                .and_then(|x| x.as_f64())
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .ok_or_else(|| missing(&format!("{metric}.{stat}")))
         };
         let conc = [
             v.pointer("/input_config/concurrency"),
@@ -269,6 +311,9 @@ mod tests {
         let g = Table::parse("id,arrival_s,audio_s\n0,NaN,3\n", "t.csv").expect("csv ok");
         assert!(parse_trace(&g, 1.0).expect_err("nan").to_string().contains("'NaN'"));
         let g = Table::parse("id,when\n0,1\n", "t.csv").expect("csv ok");
-        assert!(parse_trace(&g, 1.0).expect_err("cols").to_string().contains("missing column 'arrival_s'"));
+        assert!(parse_trace(&g, 1.0)
+            .expect_err("cols")
+            .to_string()
+            .contains("missing column 'arrival_s'"));
     }
 }

@@ -57,7 +57,12 @@ pub fn round4(x: f64) -> f64 {
 impl LatencySummary {
     /// The same summary rounded for reports.
     pub fn rounded(self) -> Self {
-        LatencySummary { mean: round4(self.mean), p50: round4(self.p50), p95: round4(self.p95), p99: round4(self.p99) }
+        LatencySummary {
+            mean: round4(self.mean),
+            p50: round4(self.p50),
+            p95: round4(self.p95),
+            p99: round4(self.p99),
+        }
     }
 }
 

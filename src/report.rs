@@ -47,26 +47,78 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
     row("variant", runs.iter().map(|r| r.name.clone()).collect());
     row("GPUs", runs.iter().map(|r| format!("{} x {}", r.gpus, r.gpu_type)).collect());
     row("cost $/h", runs.iter().map(|r| format!("{:.2}", r.cost_per_hour_usd)).collect());
-    row("completed / failed", runs.iter().map(|r| format!("{} / {}", r.completed, r.failed)).collect());
-    row("throughput req/s", runs.iter().map(|r| format!("{:.2}", r.throughput_rps)).collect());
-    row("  per GPU", runs.iter().map(|r| format!("{:.3}", r.throughput_rps_per_gpu)).collect());
-    row("latency p50/p95 ms", runs.iter().map(|r| format!("{}/{}", fmt_ms(r.latency_ms.p50), fmt_ms(r.latency_ms.p95))).collect());
+    row(
+        "completed / failed",
+        runs.iter().map(|r| format!("{} / {}", r.completed, r.failed)).collect(),
+    );
+    row(
+        "throughput req/s",
+        runs.iter().map(|r| format!("{:.2}", r.throughput_rps)).collect(),
+    );
+    row(
+        "  per GPU",
+        runs.iter().map(|r| format!("{:.3}", r.throughput_rps_per_gpu)).collect(),
+    );
+    row(
+        "latency p50/p95 ms",
+        runs.iter()
+            .map(|r| format!("{}/{}", fmt_ms(r.latency_ms.p50), fmt_ms(r.latency_ms.p95)))
+            .collect(),
+    );
     let mut names: Vec<&String> = runs.iter().flat_map(|r| r.stages.keys()).collect();
     names.sort();
     names.dedup();
     for p in names {
         row(&format!("pipeline {p}"), vec![String::new(); runs.len()]);
         let get = |r: &RunSummary| r.stages.get(p).cloned();
-        row("  turns/s per GPU", runs.iter().map(|r| get(r).map_or("-".into(), |s| format!("{:.3}", s.throughput_tps / r.gpus as f64))).collect());
-        row("  turn mean/p95 ms", runs.iter().map(|r| get(r).map_or("-".into(), |s| format!("{}/{}", fmt_ms(s.latency_ms.mean), fmt_ms(s.latency_ms.p95)))).collect());
-        row("  availability", runs.iter().map(|r| get(r).map_or("-".into(), |s| format!("{:.2}%", s.availability * 100.0))).collect());
-        row("  first audio p50 ms", runs.iter().map(|r| get(r).map_or("-".into(), |s| fmt_ms(s.time_to_first_audio_ms.p50))).collect());
+        row(
+            "  turns/s per GPU",
+            runs.iter()
+                .map(|r| get(r).map_or("-".into(), |s| format!("{:.3}", s.throughput_tps / r.gpus as f64)))
+                .collect(),
+        );
+        row(
+            "  turn mean/p95 ms",
+            runs.iter()
+                .map(|r| {
+                    get(r).map_or("-".into(), |s| {
+                        format!("{}/{}", fmt_ms(s.latency_ms.mean), fmt_ms(s.latency_ms.p95))
+                    })
+                })
+                .collect(),
+        );
+        row(
+            "  availability",
+            runs.iter()
+                .map(|r| get(r).map_or("-".into(), |s| format!("{:.2}%", s.availability * 100.0)))
+                .collect(),
+        );
+        row(
+            "  first audio p50 ms",
+            runs.iter()
+                .map(|r| get(r).map_or("-".into(), |s| fmt_ms(s.time_to_first_audio_ms.p50)))
+                .collect(),
+        );
         let n_stages = runs.iter().filter_map(get).map(|s| s.stages.len()).max().unwrap_or(0);
         for k in 0..n_stages {
-            let label = runs.iter().filter_map(get).find_map(|s| s.stages.get(k).map(|x| x.model.clone())).unwrap_or_default();
+            let label = runs
+                .iter()
+                .filter_map(get)
+                .find_map(|s| s.stages.get(k).map(|x| x.model.clone()))
+                .unwrap_or_default();
             row(
                 &format!("  {label} mean/p95 ms"),
-                runs.iter().map(|r| get(r).and_then(|s| s.stages.get(k).map(|x| format!("{}/{}", fmt_ms(x.latency_ms.mean), fmt_ms(x.latency_ms.p95)))).unwrap_or("-".into())).collect(),
+                runs.iter()
+                    .map(|r| {
+                        get(r)
+                            .and_then(|s| {
+                                s.stages
+                                    .get(k)
+                                    .map(|x| format!("{}/{}", fmt_ms(x.latency_ms.mean), fmt_ms(x.latency_ms.p95)))
+                            })
+                            .unwrap_or("-".into())
+                    })
+                    .collect(),
             );
         }
     }
@@ -76,22 +128,47 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
     for m in models {
         row(
             &format!("{m} p50/p95 ms"),
-            runs.iter().map(|r| r.models.get(m).map_or("-".into(), |s| format!("{}/{}", fmt_ms(s.latency_ms.p50), fmt_ms(s.latency_ms.p95)))).collect(),
+            runs.iter()
+                .map(|r| {
+                    r.models
+                        .get(m)
+                        .map_or("-".into(), |s| format!("{}/{}", fmt_ms(s.latency_ms.p50), fmt_ms(s.latency_ms.p95)))
+                })
+                .collect(),
         );
-        row(&format!("{m} req/s"), runs.iter().map(|r| r.models.get(m).map_or("-".into(), |s| format!("{:.2}", s.throughput_rps))).collect());
+        row(
+            &format!("{m} req/s"),
+            runs.iter()
+                .map(|r| r.models.get(m).map_or("-".into(), |s| format!("{:.2}", s.throughput_rps)))
+                .collect(),
+        );
     }
-    row("lost / timed out", runs.iter().map(|r| format!("{} / {}", r.failures.lost_requests, r.failures.timed_out)).collect());
+    row(
+        "lost / timed out",
+        runs.iter()
+            .map(|r| format!("{} / {}", r.failures.lost_requests, r.failures.timed_out))
+            .collect(),
+    );
     let max_parts = runs.iter().map(|r| r.gpu_utilization.len()).max().unwrap_or(0);
     for k in 0..max_parts {
         row(
             if k == 0 { "busy (gpu:part)" } else { "" },
             runs.iter()
-                .map(|r| r.gpu_utilization.get(k).map_or(String::new(), |u| format!("{}:{} {:.0}%", u.gpu, short(&u.partition), u.busy_fraction * 100.0)))
+                .map(|r| {
+                    r.gpu_utilization.get(k).map_or(String::new(), |u| {
+                        format!("{}:{} {:.0}%", u.gpu, short(&u.partition), u.busy_fraction * 100.0)
+                    })
+                })
                 .collect(),
         );
     }
     if runs.iter().any(|r| r.extrapolated) {
-        row("extrapolated", runs.iter().map(|r| if r.extrapolated { "yes".into() } else { "no".into() }).collect());
+        row(
+            "extrapolated",
+            runs.iter()
+                .map(|r| if r.extrapolated { "yes".into() } else { "no".into() })
+                .collect(),
+        );
         out.push_str("(extrapolated: service times derived for another GPU type or beyond the measured tables; see README)\n");
     }
     out

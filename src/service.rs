@@ -82,7 +82,11 @@ pub struct DeviceScale {
 
 impl DeviceScale {
     /// The reference device itself.
-    pub const IDENTITY: DeviceScale = DeviceScale { compute: 1.0, bandwidth: 1.0, clock: 1.0 };
+    pub const IDENTITY: DeviceScale = DeviceScale {
+        compute: 1.0,
+        bandwidth: 1.0,
+        clock: 1.0,
+    };
 
     /// A device that has `sm_fraction` of `gpu`'s SMs and `bw_fraction` of its bandwidth,
     /// relative to the reference GPU `reference`.
@@ -149,7 +153,10 @@ impl OpTable {
         let (j, wj, oj) = locate(&self.size, s);
         let z = &self.latency_ms;
         let at = |ii: usize, jj: usize| z[ii.min(self.batch.len() - 1)][jj.min(self.size.len() - 1)];
-        let (i1, j1) = (if self.batch.len() > 1 { i + 1 } else { i }, if self.size.len() > 1 { j + 1 } else { j });
+        let (i1, j1) = (
+            if self.batch.len() > 1 { i + 1 } else { i },
+            if self.size.len() > 1 { j + 1 } else { j },
+        );
         let v = (1.0 - wi) * ((1.0 - wj) * at(i, j) + wj * at(i, j1)) + wi * ((1.0 - wj) * at(i1, j) + wj * at(i1, j1));
         // Downward extrapolation can cross zero; a call always takes at least 1 us.
         (v.max(1e-3), oi || oj)
@@ -261,13 +268,21 @@ impl ModelSpec {
         use crate::error::Error;
         for op in Self::required_ops(self.kind) {
             if !self.ops.contains_key(*op) {
-                return Err(Error::input(file, "ops", format!("a '{:?}' model needs op '{op}'", self.kind).to_lowercase()));
+                return Err(Error::input(
+                    file,
+                    "ops",
+                    format!("a '{:?}' model needs op '{op}'", self.kind).to_lowercase(),
+                ));
             }
         }
         for (name, t) in &self.ops {
             let f = format!("ops.{name}");
             if t.batch.is_empty() || t.size.is_empty() || t.latency_ms.len() != t.batch.len() {
-                return Err(Error::input(file, f, "latency_ms must have one row per batch value and batch/size must be non-empty"));
+                return Err(Error::input(
+                    file,
+                    f,
+                    "latency_ms must have one row per batch value and batch/size must be non-empty",
+                ));
             }
             if t.latency_ms.iter().any(|r| r.len() != t.size.len()) {
                 return Err(Error::input(file, f, "every latency_ms row must have one value per size value"));
@@ -278,7 +293,11 @@ impl ModelSpec {
             if t.batch.windows(2).any(|w| w[1] <= w[0]) || t.size.windows(2).any(|w| w[1] <= w[0]) {
                 return Err(Error::input(file, f, "batch and size axes must be strictly ascending"));
             }
-            for (k, v) in [("compute_fraction", t.compute_fraction), ("weight_stream_ms", t.weight_stream_ms), ("sat_ms_per_unit", t.sat_ms_per_unit)] {
+            for (k, v) in [
+                ("compute_fraction", t.compute_fraction),
+                ("weight_stream_ms", t.weight_stream_ms),
+                ("sat_ms_per_unit", t.sat_ms_per_unit),
+            ] {
                 if !(v.is_finite() && v >= 0.0) || (k == "compute_fraction" && v > 1.0) {
                     return Err(Error::input(file, format!("ops.{name}.{k}"), format!("out of range: '{v}'")));
                 }
@@ -298,7 +317,11 @@ impl ModelSpec {
             return Err(Error::input(file, "max_batch", "must be at least 1, got '0'"));
         }
         if self.kind == ServiceKind::Llm && self.kv.as_ref().is_none_or(|k| k.slots == 0 || k.max_context_tokens == 0) {
-            return Err(Error::input(file, "kv", "an LLM model needs kv.slots > 0 and kv.max_context_tokens > 0"));
+            return Err(Error::input(
+                file,
+                "kv",
+                "an LLM model needs kv.slots > 0 and kv.max_context_tokens > 0",
+            ));
         }
         Ok(())
     }
@@ -351,7 +374,11 @@ mod tests {
     #[test]
     fn small_calls_lose_less_on_a_slice_than_saturating_ones() {
         let t = table();
-        let slice = DeviceScale { compute: 7.0, bandwidth: 2.0, clock: 1.0 };
+        let slice = DeviceScale {
+            compute: 7.0,
+            bandwidth: 2.0,
+            clock: 1.0,
+        };
         let (small, _) = t.latency_ms(1, 5.0, &slice);
         let (big, _) = t.latency_ms(4, 10.0, &slice);
         // small: sat .5, stream .5, rest 4 -> .5*7 + .5*2 + 4 = 8.5 (1.7x)

@@ -24,6 +24,12 @@ use rand_distr::{Distribution, Exp};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 
+mod device;
+mod summary;
+
+use device::{DevKind, Device, TsState};
+pub use summary::*;
+
 const NONE: u32 = u32::MAX;
 
 /// Events. All are `Copy`; stale ones are recognised by an epoch or token and ignored.
@@ -138,42 +144,6 @@ struct Server {
     label: String,
 }
 
-#[derive(Debug, Clone, Default)]
-struct TsState {
-    quantum: SimTime,
-    switch_cost: SimTime,
-    running: Option<u32>,
-    switching_to: Option<u32>,
-    last: Option<u32>,
-    slice_start: SimTime,
-    updated: SimTime,
-    remaining: Vec<SimTime>,
-    has_work: Vec<bool>,
-    ready: VecDeque<u32>,
-    token: u32,
-    switches: u64,
-}
-
-#[derive(Debug, Clone)]
-enum DevKind {
-    Exclusive,
-    TimeSliced(TsState),
-    Mps,
-}
-
-/// An execution unit: a whole GPU (dedicated, time-sliced, MPS) or a MIG instance.
-#[derive(Debug, Clone)]
-struct Device {
-    kind: DevKind,
-    gpu: u32,
-    label: String,
-    servers: Vec<u32>,
-    busy_ctx: Vec<SimTime>,
-    busy_any: SimTime,
-    busy_from: SimTime,
-    n_running: u32,
-}
-
 /// Per-model accumulators.
 #[derive(Debug, Clone, Default)]
 struct ModelAcc {
@@ -208,140 +178,6 @@ struct UserRt {
     wl: u32,
     stop_at: SimTime,
     think_rng: SimRng,
-}
-
-/// Summary of one model in one run.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelSummary {
-    /// Requests that finished (measured window).
-    pub completed: u64,
-    /// Requests that failed: lost in a crash, rejected, timed out or unfinished at the end.
-    pub failed: u64,
-    /// Completions per second in the measurement window.
-    pub throughput_rps: f64,
-    /// Request latency, arrival at the server to last output [ms].
-    pub latency_ms: LatencySummary,
-    /// LLM only: time to first token [ms].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ttft_ms: Option<LatencySummary>,
-    /// Fraction of requests that did not fail.
-    pub availability: f64,
-}
-
-/// Utilisation of one GPU or partition.
-#[derive(Debug, Clone, Serialize)]
-pub struct GpuUtil {
-    /// GPU index within the variant.
-    pub gpu: u32,
-    /// What part: `whole`, a MIG instance such as `3g.40gb@4`, or a tenant `ts:asr`, `mps:tts`.
-    pub partition: String,
-    /// Fraction of the measurement window the part was executing GPU work.
-    pub busy_fraction: f64,
-}
-
-/// Per-stage metrics of a pipeline.
-#[derive(Debug, Clone, Serialize)]
-pub struct StageSummary {
-    /// Model of the stage.
-    pub model: String,
-    /// Stage latency, from the stage's request arrival to its completion [ms].
-    pub latency_ms: LatencySummary,
-}
-
-/// End-to-end metrics of a pipeline workload.
-#[derive(Debug, Clone, Serialize)]
-pub struct PipelineSummary {
-    /// Turns completed (measured window).
-    pub completed: u64,
-    /// Turns failed.
-    pub failed: u64,
-    /// Fraction of turns that did not fail.
-    pub availability: f64,
-    /// Turns per second in the measurement window.
-    pub throughput_tps: f64,
-    /// Turn latency [ms].
-    pub latency_ms: LatencySummary,
-    /// Time to first audio: ASR latency + LLM time to first token + TTS time to its first chunk
-    /// (streaming TTS; the whole TTS request otherwise) [ms].
-    pub time_to_first_audio_ms: LatencySummary,
-    /// Each stage.
-    pub stages: Vec<StageSummary>,
-}
-
-/// Failure accounting of a run.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct FailureSummary {
-    /// Crashes that happened.
-    pub crashes: u64,
-    /// Requests lost because their server (or a co-tenant in its fault domain) crashed.
-    pub lost_requests: u64,
-    /// Requests refused (no replica up, or too long for the KV cache).
-    pub rejected_requests: u64,
-    /// Top-level requests or turns that hit their timeout.
-    pub timed_out: u64,
-    /// Requests still unfinished when the drain limit was reached.
-    pub unfinished: u64,
-    /// Per model: fraction of its requests that did not fail.
-    pub availability: BTreeMap<String, f64>,
-}
-
-/// Result of simulating one variant.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunSummary {
-    /// Variant name.
-    pub name: String,
-    /// GPUs used.
-    pub gpus: u32,
-    /// GPU type.
-    pub gpu_type: String,
-    /// Price of the GPUs [$ per hour].
-    pub cost_per_hour_usd: f64,
-    /// Top-level requests (or turns) completed in the measurement window.
-    pub completed: u64,
-    /// Top-level requests (or turns) failed.
-    pub failed: u64,
-    /// Top-level completions per second.
-    pub throughput_rps: f64,
-    /// Top-level completions per second per GPU.
-    pub throughput_rps_per_gpu: f64,
-    /// Top-level latency [ms].
-    pub latency_ms: LatencySummary,
-    /// Per model.
-    pub models: BTreeMap<String, ModelSummary>,
-    /// Per GPU / partition / tenant.
-    pub gpu_utilization: Vec<GpuUtil>,
-    /// True if any service time was extrapolated beyond measured tables or derived for another GPU type.
-    pub extrapolated: bool,
-    /// Pipelines by workload name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub stages: BTreeMap<String, PipelineSummary>,
-    /// Failure accounting.
-    pub failures: FailureSummary,
-    /// Engine events processed (not part of the JSON report).
-    #[serde(skip)]
-    pub events: u64,
-    /// Time-slice context switches (not part of the JSON report).
-    #[serde(skip)]
-    pub context_switches: u64,
-}
-
-/// Live state for the TUI.
-#[derive(Debug, Clone)]
-pub struct DeviceView {
-    /// GPU index.
-    pub gpu: u32,
-    /// Partition label.
-    pub label: String,
-    /// Server labels on this device.
-    pub servers: Vec<String>,
-    /// Queue length per server.
-    pub queues: Vec<usize>,
-    /// Which server runs now on a time-sliced GPU.
-    pub running: Option<String>,
-    /// Busy fraction so far (measured from the end of the warm-up).
-    pub busy_fraction: f64,
-    /// Busy fraction of each server's GPU work so far.
-    pub server_busy: Vec<f64>,
 }
 
 /// One variant's simulation.
@@ -390,9 +226,13 @@ impl Simulation {
         let mut replicas: Vec<Vec<u32>> = vec![Vec::new(); scenario.models.len()];
         let mut extrapolated = false;
         let reference = |m: &ModelSpec| -> Result<GpuSpec> {
-            cat.gpu(&m.reference_gpu)
-                .cloned()
-                .ok_or_else(|| Error::input("", format!("models.{}.reference_gpu", m.name), format!("unknown GPU '{}'", m.reference_gpu)))
+            cat.gpu(&m.reference_gpu).cloned().ok_or_else(|| {
+                Error::input(
+                    "",
+                    format!("models.{}.reference_gpu", m.name),
+                    format!("unknown GPU '{}'", m.reference_gpu),
+                )
+            })
         };
         for (g, plan) in v.gpus.iter().enumerate() {
             let gpu = &v.gpu;
@@ -470,7 +310,11 @@ impl Simulation {
                             Regime::Mps { thread_pct, .. } => (thread_pct[t] / 100.0, 1.0),
                             _ => (1.0, 1.0),
                         };
-                        let scale = if r.name == gpu.name && sm == 1.0 { DeviceScale::IDENTITY } else { DeviceScale::of(&r, gpu, sm, bw) };
+                        let scale = if r.name == gpu.name && sm == 1.0 {
+                            DeviceScale::IDENTITY
+                        } else {
+                            DeviceScale::of(&r, gpu, sm, bw)
+                        };
                         extrapolated |= r.name != gpu.name;
                         let prefix = match &plan.regime {
                             Regime::Dedicated => "",
@@ -572,9 +416,17 @@ impl Simulation {
                 Target::Pipeline(p) => p.stages.len(),
                 Target::Model(_) => 1,
             };
-            self.wl_acc.push(WlAcc { stage_ms: vec![Vec::new(); stages], ..WlAcc::default() });
+            self.wl_acc.push(WlAcc {
+                stage_ms: vec![Vec::new(); stages],
+                ..WlAcc::default()
+            });
             let src = i as u64;
-            let mut rt = WlRuntime { gen: None, arrivals_rng: stream_rng(seed, src, 0), size_rng: stream_rng(seed, src, 1), cursor: 0 };
+            let mut rt = WlRuntime {
+                gen: None,
+                arrivals_rng: stream_rng(seed, src, 0),
+                size_rng: stream_rng(seed, src, 1),
+                cursor: 0,
+            };
             match &w.load {
                 Load::Open { arrivals, .. } => {
                     let g = ArrivalGen::new(arrivals);
@@ -591,13 +443,23 @@ impl Simulation {
                         }
                     }
                 }
-                Load::Closed { users, ramp_up, hold, ramp_down, .. } => {
+                Load::Closed {
+                    users,
+                    ramp_up,
+                    hold,
+                    ramp_down,
+                    ..
+                } => {
                     let n = (*users).max(1) as u64;
                     for u in 0..*users as u64 {
                         let start = ramp_up * u / n;
                         let stop = ramp_up + hold + ramp_down * (u + 1) / n;
                         let id = self.users.len() as u32;
-                        self.users.push(UserRt { wl: i as u32, stop_at: stop.min(self.duration), think_rng: stream_rng(seed, src, 100 + u) });
+                        self.users.push(UserRt {
+                            wl: i as u32,
+                            stop_at: stop.min(self.duration),
+                            think_rng: stream_rng(seed, src, 100 + u),
+                        });
                         self.q.schedule(start, Ev::User { user: id });
                     }
                 }
@@ -715,7 +577,9 @@ impl Simulation {
         match &w.load {
             Load::Open { size, out_tokens, .. } | Load::Closed { size, out_tokens, .. } => {
                 let s = size.sample(&mut rt.size_rng);
-                let o = out_tokens.as_ref().map_or(0, |d| d.sample(&mut rt.size_rng).round().max(1.0) as u32);
+                let o = out_tokens
+                    .as_ref()
+                    .map_or(0, |d| d.sample(&mut rt.size_rng).round().max(1.0) as u32);
                 (s, o)
             }
             Load::Trace { rows, out_tokens } => {
@@ -724,7 +588,9 @@ impl Simulation {
                 let o = if r.out_tokens > 0 {
                     r.out_tokens
                 } else {
-                    out_tokens.as_ref().map_or(0, |d| d.sample(&mut rt.size_rng).round().max(1.0) as u32)
+                    out_tokens
+                        .as_ref()
+                        .map_or(0, |d| d.sample(&mut rt.size_rng).round().max(1.0) as u32)
                 };
                 (r.size, o)
             }
@@ -772,7 +638,11 @@ impl Simulation {
             Target::Pipeline(p) => {
                 let m = p.stages[u.stage as usize];
                 let kind = self.models[m].kind;
-                let prev = if u.stage == 0 { None } else { Some(self.models[p.stages[u.stage as usize - 1]].kind) };
+                let prev = if u.stage == 0 {
+                    None
+                } else {
+                    Some(self.models[p.stages[u.stage as usize - 1]].kind)
+                };
                 let size = match (prev, kind) {
                     (None, _) => u.first_size,
                     (Some(ServiceKind::Asr), ServiceKind::Llm) => {
@@ -780,7 +650,9 @@ impl Simulation {
                     }
                     (Some(ServiceKind::Llm), ServiceKind::Tts) => (u.out_tokens as f64 * p.chars_per_token).round().max(1.0),
                     (Some(ServiceKind::Asr), ServiceKind::Tts) => {
-                        (u.first_size * p.words_per_audio_s * p.tokens_per_word * p.chars_per_token).round().max(1.0)
+                        (u.first_size * p.words_per_audio_s * p.tokens_per_word * p.chars_per_token)
+                            .round()
+                            .max(1.0)
                     }
                     (Some(_), _) => u.first_size,
                 };
@@ -836,7 +708,10 @@ impl Simulation {
                     s.state = SrvState::Pending;
                     s.admit_budget = s.queue.len();
                     let delay = from_ms(self.models[model].dispatch_ms);
-                    let ev = Ev::Dispatch { srv: srv as u32, epoch: s.epoch };
+                    let ev = Ev::Dispatch {
+                        srv: srv as u32,
+                        epoch: s.epoch,
+                    };
                     self.q.schedule_in(delay, ev);
                 }
             }
@@ -993,7 +868,11 @@ impl Simulation {
             Call::Prefill(r) => {
                 self.reqs[r as usize].first_token = now;
                 let q = self.reqs[r as usize];
-                s.active.push(Seq { req: r, len: q.size as u32, remaining: q.out_tokens as i64 - 1 });
+                s.active.push(Seq {
+                    req: r,
+                    len: q.size as u32,
+                    remaining: q.out_tokens as i64 - 1,
+                });
             }
             Call::Decode => {
                 let mut j = 0;
@@ -1022,7 +901,10 @@ impl Simulation {
         } else {
             s.state = SrvState::Pending;
             let gap = from_ms(self.models[s.model as usize].call_gap_ms);
-            let ev = Ev::Dispatch { srv: srv as u32, epoch: s.epoch };
+            let ev = Ev::Dispatch {
+                srv: srv as u32,
+                epoch: s.epoch,
+            };
             self.q.schedule_in(gap, ev);
         }
     }
@@ -1118,7 +1000,10 @@ impl Simulation {
             return;
         }
         let wl = u.wl as usize;
-        if let Load::Closed { think, think_exponential, .. } = self.scenario_workloads[wl].load {
+        if let Load::Closed {
+            think, think_exponential, ..
+        } = self.scenario_workloads[wl].load
+        {
             let rt = &mut self.users[u.user as usize];
             let z = if think_exponential {
                 from_ms(Exp::new(1.0).map(|e| e.sample(&mut rt.think_rng)).unwrap_or(1.0) * to_ms(think))
@@ -1172,7 +1057,9 @@ impl Simulation {
 
     fn on_crash(&mut self, k: usize) {
         let f = self.faults[k].clone();
-        let Some(&srv) = self.replicas[f.model].get(f.replica) else { return };
+        let Some(&srv) = self.replicas[f.model].get(f.replica) else {
+            return;
+        };
         let srv = srv as usize;
         let now = self.q.now();
         if let FaultTime::Mtbf(mean) = f.when {
@@ -1228,351 +1115,13 @@ impl Simulation {
         }
         self.q.schedule(back_at, Ev::Restart { srv: srv as u32 });
     }
-
-    // ------------------------------------------------------------------ devices
-
-    fn busy_add(&mut self, dev: usize, ctx: usize, a: SimTime, b: SimTime) {
-        let o = window_overlap(a, b, self.warmup, self.duration);
-        self.devices[dev].busy_ctx[ctx] += o;
-    }
-
-    /// Track "any context executing" for the whole device.
-    fn set_running(&mut self, dev: usize, delta: i32) {
-        let now = self.q.now();
-        let d = &mut self.devices[dev];
-        if delta > 0 {
-            if d.n_running == 0 {
-                d.busy_from = now;
-            }
-            d.n_running += 1;
-        } else if d.n_running > 0 {
-            d.n_running -= 1;
-            if d.n_running == 0 {
-                let from = d.busy_from;
-                let o = window_overlap(from, now, self.warmup, self.duration);
-                self.devices[dev].busy_any += o;
-            }
-        }
-    }
-
-    fn submit(&mut self, dev: usize, ctx: usize, srv: usize, epoch: u32, work: SimTime) {
-        let now = self.q.now();
-        match self.devices[dev].kind {
-            DevKind::Exclusive | DevKind::Mps => {
-                self.busy_add(dev, ctx, now, now + work);
-                self.set_running(dev, 1);
-                self.q.schedule(now + work, Ev::Done { srv: srv as u32, epoch });
-            }
-            DevKind::TimeSliced(_) => self.ts_submit(dev, ctx, work),
-        }
-    }
-
-    fn device_call_ended(&mut self, dev: usize) {
-        if !matches!(self.devices[dev].kind, DevKind::TimeSliced(_)) {
-            self.set_running(dev, -1);
-        }
-    }
-
-    fn device_abort(&mut self, dev: usize, ctx: usize, was_busy: bool) {
-        match &mut self.devices[dev].kind {
-            DevKind::TimeSliced(ts) => {
-                ts.has_work[ctx] = false;
-                ts.remaining[ctx] = 0;
-                ts.ready.retain(|&c| c as usize != ctx);
-                if ts.running == Some(ctx as u32) || ts.switching_to == Some(ctx as u32) {
-                    ts.running = None;
-                    ts.switching_to = None;
-                    self.set_running(dev, -1);
-                    self.ts_next(dev);
-                }
-            }
-            _ => {
-                // The epoch bump voids the pending Done event; account the device as idle now.
-                if was_busy {
-                    self.set_running(dev, -1);
-                }
-            }
-        }
-    }
-
-    // Time slicing. One context executes at a time. A context that is alone runs unhindered; when
-    // others are ready, the running one is preempted at the end of its current slice (slices of
-    // `quantum` counted from when it got the GPU) and the next ready context, round-robin, gets
-    // the GPU after `switch_cost`. A context whose call ends yields at once.
-
-    fn ts(&mut self, dev: usize) -> &mut TsState {
-        match &mut self.devices[dev].kind {
-            DevKind::TimeSliced(ts) => ts,
-            _ => unreachable!("time-slice operation on a non-time-sliced device"),
-        }
-    }
-
-    fn ts_submit(&mut self, dev: usize, ctx: usize, work: SimTime) {
-        let ts = self.ts(dev);
-        ts.remaining[ctx] = work;
-        ts.has_work[ctx] = true;
-        if ts.running.is_none() && ts.switching_to.is_none() {
-            self.ts_start(dev, ctx as u32);
-        } else {
-            ts.ready.push_back(ctx as u32);
-            if ts.running.is_some() {
-                self.ts_plan(dev);
-            }
-        }
-    }
-
-    fn ts_start(&mut self, dev: usize, ctx: u32) {
-        let now = self.q.now();
-        let ts = self.ts(dev);
-        let cost = if ts.last == Some(ctx) { 0 } else { ts.switch_cost };
-        if cost > 0 {
-            ts.switches += 1;
-        }
-        ts.switching_to = Some(ctx);
-        ts.token += 1;
-        let token = ts.token;
-        self.set_running(dev, 1);
-        self.q.schedule(now + cost, Ev::Ts { dev: dev as u32, token });
-    }
-
-    /// Schedule the next decision for the running context: its call's end, or its slice end if others wait.
-    fn ts_plan(&mut self, dev: usize) {
-        let now = self.q.now();
-        let ts = self.ts(dev);
-        let Some(r) = ts.running else { return };
-        let r = r as usize;
-        let done_at = ts.updated + ts.remaining[r];
-        let mut at = done_at;
-        if !ts.ready.is_empty() {
-            let q = ts.quantum.max(1);
-            let elapsed = now - ts.slice_start;
-            let boundary = ts.slice_start + q * (elapsed / q + 1);
-            at = at.min(boundary);
-        }
-        ts.token += 1;
-        let token = ts.token;
-        self.q.schedule(at, Ev::Ts { dev: dev as u32, token });
-    }
-
-    fn ts_timer(&mut self, dev: usize, token: u32) {
-        let now = self.q.now();
-        if self.ts(dev).token != token {
-            return;
-        }
-        if let Some(c) = self.ts(dev).switching_to.take() {
-            // Switch complete: c runs.
-            let ts = self.ts(dev);
-            ts.running = Some(c);
-            ts.last = Some(c);
-            ts.slice_start = now;
-            ts.updated = now;
-            self.ts_plan(dev);
-            return;
-        }
-        let Some(r) = self.ts(dev).running else { return };
-        let r = r as usize;
-        let ts = self.ts(dev);
-        let ran = now - ts.updated;
-        ts.remaining[r] = ts.remaining[r].saturating_sub(ran);
-        ts.updated = now;
-        let seg_start = now - ran;
-        self.busy_add(dev, r, seg_start, now);
-        let ts = self.ts(dev);
-        if ts.remaining[r] == 0 {
-            ts.has_work[r] = false;
-            ts.running = None;
-            self.set_running(dev, -1);
-            let srv = self.devices[dev].servers[r] as usize;
-            self.ts_next(dev);
-            self.call_done(srv);
-        } else {
-            // Slice expired with others waiting: preempt.
-            ts.ready.push_back(r as u32);
-            ts.running = None;
-            self.set_running(dev, -1);
-            self.ts_next(dev);
-        }
-    }
-
-    fn ts_next(&mut self, dev: usize) {
-        let ts = self.ts(dev);
-        if let Some(c) = ts.ready.pop_front() {
-            self.ts_start(dev, c);
-        }
-    }
-
-    // ------------------------------------------------------------------ views
-
-    /// Per-device live view for the TUI.
-    pub fn device_views(&self) -> Vec<DeviceView> {
-        let span = self.q.now().saturating_sub(self.warmup).min(self.duration - self.warmup).max(1);
-        self.devices
-            .iter()
-            .map(|d| {
-                let running = match &d.kind {
-                    DevKind::TimeSliced(ts) => ts.running.map(|c| self.servers[d.servers[c as usize] as usize].label.clone()),
-                    _ => None,
-                };
-                DeviceView {
-                    gpu: d.gpu,
-                    label: d.label.clone(),
-                    servers: d.servers.iter().map(|&s| self.servers[s as usize].label.clone()).collect(),
-                    queues: d.servers.iter().map(|&s| self.servers[s as usize].queue.len() + self.servers[s as usize].active.len()).collect(),
-                    running,
-                    busy_fraction: (d.busy_ctx.iter().sum::<SimTime>() as f64 / span as f64).min(1.0),
-                    server_busy: d.busy_ctx.iter().map(|&b| (b as f64 / span as f64).min(1.0)).collect(),
-                }
-            })
-            .collect()
-    }
-
-    /// Every request in creation order; `None` for those that did not finish.
-    pub fn request_records(&self) -> Vec<Option<RequestRecord>> {
-        self.reqs
-            .iter()
-            .map(|q| {
-                (q.state == ReqState::Done).then(|| RequestRecord {
-                    workload: self.units[q.unit as usize].wl as usize,
-                    arrival: q.arrival,
-                    finish: q.finish,
-                    first_token: q.first_token,
-                })
-            })
-            .collect()
-    }
-
-    /// Latencies of completed requests of model `m` so far [ms] (unsorted).
-    pub fn model_latencies(&self, m: usize) -> &[f64] {
-        &self.model_acc[m].latency_ms
-    }
-
-    /// Summarise what has been simulated.
-    pub fn summary(&self) -> RunSummary {
-        let window = to_secs(self.duration - self.warmup).max(1e-9);
-        let mut models = BTreeMap::new();
-        // Measured requests (and units) still queued or running at the end count as failed.
-        let mut stuck = vec![0u64; self.model_acc.len()];
-        for q in &self.reqs {
-            if matches!(q.state, ReqState::Queued | ReqState::Running) && self.measured(q.arrival) {
-                stuck[q.model as usize] += 1;
-            }
-        }
-        let mut stuck_units = vec![0u64; self.wl_acc.len()];
-        for u in &self.units {
-            if !u.done && !u.failed && self.measured(u.arrival) {
-                stuck_units[u.wl as usize] += 1;
-            }
-        }
-        let unfinished: u64 = stuck.iter().sum();
-        for (m, acc) in self.model_acc.iter().enumerate() {
-            let failed = acc.failed + stuck[m];
-            let total = acc.completed + failed;
-            let ttft = (self.models[m].kind == ServiceKind::Llm).then(|| summarize(&mut acc.ttft_ms.clone()).rounded());
-            models.insert(
-                self.model_names[m].clone(),
-                ModelSummary {
-                    completed: acc.completed,
-                    failed,
-                    throughput_rps: round4(acc.finished_in_window as f64 / window),
-                    latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
-                    ttft_ms: ttft,
-                    availability: round4(if total == 0 { 1.0 } else { acc.completed as f64 / total as f64 }),
-                },
-            );
-        }
-        let mut stages = BTreeMap::new();
-        let (mut completed, mut failed, mut in_window) = (0u64, 0u64, 0u64);
-        let mut all_lat: Vec<f64> = Vec::new();
-        for (i, w) in self.scenario_workloads.iter().enumerate() {
-            let acc = &self.wl_acc[i];
-            let stuck = stuck_units[i];
-            completed += acc.completed;
-            failed += acc.failed + stuck;
-            in_window += acc.finished_in_window;
-            all_lat.extend_from_slice(&acc.latency_ms);
-            if let Target::Pipeline(p) = &w.target {
-                stages.insert(
-                    w.name.clone(),
-                    PipelineSummary {
-                        completed: acc.completed,
-                        failed: acc.failed + stuck,
-                        availability: round4(if acc.completed + acc.failed + stuck == 0 {
-                            1.0
-                        } else {
-                            acc.completed as f64 / (acc.completed + acc.failed + stuck) as f64
-                        }),
-                        throughput_tps: round4(acc.finished_in_window as f64 / window),
-                        latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
-                        time_to_first_audio_ms: summarize(&mut acc.first_audio_ms.clone()).rounded(),
-                        stages: p
-                            .stages
-                            .iter()
-                            .zip(&acc.stage_ms)
-                            .map(|(&m, s)| StageSummary { model: self.model_names[m].clone(), latency_ms: summarize(&mut s.clone()).rounded() })
-                            .collect(),
-                    },
-                );
-            }
-        }
-        let mut util = Vec::new();
-        let span = (self.duration - self.warmup).max(1) as f64;
-        for d in &self.devices {
-            match d.kind {
-                DevKind::Exclusive => {
-                    let b = d.busy_ctx.first().copied().unwrap_or(0);
-                    util.push(GpuUtil { gpu: d.gpu, partition: d.label.clone(), busy_fraction: round4(b as f64 / span) });
-                }
-                _ => {
-                    // A busy period still open at the end counts up to now.
-                    let open = if d.n_running > 0 { window_overlap(d.busy_from, self.q.now(), self.warmup, self.duration) } else { 0 };
-                    let any = d.busy_any + open;
-                    util.push(GpuUtil { gpu: d.gpu, partition: d.label.clone(), busy_fraction: round4((any as f64 / span).min(1.0)) });
-                    for (c, &s) in d.servers.iter().enumerate() {
-                        util.push(GpuUtil {
-                            gpu: d.gpu,
-                            partition: self.servers[s as usize].label.clone(),
-                            busy_fraction: round4(d.busy_ctx[c] as f64 / span),
-                        });
-                    }
-                }
-            }
-        }
-        let mut fail = self.fail.clone();
-        fail.unfinished = unfinished;
-        fail.availability = models.iter().map(|(k, v)| (k.clone(), v.availability)).collect();
-        let throughput = in_window as f64 / window;
-        let switches = self
-            .devices
-            .iter()
-            .map(|d| match &d.kind {
-                DevKind::TimeSliced(ts) => ts.switches,
-                _ => 0,
-            })
-            .sum();
-        RunSummary {
-            name: self.variant_name.clone(),
-            gpus: self.n_gpus,
-            gpu_type: self.gpu.name.clone(),
-            cost_per_hour_usd: round4(self.price * self.n_gpus as f64),
-            completed,
-            failed,
-            throughput_rps: round4(throughput),
-            throughput_rps_per_gpu: round4(throughput / self.n_gpus.max(1) as f64),
-            latency_ms: summarize(&mut all_lat).rounded(),
-            models,
-            gpu_utilization: util,
-            extrapolated: self.extrapolated,
-            stages,
-            failures: fail,
-            events: self.q.processed(),
-            context_switches: switches,
-        }
-    }
 }
 
 /// Run every variant of a scenario (in parallel, results in variant order).
 pub fn run_scenario(scenario: &Scenario, seed: u64) -> Result<Vec<RunSummary>> {
     use rayon::prelude::*;
-    let sims: Vec<Simulation> = (0..scenario.variants.len()).map(|v| Simulation::new(scenario, v, seed)).collect::<Result<_>>()?;
+    let sims: Vec<Simulation> = (0..scenario.variants.len())
+        .map(|v| Simulation::new(scenario, v, seed))
+        .collect::<Result<_>>()?;
     Ok(sims.into_par_iter().map(Simulation::run_to_end).collect())
 }

@@ -39,9 +39,16 @@ const TICK: Duration = Duration::from_millis(50);
 /// trace paths absolute so that an export written elsewhere still finds them.
 pub fn load(path: Option<&str>) -> Result<(RawScenario, String, Option<PathBuf>)> {
     match path {
-        None => Ok((config::parse_raw(config::DEFAULT_SCENARIO, config::DEFAULT_SCENARIO_NAME)?, config::DEFAULT_SCENARIO_NAME.to_string(), None)),
+        None => Ok((
+            config::parse_raw(config::DEFAULT_SCENARIO, config::DEFAULT_SCENARIO_NAME)?,
+            config::DEFAULT_SCENARIO_NAME.to_string(),
+            None,
+        )),
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Error::Io { path: p.into(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(p).map_err(|e| Error::Io {
+                path: p.into(),
+                message: e.to_string(),
+            })?;
             let mut raw = config::parse_raw(&text, p)?;
             let dir = Path::new(p).parent().map(Path::to_path_buf);
             let absolute = |f: &str| -> Option<String> {
@@ -67,13 +74,22 @@ pub fn load(path: Option<&str>) -> Result<(RawScenario, String, Option<PathBuf>)
 
 /// Write an export atomically (temporary file, then rename) and report it as a message.
 pub fn export(path: &str, text: &str) -> Message {
-    Message::Exported(crate::cli::write_atomic(path, text).map(|()| path.to_string()).map_err(|e| e.to_string()))
+    Message::Exported(
+        crate::cli::write_atomic(path, text)
+            .map(|()| path.to_string())
+            .map_err(|e| e.to_string()),
+    )
 }
 
 /// Execute one effect: runs go to a worker thread, exports are written here (small and fast).
 fn perform(effect: Effect, tx: &Sender<Message>) {
     match effect {
-        Effect::Run { variant, gen, scenario, seed } => {
+        Effect::Run {
+            variant,
+            gen,
+            scenario,
+            seed,
+        } => {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 let outcome = worker::run_variant(&scenario, variant, seed).map(Box::new);
@@ -106,7 +122,10 @@ impl Drop for TerminalGuard {
 pub fn run(scenario: Option<String>, seed: u64) -> Result<()> {
     let (raw, source, dir) = load(scenario.as_deref())?;
     let mut app = App::new(raw, &source, dir, seed)?;
-    let io = |e: std::io::Error| Error::Io { path: "<terminal>".into(), message: e.to_string() };
+    let io = |e: std::io::Error| Error::Io {
+        path: "<terminal>".into(),
+        message: e.to_string(),
+    };
 
     // A panic must not leave the shell in raw mode on the alternate screen: restore first, then
     // let the previous hook print the message.
@@ -143,7 +162,12 @@ pub fn run(scenario: Option<String>, seed: u64) -> Result<()> {
         let elapsed = last_tick.elapsed();
         if elapsed >= TICK {
             last_tick = Instant::now();
-            update::dispatch(&mut app, Message::Tick { elapsed_ms: elapsed.as_millis() as u64 });
+            update::dispatch(
+                &mut app,
+                Message::Tick {
+                    elapsed_ms: elapsed.as_millis() as u64,
+                },
+            );
         }
     }
     terminal.show_cursor().map_err(io)?;

@@ -114,9 +114,15 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
     }
     let gname = g.text(0, "name").to_string();
     let gkey = gpu_key(&gname).ok_or_else(|| Error::input(gpu_csv.display().to_string(), "name", format!("unknown GPU '{gname}'")))?;
-    let gpu = Catalog::builtin().gpu(gkey).cloned().ok_or_else(|| Error::Infeasible(format!("GPU '{gkey}' missing from the catalog")))?;
+    let gpu = Catalog::builtin()
+        .gpu(gkey)
+        .cloned()
+        .ok_or_else(|| Error::Infeasible(format!("GPU '{gkey}' missing from the catalog")))?;
     let mut names: Vec<String> = std::fs::read_dir(d)
-        .map_err(|e| Error::Io { path: dir.into(), message: e.to_string() })?
+        .map_err(|e| Error::Io {
+            path: dir.into(),
+            message: e.to_string(),
+        })?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let f = e.file_name().to_string_lossy().to_string();
@@ -149,16 +155,28 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
         }
         rt.require(&cols)?;
         if rt.len() != rows.len() {
-            return Err(Error::input(rpath, "", format!("has {} requests but the trace has {}", rt.len(), rows.len())));
+            return Err(Error::input(
+                rpath,
+                "",
+                format!("has {} requests but the trace has {}", rt.len(), rows.len()),
+            ));
         }
         measured.push(rt);
-        workloads.push(Workload { name: n.clone(), target: Target::Model(i), load: Load::Trace { rows, out_tokens: None }, timeout: 0 });
+        workloads.push(Workload {
+            name: n.clone(),
+            target: Target::Model(i),
+            load: Load::Trace { rows, out_tokens: None },
+            timeout: 0,
+        });
         models.push(spec);
     }
     let regime = if models.len() == 1 {
         Regime::Dedicated
     } else {
-        Regime::TimeSliced { quantum: from_secs(ts.quantum_ms / 1e3), switch_cost: from_secs(ts.switch_us / 1e6) }
+        Regime::TimeSliced {
+            quantum: from_secs(ts.quantum_ms / 1e3),
+            switch_cost: from_secs(ts.switch_us / 1e6),
+        }
     };
     let scenario = Scenario {
         name: format!("validate {dir}"),
@@ -173,7 +191,10 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
             gpu: gpu.clone(),
             price_usd_per_hour: gpu.price_usd_per_hour,
             balancer: Balancer::RoundRobin,
-            gpus: vec![GpuPlan { regime: regime.clone(), tenants: (0..names.len()).map(Some).collect() }],
+            gpus: vec![GpuPlan {
+                regime: regime.clone(),
+                tenants: (0..names.len()).map(Some).collect(),
+            }],
             faults: vec![],
         }],
     };
@@ -202,7 +223,11 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
         }
         let sim_recs: Vec<_> = recs.iter().filter_map(|r| r.filter(|r| r.workload == i)).collect();
         if sim_recs.len() != m_lat.len() {
-            return Err(Error::Infeasible(format!("{dir}: model '{n}': {} of {} requests finished in the simulation", sim_recs.len(), m_lat.len())));
+            return Err(Error::Infeasible(format!(
+                "{dir}: model '{n}': {} of {} requests finished in the simulation",
+                sim_recs.len(),
+                m_lat.len()
+            )));
         }
         let s_lat: Vec<f64> = sim_recs.iter().map(|r| to_ms(r.finish - r.arrival)).collect();
         let s_ttft: Vec<f64> = sim_recs.iter().map(|r| to_ms(r.first_token.saturating_sub(r.arrival))).collect();
@@ -227,13 +252,27 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
             err.insert("ttft_p50".to_string(), pct(s.p50, m.p50));
             err.insert("ttft_p95".to_string(), pct(s.p95, m.p95));
         }
-        out.insert(n.clone(), ModelValidation { requests, measured, simulated, error_pct: err, request_mape_pct: round4(mape) });
+        out.insert(
+            n.clone(),
+            ModelValidation {
+                requests,
+                measured,
+                simulated,
+                error_pct: err,
+                request_mape_pct: round4(mape),
+            },
+        );
     }
     let regime_label = match regime {
         Regime::TimeSliced { .. } => format!("time-sliced (quantum {} ms, switch {} us)", ts.quantum_ms, ts.switch_us),
         _ => "dedicated".to_string(),
     };
-    Ok(Validation { dir: dir.to_string(), gpu: gkey.to_string(), regime: regime_label, models: out })
+    Ok(Validation {
+        dir: dir.to_string(),
+        gpu: gkey.to_string(),
+        regime: regime_label,
+        models: out,
+    })
 }
 
 /// Table text of a validation.
@@ -242,8 +281,18 @@ pub fn table(v: &Validation) -> String {
     s.push_str("model  requests  metric        measured  simulated   error\n");
     for (n, m) in &v.models {
         let mut rows = vec![
-            ("throughput/s", m.measured.throughput_rps, m.simulated.throughput_rps, m.error_pct["throughput"]),
-            ("mean ms", m.measured.latency_ms.mean, m.simulated.latency_ms.mean, m.error_pct["mean"]),
+            (
+                "throughput/s",
+                m.measured.throughput_rps,
+                m.simulated.throughput_rps,
+                m.error_pct["throughput"],
+            ),
+            (
+                "mean ms",
+                m.measured.latency_ms.mean,
+                m.simulated.latency_ms.mean,
+                m.error_pct["mean"],
+            ),
             ("p50 ms", m.measured.latency_ms.p50, m.simulated.latency_ms.p50, m.error_pct["p50"]),
             ("p95 ms", m.measured.latency_ms.p95, m.simulated.latency_ms.p95, m.error_pct["p95"]),
             ("p99 ms", m.measured.latency_ms.p99, m.simulated.latency_ms.p99, m.error_pct["p99"]),
@@ -253,10 +302,17 @@ pub fn table(v: &Validation) -> String {
             rows.push(("ttft p95 ms", a.p95, b.p95, m.error_pct["ttft_p95"]));
         }
         for (k, (label, a, b, e)) in rows.into_iter().enumerate() {
-            let (nm, rq) = if k == 0 { (n.as_str(), m.requests.to_string()) } else { ("", String::new()) };
+            let (nm, rq) = if k == 0 {
+                (n.as_str(), m.requests.to_string())
+            } else {
+                ("", String::new())
+            };
             s.push_str(&format!("{nm:<6} {rq:>8}  {label:<12} {a:>9.2}  {b:>9.2}  {e:>+6.1}%\n"));
         }
-        s.push_str(&format!("{:<6} {:>8}  {:<12} {:>31.1}%\n", "", "", "request MAPE", m.request_mape_pct));
+        s.push_str(&format!(
+            "{:<6} {:>8}  {:<12} {:>31.1}%\n",
+            "", "", "request MAPE", m.request_mape_pct
+        ));
     }
     s
 }
@@ -284,10 +340,16 @@ pub fn mig_comparison() -> Result<Vec<MigRatio>> {
     let asr = load_model("h100/asr", "built-in", "h100/asr", None)?;
     let op = asr.op("encode");
     let cat = Catalog::builtin();
-    let get = |n: &str| cat.gpu(n).cloned().ok_or_else(|| Error::Infeasible(format!("{n} missing from catalog")));
+    let get = |n: &str| {
+        cat.gpu(n)
+            .cloned()
+            .ok_or_else(|| Error::Infeasible(format!("{n} missing from catalog")))
+    };
     let (h100, a100) = (get("h100-80gb")?, get("a100-80gb")?);
     let ratio = |gpu: &crate::catalog::GpuSpec, profile: &str, batch: u32, size: f64| -> Result<f64> {
-        let p = gpu.mig_profile(profile).ok_or_else(|| Error::Infeasible(format!("{profile} missing")))?;
+        let p = gpu
+            .mig_profile(profile)
+            .ok_or_else(|| Error::Infeasible(format!("{profile} missing")))?;
         let full = DeviceScale::of(&h100, gpu, 1.0, 1.0);
         let slice = DeviceScale::of(&h100, gpu, p.sms as f64 / gpu.sm_count as f64, p.mem_slices as f64 / 8.0);
         Ok(op.latency_ms(batch, size, &full).0 / op.latency_ms(batch, size, &slice).0)
@@ -304,7 +366,13 @@ pub fn mig_comparison() -> Result<Vec<MigRatio>> {
     };
     // Offline (saturated) throughput of one 1g.10gb slice vs the whole A100-80GB: batch 32 x 10 s.
     let sat = ratio(&a100, "1g.10gb", 32, 10.0)?;
-    for (bench, published) in [("RNN-T (speech)", 0.114), ("BERT-99", 0.139), ("ResNet-50", 0.133), ("SSD-ResNet34", 0.135), ("3D-UNet-99", 0.123)] {
+    for (bench, published) in [
+        ("RNN-T (speech)", 0.114),
+        ("BERT-99", 0.139),
+        ("ResNet-50", 0.133),
+        ("SSD-ResNet34", 0.135),
+        ("3D-UNet-99", 0.123),
+    ] {
         push(
             &format!("A100-80GB 1g.10gb / full, offline throughput, MLPerf {bench} vs ASR shape"),
             published,
@@ -330,7 +398,10 @@ pub fn mig_comparison() -> Result<Vec<MigRatio>> {
 
 /// The README's "How accurate is it" tables, as Markdown.
 pub fn accuracy_markdown(root: &str) -> Result<String> {
-    let ts = TsParams { quantum_ms: crate::config::DEFAULT_QUANTUM_MS, switch_us: crate::config::DEFAULT_SWITCH_US };
+    let ts = TsParams {
+        quantum_ms: crate::config::DEFAULT_QUANTUM_MS,
+        switch_us: crate::config::DEFAULT_SWITCH_US,
+    };
     let mut s = String::from("| run | model | requests | throughput err | mean err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for run in [
         "asr_L",
@@ -369,7 +440,10 @@ pub fn accuracy_markdown(root: &str) -> Result<String> {
     ));
     s.push_str("| MIG comparison | published | predicted | error | source |\n|---|---|---|---|---|\n");
     for r in mig_comparison()? {
-        s.push_str(&format!("| {} | {:.3} | {:.3} | {:+.1}% | {} |\n", r.what, r.published, r.predicted, r.error_pct, r.source));
+        s.push_str(&format!(
+            "| {} | {:.3} | {:.3} | {:+.1}% | {} |\n",
+            r.what, r.published, r.predicted, r.error_pct, r.source
+        ));
     }
     Ok(s)
 }

@@ -66,7 +66,11 @@ impl ArrivalGen {
                 (Gamma::new(shape, 1.0 / (shape * rate_rps)).ok(), None)
             }
         };
-        ArrivalGen { kind: kind.clone(), gamma, exp }
+        ArrivalGen {
+            kind: kind.clone(),
+            gamma,
+            exp,
+        }
     }
 
     /// Next arrival time after `now` [ns].
@@ -191,7 +195,11 @@ mod tests {
 
     #[test]
     fn on_off_never_arrives_in_off_periods() {
-        let g = ArrivalGen::new(&Arrivals::OnOff { rate_rps: 100.0, on_s: 1.0, off_s: 3.0 });
+        let g = ArrivalGen::new(&Arrivals::OnOff {
+            rate_rps: 100.0,
+            on_s: 1.0,
+            off_s: 3.0,
+        });
         let mut rng = stream_rng(3, 0, 0);
         let mut t = 0;
         for _ in 0..10_000 {

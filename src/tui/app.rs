@@ -173,7 +173,10 @@ impl Live {
                     h.pop_front();
                 }
                 self.seen[m] = lat.len();
-                self.models[m] = ModelLive { completed: lat.len(), latency: summarize(&mut lat.to_vec()) };
+                self.models[m] = ModelLive {
+                    completed: lat.len(),
+                    latency: summarize(&mut lat.to_vec()),
+                };
             }
         }
     }
@@ -318,7 +321,10 @@ impl App {
             next_gen: 0,
         };
         for v in 0..app.scenario.variants.len() {
-            app.runs.push(RunSlot { gen: 0, state: RunState::Running });
+            app.runs.push(RunSlot {
+                gen: 0,
+                state: RunState::Running,
+            });
             app.request_run(v);
         }
         Ok(app)
@@ -328,8 +334,16 @@ impl App {
     pub fn request_run(&mut self, v: usize) {
         self.next_gen += 1;
         let gen = self.next_gen;
-        self.runs[v] = RunSlot { gen, state: RunState::Running };
-        self.effects.push(Effect::Run { variant: v, gen, scenario: Arc::clone(&self.scenario), seed: self.seed });
+        self.runs[v] = RunSlot {
+            gen,
+            state: RunState::Running,
+        };
+        self.effects.push(Effect::Run {
+            variant: v,
+            gen,
+            scenario: Arc::clone(&self.scenario),
+            seed: self.seed,
+        });
     }
 
     /// Take the queued effects (the run loop executes them).
@@ -355,7 +369,10 @@ impl App {
     /// Latencies of model `m` to plot, ascending [ms], and where they come from: the selected
     /// variant's finished background run, else the live simulation so far.
     pub fn latency_samples(&self, m: usize) -> (Vec<f64>, &'static str) {
-        if let Some(RunSlot { state: RunState::Done(r), .. }) = self.runs.get(self.variant) {
+        if let Some(RunSlot {
+            state: RunState::Done(r), ..
+        }) = self.runs.get(self.variant)
+        {
             if let Some(l) = r.latencies.get(m) {
                 return (l.clone(), "full run");
             }

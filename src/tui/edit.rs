@@ -111,7 +111,6 @@ pub fn gpu_candidates(raw: &RawScenario, v: usize) -> Vec<(String, Result<RawSce
         .collect()
 }
 
-
 /// One instance of a typed layout: profile and optional model (`3g.40gb=asr`).
 fn split_entry(e: &str) -> (&str, Option<&str>) {
     match e.split_once('=') {
@@ -131,7 +130,9 @@ pub fn check_layout(gpu: &GpuSpec, input: &str) -> Result<Vec<PlacedInstance>, S
 /// take the GPU's current tenants in order, then stay empty (`-`).
 pub fn set_layout(raw: &RawScenario, v: usize, g: usize, input: &str) -> Result<(RawScenario, String), String> {
     let var = &raw.variant[v];
-    let gpu = Catalog::builtin().gpu(&var.gpu).ok_or_else(|| format!("unknown GPU '{}'", var.gpu))?;
+    let gpu = Catalog::builtin()
+        .gpu(&var.gpu)
+        .ok_or_else(|| format!("unknown GPU '{}'", var.gpu))?;
     let placed = check_layout(gpu, input)?;
     let entries: Vec<(&str, Option<&str>)> = input.split(',').map(split_entry).collect();
     let current: Vec<&String> = var.gpus[g].models.iter().filter(|m| *m != "-").collect();
@@ -160,7 +161,11 @@ pub fn set_layout(raw: &RawScenario, v: usize, g: usize, input: &str) -> Result<
         mem_limit_gib: None,
         count: None,
     };
-    let desc: Vec<String> = placed.iter().zip(&models).map(|(p, m)| format!("{}@{}={m}", p.profile.name, p.start)).collect();
+    let desc: Vec<String> = placed
+        .iter()
+        .zip(&models)
+        .map(|(p, m)| format!("{}@{}={m}", p.profile.name, p.start))
+        .collect();
     Ok((out, format!("GPU {g} of '{}' is now MIG {}", var.name, desc.join(" "))))
 }
 
@@ -169,11 +174,17 @@ pub fn set_layout(raw: &RawScenario, v: usize, g: usize, input: &str) -> Result<
 pub fn change_quantum(raw: &RawScenario, v: usize, g: usize, up: bool) -> Result<(RawScenario, String), String> {
     let var = &raw.variant[v];
     let ts = |i: &usize| var.gpus.get(*i).is_some_and(|x| x.regime == "time-sliced");
-    let target = Some(g).filter(ts).or_else(|| (0..var.gpus.len()).find(ts)).ok_or_else(|| format!("variant '{}' has no time-sliced GPU", var.name))?;
+    let target = Some(g)
+        .filter(ts)
+        .or_else(|| (0..var.gpus.len()).find(ts))
+        .ok_or_else(|| format!("variant '{}' has no time-sliced GPU", var.name))?;
     let q = var.gpus[target].quantum_ms.unwrap_or(DEFAULT_QUANTUM_MS);
     let n = if up { q * 2.0 } else { q / 2.0 }.clamp(QUANTUM_RANGE_MS.0, QUANTUM_RANGE_MS.1);
     if n == q {
-        return Err(format!("time slice already at its {} ({q} ms)", if up { "maximum" } else { "minimum" }));
+        return Err(format!(
+            "time slice already at its {} ({q} ms)",
+            if up { "maximum" } else { "minimum" }
+        ));
     }
     let mut out = raw.clone();
     out.variant[v].gpus[target].quantum_ms = Some(n);
@@ -211,7 +222,14 @@ pub fn remove_replica(raw: &RawScenario, v: usize, model: &str) -> Result<(RawSc
     }
     let mut out = raw.clone();
     out.variant[v].gpus.remove(i);
-    Ok((out, format!("'{}': removed dedicated GPU {i} ({model}), {} GPUs left", var.name, var.gpus.len() - 1)))
+    Ok((
+        out,
+        format!(
+            "'{}': removed dedicated GPU {i} ({model}), {} GPUs left",
+            var.name,
+            var.gpus.len() - 1
+        ),
+    ))
 }
 
 /// The scenario as a TOML file that `gpuslice run` reads.
@@ -276,7 +294,11 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"], count = 2 }]
     #[test]
     fn layouts_translate_by_profile_id() {
         let c = Catalog::builtin();
-        let (a80, a40, l4) = (c.gpu("a100-80gb").expect("gpu"), c.gpu("a100-40gb").expect("gpu"), c.gpu("l4").expect("gpu"));
+        let (a80, a40, l4) = (
+            c.gpu("a100-80gb").expect("gpu"),
+            c.gpu("a100-40gb").expect("gpu"),
+            c.gpu("l4").expect("gpu"),
+        );
         assert_eq!(translate_layout("3g.40gb,2g.20gb", a80, a40).as_deref(), Some("3g.20gb,2g.10gb"));
         assert_eq!(translate_layout("3g.40gb", a80, l4), None);
     }

@@ -103,7 +103,13 @@ fn check_input(gpu: &GpuSpec, text: &str) -> Result<String, String> {
         }
         return Err(format!("type profiles separated by ',' (optionally =model): {}", names.join(" ")));
     }
-    edit::check_layout(gpu, text).map(|p| format!("memory {}  compute {}", crate::catalog::slot_map(&p, 8, true), crate::catalog::slot_map(&p, 7, false)))
+    edit::check_layout(gpu, text).map(|p| {
+        format!(
+            "memory {}  compute {}",
+            crate::catalog::slot_map(&p, 8, true),
+            crate::catalog::slot_map(&p, 7, false)
+        )
+    })
 }
 
 fn round3(x: f64) -> f64 {
@@ -126,7 +132,10 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
             app.live.advance(dt);
             if app.live.finished() {
                 app.live.paused = true;
-                app.status = Some(Status::Info(format!("live run reached its horizon ({:.0} s); r restarts", app.live.horizon_s())));
+                app.status = Some(Status::Info(format!(
+                    "live run reached its horizon ({:.0} s); r restarts",
+                    app.live.horizon_s()
+                )));
             }
         }
         Message::TogglePause => {
@@ -142,14 +151,21 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
         Message::SpeedDown => app.live.speed = app.live.speed.saturating_sub(1),
         Message::Restart => {
             app.restart_live();
-            app.status = Some(Status::Info(format!("live simulation of '{}' restarted", app.scenario.variants[v].name)));
+            app.status = Some(Status::Info(format!(
+                "live simulation of '{}' restarted",
+                app.scenario.variants[v].name
+            )));
         }
         Message::NextView => app.view = View::ALL[(app.view.index() + 1) % View::ALL.len()],
         Message::PrevView => app.view = View::ALL[(app.view.index() + View::ALL.len() - 1) % View::ALL.len()],
         Message::GotoView(i) => app.view = View::ALL[i.min(View::ALL.len() - 1)],
         Message::NextVariant | Message::PrevVariant => {
             let n = app.scenario.variants.len();
-            app.variant = if matches!(msg, Message::NextVariant) { (v + 1) % n } else { (v + n - 1) % n };
+            app.variant = if matches!(msg, Message::NextVariant) {
+                (v + 1) % n
+            } else {
+                (v + n - 1) % n
+            };
             app.gpu = 0;
             app.restart_live();
         }
@@ -183,13 +199,21 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
                     Err(_) => skipped.push(name),
                 }
             }
-            app.status = Some(Status::Refused(format!("no other GPU type can run '{}' as laid out", app.raw.variant[v].name)));
+            app.status = Some(Status::Refused(format!(
+                "no other GPU type can run '{}' as laid out",
+                app.raw.variant[v].name
+            )));
         }
         Message::EditLayout => {
             let g = app.gpu.min(app.gpu_count().saturating_sub(1));
             let rg = &app.raw.variant[v].gpus[g];
             let text = match &rg.layout {
-                Some(l) => l.split(',').zip(&rg.models).map(|(p, m)| format!("{}={m}", p.trim())).collect::<Vec<_>>().join(","),
+                Some(l) => l
+                    .split(',')
+                    .zip(&rg.models)
+                    .map(|(p, m)| format!("{}={m}", p.trim()))
+                    .collect::<Vec<_>>()
+                    .join(","),
                 None => String::new(),
             };
             let check = check_input(&app.scenario.variants[v].gpu, &text);
@@ -249,7 +273,10 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
             );
             match edit::export_toml(&app.raw, &header) {
                 Ok(text) => {
-                    app.effects.push(super::app::Effect::Export { path: app.export_path.clone(), text });
+                    app.effects.push(super::app::Effect::Export {
+                        path: app.export_path.clone(),
+                        text,
+                    });
                     app.status = Some(Status::Info(format!("exporting to {}", app.export_path)));
                 }
                 Err(e) => app.status = Some(Status::Refused(e)),
@@ -344,7 +371,13 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
     /// Run queued background runs synchronously, as the run loop would on worker threads.
     pub(crate) fn finish_runs(app: &mut App) {
         for e in app.take_effects() {
-            if let Effect::Run { variant, gen, scenario, seed } = e {
+            if let Effect::Run {
+                variant,
+                gen,
+                scenario,
+                seed,
+            } = e
+            {
                 let outcome = crate::tui::worker::run_variant(&scenario, variant, seed).map(Box::new);
                 dispatch(app, Message::RunDone { variant, gen, outcome });
             }
@@ -394,7 +427,11 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
             dispatch(&mut app, Message::Tick { elapsed_ms: 100 });
         }
         assert!(app.live.finished() && app.live.paused);
-        assert!(app.live.models[0].completed > 50, "asr completions: {}", app.live.models[0].completed);
+        assert!(
+            app.live.models[0].completed > 50,
+            "asr completions: {}",
+            app.live.models[0].completed
+        );
         assert!(app.live.models[0].latency.p99 >= app.live.models[0].latency.p50);
         assert!(!app.live.history[0].is_empty());
     }
@@ -467,10 +504,20 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
         press(&mut app, KeyCode::Char('l'));
         type_text(&mut app, "4g.40gb,4g.40gb");
         let Mode::EditLayout(i) = &app.mode else { panic!("input mode") };
-        assert!(i.check.as_ref().is_err_and(|e| e.contains("at most 1")), "refused while typing: {:?}", i.check);
+        assert!(
+            i.check.as_ref().is_err_and(|e| e.contains("at most 1")),
+            "refused while typing: {:?}",
+            i.check
+        );
         press(&mut app, KeyCode::Enter);
-        let Mode::EditLayout(i) = &app.mode else { panic!("stays in input mode") };
-        assert!(i.check.as_ref().is_err_and(|e| e.contains("'4g.40gb' appears 2 times")), "{:?}", i.check);
+        let Mode::EditLayout(i) = &app.mode else {
+            panic!("stays in input mode")
+        };
+        assert!(
+            i.check.as_ref().is_err_and(|e| e.contains("'4g.40gb' appears 2 times")),
+            "{:?}",
+            i.check
+        );
         assert!(matches!(&app.status, Some(Status::Refused(r)) if r.contains("at most 1")));
         assert_eq!(app.raw.variant[0].gpus[0].regime, "dedicated", "nothing changed");
         // A layout that places but starves a model of memory is refused by validation.
@@ -516,7 +563,14 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
         dispatch(&mut app, Message::Rerun(Some(0)));
         for e in old {
             if let Effect::Run { variant, gen, .. } = e {
-                dispatch(&mut app, Message::RunDone { variant, gen, outcome: Err("stale".into()) });
+                dispatch(
+                    &mut app,
+                    Message::RunDone {
+                        variant,
+                        gen,
+                        outcome: Err("stale".into()),
+                    },
+                );
             }
         }
         assert!(matches!(app.runs[0].state, RunState::Running));
@@ -540,18 +594,27 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
         let _ = app.take_effects();
         press(&mut app, KeyCode::Char('e'));
         let effects = app.take_effects();
-        let [Effect::Export { path, text }] = effects.as_slice() else { panic!("{effects:?}") };
+        let [Effect::Export { path, text }] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
         let sc = crate::config::parse_scenario(text, "export.toml", None).expect("gpuslice run accepts the export");
         assert_eq!(sc.variants.len(), 3);
         assert!(matches!(&sc.variants[1].gpus[0].regime, crate::scenario::Regime::Mig { instances } if instances.len() == 2));
         match &sc.workloads[0].load {
-            crate::scenario::Load::Open { arrivals: crate::workload::Arrivals::Poisson { rate_rps }, .. } => {
+            crate::scenario::Load::Open {
+                arrivals: crate::workload::Arrivals::Poisson { rate_rps },
+                ..
+            } => {
                 assert!((rate_rps - 60.0 / 1.1).abs() < 0.01, "{rate_rps}")
             }
             l => panic!("{l:?}"),
         }
         dispatch(&mut app, crate::tui::export(path, text));
-        assert!(matches!(&app.status, Some(Status::Info(s)) if s.contains("exported to")), "{:?}", app.status);
+        assert!(
+            matches!(&app.status, Some(Status::Info(s)) if s.contains("exported to")),
+            "{:?}",
+            app.status
+        );
         let back = crate::config::load_file(path).expect("file on disk is accepted too");
         assert_eq!(back.name, "tui-test");
         let _ = std::fs::remove_dir_all(&dir);

@@ -29,7 +29,15 @@ pub const GOOD: Style = Style::new().fg(Color::Green);
 /// Busy gauges and bars.
 pub const BAR: Style = Style::new().fg(Color::Blue);
 /// One colour per MIG instance (A, B, C...).
-pub const INSTANCE: [Color; 7] = [Color::Blue, Color::Magenta, Color::Green, Color::Yellow, Color::Cyan, Color::Red, Color::LightBlue];
+pub const INSTANCE: [Color; 7] = [
+    Color::Blue,
+    Color::Magenta,
+    Color::Green,
+    Color::Yellow,
+    Color::Cyan,
+    Color::Red,
+    Color::LightBlue,
+];
 
 /// Every key, as the help overlay and the README list them.
 pub const KEYS: &[(&str, &str)] = &[
@@ -120,7 +128,11 @@ pub fn fit(s: &str, w: usize) -> String {
 fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     let mut tabs = vec![Span::styled(" gpuslice ", TITLE)];
     for (i, v) in View::ALL.iter().enumerate() {
-        let style = if *v == app.view { TITLE.add_modifier(Modifier::REVERSED) } else { Style::new() };
+        let style = if *v == app.view {
+            TITLE.add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new()
+        };
         tabs.push(Span::styled(format!(" {} {} ", i + 1, v.title()), style));
     }
     tabs.push(Span::styled(" ? help  q quit  ", DIM));
@@ -139,7 +151,13 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let info = Line::from(vec![
         clock,
-        Span::raw(format!("t {:.1}/{:.0} s │ {}/{} ", live.now_s(), live.horizon_s(), app.variant + 1, app.scenario.variants.len())),
+        Span::raw(format!(
+            "t {:.1}/{:.0} s │ {}/{} ",
+            live.now_s(),
+            live.horizon_s(),
+            app.variant + 1,
+            app.scenario.variants.len()
+        )),
         Span::styled(var.name.clone(), SELECTED),
         Span::raw(format!(
             " {}x {} ${:.2}/h │ load x{:.2}",
@@ -155,7 +173,10 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
 fn footer_lines(app: &App) -> Vec<Line<'static>> {
     if let Mode::EditLayout(inp) = &app.mode {
         let check = match &inp.check {
-            Ok(map) => Line::from(vec![Span::styled(format!(" ✓ {map}"), GOOD), Span::styled("   Enter apply  Esc cancel", DIM)]),
+            Ok(map) => Line::from(vec![
+                Span::styled(format!(" ✓ {map}"), GOOD),
+                Span::styled("   Enter apply  Esc cancel", DIM),
+            ]),
             Err(why) => Line::from(Span::styled(format!(" ✗ {why}"), BAD)),
         };
         return vec![
@@ -183,13 +204,20 @@ fn footer_lines(app: &App) -> Vec<Line<'static>> {
 fn render_help(area: Rect, buf: &mut Buffer) {
     let w = area.width.min(62);
     let h = area.height.min(KEYS.len() as u16 + 2);
-    let r = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
     Clear.render(r, buf);
     let lines: Vec<Line> = KEYS
         .iter()
         .map(|(k, d)| Line::from(vec![Span::styled(format!(" {k:<11}"), SELECTED), Span::raw(d.to_string())]))
         .collect();
-    Paragraph::new(lines).block(Block::bordered().title(Span::styled(" Keys (? or Esc closes) ", TITLE))).render(r, buf);
+    Paragraph::new(lines)
+        .block(Block::bordered().title(Span::styled(" Keys (? or Esc closes) ", TITLE)))
+        .render(r, buf);
 }
 
 #[cfg(test)]
@@ -250,7 +278,17 @@ pub(crate) mod tests {
     fn compare_view_shows_every_variant() {
         for (w, h) in SIZES {
             let s = screen(&app_in(View::Compare, 0), w, h);
-            for want in ["Compare", "throughput per GPU", "p95", "cost", "failures", "dedicated-2gpu", "time-sliced", "mig-4g+3g", "$4.98"] {
+            for want in [
+                "Compare",
+                "throughput per GPU",
+                "p95",
+                "cost",
+                "failures",
+                "dedicated-2gpu",
+                "time-sliced",
+                "mig-4g+3g",
+                "$4.98",
+            ] {
                 assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
             }
         }
@@ -305,7 +343,10 @@ pub(crate) mod tests {
         }
         update(&mut app, Message::InputSubmit);
         let s = screen(&app, 80, 24);
-        assert!(s.contains("profile '1g.10gb' cannot") && s.contains("8/7 compute slices"), "the whole reason wraps into the footer:\n{s}");
+        assert!(
+            s.contains("profile '1g.10gb' cannot") && s.contains("8/7 compute slices"),
+            "the whole reason wraps into the footer:\n{s}"
+        );
     }
 
     #[test]

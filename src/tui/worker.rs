@@ -18,7 +18,10 @@ pub fn run_variant(scenario: &Scenario, v: usize, seed: u64) -> Result<VariantRu
             l
         })
         .collect();
-    Ok(VariantRun { summary: sim.summary(), latencies })
+    Ok(VariantRun {
+        summary: sim.summary(),
+        latencies,
+    })
 }
 
 #[cfg(test)]

@@ -23,7 +23,12 @@ fn text(b: &[u8]) -> String {
 #[track_caller]
 fn assert_usage_error(out: &Output, what: &str) -> String {
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{what}: exit status {:?}, stderr: {err}", out.status.code());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{what}: exit status {:?}, stderr: {err}",
+        out.status.code()
+    );
     assert!(out.stdout.is_empty(), "{what}: stdout not empty: {}", text(&out.stdout));
     assert_eq!(err.lines().count(), 1, "{what}: stderr is not one line:\n{err}");
     assert!(err.ends_with('\n'), "{what}: stderr line not terminated");
@@ -65,7 +70,10 @@ fn run_json_prints_one_document_with_the_report_keys() {
         let util = v["gpu_utilization"].as_array().expect("gpu_utilization is an array");
         assert!(!util.is_empty(), "{n}: no utilisation entries");
         for u in util {
-            assert!(u["gpu"].is_u64() && u["partition"].is_string() && u["busy_fraction"].is_number(), "{n}: bad entry {u}");
+            assert!(
+                u["gpu"].is_u64() && u["partition"].is_string() && u["busy_fraction"].is_number(),
+                "{n}: bad entry {u}"
+            );
             let b = u["busy_fraction"].as_f64().unwrap_or(-1.0);
             assert!((0.0..=1.0).contains(&b), "{n}: busy fraction {b} outside [0, 1]");
         }
@@ -113,8 +121,10 @@ fn calibrate_refuses_a_csv_without_a_needed_column_and_writes_nothing() {
     let out = gpuslice(&["calibrate", "--kind", "asr", "--profile", &csv, "--out", &out_json]);
     let err = assert_usage_error(&out, "missing column");
     assert!(err.contains("profile_asr.csv") && err.contains("'audio_s'"), "{err}");
-    let left: Vec<String> =
-        std::fs::read_dir(&d.path).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    let left: Vec<String> = std::fs::read_dir(&d.path)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(left, ["profile_asr.csv"], "calibrate left files behind");
 }
 

@@ -82,7 +82,12 @@ impl LinearModel {
     /// Fully compute-bound: `T_sat = min(L, 1.0 * batch * size) = L` for batch 1 (L = size), so a
     /// device with a fraction `f` of the reference SMs (same GPU type) takes `L / f`.
     pub fn compute_bound(reference_gpu: &'static str) -> LinearModel {
-        LinearModel { reference_gpu, compute_fraction: 1.0, sat_ms_per_unit: 1.0, ..LinearModel::default() }
+        LinearModel {
+            reference_gpu,
+            compute_fraction: 1.0,
+            sat_ms_per_unit: 1.0,
+            ..LinearModel::default()
+        }
     }
 
     pub fn json(&self) -> String {
@@ -141,7 +146,9 @@ pub fn parse_err(text: &str) -> String {
 
 /// Simulate variant `v` to the end.
 pub fn run(sc: &Scenario, v: usize, seed: u64) -> RunSummary {
-    Simulation::new(sc, v, seed).unwrap_or_else(|e| panic!("variant {v}: {e}")).run_to_end()
+    Simulation::new(sc, v, seed)
+        .unwrap_or_else(|e| panic!("variant {v}: {e}"))
+        .run_to_end()
 }
 
 /// Simulate variant `v` and also return the raw latencies [ms] of model `m` in completion order.

@@ -32,12 +32,21 @@ const INVALID: &[(&str, &[&str])] = &[
     ("negative_rate.toml", &["workload[0].arrivals.rate_rps", "'-5'"]),
     ("nan_duration.toml", &["duration_s", "'NaN'"]),
     ("huge_duration.toml", &["duration_s", "'1e12'", "up to 1e9"]),
-    ("too_many_requests.toml", &["workload[0].arrivals.rate_rps", "'10000000'", "more than 1e8 requests"]),
+    (
+        "too_many_requests.toml",
+        &["workload[0].arrivals.rate_rps", "'10000000'", "more than 1e8 requests"],
+    ),
     ("unknown_gpu.toml", &["variant[0].gpu", "'b200'"]),
-    ("impossible_mig.toml", &["variant[0].gpus[0].layout", "'4g.40gb,4g.40gb'", "profile '4g.40gb'"]),
+    (
+        "impossible_mig.toml",
+        &["variant[0].gpus[0].layout", "'4g.40gb,4g.40gb'", "profile '4g.40gb'"],
+    ),
     // Memory is checked when the variant is built: the message names the variant, the GPU and
     // MIG instance, and each model with its footprint.
-    ("too_big_for_slice.toml", &["variant 'mig-small'", "GPU 0", "1g.10gb", "asr 12.0 GiB", "do not fit"]),
+    (
+        "too_big_for_slice.toml",
+        &["variant 'mig-small'", "GPU 0", "1g.10gb", "asr 12.0 GiB", "do not fit"],
+    ),
     ("warmup_not_before_duration.toml", &["warmup_s", "'30'", "duration_s (30)"]),
     // A syntax error: position, and the offending line quoted.
     ("malformed.toml", &["line 3", "duration_s = 30 s"]),
@@ -46,7 +55,10 @@ const INVALID: &[(&str, &[&str])] = &[
 #[test]
 fn every_invalid_fixture_fails_with_a_one_line_message_naming_file_field_and_value() {
     let files = toml_files("tests/configs/invalid");
-    let names: Vec<String> = files.iter().map(|p| p.file_name().expect("name").to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
     // The table and the directory must agree, so that a new fixture cannot go unchecked.
     let mut listed: Vec<&str> = INVALID.iter().map(|(f, _)| *f).collect();
     listed.sort();
@@ -57,7 +69,10 @@ fn every_invalid_fixture_fails_with_a_one_line_message_naming_file_field_and_val
             Ok(_) => panic!("{file}: parsed, but it is invalid"),
             Err(m) => m,
         };
-        assert!(!msg.contains('\n') && !msg.contains('\r'), "{file}: message is not one line:\n{msg}");
+        assert!(
+            !msg.contains('\n') && !msg.contains('\r'),
+            "{file}: message is not one line:\n{msg}"
+        );
         assert!(msg.contains(file), "{file}: message does not name the file: {msg}");
         for n in *needles {
             assert!(msg.contains(n), "{file}: message lacks {n:?}: {msg}");

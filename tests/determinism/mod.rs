@@ -15,7 +15,11 @@ fn load(rel: &str) -> Scenario {
 fn report_in_pool(sc: &Scenario, seed: u64, threads: usize) -> String {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
     let runs = pool.install(|| run_scenario(sc, seed)).unwrap_or_else(|e| panic!("{e}"));
-    to_json(&RunReport { scenario: &sc.name, seed, variants: &runs })
+    to_json(&RunReport {
+        scenario: &sc.name,
+        seed,
+        variants: &runs,
+    })
 }
 
 fn check(rel: &str) {
@@ -30,7 +34,11 @@ fn check(rel: &str) {
     // The report is not trivially empty: every variant completed work.
     let v: serde_json::Value = serde_json::from_str(&a).expect("valid JSON");
     for var in v["variants"].as_array().expect("variants") {
-        assert!(var["completed"].as_u64().unwrap_or(0) > 0, "{rel}: variant {} completed nothing", var["name"]);
+        assert!(
+            var["completed"].as_u64().unwrap_or(0) > 0,
+            "{rel}: variant {} completed nothing",
+            var["name"]
+        );
     }
 }
 

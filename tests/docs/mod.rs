@@ -10,7 +10,10 @@ fn readme() -> String {
 fn readme_accuracy_tables_are_current() {
     let root = format!("{}/traces/h100", env!("CARGO_MANIFEST_DIR"));
     let now = gpuslice::validate::accuracy_markdown(&root).expect("accuracy");
-    assert!(readme().contains(now.trim()), "README 'How accurate is it' differs from `gpuslice accuracy`; paste its output there");
+    assert!(
+        readme().contains(now.trim()),
+        "README 'How accurate is it' differs from `gpuslice accuracy`; paste its output there"
+    );
 }
 
 #[test]
@@ -18,5 +21,8 @@ fn readme_default_study_is_current() {
     let sc = gpuslice::config::default_scenario().expect("default scenario");
     let runs = gpuslice::sim::run_scenario(&sc, 1).expect("runs");
     let now = gpuslice::report::table(&sc.name, 1, &runs);
-    assert!(readme().contains(&now), "README default study differs from `cargo run --release -- run`; paste its output there");
+    assert!(
+        readme().contains(&now),
+        "README default study differs from `cargo run --release -- run`; paste its output there"
+    );
 }

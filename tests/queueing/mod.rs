@@ -13,9 +13,9 @@
 //! which each test also asserts is small enough for its tolerance).
 
 use crate::common::*;
-use gpuslice::time::from_secs as secs;
 use gpuslice::scenario::Scenario;
 use gpuslice::sim::Simulation;
+use gpuslice::time::from_secs as secs;
 use gpuslice::time::MS;
 
 const MU: f64 = 100.0; // service rate [1/s]: mean service 10 ms
@@ -135,7 +135,10 @@ fn mmc_shared_queue_matches_erlang_c() {
     let pw = erlang_c(c, a);
     let wq_theory = pw / (c as f64 * MU - lambda) * 1e3;
     let wq = r.latency_ms.mean - ES_MS;
-    eprintln!("M/M/3: n {} Wq {wq:.3} ms (theory {wq_theory:.3}, P(wait) {pw:.4}), s.e. {se:.3} ms", lat.len());
+    eprintln!(
+        "M/M/3: n {} Wq {wq:.3} ms (theory {wq_theory:.3}, P(wait) {pw:.4}), s.e. {se:.3} ms",
+        lat.len()
+    );
     assert!(se < 0.03 * wq_theory / 2.5, "run too short for a 3 % tolerance: s.e. {se} ms");
     assert_close(wq, wq_theory, 0.03, "M/M/3 (shared queue) mean waiting time, Erlang C [ms]");
     // Utilisation per server is rho whatever the dispatch order (the shared queue wakes the
@@ -222,13 +225,21 @@ gpus = [{{ regime = "dedicated", models = ["m"] }}]
     let rt = r.latency_ms.mean / 1e3;
     let s = ES_MS / 1e3;
     let exact = machine_repair_throughput(n, s, z);
-    eprintln!("closed loop: X {x:.3}/s, N/(R+Z) {:.3}, exact M/M/1//N {exact:.3}, R {:.2} ms", n as f64 / (rt + z), rt * 1e3);
+    eprintln!(
+        "closed loop: X {x:.3}/s, N/(R+Z) {:.3}, exact M/M/1//N {exact:.3}, R {:.2} ms",
+        n as f64 / (rt + z),
+        rt * 1e3
+    );
     // Interactive response time law X = N / (R + Z): a sample-path identity up to the window
     // edges (at most N turns straddle each edge, out of ~235,000): 1 %.
     assert_close(x, n as f64 / (rt + z), 0.01, "response time law X = N/(R+Z)");
     // Asymptotic bounds: X <= 1/E[S] (saturation) and X <= N/(E[S] + Z) (no queueing).
     assert!(x < 1.0 / s, "throughput {x} above the saturation bound {}", 1.0 / s);
-    assert!(x < n as f64 / (s + z), "throughput {x} above the no-queueing bound {}", n as f64 / (s + z));
+    assert!(
+        x < n as f64 / (s + z),
+        "throughput {x} above the no-queueing bound {}",
+        n as f64 / (s + z)
+    );
     // Exact value for exponential service and think times (78.5/s). The count of ~235,000
     // completions of a regenerative process has relative s.e. well below 0.5 %: 2 %.
     assert_close(x, exact, 0.02, "finite-source M/M/1//N throughput");

@@ -59,7 +59,12 @@ gpus = [{{ regime = "time-sliced", models = ["a", "b"], quantum_ms = 2, switch_u
     // The executed work delivers the completions: each tenant finishes want / 100 ms = 4.88 calls
     // per second, ~88 in the 18 s window, give or take one call at each window edge (1.1 %): 2 %.
     for m in ["a", "b"] {
-        assert_close(r.models[m].throughput_rps, want / 0.1, 0.02, &format!("tenant {m} throughput [req/s]"));
+        assert_close(
+            r.models[m].throughput_rps,
+            want / 0.1,
+            0.02,
+            &format!("tenant {m} throughput [req/s]"),
+        );
     }
 }
 
@@ -94,7 +99,11 @@ gpus = [{{ regime = "time-sliced", models = ["m"], quantum_ms = 2, switch_us = 5
     // the 10 s warm-up ends: every measured number is identical.
     assert_eq!(ded.models["m"].completed, ts.models["m"].completed);
     assert_eq!(ded.models["m"].latency_ms, ts.models["m"].latency_ms, "latency summaries differ");
-    assert_eq!(busy(&ded, 0, "whole"), busy(&ts, 0, "ts:m"), "tenant busy fraction differs from the dedicated GPU's");
+    assert_eq!(
+        busy(&ded, 0, "whole"),
+        busy(&ts, 0, "ts:m"),
+        "tenant busy fraction differs from the dedicated GPU's"
+    );
     assert_eq!(ded.throughput_rps, ts.throughput_rps);
 }
 
@@ -167,25 +176,52 @@ gpus = [{gpus}]
 fn models_that_do_not_fit_in_memory_are_refused() {
     let one = |gib: f64| format!("[models.a]\nfrom = \"h100/asr\"\nmemory_gib = {gib}\n");
     // Alone, larger than a whole H100 (79.65 GiB).
-    let e = parse_err(&memory_scenario(&one(100.0), "h100-80gb", r#"{ regime = "dedicated", models = ["a"] }"#));
+    let e = parse_err(&memory_scenario(
+        &one(100.0),
+        "h100-80gb",
+        r#"{ regime = "dedicated", models = ["a"] }"#,
+    ));
     assert!(e.contains("do not fit") && e.contains("100.0 GiB"), "{e}");
     // Alone, larger than a 1g.5gb slice (4.75 GiB) though far smaller than the GPU.
-    let e = parse_err(&memory_scenario(&one(6.0), "a100-40gb", r#"{ regime = "mig", layout = "1g.5gb", models = ["a"] }"#));
+    let e = parse_err(&memory_scenario(
+        &one(6.0),
+        "a100-40gb",
+        r#"{ regime = "mig", layout = "1g.5gb", models = ["a"] }"#,
+    ));
     assert!(e.contains("do not fit") && e.contains("1g.5gb") && e.contains("6.0 GiB"), "{e}");
     // Two co-tenants of 45 GiB each: each fits, together they exceed the 79.65 GiB, time-sliced or MPS.
     let two = "[models.a]\nfrom = \"h100/asr\"\nmemory_gib = 45\n[models.b]\nfrom = \"h100/tts\"\nmemory_gib = 45\n";
     for regime in ["time-sliced", "mps"] {
-        let e = parse_err(&memory_scenario(two, "h100-80gb", &format!(r#"{{ regime = "{regime}", models = ["a", "b"] }}"#)));
-        assert!(e.contains("do not fit") && e.contains("a 45.0 GiB") && e.contains("b 45.0 GiB"), "{regime}: {e}");
+        let e = parse_err(&memory_scenario(
+            two,
+            "h100-80gb",
+            &format!(r#"{{ regime = "{regime}", models = ["a", "b"] }}"#),
+        ));
+        assert!(
+            e.contains("do not fit") && e.contains("a 45.0 GiB") && e.contains("b 45.0 GiB"),
+            "{regime}: {e}"
+        );
     }
     // ... while each alone is fine.
-    parse(&memory_scenario(two, "h100-80gb", r#"{ regime = "dedicated", models = ["a"] }, { regime = "dedicated", models = ["b"] }"#));
+    parse(&memory_scenario(
+        two,
+        "h100-80gb",
+        r#"{ regime = "dedicated", models = ["a"] }, { regime = "dedicated", models = ["b"] }"#,
+    ));
     // MPS: each client is held to its own memory limit (default: an equal share of the GPU).
     let small = "[models.a]\nfrom = \"h100/asr\"\nmemory_gib = 30\n[models.b]\nfrom = \"h100/tts\"\nmemory_gib = 5\n";
     parse(&memory_scenario(small, "h100-80gb", r#"{ regime = "mps", models = ["a", "b"] }"#));
-    let e = parse_err(&memory_scenario(small, "h100-80gb", r#"{ regime = "mps", models = ["a", "b"], mem_limit_gib = [20, 50] }"#));
+    let e = parse_err(&memory_scenario(
+        small,
+        "h100-80gb",
+        r#"{ regime = "mps", models = ["a", "b"], mem_limit_gib = [20, 50] }"#,
+    ));
     assert!(e.contains("MPS client memory limit") && e.contains("a 30.0 GiB"), "{e}");
-    let e = parse_err(&memory_scenario(small, "h100-80gb", r#"{ regime = "mps", models = ["a", "b"], mem_limit_gib = [60, 60] }"#));
+    let e = parse_err(&memory_scenario(
+        small,
+        "h100-80gb",
+        r#"{ regime = "mps", models = ["a", "b"], mem_limit_gib = [60, 60] }"#,
+    ));
     assert!(e.contains("mem_limit_gib") && e.contains("120"), "{e}");
     // Every error is one line.
     assert!(!e.contains('\n'), "{e}");
@@ -194,11 +230,22 @@ fn models_that_do_not_fit_in_memory_are_refused() {
 #[test]
 fn an_impossible_mig_layout_names_the_profile() {
     let m = "[models.a]\nfrom = \"h100/asr\"\n";
-    for (layout, culprit) in [("4g.20gb,4g.20gb", "4g.20gb"), ("3g.20gb,3g.20gb,1g.5gb", "1g.5gb"), ("3g.40gb", "3g.40gb")] {
+    for (layout, culprit) in [
+        ("4g.20gb,4g.20gb", "4g.20gb"),
+        ("3g.20gb,3g.20gb,1g.5gb", "1g.5gb"),
+        ("3g.40gb", "3g.40gb"),
+    ] {
         let n = layout.split(',').count();
         let models = vec!["\"a\""; n].join(", ");
-        let e = parse_err(&memory_scenario(m, "a100-40gb", &format!(r#"{{ regime = "mig", layout = "{layout}", models = [{models}] }}"#)));
-        assert!(e.contains(&format!("'{culprit}'")) && e.contains("variant[0].gpus[0].layout"), "{layout}: {e}");
+        let e = parse_err(&memory_scenario(
+            m,
+            "a100-40gb",
+            &format!(r#"{{ regime = "mig", layout = "{layout}", models = [{models}] }}"#),
+        ));
+        assert!(
+            e.contains(&format!("'{culprit}'")) && e.contains("variant[0].gpus[0].layout"),
+            "{layout}: {e}"
+        );
     }
 }
 
@@ -257,9 +304,18 @@ fn a_crash_on_a_time_sliced_gpu_fails_every_tenant_but_on_mig_only_its_own() {
         assert_eq!(r.failures.crashes, 1, "{}", r.name);
         let f = &r.failures;
         let failed: u64 = r.models.values().map(|m| m.failed).sum();
-        assert_eq!(failed, f.lost_requests + f.rejected_requests + f.timed_out + f.unfinished, "{}: failure accounting {f:?}", r.name);
+        assert_eq!(
+            failed,
+            f.lost_requests + f.rejected_requests + f.timed_out + f.unfinished,
+            "{}: failure accounting {f:?}",
+            r.name
+        );
     }
-    assert!(ts.models["a"].failed > 0 && ts.models["b"].failed > 0, "time-sliced: both tenants must fail: {:?}", ts.models);
+    assert!(
+        ts.models["a"].failed > 0 && ts.models["b"].failed > 0,
+        "time-sliced: both tenants must fail: {:?}",
+        ts.models
+    );
     assert!(ts.models["b"].availability < 1.0);
     assert!(mig.models["a"].failed > 0, "MIG: the crashed model must fail: {:?}", mig.models);
     assert_eq!(mig.models["b"].failed, 0, "MIG: the other instance must be unaffected");
@@ -274,12 +330,18 @@ fn a_crash_on_a_time_sliced_gpu_fails_every_tenant_but_on_mig_only_its_own() {
         assert_eq!((f.rejected_requests, f.timed_out, f.unfinished), (0, 0, 0), "{}: {f:?}", r.name);
     }
     let (ta, tb) = (ts.models["a"].failed, ts.models["b"].failed);
-    eprintln!("faults: time-sliced lost a {ta} + b {tb} = {}; MIG lost {} (a)", ts.failures.lost_requests, mig.failures.lost_requests);
+    eprintln!(
+        "faults: time-sliced lost a {ta} + b {tb} = {}; MIG lost {} (a)",
+        ts.failures.lost_requests, mig.failures.lost_requests
+    );
     assert!(ta > 0 && tb > 0, "time-sliced: both tenants lose requests: a {ta}, b {tb}");
     assert_eq!(ts.failures.lost_requests, ta + tb, "time-sliced: lost_requests counts both models");
     assert!(mig.models["a"].failed > 0);
     assert_eq!(mig.models["b"].failed, 0);
-    assert_eq!(mig.failures.lost_requests, mig.models["a"].failed, "MIG: only the crashed model's requests are lost");
+    assert_eq!(
+        mig.failures.lost_requests, mig.models["a"].failed,
+        "MIG: only the crashed model's requests are lost"
+    );
 }
 
 #[test]
@@ -318,18 +380,29 @@ gpus = [
     let names: Vec<&str> = p.stages.iter().map(|s| s.model.as_str()).collect();
     assert_eq!(names, ["asr", "llm", "tts"]);
     let sum: f64 = p.stages.iter().map(|s| s.latency_ms.mean).sum();
-    eprintln!("pipeline: turn mean {:.4} ms, sum of stage means {sum:.4} ms ({} turns)", p.latency_ms.mean, p.completed);
+    eprintln!(
+        "pipeline: turn mean {:.4} ms, sum of stage means {sum:.4} ms ({} turns)",
+        p.latency_ms.mean, p.completed
+    );
     // Per turn, end-to-end = sum of stage latencies exactly (each stage is sent the instant the
     // previous one finishes), over the same set of turns (none failed); the only difference is
     // the 4-decimal rounding of each reported mean: 4 x 0.00005 ms.
-    assert!((p.latency_ms.mean - sum).abs() <= 2e-4 + 1e-9 * sum, "turn mean {} != sum of stage means {sum}", p.latency_ms.mean);
+    assert!(
+        (p.latency_ms.mean - sum).abs() <= 2e-4 + 1e-9 * sum,
+        "turn mean {} != sum of stage means {sum}",
+        p.latency_ms.mean
+    );
     // The workload's turn latency is also the variant's top-level latency.
     assert_eq!(r.latency_ms, p.latency_ms);
     // Without a streaming TTS, time to first audio = ASR + LLM time to first token + the whole TTS
     // request, per turn; the LLM model serves only this pipeline, so its TTFT mean is the stage's.
     let ttft = r.models["llm"].ttft_ms.expect("llm ttft").mean;
     let want = p.stages[0].latency_ms.mean + ttft + p.stages[2].latency_ms.mean;
-    assert!((p.time_to_first_audio_ms.mean - want).abs() <= 3e-4 + 1e-9 * want, "first audio {} != {want}", p.time_to_first_audio_ms.mean);
+    assert!(
+        (p.time_to_first_audio_ms.mean - want).abs() <= 3e-4 + 1e-9 * want,
+        "first audio {} != {want}",
+        p.time_to_first_audio_ms.mean
+    );
     assert!(p.time_to_first_audio_ms.mean < p.latency_ms.mean);
 }
 
@@ -368,7 +441,11 @@ gpus = [{{ regime = "mps", models = ["a", "b"], thread_pct = [50, 50] }}]
     ));
     let r = run(&sc, 0, 26);
     // Both clients are saturated from the first ms (500/s offered, 333/s served at most).
-    assert!(busy(&r, 0, "mps:a") > 0.99 && busy(&r, 0, "mps:b") > 0.99, "{:?}", r.gpu_utilization);
+    assert!(
+        busy(&r, 0, "mps:a") > 0.99 && busy(&r, 0, "mps:b") > 0.99,
+        "{:?}",
+        r.gpu_utilization
+    );
     // Some client is executing at every instant of the window: 1 (report rounding aside); 1 %.
     assert_close(busy(&r, 0, "whole"), 1.0, 0.01, "MPS whole-GPU busy fraction");
 }
@@ -410,5 +487,9 @@ restart_s = 1
     ));
     let r = run(&sc, 0, 27);
     assert_eq!(r.failures.crashes, 1);
-    assert_eq!(r.failures.unfinished, 0, "requests stranded at the router after the restart: {:?}", r.failures);
+    assert_eq!(
+        r.failures.unfinished, 0,
+        "requests stranded at the router after the restart: {:?}",
+        r.failures
+    );
 }

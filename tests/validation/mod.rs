@@ -7,7 +7,10 @@ use gpuslice::config::{DEFAULT_QUANTUM_MS, DEFAULT_SWITCH_US};
 use gpuslice::validate::{validate_dir, TsParams};
 use std::collections::BTreeMap;
 
-const TS: TsParams = TsParams { quantum_ms: DEFAULT_QUANTUM_MS, switch_us: DEFAULT_SWITCH_US };
+const TS: TsParams = TsParams {
+    quantum_ms: DEFAULT_QUANTUM_MS,
+    switch_us: DEFAULT_SWITCH_US,
+};
 
 fn dir(run: &str) -> String {
     format!("{}/traces/h100/{run}", env!("CARGO_MANIFEST_DIR"))
@@ -64,7 +67,9 @@ fn time_sliced_runs_are_reproduced() {
 
 #[test]
 fn missing_files_are_errors() {
-    let e = validate_dir("/nonexistent/dir", &BTreeMap::new(), TS).expect_err("no dir").to_string();
+    let e = validate_dir("/nonexistent/dir", &BTreeMap::new(), TS)
+        .expect_err("no dir")
+        .to_string();
     assert!(e.contains("/nonexistent/dir"), "{e}");
 }
 
@@ -132,11 +137,18 @@ gpus = [{{ regime = "dedicated", models = ["llm"] }}]
 #[test]
 fn genai_perf_inputs_it_cannot_use_are_refused() {
     let fx = format!("{}/tests/fixtures/genai-perf", env!("CARGO_MANIFEST_DIR"));
-    let one = vec![format!("{fx}/llama-3.1-8b-h100-openai-chat-concurrency1/profile_export_genai_perf.json")];
-    let e = gpuslice::cli::calibrate_load_runs(&one, "h100-80gb", None, None, 8192).expect_err("one run").to_string();
+    let one = vec![format!(
+        "{fx}/llama-3.1-8b-h100-openai-chat-concurrency1/profile_export_genai_perf.json"
+    )];
+    let e = gpuslice::cli::calibrate_load_runs(&one, "h100-80gb", None, None, 8192)
+        .expect_err("one run")
+        .to_string();
     assert!(e.contains("two or more concurrencies"), "{e}");
     let dir = crate::common::TempDir::new("genai-bad");
-    let bad = dir.write("profile_export_genai_perf.json", r#"{"request_throughput": {"avg": 1.0}, "input_config": {"concurrency": 2}}"#);
+    let bad = dir.write(
+        "profile_export_genai_perf.json",
+        r#"{"request_throughput": {"avg": 1.0}, "input_config": {"concurrency": 2}}"#,
+    );
     let e = gpuslice::input::read_load_run(&bad).expect_err("missing metrics").to_string();
     assert!(e.contains("input_sequence_length.avg"), "{e}");
     let neg = dir.write(

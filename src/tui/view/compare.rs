@@ -35,7 +35,12 @@ fn items(app: &App, metric: impl Fn(&RunSummary) -> Option<(f64, String)>) -> Ve
                 RunState::Running => (0.0, "running…".into(), DIM),
                 RunState::Failed(e) => (0.0, format!("failed: {e}"), BAD),
             };
-            Item { label: var.name.clone(), value, text, style }
+            Item {
+                label: var.name.clone(),
+                value,
+                text,
+                style,
+            }
         })
         .collect()
 }
@@ -83,7 +88,9 @@ fn thickness(rows: u16, bars: u16, extra: u16) -> u16 {
 }
 
 fn chart(title: &str, lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
-    Paragraph::new(lines).block(Block::bordered().title(Span::styled(format!(" {title} "), TITLE))).render(area, buf);
+    Paragraph::new(lines)
+        .block(Block::bordered().title(Span::styled(format!(" {title} "), TITLE)))
+        .render(area, buf);
 }
 
 /// Draw the compare view into `area`.
@@ -111,17 +118,36 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t_right = thickness(right.height.saturating_sub(2), groups * n, groups);
     chart(
         "throughput per GPU [req/s]",
-        bar_lines(&items(app, |s| Some((s.throughput_rps_per_gpu, format!("{:.2}", s.throughput_rps_per_gpu)))), inner_w(thr), t_left),
+        bar_lines(
+            &items(app, |s| {
+                Some((s.throughput_rps_per_gpu, format!("{:.2}", s.throughput_rps_per_gpu)))
+            }),
+            inner_w(thr),
+            t_left,
+        ),
         thr,
         buf,
     );
-    chart("cost [$/h]", bar_lines(&items(app, |s| Some((s.cost_per_hour_usd, format!("${:.2}", s.cost_per_hour_usd)))), inner_w(cost), t_left), cost, buf);
+    chart(
+        "cost [$/h]",
+        bar_lines(
+            &items(app, |s| Some((s.cost_per_hour_usd, format!("${:.2}", s.cost_per_hour_usd)))),
+            inner_w(cost),
+            t_left,
+        ),
+        cost,
+        buf,
+    );
     chart(
         "failures [requests or turns]",
         bar_lines(
             &items(app, |s| {
                 let f = s.failed;
-                let crash = if s.failures.crashes > 0 { format!(" ({} crashes)", s.failures.crashes) } else { String::new() };
+                let crash = if s.failures.crashes > 0 {
+                    format!(" ({} crashes)", s.failures.crashes)
+                } else {
+                    String::new()
+                };
                 Some((f as f64, format!("{f}{crash}")))
             }),
             inner_w(fail),
@@ -131,7 +157,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         buf,
     );
     let mut lines = vec![Line::from(Span::styled("end to end", DIM))];
-    lines.extend(bar_lines(&items(app, |s| Some((s.latency_ms.p95, fmt_ms(s.latency_ms.p95)))), inner_w(right), t_right));
+    lines.extend(bar_lines(
+        &items(app, |s| Some((s.latency_ms.p95, fmt_ms(s.latency_ms.p95)))),
+        inner_w(right),
+        t_right,
+    ));
     for m in &models {
         lines.push(Line::from(Span::styled(m.clone(), DIM)));
         lines.extend(bar_lines(
@@ -147,14 +177,31 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
-    let header = Row::new(["variant", "GPUs", "$/h", "req/s", "req/s/GPU", "p50 ms", "p95 ms", "p99 ms", "failed", "mean busy"]).style(TITLE);
+    let header = Row::new([
+        "variant",
+        "GPUs",
+        "$/h",
+        "req/s",
+        "req/s/GPU",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "failed",
+        "mean busy",
+    ])
+    .style(TITLE);
     let rows = app.runs.iter().zip(&app.scenario.variants).enumerate().map(|(v, (slot, var))| {
         let style = if v == app.variant { SELECTED } else { Style::new() };
         let mut cells = vec![var.name.clone(), format!("{}x {}", var.gpus.len(), var.gpu.name)];
         match &slot.state {
             RunState::Done(r) => {
                 let s = &r.summary;
-                let parts: Vec<f64> = s.gpu_utilization.iter().filter(|u| !u.partition.contains(':')).map(|u| u.busy_fraction).collect();
+                let parts: Vec<f64> = s
+                    .gpu_utilization
+                    .iter()
+                    .filter(|u| !u.partition.contains(':'))
+                    .map(|u| u.busy_fraction)
+                    .collect();
                 let busy = parts.iter().sum::<f64>() / parts.len().max(1) as f64;
                 cells.extend([
                     format!("{:.2}", s.cost_per_hour_usd),
@@ -172,7 +219,14 @@ fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
         }
         Row::new(cells).style(style)
     });
-    let name_w = app.scenario.variants.iter().map(|v| v.name.chars().count()).max().unwrap_or(8).max(8) as u16;
+    let name_w = app
+        .scenario
+        .variants
+        .iter()
+        .map(|v| v.name.chars().count())
+        .max()
+        .unwrap_or(8)
+        .max(8) as u16;
     let widths = [
         Constraint::Length(name_w + 1),
         Constraint::Length(16),

@@ -36,7 +36,11 @@ fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
     let name = &app.scenario.models[m].name;
     let slo = app.slo_ms[m];
     let (s, source) = app.latency_samples(m);
-    let met = if s.is_empty() { 0.0 } else { s.partition_point(|x| *x <= slo) as f64 / s.len() as f64 };
+    let met = if s.is_empty() {
+        0.0
+    } else {
+        s.partition_point(|x| *x <= slo) as f64 / s.len() as f64
+    };
     // Scale to the data; stretch to show the SLO line unless it lies far beyond the data.
     let data_max = quantile_sorted(&s, 0.995) * 1.15;
     let x_max = if slo <= data_max * 4.0 { data_max.max(slo * 1.1) } else { data_max }.max(1e-3);
@@ -49,7 +53,13 @@ fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
     let (p50, p95, p99) = (quantile_sorted(&s, 0.5), quantile_sorted(&s, 0.95), quantile_sorted(&s, 0.99));
     // The most detail that fits the border.
     let foot = [
-        format!(" {source} · n {} · p50 {} p95 {} p99 {} ", s.len(), fmt_ms(p50), fmt_ms(p95), fmt_ms(p99)),
+        format!(
+            " {source} · n {} · p50 {} p95 {} p99 {} ",
+            s.len(),
+            fmt_ms(p50),
+            fmt_ms(p95),
+            fmt_ms(p99)
+        ),
         format!(" {source} · n {} · p95 {} p99 {} ", s.len(), fmt_ms(p95), fmt_ms(p99)),
         format!(" {source} · p95 {} ", fmt_ms(p95)),
         format!(" {source} "),
@@ -60,7 +70,9 @@ fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
     let foot = Line::from(Span::styled(foot, DIM));
     let block = Block::bordered().title(title).title_bottom(foot);
     if s.is_empty() {
-        Paragraph::new(Span::styled("no completed requests yet", DIM)).block(block).render(area, buf);
+        Paragraph::new(Span::styled("no completed requests yet", DIM))
+            .block(block)
+            .render(area, buf);
         return;
     }
     let cdf: Vec<(f64, f64)> = (0..=CDF_POINTS)
@@ -71,12 +83,25 @@ fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
         .collect();
     let slo_line = [(slo, 0.0), (slo, 1.0)];
     let datasets = vec![
-        Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(BAR).data(&cdf),
-        Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).style(Style::new().fg(Color::Red)).data(&slo_line),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(BAR)
+            .data(&cdf),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Red))
+            .data(&slo_line),
     ];
     Chart::new(datasets)
         .block(block)
-        .x_axis(Axis::default().bounds([0.0, x_max]).labels(["0".to_string(), fmt_ms(x_max / 2.0), format!("{} ms", fmt_ms(x_max))]).style(DIM))
+        .x_axis(
+            Axis::default()
+                .bounds([0.0, x_max])
+                .labels(["0".to_string(), fmt_ms(x_max / 2.0), format!("{} ms", fmt_ms(x_max))])
+                .style(DIM),
+        )
         .y_axis(Axis::default().bounds([0.0, 1.0]).labels(["0", ".5", "1"]).style(DIM))
         .render(area, buf);
 }

@@ -31,7 +31,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 /// A busy gauge: bar plus percentage (busy time since the warm-up ended, as reports count it).
 fn gauge(frac: Option<f64>, width: usize) -> Vec<Span<'static>> {
     match frac {
-        Some(f) => vec![Span::raw("busy "), Span::styled(bar(f, width), BAR), Span::raw(format!(" {:>3.0}%", f * 100.0))],
+        Some(f) => vec![
+            Span::raw("busy "),
+            Span::styled(bar(f, width), BAR),
+            Span::raw(format!(" {:>3.0}%", f * 100.0)),
+        ],
         None => vec![Span::raw("busy "), Span::styled(format!("{:<w$}", "(warm-up)", w = width + 5), DIM)],
     }
 }
@@ -43,7 +47,10 @@ fn gauge_width(w: u16) -> usize {
 
 fn queue(label: &str, q: usize, running: bool) -> Vec<Span<'static>> {
     let style = if running { SELECTED } else { Style::new() };
-    vec![Span::styled(format!("{}{label}", if running { "▶" } else { " " }), style), Span::styled(format!(" q {q:<3} "), DIM)]
+    vec![
+        Span::styled(format!("{}{label}", if running { "▶" } else { " " }), style),
+        Span::styled(format!(" q {q:<3} "), DIM),
+    ]
 }
 
 /// The rows of every GPU of the selected variant, and the first row and row count of the
@@ -60,10 +67,16 @@ fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
         let head_style = if selected { SELECTED } else { Style::new() };
         let mut head = vec![
             Span::styled(format!("{}GPU {g:<2} ", if selected { "▸" } else { " " }), head_style),
-            Span::styled(format!("{:<12}", match plan.regime {
-                Regime::Mig { .. } => "MIG",
-                ref r => r.label(),
-            }), head_style),
+            Span::styled(
+                format!(
+                    "{:<12}",
+                    match plan.regime {
+                        Regime::Mig { .. } => "MIG",
+                        ref r => r.label(),
+                    }
+                ),
+                head_style,
+            ),
         ];
         match &plan.regime {
             Regime::Dedicated => {
@@ -93,7 +106,9 @@ fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
                 }
                 for (i, (s, q)) in d.servers.iter().zip(&d.queues).enumerate() {
                     // Each tenant's own busy share (after the warm-up), and on MPS its SM cap.
-                    let b = busy(d).and_then(|_| d.server_busy.get(i)).map_or(String::new(), |b| format!(" {:.0}%", b * 100.0));
+                    let b = busy(d)
+                        .and_then(|_| d.server_busy.get(i))
+                        .map_or(String::new(), |b| format!(" {:.0}%", b * 100.0));
                     let label = match &plan.regime {
                         Regime::Mps { thread_pct, .. } => format!("{s} {:.0}%SM{b}", thread_pct.get(i).copied().unwrap_or(0.0)),
                         _ => format!("{s}{b}"),
@@ -113,7 +128,11 @@ fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
                     let label = format!("{}@{}", inst.profile.name, inst.start);
                     let letter = char::from(b'A' + (i % 26) as u8);
                     let color = Style::new().fg(INSTANCE[i % INSTANCE.len()]).add_modifier(Modifier::BOLD);
-                    let mut l = vec![Span::raw("          "), Span::styled(format!("{letter} "), color), Span::raw(format!("{label:<12}"))];
+                    let mut l = vec![
+                        Span::raw("          "),
+                        Span::styled(format!("{letter} "), color),
+                        Span::raw(format!("{label:<12}")),
+                    ];
                     match devs.iter().find(|d| d.label == label) {
                         Some(d) => {
                             l.extend(gauge(busy(d), gw));
@@ -149,7 +168,9 @@ fn render_gpus(app: &App, (lines, sel): (Vec<Line<'static>>, (usize, usize)), ar
         return;
     }
     if let Some(e) = &app.live.error {
-        Paragraph::new(Span::styled(e.clone(), BAD)).wrap(Wrap { trim: true }).render(inner, buf);
+        Paragraph::new(Span::styled(e.clone(), BAD))
+            .wrap(Wrap { trim: true })
+            .render(inner, buf);
         return;
     }
     // Keep the selected GPU on screen when the variant has more rows than fit.
@@ -179,7 +200,10 @@ fn slots(instances: &[crate::catalog::PlacedInstance], n: u32, memory: bool) -> 
 }
 
 fn render_models(app: &App, area: Rect, buf: &mut Buffer) {
-    let block = Block::bordered().title(Span::styled(" Models: latency ms p50 / p95 / p99; sparkline: mean of each tick ", TITLE));
+    let block = Block::bordered().title(Span::styled(
+        " Models: latency ms p50 / p95 / p99; sparkline: mean of each tick ",
+        TITLE,
+    ));
     let inner = block.inner(area);
     block.render(area, buf);
     let n = app.scenario.models.len() as u16;
@@ -194,7 +218,12 @@ fn render_models(app: &App, area: Rect, buf: &mut Buffer) {
         if y >= inner.bottom() {
             break;
         }
-        let row = Rect { x: inner.x, y, width: inner.width, height: 1 };
+        let row = Rect {
+            x: inner.x,
+            y,
+            width: inner.width,
+            height: 1,
+        };
         let live = &app.live.models[m];
         let style = if m == app.model { SELECTED } else { Style::new() };
         let mark = if m == app.model { "▸" } else { " " };
@@ -212,9 +241,18 @@ fn render_models(app: &App, area: Rect, buf: &mut Buffer) {
         };
         Paragraph::new(Span::styled(text, style)).render(row, buf);
         let spark = if per >= 3 {
-            Rect { x: inner.x + 1, y: y + 1, width: inner.width.saturating_sub(1), height: (per - 1).min(inner.bottom() - y - 1) }
+            Rect {
+                x: inner.x + 1,
+                y: y + 1,
+                width: inner.width.saturating_sub(1),
+                height: (per - 1).min(inner.bottom() - y - 1),
+            }
         } else if row.width > text_w + 4 && live.completed > 0 {
-            Rect { x: row.x + text_w + 1, width: row.width - text_w - 1, ..row }
+            Rect {
+                x: row.x + text_w + 1,
+                width: row.width - text_w - 1,
+                ..row
+            }
         } else {
             continue;
         };
@@ -225,7 +263,11 @@ fn render_models(app: &App, area: Rect, buf: &mut Buffer) {
         let data: Vec<u64> = window.iter().map(|x| x - lo + 1).collect();
         Sparkline::default().data(&data).style(BAR).render(spark, buf);
         if live.completed > 0 && row.width > text_w + 22 {
-            let range = Rect { x: row.x + text_w + 1, width: row.width - text_w - 1, ..row };
+            let range = Rect {
+                x: row.x + text_w + 1,
+                width: row.width - text_w - 1,
+                ..row
+            };
             if per >= 3 {
                 Paragraph::new(Span::styled(format!("sparkline {lo}..{hi} ms"), DIM)).render(range, buf);
             }

@@ -1,0 +1,324 @@
+//! What a run reports: the summary types and the live views for the TUI.
+
+use super::*;
+
+/// Summary of one model in one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelSummary {
+    /// Requests that finished (measured window).
+    pub completed: u64,
+    /// Requests that failed: lost in a crash, rejected, timed out or unfinished at the end.
+    pub failed: u64,
+    /// Completions per second in the measurement window.
+    pub throughput_rps: f64,
+    /// Request latency, arrival at the server to last output [ms].
+    pub latency_ms: LatencySummary,
+    /// LLM only: time to first token [ms].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<LatencySummary>,
+    /// Fraction of requests that did not fail.
+    pub availability: f64,
+}
+
+/// Utilisation of one GPU or partition.
+#[derive(Debug, Clone, Serialize)]
+pub struct GpuUtil {
+    /// GPU index within the variant.
+    pub gpu: u32,
+    /// What part: `whole`, a MIG instance such as `3g.40gb@4`, or a tenant `ts:asr`, `mps:tts`.
+    pub partition: String,
+    /// Fraction of the measurement window the part was executing GPU work.
+    pub busy_fraction: f64,
+}
+
+/// Per-stage metrics of a pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageSummary {
+    /// Model of the stage.
+    pub model: String,
+    /// Stage latency, from the stage's request arrival to its completion [ms].
+    pub latency_ms: LatencySummary,
+}
+
+/// End-to-end metrics of a pipeline workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineSummary {
+    /// Turns completed (measured window).
+    pub completed: u64,
+    /// Turns failed.
+    pub failed: u64,
+    /// Fraction of turns that did not fail.
+    pub availability: f64,
+    /// Turns per second in the measurement window.
+    pub throughput_tps: f64,
+    /// Turn latency [ms].
+    pub latency_ms: LatencySummary,
+    /// Time to first audio: ASR latency + LLM time to first token + TTS time to its first chunk
+    /// (streaming TTS; the whole TTS request otherwise) [ms].
+    pub time_to_first_audio_ms: LatencySummary,
+    /// Each stage.
+    pub stages: Vec<StageSummary>,
+}
+
+/// Failure accounting of a run.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct FailureSummary {
+    /// Crashes that happened.
+    pub crashes: u64,
+    /// Requests lost because their server (or a co-tenant in its fault domain) crashed.
+    pub lost_requests: u64,
+    /// Requests refused (no replica up, or too long for the KV cache).
+    pub rejected_requests: u64,
+    /// Top-level requests or turns that hit their timeout.
+    pub timed_out: u64,
+    /// Requests still unfinished when the drain limit was reached.
+    pub unfinished: u64,
+    /// Per model: fraction of its requests that did not fail.
+    pub availability: BTreeMap<String, f64>,
+}
+
+/// Result of simulating one variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Variant name.
+    pub name: String,
+    /// GPUs used.
+    pub gpus: u32,
+    /// GPU type.
+    pub gpu_type: String,
+    /// Price of the GPUs [$ per hour].
+    pub cost_per_hour_usd: f64,
+    /// Top-level requests (or turns) completed in the measurement window.
+    pub completed: u64,
+    /// Top-level requests (or turns) failed.
+    pub failed: u64,
+    /// Top-level completions per second.
+    pub throughput_rps: f64,
+    /// Top-level completions per second per GPU.
+    pub throughput_rps_per_gpu: f64,
+    /// Top-level latency [ms].
+    pub latency_ms: LatencySummary,
+    /// Per model.
+    pub models: BTreeMap<String, ModelSummary>,
+    /// Per GPU / partition / tenant.
+    pub gpu_utilization: Vec<GpuUtil>,
+    /// True if any service time was extrapolated beyond measured tables or derived for another GPU type.
+    pub extrapolated: bool,
+    /// Pipelines by workload name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub stages: BTreeMap<String, PipelineSummary>,
+    /// Failure accounting.
+    pub failures: FailureSummary,
+    /// Engine events processed (not part of the JSON report).
+    #[serde(skip)]
+    pub events: u64,
+    /// Time-slice context switches (not part of the JSON report).
+    #[serde(skip)]
+    pub context_switches: u64,
+}
+
+/// Live state for the TUI.
+#[derive(Debug, Clone)]
+pub struct DeviceView {
+    /// GPU index.
+    pub gpu: u32,
+    /// Partition label.
+    pub label: String,
+    /// Server labels on this device.
+    pub servers: Vec<String>,
+    /// Queue length per server.
+    pub queues: Vec<usize>,
+    /// Which server runs now on a time-sliced GPU.
+    pub running: Option<String>,
+    /// Busy fraction so far (measured from the end of the warm-up).
+    pub busy_fraction: f64,
+    /// Busy fraction of each server's GPU work so far.
+    pub server_busy: Vec<f64>,
+}
+
+impl Simulation {
+    /// Per-device live view for the TUI.
+    pub fn device_views(&self) -> Vec<DeviceView> {
+        let span = self.q.now().saturating_sub(self.warmup).min(self.duration - self.warmup).max(1);
+        self.devices
+            .iter()
+            .map(|d| {
+                let running = match &d.kind {
+                    DevKind::TimeSliced(ts) => ts.running.map(|c| self.servers[d.servers[c as usize] as usize].label.clone()),
+                    _ => None,
+                };
+                DeviceView {
+                    gpu: d.gpu,
+                    label: d.label.clone(),
+                    servers: d.servers.iter().map(|&s| self.servers[s as usize].label.clone()).collect(),
+                    queues: d
+                        .servers
+                        .iter()
+                        .map(|&s| self.servers[s as usize].queue.len() + self.servers[s as usize].active.len())
+                        .collect(),
+                    running,
+                    busy_fraction: (d.busy_ctx.iter().sum::<SimTime>() as f64 / span as f64).min(1.0),
+                    server_busy: d.busy_ctx.iter().map(|&b| (b as f64 / span as f64).min(1.0)).collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// Every request in creation order; `None` for those that did not finish.
+    pub fn request_records(&self) -> Vec<Option<RequestRecord>> {
+        self.reqs
+            .iter()
+            .map(|q| {
+                (q.state == ReqState::Done).then(|| RequestRecord {
+                    workload: self.units[q.unit as usize].wl as usize,
+                    arrival: q.arrival,
+                    finish: q.finish,
+                    first_token: q.first_token,
+                })
+            })
+            .collect()
+    }
+
+    /// Latencies of completed requests of model `m` so far [ms] (unsorted).
+    pub fn model_latencies(&self, m: usize) -> &[f64] {
+        &self.model_acc[m].latency_ms
+    }
+
+    /// Summarise what has been simulated.
+    pub fn summary(&self) -> RunSummary {
+        let window = to_secs(self.duration - self.warmup).max(1e-9);
+        let mut models = BTreeMap::new();
+        // Measured requests (and units) still queued or running at the end count as failed.
+        let mut stuck = vec![0u64; self.model_acc.len()];
+        for q in &self.reqs {
+            if matches!(q.state, ReqState::Queued | ReqState::Running) && self.measured(q.arrival) {
+                stuck[q.model as usize] += 1;
+            }
+        }
+        let mut stuck_units = vec![0u64; self.wl_acc.len()];
+        for u in &self.units {
+            if !u.done && !u.failed && self.measured(u.arrival) {
+                stuck_units[u.wl as usize] += 1;
+            }
+        }
+        let unfinished: u64 = stuck.iter().sum();
+        for (m, acc) in self.model_acc.iter().enumerate() {
+            let failed = acc.failed + stuck[m];
+            let total = acc.completed + failed;
+            let ttft = (self.models[m].kind == ServiceKind::Llm).then(|| summarize(&mut acc.ttft_ms.clone()).rounded());
+            models.insert(
+                self.model_names[m].clone(),
+                ModelSummary {
+                    completed: acc.completed,
+                    failed,
+                    throughput_rps: round4(acc.finished_in_window as f64 / window),
+                    latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
+                    ttft_ms: ttft,
+                    availability: round4(if total == 0 { 1.0 } else { acc.completed as f64 / total as f64 }),
+                },
+            );
+        }
+        let mut stages = BTreeMap::new();
+        let (mut completed, mut failed, mut in_window) = (0u64, 0u64, 0u64);
+        let mut all_lat: Vec<f64> = Vec::new();
+        for (i, w) in self.scenario_workloads.iter().enumerate() {
+            let acc = &self.wl_acc[i];
+            let stuck = stuck_units[i];
+            completed += acc.completed;
+            failed += acc.failed + stuck;
+            in_window += acc.finished_in_window;
+            all_lat.extend_from_slice(&acc.latency_ms);
+            if let Target::Pipeline(p) = &w.target {
+                stages.insert(
+                    w.name.clone(),
+                    PipelineSummary {
+                        completed: acc.completed,
+                        failed: acc.failed + stuck,
+                        availability: round4(if acc.completed + acc.failed + stuck == 0 {
+                            1.0
+                        } else {
+                            acc.completed as f64 / (acc.completed + acc.failed + stuck) as f64
+                        }),
+                        throughput_tps: round4(acc.finished_in_window as f64 / window),
+                        latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
+                        time_to_first_audio_ms: summarize(&mut acc.first_audio_ms.clone()).rounded(),
+                        stages: p
+                            .stages
+                            .iter()
+                            .zip(&acc.stage_ms)
+                            .map(|(&m, s)| StageSummary {
+                                model: self.model_names[m].clone(),
+                                latency_ms: summarize(&mut s.clone()).rounded(),
+                            })
+                            .collect(),
+                    },
+                );
+            }
+        }
+        let mut util = Vec::new();
+        let span = (self.duration - self.warmup).max(1) as f64;
+        for d in &self.devices {
+            match d.kind {
+                DevKind::Exclusive => {
+                    let b = d.busy_ctx.first().copied().unwrap_or(0);
+                    util.push(GpuUtil {
+                        gpu: d.gpu,
+                        partition: d.label.clone(),
+                        busy_fraction: round4(b as f64 / span),
+                    });
+                }
+                _ => {
+                    // A busy period still open at the end counts up to now.
+                    let open = if d.n_running > 0 {
+                        window_overlap(d.busy_from, self.q.now(), self.warmup, self.duration)
+                    } else {
+                        0
+                    };
+                    let any = d.busy_any + open;
+                    util.push(GpuUtil {
+                        gpu: d.gpu,
+                        partition: d.label.clone(),
+                        busy_fraction: round4((any as f64 / span).min(1.0)),
+                    });
+                    for (c, &s) in d.servers.iter().enumerate() {
+                        util.push(GpuUtil {
+                            gpu: d.gpu,
+                            partition: self.servers[s as usize].label.clone(),
+                            busy_fraction: round4(d.busy_ctx[c] as f64 / span),
+                        });
+                    }
+                }
+            }
+        }
+        let mut fail = self.fail.clone();
+        fail.unfinished = unfinished;
+        fail.availability = models.iter().map(|(k, v)| (k.clone(), v.availability)).collect();
+        let throughput = in_window as f64 / window;
+        let switches = self
+            .devices
+            .iter()
+            .map(|d| match &d.kind {
+                DevKind::TimeSliced(ts) => ts.switches,
+                _ => 0,
+            })
+            .sum();
+        RunSummary {
+            name: self.variant_name.clone(),
+            gpus: self.n_gpus,
+            gpu_type: self.gpu.name.clone(),
+            cost_per_hour_usd: round4(self.price * self.n_gpus as f64),
+            completed,
+            failed,
+            throughput_rps: round4(throughput),
+            throughput_rps_per_gpu: round4(throughput / self.n_gpus.max(1) as f64),
+            latency_ms: summarize(&mut all_lat).rounded(),
+            models,
+            gpu_utilization: util,
+            extrapolated: self.extrapolated,
+            stages,
+            failures: fail,
+            events: self.q.processed(),
+            context_switches: switches,
+        }
+    }
+}
