@@ -197,10 +197,19 @@ pub fn run(cli: Cli) -> Result<()> {
                     .ok_or_else(|| Error::input("--model", "", format!("expected NAME=FROM, got '{m}'")))?;
                 map.insert(k.to_string(), v.to_string());
             }
-            for (k, v) in [("--quantum-ms", quantum_ms), ("--switch-us", switch_us)] {
-                if !(v.is_finite() && v >= 0.0) || (k == "--quantum-ms" && v == 0.0) {
-                    return Err(Error::input(k, "", format!("must be a positive number, got '{v}'")));
-                }
+            if !(quantum_ms.is_finite() && quantum_ms >= crate::config::MIN_QUANTUM_MS) {
+                return Err(Error::input(
+                    "--quantum-ms",
+                    "",
+                    format!("must be at least {} ms, got '{quantum_ms}'", crate::config::MIN_QUANTUM_MS),
+                ));
+            }
+            if !(switch_us.is_finite() && switch_us >= 0.0) {
+                return Err(Error::input(
+                    "--switch-us",
+                    "",
+                    format!("must be a non-negative number, got '{switch_us}'"),
+                ));
             }
             let ts = crate::validate::TsParams { quantum_ms, switch_us };
             let vals: Vec<_> = dirs

@@ -311,6 +311,8 @@ const MAX_VALUE: f64 = 1e9;
 /// Most requests one open-loop workload may be expected to generate (rate x duration): beyond
 /// this a run takes hours, which is almost always a unit mistake.
 const MAX_EXPECTED_REQUESTS: f64 = 1e8;
+/// Shortest time slice accepted [ms].
+pub const MIN_QUANTUM_MS: f64 = 0.05;
 /// Most closed-loop users of one workload.
 const MAX_USERS: u32 = 1_000_000;
 
@@ -683,8 +685,17 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
                     if n == 0 || tenants.iter().any(Option::is_none) {
                         return Err(c.err(format!("{gf}.models"), "a time-sliced GPU needs at least one model and no '-'"));
                     }
+                    let q = c.pos(&format!("{gf}.quantum_ms"), g.quantum_ms.unwrap_or(DEFAULT_QUANTUM_MS))?;
+                    // Below ~50 us a slice is shorter than a context switch on any GPU, and the
+                    // event count grows as 1/quantum: refuse rather than crawl.
+                    if q < MIN_QUANTUM_MS {
+                        return Err(c.err(
+                            format!("{gf}.quantum_ms"),
+                            format!("must be at least {MIN_QUANTUM_MS} ms, got '{}'", num(q)),
+                        ));
+                    }
                     Regime::TimeSliced {
-                        quantum: from_ms(c.pos(&format!("{gf}.quantum_ms"), g.quantum_ms.unwrap_or(DEFAULT_QUANTUM_MS))?),
+                        quantum: from_ms(q),
                         switch_cost: from_ms(c.nonneg(&format!("{gf}.switch_us"), g.switch_us.unwrap_or(DEFAULT_SWITCH_US))? / 1e3),
                     }
                 }
