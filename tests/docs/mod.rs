@@ -26,3 +26,15 @@ fn readme_default_study_is_current() {
         "README default study differs from `cargo run --release -- run`; paste its output there"
     );
 }
+
+/// The scenario example in README "Scenario files" is a complete, valid scenario.
+#[test]
+fn readme_scenario_example_is_valid() {
+    let text = readme();
+    let start = text.find("```toml\nname = \"readme-example\"").expect("README has the example") + "```toml\n".len();
+    let end = start + text[start..].find("```").expect("closing fence");
+    let sc = gpuslice::config::parse_scenario(&text[start..end], "README.md", None).expect("README example parses");
+    let runs = gpuslice::sim::run_scenario(&sc, 1).expect("runs");
+    assert_eq!(runs[0].gpus, 5);
+    assert!(runs[0].completed > 0 && runs[0].failures.crashes == 1);
+}
