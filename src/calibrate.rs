@@ -550,14 +550,11 @@ pub fn fit_load_runs(runs: &[LoadRun]) -> Result<(OpTable, OpTable, serde_json::
     if runs.windows(2).any(|w| w[0].concurrency == w[1].concurrency) {
         return Err("two runs have the same concurrency".into());
     }
-    let low = runs[0];
     // Prefill points: lowest-concurrency TTFT for each distinct prompt length.
     let mut prefill: BTreeMap<u64, f64> = BTreeMap::new();
+    // Runs are sorted by concurrency, so the first run of each prompt length is its lowest.
     for r in &runs {
-        let k = r.input_tokens.round() as u64;
-        if r.concurrency == low.concurrency || !prefill.contains_key(&k) {
-            prefill.entry(k).or_insert(r.ttft_p50_ms);
-        }
+        prefill.entry(r.input_tokens.round() as u64).or_insert(r.ttft_p50_ms);
     }
     let single_prompt = prefill.len() == 1;
     if single_prompt {

@@ -460,6 +460,8 @@ pub fn calibrate_load_runs(
     let runs: Vec<_> = files.iter().map(|f| crate::input::read_load_run(f)).collect::<Result<_>>()?;
     let (prefill, decode, diag) = crate::calibrate::fit_load_runs(&runs).map_err(|m| Error::input(files.join(","), "", m))?;
     let max_c = runs.iter().map(|r| r.concurrency).fold(0.0, f64::max);
+    // Without --memory-gib, assume the server takes 90 % of the GPU: the default memory share of
+    // vLLM (`gpu_memory_utilization = 0.9`) and TensorRT-LLM's KV-cache fraction, which pre-allocate it.
     let memory = memory_gib.unwrap_or(g.memory_gib * 0.9);
     if !(memory.is_finite() && memory > 0.0) {
         return Err(Error::input(
