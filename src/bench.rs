@@ -32,7 +32,7 @@ pub fn bench_text(reps: u32) -> Result<String> {
         "event queue (1024 pending, pop+push): {:.1} M events/s\n",
         n as f64 / best / 1e6
     ));
-    let sc = crate::config::default_scenario()?;
+    let sc = crate::config::files::default_scenario()?;
     let mut best = f64::INFINITY;
     let mut events = 0;
     for _ in 0..reps {

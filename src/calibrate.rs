@@ -13,7 +13,7 @@
 //!
 //! Diagnostics: leave-one-out error of every cell (or point): remove it, refit, predict it.
 
-use crate::service::{KvCache, MemoryFootprint, ModelSpec, OpTable, ServiceKind};
+use crate::service::{LlmSpec, MemoryFootprint, ModelSpec, OpTable, ServiceKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -490,10 +490,11 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         call_gap_ms: 0.0,
         frames_per_char: (kind == ServiceKind::Tts).then_some(21.5 / 15.0),
         frames_range: (kind == ServiceKind::Tts).then_some((4, 1023)),
-        kv: (kind == ServiceKind::Llm).then_some(KvCache {
-            slots: 32,
-            max_context_tokens: 3072,
-        }),
+        llm: (kind == ServiceKind::Llm).then(LlmSpec::gpubench),
+        asr_mode: crate::config::AsrMode::Offline,
+        chunk_s: 0.32,
+        tts_policy: crate::config::TtsPolicy::Static,
+        first_chunk_frames: 22,
         ops: BTreeMap::new(),
         calibration: serde_json::Value::Null,
     };

@@ -216,6 +216,14 @@ pub fn parse_layout<'a>(gpu: &'a GpuSpec, layout: &str) -> Result<Vec<&'a MigPro
 /// hardware accepts is found. The result keeps the caller's order of instances.
 pub fn place_layout(gpu: &GpuSpec, layout: &str) -> Result<Vec<PlacedInstance>> {
     let profiles = parse_layout(gpu, layout)?;
+    place_profiles(gpu, &profiles)
+}
+
+/// Place MIG instances of these profiles on one GPU (see [`place_layout`]).
+pub fn place_profiles(gpu: &GpuSpec, profiles: &[&MigProfile]) -> Result<Vec<PlacedInstance>> {
+    let layout = profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(",");
+    let layout = layout.as_str();
+    let profiles = profiles.to_vec();
     // Count limits first: they give the clearest message.
     for p in &profiles {
         let n = profiles.iter().filter(|q| q.name == p.name).count() as u32;

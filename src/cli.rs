@@ -7,7 +7,6 @@ use crate::config;
 use crate::error::{Error, Result};
 use crate::input::Table;
 use crate::report;
-use crate::scenario::Scenario;
 use crate::service::{ModelSpec, ServiceKind};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -94,12 +93,12 @@ pub enum Command {
         /// Model file or built-in for a model name, as NAME=FROM (default h100/NAME).
         #[arg(long = "model")]
         models: Vec<String>,
-        /// Time slice for co-located runs [ms].
-        #[arg(long, default_value_t = crate::config::DEFAULT_QUANTUM_MS)]
-        quantum_ms: f64,
-        /// Context-switch cost for co-located runs [us].
-        #[arg(long, default_value_t = crate::config::DEFAULT_SWITCH_US)]
-        switch_us: f64,
+        /// Time slice for co-located runs [ms] (default: the fitted default of scenarios).
+        #[arg(long)]
+        quantum_ms: Option<f64>,
+        /// Context-switch cost for co-located runs [us] (default: the fitted default).
+        #[arg(long)]
+        switch_us: Option<f64>,
     },
     /// Print the README's accuracy tables: every measured run replayed, and the MIG ratios vs published data.
     Accuracy {
@@ -127,7 +126,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run { scenario, seed, format } => {
-            let sc = load_scenario(scenario.as_deref())?;
+            let sc = config::files::load_scenario(scenario.as_deref())?;
             let runs = crate::sim::run_scenario(&sc, seed)?;
             let text = match format {
                 Format::Json => report::to_json(&report::RunReport {
@@ -163,7 +162,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
                 calibrate_load_runs(&genai_perf, &gpu, memory_gib, kv_slots, max_context_tokens)?
             };
-            write_atomic(&out, &report::to_json(&spec))?;
+            config::files::write_atomic(&out, &report::to_json(&spec))?;
             let mut msg = format!("wrote {out}\n");
             for (op, t) in &spec.ops {
                 msg.push_str(&format!("  {op}: {}x{} table", t.batch.len(), t.size.len()));
@@ -197,20 +196,6 @@ pub fn run(cli: Cli) -> Result<()> {
                     .ok_or_else(|| Error::input("--model", "", format!("expected NAME=FROM, got '{m}'")))?;
                 map.insert(k.to_string(), v.to_string());
             }
-            if !(quantum_ms.is_finite() && quantum_ms >= crate::config::MIN_QUANTUM_MS) {
-                return Err(Error::input(
-                    "--quantum-ms",
-                    "",
-                    format!("must be at least {} ms, got '{quantum_ms}'", crate::config::MIN_QUANTUM_MS),
-                ));
-            }
-            if !(switch_us.is_finite() && switch_us >= 0.0) {
-                return Err(Error::input(
-                    "--switch-us",
-                    "",
-                    format!("must be a non-negative number, got '{switch_us}'"),
-                ));
-            }
             let ts = crate::validate::TsParams { quantum_ms, switch_us };
             let vals: Vec<_> = dirs
                 .iter()
@@ -229,14 +214,6 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Load a scenario file, or the embedded default.
-pub fn load_scenario(path: Option<&str>) -> Result<Scenario> {
-    match path {
-        Some(p) => config::load_file(p),
-        None => config::default_scenario(),
-    }
-}
-
 fn print_out(s: &str) -> Result<()> {
     let mut o = std::io::stdout().lock();
     match o.write_all(s.as_bytes()).and_then(|_| o.flush()) {
@@ -247,18 +224,6 @@ fn print_out(s: &str) -> Result<()> {
             message: e.to_string(),
         }),
     }
-}
-
-/// Write a file whole or not at all: write a temporary sibling, then rename it.
-pub fn write_atomic(path: &str, text: &str) -> Result<()> {
-    let tmp = format!("{path}.tmp{}", std::process::id());
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::Io {
-            path: path.into(),
-            message: e.to_string(),
-        }
-    })
 }
 
 /// Text of `gpuslice catalog`.
@@ -487,10 +452,15 @@ pub fn calibrate_load_runs(
         call_gap_ms: 0.0,
         frames_per_char: None,
         frames_range: None,
-        kv: Some(crate::service::KvCache {
-            slots: kv_slots.unwrap_or(max_c.round().max(1.0) as u32),
+        llm: Some(crate::service::LlmSpec {
+            max_seqs: kv_slots.unwrap_or(max_c.round().max(1.0) as u32),
             max_context_tokens: max_context,
+            ..crate::service::LlmSpec::gpubench()
         }),
+        asr_mode: crate::config::AsrMode::Offline,
+        chunk_s: 0.32,
+        tts_policy: crate::config::TtsPolicy::Static,
+        first_chunk_frames: 22,
         ops,
         calibration: serde_json::json!({
             "sources": { "genai_perf": files },

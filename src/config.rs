@@ -1,16 +1,30 @@
-//! Scenario files: raw TOML structs (stage 1, `deny_unknown_fields`) and their validation into a
-//! [`Scenario`] (stage 2). This module and [`crate::input`] are the only places that read files
-//! for a run. Every error names the file, the field and the value.
+//! Building a [`Scenario`]: the one way, for files, `validate`, TUI edits, sweeps and the planner.
+//!
+//! * Stage 1, [`raw`]: the file as written (serde structs, unknown fields refused, policies as
+//!   enums).
+//! * The file reads, [`files`]: the scenario text, model JSON and traces it references, gathered as
+//!   [`Sources`]. Nothing else in the crate reads a scenario's inputs.
+//! * Stage 2, [`from_raw`]: a pure function of the raw scenario and its sources, split into
+//!   `resolve_*` steps. Every value is range-checked once and converted to simulator units
+//!   once, here; then each variant is placed ([`crate::sim::placement::place`]) so that memory,
+//!   MIG and device limits are checked before anything runs.
+//!
+//! Every error names the file, the field (as a path such as `variant[1].gpus[0].layout`) and the
+//! offending value.
 
-use crate::catalog::{one_line, place_layout, Catalog};
+pub mod files;
+pub mod raw;
+
+pub use files::Sources;
+pub use raw::*;
+
+use crate::catalog::{parse_layout, Catalog, GpuSpec};
 use crate::error::{Error, Result};
 use crate::scenario::*;
 use crate::service::{ModelSpec, ServiceKind};
-use crate::time::{from_ms, from_secs};
-use crate::workload::{Arrivals, SizeDist};
-use serde::{Deserialize, Serialize};
+use crate::time::SimTime;
+use crate::workload::{Arrivals, SizeDist, TraceSize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 /// Built-in calibrated models, compiled in so that a bare binary can run the default scenario.
 pub const BUILTIN_MODELS: &[(&str, &str)] = &[
@@ -24,300 +38,45 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../experiments/a100-voice-conso
 /// Name used for the embedded scenario in messages.
 pub const DEFAULT_SCENARIO_NAME: &str = "experiments/a100-voice-consolidation.toml (embedded)";
 
-/// Stage 1: the file as written.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawScenario {
-    /// Scenario name.
-    pub name: String,
-    /// Free text.
-    #[serde(default)]
-    pub description: String,
-    /// Load duration [s].
-    pub duration_s: f64,
-    /// Unmeasured warm-up [s].
-    #[serde(default)]
-    pub warmup_s: f64,
-    /// Longest time to finish in-flight work after `duration_s` [s] (default 60).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drain_s: Option<f64>,
-    /// Models by name.
-    pub models: BTreeMap<String, RawModel>,
-    /// Load sources.
-    #[serde(default)]
-    pub workload: Vec<RawWorkload>,
-    /// Deployments.
-    #[serde(default)]
-    pub variant: Vec<RawVariant>,
-}
-
-/// A model entry.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawModel {
-    /// `h100/asr`-style built-in name or a path to a model JSON (relative to the scenario file).
-    pub from: String,
-    /// Override of the total memory footprint [GiB].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_gib: Option<f64>,
-    /// Override of the batch limit (ASR/TTS) or KV slots (LLM).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_batch: Option<u32>,
-    /// Override of the longest context per KV slot [tokens] (LLM).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_context_tokens: Option<u32>,
-}
-
-/// Size distribution as written.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, tag = "dist", rename_all = "lowercase")]
-pub enum RawDist {
-    /// Fixed value.
-    Fixed {
-        /// The value.
-        value: f64,
-    },
-    /// Log-normal.
-    Lognormal {
-        /// Median.
-        median: f64,
-        /// Sigma of ln.
-        sigma: f64,
-        /// Lower clamp.
-        min: f64,
-        /// Upper clamp.
-        max: f64,
-    },
-    /// Exponential.
-    Exponential {
-        /// Mean.
-        mean: f64,
-    },
-    /// Uniform.
-    Uniform {
-        /// Low.
-        min: f64,
-        /// High.
-        max: f64,
-    },
-}
-
-/// Arrival process as written.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, tag = "process", rename_all = "kebab-case")]
-pub enum RawArrivals {
-    /// Poisson.
-    Poisson {
-        /// Rate [req/s].
-        rate_rps: f64,
-    },
-    /// Gamma renewal.
-    Gamma {
-        /// Rate [req/s].
-        rate_rps: f64,
-        /// Gap coefficient of variation.
-        cv: f64,
-    },
-    /// On-off.
-    OnOff {
-        /// Rate while on [req/s].
-        rate_rps: f64,
-        /// On [s].
-        on_s: f64,
-        /// Off [s].
-        off_s: f64,
-    },
-}
-
-/// Pipeline size links as written (defaults cited in README "Pipelines").
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLinks {
-    /// Words per audio second.
-    #[serde(default = "d_words")]
-    pub words_per_audio_s: f64,
-    /// Tokens per word.
-    #[serde(default = "d_tpw")]
-    pub tokens_per_word: f64,
-    /// Prompt tokens before the transcript.
-    #[serde(default = "d_base")]
-    pub prompt_base_tokens: f64,
-    /// TTS characters per LLM output token.
-    #[serde(default = "d_cpt")]
-    pub chars_per_token: f64,
-    /// Frames of the first streamed TTS chunk (0: not streamed).
-    #[serde(default)]
-    pub tts_first_chunk_frames: f64,
-}
-fn d_words() -> f64 {
-    2.62 // LJSpeech: 225,715 words over 23:55:17 of audio (published-data.md 6.5)
-}
-fn d_tpw() -> f64 {
-    1.3 // typical BPE tokens per English word (Llama-3 tokenizer); stated assumption
-}
-fn d_base() -> f64 {
-    256.0 // system prompt + short history; stated assumption
-}
-fn d_cpt() -> f64 {
-    4.0 // ~4 characters per BPE token of English text; stated assumption
-}
-impl Default for RawLinks {
-    fn default() -> Self {
-        RawLinks {
-            words_per_audio_s: d_words(),
-            tokens_per_word: d_tpw(),
-            prompt_base_tokens: d_base(),
-            chars_per_token: d_cpt(),
-            tts_first_chunk_frames: 0.0,
-        }
-    }
-}
-
-/// A workload as written: exactly one of `arrivals`, `trace`, `users`.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawWorkload {
-    /// Name in reports (default: model or pipeline).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Target model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Target pipeline: model names in order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pipeline: Option<Vec<String>>,
-    /// Size links of a pipeline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub links: Option<RawLinks>,
-    /// Open-loop arrivals.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub arrivals: Option<RawArrivals>,
-    /// Trace file (relative to the scenario file).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace: Option<String>,
-    /// Trace time compression (2 = twice as fast).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_rate_scale: Option<f64>,
-    /// Closed-loop users.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub users: Option<u32>,
-    /// Think time [s].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub think_s: Option<f64>,
-    /// `fixed` or `exponential`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub think: Option<String>,
-    /// Ramp-up [s].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ramp_up_s: Option<f64>,
-    /// Hold [s] (default: the rest of the duration).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hold_s: Option<f64>,
-    /// Ramp-down [s].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ramp_down_s: Option<f64>,
-    /// First-stage size.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<RawDist>,
-    /// LLM output tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub out_tokens: Option<RawDist>,
-    /// Per-request/turn timeout [s].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_s: Option<f64>,
-}
-
-/// A variant as written.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawVariant {
-    /// Name.
-    pub name: String,
-    /// GPU type (catalog key).
-    pub gpu: String,
-    /// Price override [$ per GPU-hour].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_usd_per_hour: Option<f64>,
-    /// `round-robin` (default), `least-outstanding` or `shared-queue`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub balancer: Option<String>,
-    /// GPUs.
-    pub gpus: Vec<RawGpu>,
-    /// Crashes.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub faults: Vec<RawFault>,
-}
-
-/// A GPU as written.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawGpu {
-    /// `dedicated`, `time-sliced`, `mig` or `mps`.
-    pub regime: String,
-    /// Model names: the tenant(s); for MIG one per instance, `-` for an empty instance.
-    pub models: Vec<String>,
-    /// MIG layout, e.g. `3g.40gb,3g.40gb`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layout: Option<String>,
-    /// Time slice [ms] (default 2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quantum_ms: Option<f64>,
-    /// Context-switch cost [us] (default 50).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub switch_us: Option<f64>,
-    /// MPS active-thread percentage per tenant (default 100/n each).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thread_pct: Option<Vec<f64>>,
-    /// MPS device-memory limit per tenant [GiB] (default: an equal share of the GPU, as the
-    /// Kubernetes device plugin's MPS sharing enforces, domain.md 3.3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mem_limit_gib: Option<Vec<f64>>,
-    /// Repeat this GPU `count` times (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<u32>,
-}
-
-/// A fault as written.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawFault {
-    /// Model whose server crashes.
-    pub model: String,
-    /// Which replica (default 0).
-    #[serde(default)]
-    pub replica: usize,
-    /// Crash time [s].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at_s: Option<f64>,
-    /// Mean time between failures [s].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mtbf_s: Option<f64>,
-    /// Restart time [s].
-    pub restart_s: f64,
-}
-
-/// Default time slice [ms]. NVIDIA does not document it (domain.md 3.2 lists 1-30 ms guesses); this
-/// value is fitted by experiments/fit-timeslice.sh to measured H100 co-location runs (the light-load
-/// runs, their repeats and the time-slice probe); the heavy-load runs are held out (README "How
-/// accurate is it"). The fit is flat between about 1.5 and 3 ms.
+/// Default time slice [ms] (README "Sharing regimes": measured and fitted).
 pub const DEFAULT_QUANTUM_MS: f64 = 1.5;
-/// Default context-switch cost [us], fitted with the quantum: the data show no cost beyond the
-/// slice itself (domain.md 3.2 reports guesses of 25-100 us).
+/// Default context-switch cost [us], fitted with the quantum.
 pub const DEFAULT_SWITCH_US: f64 = 0.0;
-
-/// Largest value any number in a scenario may take: 1e9 s of simulated time still fits the
-/// nanosecond clock with room to add (u64 holds 1.8e10 s).
-const MAX_VALUE: f64 = 1e9;
-/// Most requests one open-loop workload may be expected to generate (rate x duration): beyond
-/// this a run takes hours, which is almost always a unit mistake.
-const MAX_EXPECTED_REQUESTS: f64 = 1e8;
-/// Shortest time slice accepted [ms].
+/// Shortest time slice accepted [ms]: below ~50 us a slice is shorter than a context switch on
+/// any GPU, and the event count grows as 1/quantum.
 pub const MIN_QUANTUM_MS: f64 = 0.05;
-/// Most closed-loop users of one workload.
-const MAX_USERS: u32 = 1_000_000;
+
+/// Bounds on everything that sizes work or memory (README "Limits"). Each is far above any real
+/// deployment and far below what would exhaust a workstation.
+pub mod limits {
+    /// Largest value any time or quantity in a scenario may take: 1e9 s still fits the
+    /// nanosecond clock (u64 holds 1.8e10 s) with room to add.
+    pub const MAX_VALUE: f64 = 1e9;
+    /// Most requests one workload may be expected to generate over the run (each costs a few
+    /// events; 1e8 is about a minute of simulation).
+    pub const MAX_REQUESTS: f64 = 1e8;
+    /// Most closed-loop users of one workload.
+    pub const MAX_USERS: u32 = 1_000_000;
+    /// Most GPUs in one variant (each GPU is a device and a server of the simulation).
+    pub const MAX_GPUS: u32 = 4096;
+    /// Most variants, workloads or models in one scenario.
+    pub const MAX_ENTRIES: usize = 1000;
+    /// Most stages of a pipeline.
+    pub const MAX_STAGES: usize = 16;
+    /// Most faults one variant may be expected to suffer (each fails and restarts servers).
+    pub const MAX_FAULTS: f64 = 1e6;
+    /// Largest coefficient of variation of gamma gaps: beyond it the shape parameter 1/cv^2 is
+    /// below 1e-4 and the gaps are numerically all zero or astronomically long.
+    pub const MAX_CV: f64 = 100.0;
+    /// Largest batch or sequence count a model may be given.
+    pub const MAX_BATCH: u32 = 65_536;
+    /// Longest LLM context [tokens].
+    pub const MAX_CONTEXT_TOKENS: u32 = 10_000_000;
+}
+use limits::*;
 
 /// A number as a user would write it: plain, or in exponent form when very large or small.
-fn num(v: f64) -> String {
+pub fn num(v: f64) -> String {
     if v != 0.0 && v.is_finite() && !(1e-4..1e9).contains(&v.abs()) {
         format!("{v:e}")
     } else {
@@ -325,23 +84,28 @@ fn num(v: f64) -> String {
     }
 }
 
-struct Ctx<'a> {
-    file: &'a str,
-    dir: Option<&'a Path>,
+/// Range checks and unit conversions, each in exactly one place, with errors that name the file
+/// and the field.
+pub(crate) struct Check<'a> {
+    pub(crate) file: &'a str,
 }
 
-impl Ctx<'_> {
-    fn err(&self, field: impl Into<String>, msg: impl Into<String>) -> Error {
+impl Check<'_> {
+    pub(crate) fn err(&self, field: impl Into<String>, msg: impl Into<String>) -> Error {
         Error::input(self.file, field, msg)
     }
-    fn pos(&self, field: &str, v: f64) -> Result<f64> {
+
+    /// A positive finite number up to [`MAX_VALUE`].
+    pub(crate) fn pos(&self, field: &str, v: f64) -> Result<f64> {
         if v.is_finite() && v > 0.0 && v <= MAX_VALUE {
             Ok(v)
         } else {
             Err(self.err(field, format!("must be a positive number up to {MAX_VALUE:e}, got '{}'", num(v))))
         }
     }
-    fn nonneg(&self, field: &str, v: f64) -> Result<f64> {
+
+    /// A non-negative finite number up to [`MAX_VALUE`].
+    pub(crate) fn nonneg(&self, field: &str, v: f64) -> Result<f64> {
         if v.is_finite() && (0.0..=MAX_VALUE).contains(&v) {
             Ok(v)
         } else {
@@ -351,454 +115,95 @@ impl Ctx<'_> {
             ))
         }
     }
-    fn path(&self, p: &str) -> PathBuf {
-        let pb = PathBuf::from(p);
-        match self.dir {
-            Some(d) if pb.is_relative() && d.join(&pb).exists() => d.join(pb),
-            _ => pb,
+
+    /// A number in `[lo, hi]`.
+    pub(crate) fn within(&self, field: &str, v: f64, lo: f64, hi: f64) -> Result<f64> {
+        if v.is_finite() && v >= lo && v <= hi {
+            Ok(v)
+        } else {
+            Err(self.err(field, format!("must be between {} and {}, got '{}'", num(lo), num(hi), num(v))))
+        }
+    }
+
+    /// A duration in seconds, checked and converted to the clock.
+    pub(crate) fn secs(&self, field: &str, v: f64) -> Result<SimTime> {
+        Ok(crate::time::from_secs(self.nonneg(field, v)?))
+    }
+
+    /// A positive duration in seconds.
+    pub(crate) fn pos_secs(&self, field: &str, v: f64) -> Result<SimTime> {
+        Ok(crate::time::from_secs(self.pos(field, v)?).max(1))
+    }
+
+    /// A count in `[lo, hi]`.
+    pub(crate) fn count(&self, field: &str, v: u32, lo: u32, hi: u32) -> Result<u32> {
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.err(field, format!("must be between {lo} and {hi}, got '{v}'")))
         }
     }
 }
 
-/// Load a scenario file.
-pub fn load_file(path: &str) -> Result<Scenario> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-        path: path.into(),
-        message: e.to_string(),
-    })?;
-    let dir = Path::new(path).parent();
-    parse_scenario(&text, path, dir)
-}
-
-/// The embedded default scenario.
-pub fn default_scenario() -> Result<Scenario> {
-    parse_scenario(DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME, None)
-}
-
-/// Parse TOML text into a raw scenario.
+/// Parse TOML text into a raw scenario (stage 1 only).
 pub fn parse_raw(text: &str, file: &str) -> Result<RawScenario> {
-    toml::from_str(text).map_err(|e| Error::input(file, "", one_line(&e.to_string())))
+    toml::from_str(text).map_err(|e| Error::input(file, "", crate::catalog::one_line(&e.to_string())))
 }
 
-/// Parse and validate scenario text. `dir` resolves relative paths (model files, traces).
-pub fn parse_scenario(text: &str, file: &str, dir: Option<&Path>) -> Result<Scenario> {
-    let raw = parse_raw(text, file)?;
-    from_raw(&raw, file, dir)
+/// The built-in model `from`, if it is one.
+pub fn builtin_model(from: &str) -> Option<Result<ModelSpec>> {
+    BUILTIN_MODELS
+        .iter()
+        .find(|(n, _)| *n == from)
+        .map(|(n, text)| files::parse_model(text, &format!("models/{n}.json")))
 }
 
-/// Load a model by built-in name or path.
-pub fn load_model(from: &str, file: &str, field: &str, dir: Option<&Path>) -> Result<ModelSpec> {
-    let (text, src) = match BUILTIN_MODELS.iter().find(|(n, _)| *n == from) {
-        Some((_, t)) => (t.to_string(), format!("models/{from}.json")),
-        None => {
-            let c = Ctx { file, dir };
-            let p = c.path(from);
-            let t = std::fs::read_to_string(&p).map_err(|e| {
-                let names: Vec<&str> = BUILTIN_MODELS.iter().map(|x| x.0).collect();
-                Error::input(
-                    file,
-                    field,
-                    format!(
-                        "'{from}' is neither a built-in model ({}) nor a readable file: {e}",
-                        names.join(", ")
-                    ),
-                )
-            })?;
-            (t, p.display().to_string())
-        }
-    };
-    let m: ModelSpec = serde_json::from_str(&text).map_err(|e| Error::input(&src, "", e.to_string()))?;
-    m.validate(&src)?;
-    Ok(m)
-}
-
-/// Stage 2: validate and resolve.
-pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Scenario> {
-    let c = Ctx { file, dir };
-    let cat = Catalog::builtin();
-    let duration = from_secs(c.pos("duration_s", raw.duration_s)?);
-    let warmup = from_secs(c.nonneg("warmup_s", raw.warmup_s)?);
-    if warmup >= duration {
-        return Err(c.err(
-            "warmup_s",
-            format!("must be shorter than duration_s ({}), got '{}'", raw.duration_s, raw.warmup_s),
-        ));
-    }
-    let drain = from_secs(c.nonneg("drain_s", raw.drain_s.unwrap_or(60.0))?);
-    if raw.models.is_empty() {
-        return Err(c.err("models", "at least one model is needed"));
-    }
-    let mut models = Vec::new();
-    let mut index = BTreeMap::new();
-    for (name, m) in &raw.models {
-        let f = format!("models.{name}");
-        let mut spec = load_model(&m.from, file, &format!("{f}.from"), dir)?;
-        spec.name = name.clone();
-        if let Some(mem) = m.memory_gib {
-            let total = c.pos(&format!("{f}.memory_gib"), mem)?;
-            spec.memory.runtime_gib = (total - spec.memory.weights_gib).max(0.0);
-            spec.memory.weights_gib = spec.memory.weights_gib.min(total);
-        }
-        if let Some(b) = m.max_batch {
-            if b == 0 {
-                return Err(c.err(format!("{f}.max_batch"), "must be at least 1, got '0'"));
-            }
-            match spec.kv.as_mut() {
-                Some(kv) => kv.slots = b,
-                None => spec.max_batch = b,
-            }
-        }
-        if let Some(t) = m.max_context_tokens {
-            match spec.kv.as_mut() {
-                Some(kv) if t > 0 => kv.max_context_tokens = t,
-                Some(_) => return Err(c.err(format!("{f}.max_context_tokens"), "must be at least 1, got '0'")),
-                None => return Err(c.err(format!("{f}.max_context_tokens"), "applies only to LLM models")),
-            }
-        }
-        index.insert(name.clone(), models.len());
-        models.push(spec);
-    }
+/// Stage 2: check and resolve a raw scenario against its sources. Pure: no file is read.
+pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
+    let c = Check { file: &src.file };
+    let (duration, warmup, drain) = resolve_times(raw, &c)?;
+    let models = resolve_models(raw, src, &c)?;
+    let index: BTreeMap<&str, usize> = raw.models.keys().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let model_idx = |field: &str, n: &str| -> Result<usize> {
         index.get(n).copied().ok_or_else(|| {
-            let names: Vec<&String> = index.keys().collect();
+            let names: Vec<&&str> = index.keys().collect();
             c.err(field, format!("unknown model '{n}' (defined: {names:?})"))
         })
     };
-    let dist = |field: &str, d: &RawDist| -> Result<SizeDist> {
-        Ok(match *d {
-            RawDist::Fixed { value } => SizeDist::Fixed(c.pos(&format!("{field}.value"), value)?),
-            RawDist::Lognormal { median, sigma, min, max } => {
-                let (median, sigma) = (
-                    c.pos(&format!("{field}.median"), median)?,
-                    c.nonneg(&format!("{field}.sigma"), sigma)?,
-                );
-                let (min, max) = (c.pos(&format!("{field}.min"), min)?, c.pos(&format!("{field}.max"), max)?);
-                if min > max {
-                    return Err(c.err(format!("{field}.min"), format!("must not exceed max ({max}), got '{min}'")));
-                }
-                SizeDist::LogNormal { median, sigma, min, max }
-            }
-            RawDist::Exponential { mean } => SizeDist::Exponential {
-                mean: c.pos(&format!("{field}.mean"), mean)?,
-            },
-            RawDist::Uniform { min, max } => {
-                let (min, max) = (c.pos(&format!("{field}.min"), min)?, c.pos(&format!("{field}.max"), max)?);
-                if min > max {
-                    return Err(c.err(format!("{field}.min"), format!("must not exceed max ({max}), got '{min}'")));
-                }
-                SizeDist::Uniform { min, max }
-            }
-        })
-    };
-    let mut workloads = Vec::new();
     if raw.workload.is_empty() {
         return Err(c.err("workload", "at least one [[workload]] is needed"));
     }
-    for (i, w) in raw.workload.iter().enumerate() {
-        let f = format!("workload[{i}]");
-        let (target, name) = match (&w.model, &w.pipeline) {
-            (Some(m), None) => (Target::Model(model_idx(&format!("{f}.model"), m)?), m.clone()),
-            (None, Some(p)) => {
-                if p.is_empty() {
-                    return Err(c.err(format!("{f}.pipeline"), "needs at least one stage"));
-                }
-                let stages = p
-                    .iter()
-                    .map(|m| model_idx(&format!("{f}.pipeline"), m))
-                    .collect::<Result<Vec<_>>>()?;
-                let l = w.links.clone().unwrap_or_default();
-                let lf = format!("{f}.links");
-                (
-                    Target::Pipeline(Pipeline {
-                        stages,
-                        words_per_audio_s: c.pos(&format!("{lf}.words_per_audio_s"), l.words_per_audio_s)?,
-                        tokens_per_word: c.pos(&format!("{lf}.tokens_per_word"), l.tokens_per_word)?,
-                        prompt_base_tokens: c.nonneg(&format!("{lf}.prompt_base_tokens"), l.prompt_base_tokens)?,
-                        chars_per_token: c.pos(&format!("{lf}.chars_per_token"), l.chars_per_token)?,
-                        tts_first_chunk_frames: c.nonneg(&format!("{lf}.tts_first_chunk_frames"), l.tts_first_chunk_frames)?,
-                    }),
-                    p.join("->"),
-                )
-            }
-            _ => return Err(c.err(&f, "needs exactly one of 'model' or 'pipeline'")),
-        };
-        let first_kind = match &target {
-            Target::Model(m) => models[*m].kind,
-            Target::Pipeline(p) => models[p.stages[0]].kind,
-        };
-        let needs_out = match &target {
-            Target::Model(m) => models[*m].kind == ServiceKind::Llm,
-            Target::Pipeline(p) => p.stages.iter().any(|&m| models[m].kind == ServiceKind::Llm),
-        };
-        let out_tokens = w.out_tokens.as_ref().map(|d| dist(&format!("{f}.out_tokens"), d)).transpose()?;
-        let size = w.size.as_ref().map(|d| dist(&format!("{f}.size"), d)).transpose()?;
-        let need_size = |size: Option<SizeDist>| -> Result<SizeDist> {
-            size.ok_or_else(|| {
-                c.err(
-                    format!("{f}.size"),
-                    format!("needs a size distribution ({})", first_kind.size_name()),
-                )
-            })
-        };
-        let n_modes = [w.arrivals.is_some(), w.trace.is_some(), w.users.is_some()]
-            .iter()
-            .filter(|x| **x)
-            .count();
-        if n_modes != 1 {
-            return Err(c.err(
-                &f,
-                "needs exactly one of 'arrivals' (open loop), 'trace' (replay) or 'users' (closed loop)",
-            ));
-        }
-        let load = if let Some(a) = &w.arrivals {
-            let arrivals = match *a {
-                RawArrivals::Poisson { rate_rps } => Arrivals::Poisson {
-                    rate_rps: c.pos(&format!("{f}.arrivals.rate_rps"), rate_rps)?,
-                },
-                RawArrivals::Gamma { rate_rps, cv } => Arrivals::Gamma {
-                    rate_rps: c.pos(&format!("{f}.arrivals.rate_rps"), rate_rps)?,
-                    cv: c.pos(&format!("{f}.arrivals.cv"), cv)?,
-                },
-                RawArrivals::OnOff { rate_rps, on_s, off_s } => Arrivals::OnOff {
-                    rate_rps: c.pos(&format!("{f}.arrivals.rate_rps"), rate_rps)?,
-                    on_s: c.pos(&format!("{f}.arrivals.on_s"), on_s)?,
-                    off_s: c.nonneg(&format!("{f}.arrivals.off_s"), off_s)?,
-                },
-            };
-            if needs_out && out_tokens.is_none() {
-                return Err(c.err(format!("{f}.out_tokens"), "an LLM target needs an output-token distribution"));
-            }
-            let rate = match arrivals {
-                Arrivals::Poisson { rate_rps } | Arrivals::Gamma { rate_rps, .. } | Arrivals::OnOff { rate_rps, .. } => rate_rps,
-            };
-            if rate * raw.duration_s > MAX_EXPECTED_REQUESTS {
-                return Err(c.err(
-                    format!("{f}.arrivals.rate_rps"),
-                    format!(
-                        "'{rate}' over {} s would generate more than {MAX_EXPECTED_REQUESTS:e} requests",
-                        raw.duration_s
-                    ),
-                ));
-            }
-            Load::Open {
-                arrivals,
-                size: need_size(size)?,
-                out_tokens,
-            }
-        } else if let Some(t) = &w.trace {
-            let scale = c.pos(&format!("{f}.trace_rate_scale"), w.trace_rate_scale.unwrap_or(1.0))?;
-            let p = c.path(t);
-            let rows = crate::input::read_trace(&p.display().to_string(), scale)?;
-            if needs_out && rows.iter().any(|r| r.out_tokens == 0) && out_tokens.is_none() {
-                return Err(c.err(
-                    format!("{f}.out_tokens"),
-                    format!("trace '{t}' has no output tokens; give an out_tokens distribution"),
-                ));
-            }
-            Load::Trace { rows, out_tokens }
-        } else {
-            let users = w.users.unwrap_or(0);
-            if users == 0 || users > MAX_USERS {
-                return Err(c.err(format!("{f}.users"), format!("must be between 1 and {MAX_USERS}, got '{users}'")));
-            }
-            let think_exponential = match w.think.as_deref().unwrap_or("fixed") {
-                "fixed" => false,
-                "exponential" => true,
-                o => return Err(c.err(format!("{f}.think"), format!("must be 'fixed' or 'exponential', got '{o}'"))),
-            };
-            let ramp_up = from_secs(c.nonneg(&format!("{f}.ramp_up_s"), w.ramp_up_s.unwrap_or(0.0))?);
-            let ramp_down = from_secs(c.nonneg(&format!("{f}.ramp_down_s"), w.ramp_down_s.unwrap_or(0.0))?);
-            let hold = match w.hold_s {
-                Some(h) => from_secs(c.nonneg(&format!("{f}.hold_s"), h)?),
-                None => duration.saturating_sub(ramp_up + ramp_down),
-            };
-            if needs_out && out_tokens.is_none() {
-                return Err(c.err(format!("{f}.out_tokens"), "an LLM target needs an output-token distribution"));
-            }
-            Load::Closed {
-                users,
-                think: from_secs(c.nonneg(&format!("{f}.think_s"), w.think_s.unwrap_or(0.0))?),
-                think_exponential,
-                ramp_up,
-                hold,
-                ramp_down,
-                size: need_size(size)?,
-                out_tokens,
-            }
-        };
-        let timeout = from_secs(c.nonneg(&format!("{f}.timeout_s"), w.timeout_s.unwrap_or(0.0))?);
-        workloads.push(Workload {
-            name: w.name.clone().unwrap_or(name),
-            target,
-            load,
-            timeout,
-        });
+    if raw.workload.len() > MAX_ENTRIES {
+        return Err(c.err("workload", format!("at most {MAX_ENTRIES} workloads, got {}", raw.workload.len())));
     }
-    if raw.variant.is_empty() {
-        return Err(c.err("variant", "at least one [[variant]] is needed"));
+    let workloads = raw
+        .workload
+        .iter()
+        .enumerate()
+        .map(|(i, w)| resolve_workload(&c, i, w, &models, &model_idx, src, raw.duration_s))
+        .collect::<Result<Vec<_>>>()?;
+    let mut names = std::collections::BTreeSet::new();
+    for (i, w) in workloads.iter().enumerate() {
+        if !names.insert(w.name.as_str()) {
+            return Err(c.err(format!("workload[{i}].name"), format!("duplicate workload name '{}'", w.name)));
+        }
     }
-    let mut variants = Vec::new();
-    for (vi, v) in raw.variant.iter().enumerate() {
-        let f = format!("variant[{vi}]");
-        let gpu = cat
-            .gpu(&v.gpu)
-            .cloned()
-            .ok_or_else(|| c.err(format!("{f}.gpu"), format!("unknown GPU '{}' (known: {})", v.gpu, cat.names())))?;
-        let price = c.pos(
-            &format!("{f}.price_usd_per_hour"),
-            v.price_usd_per_hour.unwrap_or(gpu.price_usd_per_hour),
-        )?;
-        let balancer = match v.balancer.as_deref().unwrap_or("round-robin") {
-            "round-robin" => Balancer::RoundRobin,
-            "least-outstanding" => Balancer::LeastOutstanding,
-            "shared-queue" => Balancer::SharedQueue,
-            o => {
-                return Err(c.err(
-                    format!("{f}.balancer"),
-                    format!("must be 'round-robin', 'least-outstanding' or 'shared-queue', got '{o}'"),
-                ))
-            }
-        };
-        let mut gpus = Vec::new();
-        for (gi, g) in v.gpus.iter().enumerate() {
-            let gf = format!("{f}.gpus[{gi}]");
-            let tenants: Vec<Option<usize>> = g
-                .models
-                .iter()
-                .map(|m| {
-                    if m == "-" {
-                        Ok(None)
-                    } else {
-                        model_idx(&format!("{gf}.models"), m).map(Some)
-                    }
-                })
-                .collect::<Result<_>>()?;
-            let n = tenants.len();
-            let regime = match g.regime.as_str() {
-                "dedicated" => {
-                    if n != 1 || tenants[0].is_none() {
-                        return Err(c.err(format!("{gf}.models"), format!("a dedicated GPU runs exactly one model, got {n}")));
-                    }
-                    Regime::Dedicated
-                }
-                "time-sliced" => {
-                    if n == 0 || tenants.iter().any(Option::is_none) {
-                        return Err(c.err(format!("{gf}.models"), "a time-sliced GPU needs at least one model and no '-'"));
-                    }
-                    let q = c.pos(&format!("{gf}.quantum_ms"), g.quantum_ms.unwrap_or(DEFAULT_QUANTUM_MS))?;
-                    // Below ~50 us a slice is shorter than a context switch on any GPU, and the
-                    // event count grows as 1/quantum: refuse rather than crawl.
-                    if q < MIN_QUANTUM_MS {
-                        return Err(c.err(
-                            format!("{gf}.quantum_ms"),
-                            format!("must be at least {MIN_QUANTUM_MS} ms, got '{}'", num(q)),
-                        ));
-                    }
-                    Regime::TimeSliced {
-                        quantum: from_ms(q),
-                        switch_cost: from_ms(c.nonneg(&format!("{gf}.switch_us"), g.switch_us.unwrap_or(DEFAULT_SWITCH_US))? / 1e3),
-                    }
-                }
-                "mig" => {
-                    let layout = g
-                        .layout
-                        .as_deref()
-                        .ok_or_else(|| c.err(format!("{gf}.layout"), "a MIG GPU needs a layout such as '3g.40gb,3g.40gb'"))?;
-                    let instances = place_layout(&gpu, layout).map_err(|e| c.err(format!("{gf}.layout"), e.to_string()))?;
-                    if instances.len() != n {
-                        return Err(c.err(
-                            format!("{gf}.models"),
-                            format!(
-                                "layout '{layout}' has {} instances but {n} models are listed (use '-' for an empty instance)",
-                                instances.len()
-                            ),
-                        ));
-                    }
-                    Regime::Mig { instances }
-                }
-                "mps" => {
-                    if n == 0 || tenants.iter().any(Option::is_none) {
-                        return Err(c.err(format!("{gf}.models"), "an MPS GPU needs at least one model and no '-'"));
-                    }
-                    let pct = g.thread_pct.clone().unwrap_or_else(|| vec![100.0 / n as f64; n]);
-                    if pct.len() != n {
-                        return Err(c.err(
-                            format!("{gf}.thread_pct"),
-                            format!("needs one value per model ({n}), got {}", pct.len()),
-                        ));
-                    }
-                    for p in &pct {
-                        if !(p.is_finite() && *p > 0.0 && *p <= 100.0) {
-                            return Err(c.err(format!("{gf}.thread_pct"), format!("each value must be in (0, 100], got '{p}'")));
-                        }
-                    }
-                    let mem = g.mem_limit_gib.clone().unwrap_or_else(|| vec![gpu.memory_gib / n as f64; n]);
-                    if mem.len() != n {
-                        return Err(c.err(
-                            format!("{gf}.mem_limit_gib"),
-                            format!("needs one value per model ({n}), got {}", mem.len()),
-                        ));
-                    }
-                    for m in &mem {
-                        c.pos(&format!("{gf}.mem_limit_gib"), *m)?;
-                    }
-                    let total: f64 = mem.iter().sum();
-                    if total > gpu.memory_gib + 1e-9 {
-                        return Err(c.err(
-                            format!("{gf}.mem_limit_gib"),
-                            format!("limits add up to {total} GiB, more than the GPU's {} GiB", gpu.memory_gib),
-                        ));
-                    }
-                    Regime::Mps {
-                        thread_pct: pct,
-                        mem_limit_gib: mem,
-                    }
-                }
-                o => {
-                    return Err(c.err(
-                        format!("{gf}.regime"),
-                        format!("must be 'dedicated', 'time-sliced', 'mig' or 'mps', got '{o}'"),
-                    ))
-                }
-            };
-            let count = g.count.unwrap_or(1);
-            if count == 0 {
-                return Err(c.err(format!("{gf}.count"), "must be at least 1, got '0'"));
-            }
-            for _ in 0..count {
-                gpus.push(GpuPlan {
-                    regime: regime.clone(),
-                    tenants: tenants.clone(),
-                });
-            }
-        }
-        if gpus.is_empty() {
-            return Err(c.err(format!("{f}.gpus"), "needs at least one GPU"));
-        }
-        let mut faults = Vec::new();
-        for (k, x) in v.faults.iter().enumerate() {
-            let ff = format!("{f}.faults[{k}]");
-            let when = match (x.at_s, x.mtbf_s) {
-                (Some(t), None) => FaultTime::At(from_secs(c.nonneg(&format!("{ff}.at_s"), t)?)),
-                (None, Some(m)) => FaultTime::Mtbf(from_secs(c.pos(&format!("{ff}.mtbf_s"), m)?)),
-                _ => return Err(c.err(&ff, "needs exactly one of 'at_s' or 'mtbf_s'")),
-            };
-            faults.push(Fault {
-                model: model_idx(&format!("{ff}.model"), &x.model)?,
-                replica: x.replica,
-                when,
-                restart: from_secs(c.nonneg(&format!("{ff}.restart_s"), x.restart_s)?),
-            });
-        }
-        variants.push(Variant {
-            name: v.name.clone(),
-            gpu,
-            price_usd_per_hour: price,
-            balancer,
-            gpus,
-            faults,
-        });
+    if raw.variant.len() > MAX_ENTRIES {
+        return Err(c.err("variant", format!("at most {MAX_ENTRIES} variants, got {}", raw.variant.len())));
     }
+    let variants = raw
+        .variant
+        .iter()
+        .enumerate()
+        .map(|(vi, v)| resolve_variant(&c, vi, v, &model_idx, duration + drain))
+        .collect::<Result<Vec<_>>>()?;
+    let mut vnames = std::collections::BTreeSet::new();
+    for (i, v) in variants.iter().enumerate() {
+        if !vnames.insert(v.name.as_str()) {
+            return Err(c.err(format!("variant[{i}].name"), format!("duplicate variant name '{}'", v.name)));
+        }
+    }
+    let slo = resolve_slo(&c, &raw.slo, &models, &workloads)?;
     let scenario = Scenario {
         name: raw.name.clone(),
         description: raw.description.clone(),
@@ -808,10 +213,713 @@ pub fn from_raw(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sce
         models,
         workloads,
         variants,
+        slo,
     };
-    // Memory and placement are checked by building each variant once (cheap: no events run).
-    for v in 0..scenario.variants.len() {
-        crate::sim::Simulation::new(&scenario, v, 0).map_err(|e| e.in_file(file))?;
+    for (vi, v) in scenario.variants.iter().enumerate() {
+        let placement = crate::sim::placement::place(&scenario, vi).map_err(|e| e.in_file(&src.file))?;
+        check_faults(&c, vi, v, &scenario, &placement)?;
+        check_served(&c, vi, &scenario, &placement)?;
     }
     Ok(scenario)
+}
+
+fn resolve_times(raw: &RawScenario, c: &Check) -> Result<(SimTime, SimTime, SimTime)> {
+    let duration = c.pos_secs("duration_s", raw.duration_s)?;
+    let warmup = c.secs("warmup_s", raw.warmup_s)?;
+    if warmup >= duration {
+        return Err(c.err(
+            "warmup_s",
+            format!(
+                "must be shorter than duration_s ({}), got '{}'",
+                num(raw.duration_s),
+                num(raw.warmup_s)
+            ),
+        ));
+    }
+    let drain = c.secs("drain_s", raw.drain_s.unwrap_or(60.0))?;
+    Ok((duration, warmup, drain))
+}
+
+fn resolve_models(raw: &RawScenario, src: &Sources, c: &Check) -> Result<Vec<ModelSpec>> {
+    if raw.models.is_empty() {
+        return Err(c.err("models", "at least one model is needed"));
+    }
+    if raw.models.len() > MAX_ENTRIES {
+        return Err(c.err("models", format!("at most {MAX_ENTRIES} models, got {}", raw.models.len())));
+    }
+    let mut out = Vec::new();
+    for (name, m) in &raw.models {
+        let f = format!("models.{name}");
+        let mut spec = match src.models.get(&m.from) {
+            Some(s) => s.clone(),
+            None => builtin_model(&m.from).unwrap_or_else(|| {
+                let names: Vec<&str> = BUILTIN_MODELS.iter().map(|x| x.0).collect();
+                Err(c.err(
+                    format!("{f}.from"),
+                    format!(
+                        "'{}' is neither a built-in model ({}) nor a model file that was read",
+                        m.from,
+                        names.join(", ")
+                    ),
+                ))
+            })?,
+        };
+        spec.name = name.clone();
+        resolve_model_overrides(c, &f, m, &mut spec)?;
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpec) -> Result<()> {
+    let kind_only = |field: &str, want: ServiceKind| -> Result<()> {
+        if spec.kind == want {
+            Ok(())
+        } else {
+            Err(c.err(
+                format!("{f}.{field}"),
+                format!("applies only to {} models; '{}' is {}", want.label(), spec.name, spec.kind.label()),
+            ))
+        }
+    };
+    if let Some(mem) = m.memory_gib {
+        let total = c.pos(&format!("{f}.memory_gib"), mem)?;
+        spec.memory.runtime_gib = (total - spec.memory.weights_gib).max(0.0);
+        spec.memory.weights_gib = spec.memory.weights_gib.min(total);
+    }
+    if let Some(b) = m.max_batch {
+        let b = c.count(&format!("{f}.max_batch"), b, 1, MAX_BATCH)?;
+        match spec.llm.as_mut() {
+            Some(l) => l.max_seqs = b,
+            None => spec.max_batch = b,
+        }
+    }
+    if let Some(t) = m.max_context_tokens {
+        kind_only("max_context_tokens", ServiceKind::Llm)?;
+        let t = c.count(&format!("{f}.max_context_tokens"), t, 1, MAX_CONTEXT_TOKENS)?;
+        if let Some(l) = spec.llm.as_mut() {
+            l.max_context_tokens = t;
+        }
+    }
+    if let Some(p) = m.scheduler {
+        kind_only("scheduler", ServiceKind::Llm)?;
+        if let Some(l) = spec.llm.as_mut() {
+            l.policy = p;
+        }
+    }
+    if let Some(t) = m.max_num_batched_tokens {
+        kind_only("max_num_batched_tokens", ServiceKind::Llm)?;
+        let t = c.count(&format!("{f}.max_num_batched_tokens"), t, 16, MAX_CONTEXT_TOKENS)?;
+        if let Some(l) = spec.llm.as_mut() {
+            l.max_num_batched_tokens = t;
+        }
+    }
+    if let Some(t) = m.kv_block_tokens {
+        kind_only("kv_block_tokens", ServiceKind::Llm)?;
+        let t = c.count(&format!("{f}.kv_block_tokens"), t, 1, 4096)?;
+        if let Some(l) = spec.llm.as_mut() {
+            l.kv_block_tokens = t;
+        }
+    }
+    if let Some(u) = m.gpu_memory_utilization {
+        kind_only("gpu_memory_utilization", ServiceKind::Llm)?;
+        let u = c.within(&format!("{f}.gpu_memory_utilization"), u, 0.01, 1.0)?;
+        if let Some(l) = spec.llm.as_mut() {
+            l.gpu_memory_utilization = u;
+        }
+    }
+    if let Some(mode) = m.asr_mode {
+        kind_only("asr_mode", ServiceKind::Asr)?;
+        spec.asr_mode = mode;
+    }
+    if let Some(s) = m.chunk_s {
+        kind_only("chunk_s", ServiceKind::Asr)?;
+        spec.chunk_s = c.within(&format!("{f}.chunk_s"), s, 0.04, 10.0)?;
+    }
+    if let Some(p) = m.tts_policy {
+        kind_only("tts_policy", ServiceKind::Tts)?;
+        spec.tts_policy = p;
+    }
+    if let Some(n) = m.first_chunk_frames {
+        kind_only("first_chunk_frames", ServiceKind::Tts)?;
+        spec.first_chunk_frames = c.count(&format!("{f}.first_chunk_frames"), n, 1, 100_000)?;
+    }
+    if spec.asr_mode == AsrMode::Streaming && !spec.ops.contains_key("encode_chunk") {
+        return Err(c.err(
+            format!("{f}.asr_mode"),
+            format!("streaming needs an 'encode_chunk' op, which model '{}' does not have", m.from),
+        ));
+    }
+    Ok(())
+}
+
+/// Defaults of the pipeline size links.
+pub mod links_default {
+    /// Words per audio second: LJSpeech, 225,715 words over 23:55:17 of audio (docs/sources.md, LJSpeech).
+    pub const WORDS_PER_AUDIO_S: f64 = 2.62;
+    /// BPE tokens per English word (Llama-3 tokenizer, typical); a stated assumption.
+    pub const TOKENS_PER_WORD: f64 = 1.3;
+    /// System prompt and short history [tokens]; a stated assumption.
+    pub const PROMPT_BASE_TOKENS: f64 = 256.0;
+    /// Characters per BPE token of English text; a stated assumption.
+    pub const CHARS_PER_TOKEN: f64 = 4.0;
+}
+
+fn resolve_workload(
+    c: &Check,
+    i: usize,
+    w: &RawWorkload,
+    models: &[ModelSpec],
+    model_idx: &dyn Fn(&str, &str) -> Result<usize>,
+    src: &Sources,
+    duration_s: f64,
+) -> Result<Workload> {
+    let f = format!("workload[{i}]");
+    let (target, name) = match (&w.model, &w.pipeline) {
+        (Some(m), None) => (Target::Model(model_idx(&format!("{f}.model"), m)?), m.clone()),
+        (None, Some(p)) => {
+            if p.is_empty() || p.len() > MAX_STAGES {
+                return Err(c.err(format!("{f}.pipeline"), format!("needs 1 to {MAX_STAGES} stages, got {}", p.len())));
+            }
+            let stages = p
+                .iter()
+                .map(|m| model_idx(&format!("{f}.pipeline"), m))
+                .collect::<Result<Vec<_>>>()?;
+            let l = w.links.clone().unwrap_or(RawLinks {
+                words_per_audio_s: None,
+                tokens_per_word: None,
+                prompt_base_tokens: None,
+                chars_per_token: None,
+                tts_first_chunk_frames: None,
+            });
+            let lf = |k: &str| format!("{f}.links.{k}");
+            use links_default::*;
+            (
+                Target::Pipeline(Pipeline {
+                    stages,
+                    words_per_audio_s: c.pos(&lf("words_per_audio_s"), l.words_per_audio_s.unwrap_or(WORDS_PER_AUDIO_S))?,
+                    tokens_per_word: c.pos(&lf("tokens_per_word"), l.tokens_per_word.unwrap_or(TOKENS_PER_WORD))?,
+                    prompt_base_tokens: c.nonneg(&lf("prompt_base_tokens"), l.prompt_base_tokens.unwrap_or(PROMPT_BASE_TOKENS))?,
+                    chars_per_token: c.pos(&lf("chars_per_token"), l.chars_per_token.unwrap_or(CHARS_PER_TOKEN))?,
+                    tts_first_chunk_frames: c.nonneg(&lf("tts_first_chunk_frames"), l.tts_first_chunk_frames.unwrap_or(0.0))?,
+                }),
+                p.join("->"),
+            )
+        }
+        _ => return Err(c.err(&f, "needs exactly one of 'model' or 'pipeline'")),
+    };
+    if w.links.is_some() && matches!(target, Target::Model(_)) {
+        return Err(c.err(format!("{f}.links"), "applies only to a pipeline"));
+    }
+    let first = match &target {
+        Target::Model(m) => *m,
+        Target::Pipeline(p) => p.stages[0],
+    };
+    let first_kind = models[first].kind;
+    let stages: Vec<usize> = match &target {
+        Target::Model(m) => vec![*m],
+        Target::Pipeline(p) => p.stages.clone(),
+    };
+    let needs_out = stages.iter().any(|&m| models[m].kind == ServiceKind::Llm);
+    let dist = |field: String, d: &RawDist| resolve_dist(c, &field, d);
+    let out_tokens = w.out_tokens.as_ref().map(|d| dist(format!("{f}.out_tokens"), d)).transpose()?;
+    if out_tokens.is_some() && !needs_out {
+        return Err(c.err(format!("{f}.out_tokens"), "applies only to a target with an LLM"));
+    }
+    let size = w.size.as_ref().map(|d| dist(format!("{f}.size"), d)).transpose()?;
+    let need_size = |size: Option<SizeDist>| -> Result<SizeDist> {
+        size.ok_or_else(|| {
+            c.err(
+                format!("{f}.size"),
+                format!("needs a size distribution ({})", first_kind.size_name()),
+            )
+        })
+    };
+    let need_out = |o: &Option<SizeDist>| -> Result<()> {
+        if needs_out && o.is_none() {
+            return Err(c.err(format!("{f}.out_tokens"), "an LLM target needs an output-token distribution"));
+        }
+        Ok(())
+    };
+    let n_modes = [w.arrivals.is_some(), w.trace.is_some(), w.users.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if n_modes != 1 {
+        return Err(c.err(
+            &f,
+            "needs exactly one of 'arrivals' (open loop), 'trace' (replay) or 'users' (closed loop)",
+        ));
+    }
+    let closed_only = [
+        ("think_s", w.think_s.is_some()),
+        ("think", w.think.is_some()),
+        ("pacing", w.pacing.is_some()),
+        ("ramp_up_s", w.ramp_up_s.is_some()),
+        ("hold_s", w.hold_s.is_some()),
+        ("ramp_down_s", w.ramp_down_s.is_some()),
+    ];
+    if w.users.is_none() {
+        if let Some((k, _)) = closed_only.iter().find(|(_, set)| *set) {
+            return Err(c.err(format!("{f}.{k}"), "applies only to a closed loop ('users')"));
+        }
+    }
+    if w.trace.is_none() && w.trace_rate_scale.is_some() {
+        return Err(c.err(format!("{f}.trace_rate_scale"), "applies only to a trace replay"));
+    }
+    let stages_n = stages.len() as f64;
+    let too_many = |field: String, expected: f64, why: String| -> Error {
+        c.err(
+            field,
+            format!(
+                "{why} would generate about {} requests, more than the limit of {MAX_REQUESTS:e} (README \"Limits\")",
+                num(expected.round())
+            ),
+        )
+    };
+    let load = if let Some(a) = &w.arrivals {
+        let af = |k: &str| format!("{f}.arrivals.{k}");
+        let arrivals = match *a {
+            RawArrivals::Poisson { rate_rps } => Arrivals::Poisson {
+                rate_rps: c.pos(&af("rate_rps"), rate_rps)?,
+            },
+            RawArrivals::Gamma { rate_rps, cv } => Arrivals::Gamma {
+                rate_rps: c.pos(&af("rate_rps"), rate_rps)?,
+                cv: c.within(&af("cv"), cv, 1e-3, MAX_CV)?,
+            },
+            RawArrivals::OnOff { rate_rps, on_s, off_s } => Arrivals::OnOff {
+                rate_rps: c.pos(&af("rate_rps"), rate_rps)?,
+                on_s: c.pos(&af("on_s"), on_s)?,
+                off_s: c.nonneg(&af("off_s"), off_s)?,
+            },
+        };
+        need_out(&out_tokens)?;
+        let expected = arrivals.rate_rps() * duration_s * stages_n;
+        if expected > MAX_REQUESTS {
+            return Err(too_many(
+                af("rate_rps"),
+                expected,
+                format!("'{}' over {} s", num(arrivals.rate_rps()), num(duration_s)),
+            ));
+        }
+        Load::Open {
+            arrivals,
+            size: need_size(size)?,
+            out_tokens,
+        }
+    } else if let Some(t) = &w.trace {
+        let scale = c.pos(&format!("{f}.trace_rate_scale"), w.trace_rate_scale.unwrap_or(1.0))?;
+        let trace = src
+            .traces
+            .get(t)
+            .cloned()
+            .ok_or_else(|| c.err(format!("{f}.trace"), format!("trace '{t}' was not read")))?;
+        let want = match first_kind {
+            ServiceKind::Asr => TraceSize::AudioS,
+            ServiceKind::Tts => TraceSize::Chars,
+            ServiceKind::Llm => TraceSize::PromptTokens,
+        };
+        if trace.size != want {
+            return Err(c.err(
+                format!("{f}.trace"),
+                format!(
+                    "trace '{t}' gives request sizes as '{}', but the first model '{}' is {} and takes '{}'",
+                    trace.size.column(),
+                    models[first].name,
+                    first_kind.label(),
+                    want.column()
+                ),
+            ));
+        }
+        if needs_out && !trace.has_out_tokens && out_tokens.is_none() {
+            return Err(c.err(
+                format!("{f}.out_tokens"),
+                format!("trace '{t}' has no output tokens; give an out_tokens distribution"),
+            ));
+        }
+        if size.is_some() {
+            return Err(c.err(format!("{f}.size"), "a trace replay takes its sizes from the trace"));
+        }
+        let expected = trace.rows.len() as f64 * stages_n;
+        if expected > MAX_REQUESTS {
+            return Err(too_many(
+                format!("{f}.trace"),
+                expected,
+                format!("trace '{t}' of {} rows", trace.rows.len()),
+            ));
+        }
+        Load::Trace { trace, scale, out_tokens }
+    } else {
+        let users = c.count(&format!("{f}.users"), w.users.unwrap_or(0), 1, MAX_USERS)?;
+        let ramp_up = c.secs(&format!("{f}.ramp_up_s"), w.ramp_up_s.unwrap_or(0.0))?;
+        let ramp_down = c.secs(&format!("{f}.ramp_down_s"), w.ramp_down_s.unwrap_or(0.0))?;
+        let duration = crate::time::from_secs(duration_s);
+        let hold = match w.hold_s {
+            Some(h) => c.secs(&format!("{f}.hold_s"), h)?,
+            None => duration.saturating_sub(ramp_up + ramp_down),
+        };
+        let think_s = c.nonneg(&format!("{f}.think_s"), w.think_s.unwrap_or(0.0))?;
+        need_out(&out_tokens)?;
+        let pacing = w.pacing.unwrap_or(Pacing::Loop);
+        if pacing != Pacing::Loop && first_kind != ServiceKind::Asr {
+            return Err(c.err(
+                format!("{f}.pacing"),
+                format!(
+                    "a conversation starts with speech: the first model must be ASR, '{}' is {}",
+                    models[first].name,
+                    first_kind.label()
+                ),
+            ));
+        }
+        let size = need_size(size)?;
+        // The shortest cycle of one user: think time, plus the utterance itself for a
+        // conversation, plus the fastest call the first model can make.
+        let min_call_s = models[first].min_call_ms() / 1e3;
+        let speech_s = if pacing == Pacing::Loop { 0.0 } else { size.min_value() };
+        let cycle_s = (think_s + speech_s + min_call_s).max(1e-9);
+        let active_s = (duration_s).min(crate::time::to_secs(ramp_up + hold + ramp_down).max(1e-9));
+        let expected = users as f64 * active_s / cycle_s * stages_n;
+        if expected > MAX_REQUESTS {
+            return Err(too_many(
+                format!("{f}.users"),
+                expected,
+                format!("{users} users with cycles of at least {} s over {} s", num(cycle_s), num(active_s)),
+            ));
+        }
+        Load::Closed {
+            users,
+            think: crate::time::from_secs(think_s),
+            think_exponential: w.think.unwrap_or_default() == ThinkMode::Exponential,
+            pacing,
+            ramp_up,
+            hold,
+            ramp_down,
+            size,
+            out_tokens,
+        }
+    };
+    let timeout = c.secs(&format!("{f}.timeout_s"), w.timeout_s.unwrap_or(0.0))?;
+    Ok(Workload {
+        name: w.name.clone().unwrap_or(name),
+        target,
+        load,
+        timeout,
+    })
+}
+
+fn resolve_dist(c: &Check, field: &str, d: &RawDist) -> Result<SizeDist> {
+    let k = |x: &str| format!("{field}.{x}");
+    let ordered = |min: f64, max: f64| -> Result<(f64, f64)> {
+        let (min, max) = (c.pos(&k("min"), min)?, c.pos(&k("max"), max)?);
+        if min > max {
+            return Err(c.err(k("min"), format!("must not exceed max ({}), got '{}'", num(max), num(min))));
+        }
+        Ok((min, max))
+    };
+    Ok(match *d {
+        RawDist::Fixed { value } => SizeDist::Fixed(c.pos(&k("value"), value)?),
+        RawDist::Lognormal { median, sigma, min, max } => {
+            let median = c.pos(&k("median"), median)?;
+            let sigma = c.within(&k("sigma"), sigma, 0.0, 10.0)?;
+            let (min, max) = ordered(min, max)?;
+            SizeDist::LogNormal { median, sigma, min, max }
+        }
+        RawDist::Exponential { mean } => SizeDist::Exponential {
+            mean: c.pos(&k("mean"), mean)?,
+        },
+        RawDist::Uniform { min, max } => {
+            let (min, max) = ordered(min, max)?;
+            SizeDist::Uniform { min, max }
+        }
+    })
+}
+
+fn resolve_variant(
+    c: &Check,
+    vi: usize,
+    v: &RawVariant,
+    model_idx: &dyn Fn(&str, &str) -> Result<usize>,
+    horizon: SimTime,
+) -> Result<Variant> {
+    let f = format!("variant[{vi}]");
+    let cat = Catalog::builtin();
+    let gpu = cat
+        .gpu(&v.gpu)
+        .cloned()
+        .ok_or_else(|| c.err(format!("{f}.gpu"), format!("unknown GPU '{}' (known: {})", v.gpu, cat.names())))?;
+    let price = c.pos(
+        &format!("{f}.price_usd_per_hour"),
+        v.price_usd_per_hour.unwrap_or(gpu.price_usd_per_hour),
+    )?;
+    let mut gpus = Vec::new();
+    for (gi, g) in v.gpus.iter().enumerate() {
+        let gf = format!("{f}.gpus[{gi}]");
+        let (regime, tenants) = resolve_gpu(c, &gf, g, &gpu, model_idx)?;
+        let count = match g {
+            RawGpu::Dedicated { count, .. } | RawGpu::TimeSliced { count, .. } | RawGpu::Mig { count, .. } | RawGpu::Mps { count, .. } => {
+                count.unwrap_or(1)
+            }
+        };
+        let count = c.count(&format!("{gf}.count"), count, 1, MAX_GPUS)?;
+        if gpus.len() as u64 + u64::from(count) > u64::from(MAX_GPUS) {
+            return Err(c.err(format!("{gf}.count"), format!("the variant would have more than {MAX_GPUS} GPUs")));
+        }
+        for _ in 0..count {
+            gpus.push(GpuPlan {
+                regime: regime.clone(),
+                tenants: tenants.clone(),
+            });
+        }
+    }
+    if gpus.is_empty() {
+        return Err(c.err(format!("{f}.gpus"), "needs at least one GPU"));
+    }
+    let mut faults = Vec::new();
+    for (k, x) in v.faults.iter().enumerate() {
+        let ff = format!("{f}.faults[{k}]");
+        let when = match (x.at_s, x.mtbf_s) {
+            (Some(t), None) => FaultTime::At(c.secs(&format!("{ff}.at_s"), t)?),
+            (None, Some(m)) => {
+                let mean = c.pos_secs(&format!("{ff}.mtbf_s"), m)?;
+                let restart = crate::time::from_secs(x.restart_s.max(0.0));
+                let expected = horizon as f64 / (mean + restart) as f64;
+                if expected > MAX_FAULTS {
+                    return Err(c.err(
+                        format!("{ff}.mtbf_s"),
+                        format!(
+                            "'{}' would strike about {} times in the run, more than the limit of {MAX_FAULTS:e} (README \"Limits\")",
+                            num(m),
+                            num(expected.round())
+                        ),
+                    ));
+                }
+                FaultTime::Mtbf(mean)
+            }
+            _ => return Err(c.err(&ff, "needs exactly one of 'at_s' or 'mtbf_s'")),
+        };
+        faults.push(Fault {
+            model: model_idx(&format!("{ff}.model"), &x.model)?,
+            replica: x.replica,
+            kind: x.kind.unwrap_or_default(),
+            when,
+            restart: c.secs(&format!("{ff}.restart_s"), x.restart_s)?,
+        });
+    }
+    Ok(Variant {
+        name: v.name.clone(),
+        gpu,
+        price_usd_per_hour: price,
+        balancer: v.balancer.unwrap_or_default(),
+        gpus,
+        faults,
+    })
+}
+
+fn resolve_gpu(
+    c: &Check,
+    gf: &str,
+    g: &RawGpu,
+    gpu: &GpuSpec,
+    model_idx: &dyn Fn(&str, &str) -> Result<usize>,
+) -> Result<(Regime, Vec<Option<usize>>)> {
+    let tenants: Vec<Option<usize>> = g
+        .models()
+        .iter()
+        .map(|m| {
+            if m == "-" {
+                Ok(None)
+            } else {
+                model_idx(&format!("{gf}.models"), m).map(Some)
+            }
+        })
+        .collect::<Result<_>>()?;
+    let n = tenants.len();
+    let all_present = || -> Result<()> {
+        if n == 0 || tenants.iter().any(Option::is_none) {
+            return Err(c.err(format!("{gf}.models"), "needs at least one model and no '-'"));
+        }
+        Ok(())
+    };
+    let regime = match g {
+        RawGpu::Dedicated { .. } => {
+            if n != 1 || tenants[0].is_none() {
+                return Err(c.err(format!("{gf}.models"), format!("a dedicated GPU runs exactly one model, got {n}")));
+            }
+            Regime::Dedicated
+        }
+        RawGpu::TimeSliced { quantum_ms, switch_us, .. } => {
+            all_present()?;
+            let q = c.within(
+                &format!("{gf}.quantum_ms"),
+                quantum_ms.unwrap_or(DEFAULT_QUANTUM_MS),
+                MIN_QUANTUM_MS,
+                1e4,
+            )?;
+            let s = c.within(&format!("{gf}.switch_us"), switch_us.unwrap_or(DEFAULT_SWITCH_US), 0.0, 1e6)?;
+            Regime::TimeSliced {
+                quantum: crate::time::from_ms(q),
+                switch_cost: crate::time::from_ms(s / 1e3),
+            }
+        }
+        RawGpu::Mig { layout, .. } => {
+            let profiles = parse_layout(gpu, layout).map_err(|e| c.err(format!("{gf}.layout"), e.to_string()))?;
+            crate::catalog::place_profiles(gpu, &profiles).map_err(|e| c.err(format!("{gf}.layout"), e.to_string()))?;
+            if profiles.len() != n {
+                return Err(c.err(
+                    format!("{gf}.models"),
+                    format!(
+                        "layout '{layout}' has {} instances but {n} models are listed (use '-' for an empty instance)",
+                        profiles.len()
+                    ),
+                ));
+            }
+            Regime::Mig {
+                profiles: profiles.into_iter().cloned().collect(),
+            }
+        }
+        RawGpu::Mps {
+            thread_pct, mem_limit_gib, ..
+        } => {
+            all_present()?;
+            let pct = thread_pct.clone().unwrap_or_else(|| vec![100.0 / n as f64; n]);
+            if pct.len() != n {
+                return Err(c.err(
+                    format!("{gf}.thread_pct"),
+                    format!("needs one value per model ({n}), got {}", pct.len()),
+                ));
+            }
+            for p in &pct {
+                // Below 1 % a client would get less than one SM of any catalog GPU.
+                c.within(&format!("{gf}.thread_pct"), *p, 1.0, 100.0)?;
+            }
+            let mem = mem_limit_gib.clone().unwrap_or_else(|| vec![gpu.memory_gib / n as f64; n]);
+            if mem.len() != n {
+                return Err(c.err(
+                    format!("{gf}.mem_limit_gib"),
+                    format!("needs one value per model ({n}), got {}", mem.len()),
+                ));
+            }
+            for m in &mem {
+                c.pos(&format!("{gf}.mem_limit_gib"), *m)?;
+            }
+            let total: f64 = mem.iter().sum();
+            if total > gpu.memory_gib + 1e-9 {
+                return Err(c.err(
+                    format!("{gf}.mem_limit_gib"),
+                    format!("limits add up to {} GiB, more than the GPU's {} GiB", num(total), gpu.memory_gib),
+                ));
+            }
+            Regime::Mps {
+                thread_pct: pct,
+                mem_limit_gib: mem,
+            }
+        }
+    };
+    Ok((regime, tenants))
+}
+
+/// A fault must hit a server that exists in the variant.
+fn check_faults(c: &Check, vi: usize, v: &Variant, sc: &Scenario, p: &crate::sim::placement::Placement) -> Result<()> {
+    for (k, fault) in v.faults.iter().enumerate() {
+        let n = p.replicas(fault.model).len();
+        let name = &sc.models[fault.model].name;
+        if n == 0 {
+            return Err(c.err(
+                format!("variant[{vi}].faults[{k}].model"),
+                format!("model '{name}' runs on no GPU of variant '{}'", v.name),
+            ));
+        }
+        if fault.replica >= n {
+            return Err(c.err(
+                format!("variant[{vi}].faults[{k}].replica"),
+                format!(
+                    "model '{name}' has {n} replica(s) in variant '{}' (0..{}), got '{}'",
+                    v.name,
+                    n - 1,
+                    fault.replica
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every model a workload sends requests to must run somewhere in every variant.
+fn check_served(c: &Check, vi: usize, sc: &Scenario, p: &crate::sim::placement::Placement) -> Result<()> {
+    let v = &sc.variants[vi];
+    for (i, w) in sc.workloads.iter().enumerate() {
+        for m in w.target.stages() {
+            if p.replicas(m).is_empty() {
+                return Err(c.err(
+                    format!("variant[{vi}].gpus"),
+                    format!(
+                        "variant '{}': workload {i} ('{}') sends requests to model '{}', which no GPU of the variant runs",
+                        v.name, w.name, sc.models[m].name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Metrics an SLO may bound, and whether the bound is a maximum (latencies) or a minimum.
+pub const SLO_METRICS: &[(&str, bool)] = &[
+    ("p50_ms", true),
+    ("p95_ms", true),
+    ("p99_ms", true),
+    ("mean_ms", true),
+    ("ttft_p95_ms", true),
+    ("first_audio_p95_ms", true),
+    ("availability", false),
+];
+
+fn resolve_slo(c: &Check, raw: &BTreeMap<String, f64>, models: &[ModelSpec], workloads: &[Workload]) -> Result<Vec<Slo>> {
+    let mut out = Vec::new();
+    for (key, &bound) in raw {
+        let field = format!("slo.\"{key}\"");
+        let (who, metric) = key
+            .rsplit_once('.')
+            .ok_or_else(|| c.err(&field, format!("expected '<model or workload>.<metric>', got '{key}'")))?;
+        let (_, is_max) = SLO_METRICS.iter().find(|(m, _)| *m == metric).ok_or_else(|| {
+            let names: Vec<&str> = SLO_METRICS.iter().map(|x| x.0).collect();
+            c.err(&field, format!("unknown metric '{metric}' (known: {})", names.join(", ")))
+        })?;
+        let target = if let Some(m) = models.iter().position(|m| m.name == who) {
+            SloTarget::Model(m)
+        } else if let Some(w) = workloads.iter().position(|w| w.name == who) {
+            SloTarget::Workload(w)
+        } else {
+            let mut known: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+            known.extend(workloads.iter().map(|w| w.name.as_str()));
+            return Err(c.err(&field, format!("unknown model or workload '{who}' (known: {})", known.join(", "))));
+        };
+        let applies = match (&target, metric) {
+            (SloTarget::Model(m), "ttft_p95_ms") => models[*m].kind == ServiceKind::Llm,
+            (SloTarget::Model(_), "first_audio_p95_ms") => false,
+            (SloTarget::Workload(w), "first_audio_p95_ms") => {
+                workloads[*w].target.stages().iter().any(|&m| models[m].kind == ServiceKind::Tts)
+            }
+            (SloTarget::Workload(w), "ttft_p95_ms") => {
+                matches!(workloads[*w].target, Target::Model(m) if models[m].kind == ServiceKind::Llm)
+            }
+            _ => true,
+        };
+        if !applies {
+            return Err(c.err(&field, format!("metric '{metric}' does not apply to '{who}'")));
+        }
+        let bound = if *is_max {
+            c.pos(&field, bound)?
+        } else {
+            c.within(&field, bound, 0.0, 1.0)?
+        };
+        out.push(Slo {
+            key: key.clone(),
+            target,
+            metric: metric.to_string(),
+            bound,
+            is_max: *is_max,
+        });
+    }
+    Ok(out)
 }

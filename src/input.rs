@@ -1,9 +1,8 @@
-//! Readers for measurement and trace files (the I/O edge). Every error names the file, the line
-//! (as `line N`) and the column.
+//! Readers for measurement files: calibration profiles, serving logs and load-generator exports
+//! (the I/O edge of `calibrate` and `validate`). Every error names the file, the line (as
+//! `line N`) and the column. Scenario inputs (models, traces) are read by [`crate::config::files`].
 
 use crate::error::{Error, Result};
-use crate::time::from_secs;
-use crate::workload::TraceRow;
 use std::collections::HashMap;
 
 /// A CSV file as header-indexed rows of strings.
@@ -111,94 +110,6 @@ impl Table {
     }
 }
 
-/// Read a request trace. Two formats are recognised by their header:
-/// the gpubench format `id,arrival_s,<size>[,output_tokens]` where size is `audio_s`, `chars` or
-/// `prompt_tokens`, and the Azure LLM format `TIMESTAMP,ContextTokens,GeneratedTokens`
-/// (timestamps as `YYYY-MM-DD HH:MM:SS.ffffff`, relative to the first row).
-/// `rate_scale` > 1 compresses time (replays faster).
-pub fn read_trace(path: &str, rate_scale: f64) -> Result<Vec<TraceRow>> {
-    let t = Table::read(path)?;
-    parse_trace(&t, rate_scale)
-}
-
-/// Parse a trace table (see [`read_trace`]).
-pub fn parse_trace(t: &Table, rate_scale: f64) -> Result<Vec<TraceRow>> {
-    let mut rows = Vec::with_capacity(t.len());
-    if t.has("TIMESTAMP") {
-        t.require(&["TIMESTAMP", "ContextTokens", "GeneratedTokens"])?;
-        let mut t0 = None;
-        for i in 0..t.len() {
-            let ts = parse_timestamp(t.text(i, "TIMESTAMP")).ok_or_else(|| {
-                Error::input(
-                    &t.path,
-                    format!("line {} column 'TIMESTAMP'", i + 2),
-                    format!("not a timestamp: '{}'", t.text(i, "TIMESTAMP")),
-                )
-            })?;
-            let base = *t0.get_or_insert(ts);
-            let rel = ts - base;
-            if rel < 0.0 {
-                return Err(Error::input(
-                    &t.path,
-                    format!("line {} column 'TIMESTAMP'", i + 2),
-                    "timestamps must not go backwards",
-                ));
-            }
-            rows.push(TraceRow {
-                arrival: from_secs(rel / rate_scale),
-                size: t.nonneg(i, "ContextTokens", true)?,
-                out_tokens: t.nonneg(i, "GeneratedTokens", true)?.round() as u32,
-            });
-        }
-    } else {
-        t.require(&["arrival_s"])?;
-        let size_col = ["audio_s", "chars", "prompt_tokens"]
-            .into_iter()
-            .find(|c| t.has(c))
-            .ok_or_else(|| Error::input(&t.path, "header", "needs a size column: 'audio_s', 'chars' or 'prompt_tokens'"))?;
-        for i in 0..t.len() {
-            let a = t.nonneg(i, "arrival_s", false)?;
-            rows.push(TraceRow {
-                arrival: from_secs(a / rate_scale),
-                size: t.nonneg(i, size_col, true)?,
-                out_tokens: if t.has("output_tokens") {
-                    t.nonneg(i, "output_tokens", true)?.round() as u32
-                } else {
-                    0
-                },
-            });
-        }
-        if rows.windows(2).any(|w| w[1].arrival < w[0].arrival) {
-            rows.sort_by_key(|r| r.arrival);
-        }
-    }
-    if rows.is_empty() {
-        return Err(Error::input(&t.path, "", "trace has no requests"));
-    }
-    Ok(rows)
-}
-
-/// Seconds since an arbitrary epoch for `YYYY-MM-DD HH:MM:SS[.frac]`.
-fn parse_timestamp(s: &str) -> Option<f64> {
-    let (date, time) = s.trim().split_once(' ')?;
-    let d: Vec<i64> = date.split('-').map(|x| x.parse().ok()).collect::<Option<_>>()?;
-    let mut tp = time.split(':');
-    let h: f64 = tp.next()?.parse().ok()?;
-    let m: f64 = tp.next()?.parse().ok()?;
-    let sec: f64 = tp.next()?.parse().ok()?;
-    if d.len() != 3 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm), enough for differences.
-    let (y, mo, da) = (d[0] - (d[1] <= 2) as i64, d[1], d[2]);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (mo + if mo > 2 { -3 } else { 9 }) + 2) / 5 + da - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe;
-    Some(days as f64 * 86400.0 + h * 3600.0 + m * 60.0 + sec)
-}
-
 /// Read one GenAI-Perf / AIPerf aggregate export: `profile_export_genai_perf.json` (or
 /// `profile_export_aiperf.json`) or the matching `.csv`. Concurrency comes from the JSON's
 /// `input_config` (or a top-level `concurrency`), else from a `concurrency<N>` part of the path,
@@ -289,31 +200,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_both_trace_formats() {
-        let g = Table::parse("id,arrival_s,prompt_tokens,output_tokens\n0,0.5,100,20\n1,1.0,50,5\n", "g.csv").expect("valid");
-        let r = parse_trace(&g, 1.0).expect("valid");
-        assert_eq!((r[1].arrival, r[1].size, r[1].out_tokens), (1_000_000_000, 50.0, 5));
-        let a = Table::parse(
-            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:50.9951690,396,109\n",
-            "a.csv",
-        )
-        .expect("valid");
-        let r = parse_trace(&a, 2.0).expect("valid");
-        assert_eq!(r[0].arrival, 0);
-        assert!((r[1].arrival as f64 / 1e9 - 4.314579 / 2.0).abs() < 1e-5, "{}", r[1].arrival);
-    }
-
-    #[test]
     fn bad_values_name_file_line_and_column() {
-        let g = Table::parse("id,arrival_s,audio_s\n0,0.5,-3\n", "t.csv").expect("csv ok");
-        let e = parse_trace(&g, 1.0).expect_err("negative").to_string();
-        assert_eq!(e, "t.csv: line 2 column 'audio_s': must be positive, got '-3'");
-        let g = Table::parse("id,arrival_s,audio_s\n0,NaN,3\n", "t.csv").expect("csv ok");
-        assert!(parse_trace(&g, 1.0).expect_err("nan").to_string().contains("'NaN'"));
-        let g = Table::parse("id,when\n0,1\n", "t.csv").expect("csv ok");
-        assert!(parse_trace(&g, 1.0)
+        let t = Table::parse("batch,latency_ms\n1,-3\n2,NaN\n", "t.csv").expect("csv ok");
+        assert_eq!(
+            t.nonneg(0, "latency_ms", true).expect_err("negative").to_string(),
+            "t.csv: line 2 column 'latency_ms': must be positive, got '-3'"
+        );
+        assert!(t.num(1, "latency_ms").expect_err("nan").to_string().contains("'NaN'"));
+        assert!(t
+            .require(&["when"])
             .expect_err("cols")
             .to_string()
-            .contains("missing column 'arrival_s'"));
+            .contains("missing column 'when'"));
     }
 }

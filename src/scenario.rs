@@ -1,11 +1,13 @@
-//! The validated scenario: what the simulator runs. Built from a TOML file by
-//! [`crate::config`] (or in code by tests and the TUI); every value here has been checked, so
-//! the simulation core never re-validates.
+//! The validated scenario: what the simulator runs. Built only by [`crate::config::from_raw`];
+//! every value here has been checked, so the simulation core never re-validates.
 
-use crate::catalog::{GpuSpec, PlacedInstance};
+use crate::catalog::{GpuSpec, MigProfile};
 use crate::service::ModelSpec;
 use crate::time::SimTime;
-use crate::workload::{Arrivals, SizeDist, TraceRow};
+use crate::workload::{Arrivals, SizeDist, Trace};
+use std::sync::Arc;
+
+pub use crate::config::raw::{Balancer, FaultKind, Pacing};
 
 /// A workload and the deployments to compare under it.
 #[derive(Debug, Clone)]
@@ -24,8 +26,35 @@ pub struct Scenario {
     pub models: Vec<ModelSpec>,
     /// Load sources; all run at once.
     pub workloads: Vec<Workload>,
-    /// Deployments compared side by side.
+    /// Deployments compared side by side (empty for a planning spec).
     pub variants: Vec<Variant>,
+    /// Objectives each variant is judged against.
+    pub slo: Vec<Slo>,
+}
+
+/// One objective: a metric of a model or workload, bounded above (latencies) or below
+/// (availability).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    /// As written, e.g. `asr.p95_ms`.
+    pub key: String,
+    /// Whose metric.
+    pub target: SloTarget,
+    /// Metric name, one of [`crate::config::SLO_METRICS`].
+    pub metric: String,
+    /// The bound [ms, or a fraction for availability].
+    pub bound: f64,
+    /// True: the value must not exceed the bound; false: it must reach it.
+    pub is_max: bool,
+}
+
+/// What an SLO is about.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SloTarget {
+    /// A model (index), over all its requests.
+    Model(usize),
+    /// A workload (index), over its top-level requests or turns.
+    Workload(usize),
 }
 
 /// One deployment.
@@ -67,10 +96,10 @@ pub enum Regime {
         /// Context-switch cost [ns].
         switch_cost: SimTime,
     },
-    /// MIG instances, placed.
+    /// MIG instances (placed by [`crate::sim::placement::place`]).
     Mig {
-        /// Instances in tenant order.
-        instances: Vec<PlacedInstance>,
+        /// Profiles in tenant order.
+        profiles: Vec<MigProfile>,
     },
     /// CUDA MPS: concurrent clients, each capped at a share of the SMs.
     Mps {
@@ -93,24 +122,15 @@ impl Regime {
     }
 }
 
-/// Replica selection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Balancer {
-    /// Cycle through replicas that are up.
-    RoundRobin,
-    /// The replica with the fewest requests queued or in service (ties: lowest index).
-    LeastOutstanding,
-    /// One queue at the router; an idle replica pulls the next requests (M/M/c-style dispatch).
-    SharedQueue,
-}
-
-/// A crash of the `replica`-th server of `model` in a variant.
+/// A fault that hits the `replica`-th server of `model` in a variant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     /// Model index.
     pub model: usize,
     /// Which replica (in deployment order).
     pub replica: usize,
+    /// What breaks, which sets the blast radius.
+    pub kind: FaultKind,
     /// When it crashes.
     pub when: FaultTime,
     /// Time from crash until the server serves again [ns].
@@ -148,6 +168,16 @@ pub enum Target {
     Pipeline(Pipeline),
 }
 
+impl Target {
+    /// The models requests go to, in stage order.
+    pub fn stages(&self) -> Vec<usize> {
+        match self {
+            Target::Model(m) => vec![*m],
+            Target::Pipeline(p) => p.stages.clone(),
+        }
+    }
+}
+
 /// A voice turn: ASR -> LLM -> TTS (or any chain of the model kinds), with linked sizes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pipeline {
@@ -179,9 +209,11 @@ pub enum Load {
     },
     /// Replay of recorded arrivals and sizes.
     Trace {
-        /// Rows in arrival order.
-        rows: Vec<TraceRow>,
-        /// Output tokens for pipelines replaying an ASR/LLM trace without them.
+        /// The trace, shared (never copied) by every variant and run.
+        trace: Arc<Trace>,
+        /// Time compression: arrival times are divided by it.
+        scale: f64,
+        /// Output tokens for targets with an LLM replaying a trace without them.
         out_tokens: Option<SizeDist>,
     },
     /// Closed loop: `users` each send, wait for the answer, think, repeat.
@@ -192,6 +224,8 @@ pub enum Load {
         think: SimTime,
         /// Exponential (true) or fixed think time.
         think_exponential: bool,
+        /// Request loop, or a conversation paced by speech.
+        pacing: Pacing,
         /// Users start evenly spread over this ramp [ns].
         ramp_up: SimTime,
         /// Then all users are active for this long [ns].

@@ -22,6 +22,7 @@
 //!   3g.40gb slice (domain.md 1.5), while a saturating batch slows by the SM ratio.
 
 use crate::catalog::GpuSpec;
+use crate::config::raw::{AsrMode, LlmPolicy, TtsPolicy};
 use serde::{Deserialize, Serialize};
 
 /// Which server behaviour a model has.
@@ -37,6 +38,15 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
+    /// Short name: `asr`, `tts` or `llm`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ServiceKind::Asr => "asr",
+            ServiceKind::Tts => "tts",
+            ServiceKind::Llm => "llm",
+        }
+    }
+
     /// Name of the request-size axis for this kind.
     pub fn size_name(self) -> &'static str {
         match self {
@@ -67,6 +77,48 @@ pub struct OpTable {
     pub weight_stream_ms: f64,
     /// Marginal cost per unit of `batch * size` at saturation on the reference GPU [ms].
     pub sat_ms_per_unit: f64,
+}
+
+/// What one server's calls run on: a whole GPU, a MIG instance or an MPS client's share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceShare {
+    /// Catalog key of the GPU type.
+    pub gpu: String,
+    /// SMs the calls may use.
+    pub sms: f64,
+    /// Memory bandwidth available [GB/s].
+    pub bw_gbps: f64,
+    /// Dense BF16 throughput of those SMs [TFLOP/s].
+    pub tflops: f64,
+    /// Boost clock [MHz].
+    pub clock_mhz: f64,
+}
+
+impl DeviceShare {
+    /// `sm_fraction` of `gpu`'s SMs with `bw_fraction` of its bandwidth.
+    pub fn of(gpu: &GpuSpec, sm_fraction: f64, bw_fraction: f64) -> DeviceShare {
+        DeviceShare {
+            gpu: gpu.name.clone(),
+            sms: gpu.sm_count as f64 * sm_fraction,
+            bw_gbps: gpu.mem_bw_gbps * bw_fraction,
+            tflops: gpu.bf16_tflops * sm_fraction,
+            clock_mhz: gpu.boost_clock_mhz,
+        }
+    }
+
+    /// The slow-down of each component relative to the whole `reference` GPU.
+    pub fn scale(&self, reference: &GpuSpec) -> DeviceScale {
+        let s = DeviceScale {
+            compute: reference.bf16_tflops / self.tflops,
+            bandwidth: reference.mem_bw_gbps / self.bw_gbps,
+            clock: reference.boost_clock_mhz / self.clock_mhz,
+        };
+        if (s.compute - 1.0).abs() < 1e-12 && (s.bandwidth - 1.0).abs() < 1e-12 && (s.clock - 1.0).abs() < 1e-12 {
+            DeviceScale::IDENTITY
+        } else {
+            s
+        }
+    }
 }
 
 /// How much slower each component of a call runs on a device than on the reference GPU.
@@ -195,14 +247,60 @@ impl MemoryFootprint {
     }
 }
 
-/// LLM server limits: KV-cache slots, each preallocated for `max_context_tokens`.
+/// An LLM server: its scheduler, limits, and the model shape that sizes its KV cache.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct KvCache {
-    /// Concurrent sequences (continuous-batching width).
-    pub slots: u32,
-    /// Longest prompt + output a slot holds [tokens].
+pub struct LlmSpec {
+    /// Scheduler policy.
+    pub policy: LlmPolicy,
+    /// Most sequences running at once (vLLM `max_num_seqs`).
+    pub max_seqs: u32,
+    /// Longest prompt + output of one sequence [tokens] (vLLM `max_model_len`).
     pub max_context_tokens: u32,
+    /// `chunked`: most tokens (prefill chunks + one per decode) in one step.
+    pub max_num_batched_tokens: u32,
+    /// Paged KV cache: tokens per block (vLLM `block_size`).
+    pub kv_block_tokens: u32,
+    /// Share of the device or slice memory the server takes when its footprint is not given.
+    pub gpu_memory_utilization: f64,
+    /// Transformer layers.
+    pub layers: u32,
+    /// Key/value heads per layer (grouped-query attention).
+    pub kv_heads: u32,
+    /// Size of one head [elements].
+    pub head_dim: u32,
+    /// Bytes per cached element (2 for bf16/fp16, 1 for fp8).
+    pub kv_bytes_per_element: u32,
+    /// Memory kept free of KV blocks for activations, CUDA graphs and the CUDA context [GiB].
+    pub activation_reserve_gib: f64,
+}
+
+impl LlmSpec {
+    /// The calibration server of traces/h100 (gpubench.py `serve llm`): prefill-first, 32
+    /// sequences of at most 3072 tokens, Llama-3.1-8B shape (32 layers, 8 KV heads of 128,
+    /// bf16); its preallocated cache (32 x 3072 tokens = 12.9 GB) plus ~1 GiB of context and
+    /// graphs is the runtime memory of its model file. The chunked budget (8192 tokens), block
+    /// size (16) and memory share (0.9) are vLLM's defaults, used when the policy is changed.
+    pub fn gpubench() -> LlmSpec {
+        LlmSpec {
+            policy: LlmPolicy::PrefillFirst,
+            max_seqs: 32,
+            max_context_tokens: 3072,
+            max_num_batched_tokens: 8192,
+            kv_block_tokens: 16,
+            gpu_memory_utilization: 0.9,
+            layers: 32,
+            kv_heads: 8,
+            head_dim: 128,
+            kv_bytes_per_element: 2,
+            activation_reserve_gib: 1.0,
+        }
+    }
+
+    /// KV-cache bytes one token occupies: keys and values of every layer.
+    pub fn kv_bytes_per_token(&self) -> f64 {
+        2.0 * f64::from(self.layers) * f64::from(self.kv_heads) * f64::from(self.head_dim) * f64::from(self.kv_bytes_per_element)
+    }
 }
 
 /// A calibrated model: what a server of this model does and how long its calls take.
@@ -219,7 +317,7 @@ pub struct ModelSpec {
     pub description: String,
     /// Device memory of one server.
     pub memory: MemoryFootprint,
-    /// Most requests per ASR/TTS batch (LLM: see `kv`).
+    /// Most requests per ASR/TTS batch (LLM: see `llm.max_seqs`).
     pub max_batch: u32,
     /// Delay from a request's arrival at an idle server to its first GPU call [ms].
     pub dispatch_ms: f64,
@@ -231,9 +329,21 @@ pub struct ModelSpec {
     /// TTS only: (min, max) frames per reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_range: Option<(u32, u32)>,
-    /// LLM only: KV-cache slots.
+    /// LLM only: scheduler, limits and KV-cache shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kv: Option<KvCache>,
+    pub llm: Option<LlmSpec>,
+    /// ASR only: whole utterances or streaming chunks.
+    #[serde(default = "d_asr_mode", skip_serializing_if = "is_offline")]
+    pub asr_mode: AsrMode,
+    /// Streaming ASR: audio per chunk call [s].
+    #[serde(default = "d_chunk_s", skip_serializing_if = "is_default_chunk")]
+    pub chunk_s: f64,
+    /// TTS only: static batches or in-flight frame steps.
+    #[serde(default = "d_tts_policy", skip_serializing_if = "is_static")]
+    pub tts_policy: TtsPolicy,
+    /// In-flight TTS: frames before the first audio chunk is returned.
+    #[serde(default = "d_first_chunk", skip_serializing_if = "is_default_first_chunk")]
+    pub first_chunk_frames: u32,
     /// Latency tables by op: ASR `encode`; TTS `synthesize`; LLM `prefill` (batch 1) and `decode`.
     pub ops: std::collections::BTreeMap<String, OpTable>,
     /// Where the data came from and how well the tables fit it (written by `gpuslice calibrate`).
@@ -241,7 +351,50 @@ pub struct ModelSpec {
     pub calibration: serde_json::Value,
 }
 
+fn d_asr_mode() -> AsrMode {
+    AsrMode::Offline
+}
+fn is_offline(m: &AsrMode) -> bool {
+    *m == AsrMode::Offline
+}
+/// Default streaming chunk: 0.32 s, one of the chunk lengths profiled (traces/h200/sms) and
+/// between the 160 ms and 560 ms chunks of NVIDIA's streaming ASR models (docs/sources.md).
+fn d_chunk_s() -> f64 {
+    0.32
+}
+fn is_default_chunk(x: &f64) -> bool {
+    *x == d_chunk_s()
+}
+fn d_tts_policy() -> TtsPolicy {
+    TtsPolicy::Static
+}
+fn is_static(p: &TtsPolicy) -> bool {
+    *p == TtsPolicy::Static
+}
+/// Default first audio chunk: 22 frames, about 1 s of audio at 21.5 frames/s.
+fn d_first_chunk() -> u32 {
+    22
+}
+fn is_default_first_chunk(n: &u32) -> bool {
+    *n == d_first_chunk()
+}
+
 impl ModelSpec {
+    /// The fastest call the model's first op can make on its reference GPU [ms]: the smallest
+    /// latency in its table (work estimates for the limits).
+    pub fn min_call_ms(&self) -> f64 {
+        let op = match self.kind {
+            ServiceKind::Asr => "encode",
+            ServiceKind::Tts => "synthesize",
+            ServiceKind::Llm => "prefill",
+        };
+        self.ops
+            .get(op)
+            .map(|t| t.latency_ms.iter().flatten().copied().fold(f64::INFINITY, f64::min))
+            .unwrap_or(1.0)
+            .max(1e-3)
+    }
+
     /// The op table `name`; model files are validated to contain the ops their kind needs.
     pub fn op(&self, name: &str) -> &OpTable {
         &self.ops[name]
@@ -316,12 +469,40 @@ impl ModelSpec {
         if self.max_batch == 0 {
             return Err(Error::input(file, "max_batch", "must be at least 1, got '0'"));
         }
-        if self.kind == ServiceKind::Llm && self.kv.as_ref().is_none_or(|k| k.slots == 0 || k.max_context_tokens == 0) {
-            return Err(Error::input(
-                file,
-                "kv",
-                "an LLM model needs kv.slots > 0 and kv.max_context_tokens > 0",
-            ));
+        match (&self.llm, self.kind) {
+            (None, ServiceKind::Llm) => return Err(Error::input(file, "llm", "an LLM model needs an 'llm' section")),
+            (Some(_), k) if k != ServiceKind::Llm => return Err(Error::input(file, "llm", "only an LLM model has an 'llm' section")),
+            (Some(l), _) => {
+                for (k, v, lo, hi) in [
+                    ("llm.max_seqs", l.max_seqs, 1, 65_536),
+                    ("llm.max_context_tokens", l.max_context_tokens, 1, 10_000_000),
+                    ("llm.max_num_batched_tokens", l.max_num_batched_tokens, 16, 10_000_000),
+                    ("llm.kv_block_tokens", l.kv_block_tokens, 1, 4096),
+                    ("llm.layers", l.layers, 1, 1024),
+                    ("llm.kv_heads", l.kv_heads, 1, 1024),
+                    ("llm.head_dim", l.head_dim, 1, 4096),
+                    ("llm.kv_bytes_per_element", l.kv_bytes_per_element, 1, 8),
+                ] {
+                    if !(lo..=hi).contains(&v) {
+                        return Err(Error::input(file, k, format!("must be between {lo} and {hi}, got '{v}'")));
+                    }
+                }
+                if !(l.gpu_memory_utilization > 0.0 && l.gpu_memory_utilization <= 1.0) {
+                    return Err(Error::input(
+                        file,
+                        "llm.gpu_memory_utilization",
+                        format!("must be in (0, 1], got '{}'", l.gpu_memory_utilization),
+                    ));
+                }
+                if !(l.activation_reserve_gib.is_finite() && (0.0..=1e4).contains(&l.activation_reserve_gib)) {
+                    return Err(Error::input(
+                        file,
+                        "llm.activation_reserve_gib",
+                        format!("must be between 0 and 10000, got '{}'", l.activation_reserve_gib),
+                    ));
+                }
+            }
+            _ => {}
         }
         Ok(())
     }

@@ -16,7 +16,7 @@ use crate::catalog::{Catalog, GpuSpec};
 use crate::engine::EventQueue;
 use crate::error::{Error, Result};
 use crate::metrics::{round4, summarize, LatencySummary};
-use crate::scenario::{Balancer, FaultTime, Load, Regime, Scenario, Target};
+use crate::scenario::{Balancer, FaultTime, Load, Scenario, Target};
 use crate::service::{DeviceScale, ModelSpec, OpTable, ServiceKind};
 use crate::time::{from_ms, to_ms, to_secs, SimTime};
 use crate::workload::{stream_rng, ArrivalGen, SimRng};
@@ -25,6 +25,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 
 mod device;
+pub mod placement;
 mod summary;
 
 use device::{DevKind, Device, TsState};
@@ -211,172 +212,86 @@ pub struct Simulation {
     price: f64,
 }
 
+/// A trace arrival time compressed by `scale` (2 = replayed twice as fast).
+fn scaled(t: SimTime, scale: f64) -> SimTime {
+    if scale == 1.0 {
+        t
+    } else {
+        (t as f64 / scale).round() as SimTime
+    }
+}
+
 fn window_overlap(a: SimTime, b: SimTime, lo: SimTime, hi: SimTime) -> SimTime {
     b.min(hi).saturating_sub(a.max(lo))
 }
 
 impl Simulation {
-    /// Build the simulation of variant `variant` of `scenario` with `seed`. Fails if a model
-    /// does not fit its device's memory.
+    /// Build the simulation of variant `variant` of `scenario` with `seed`. Fails if the variant
+    /// cannot be placed (see [`placement::place`]); a scenario built by
+    /// [`crate::config::from_raw`] has been placed already.
     pub fn new(scenario: &Scenario, variant: usize, seed: u64) -> Result<Simulation> {
         let v = &scenario.variants[variant];
+        let p = placement::place(scenario, variant)?;
         let cat = Catalog::builtin();
-        let mut servers = Vec::new();
-        let mut devices = Vec::new();
         let mut replicas: Vec<Vec<u32>> = vec![Vec::new(); scenario.models.len()];
-        let mut extrapolated = false;
-        let reference = |m: &ModelSpec| -> Result<GpuSpec> {
-            cat.gpu(&m.reference_gpu).cloned().ok_or_else(|| {
+        let mut servers = Vec::with_capacity(p.servers.len());
+        for (id, ps) in p.servers.iter().enumerate() {
+            replicas[ps.model].push(id as u32);
+            let spec = &scenario.models[ps.model];
+            let reference = cat.gpu(&spec.reference_gpu).ok_or_else(|| {
                 Error::input(
                     "",
-                    format!("models.{}.reference_gpu", m.name),
-                    format!("unknown GPU '{}'", m.reference_gpu),
+                    format!("models.{}.reference_gpu", spec.name),
+                    format!("unknown GPU '{}'", spec.reference_gpu),
                 )
+            })?;
+            servers.push(Server {
+                model: ps.model as u32,
+                dev: ps.device,
+                ctx: ps.ctx,
+                scale: ps.share.scale(reference),
+                queue: VecDeque::new(),
+                state: SrvState::Idle,
+                call: Call::None,
+                batch: Vec::new(),
+                active: Vec::new(),
+                admit_budget: 0,
+                outstanding: 0,
+                up: true,
+                epoch: 0,
+                label: ps.label.clone(),
+            });
+        }
+        let devices: Vec<Device> = p
+            .devices
+            .iter()
+            .map(|d| {
+                let n = d.servers.len();
+                let kind = match d.kind {
+                    placement::DeviceKind::Exclusive => DevKind::Exclusive,
+                    placement::DeviceKind::Mps => DevKind::Mps,
+                    placement::DeviceKind::TimeSliced { quantum, switch_cost } => DevKind::TimeSliced(TsState {
+                        quantum,
+                        switch_cost,
+                        remaining: vec![0; n],
+                        has_work: vec![false; n],
+                        ..TsState::default()
+                    }),
+                };
+                Device {
+                    kind,
+                    gpu: d.gpu,
+                    label: d.label.clone(),
+                    servers: d.servers.clone(),
+                    busy_ctx: vec![0; n],
+                    busy_any: 0,
+                    busy_from: 0,
+                    n_running: 0,
+                    instance: d.instance.clone(),
+                }
             })
-        };
-        for (g, plan) in v.gpus.iter().enumerate() {
-            let gpu = &v.gpu;
-            let ctx_of = |dev: &Device| dev.servers.len() as u32;
-            let mut add_server = |model: usize, dev_idx: u32, ctx: u32, scale: DeviceScale, label: String, servers: &mut Vec<Server>| {
-                let id = servers.len() as u32;
-                replicas[model].push(id);
-                servers.push(Server {
-                    model: model as u32,
-                    dev: dev_idx,
-                    ctx,
-                    scale,
-                    queue: VecDeque::new(),
-                    state: SrvState::Idle,
-                    call: Call::None,
-                    batch: Vec::new(),
-                    active: Vec::new(),
-                    admit_budget: 0,
-                    outstanding: 0,
-                    up: true,
-                    epoch: 0,
-                    label,
-                });
-                id
-            };
-            let check_mem = |models: &[usize], cap: f64, what: &str| -> Result<()> {
-                let need: f64 = models.iter().map(|&m| scenario.models[m].memory.total_gib()).sum();
-                if need > cap + 1e-9 {
-                    let names: Vec<String> = models
-                        .iter()
-                        .map(|&m| format!("{} {:.1} GiB", scenario.models[m].name, scenario.models[m].memory.total_gib()))
-                        .collect();
-                    return Err(Error::Infeasible(format!(
-                        "variant '{}': GPU {g} ({what}, {cap:.2} GiB): models do not fit in memory: {} = {need:.1} GiB",
-                        v.name,
-                        names.join(" + ")
-                    )));
-                }
-                Ok(())
-            };
-            let present: Vec<usize> = plan.tenants.iter().flatten().copied().collect();
-            match &plan.regime {
-                Regime::Dedicated | Regime::TimeSliced { .. } | Regime::Mps { .. } => {
-                    check_mem(&present, gpu.memory_gib, plan.regime.label())?;
-                    let kind = match &plan.regime {
-                        Regime::Dedicated => DevKind::Exclusive,
-                        Regime::TimeSliced { quantum, switch_cost } => DevKind::TimeSliced(TsState {
-                            quantum: *quantum,
-                            switch_cost: *switch_cost,
-                            ..TsState::default()
-                        }),
-                        Regime::Mps { .. } => DevKind::Mps,
-                        Regime::Mig { .. } => unreachable!(),
-                    };
-                    let dev_idx = devices.len() as u32;
-                    let mut dev = Device {
-                        kind,
-                        gpu: g as u32,
-                        label: "whole".into(),
-                        servers: Vec::new(),
-                        busy_ctx: Vec::new(),
-                        busy_any: 0,
-                        busy_from: 0,
-                        n_running: 0,
-                    };
-                    if let Regime::Mps { mem_limit_gib, .. } = &plan.regime {
-                        for (&m, &lim) in present.iter().zip(mem_limit_gib) {
-                            check_mem(&[m], lim, "MPS client memory limit")?;
-                        }
-                    }
-                    for (t, &m) in present.iter().enumerate() {
-                        let spec = &scenario.models[m];
-                        let r = reference(spec)?;
-                        let (sm, bw) = match &plan.regime {
-                            Regime::Mps { thread_pct, .. } => (thread_pct[t] / 100.0, 1.0),
-                            _ => (1.0, 1.0),
-                        };
-                        let scale = if r.name == gpu.name && sm == 1.0 {
-                            DeviceScale::IDENTITY
-                        } else {
-                            DeviceScale::of(&r, gpu, sm, bw)
-                        };
-                        extrapolated |= r.name != gpu.name;
-                        let prefix = match &plan.regime {
-                            Regime::Dedicated => "",
-                            Regime::TimeSliced { .. } => "ts:",
-                            _ => "mps:",
-                        };
-                        let ctx = ctx_of(&dev);
-                        let id = add_server(m, dev_idx, ctx, scale, format!("{prefix}{}", spec.name), &mut servers);
-                        dev.servers.push(id);
-                        dev.busy_ctx.push(0);
-                        if let DevKind::TimeSliced(ts) = &mut dev.kind {
-                            ts.remaining.push(0);
-                            ts.has_work.push(false);
-                        }
-                    }
-                    devices.push(dev);
-                }
-                Regime::Mig { instances } => {
-                    for (inst, tenant) in instances.iter().zip(&plan.tenants) {
-                        let label = format!("{}@{}", inst.profile.name, inst.start);
-                        let dev_idx = devices.len() as u32;
-                        let mut dev = Device {
-                            kind: DevKind::Exclusive,
-                            gpu: g as u32,
-                            label: label.clone(),
-                            servers: Vec::new(),
-                            busy_ctx: Vec::new(),
-                            busy_any: 0,
-                            busy_from: 0,
-                            n_running: 0,
-                        };
-                        if let Some(m) = *tenant {
-                            check_mem(&[m], inst.profile.memory_gib, &format!("MIG {label}"))?;
-                            let spec = &scenario.models[m];
-                            let r = reference(spec)?;
-                            let sm = inst.profile.sms as f64 / gpu.sm_count as f64;
-                            let bw = inst.profile.mem_slices as f64 / 8.0;
-                            let scale = DeviceScale::of(&r, gpu, sm, bw);
-                            extrapolated |= r.name != gpu.name;
-                            let id = add_server(m, dev_idx, 0, scale, format!("{}:{}", label, spec.name), &mut servers);
-                            dev.servers.push(id);
-                            dev.busy_ctx.push(0);
-                        }
-                        devices.push(dev);
-                    }
-                }
-            }
-        }
-        for (i, w) in scenario.workloads.iter().enumerate() {
-            let needed: Vec<usize> = match &w.target {
-                Target::Model(m) => vec![*m],
-                Target::Pipeline(p) => p.stages.clone(),
-            };
-            for m in needed {
-                if replicas[m].is_empty() {
-                    return Err(Error::Infeasible(format!(
-                        "variant '{}': workload {i} ('{}') sends requests to model '{}', which no GPU of the variant runs",
-                        v.name, w.name, scenario.models[m].name
-                    )));
-                }
-            }
-        }
+            .collect();
+        let extrapolated = p.extrapolated;
         let mut sim = Simulation {
             q: EventQueue::new(),
             models: scenario.models.clone(),
@@ -436,10 +351,11 @@ impl Simulation {
                         self.q.schedule(t, Ev::Arrival { wl: i as u32 });
                     }
                 }
-                Load::Trace { rows, .. } => {
-                    if let Some(r) = rows.first() {
-                        if r.arrival < self.duration {
-                            self.q.schedule(r.arrival, Ev::Arrival { wl: i as u32 });
+                Load::Trace { trace, scale, .. } => {
+                    if let Some(r) = trace.rows.first() {
+                        let t = scaled(r.arrival, *scale);
+                        if t < self.duration {
+                            self.q.schedule(t, Ev::Arrival { wl: i as u32 });
                         }
                     }
                 }
@@ -560,7 +476,7 @@ impl Simulation {
         let rt = &mut self.wls[wl];
         let next = match &self.scenario_workloads[wl].load {
             Load::Open { .. } => rt.gen.as_ref().map(|g| g.next(now, &mut rt.arrivals_rng)),
-            Load::Trace { rows, .. } => rows.get(rt.cursor).map(|r| r.arrival),
+            Load::Trace { trace, scale, .. } => trace.rows.get(rt.cursor).map(|r| scaled(r.arrival, *scale)),
             Load::Closed { .. } => None,
         };
         if let Some(t) = next {
@@ -582,8 +498,8 @@ impl Simulation {
                     .map_or(0, |d| d.sample(&mut rt.size_rng).round().max(1.0) as u32);
                 (s, o)
             }
-            Load::Trace { rows, out_tokens } => {
-                let r = rows[rt.cursor];
+            Load::Trace { trace, out_tokens, .. } => {
+                let r = trace.rows[rt.cursor];
                 rt.cursor += 1;
                 let o = if r.out_tokens > 0 {
                     r.out_tokens
@@ -592,7 +508,7 @@ impl Simulation {
                         .as_ref()
                         .map_or(0, |d| d.sample(&mut rt.size_rng).round().max(1.0) as u32)
                 };
-                (r.size, o)
+                (f64::from(r.size), o)
             }
         }
     }
@@ -672,8 +588,8 @@ impl Simulation {
             state: ReqState::Queued,
         });
         // A request longer than the KV cache can hold is refused at admission.
-        if let Some(kv) = &self.models[model].kv {
-            if size + out as f64 > kv.max_context_tokens as f64 {
+        if let Some(llm) = &self.models[model].llm {
+            if size + out as f64 > llm.max_context_tokens as f64 {
                 self.fail.rejected_requests += 1;
                 self.fail_req(id as usize);
                 return;
@@ -781,7 +697,7 @@ impl Simulation {
                 }
             }
             ServiceKind::Llm => {
-                let slots = spec.kv.as_ref().map_or(1, |k| k.slots) as usize;
+                let slots = spec.llm.as_ref().map_or(1, |l| l.max_seqs) as usize;
                 if s.admit_budget > 0 && !s.queue.is_empty() && s.active.len() < slots {
                     let Some(r) = s.queue.pop_front() else { return };
                     s.admit_budget -= 1;
@@ -841,7 +757,7 @@ impl Simulation {
         let spec = &self.models[m];
         let s = &mut self.servers[srv];
         let room = match spec.kind {
-            ServiceKind::Llm => (spec.kv.as_ref().map_or(1, |k| k.slots) as usize).saturating_sub(s.active.len() + s.queue.len()),
+            ServiceKind::Llm => (spec.llm.as_ref().map_or(1, |l| l.max_seqs) as usize).saturating_sub(s.active.len() + s.queue.len()),
             _ => (spec.max_batch as usize).saturating_sub(s.queue.len()),
         };
         let n = room.min(self.shared[m].len());

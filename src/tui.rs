@@ -28,21 +28,21 @@ use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::Terminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
 /// Wall time between clock ticks (and the longest wait for a key).
 const TICK: Duration = Duration::from_millis(50);
 
-/// Load the scenario (file or embedded default) with its raw form, and make relative model and
-/// trace paths absolute so that an export written elsewhere still finds them.
-pub fn load(path: Option<&str>) -> Result<(RawScenario, String, Option<PathBuf>)> {
+/// Load the scenario (file or embedded default) with its raw form and the files it references,
+/// with relative model and trace paths made absolute so that an export written elsewhere still
+/// finds them.
+pub fn load(path: Option<&str>) -> Result<(RawScenario, config::Sources)> {
     match path {
         None => Ok((
             config::parse_raw(config::DEFAULT_SCENARIO, config::DEFAULT_SCENARIO_NAME)?,
-            config::DEFAULT_SCENARIO_NAME.to_string(),
-            None,
+            config::Sources::none(config::DEFAULT_SCENARIO_NAME),
         )),
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::Io {
@@ -56,7 +56,7 @@ pub fn load(path: Option<&str>) -> Result<(RawScenario, String, Option<PathBuf>)
                 (Path::new(f).is_relative() && d.exists()).then(|| d.canonicalize().unwrap_or(d).display().to_string())
             };
             for m in raw.models.values_mut() {
-                if !config::BUILTIN_MODELS.iter().any(|(n, _)| *n == m.from) {
+                if config::builtin_model(&m.from).is_none() {
                     if let Some(a) = absolute(&m.from) {
                         m.from = a;
                     }
@@ -67,7 +67,8 @@ pub fn load(path: Option<&str>) -> Result<(RawScenario, String, Option<PathBuf>)
                     w.trace = Some(a);
                 }
             }
-            Ok((raw, p.to_string(), dir))
+            let sources = config::files::load_sources(&raw, p, dir.as_deref())?;
+            Ok((raw, sources))
         }
     }
 }
@@ -75,7 +76,7 @@ pub fn load(path: Option<&str>) -> Result<(RawScenario, String, Option<PathBuf>)
 /// Write an export atomically (temporary file, then rename) and report it as a message.
 pub fn export(path: &str, text: &str) -> Message {
     Message::Exported(
-        crate::cli::write_atomic(path, text)
+        config::files::write_atomic(path, text)
             .map(|()| path.to_string())
             .map_err(|e| e.to_string()),
     )
@@ -120,8 +121,8 @@ impl Drop for TerminalGuard {
 
 /// Run the TUI on `scenario` (default: the embedded study) until `q`.
 pub fn run(scenario: Option<String>, seed: u64) -> Result<()> {
-    let (raw, source, dir) = load(scenario.as_deref())?;
-    let mut app = App::new(raw, &source, dir, seed)?;
+    let (raw, sources) = load(scenario.as_deref())?;
+    let mut app = App::new(raw, sources, seed)?;
     let io = |e: std::io::Error| Error::Io {
         path: "<terminal>".into(),
         message: e.to_string(),

@@ -8,14 +8,15 @@
 //! throughput = requests / last finish time (as gpubench reports it).
 
 use crate::catalog::Catalog;
-use crate::config::load_model;
+use crate::config::files::load_sources;
+use crate::config::{from_raw, RawGpu, RawModel, RawScenario, RawVariant, RawWorkload};
 use crate::error::{Error, Result};
-use crate::input::{parse_trace, Table};
+use crate::input::Table;
 use crate::metrics::{round4, summarize, LatencySummary};
 use crate::scenario::*;
-use crate::service::{ModelSpec, ServiceKind};
+use crate::service::ServiceKind;
 use crate::sim::Simulation;
-use crate::time::{from_secs, to_ms, to_secs};
+use crate::time::{to_ms, to_secs};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -60,13 +61,13 @@ pub struct Validation {
     pub models: BTreeMap<String, ModelValidation>,
 }
 
-/// Time-slicing parameters for co-located runs.
-#[derive(Debug, Clone, Copy)]
+/// Time-slicing parameters for co-located runs (`None`: the scenario defaults).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct TsParams {
     /// Slice [ms].
-    pub quantum_ms: f64,
+    pub quantum_ms: Option<f64>,
     /// Switch cost [us].
-    pub switch_us: f64,
+    pub switch_us: Option<f64>,
 }
 
 /// Map an `nvidia-smi` name to a catalog key.
@@ -104,20 +105,27 @@ fn pct(sim: f64, meas: f64) -> f64 {
 }
 
 /// Replay DIR. `models` maps model names to model files/built-ins (default `h100/<name>`).
+/// The replay is an ordinary scenario built through [`from_raw`]: one variant on the measured
+/// GPU type, one trace workload per model, the servers dedicated (one model) or time-sliced.
 pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParams) -> Result<Validation> {
     let d = Path::new(dir);
     let gpu_csv = d.join("gpu.csv");
-    let g = Table::read(&gpu_csv.display().to_string())?;
+    let gpu_file = gpu_csv.display().to_string();
+    let g = Table::read(&gpu_file)?;
     g.require(&["name"])?;
     if g.is_empty() {
-        return Err(Error::input(gpu_csv.display().to_string(), "name", "no GPU row"));
+        return Err(Error::input(&gpu_file, "name", "no GPU row"));
     }
     let gname = g.text(0, "name").to_string();
-    let gkey = gpu_key(&gname).ok_or_else(|| Error::input(gpu_csv.display().to_string(), "name", format!("unknown GPU '{gname}'")))?;
-    let gpu = Catalog::builtin()
-        .gpu(gkey)
-        .cloned()
-        .ok_or_else(|| Error::Infeasible(format!("GPU '{gkey}' missing from the catalog")))?;
+    let gkey = gpu_key(&gname).ok_or_else(|| Error::input(&gpu_file, "name", format!("unknown GPU '{gname}'")))?;
+    let mig = g.text(0, "mig.mode.current");
+    if mig.eq_ignore_ascii_case("enabled") {
+        return Err(Error::input(
+            &gpu_file,
+            "mig.mode.current",
+            "'Enabled': the run was on MIG instances, which validate cannot tell apart (it replays dedicated or time-sliced runs)",
+        ));
+    }
     let mut names: Vec<String> = std::fs::read_dir(d)
         .map_err(|e| Error::Io {
             path: dir.into(),
@@ -133,71 +141,97 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
     if names.is_empty() {
         return Err(Error::input(dir, "", "no trace_<model>.csv file"));
     }
-    let mut models: Vec<ModelSpec> = Vec::new();
-    let mut workloads = Vec::new();
-    let mut measured: Vec<Table> = Vec::new();
-    let mut last_arrival = 0;
-    for (i, n) in names.iter().enumerate() {
+    let trace_path = |n: &str| d.join(format!("trace_{n}.csv")).display().to_string();
+    let mut raw = RawScenario {
+        name: format!("validate {dir}"),
+        description: String::new(),
+        duration_s: 1.0,
+        warmup_s: 0.0,
+        drain_s: Some(3600.0),
+        models: BTreeMap::new(),
+        workload: Vec::new(),
+        variant: Vec::new(),
+        slo: BTreeMap::new(),
+        plan: None,
+        sweep: None,
+    };
+    for n in &names {
         let from = overrides.get(n).cloned().unwrap_or_else(|| format!("h100/{n}"));
-        let mut spec = load_model(&from, dir, &format!("model '{n}'"), None)?;
-        spec.name = n.clone();
-        let tpath = d.join(format!("trace_{n}.csv")).display().to_string();
-        let rows = parse_trace(&Table::read(&tpath)?, 1.0)?;
-        if spec.kind == ServiceKind::Llm && rows.iter().any(|r| r.out_tokens == 0) {
-            return Err(Error::input(tpath, "output_tokens", "an LLM trace needs output_tokens"));
-        }
-        last_arrival = last_arrival.max(rows.last().map_or(0, |r| r.arrival));
+        raw.models.insert(
+            n.clone(),
+            RawModel {
+                from,
+                ..RawModel::default()
+            },
+        );
+        raw.workload.push(RawWorkload {
+            model: Some(n.clone()),
+            trace: Some(trace_path(n)),
+            ..RawWorkload::default()
+        });
+    }
+    raw.variant.push(RawVariant {
+        name: "measured-gpu".into(),
+        gpu: gkey.into(),
+        price_usd_per_hour: None,
+        balancer: None,
+        gpus: vec![if names.len() == 1 {
+            RawGpu::dedicated(&names[0])
+        } else {
+            RawGpu::TimeSliced {
+                models: names.clone(),
+                quantum_ms: ts.quantum_ms,
+                switch_us: ts.switch_us,
+                count: None,
+            }
+        }],
+        faults: vec![],
+    });
+    let mut src = load_sources(&raw, dir, None)?;
+    src.file = format!("{dir} (replay)");
+    // Load until just after the last arrival.
+    let last = src
+        .traces
+        .values()
+        .filter_map(|t| t.rows.last())
+        .map(|r| r.arrival)
+        .max()
+        .unwrap_or(0);
+    raw.duration_s = to_secs(last + 1000);
+    let scenario = from_raw(&raw, &src)?;
+    let mut measured: Vec<Table> = Vec::new();
+    for (i, n) in names.iter().enumerate() {
         let rpath = d.join(format!("{n}.requests.csv")).display().to_string();
         let rt = Table::read(&rpath)?;
+        let is_llm = scenario.models[i].kind == ServiceKind::Llm;
         let mut cols = vec!["id", "arrival_s", "finish_s"];
-        if spec.kind == ServiceKind::Llm {
+        if is_llm {
             cols.push("first_token_s");
         }
         rt.require(&cols)?;
-        if rt.len() != rows.len() {
+        let rows = match &scenario.workloads[i].load {
+            Load::Trace { trace, .. } => trace.rows.len(),
+            _ => 0,
+        };
+        if rt.len() != rows {
             return Err(Error::input(
                 rpath,
                 "",
-                format!("has {} requests but the trace has {}", rt.len(), rows.len()),
+                format!("has {} requests but the trace has {rows}", rt.len()),
             ));
         }
-        measured.push(rt);
-        workloads.push(Workload {
-            name: n.clone(),
-            target: Target::Model(i),
-            load: Load::Trace { rows, out_tokens: None },
-            timeout: 0,
-        });
-        models.push(spec);
-    }
-    let regime = if models.len() == 1 {
-        Regime::Dedicated
-    } else {
-        Regime::TimeSliced {
-            quantum: from_secs(ts.quantum_ms / 1e3),
-            switch_cost: from_secs(ts.switch_us / 1e6),
+        for k in 0..rt.len() {
+            let (a, f) = (rt.num(k, "arrival_s")?, rt.num(k, "finish_s")?);
+            if f < a {
+                return Err(Error::input(
+                    &rpath,
+                    format!("line {} column 'finish_s'", k + 2),
+                    format!("finishes before it arrives ({f} < {a})"),
+                ));
+            }
         }
-    };
-    let scenario = Scenario {
-        name: format!("validate {dir}"),
-        description: String::new(),
-        duration: last_arrival + 1,
-        warmup: 0,
-        drain: from_secs(3600.0),
-        models,
-        workloads,
-        variants: vec![Variant {
-            name: "measured-gpu".into(),
-            gpu: gpu.clone(),
-            price_usd_per_hour: gpu.price_usd_per_hour,
-            balancer: Balancer::RoundRobin,
-            gpus: vec![GpuPlan {
-                regime: regime.clone(),
-                tenants: (0..names.len()).map(Some).collect(),
-            }],
-            faults: vec![],
-        }],
-    };
+        measured.push(rt);
+    }
     let mut sim = Simulation::new(&scenario, 0, 1).map_err(|e| e.in_file(dir))?;
     while sim.step() {}
     let recs = sim.request_records();
@@ -263,9 +297,15 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
             },
         );
     }
-    let regime_label = match regime {
-        Regime::TimeSliced { .. } => format!("time-sliced (quantum {} ms, switch {} us)", ts.quantum_ms, ts.switch_us),
-        _ => "dedicated".to_string(),
+    let regime_label = match &scenario.variants[0].gpus[0].regime {
+        Regime::TimeSliced { quantum, switch_cost } => {
+            format!(
+                "time-sliced (quantum {} ms, switch {} us)",
+                to_ms(*quantum),
+                to_ms(*switch_cost) * 1e3
+            )
+        }
+        r => r.label().to_string(),
     };
     Ok(Validation {
         dir: dir.to_string(),
@@ -337,7 +377,7 @@ pub struct MigRatio {
 /// `service.rs`.
 pub fn mig_comparison() -> Result<Vec<MigRatio>> {
     use crate::service::DeviceScale;
-    let asr = load_model("h100/asr", "built-in", "h100/asr", None)?;
+    let asr = crate::config::builtin_model("h100/asr").ok_or_else(|| Error::Infeasible("built-in model h100/asr missing".into()))??;
     let op = asr.op("encode");
     let cat = Catalog::builtin();
     let get = |n: &str| {
@@ -398,10 +438,7 @@ pub fn mig_comparison() -> Result<Vec<MigRatio>> {
 
 /// The README's "How accurate is it" tables, as Markdown.
 pub fn accuracy_markdown(root: &str) -> Result<String> {
-    let ts = TsParams {
-        quantum_ms: crate::config::DEFAULT_QUANTUM_MS,
-        switch_us: crate::config::DEFAULT_SWITCH_US,
-    };
+    let ts = TsParams::default();
     let mut s = String::from("| run | model | requests | throughput err | mean err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for run in [
         "asr_L",
@@ -436,7 +473,7 @@ pub fn accuracy_markdown(root: &str) -> Result<String> {
     }
     s.push_str(&format!(
         "\nTime-sliced runs (ts_*) use quantum {} ms and switch cost {} us, fitted by experiments/fit-timeslice.sh on the `_L` runs, their repeats `_L_r2` and the ASR of the two probes; the `_H` runs are held out. `_r2` repeats the same arrivals: between repeats p50 moved by up to 6 % and p95 by up to 10 % (traces/h100/README.md). `tts_S`, `tts_S2` are solo TTS runs at saturation (30 and 60 req/s) that the TTS table was not fitted on; `ts_probe_asr_tts_q` and `tts_S2` are overloaded (their TTS backlog grows for the whole run), so their TTS latency mirrors a few percent of throughput: the same TTS trace ran 6 % faster beside ASR than alone.\n\n",
-        ts.quantum_ms, ts.switch_us
+        crate::config::DEFAULT_QUANTUM_MS, crate::config::DEFAULT_SWITCH_US
     ));
     s.push_str("| MIG comparison | published | predicted | error | source |\n|---|---|---|---|---|\n");
     for r in mig_comparison()? {

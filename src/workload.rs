@@ -48,6 +48,15 @@ pub enum Arrivals {
     },
 }
 
+impl Arrivals {
+    /// Mean rate while arrivals are generated [req/s] (on-off: while on).
+    pub fn rate_rps(&self) -> f64 {
+        match *self {
+            Arrivals::Poisson { rate_rps } | Arrivals::Gamma { rate_rps, .. } | Arrivals::OnOff { rate_rps, .. } => rate_rps,
+        }
+    }
+}
+
 /// Samples gaps of an arrival process.
 #[derive(Debug, Clone)]
 pub struct ArrivalGen {
@@ -141,6 +150,15 @@ impl SizeDist {
         }
     }
 
+    /// Smallest value the distribution can produce.
+    pub fn min_value(&self) -> f64 {
+        match *self {
+            SizeDist::Fixed(v) => v,
+            SizeDist::LogNormal { min, .. } | SizeDist::Uniform { min, .. } => min,
+            SizeDist::Exponential { .. } => 0.0,
+        }
+    }
+
     /// Mean of the distribution (clamping ignored for the log-normal), for reports and checks.
     pub fn mean(&self) -> f64 {
         match *self {
@@ -152,15 +170,49 @@ impl SizeDist {
     }
 }
 
-/// One request of a replayed trace.
+/// One request of a replayed trace: 16 bytes, so that a 2 M-row trace takes 32 MB.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TraceRow {
-    /// Arrival [ns from trace start].
+    /// Arrival [ns from trace start], before any time compression.
     pub arrival: SimTime,
-    /// Size: audio seconds (ASR), characters (TTS) or prompt tokens (LLM).
-    pub size: f64,
-    /// LLM output tokens (0 for other kinds).
+    /// Size: audio seconds (ASR), characters (TTS) or prompt tokens (LLM); f32 holds every
+    /// integer token count up to 16.7 M exactly.
+    pub size: f32,
+    /// LLM output tokens (0: not in the trace).
     pub out_tokens: u32,
+}
+
+/// What a trace's size column measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceSize {
+    /// Audio seconds (an ASR trace).
+    AudioS,
+    /// Characters (a TTS trace).
+    Chars,
+    /// Prompt tokens (an LLM trace).
+    PromptTokens,
+}
+
+impl TraceSize {
+    /// The column name of the gpubench trace format.
+    pub fn column(self) -> &'static str {
+        match self {
+            TraceSize::AudioS => "audio_s",
+            TraceSize::Chars => "chars",
+            TraceSize::PromptTokens => "prompt_tokens",
+        }
+    }
+}
+
+/// A request trace as read from its file, shared by every workload and variant that replays it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    /// Rows in arrival order.
+    pub rows: Vec<TraceRow>,
+    /// What `size` measures.
+    pub size: TraceSize,
+    /// True when every row has its output tokens.
+    pub has_out_tokens: bool,
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub(super) struct Device {
     pub(super) busy_any: SimTime,
     pub(super) busy_from: SimTime,
     pub(super) n_running: u32,
+    pub(super) instance: Option<crate::catalog::PlacedInstance>,
 }
 
 impl Simulation {

@@ -132,6 +132,8 @@ pub struct DeviceView {
     pub running: Option<String>,
     /// Busy fraction so far (measured from the end of the warm-up).
     pub busy_fraction: f64,
+    /// The MIG instance, if the device is one.
+    pub instance: Option<crate::catalog::PlacedInstance>,
     /// Busy fraction of each server's GPU work so far.
     pub server_busy: Vec<f64>,
 }
@@ -157,6 +159,7 @@ impl Simulation {
                         .map(|&s| self.servers[s as usize].queue.len() + self.servers[s as usize].active.len())
                         .collect(),
                     running,
+                    instance: d.instance.clone(),
                     busy_fraction: (d.busy_ctx.iter().sum::<SimTime>() as f64 / span as f64).min(1.0),
                     server_busy: d.busy_ctx.iter().map(|&b| (b as f64 / span as f64).min(1.0)).collect(),
                 }

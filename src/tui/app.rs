@@ -4,14 +4,13 @@
 //! what-if edits change. Work for the run loop (background runs, the export file) is queued in
 //! [`App::effects`] rather than done here, which keeps `update` free of threads and I/O.
 
-use crate::config::{from_raw, RawScenario};
+use crate::config::{from_raw, RawScenario, Sources};
 use crate::metrics::{summarize, LatencySummary};
 use crate::scenario::Scenario;
 use crate::service::ServiceKind;
 use crate::sim::{DeviceView, RunSummary, Simulation};
 use crate::time::MS;
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Simulated time one `s` press advances [ms].
@@ -239,8 +238,9 @@ pub enum Effect {
 pub struct App {
     /// Where the scenario came from (for messages and the export header).
     pub source: String,
-    /// Folder that relative paths of the scenario resolve against.
-    pub dir: Option<PathBuf>,
+    /// The model files and traces the scenario references, read once at start: edits are
+    /// validated against them without touching the disk.
+    pub sources: Sources,
     /// The scenario as a file (what-if edits change this, export writes it).
     pub raw: RawScenario,
     /// The validated scenario of `raw`.
@@ -293,14 +293,14 @@ impl App {
     /// Build the app from a raw scenario (validated here) and queue a background run of every
     /// variant. GPU entries with `count = n` are expanded so that GPU `i` is the same GPU in
     /// the raw file, the validated scenario and the live view.
-    pub fn new(mut raw: RawScenario, source: &str, dir: Option<PathBuf>, seed: u64) -> crate::error::Result<App> {
-        from_raw(&raw, source, dir.as_deref())?;
+    pub fn new(mut raw: RawScenario, sources: Sources, seed: u64) -> crate::error::Result<App> {
+        from_raw(&raw, &sources)?;
         super::edit::expand_counts(&mut raw);
-        let scenario = Arc::new(from_raw(&raw, source, dir.as_deref())?);
+        let scenario = Arc::new(from_raw(&raw, &sources)?);
         let live = Live::new(&scenario, 0, seed, false, START_SPEED);
         let mut app = App {
-            source: source.to_string(),
-            dir,
+            source: sources.file.clone(),
+            sources,
             slo_ms: scenario.models.iter().map(|m| default_slo_ms(m.kind)).collect(),
             runs: Vec::new(),
             raw,

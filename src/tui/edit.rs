@@ -7,12 +7,10 @@
 //! reason the edit is refused) plus a one-line description for the status bar.
 
 use crate::catalog::{place_layout, Catalog, GpuSpec, PlacedInstance};
-use crate::config::{RawArrivals, RawGpu, RawScenario, DEFAULT_QUANTUM_MS};
+use crate::config::{RawGpu, RawScenario, DEFAULT_QUANTUM_MS};
 
 /// Load changes by this factor per key press (10 %); down divides, so up then down restores it.
 pub const LOAD_FACTOR: f64 = 1.1;
-/// Shortest and longest time slice the quantum keys reach [ms].
-pub const QUANTUM_RANGE_MS: (f64, f64) = (0.125, 1024.0);
 
 /// Replace every `count = n` GPU entry by `n` copies, so that raw GPU `i` is GPU `i` of the
 /// validated variant and of the simulation's device views.
@@ -20,8 +18,10 @@ pub fn expand_counts(raw: &mut RawScenario) {
     for v in &mut raw.variant {
         let mut out = Vec::with_capacity(v.gpus.len());
         for g in v.gpus.drain(..) {
-            for _ in 0..g.count.unwrap_or(1).max(1) {
-                out.push(RawGpu { count: None, ..g.clone() });
+            let mut one = g;
+            let n = one.count_mut().take().unwrap_or(1).max(1);
+            for _ in 0..n {
+                out.push(one.clone());
             }
         }
         v.gpus = out;
@@ -36,9 +36,7 @@ pub fn scale_load(raw: &RawScenario, factor: f64) -> (RawScenario, String) {
     for w in &mut out.workload {
         let name = w.name.clone().or_else(|| w.model.clone()).unwrap_or_else(|| "pipeline".into());
         if let Some(a) = &mut w.arrivals {
-            let r = match a {
-                RawArrivals::Poisson { rate_rps } | RawArrivals::Gamma { rate_rps, .. } | RawArrivals::OnOff { rate_rps, .. } => rate_rps,
-            };
+            let r = a.rate_rps_mut();
             *r = round_sig(*r * factor);
             parts.push(format!("{name} {} req/s", *r));
         } else if w.trace.is_some() {
@@ -98,9 +96,9 @@ pub fn gpu_candidates(raw: &RawScenario, v: usize) -> Vec<(String, Result<RawSce
             var.gpu = to.name.clone();
             var.price_usd_per_hour = None;
             for g in &mut var.gpus {
-                if let Some(l) = &g.layout {
+                if let RawGpu::Mig { layout: l, .. } = g {
                     match translate_layout(l, from, to) {
-                        Some(t) => g.layout = Some(t),
+                        Some(t) => *l = t,
                         None if !to.has_mig() => return (to.name.clone(), Err(format!("{} has no MIG", to.name))),
                         None => return (to.name.clone(), Err(format!("{} has no profile like those of '{l}'", to.name))),
                     }
@@ -135,7 +133,7 @@ pub fn set_layout(raw: &RawScenario, v: usize, g: usize, input: &str) -> Result<
         .ok_or_else(|| format!("unknown GPU '{}'", var.gpu))?;
     let placed = check_layout(gpu, input)?;
     let entries: Vec<(&str, Option<&str>)> = input.split(',').map(split_entry).collect();
-    let current: Vec<&String> = var.gpus[g].models.iter().filter(|m| *m != "-").collect();
+    let current: Vec<&String> = var.gpus[g].models().iter().filter(|m| *m != "-").collect();
     let mut models = Vec::new();
     for (i, (_, m)) in entries.iter().enumerate() {
         let m = match m {
@@ -151,14 +149,9 @@ pub fn set_layout(raw: &RawScenario, v: usize, g: usize, input: &str) -> Result<
     let layout: Vec<&str> = entries.iter().map(|e| e.0).collect();
     let layout = layout.join(",");
     let mut out = raw.clone();
-    out.variant[v].gpus[g] = RawGpu {
-        regime: "mig".into(),
+    out.variant[v].gpus[g] = RawGpu::Mig {
+        layout,
         models: models.clone(),
-        layout: Some(layout.clone()),
-        quantum_ms: None,
-        switch_us: None,
-        thread_pct: None,
-        mem_limit_gib: None,
         count: None,
     };
     let desc: Vec<String> = placed
@@ -173,21 +166,21 @@ pub fn set_layout(raw: &RawScenario, v: usize, g: usize, input: &str) -> Result<
 /// time-sliced GPU when `g` is not time-sliced.
 pub fn change_quantum(raw: &RawScenario, v: usize, g: usize, up: bool) -> Result<(RawScenario, String), String> {
     let var = &raw.variant[v];
-    let ts = |i: &usize| var.gpus.get(*i).is_some_and(|x| x.regime == "time-sliced");
+    let ts = |i: &usize| matches!(var.gpus.get(*i), Some(RawGpu::TimeSliced { .. }));
     let target = Some(g)
         .filter(ts)
         .or_else(|| (0..var.gpus.len()).find(ts))
         .ok_or_else(|| format!("variant '{}' has no time-sliced GPU", var.name))?;
-    let q = var.gpus[target].quantum_ms.unwrap_or(DEFAULT_QUANTUM_MS);
-    let n = if up { q * 2.0 } else { q / 2.0 }.clamp(QUANTUM_RANGE_MS.0, QUANTUM_RANGE_MS.1);
-    if n == q {
-        return Err(format!(
-            "time slice already at its {} ({q} ms)",
-            if up { "maximum" } else { "minimum" }
-        ));
-    }
+    let RawGpu::TimeSliced { quantum_ms, .. } = &var.gpus[target] else {
+        return Err(format!("GPU {target} of '{}' is not time-sliced", var.name));
+    };
+    let q = quantum_ms.unwrap_or(DEFAULT_QUANTUM_MS);
+    // The range is checked where every scenario is: from_raw refuses a slice out of bounds.
+    let n = if up { q * 2.0 } else { q / 2.0 };
     let mut out = raw.clone();
-    out.variant[v].gpus[target].quantum_ms = Some(n);
+    if let RawGpu::TimeSliced { quantum_ms, .. } = &mut out.variant[v].gpus[target] {
+        *quantum_ms = Some(n);
+    }
     Ok((out, format!("GPU {target} of '{}': time slice {q} -> {n} ms", var.name)))
 }
 
@@ -195,16 +188,7 @@ pub fn change_quantum(raw: &RawScenario, v: usize, g: usize, up: bool) -> Result
 pub fn add_replica(raw: &RawScenario, v: usize, model: &str) -> (RawScenario, String) {
     let mut out = raw.clone();
     let var = &mut out.variant[v];
-    var.gpus.push(RawGpu {
-        regime: "dedicated".into(),
-        models: vec![model.to_string()],
-        layout: None,
-        quantum_ms: None,
-        switch_us: None,
-        thread_pct: None,
-        mem_limit_gib: None,
-        count: None,
-    });
+    var.gpus.push(RawGpu::dedicated(model));
     let msg = format!("'{}': added a dedicated GPU for {model} ({} GPUs)", var.name, var.gpus.len());
     (out, msg)
 }
@@ -215,7 +199,7 @@ pub fn remove_replica(raw: &RawScenario, v: usize, model: &str) -> Result<(RawSc
     let i = var
         .gpus
         .iter()
-        .rposition(|g| g.regime == "dedicated" && g.models.len() == 1 && g.models[0] == model)
+        .rposition(|g| matches!(g, RawGpu::Dedicated { models, .. } if models.len() == 1 && models[0] == model))
         .ok_or_else(|| format!("variant '{}' has no dedicated GPU of {model} to remove", var.name))?;
     if var.gpus.len() == 1 {
         return Err(format!("variant '{}' needs at least one GPU", var.name));
@@ -274,9 +258,9 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"], count = 2 }]
 
     #[test]
     fn counts_expand_to_one_entry_per_gpu() {
-        let r = raw();
+        let mut r = raw();
         assert_eq!(r.variant[0].gpus.len(), 2);
-        assert!(r.variant[0].gpus.iter().all(|g| g.count.is_none()));
+        assert!(r.variant[0].gpus.iter_mut().all(|g| g.count_mut().is_none()));
     }
 
     #[test]
@@ -285,7 +269,7 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"], count = 2 }]
         assert!(msg.contains("55 req/s") && msg.contains("tts 5 users"), "{msg}");
         let (down, _) = scale_load(&up, 1.0 / LOAD_FACTOR);
         match down.workload[0].arrivals {
-            Some(RawArrivals::Poisson { rate_rps }) => assert!((rate_rps - 50.0).abs() < 1e-9),
+            Some(crate::config::RawArrivals::Poisson { rate_rps }) => assert!((rate_rps - 50.0).abs() < 1e-9),
             _ => panic!("poisson expected"),
         }
         assert_eq!(down.workload[1].users, Some(4));
@@ -306,10 +290,10 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"], count = 2 }]
     #[test]
     fn layout_edit_keeps_tenants_and_refuses_bad_placements() {
         let (r, msg) = set_layout(&raw(), 0, 1, "4g.40gb,3g.40gb").expect("valid");
-        assert_eq!(r.variant[0].gpus[1].models, vec!["asr", "tts"]);
+        assert_eq!(r.variant[0].gpus[1].models(), ["asr", "tts"]);
         assert!(msg.contains("4g.40gb@0=asr"), "{msg}");
         let (r, _) = set_layout(&raw(), 0, 0, "3g.40gb=tts,1g.10gb").expect("valid");
-        assert_eq!(r.variant[0].gpus[0].models, vec!["tts", "tts"]);
+        assert_eq!(r.variant[0].gpus[0].models(), ["tts", "tts"]);
         let e = set_layout(&raw(), 0, 0, "4g.40gb,4g.40gb").expect_err("one 4g at most");
         assert!(e.contains("at most 1"), "{e}");
         let e = set_layout(&raw(), 0, 0, "3g.40gb=nope").expect_err("unknown model");
@@ -319,7 +303,7 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"], count = 2 }]
     #[test]
     fn quantum_and_replicas() {
         let (r, _) = change_quantum(&raw(), 0, 1, true).expect("ts gpu");
-        assert_eq!(r.variant[0].gpus[1].quantum_ms, Some(2.0 * DEFAULT_QUANTUM_MS));
+        assert!(matches!(r.variant[0].gpus[1], RawGpu::TimeSliced { quantum_ms: Some(q), .. } if q == 2.0 * DEFAULT_QUANTUM_MS));
         let (r, _) = add_replica(&r, 0, "asr");
         assert_eq!(r.variant[0].gpus.len(), 3);
         let (r, _) = remove_replica(&r, 0, "asr").expect("one to remove");

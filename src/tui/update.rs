@@ -68,11 +68,10 @@ pub fn key_to_message(mode: &Mode, help: bool, key: KeyEvent) -> Option<Message>
     })
 }
 
-/// Validate an edited raw scenario exactly as `gpuslice run` would validate the exported file.
-/// The one exception to "no I/O in update": a scenario whose models or traces are files (not
-/// built-ins) has them re-read here, because `from_raw` is the single validation path.
+/// Validate an edited raw scenario exactly as `gpuslice run` would validate the exported file:
+/// through `from_raw`, against the files read when the TUI started (no I/O here).
 fn validate(app: &App, raw: &RawScenario) -> Result<Scenario, String> {
-    from_raw(raw, &app.source, app.dir.as_deref()).map_err(|e| e.to_string())
+    from_raw(raw, &app.sources).map_err(|e| e.to_string())
 }
 
 /// Accept an edit that validates, or refuse it with the reason. `affected`: the variant whose
@@ -207,14 +206,14 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
         Message::EditLayout => {
             let g = app.gpu.min(app.gpu_count().saturating_sub(1));
             let rg = &app.raw.variant[v].gpus[g];
-            let text = match &rg.layout {
-                Some(l) => l
+            let text = match rg {
+                crate::config::RawGpu::Mig { layout, models, .. } => layout
                     .split(',')
-                    .zip(&rg.models)
+                    .zip(models)
                     .map(|(p, m)| format!("{}={m}", p.trim()))
                     .collect::<Vec<_>>()
                     .join(","),
-                None => String::new(),
+                _ => String::new(),
             };
             let check = check_input(&app.scenario.variants[v].gpu, &text);
             app.mode = Mode::EditLayout(LayoutInput { gpu: g, text, check });
@@ -365,7 +364,12 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
 "#;
 
     pub(crate) fn small_app() -> App {
-        App::new(parse_raw(SMALL, "small.toml").expect("valid toml"), "small.toml", None, 1).expect("valid scenario")
+        App::new(
+            parse_raw(SMALL, "small.toml").expect("valid toml"),
+            crate::config::Sources::none("small.toml"),
+            1,
+        )
+        .expect("valid scenario")
     }
 
     /// Run queued background runs synchronously, as the run loop would on worker threads.
@@ -482,7 +486,7 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
         type_text(&mut app, "3g.40gb=asr,3g.40gb=tts");
         press(&mut app, KeyCode::Enter);
         assert_eq!(app.mode, Mode::Normal);
-        assert_eq!(app.raw.variant[2].gpus[0].layout.as_deref(), Some("3g.40gb,3g.40gb"));
+        assert!(matches!(&app.raw.variant[2].gpus[0], crate::config::RawGpu::Mig { layout, .. } if layout == "3g.40gb,3g.40gb"));
         assert!(matches!(app.runs[2].state, RunState::Running));
         let effects = app.take_effects();
         assert!(matches!(effects.as_slice(), [Effect::Run { variant: 2, .. }]), "{effects:?}");
@@ -519,7 +523,10 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
             i.check
         );
         assert!(matches!(&app.status, Some(Status::Refused(r)) if r.contains("at most 1")));
-        assert_eq!(app.raw.variant[0].gpus[0].regime, "dedicated", "nothing changed");
+        assert!(
+            matches!(app.raw.variant[0].gpus[0], crate::config::RawGpu::Dedicated { .. }),
+            "nothing changed"
+        );
         // A layout that places but starves a model of memory is refused by validation.
         for _ in 0..20 {
             press(&mut app, KeyCode::Backspace);
@@ -542,7 +549,9 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
         assert!(matches!(&app.status, Some(Status::Refused(r)) if r.contains("no time-sliced GPU")));
         press(&mut app, KeyCode::Char('v'));
         press(&mut app, KeyCode::Char('t'));
-        assert_eq!(app.raw.variant[1].gpus[0].quantum_ms, Some(2.0 * crate::config::DEFAULT_QUANTUM_MS));
+        assert!(
+            matches!(app.raw.variant[1].gpus[0], crate::config::RawGpu::TimeSliced { quantum_ms: Some(q), .. } if q == 2.0 * crate::config::DEFAULT_QUANTUM_MS)
+        );
         press(&mut app, KeyCode::Char('a'));
         assert_eq!(app.scenario.variants[1].gpus.len(), 2);
         press(&mut app, KeyCode::Char('x'));
@@ -597,9 +606,9 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
         let [Effect::Export { path, text }] = effects.as_slice() else {
             panic!("{effects:?}")
         };
-        let sc = crate::config::parse_scenario(text, "export.toml", None).expect("gpuslice run accepts the export");
+        let sc = crate::config::files::parse_scenario(text, "export.toml", None).expect("gpuslice run accepts the export");
         assert_eq!(sc.variants.len(), 3);
-        assert!(matches!(&sc.variants[1].gpus[0].regime, crate::scenario::Regime::Mig { instances } if instances.len() == 2));
+        assert!(matches!(&sc.variants[1].gpus[0].regime, crate::scenario::Regime::Mig { profiles } if profiles.len() == 2));
         match &sc.workloads[0].load {
             crate::scenario::Load::Open {
                 arrivals: crate::workload::Arrivals::Poisson { rate_rps },
@@ -615,7 +624,7 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
             "{:?}",
             app.status
         );
-        let back = crate::config::load_file(path).expect("file on disk is accepted too");
+        let back = crate::config::files::load_scenario(Some(path)).expect("file on disk is accepted too");
         assert_eq!(back.name, "tui-test");
         let _ = std::fs::remove_dir_all(&dir);
     }

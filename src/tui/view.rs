@@ -371,7 +371,7 @@ pub(crate) mod tests {
     #[ignore]
     fn print_all_screens() {
         let raw = crate::config::parse_raw(crate::config::DEFAULT_SCENARIO, "default").expect("embedded scenario");
-        let mut app = App::new(raw, crate::config::DEFAULT_SCENARIO_NAME, None, 1).expect("valid");
+        let mut app = App::new(raw, crate::config::Sources::none(crate::config::DEFAULT_SCENARIO_NAME), 1).expect("valid");
         finish_runs(&mut app);
         for _ in 0..30 {
             update(&mut app, Message::Tick { elapsed_ms: 100 });
@@ -398,7 +398,7 @@ pub(crate) mod tests {
     #[ignore]
     fn tui_capture() {
         let raw = crate::config::parse_raw(crate::config::DEFAULT_SCENARIO, "default").expect("embedded scenario");
-        let mut app = App::new(raw, crate::config::DEFAULT_SCENARIO_NAME, None, 1).expect("valid");
+        let mut app = App::new(raw, crate::config::Sources::none(crate::config::DEFAULT_SCENARIO_NAME), 1).expect("valid");
         finish_runs(&mut app);
         update(&mut app, Message::NextVariant);
         update(&mut app, Message::NextVariant);

@@ -145,7 +145,7 @@ fn calibrate_on_the_h100_data_writes_a_model_that_loads_and_runs() {
     ]);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     assert!(exists(&out_json), "no output file");
-    let spec = gpuslice::config::load_model(&out_json, "test", "from", None).unwrap_or_else(|e| panic!("{e}"));
+    let spec = gpuslice::config::files::read_model(std::path::Path::new(&out_json)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(spec.kind, gpuslice::service::ServiceKind::Asr);
     assert!(spec.ops.contains_key("encode"));
     // Host overheads come from the serving logs (sub-millisecond, measured).

@@ -3,7 +3,7 @@
 //! every scenario in experiments/ and tests/configs/valid/ parses.
 
 use crate::common::*;
-use gpuslice::config::parse_scenario;
+use gpuslice::config::files::parse_scenario;
 use std::path::Path;
 
 /// Parse `path` as the CLI does (text, file name for messages, directory for relative paths).
@@ -34,7 +34,7 @@ const INVALID: &[(&str, &[&str])] = &[
     ("huge_duration.toml", &["duration_s", "'1e12'", "up to 1e9"]),
     (
         "too_many_requests.toml",
-        &["workload[0].arrivals.rate_rps", "'10000000'", "more than 1e8 requests"],
+        &["workload[0].arrivals.rate_rps", "'10000000'", "more than the limit of 1e8"],
     ),
     ("unknown_gpu.toml", &["variant[0].gpu", "'b200'"]),
     (
@@ -93,7 +93,7 @@ fn every_experiment_and_valid_fixture_parses() {
 
 #[test]
 fn the_embedded_default_scenario_parses() {
-    let sc = gpuslice::config::default_scenario().unwrap_or_else(|e| panic!("{e}"));
+    let sc = gpuslice::config::files::default_scenario().unwrap_or_else(|e| panic!("{e}"));
     assert!(!sc.variants.is_empty());
 }
 
@@ -105,7 +105,7 @@ fn relative_paths_resolve_from_the_scenario_file() {
     let sc = parse_file(&f).unwrap_or_else(|e| panic!("{e}"));
     let replay = sc.workloads.iter().find(|w| w.name == "asr-replay").expect("replay workload");
     match &replay.load {
-        gpuslice::scenario::Load::Trace { rows, .. } => assert_eq!(rows.len(), 1831, "trace_asr.csv has 1831 requests"),
+        gpuslice::scenario::Load::Trace { trace, .. } => assert_eq!(trace.rows.len(), 1831, "trace_asr.csv has 1831 requests"),
         other => panic!("not a trace: {other:?}"),
     }
 }

@@ -9,7 +9,7 @@ use gpuslice::scenario::Scenario;
 use gpuslice::sim::run_scenario;
 
 fn load(rel: &str) -> Scenario {
-    gpuslice::config::load_file(&repo_file(rel)).unwrap_or_else(|e| panic!("{e}"))
+    gpuslice::config::files::load_scenario(Some(&repo_file(rel))).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn report_in_pool(sc: &Scenario, seed: u64, threads: usize) -> String {

@@ -3,13 +3,12 @@
 //! Bounds are the acceptance bounds of the calibration issue; the errors are computed here by
 //! the simulator, not stored.
 
-use gpuslice::config::{DEFAULT_QUANTUM_MS, DEFAULT_SWITCH_US};
 use gpuslice::validate::{validate_dir, TsParams};
 use std::collections::BTreeMap;
 
 const TS: TsParams = TsParams {
-    quantum_ms: DEFAULT_QUANTUM_MS,
-    switch_us: DEFAULT_SWITCH_US,
+    quantum_ms: None,
+    switch_us: None,
 };
 
 fn dir(run: &str) -> String {

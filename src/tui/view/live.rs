@@ -117,7 +117,9 @@ fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
                 }
                 lines.push(Line::from(t));
             }
-            Regime::Mig { instances } => {
+            Regime::Mig { .. } => {
+                let instances: Vec<crate::catalog::PlacedInstance> = devs.iter().filter_map(|d| d.instance.clone()).collect();
+                let instances = &instances;
                 lines.push(Line::from(head));
                 let mut map = vec![Span::raw("          memory ")];
                 map.extend(slots(instances, 8, true));

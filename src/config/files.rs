@@ -1,0 +1,491 @@
+//! The file reads of scenario construction: the scenario text, the model JSON files and the
+//! request traces it references, and the atomic writes of every output file. Everything here is
+//! edge I/O; [`super::from_raw`] is a pure function of what these functions return.
+//!
+//! Traces are read incrementally (one record at a time, never the whole file in memory) into a
+//! compact [`Trace`] of 16-byte rows, which every workload and variant then shares.
+
+use super::{from_raw, parse_raw, RawScenario, DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME};
+use crate::error::{Error, Result};
+use crate::scenario::Scenario;
+use crate::service::ModelSpec;
+use crate::time::{from_secs, SimTime};
+use crate::workload::{Trace, TraceRow, TraceSize};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Most rows a trace may have: 1e7 rows take 160 MB (README "Limits").
+pub const MAX_TRACE_ROWS: usize = 10_000_000;
+
+/// Everything a scenario references outside its own text, keyed by the string as written in
+/// the scenario (`from = ...`, `trace = ...`).
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The scenario file, for messages.
+    pub file: String,
+    /// Model files read (built-in models are not here: [`super::builtin_model`] has them).
+    pub models: BTreeMap<String, ModelSpec>,
+    /// Traces read.
+    pub traces: BTreeMap<String, Arc<Trace>>,
+}
+
+impl Sources {
+    /// No files: a scenario that uses only built-in models and no trace.
+    pub fn none(file: &str) -> Sources {
+        Sources {
+            file: file.to_string(),
+            ..Sources::default()
+        }
+    }
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// A path as written in a scenario, resolved against the scenario's folder when relative.
+pub fn resolve_path(dir: Option<&Path>, p: &str) -> PathBuf {
+    let pb = PathBuf::from(p);
+    match dir {
+        Some(d) if pb.is_relative() => d.join(pb),
+        _ => pb,
+    }
+}
+
+/// Read every model file and trace `raw` references (relative to `dir`).
+pub fn load_sources(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sources> {
+    let mut src = Sources::none(file);
+    for (name, m) in &raw.models {
+        if super::builtin_model(&m.from).is_none() && !src.models.contains_key(&m.from) {
+            let p = resolve_path(dir, &m.from);
+            let spec = read_model(&p).map_err(|e| match e {
+                Error::Io { message, .. } => {
+                    let names: Vec<&str> = super::BUILTIN_MODELS.iter().map(|x| x.0).collect();
+                    Error::input(
+                        file,
+                        format!("models.{name}.from"),
+                        format!(
+                            "'{}' is neither a built-in model ({}) nor a readable file: {message}",
+                            m.from,
+                            names.join(", ")
+                        ),
+                    )
+                }
+                e => e,
+            })?;
+            src.models.insert(m.from.clone(), spec);
+        }
+    }
+    for w in &raw.workload {
+        if let Some(t) = &w.trace {
+            if !src.traces.contains_key(t) {
+                let trace = read_trace(&resolve_path(dir, t))?;
+                src.traces.insert(t.clone(), Arc::new(trace));
+            }
+        }
+    }
+    Ok(src)
+}
+
+/// Read a scenario file and everything it references.
+pub fn read_scenario(path: &str) -> Result<(RawScenario, Sources)> {
+    let p = Path::new(path);
+    let text = std::fs::read_to_string(p).map_err(|e| io_err(p, e))?;
+    let raw = parse_raw(&text, path)?;
+    let src = load_sources(&raw, path, p.parent())?;
+    Ok((raw, src))
+}
+
+/// The scenario of a file, or the embedded default.
+pub fn load_scenario(path: Option<&str>) -> Result<Scenario> {
+    match path {
+        Some(p) => {
+            let (raw, src) = read_scenario(p)?;
+            from_raw(&raw, &src)
+        }
+        None => default_scenario(),
+    }
+}
+
+/// The embedded default scenario (built-in models only: no file is read).
+pub fn default_scenario() -> Result<Scenario> {
+    let raw = parse_raw(DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME)?;
+    from_raw(&raw, &Sources::none(DEFAULT_SCENARIO_NAME))
+}
+
+/// Scenario text as if read from `file` in `dir` (tests, the README example).
+pub fn parse_scenario(text: &str, file: &str, dir: Option<&Path>) -> Result<Scenario> {
+    let raw = parse_raw(text, file)?;
+    let src = load_sources(&raw, file, dir)?;
+    from_raw(&raw, &src)
+}
+
+/// Parse and check a model JSON text; `name` is the file for messages.
+pub fn parse_model(text: &str, name: &str) -> Result<ModelSpec> {
+    let m: ModelSpec = serde_json::from_str(text).map_err(|e| Error::input(name, "", e.to_string()))?;
+    m.validate(name)?;
+    Ok(m)
+}
+
+/// Read a model JSON file. Larger than 64 MiB is refused before reading: a model file is a few
+/// tables, so anything that large is not one.
+pub fn read_model(path: &Path) -> Result<ModelSpec> {
+    let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
+    if meta.len() > 64 << 20 {
+        return Err(Error::input(
+            path.display().to_string(),
+            "",
+            format!("{} bytes is too large for a model file", meta.len()),
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| io_err(path, e))?;
+    parse_model(&text, &path.display().to_string())
+}
+
+/// Write a file whole or not at all: write a temporary sibling, then rename it over the target.
+pub fn write_atomic(path: &str, text: &str) -> Result<()> {
+    let tmp = format!("{path}.tmp{}", std::process::id());
+    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::Io {
+            path: path.into(),
+            message: e.to_string(),
+        }
+    })
+}
+
+/// Read a request trace, detecting its format by its first line:
+/// * gpubench CSV: `id,arrival_s,<size>[,output_tokens]`, size `audio_s`, `chars` or
+///   `prompt_tokens` (traces/h100);
+/// * Azure LLM inference trace 2023 CSV: `TIMESTAMP,ContextTokens,GeneratedTokens`, timestamps
+///   `YYYY-MM-DD HH:MM:SS.fffffff`, relative to the first row;
+/// * BurstGPT CSV: `Timestamp` [s] with `Request tokens`, `Response tokens` (rows with 0 response
+///   tokens are the dataset's failed requests and are skipped);
+/// * Mooncake JSON lines: `{"timestamp": <ms>, "input_length": n, "output_length": m, ...}`.
+pub fn read_trace(path: &Path) -> Result<Trace> {
+    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut rd = BufReader::new(f);
+    let name = path.display().to_string();
+    let first = {
+        let buf = rd.fill_buf().map_err(|e| io_err(path, e))?;
+        buf.iter().copied().find(|b| !b.is_ascii_whitespace())
+    };
+    let mut b = TraceBuilder::new(&name);
+    match first {
+        None => return Err(Error::input(&name, "", "trace is empty")),
+        Some(b'{') => read_jsonl(rd, &mut b)?,
+        Some(_) => read_csv(rd, &mut b)?,
+    }
+    b.finish()
+}
+
+/// Accumulates rows with the checks every format shares.
+struct TraceBuilder<'a> {
+    file: &'a str,
+    rows: Vec<TraceRow>,
+    size: TraceSize,
+    all_out: bool,
+    sorted: bool,
+}
+
+impl<'a> TraceBuilder<'a> {
+    fn new(file: &'a str) -> Self {
+        TraceBuilder {
+            file,
+            rows: Vec::new(),
+            size: TraceSize::PromptTokens,
+            all_out: true,
+            sorted: true,
+        }
+    }
+
+    fn err(&self, line: usize, column: &str, msg: impl Into<String>) -> Error {
+        Error::input(self.file, format!("line {line} column '{column}'"), msg)
+    }
+
+    fn push(&mut self, line: usize, arrival_s: f64, size: f64, size_col: &str, out: Option<(f64, &str)>) -> Result<()> {
+        if !(arrival_s.is_finite() && (0.0..=super::limits::MAX_VALUE).contains(&arrival_s)) {
+            return Err(self.err(line, "arrival", format!("must be a time from 0 to 1e9 s, got '{arrival_s}'")));
+        }
+        // f32 is exact for integers up to 2^24 (16.7 M tokens or characters).
+        if !(size.is_finite() && size > 0.0 && size <= 16_777_216.0) {
+            return Err(self.err(line, size_col, format!("must be a positive size up to 16777216, got '{size}'")));
+        }
+        let out_tokens = match out {
+            Some((o, col)) => {
+                if !(o.is_finite() && (1.0..=16_777_216.0).contains(&o)) {
+                    return Err(self.err(line, col, format!("must be a positive token count up to 16777216, got '{o}'")));
+                }
+                o.round() as u32
+            }
+            None => {
+                self.all_out = false;
+                0
+            }
+        };
+        if self.rows.len() >= MAX_TRACE_ROWS {
+            return Err(Error::input(
+                self.file,
+                "",
+                format!("more than {MAX_TRACE_ROWS} rows: split the trace or raise the limit (README \"Limits\")"),
+            ));
+        }
+        let arrival: SimTime = from_secs(arrival_s);
+        if self.rows.last().is_some_and(|r| r.arrival > arrival) {
+            self.sorted = false;
+        }
+        self.rows.push(TraceRow {
+            arrival,
+            size: size as f32,
+            out_tokens,
+        });
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Trace> {
+        if self.rows.is_empty() {
+            return Err(Error::input(self.file, "", "trace has no requests"));
+        }
+        if !self.sorted {
+            self.rows.sort_by_key(|r| r.arrival);
+        }
+        Ok(Trace {
+            rows: self.rows,
+            size: self.size,
+            has_out_tokens: self.all_out,
+        })
+    }
+}
+
+fn read_jsonl(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        timestamp: f64,
+        input_length: f64,
+        output_length: f64,
+    }
+    let mut line = String::new();
+    let mut rd = rd;
+    let mut n = 0;
+    loop {
+        line.clear();
+        let got = rd
+            .read_line(&mut line)
+            .map_err(|e| Error::input(b.file, format!("line {}", n + 1), e.to_string()))?;
+        if got == 0 {
+            break;
+        }
+        n += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: Row = serde_json::from_str(&line)
+            .map_err(|e| Error::input(b.file, format!("line {n}"), format!("not a Mooncake trace record: {e}")))?;
+        b.push(
+            n,
+            r.timestamp / 1e3,
+            r.input_length,
+            "input_length",
+            Some((r.output_length, "output_length")),
+        )?;
+    }
+    b.size = TraceSize::PromptTokens;
+    Ok(())
+}
+
+fn read_csv(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
+    let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(rd);
+    let header: Vec<String> = csv
+        .headers()
+        .map_err(|e| Error::input(b.file, "header", e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let col = |n: &str| header.iter().position(|h| h == n);
+    enum Fmt {
+        Gpubench { arrival: usize, size: usize, out: Option<usize> },
+        Azure { ts: usize, ctx: usize, gen: usize },
+        Burst { ts: usize, req: usize, resp: usize },
+    }
+    let fmt = if let (Some(ts), Some(ctx), Some(gen)) = (col("TIMESTAMP"), col("ContextTokens"), col("GeneratedTokens")) {
+        b.size = TraceSize::PromptTokens;
+        Fmt::Azure { ts, ctx, gen }
+    } else if let (Some(ts), Some(req), Some(resp)) = (col("Timestamp"), col("Request tokens"), col("Response tokens")) {
+        b.size = TraceSize::PromptTokens;
+        Fmt::Burst { ts, req, resp }
+    } else if let Some(arrival) = col("arrival_s") {
+        let (size, kind) = [TraceSize::AudioS, TraceSize::Chars, TraceSize::PromptTokens]
+            .into_iter()
+            .find_map(|k| col(k.column()).map(|i| (i, k)))
+            .ok_or_else(|| Error::input(b.file, "header", "needs a size column: 'audio_s', 'chars' or 'prompt_tokens'"))?;
+        b.size = kind;
+        Fmt::Gpubench {
+            arrival,
+            size,
+            out: col("output_tokens"),
+        }
+    } else {
+        return Err(Error::input(
+            b.file,
+            "header",
+            format!(
+                "unknown trace format (columns: {header:?}); expected gpubench (arrival_s + audio_s|chars|prompt_tokens), Azure (TIMESTAMP,ContextTokens,GeneratedTokens), BurstGPT (Timestamp, Request tokens, Response tokens) or Mooncake JSON lines"
+            ),
+        ));
+    };
+    let mut rec = csv::StringRecord::new();
+    let mut line = 1;
+    let mut t0: Option<f64> = None;
+    loop {
+        line += 1;
+        match csv.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                return Err(Error::input(
+                    b.file,
+                    format!("line {line}"),
+                    crate::catalog::one_line(&e.to_string()),
+                ))
+            }
+        }
+        let num = |i: usize, name: &str| -> Result<f64> {
+            let t = rec.get(i).unwrap_or("");
+            t.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+                Error::input(
+                    b.file,
+                    format!("line {line} column '{name}'"),
+                    format!("not a finite number: '{t}'"),
+                )
+            })
+        };
+        match fmt {
+            Fmt::Gpubench { arrival, size, out } => {
+                let a = num(arrival, "arrival_s")?;
+                let s = num(size, b.size.column())?;
+                let o = out.map(|i| num(i, "output_tokens")).transpose()?;
+                b.push(line, a, s, b.size.column(), o.map(|o| (o, "output_tokens")))?;
+            }
+            Fmt::Azure { ts, ctx, gen } => {
+                let text = rec.get(ts).unwrap_or("");
+                let t = parse_timestamp(text).ok_or_else(|| {
+                    Error::input(
+                        b.file,
+                        format!("line {line} column 'TIMESTAMP'"),
+                        format!("not a timestamp: '{text}'"),
+                    )
+                })?;
+                let base = *t0.get_or_insert(t);
+                if t < base {
+                    return Err(Error::input(
+                        b.file,
+                        format!("line {line} column 'TIMESTAMP'"),
+                        "timestamps must not go before the first row's",
+                    ));
+                }
+                let (c, g) = (num(ctx, "ContextTokens")?, num(gen, "GeneratedTokens")?);
+                b.push(line, t - base, c, "ContextTokens", Some((g, "GeneratedTokens")))?;
+            }
+            Fmt::Burst { ts, req, resp } => {
+                let t = num(ts, "Timestamp")?;
+                let base = *t0.get_or_insert(t);
+                let (q, r) = (num(req, "Request tokens")?, num(resp, "Response tokens")?);
+                if r == 0.0 {
+                    continue; // a request that failed in the recorded service
+                }
+                b.push(line, t - base, q, "Request tokens", Some((r, "Response tokens")))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Seconds since an arbitrary epoch for `YYYY-MM-DD HH:MM:SS[.frac]`.
+fn parse_timestamp(s: &str) -> Option<f64> {
+    let (date, time) = s.trim().split_once(' ')?;
+    let d: Vec<i64> = date.split('-').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let mut tp = time.split(':');
+    let h: f64 = tp.next()?.parse().ok()?;
+    let m: f64 = tp.next()?.parse().ok()?;
+    let sec: f64 = tp.next()?.parse().ok()?;
+    if d.len() != 3
+        || !(1..=12).contains(&d[1])
+        || !(1..=31).contains(&d[2])
+        || !(0.0..24.0).contains(&h)
+        || !(0.0..60.0).contains(&m)
+        || !(0.0..61.0).contains(&sec)
+    {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), enough for differences.
+    let (y, mo, da) = (d[0] - (d[1] <= 2) as i64, d[1], d[2]);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (mo + if mo > 2 { -3 } else { 9 }) + 2) / 5 + da - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe;
+    Some(days as f64 * 86400.0 + h * 3600.0 + m * 60.0 + sec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace_of(name: &str, text: &str) -> Result<Trace> {
+        let dir = std::env::temp_dir().join(format!("gpuslice-files-{}-{name}", std::process::id()));
+        std::fs::write(&dir, text).expect("write temp");
+        let r = read_trace(&dir);
+        let _ = std::fs::remove_file(&dir);
+        r
+    }
+
+    #[test]
+    fn reads_every_trace_format() {
+        let g = trace_of("g.csv", "id,arrival_s,prompt_tokens,output_tokens\n0,0.5,100,20\n1,1.0,50,5\n").expect("valid");
+        assert_eq!((g.rows[1].arrival, g.rows[1].size, g.rows[1].out_tokens), (1_000_000_000, 50.0, 5));
+        assert!(g.has_out_tokens && g.size == TraceSize::PromptTokens);
+        let a = trace_of(
+            "a.csv",
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:50.9951690,396,109\n",
+        )
+        .expect("valid");
+        assert_eq!(a.rows[0].arrival, 0);
+        assert!((a.rows[1].arrival as f64 / 1e9 - 4.314579).abs() < 1e-5);
+        let m = trace_of(
+            "m.jsonl",
+            "{\"timestamp\": 0, \"input_length\": 6955, \"output_length\": 52, \"hash_ids\": [1, 2]}\n{\"timestamp\": 1500, \"input_length\": 10, \"output_length\": 3, \"hash_ids\": []}\n",
+        )
+        .expect("valid");
+        assert_eq!((m.rows[1].arrival, m.rows[1].out_tokens), (1_500_000_000, 3));
+        let b = trace_of(
+            "b.csv",
+            "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n5,ChatGPT,472,18,490,Conversation log\n6,GPT-4,100,0,100,Conversation log\n7.5,ChatGPT,10,4,14,API log\n",
+        )
+        .expect("valid");
+        assert_eq!(b.rows.len(), 2, "the failed request (0 response tokens) is skipped");
+        assert_eq!(b.rows[1].arrival, 2_500_000_000);
+        let asr = trace_of("asr.csv", "id,arrival_s,audio_s\n0,0.1,3.5\n").expect("valid");
+        assert!(asr.size == TraceSize::AudioS && !asr.has_out_tokens);
+    }
+
+    #[test]
+    fn bad_values_name_file_line_and_column() {
+        let e = trace_of("t1.csv", "id,arrival_s,audio_s\n0,0.5,-3\n")
+            .expect_err("negative")
+            .to_string();
+        assert!(e.contains("line 2 column 'audio_s'") && e.contains("'-3'"), "{e}");
+        let e = trace_of("t2.csv", "id,arrival_s,audio_s\n0,NaN,3\n").expect_err("nan").to_string();
+        assert!(e.contains("'NaN'"), "{e}");
+        let e = trace_of("t3.csv", "id,when\n0,1\n").expect_err("cols").to_string();
+        assert!(e.contains("unknown trace format"), "{e}");
+        let e = trace_of("t4.jsonl", "{\"timestamp\": 0}\n").expect_err("fields").to_string();
+        assert!(e.contains("line 1") && e.contains("Mooncake"), "{e}");
+        let e = trace_of("t5.csv", "").expect_err("empty").to_string();
+        assert!(e.contains("empty"), "{e}");
+    }
+}

@@ -1,0 +1,493 @@
+//! Stage 1 of reading a scenario: the file as written. Every struct refuses unknown fields, and
+//! every choice among named policies is a serde enum, so a misspelt key or value is an error that
+//! names it, before any value is checked. Values are checked (ranges) and converted (units) once,
+//! in stage 2 ([`super::from_raw`]).
+//!
+//! These structs also serialise back to TOML: the TUI's export and the planner's
+//! `--emit-scenario` write them, and `gpuslice run` reads the result.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A scenario file.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// Scenario name.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Load duration [s].
+    pub duration_s: f64,
+    /// Unmeasured warm-up [s].
+    #[serde(default)]
+    pub warmup_s: f64,
+    /// Longest time to finish in-flight work after `duration_s` [s] (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_s: Option<f64>,
+    /// Models by name.
+    pub models: BTreeMap<String, RawModel>,
+    /// Load sources.
+    #[serde(default)]
+    pub workload: Vec<RawWorkload>,
+    /// Deployments compared side by side (none: the scenario is a planning spec, see `plan`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variant: Vec<RawVariant>,
+    /// Latency and availability objectives: `"<model or workload>.<metric>" = bound`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub slo: BTreeMap<String, f64>,
+    /// Search space of `gpuslice plan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<RawPlan>,
+    /// Axes of `gpuslice sweep`: `seeds = [..]` and `"path" = [values]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<RawSweep>,
+}
+
+/// A model entry.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    /// `h100/asr`-style built-in name or a path to a model JSON (relative to the scenario file).
+    pub from: String,
+    /// Override of the total memory footprint [GiB].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_gib: Option<f64>,
+    /// Override of the batch limit (ASR/TTS) or of the most sequences an LLM runs at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch: Option<u32>,
+    /// Override of the longest prompt + output a sequence may reach [tokens] (LLM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_context_tokens: Option<u32>,
+    /// LLM scheduler policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<LlmPolicy>,
+    /// Token budget of one `chunked` step (vLLM `max_num_batched_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_num_batched_tokens: Option<u32>,
+    /// Paged KV cache: tokens per block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_block_tokens: Option<u32>,
+    /// Share of the device (or slice) memory the LLM server may take (vLLM
+    /// `gpu_memory_utilization`); the KV cache gets what the weights and reserve leave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_memory_utilization: Option<f64>,
+    /// ASR server mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asr_mode: Option<AsrMode>,
+    /// Streaming ASR: audio per chunk call [s].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_s: Option<f64>,
+    /// TTS server policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tts_policy: Option<TtsPolicy>,
+    /// In-flight TTS: frames synthesised before the first audio chunk is returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_chunk_frames: Option<u32>,
+}
+
+/// How an LLM server schedules prefills and decodes.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LlmPolicy {
+    /// One prefill at a time, each padded to a CUDA-graph bucket, before the next decode step
+    /// (the calibration server's policy).
+    PrefillFirst,
+    /// vLLM-v1-like: each step carries decodes and prefill chunks up to a token budget.
+    Chunked,
+    /// Request-level batching: a batch is admitted together and runs until its last request ends.
+    Static,
+}
+
+/// How an ASR server takes audio.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AsrMode {
+    /// Whole utterances, batched (offline transcription).
+    Offline,
+    /// Chunks of every active stream, batched, as the audio arrives.
+    Streaming,
+}
+
+/// How a TTS server batches syntheses.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TtsPolicy {
+    /// Whole syntheses batched together, padded to the longest (the calibration server's policy).
+    Static,
+    /// Every active synthesis advances one frame per step; requests join and leave between steps.
+    InFlight,
+}
+
+/// Size distribution as written.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, tag = "dist", rename_all = "lowercase")]
+pub enum RawDist {
+    /// Fixed value.
+    Fixed {
+        /// The value.
+        value: f64,
+    },
+    /// Log-normal, clamped.
+    Lognormal {
+        /// Median.
+        median: f64,
+        /// Sigma of ln.
+        sigma: f64,
+        /// Lower clamp.
+        min: f64,
+        /// Upper clamp.
+        max: f64,
+    },
+    /// Exponential.
+    Exponential {
+        /// Mean.
+        mean: f64,
+    },
+    /// Uniform.
+    Uniform {
+        /// Low.
+        min: f64,
+        /// High.
+        max: f64,
+    },
+}
+
+/// Arrival process as written.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, tag = "process", rename_all = "kebab-case")]
+pub enum RawArrivals {
+    /// Poisson.
+    Poisson {
+        /// Rate [req/s].
+        rate_rps: f64,
+    },
+    /// Gamma renewal.
+    Gamma {
+        /// Rate [req/s].
+        rate_rps: f64,
+        /// Coefficient of variation of the gaps.
+        cv: f64,
+    },
+    /// On-off.
+    OnOff {
+        /// Rate while on [req/s].
+        rate_rps: f64,
+        /// On [s].
+        on_s: f64,
+        /// Off [s].
+        off_s: f64,
+    },
+}
+
+impl RawArrivals {
+    /// The rate field, whichever the process.
+    pub fn rate_rps_mut(&mut self) -> &mut f64 {
+        match self {
+            RawArrivals::Poisson { rate_rps } | RawArrivals::Gamma { rate_rps, .. } | RawArrivals::OnOff { rate_rps, .. } => rate_rps,
+        }
+    }
+}
+
+/// Pipeline size links as written (defaults: see `super::links_default`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawLinks {
+    /// Words per audio second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words_per_audio_s: Option<f64>,
+    /// Tokens per word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_word: Option<f64>,
+    /// Prompt tokens before the transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_base_tokens: Option<f64>,
+    /// TTS characters per LLM output token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chars_per_token: Option<f64>,
+    /// Frames of the first streamed TTS chunk of a static TTS server (0: not streamed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tts_first_chunk_frames: Option<f64>,
+}
+
+/// Think time between turns of a closed-loop user.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThinkMode {
+    /// Always `think_s`.
+    #[default]
+    Fixed,
+    /// Exponential with mean `think_s`.
+    Exponential,
+}
+
+/// How a closed-loop user's audio reaches the ASR server.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pacing {
+    /// A conversation: the user speaks the utterance in real time (streamed as spoken), waits for
+    /// the reply, listens to it, thinks, and speaks again.
+    RealTime,
+    /// A conversation whose audio arrives whole when the utterance ends.
+    Upload,
+    /// No conversation: a request loop that sends the next turn `think_s` after the last reply
+    /// was produced (a load generator's closed loop).
+    Loop,
+}
+
+/// A workload as written: exactly one of `arrivals`, `trace`, `users`.
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    /// Name in reports (default: the model, or the pipeline's stages joined by `->`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Target model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Target pipeline: model names in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<Vec<String>>,
+    /// Size links of a pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<RawLinks>,
+    /// Open-loop arrivals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<RawArrivals>,
+    /// Trace file (relative to the scenario file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    /// Trace time compression (2 = twice as fast).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_rate_scale: Option<f64>,
+    /// Closed-loop users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u32>,
+    /// Think time [s].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_s: Option<f64>,
+    /// Think-time distribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think: Option<ThinkMode>,
+    /// Closed loop: conversation pacing (default `loop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pacing: Option<Pacing>,
+    /// Ramp-up [s].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_up_s: Option<f64>,
+    /// Hold [s] (default: the rest of the duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_s: Option<f64>,
+    /// Ramp-down [s].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_down_s: Option<f64>,
+    /// First-stage size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<RawDist>,
+    /// LLM output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_tokens: Option<RawDist>,
+    /// Per-request/turn timeout [s].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<f64>,
+}
+
+/// Replica selection.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balancer {
+    /// Cycle through replicas that are up.
+    #[default]
+    RoundRobin,
+    /// The replica with the fewest requests queued or in service (ties: lowest index).
+    LeastOutstanding,
+    /// One queue at the router; an idle replica pulls the next requests (M/M/c-style dispatch).
+    SharedQueue,
+}
+
+/// A variant as written.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariant {
+    /// Name.
+    pub name: String,
+    /// GPU type (catalog key).
+    pub gpu: String,
+    /// Price override [$ per GPU-hour].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_usd_per_hour: Option<f64>,
+    /// Replica selection (default round-robin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balancer: Option<Balancer>,
+    /// GPUs.
+    pub gpus: Vec<RawGpu>,
+    /// Injected faults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<RawFault>,
+}
+
+/// A GPU as written: its sharing regime with that regime's own fields. `models` names the
+/// tenants; `count` repeats the GPU.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "regime", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RawGpu {
+    /// One server owns the GPU.
+    Dedicated {
+        /// Exactly one model.
+        models: Vec<String>,
+        /// Repeat this GPU (default 1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u32>,
+    },
+    /// Kubernetes time-slicing: the GPU runs one context at a time.
+    TimeSliced {
+        /// The tenants.
+        models: Vec<String>,
+        /// Time slice [ms] (default: the fitted value, README "Sharing regimes").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quantum_ms: Option<f64>,
+        /// Context-switch cost [us] (default: the fitted value).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        switch_us: Option<f64>,
+        /// Repeat this GPU (default 1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u32>,
+    },
+    /// MIG instances, one model (or `-`, empty) per instance.
+    Mig {
+        /// Profiles, e.g. `3g.40gb,3g.40gb`.
+        layout: String,
+        /// One model per instance, `-` for an empty one.
+        models: Vec<String>,
+        /// Repeat this GPU (default 1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u32>,
+    },
+    /// CUDA MPS clients.
+    Mps {
+        /// The clients.
+        models: Vec<String>,
+        /// Active-thread percentage per client (default 100/n each).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread_pct: Option<Vec<f64>>,
+        /// Device-memory limit per client [GiB] (default an equal share of the GPU).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mem_limit_gib: Option<Vec<f64>>,
+        /// Repeat this GPU (default 1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u32>,
+    },
+}
+
+impl RawGpu {
+    /// The tenants, whatever the regime.
+    pub fn models(&self) -> &[String] {
+        match self {
+            RawGpu::Dedicated { models, .. }
+            | RawGpu::TimeSliced { models, .. }
+            | RawGpu::Mig { models, .. }
+            | RawGpu::Mps { models, .. } => models,
+        }
+    }
+
+    /// The repeat count field, whatever the regime.
+    pub fn count_mut(&mut self) -> &mut Option<u32> {
+        match self {
+            RawGpu::Dedicated { count, .. } | RawGpu::TimeSliced { count, .. } | RawGpu::Mig { count, .. } | RawGpu::Mps { count, .. } => {
+                count
+            }
+        }
+    }
+
+    /// A dedicated GPU running `model`.
+    pub fn dedicated(model: &str) -> RawGpu {
+        RawGpu::Dedicated {
+            models: vec![model.to_string()],
+            count: None,
+        }
+    }
+}
+
+/// What a fault breaks, and so how far it reaches (README "Faults").
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The server process dies.
+    #[default]
+    Process,
+    /// A fatal CUDA error (illegal address) in the server's context.
+    ContextError,
+    /// A co-tenant's memory grows until the others' allocations fail.
+    MemoryExhaustion,
+    /// The physical GPU is reset (e.g. Xid 79).
+    DeviceReset,
+}
+
+/// A fault as written.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    /// Model whose server is hit.
+    pub model: String,
+    /// Which replica (default 0).
+    #[serde(default)]
+    pub replica: usize,
+    /// What breaks (default `process`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<FaultKind>,
+    /// Time of a single fault [s].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_s: Option<f64>,
+    /// Mean time between faults [s].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtbf_s: Option<f64>,
+    /// Time until the servers hit are back [s].
+    pub restart_s: f64,
+}
+
+/// The `[plan]` table.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlan {
+    /// GPU types to consider (catalog keys; default: every type of the catalog).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpu_types: Vec<String>,
+    /// Regimes to consider (default: all four).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regimes: Vec<PlanRegime>,
+    /// Most GPUs of a candidate (default 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_gpus: Option<u32>,
+    /// Seeds each candidate is simulated with; it is judged on the worst (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<u32>,
+    /// Price overrides by GPU type [$ per GPU-hour].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub price_usd_per_hour: BTreeMap<String, f64>,
+}
+
+/// A regime the planner may use.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanRegime {
+    /// Every model on GPUs of its own.
+    Dedicated,
+    /// Small models time-sliced on shared GPUs.
+    TimeSliced,
+    /// Small models on MIG instances.
+    Mig,
+    /// Small models as MPS clients of shared GPUs.
+    Mps,
+}
+
+/// The `[sweep]` table: `seeds` and one list of values per scenario path.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+pub struct RawSweep {
+    /// Replications.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
+    /// Axes: path -> values, e.g. `"workload[0].users" = [20, 50]`.
+    #[serde(flatten)]
+    pub axes: BTreeMap<String, Vec<toml::Value>>,
+}

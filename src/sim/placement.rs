@@ -1,0 +1,222 @@
+//! Placement: where every server of a variant runs and what it gets there. A pure function of
+//! the scenario, so that scenario construction ([`crate::config::from_raw`]) can check a variant
+//! without simulating it, and the simulation, the planner and the TUI consume the same result.
+//!
+//! For every GPU of the variant it places the MIG layout (MIG user guide rules, see
+//! [`crate::catalog::place_profiles`]), checks that the servers fit in memory (each MIG
+//! instance, each MPS client's limit, the co-tenants of a shared GPU together), sizes each LLM
+//! server's KV cache from the memory it gets, and gives every server its device share: the SMs,
+//! memory bandwidth and clock its calls run with.
+
+use crate::catalog::{place_profiles, Catalog, GpuSpec, PlacedInstance};
+use crate::error::{Error, Result};
+use crate::scenario::{Regime, Scenario};
+use crate::service::{DeviceShare, ModelSpec};
+use crate::time::SimTime;
+
+/// How a device executes the calls of its servers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeviceKind {
+    /// A dedicated GPU or a MIG instance: one server, calls back to back.
+    Exclusive,
+    /// Time-slicing: one context at a time.
+    TimeSliced {
+        /// Time slice [ns].
+        quantum: SimTime,
+        /// Context-switch cost [ns].
+        switch_cost: SimTime,
+    },
+    /// MPS: the clients' calls run concurrently.
+    Mps,
+}
+
+/// An execution unit: a whole GPU or a MIG instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedDevice {
+    /// GPU index within the variant.
+    pub gpu: u32,
+    /// `whole`, or the MIG instance as `3g.40gb@4`.
+    pub label: String,
+    /// Execution discipline.
+    pub kind: DeviceKind,
+    /// Servers on it, in tenant order.
+    pub servers: Vec<u32>,
+    /// The MIG instance, if it is one.
+    pub instance: Option<PlacedInstance>,
+}
+
+/// One model server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedServer {
+    /// Model index.
+    pub model: usize,
+    /// Device index.
+    pub device: u32,
+    /// Tenant (context) index on the device.
+    pub ctx: u32,
+    /// Name in reports: the model, prefixed by the partition when shared.
+    pub label: String,
+    /// What its calls run on.
+    pub share: DeviceShare,
+    /// Memory the server holds [GiB].
+    pub memory_gib: f64,
+    /// LLM: tokens the KV cache holds.
+    pub kv_tokens: u64,
+}
+
+/// Every server and device of one variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    /// Devices in GPU order (a MIG GPU contributes one per instance).
+    pub devices: Vec<PlacedDevice>,
+    /// Servers in deployment order.
+    pub servers: Vec<PlacedServer>,
+    /// True when any server runs on a GPU type other than its model's reference GPU.
+    pub extrapolated: bool,
+}
+
+impl Placement {
+    /// The servers of `model`, in deployment order (replica index = position).
+    pub fn replicas(&self, model: usize) -> Vec<u32> {
+        (0..self.servers.len() as u32)
+            .filter(|&s| self.servers[s as usize].model == model)
+            .collect()
+    }
+}
+
+/// Place variant `v` of `sc`.
+pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
+    let var = &sc.variants[v];
+    let gpu = &var.gpu;
+    let mut devices = Vec::new();
+    let mut servers: Vec<PlacedServer> = Vec::new();
+    let mut extrapolated = false;
+    let cat = Catalog::builtin();
+    let reference = |m: &ModelSpec| -> Result<&GpuSpec> {
+        cat.gpu(&m.reference_gpu).ok_or_else(|| {
+            Error::input(
+                "",
+                format!("models.{}.reference_gpu", m.name),
+                format!("unknown GPU '{}'", m.reference_gpu),
+            )
+        })
+    };
+    for (g, plan) in var.gpus.iter().enumerate() {
+        let fit = |models: &[usize], cap: f64, what: &str| -> Result<()> {
+            let need: f64 = models.iter().map(|&m| sc.models[m].memory.total_gib()).sum();
+            if need > cap + 1e-9 {
+                let names: Vec<String> = models
+                    .iter()
+                    .map(|&m| format!("{} {:.1} GiB", sc.models[m].name, sc.models[m].memory.total_gib()))
+                    .collect();
+                return Err(Error::Infeasible(format!(
+                    "variant '{}': GPU {g} ({what}, {cap:.2} GiB): models do not fit in memory: {} = {need:.1} GiB",
+                    var.name,
+                    names.join(" + ")
+                )));
+            }
+            Ok(())
+        };
+        let present: Vec<usize> = plan.tenants.iter().flatten().copied().collect();
+        match &plan.regime {
+            Regime::Dedicated | Regime::TimeSliced { .. } | Regime::Mps { .. } => {
+                fit(&present, gpu.memory_gib, plan.regime.label())?;
+                let (kind, prefix) = match &plan.regime {
+                    Regime::Dedicated => (DeviceKind::Exclusive, ""),
+                    Regime::TimeSliced { quantum, switch_cost } => (
+                        DeviceKind::TimeSliced {
+                            quantum: *quantum,
+                            switch_cost: *switch_cost,
+                        },
+                        "ts:",
+                    ),
+                    _ => (DeviceKind::Mps, "mps:"),
+                };
+                let dev = devices.len() as u32;
+                let mut ids = Vec::new();
+                for (t, &m) in present.iter().enumerate() {
+                    let spec = &sc.models[m];
+                    let (sm_fraction, cap) = match &plan.regime {
+                        Regime::Mps {
+                            thread_pct, mem_limit_gib, ..
+                        } => {
+                            fit(&[m], mem_limit_gib[t], "MPS client memory limit")?;
+                            (thread_pct[t] / 100.0, mem_limit_gib[t])
+                        }
+                        _ => (1.0, gpu.memory_gib),
+                    };
+                    extrapolated |= reference(spec)?.name != gpu.name;
+                    ids.push(servers.len() as u32);
+                    servers.push(PlacedServer {
+                        model: m,
+                        device: dev,
+                        ctx: t as u32,
+                        label: format!("{prefix}{}", spec.name),
+                        share: DeviceShare::of(gpu, sm_fraction, 1.0),
+                        memory_gib: spec.memory.total_gib().min(cap),
+                        kv_tokens: 0,
+                    });
+                }
+                devices.push(PlacedDevice {
+                    gpu: g as u32,
+                    label: "whole".into(),
+                    kind,
+                    servers: ids,
+                    instance: None,
+                });
+            }
+            Regime::Mig { profiles } => {
+                let refs: Vec<&crate::catalog::MigProfile> = profiles.iter().collect();
+                let placed = place_profiles(gpu, &refs)?;
+                for (inst, tenant) in placed.into_iter().zip(&plan.tenants) {
+                    let label = format!("{}@{}", inst.profile.name, inst.start);
+                    let dev = devices.len() as u32;
+                    let mut ids = Vec::new();
+                    if let Some(m) = *tenant {
+                        fit(&[m], inst.profile.memory_gib, &format!("MIG {label}"))?;
+                        let spec = &sc.models[m];
+                        extrapolated |= reference(spec)?.name != gpu.name;
+                        ids.push(servers.len() as u32);
+                        servers.push(PlacedServer {
+                            model: m,
+                            device: dev,
+                            ctx: 0,
+                            label: format!("{label}:{}", spec.name),
+                            share: DeviceShare::of(
+                                gpu,
+                                inst.profile.sms as f64 / gpu.sm_count as f64,
+                                inst.profile.mem_slices as f64 / 8.0,
+                            ),
+                            memory_gib: spec.memory.total_gib(),
+                            kv_tokens: 0,
+                        });
+                    }
+                    devices.push(PlacedDevice {
+                        gpu: g as u32,
+                        label,
+                        kind: DeviceKind::Exclusive,
+                        servers: ids,
+                        instance: Some(inst),
+                    });
+                }
+            }
+        }
+    }
+    for s in &mut servers {
+        if let Some(l) = &sc.models[s.model].llm {
+            s.kv_tokens = kv_capacity_tokens(l, &sc.models[s.model], s.memory_gib);
+        }
+    }
+    Ok(Placement {
+        devices,
+        servers,
+        extrapolated,
+    })
+}
+
+/// Tokens of KV cache an LLM server holds with `memory_gib` of memory: what its weights and
+/// activation reserve leave, divided by the bytes one token takes in every layer.
+pub fn kv_capacity_tokens(l: &crate::service::LlmSpec, m: &ModelSpec, memory_gib: f64) -> u64 {
+    let free = (memory_gib - m.memory.weights_gib - l.activation_reserve_gib).max(0.0) * (1u64 << 30) as f64;
+    (free / l.kv_bytes_per_token()).floor() as u64
+}
