@@ -13,7 +13,9 @@
 //!
 //! Diagnostics: leave-one-out error of every cell (or point): remove it, refit, predict it.
 
-use crate::service::{LlmSpec, MemoryFootprint, ModelSpec, OpTable, ServiceKind};
+pub mod scaling;
+
+use crate::service::{LlmSpec, MemoryFootprint, ModelSpec, OpTable, Scaling, ServiceKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -82,10 +84,22 @@ pub struct OpBase {
     pub size_axis: Vec<f64>,
     /// Fit form.
     pub form: FitForm,
-    /// Compute-bound fraction of the saturated part (see service.rs).
-    pub compute_fraction: f64,
-    /// Weights streamed per call [GB].
-    pub weights_gb: f64,
+    /// True when the op may be absent from the reference measurements (measured only on other
+    /// device shares, or not at all).
+    pub optional: bool,
+}
+
+impl OpBase {
+    /// A call's shape after the server's padding.
+    pub fn pad(&self, batch: f64, size: f64) -> (f64, f64) {
+        let bb: Vec<f64> = self.batch_buckets.iter().map(|&b| b as f64).collect();
+        let s = if self.size_buckets.is_empty() {
+            size
+        } else {
+            bucket(size, &self.size_buckets)
+        };
+        (bucket(batch, &bb), s)
+    }
 }
 
 /// Pad `x` up to the first bucket >= x (or keep it past the last).
@@ -94,6 +108,9 @@ pub fn bucket(x: f64, buckets: &[f64]) -> f64 {
 }
 
 fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
@@ -233,7 +250,7 @@ fn robust_line(pts: &[(f64, f64)]) -> Option<(f64, f64, usize)> {
 }
 
 /// Fit one op. Returns the table and its diagnostics, or a message saying why the data cannot be used.
-pub fn fit_op(base: &OpBase, points: &[Point], ref_bw_gbps: f64) -> Result<(OpTable, OpDiagnostics), String> {
+pub fn fit_op(base: &OpBase, points: &[Point]) -> Result<(OpTable, OpDiagnostics), String> {
     if points.len() < 2 {
         return Err(format!("op '{}': needs at least 2 measurements, got {}", base.name, points.len()));
     }
@@ -247,16 +264,7 @@ pub fn fit_op(base: &OpBase, points: &[Point], ref_bw_gbps: f64) -> Result<(OpTa
     } else {
         base.size_buckets.clone()
     };
-    let pad = |p: &Point| {
-        (
-            bucket(p.batch, &bb),
-            if base.size_buckets.is_empty() {
-                p.size
-            } else {
-                bucket(p.size, &base.size_buckets)
-            },
-        )
-    };
+    let pad = |p: &Point| base.pad(p.batch, p.size);
     let (z, diag) = match base.form {
         FitForm::Cells => {
             let mut cell_pts: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
@@ -351,26 +359,16 @@ pub fn fit_op(base: &OpBase, points: &[Point], ref_bw_gbps: f64) -> Result<(OpTa
             (z, diag_of(points.len(), dropped, loo, &fit_err))
         }
     };
-    // Marginal cost per unit of batch*size at the largest size: the saturated throughput.
-    let ns = size_axis.len();
-    let nb = batch_axis.len();
-    let sat = if nb >= 2 {
-        let (b0, b1) = (batch_axis[nb - 2], batch_axis[nb - 1]);
-        ((z[nb - 1][ns - 1] - z[nb - 2][ns - 1]) / ((b1 - b0) * size_axis[ns - 1])).max(0.0)
-    } else if ns >= 2 {
-        ((z[0][ns - 1] - z[0][ns - 2]) / (size_axis[ns - 1] - size_axis[ns - 2])).max(0.0)
-    } else {
-        0.0
-    };
+    let (nb, ns) = (batch_axis.len(), size_axis.len());
     let table = OpTable {
         batch_buckets: base.batch_buckets.clone(),
         size_buckets: base.size_buckets.clone(),
         batch: batch_axis,
         size: size_axis,
         latency_ms: z.iter().map(|r| r.iter().map(|v| (v * 1e4).round() / 1e4).collect()).collect(),
-        compute_fraction: base.compute_fraction,
-        weight_stream_ms: (base.weights_gb / ref_bw_gbps * 1e3 * 1e4).round() / 1e4,
-        sat_ms_per_unit: (sat * 1e8).round() / 1e8,
+        // Set by the scaling fit (calibrate::scaling) or copied from a built-in model.
+        fixed_frac: vec![vec![1.0; ns]; nb],
+        compute_frac: vec![vec![0.0; ns]; nb],
     };
     Ok((table, diag))
 }
@@ -411,7 +409,7 @@ fn diag_of(points: usize, dropped: usize, loo: Vec<LooPoint>, fit_err: &[f64]) -
 /// The servers of `gpubench.py` (traces/h100/README.md, "The serving policy of the runs"):
 /// buckets, batch limits, KV slots and memory, i.e. everything but the fitted latency tables.
 pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
-    let (name, description, weights_gb, runtime_gib, max_batch) = match kind {
+    let (name, description, weights_gb, runtime_gib, max_batch): (&str, &str, f64, f64, u32) = match kind {
         // 1.02 B params bf16 = 2.04 GB; CUDA context + graph pool ~1 GiB (not measured: estimate).
         ServiceKind::Asr => (
             "asr",
@@ -432,28 +430,32 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         ),
     };
     let ops = match kind {
-        ServiceKind::Asr => vec![OpBase {
-            name: "encode",
-            batch_buckets: vec![1, 2, 4, 8, 16, 32],
-            size_buckets: vec![5.0, 10.0, 20.0, 30.0],
-            size_axis: vec![],
-            form: FitForm::Cells,
-            // 12.5 frames/s x 2 FLOP/param: a 16 x 30 s batch is ~12 TFLOP over 2 GB of weights,
-            // far above the H100 ridge point (~295 FLOP/B): compute-bound.
-            compute_fraction: 1.0,
-            weights_gb,
-        }],
+        ServiceKind::Asr => vec![
+            OpBase {
+                name: "encode",
+                batch_buckets: vec![1, 2, 4, 8, 16, 32],
+                size_buckets: vec![5.0, 10.0, 20.0, 30.0],
+                size_axis: vec![],
+                form: FitForm::Cells,
+                optional: false,
+            },
+            // Streaming chunks: one unpadded graph per chunk length (gpubench profile --chunks).
+            OpBase {
+                name: "encode_chunk",
+                batch_buckets: vec![1, 2, 4, 8, 16, 32, 64],
+                size_buckets: vec![0.16, 0.32, 0.64, 1.28],
+                size_axis: vec![],
+                form: FitForm::Cells,
+                optional: true,
+            },
+        ],
         ServiceKind::Tts => vec![OpBase {
             name: "synthesize",
             batch_buckets: vec![1, 2, 4, 8, 16],
             size_buckets: vec![],
             size_axis: vec![4.0, 1023.0],
             form: FitForm::LinearInSize,
-            // Decoder steps of <=16 rows: small GEMMs whose growth with batch is as much weight
-            // re-reads as arithmetic; no basis to favour either, so half and half.
-            compute_fraction: 0.5,
-            // Weights are re-read every frame step; that cost is inside the per-frame latency-bound part.
-            weights_gb: 0.0,
+            optional: false,
         }],
         ServiceKind::Llm => vec![
             OpBase {
@@ -462,8 +464,7 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
                 size_buckets: vec![128.0, 256.0, 512.0, 1024.0, 2048.0],
                 size_axis: vec![],
                 form: FitForm::Cells,
-                compute_fraction: 1.0, // 2 FLOP/param/token over >=128 tokens: compute-bound
-                weights_gb,
+                optional: false,
             },
             OpBase {
                 name: "decode",
@@ -471,8 +472,7 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
                 size_buckets: vec![512.0, 1024.0, 2048.0, 3072.0],
                 size_axis: vec![],
                 form: FitForm::Cells,
-                compute_fraction: 0.0, // per-sequence growth is KV-cache reads: bandwidth-bound
-                weights_gb,
+                optional: false,
             },
         ],
     };
@@ -496,6 +496,11 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         tts_policy: crate::config::TtsPolicy::Static,
         first_chunk_frames: 22,
         ops: BTreeMap::new(),
+        // Set by the scaling fit.
+        scaling: Scaling {
+            sm_bw_gbps: 120.0,
+            knee: 3.0,
+        },
         calibration: serde_json::Value::Null,
     };
     (spec, ops)
@@ -588,14 +593,8 @@ pub fn fit_load_runs(runs: &[LoadRun]) -> Result<(OpTable, OpTable, serde_json::
         batch: batch.clone(),
         size: vec![context],
         latency_ms: decode_pts.iter().map(|p| vec![(p.1 * 1e4).round() / 1e4]).collect(),
-        compute_fraction: 0.0,
-        weight_stream_ms: 0.0,
-        sat_ms_per_unit: if batch.len() >= 2 {
-            let n = batch.len();
-            ((decode_pts[n - 1].1 - decode_pts[n - 2].1) / ((batch[n - 1] - batch[n - 2]) * context)).max(0.0)
-        } else {
-            0.0
-        },
+        fixed_frac: vec![vec![1.0]; batch.len()],
+        compute_frac: vec![vec![0.0]; batch.len()],
     };
     let toks: Vec<f64> = prefill.keys().map(|&t| t as f64).collect();
     let pre = OpTable {
@@ -604,14 +603,8 @@ pub fn fit_load_runs(runs: &[LoadRun]) -> Result<(OpTable, OpTable, serde_json::
         batch: vec![1.0],
         size: toks.clone(),
         latency_ms: vec![prefill.values().map(|v| (v * 1e4).round() / 1e4).collect()],
-        compute_fraction: 1.0,
-        weight_stream_ms: 0.0,
-        sat_ms_per_unit: if toks.len() >= 2 {
-            let v: Vec<f64> = prefill.values().copied().collect();
-            ((v[v.len() - 1] - v[v.len() - 2]) / (toks[toks.len() - 1] - toks[toks.len() - 2])).max(0.0)
-        } else {
-            0.0
-        },
+        fixed_frac: vec![vec![1.0; toks.len()]],
+        compute_frac: vec![vec![0.0; toks.len()]],
     };
     // Leave-one-out over the decode points (interior by interpolation, ends by extrapolation).
     let mut loo = Vec::new();
@@ -654,8 +647,7 @@ mod tests {
             size_buckets: vec![5.0, 10.0],
             size_axis: vec![],
             form: FitForm::Cells,
-            compute_fraction: 1.0,
-            weights_gb: 0.0,
+            optional: false,
         }
     }
 
@@ -676,7 +668,7 @@ mod tests {
             size: 7.0,
             latency_ms: 7.0,
         }); // pads to (4, 10)
-        let (t, d) = fit_op(&base_cells(), &pts, 1000.0).expect("fits");
+        let (t, d) = fit_op(&base_cells(), &pts).expect("fits");
         assert!((t.latency_ms[0][0] - 4.05).abs() < 1e-9, "median of 3.9 4.0 4.1 9.0");
         // batch 4 at size 5: halfway between log2(2)=1 and log2(8)=3
         assert!((t.latency_ms[2][0] - 7.05).abs() < 1e-9, "{:?}", t.latency_ms);
@@ -702,7 +694,7 @@ mod tests {
             size: 40.0,
             latency_ms: 120.0,
         });
-        let (t, d) = fit_op(&base, &pts, 1000.0).expect("fits");
+        let (t, d) = fit_op(&base, &pts).expect("fits");
         assert_eq!(d.outliers_dropped, 1);
         assert!((t.latency_ms[0][1] - (4.0 + 900.0)).abs() < 1e-6, "{:?}", t.latency_ms);
     }
@@ -714,7 +706,7 @@ mod tests {
             size: 5.0,
             latency_ms: 4.0,
         }];
-        assert!(fit_op(&base_cells(), &one, 1.0).expect_err("one point").contains("at least 2"));
+        assert!(fit_op(&base_cells(), &one).expect_err("one point").contains("at least 2"));
         let neg = [
             Point {
                 batch: 1.0,
@@ -727,7 +719,7 @@ mod tests {
                 latency_ms: -1.0,
             },
         ];
-        assert!(fit_op(&base_cells(), &neg, 1.0).expect_err("negative").contains("positive"));
+        assert!(fit_op(&base_cells(), &neg).expect_err("negative").contains("positive"));
         let same = [
             Point {
                 batch: 1.0,
@@ -740,6 +732,6 @@ mod tests {
                 latency_ms: 4.1,
             },
         ];
-        assert!(fit_op(&base_cells(), &same, 1.0).expect_err("one cell").contains("cell"));
+        assert!(fit_op(&base_cells(), &same).expect_err("one cell").contains("cell"));
     }
 }

@@ -54,6 +54,9 @@ pub struct GpuSpec {
     pub bf16_tflops: f64,
     /// Boost clock [MHz]; scales launch- and latency-bound work between GPU types.
     pub boost_clock_mhz: f64,
+    /// Fraction of its peak compute the GPU reaches relative to Hopper's fraction of its own
+    /// (same software and precision): scales the compute part of calls across generations.
+    pub compute_efficiency: f64,
     /// Board power [W].
     pub tdp_w: f64,
     /// Default on-demand price [$ per GPU-hour].
@@ -106,6 +109,7 @@ impl Catalog {
                 ("mem_bw_gbps", g.mem_bw_gbps),
                 ("bf16_tflops", g.bf16_tflops),
                 ("boost_clock_mhz", g.boost_clock_mhz),
+                ("compute_efficiency", g.compute_efficiency),
                 ("price_usd_per_hour", g.price_usd_per_hour),
             ] {
                 if !(v.is_finite() && v > 0.0) {

@@ -1,13 +1,15 @@
 //! Command-line interface (clap) and the subcommands' I/O. The logic lives in the library; this
 //! module reads inputs, calls it and prints.
 
-use crate::calibrate::{fit_op, gpubench_base, Point};
+pub mod calibrate;
+
+use calibrate::{calibrate_files, calibrate_load_runs, kind_of};
+
 use crate::catalog::{place_layout, Catalog};
 use crate::config;
 use crate::error::{Error, Result};
-use crate::input::Table;
 use crate::report;
-use crate::service::{ModelSpec, ServiceKind};
+use crate::service::ServiceKind;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
 
@@ -25,6 +27,17 @@ pub struct Cli {
 pub enum Format {
     /// Human-readable table.
     Table,
+    /// One JSON document.
+    Json,
+}
+
+/// Output format of `gpuslice profile`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum ProfileFormat {
+    /// Human-readable table.
+    Table,
+    /// gpubench's profile CSV layout.
+    Csv,
     /// One JSON document.
     Json,
 }
@@ -63,6 +76,10 @@ pub enum Command {
         /// `<model>.batches.csv` of serving runs (repeatable); their folders' requests.csv give host overheads.
         #[arg(long)]
         batches: Vec<String>,
+        /// Folder of profiles of the same shapes on other device shares (`full/`, `sms<N>/`, and a
+        /// gpu.csv), e.g. traces/h200/sms; fits the device scaling model (repeatable).
+        #[arg(long)]
+        scaling: Vec<String>,
         /// GenAI-Perf / AIPerf exports (`profile_export_genai_perf.json` or `.csv`), one per concurrency (LLM only).
         #[arg(long = "genai-perf")]
         genai_perf: Vec<String>,
@@ -114,6 +131,27 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Predict a model's batch-latency grid on a GPU, MIG slice or SM count (gpubench's profile
+    /// layout), or compare it with a measured profile.
+    Profile {
+        /// Built-in model (h100/asr, h100/tts, h100/llm) or a model JSON file.
+        model: String,
+        /// GPU type (catalog key).
+        #[arg(long)]
+        gpu: String,
+        /// A MIG instance of the GPU, e.g. 3g.40gb.
+        #[arg(long, conflicts_with = "sms")]
+        mig: Option<String>,
+        /// Restrict to N SMs with the whole memory bandwidth (a CUDA green context).
+        #[arg(long)]
+        sms: Option<u32>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ProfileFormat::Table)]
+        format: ProfileFormat,
+        /// A measured profile (gpubench's profile CSV) to compare cell by cell.
+        #[arg(long)]
+        compare: Option<String>,
+    },
     /// Time the engine (events per second) and the default scenario.
     Bench {
         /// Repetitions.
@@ -143,6 +181,7 @@ pub fn run(cli: Cli) -> Result<()> {
             kind,
             profile,
             batches,
+            scaling,
             genai_perf,
             gpu,
             memory_gib,
@@ -151,7 +190,7 @@ pub fn run(cli: Cli) -> Result<()> {
             out,
         } => {
             let spec = if genai_perf.is_empty() {
-                calibrate_files(&kind, profile.as_deref(), &batches)?
+                calibrate_files(&kind, profile.as_deref(), &batches, &scaling)?
             } else {
                 if kind_of(&kind)? != ServiceKind::Llm || profile.is_some() || !batches.is_empty() {
                     return Err(Error::input(
@@ -209,6 +248,14 @@ pub fn run(cli: Cli) -> Result<()> {
             print_out(&text)
         }
         Command::Accuracy { root } => print_out(&crate::validate::accuracy_markdown(&root)?),
+        Command::Profile {
+            model,
+            gpu,
+            mig,
+            sms,
+            format,
+            compare,
+        } => print_out(&profile_text(&model, &gpu, mig.as_deref(), sms, format, compare.as_deref())?),
         Command::Bench { reps } => print_out(&crate::bench::bench_text(reps)?),
         Command::Tui { scenario, seed } => crate::tui::run(scenario, seed),
     }
@@ -306,240 +353,152 @@ pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
     Ok(out)
 }
 
-fn kind_of(s: &str) -> Result<ServiceKind> {
-    match s {
-        "asr" => Ok(ServiceKind::Asr),
-        "tts" => Ok(ServiceKind::Tts),
-        "llm" => Ok(ServiceKind::Llm),
-        o => Err(Error::input("--kind", "", format!("must be 'asr', 'tts' or 'llm', got '{o}'"))),
-    }
-}
-
-/// Points of one op from a profile or batches table.
-fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Result<Vec<Point>> {
-    let mut pts = Vec::new();
-    let lat = |i: usize| -> Result<f64> {
-        if from_profile {
-            t.nonneg(i, "latency_ms", true)
-        } else {
-            let d = (t.num(i, "end_s")? - t.num(i, "start_s")?) * 1e3;
-            if d > 0.0 {
-                Ok(d)
-            } else {
-                Err(Error::input(
-                    &t.path,
-                    format!("line {} column 'end_s'", i + 2),
-                    format!("end_s must be after start_s, got a duration of '{d}' ms"),
-                ))
-            }
-        }
-    };
-    let req = |cols: &[&str]| -> Result<()> {
-        let mut c: Vec<&str> = cols.to_vec();
-        c.push(if from_profile { "latency_ms" } else { "end_s" });
-        if !from_profile {
-            c.push("start_s");
-        }
-        t.require(&c)
-    };
-    match kind {
-        ServiceKind::Asr => {
-            req(&["batch", "audio_s"])?;
-            for i in 0..t.len() {
-                pts.push(Point {
-                    batch: t.nonneg(i, "batch", true)?,
-                    size: t.nonneg(i, "audio_s", true)?,
-                    latency_ms: lat(i)?,
-                });
-            }
-        }
-        ServiceKind::Tts => {
-            req(&["batch", "frames"])?;
-            for i in 0..t.len() {
-                pts.push(Point {
-                    batch: t.nonneg(i, "batch", true)?,
-                    size: t.nonneg(i, "frames", true)?,
-                    latency_ms: lat(i)?,
-                });
-            }
-        }
-        ServiceKind::Llm => {
-            req(&["op", "batch"])?;
-            for i in 0..t.len() {
-                let o = t.text(i, "op");
-                let is_prefill = o == "prefill";
-                let is_decode = o == "decode" || o == "decode_step";
-                if !is_prefill && !is_decode {
-                    return Err(Error::input(
-                        &t.path,
-                        format!("line {} column 'op'", i + 2),
-                        format!("unknown op '{o}' (prefill, decode, decode_step)"),
-                    ));
-                }
-                if (op == "prefill") != is_prefill {
-                    continue;
-                }
-                let p = if is_prefill {
-                    t.require(&["tokens"])?;
-                    Point {
-                        batch: 1.0,
-                        size: t.nonneg(i, "tokens", true)?,
-                        latency_ms: lat(i)?,
-                    }
-                } else {
-                    t.require(&["context"])?;
-                    // The attended context is the longest sequence plus the new token.
-                    Point {
-                        batch: t.nonneg(i, "batch", true)?,
-                        size: t.nonneg(i, "context", true)? + 1.0,
-                        latency_ms: lat(i)?,
-                    }
-                };
-                pts.push(p);
-            }
-        }
-    }
-    Ok(pts)
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
-}
-
-/// Fit an LLM model from GenAI-Perf / AIPerf exports (see [`crate::calibrate::fit_load_runs`]).
-pub fn calibrate_load_runs(
-    files: &[String],
+/// Text of `gpuslice profile`.
+pub fn profile_text(
+    model: &str,
     gpu: &str,
-    memory_gib: Option<f64>,
-    kv_slots: Option<u32>,
-    max_context: u32,
-) -> Result<ModelSpec> {
+    mig: Option<&str>,
+    sms: Option<u32>,
+    format: ProfileFormat,
+    compare: Option<&str>,
+) -> Result<String> {
+    use crate::profile::{self, ProfileRow};
+    use crate::service::DeviceShare;
+    let m = match config::builtin_model(model) {
+        Some(m) => m?,
+        None => config::files::read_model(std::path::Path::new(model))?,
+    };
     let cat = Catalog::builtin();
     let g = cat
         .gpu(gpu)
         .ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{gpu}' (known: {})", cat.names())))?;
-    let runs: Vec<_> = files.iter().map(|f| crate::input::read_load_run(f)).collect::<Result<_>>()?;
-    let (prefill, decode, diag) = crate::calibrate::fit_load_runs(&runs).map_err(|m| Error::input(files.join(","), "", m))?;
-    let max_c = runs.iter().map(|r| r.concurrency).fold(0.0, f64::max);
-    // Without --memory-gib, assume the server takes 90 % of the GPU: the default memory share of
-    // vLLM (`gpu_memory_utilization = 0.9`) and TensorRT-LLM's KV-cache fraction, which pre-allocate it.
-    let memory = memory_gib.unwrap_or(g.memory_gib * 0.9);
-    if !(memory.is_finite() && memory > 0.0) {
-        return Err(Error::input(
-            "--memory-gib",
-            "",
-            format!("must be a positive number, got '{memory}'"),
-        ));
-    }
-    let mut ops = std::collections::BTreeMap::new();
-    ops.insert("prefill".to_string(), prefill);
-    ops.insert("decode".to_string(), decode);
-    let spec = ModelSpec {
-        name: "llm".into(),
-        kind: ServiceKind::Llm,
-        reference_gpu: g.name.clone(),
-        description: "LLM server fitted from GenAI-Perf/AIPerf concurrency sweeps".into(),
-        memory: crate::service::MemoryFootprint {
-            weights_gib: 0.0,
-            runtime_gib: memory,
-        },
-        max_batch: 1,
-        dispatch_ms: 0.0,
-        call_gap_ms: 0.0,
-        frames_per_char: None,
-        frames_range: None,
-        llm: Some(crate::service::LlmSpec {
-            max_seqs: kv_slots.unwrap_or(max_c.round().max(1.0) as u32),
-            max_context_tokens: max_context,
-            ..crate::service::LlmSpec::gpubench()
-        }),
-        asr_mode: crate::config::AsrMode::Offline,
-        chunk_s: 0.32,
-        tts_policy: crate::config::TtsPolicy::Static,
-        first_chunk_frames: 22,
-        ops,
-        calibration: serde_json::json!({
-            "sources": { "genai_perf": files },
-            "form": diag["form"],
-            "prefill_rule": diag["prefill_rule"],
-            "ops": { "decode": diag["decode"] },
-        }),
+    let reference = cat
+        .gpu(&m.reference_gpu)
+        .ok_or_else(|| Error::input(model, "reference_gpu", format!("unknown GPU '{}'", m.reference_gpu)))?;
+    let (share, device) = match (mig, sms) {
+        (Some(p), _) => {
+            let prof = crate::catalog::parse_layout(g, p).map_err(|e| Error::input("--mig", "", e.to_string()))?;
+            if prof.len() != 1 {
+                return Err(Error::input("--mig", "", format!("give one profile, got '{p}'")));
+            }
+            let pr = prof[0];
+            (
+                DeviceShare::of(g, pr.sms as f64 / g.sm_count as f64, pr.mem_slices as f64 / 8.0),
+                format!("{} MIG {} ({} SMs, {}/8 of the bandwidth)", g.name, pr.name, pr.sms, pr.mem_slices),
+            )
+        }
+        (None, Some(n)) => {
+            if n == 0 || n > g.sm_count {
+                return Err(Error::input(
+                    "--sms",
+                    "",
+                    format!("must be between 1 and {} for {}, got '{n}'", g.sm_count, g.name),
+                ));
+            }
+            (
+                DeviceShare::of(g, n as f64 / g.sm_count as f64, 1.0),
+                format!("{} restricted to {n} of {} SMs", g.name, g.sm_count),
+            )
+        }
+        (None, None) => (DeviceShare::whole(g), g.name.clone()),
     };
-    spec.validate("calibrate")?;
-    Ok(spec)
-}
-
-/// Fit a gpubench-shaped model from files.
-pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String]) -> Result<ModelSpec> {
-    let kind = kind_of(kind)?;
-    let (mut spec, bases) = gpubench_base(kind);
-    let reference = Catalog::builtin()
-        .gpu(&spec.reference_gpu)
-        .cloned()
-        .ok_or_else(|| Error::Infeasible("reference GPU missing from catalog".into()))?;
-    if profile.is_none() && batches.is_empty() {
-        return Err(Error::input("calibrate", "", "needs --profile and/or --batches"));
-    }
-    let prof = profile.map(Table::read).transpose()?;
-    let logs: Vec<Table> = batches.iter().map(|b| Table::read(b)).collect::<Result<_>>()?;
-    let mut diags = serde_json::Map::new();
-    for base in &bases {
-        let mut pts = Vec::new();
-        if let Some(p) = &prof {
-            pts.extend(points_from(p, kind, base.name, true)?);
-        }
-        for l in &logs {
-            pts.extend(points_from(l, kind, base.name, false)?);
-        }
-        let file = profile.map(str::to_string).unwrap_or_else(|| batches.join(","));
-        let (table, d) = fit_op(base, &pts, reference.mem_bw_gbps).map_err(|m| Error::input(&file, format!("op {}", base.name), m))?;
-        spec.ops.insert(base.name.to_string(), table);
-        diags.insert(base.name.to_string(), serde_json::to_value(&d).unwrap_or_default());
-    }
-    // Host overheads from the serving logs: gaps between back-to-back calls (< 1 ms) and the delay
-    // from arrival to first call for requests that found the server idle (< 1 ms).
-    let (mut gaps, mut disp) = (Vec::new(), Vec::new());
-    for (b, l) in batches.iter().zip(&logs) {
-        for i in 1..l.len() {
-            let g = (l.num(i, "start_s")? - l.num(i - 1, "end_s")?) * 1e3;
-            if (0.0..1.0).contains(&g) {
-                gaps.push(g);
-            }
-        }
-        let dir = std::path::Path::new(b).parent().map(|p| p.to_path_buf()).unwrap_or_default();
-        let rq = dir.join(format!("{}.requests.csv", spec.name));
-        if rq.exists() {
-            let r = Table::read(&rq.display().to_string())?;
-            r.require(&["arrival_s", "start_s"])?;
-            for i in 0..r.len() {
-                let d = (r.num(i, "start_s")? - r.num(i, "arrival_s")?) * 1e3;
-                if (0.0..1.0).contains(&d) {
-                    disp.push(d);
+    let Some(path) = compare else {
+        let mut rows = profile::grid(&m);
+        profile::predict(&m, reference, &share, &mut rows)?;
+        return Ok(match format {
+            ProfileFormat::Csv => {
+                let mut s = format!("{}\n", profile::csv_header(m.kind));
+                for r in &rows {
+                    s.push_str(&profile::csv_row(m.kind, r));
+                    s.push('\n');
                 }
+                s
             }
+            ProfileFormat::Json => report::to_json(&serde_json::json!({ "model": model, "device": device, "cells": rows })),
+            ProfileFormat::Table => {
+                let mut s = format!(
+                    "{model} on {device} (predicted from {})\nop            batch      size    latency ms\n",
+                    m.reference_gpu
+                );
+                for r in &rows {
+                    s.push_str(&format!("{:<12} {:>6} {:>9} {:>13.3}\n", r.op, r.batch, r.size, r.latency_ms));
+                }
+                s
+            }
+        });
+    };
+    let t = crate::input::Table::read(path)?;
+    t.require(&["op", "batch", "latency_ms"])?;
+    let size_col = match m.kind {
+        ServiceKind::Asr => "audio_s",
+        ServiceKind::Tts => "chars",
+        ServiceKind::Llm => "tokens",
+    };
+    let mut measured = Vec::new();
+    for i in 0..t.len() {
+        let op = t.text(i, "op").to_string();
+        let size = if m.kind == ServiceKind::Llm && op != "prefill" {
+            t.nonneg(i, "context", false)?
+        } else {
+            t.nonneg(i, size_col, true)?
+        };
+        let batch = t.nonneg(i, "batch", true)?;
+        if batch.fract() != 0.0 || batch > 65_536.0 {
+            return Err(Error::input(
+                path,
+                format!("line {} column 'batch'", i + 2),
+                format!("must be a whole number up to 65536, got '{batch}'"),
+            ));
         }
+        measured.push(ProfileRow {
+            frames: if t.has("frames") && m.kind == ServiceKind::Tts {
+                Some(t.nonneg(i, "frames", true)?)
+            } else {
+                None
+            },
+            op,
+            batch: batch as u32,
+            size,
+            latency_ms: t.nonneg(i, "latency_ms", true)?,
+        });
     }
-    spec.call_gap_ms = (median(gaps).unwrap_or(0.0) * 1e4).round() / 1e4;
-    spec.dispatch_ms = (median(disp).unwrap_or(spec.call_gap_ms) * 1e4).round() / 1e4;
-    spec.calibration = serde_json::json!({
-        "form": match kind {
-            ServiceKind::Tts => "per batch bucket, latency linear in frames (robust least squares)",
-            _ => "median latency per padded (batch, size) cell, gaps interpolated in log2(batch)",
-        },
-        "sources": { "profile": profile, "batches": batches },
-        "provenance": {
-            "gpu": "NVIDIA H100 80GB HBM3 (SXM, 132 SMs)",
-            "driver": "580.159.04",
-            "framework": "PyTorch 2.11 + CUDA 13.0, bf16, CUDA graphs (traces/h100/gpubench.py)",
-            "date": "2026-11-25"
-        },
-        "host_overhead": { "call_gap_ms": spec.call_gap_ms, "dispatch_ms": spec.dispatch_ms },
-        "ops": diags,
-    });
-    spec.validate("calibrate")?;
-    Ok(spec)
+    if measured.is_empty() {
+        return Err(Error::input(path, "", "no rows to compare"));
+    }
+    let (cells, ops) = profile::compare(&m, reference, &share, &measured).map_err(|e| e.in_file(path))?;
+    Ok(match format {
+        ProfileFormat::Json => {
+            report::to_json(&serde_json::json!({ "model": model, "device": device, "measured": path, "ops": ops, "cells": cells }))
+        }
+        ProfileFormat::Csv => {
+            let mut s = String::from("op,batch,size,measured_ms,predicted_ms,error_pct\n");
+            for c in &cells {
+                s.push_str(&format!(
+                    "{},{},{},{},{},{}\n",
+                    c.cell.op, c.cell.batch, c.cell.size, c.cell.latency_ms, c.predicted_ms, c.error_pct
+                ));
+            }
+            s
+        }
+        ProfileFormat::Table => {
+            let mut s = format!("{model} on {device} vs {path}\nop            batch      size   measured ms  predicted ms    error\n");
+            for c in &cells {
+                s.push_str(&format!(
+                    "{:<12} {:>6} {:>9} {:>13.3} {:>13.3} {:>+7.1}%\n",
+                    c.cell.op, c.cell.batch, c.cell.size, c.cell.latency_ms, c.predicted_ms, c.error_pct
+                ));
+            }
+            for o in &ops {
+                s.push_str(&format!(
+                    "{}: {} cells, median |error| {:.1}%, p90 {:.1}%; worst: {}\n",
+                    o.op,
+                    o.cells,
+                    o.median_abs_error_pct,
+                    o.p90_abs_error_pct,
+                    o.worst.join(", ")
+                ));
+            }
+            s
+        }
+    })
 }

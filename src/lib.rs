@@ -23,6 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod input;
 pub mod metrics;
+pub mod profile;
 pub mod report;
 pub mod scenario;
 pub mod service;

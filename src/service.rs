@@ -10,18 +10,14 @@
 //! * **Extrapolation.** Past the last grid point latency continues the line through the last two
 //!   points of each axis (never below the last value); any call that needs this flags the run as
 //!   extrapolated.
-//! * **Scaling to other devices.** A call's reference latency `L` splits into three parts:
-//!   `T_sat = min(L, c * batch * size)`, the throughput-bound part (`c` is the marginal cost per
-//!   unit of work at the largest measured batch, where the GPU is saturated); `T_stream =
-//!   min(L - T_sat, weights / bandwidth)`, streaming the weights once per call; and the rest,
-//!   latency-bound launch and synchronisation time. On a device with compute `F'`, bandwidth
-//!   `B'` and clock `f'`:
-//!   `L' = T_sat * (phi * F/F' + (1 - phi) * B/B') + T_stream * B/B' + T_rest * f/f'`,
-//!   where `phi` is the op's compute-bound fraction. A small batch that cannot fill the GPU
-//!   has a small `T_sat` and so loses little on a small MIG slice, as measured for Parakeet on a
-//!   3g.40gb slice (domain.md 1.5), while a saturating batch slows by the SM ratio.
+//! * **Other devices.** Each cell also carries the split of its latency into fixed, compute and
+//!   memory parts, which [`scaling`] scales to a device share (fewer SMs, other bandwidth, clock
+//!   or GPU generation).
 
-use crate::catalog::GpuSpec;
+pub mod scaling;
+
+pub use scaling::{DeviceShare, Scaling, Slowdown};
+
 use crate::config::raw::{AsrMode, LlmPolicy, TtsPolicy};
 use serde::{Deserialize, Serialize};
 
@@ -71,89 +67,11 @@ pub struct OpTable {
     pub size: Vec<f64>,
     /// `latency_ms[i][j]` at `batch[i]`, `size[j]` on the reference GPU [ms].
     pub latency_ms: Vec<Vec<f64>>,
-    /// Fraction of the throughput-bound time that is compute-bound (rest: bandwidth-bound).
-    pub compute_fraction: f64,
-    /// Weight-streaming time per call on the reference GPU [ms].
-    pub weight_stream_ms: f64,
-    /// Marginal cost per unit of `batch * size` at saturation on the reference GPU [ms].
-    pub sat_ms_per_unit: f64,
-}
-
-/// What one server's calls run on: a whole GPU, a MIG instance or an MPS client's share.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeviceShare {
-    /// Catalog key of the GPU type.
-    pub gpu: String,
-    /// SMs the calls may use.
-    pub sms: f64,
-    /// Memory bandwidth available [GB/s].
-    pub bw_gbps: f64,
-    /// Dense BF16 throughput of those SMs [TFLOP/s].
-    pub tflops: f64,
-    /// Boost clock [MHz].
-    pub clock_mhz: f64,
-}
-
-impl DeviceShare {
-    /// `sm_fraction` of `gpu`'s SMs with `bw_fraction` of its bandwidth.
-    pub fn of(gpu: &GpuSpec, sm_fraction: f64, bw_fraction: f64) -> DeviceShare {
-        DeviceShare {
-            gpu: gpu.name.clone(),
-            sms: gpu.sm_count as f64 * sm_fraction,
-            bw_gbps: gpu.mem_bw_gbps * bw_fraction,
-            tflops: gpu.bf16_tflops * sm_fraction,
-            clock_mhz: gpu.boost_clock_mhz,
-        }
-    }
-
-    /// The slow-down of each component relative to the whole `reference` GPU.
-    pub fn scale(&self, reference: &GpuSpec) -> DeviceScale {
-        let s = DeviceScale {
-            compute: reference.bf16_tflops / self.tflops,
-            bandwidth: reference.mem_bw_gbps / self.bw_gbps,
-            clock: reference.boost_clock_mhz / self.clock_mhz,
-        };
-        if (s.compute - 1.0).abs() < 1e-12 && (s.bandwidth - 1.0).abs() < 1e-12 && (s.clock - 1.0).abs() < 1e-12 {
-            DeviceScale::IDENTITY
-        } else {
-            s
-        }
-    }
-}
-
-/// How much slower each component of a call runs on a device than on the reference GPU.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DeviceScale {
-    /// Reference compute / device compute.
-    pub compute: f64,
-    /// Reference bandwidth / device bandwidth.
-    pub bandwidth: f64,
-    /// Reference clock / device clock.
-    pub clock: f64,
-}
-
-impl DeviceScale {
-    /// The reference device itself.
-    pub const IDENTITY: DeviceScale = DeviceScale {
-        compute: 1.0,
-        bandwidth: 1.0,
-        clock: 1.0,
-    };
-
-    /// A device that has `sm_fraction` of `gpu`'s SMs and `bw_fraction` of its bandwidth,
-    /// relative to the reference GPU `reference`.
-    pub fn of(reference: &GpuSpec, gpu: &GpuSpec, sm_fraction: f64, bw_fraction: f64) -> DeviceScale {
-        DeviceScale {
-            compute: reference.bf16_tflops / (gpu.bf16_tflops * sm_fraction),
-            bandwidth: reference.mem_bw_gbps / (gpu.mem_bw_gbps * bw_fraction),
-            clock: reference.boost_clock_mhz / gpu.boost_clock_mhz,
-        }
-    }
-
-    /// True when this is exactly the reference device.
-    pub fn is_identity(&self) -> bool {
-        *self == Self::IDENTITY
-    }
+    /// `fixed_frac[i][j]`: share of the cell's latency that scales with the clock only.
+    pub fixed_frac: Vec<Vec<f64>>,
+    /// `compute_frac[i][j]`: share that scales with the SMs' compute throughput (the rest,
+    /// `1 - fixed - compute`, scales with the achieved memory bandwidth).
+    pub compute_frac: Vec<Vec<f64>>,
 }
 
 fn pad_to(x: f64, buckets: &[f64]) -> (f64, bool) {
@@ -215,18 +133,26 @@ impl OpTable {
     }
 
     /// Latency of one call of `batch` requests of `size` on a device [ms], and whether it needed extrapolation.
-    pub fn latency_ms(&self, batch: u32, size: f64, scale: &DeviceScale) -> (f64, bool) {
+    pub fn latency_ms(&self, batch: u32, size: f64, slow: &Slowdown) -> (f64, bool) {
         let (b, s, beyond) = self.padded(batch, size);
         let (l, ext) = self.grid_ms(b, s);
-        if scale.is_identity() {
+        if slow.is_identity() {
             return (l, ext || beyond);
         }
-        let t_sat = (self.sat_ms_per_unit * b * s).min(l);
-        let t_stream = self.weight_stream_ms.min(l - t_sat);
-        let t_rest = l - t_sat - t_stream;
-        let phi = self.compute_fraction;
-        let v = t_sat * (phi * scale.compute + (1.0 - phi) * scale.bandwidth) + t_stream * scale.bandwidth + t_rest * scale.clock;
-        (v, ext || beyond)
+        let (fixed, compute) = self.fractions(b, s);
+        (l * slow.of_call(fixed, compute), ext || beyond)
+    }
+
+    /// The fixed and compute shares of a padded shape's latency, bilinear between cells and
+    /// held at the edge values outside the grid.
+    pub fn fractions(&self, b: f64, s: f64) -> (f64, f64) {
+        let clamp = |axis: &[f64], x: f64| x.clamp(axis[0], axis[axis.len() - 1]);
+        let (b, s) = (clamp(&self.batch, b), clamp(&self.size, s));
+        let (i, wi, _) = locate(&self.batch, b);
+        let (j, wj, _) = locate(&self.size, s);
+        let (i1, j1) = ((i + 1).min(self.batch.len() - 1), (j + 1).min(self.size.len() - 1));
+        let bil = |z: &[Vec<f64>]| (1.0 - wi) * ((1.0 - wj) * z[i][j] + wj * z[i][j1]) + wi * ((1.0 - wj) * z[i1][j] + wj * z[i1][j1]);
+        (bil(&self.fixed_frac), bil(&self.compute_frac))
     }
 }
 
@@ -346,6 +272,8 @@ pub struct ModelSpec {
     pub first_chunk_frames: u32,
     /// Latency tables by op: ASR `encode`; TTS `synthesize`; LLM `prefill` (batch 1) and `decode`.
     pub ops: std::collections::BTreeMap<String, OpTable>,
+    /// Memory-system parameters of the device scaling model (see [`scaling`]).
+    pub scaling: Scaling,
     /// Where the data came from and how well the tables fit it (written by `gpuslice calibrate`).
     #[serde(default)]
     pub calibration: serde_json::Value,
@@ -440,21 +368,104 @@ impl ModelSpec {
             if t.latency_ms.iter().any(|r| r.len() != t.size.len()) {
                 return Err(Error::input(file, f, "every latency_ms row must have one value per size value"));
             }
-            if t.latency_ms.iter().flatten().any(|v| !(v.is_finite() && *v > 0.0)) {
-                return Err(Error::input(file, f, "latencies must be positive and finite"));
+            // A call of more than 1e7 ms (2.8 hours) is no GPU call; the bound also keeps every
+            // scaled latency far inside the nanosecond clock.
+            if let Some(v) = t.latency_ms.iter().flatten().find(|v| !(v.is_finite() && **v > 0.0 && **v <= 1e7)) {
+                return Err(Error::input(
+                    file,
+                    format!("{f}.latency_ms"),
+                    format!("latencies must be in (0, 1e7] ms, got '{v}'"),
+                ));
+            }
+            if let Some(v) = t
+                .batch
+                .iter()
+                .chain(&t.size)
+                .chain(&t.size_buckets)
+                .find(|v| !(v.is_finite() && **v > 0.0 && **v <= 1e9))
+            {
+                return Err(Error::input(
+                    file,
+                    &f,
+                    format!("batch and size values must be positive and finite, got '{v}'"),
+                ));
             }
             if t.batch.windows(2).any(|w| w[1] <= w[0]) || t.size.windows(2).any(|w| w[1] <= w[0]) {
                 return Err(Error::input(file, f, "batch and size axes must be strictly ascending"));
             }
-            for (k, v) in [
-                ("compute_fraction", t.compute_fraction),
-                ("weight_stream_ms", t.weight_stream_ms),
-                ("sat_ms_per_unit", t.sat_ms_per_unit),
-            ] {
-                if !(v.is_finite() && v >= 0.0) || (k == "compute_fraction" && v > 1.0) {
-                    return Err(Error::input(file, format!("ops.{name}.{k}"), format!("out of range: '{v}'")));
+            if t.batch_buckets.contains(&0) || t.batch_buckets.windows(2).any(|w| w[1] <= w[0]) {
+                return Err(Error::input(
+                    file,
+                    format!("{f}.batch_buckets"),
+                    format!("must be positive and strictly ascending, got {:?}", t.batch_buckets),
+                ));
+            }
+            if t.size_buckets.windows(2).any(|w| w[1] <= w[0]) {
+                return Err(Error::input(
+                    file,
+                    format!("{f}.size_buckets"),
+                    format!("must be strictly ascending, got {:?}", t.size_buckets),
+                ));
+            }
+            for (k, z) in [("fixed_frac", &t.fixed_frac), ("compute_frac", &t.compute_frac)] {
+                if z.len() != t.batch.len() || z.iter().any(|r| r.len() != t.size.len()) {
+                    return Err(Error::input(file, format!("{f}.{k}"), "must have the shape of latency_ms"));
+                }
+                if let Some(v) = z.iter().flatten().find(|v| !(v.is_finite() && (0.0..=1.0).contains(*v))) {
+                    return Err(Error::input(
+                        file,
+                        format!("{f}.{k}"),
+                        format!("fractions must be in [0, 1], got '{v}'"),
+                    ));
                 }
             }
+            if t.fixed_frac
+                .iter()
+                .flatten()
+                .zip(t.compute_frac.iter().flatten())
+                .any(|(a, b)| a + b > 1.0 + 1e-9)
+            {
+                return Err(Error::input(
+                    file,
+                    format!("{f}.compute_frac"),
+                    "fixed_frac + compute_frac must not exceed 1",
+                ));
+            }
+        }
+        if !(self.scaling.sm_bw_gbps.is_finite()
+            && self.scaling.sm_bw_gbps > 0.0
+            && self.scaling.knee.is_finite()
+            && (0.5..=64.0).contains(&self.scaling.knee))
+        {
+            return Err(Error::input(
+                file,
+                "scaling",
+                format!("sm_bw_gbps must be positive and knee in [0.5, 64], got {:?}", self.scaling),
+            ));
+        }
+        if let Some(fpc) = self.frames_per_char {
+            if !(fpc.is_finite() && fpc > 0.0 && fpc <= 100.0) {
+                return Err(Error::input(file, "frames_per_char", format!("must be in (0, 100], got '{fpc}'")));
+            }
+        }
+        if let Some((lo, hi)) = self.frames_range {
+            if lo == 0 || lo > hi || hi > 1_000_000 {
+                return Err(Error::input(
+                    file,
+                    "frames_range",
+                    format!("must be [min, max] with 1 <= min <= max <= 1000000, got [{lo}, {hi}]"),
+                ));
+            }
+        }
+        if !(self.chunk_s.is_finite() && (0.04..=10.0).contains(&self.chunk_s)) {
+            return Err(Error::input(
+                file,
+                "chunk_s",
+                format!("must be in [0.04, 10] s, got '{}'", self.chunk_s),
+            ));
+        }
+        if self.first_chunk_frames == 0 {
+            return Err(Error::input(file, "first_chunk_frames", "must be at least 1, got '0'"));
         }
         for (k, v) in [
             ("memory.weights_gib", self.memory.weights_gib),
@@ -462,12 +473,16 @@ impl ModelSpec {
             ("dispatch_ms", self.dispatch_ms),
             ("call_gap_ms", self.call_gap_ms),
         ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::input(file, k, format!("must be a non-negative number, got '{v}'")));
+            if !(v.is_finite() && (0.0..=1e5).contains(&v)) {
+                return Err(Error::input(file, k, format!("must be a number between 0 and 1e5, got '{v}'")));
             }
         }
-        if self.max_batch == 0 {
-            return Err(Error::input(file, "max_batch", "must be at least 1, got '0'"));
+        if self.max_batch == 0 || self.max_batch > 65_536 {
+            return Err(Error::input(
+                file,
+                "max_batch",
+                format!("must be between 1 and 65536, got '{}'", self.max_batch),
+            ));
         }
         match (&self.llm, self.kind) {
             (None, ServiceKind::Llm) => return Err(Error::input(file, "llm", "an LLM model needs an 'llm' section")),
@@ -519,23 +534,22 @@ mod tests {
             batch: vec![1.0, 2.0, 4.0],
             size: vec![5.0, 10.0],
             latency_ms: vec![vec![5.0, 6.0], vec![5.5, 7.0], vec![6.0, 9.0]],
-            compute_fraction: 1.0,
-            weight_stream_ms: 0.5,
-            sat_ms_per_unit: 0.1,
+            fixed_frac: vec![vec![0.8, 0.6], vec![0.7, 0.5], vec![0.4, 0.2]],
+            compute_frac: vec![vec![0.1, 0.3], vec![0.2, 0.4], vec![0.5, 0.8]],
         }
     }
 
     #[test]
     fn pads_then_looks_up_exact_grid_points() {
         let t = table();
-        assert_eq!(t.latency_ms(3, 7.2, &DeviceScale::IDENTITY), (9.0, false));
-        assert_eq!(t.latency_ms(1, 2.0, &DeviceScale::IDENTITY), (5.0, false));
+        assert_eq!(t.latency_ms(3, 7.2, &Slowdown::IDENTITY), (9.0, false));
+        assert_eq!(t.latency_ms(1, 2.0, &Slowdown::IDENTITY), (5.0, false));
     }
 
     #[test]
     fn beyond_buckets_extrapolates_linearly_and_flags() {
         let t = table();
-        let (v, ext) = t.latency_ms(8, 10.0, &DeviceScale::IDENTITY);
+        let (v, ext) = t.latency_ms(8, 10.0, &Slowdown::IDENTITY);
         assert!(ext);
         assert!((v - 13.0).abs() < 1e-9, "{v}"); // 7 -> 9 over batch 2 -> 4, continued to 8
     }
@@ -545,7 +559,7 @@ mod tests {
         let mut t = table();
         t.batch_buckets.clear();
         t.size_buckets.clear();
-        let (v, ext) = t.latency_ms(3, 7.5, &DeviceScale::IDENTITY);
+        let (v, ext) = t.latency_ms(3, 7.5, &Slowdown::IDENTITY);
         assert!(!ext);
         // batch 3 between 2 and 4 (w=.5), size 7.5 between 5 and 10 (w=.5)
         let want = 0.5 * (0.5 * 5.5 + 0.5 * 7.0) + 0.5 * (0.5 * 6.0 + 0.5 * 9.0);
@@ -553,19 +567,18 @@ mod tests {
     }
 
     #[test]
-    fn small_calls_lose_less_on_a_slice_than_saturating_ones() {
+    fn each_cell_slows_by_its_own_parts() {
         let t = table();
-        let slice = DeviceScale {
+        let slice = Slowdown {
+            fixed: 1.0,
             compute: 7.0,
-            bandwidth: 2.0,
-            clock: 1.0,
+            memory: 2.0,
         };
+        // Small call: 0.8 fixed, 0.1 compute, 0.1 memory -> 0.8 + 0.7 + 0.2 = 1.7x.
         let (small, _) = t.latency_ms(1, 5.0, &slice);
+        assert!((small - 5.0 * 1.7).abs() < 1e-9, "{small}");
+        // Saturating call: 0.2 fixed, 0.8 compute -> 0.2 + 5.6 = 5.8x.
         let (big, _) = t.latency_ms(4, 10.0, &slice);
-        // small: sat .5, stream .5, rest 4 -> .5*7 + .5*2 + 4 = 8.5 (1.7x)
-        assert!((small - 8.5).abs() < 1e-9, "{small}");
-        // big: sat 4, stream .5, rest 4.5 -> 28 + 1 + 4.5 = 33.5 (3.7x)
-        assert!((big - 33.5).abs() < 1e-9, "{big}");
-        assert!(big / 9.0 > small / 5.0);
+        assert!((big - 9.0 * 5.8).abs() < 1e-9, "{big}");
     }
 }

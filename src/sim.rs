@@ -17,7 +17,7 @@ use crate::engine::EventQueue;
 use crate::error::{Error, Result};
 use crate::metrics::{round4, summarize, LatencySummary};
 use crate::scenario::{Balancer, FaultTime, Load, Scenario, Target};
-use crate::service::{DeviceScale, ModelSpec, OpTable, ServiceKind};
+use crate::service::{DeviceShare, ModelSpec, OpTable, ServiceKind, Slowdown};
 use crate::time::{from_ms, to_ms, to_secs, SimTime};
 use crate::workload::{stream_rng, ArrivalGen, SimRng};
 use rand_distr::{Distribution, Exp};
@@ -42,8 +42,10 @@ enum Ev {
     User { user: u32 },
     /// Server host loop issues its next GPU call.
     Dispatch { srv: u32, epoch: u32 },
-    /// A call on an exclusive or MPS device finished.
+    /// A call on an exclusive device finished.
     Done { srv: u32, epoch: u32 },
+    /// The next call of an MPS device may have finished.
+    Mps { dev: u32, token: u32 },
     /// Decision point of a time-sliced device.
     Ts { dev: u32, token: u32 },
     /// A turn or request reaches its timeout.
@@ -132,7 +134,12 @@ struct Server {
     model: u32,
     dev: u32,
     ctx: u32,
-    scale: DeviceScale,
+    /// What its calls run on.
+    share: DeviceShare,
+    /// The slow-down of its calls on that share (MPS: recomputed as clients come and go).
+    slow: Slowdown,
+    /// Its model's reference GPU (index into `Simulation::ref_gpus`).
+    ref_gpu: usize,
     queue: VecDeque<u32>,
     state: SrvState,
     call: Call,
@@ -189,6 +196,8 @@ pub struct Simulation {
     scenario_workloads: Vec<crate::scenario::Workload>,
     servers: Vec<Server>,
     devices: Vec<Device>,
+    /// Reference GPUs of the models' tables.
+    ref_gpus: Vec<GpuSpec>,
     replicas: Vec<Vec<u32>>,
     rr: Vec<usize>,
     shared: Vec<VecDeque<u32>>,
@@ -233,6 +242,7 @@ impl Simulation {
         let v = &scenario.variants[variant];
         let p = placement::place(scenario, variant)?;
         let cat = Catalog::builtin();
+        let mut ref_gpus: Vec<GpuSpec> = Vec::new();
         let mut replicas: Vec<Vec<u32>> = vec![Vec::new(); scenario.models.len()];
         let mut servers = Vec::with_capacity(p.servers.len());
         for (id, ps) in p.servers.iter().enumerate() {
@@ -249,7 +259,15 @@ impl Simulation {
                 model: ps.model as u32,
                 dev: ps.device,
                 ctx: ps.ctx,
-                scale: ps.share.scale(reference),
+                share: ps.share,
+                slow: Slowdown::of(&spec.scaling, reference, &ps.share),
+                ref_gpu: match ref_gpus.iter().position(|g| g.name == reference.name) {
+                    Some(i) => i,
+                    None => {
+                        ref_gpus.push(reference.clone());
+                        ref_gpus.len() - 1
+                    }
+                },
                 queue: VecDeque::new(),
                 state: SrvState::Idle,
                 call: Call::None,
@@ -269,7 +287,15 @@ impl Simulation {
                 let n = d.servers.len();
                 let kind = match d.kind {
                     placement::DeviceKind::Exclusive => DevKind::Exclusive,
-                    placement::DeviceKind::Mps => DevKind::Mps,
+                    placement::DeviceKind::Mps => DevKind::Mps(device::MpsState {
+                        pct: d
+                            .servers
+                            .iter()
+                            .map(|&s| p.servers[s as usize].share.sms / v.gpu.sm_count as f64 * 100.0)
+                            .collect(),
+                        calls: vec![None; n],
+                        ..device::MpsState::default()
+                    }),
                     placement::DeviceKind::TimeSliced { quantum, switch_cost } => DevKind::TimeSliced(TsState {
                         quantum,
                         switch_cost,
@@ -293,6 +319,7 @@ impl Simulation {
             .collect();
         let extrapolated = p.extrapolated;
         let mut sim = Simulation {
+            ref_gpus,
             q: EventQueue::new(),
             models: scenario.models.clone(),
             model_names: scenario.models.iter().map(|m| m.name.clone()).collect(),
@@ -452,6 +479,7 @@ impl Simulation {
                 }
             }
             Ev::Ts { dev, token } => self.ts_timer(dev as usize, token),
+            Ev::Mps { dev, token } => self.mps_timer(dev as usize, token),
             Ev::Timeout { unit } => self.on_timeout(unit as usize),
             Ev::Crash { fault } => self.on_crash(fault as usize),
             Ev::Restart { srv } => {
@@ -738,16 +766,28 @@ impl Simulation {
         }
         s.state = SrvState::Busy;
         let dev = s.dev as usize;
-        let mut scale = s.scale;
-        if let DevKind::Mps = self.devices[dev].kind {
-            // No bandwidth isolation: the memory system is shared equally by the clients running
-            // now (`scale` holds this client's SM cap with the whole bandwidth).
-            scale.bandwidth *= (self.devices[dev].n_running + 1) as f64;
+        let (ctx, epoch) = (s.ctx as usize, s.epoch);
+        if let DevKind::Mps(_) = self.devices[dev].kind {
+            let (b, sz, beyond) = op.padded(batch, size);
+            let (l_ref_ms, ext) = op.grid_ms(b, sz);
+            let (fixed, compute) = op.fractions(b, sz);
+            self.extrapolated |= ext || beyond;
+            let call = device::MpsCall {
+                srv: srv as u32,
+                epoch,
+                l_ref_ms,
+                fixed,
+                compute,
+                left: 1.0,
+                rate: 0.0,
+                started: self.q.now(),
+            };
+            self.mps_submit(dev, ctx, call);
+            return;
         }
-        let (ms, ext) = op.latency_ms(batch, size, &scale);
+        let (ms, ext) = op.latency_ms(batch, size, &s.slow);
         self.extrapolated |= ext;
         let work = from_ms(ms).max(1);
-        let (ctx, epoch) = (s.ctx as usize, s.epoch);
         self.submit(dev, ctx, srv, epoch, work);
     }
 
@@ -878,8 +918,8 @@ impl Simulation {
                 ServiceKind::Tts if p.tts_first_chunk_frames > 0.0 => {
                     let t = spec.op("synthesize");
                     let frames = spec.tts_frames(q.size);
-                    let (full, _) = t.latency_ms(1, frames, &DeviceScale::IDENTITY);
-                    let (chunk, _) = t.latency_ms(1, p.tts_first_chunk_frames.min(frames), &DeviceScale::IDENTITY);
+                    let (full, _) = t.latency_ms(1, frames, &Slowdown::IDENTITY);
+                    let (chunk, _) = t.latency_ms(1, p.tts_first_chunk_frames.min(frames), &Slowdown::IDENTITY);
                     (q.start - q.arrival) + ((now - q.start) as f64 * (chunk / full).min(1.0)) as SimTime
                 }
                 ServiceKind::Tts => now - q.arrival,

@@ -5,6 +5,7 @@
 //! * `determinism`: byte-identical reports across runs and thread pools;
 //! * `docs`: README figures equal the program's current output;
 //! * `cli`: the `gpuslice` binary's output and exit codes;
+//! * `scaling`: the device scaling model against SM-restricted measurements; MPS SM sharing;
 //! * `validation`: replaying the measured H100 runs and fitting GenAI-Perf exports.
 //!
 //! Run with `cargo test --release`; the whole binary takes a few seconds.
@@ -15,4 +16,5 @@ mod determinism;
 mod docs;
 mod queueing;
 mod regimes;
+mod scaling;
 mod validation;

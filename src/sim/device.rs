@@ -1,6 +1,7 @@
 //! Devices: where the servers' GPU calls execute. An exclusive device (dedicated GPU or MIG
-//! instance) runs one server's calls back to back; an MPS GPU runs its clients' calls at once;
-//! a time-sliced GPU runs one context at a time (see the comment above `ts_submit`).
+//! instance) runs one server's calls back to back; an MPS GPU runs its clients' calls at once,
+//! sharing SMs and bandwidth (see the comment above `mps_submit`); a time-sliced GPU runs one
+//! context at a time (see the comment above `ts_submit`).
 
 use super::*;
 
@@ -20,11 +21,37 @@ pub(super) struct TsState {
     pub(super) switches: u64,
 }
 
+/// A call running on an MPS device: its latency on the whole reference GPU, the split of that
+/// latency into parts, and how much of it is left.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct MpsCall {
+    pub(super) srv: u32,
+    pub(super) epoch: u32,
+    pub(super) l_ref_ms: f64,
+    pub(super) fixed: f64,
+    pub(super) compute: f64,
+    /// Fraction of the call still to run.
+    pub(super) left: f64,
+    /// Fraction per ns at the current shares.
+    pub(super) rate: f64,
+    pub(super) started: SimTime,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct MpsState {
+    /// Thread percentage of each client (its SM cap).
+    pub(super) pct: Vec<f64>,
+    /// The running call of each client.
+    pub(super) calls: Vec<Option<MpsCall>>,
+    pub(super) updated: SimTime,
+    pub(super) token: u32,
+}
+
 #[derive(Debug, Clone)]
 pub(super) enum DevKind {
     Exclusive,
     TimeSliced(TsState),
-    Mps,
+    Mps(MpsState),
 }
 
 /// An execution unit: a whole GPU (dedicated, time-sliced, MPS) or a MIG instance.
@@ -69,23 +96,124 @@ impl Simulation {
     pub(super) fn submit(&mut self, dev: usize, ctx: usize, srv: usize, epoch: u32, work: SimTime) {
         let now = self.q.now();
         match self.devices[dev].kind {
-            DevKind::Exclusive | DevKind::Mps => {
+            DevKind::Exclusive => {
                 self.busy_add(dev, ctx, now, now + work);
                 self.set_running(dev, 1);
                 self.q.schedule(now + work, Ev::Done { srv: srv as u32, epoch });
             }
             DevKind::TimeSliced(_) => self.ts_submit(dev, ctx, work),
+            DevKind::Mps(_) => unreachable!("MPS calls go through mps_submit"),
         }
     }
 
     pub(super) fn device_call_ended(&mut self, dev: usize) {
-        if !matches!(self.devices[dev].kind, DevKind::TimeSliced(_)) {
+        if matches!(self.devices[dev].kind, DevKind::Exclusive) {
             self.set_running(dev, -1);
         }
     }
 
-    pub(super) fn device_abort(&mut self, dev: usize, ctx: usize, was_busy: bool) {
+    // MPS. Every client's call runs at once. A client gets its thread percentage of the SMs
+    // while the running clients' percentages add up to at most 100; beyond that the SMs are
+    // shared in proportion to the percentages (each gets pct * 100 / sum). The memory system has
+    // no isolation: the running clients share the bandwidth equally (an approximation: a
+    // compute-bound client gets the same share as a bandwidth-bound one, so a bandwidth-bound
+    // call beside compute-bound ones is predicted up to k times too slow with k clients). Shares
+    // are revised whenever a call starts or ends: each running call advances at the rate of its
+    // current shares (its latency on that share, from the scaling model), so its duration is
+    // exact for piecewise-constant shares.
+
+    fn mps(&mut self, dev: usize) -> &mut MpsState {
         match &mut self.devices[dev].kind {
+            DevKind::Mps(m) => m,
+            _ => unreachable!("MPS operation on a non-MPS device"),
+        }
+    }
+
+    /// Advance every running call to now at its current rate.
+    fn mps_advance(&mut self, dev: usize) {
+        let now = self.q.now();
+        let m = self.mps(dev);
+        let dt = (now - m.updated) as f64;
+        for c in m.calls.iter_mut().flatten() {
+            c.left = (c.left - c.rate * dt).max(0.0);
+        }
+        m.updated = now;
+    }
+
+    /// Recompute every running call's rate from the current set of clients and schedule the
+    /// next completion.
+    fn mps_revise(&mut self, dev: usize) {
+        let now = self.q.now();
+        let running: Vec<usize> = self.mps(dev).calls.iter().enumerate().filter_map(|(i, c)| c.map(|_| i)).collect();
+        if running.is_empty() {
+            return;
+        }
+        let pct_sum: f64 = running.iter().map(|&i| self.mps(dev).pct[i]).sum();
+        let sm_factor = (100.0 / pct_sum).min(1.0);
+        let bw_share = 1.0 / running.len() as f64;
+        let mut next = f64::INFINITY;
+        for &i in &running {
+            let srv = self.devices[dev].servers[i] as usize;
+            let s = &self.servers[srv];
+            let share = s.share.shrunk(sm_factor, bw_share);
+            let slow = Slowdown::of(&self.models[s.model as usize].scaling, &self.ref_gpus[s.ref_gpu], &share);
+            let c = self.mps(dev).calls[i].as_mut().expect("running");
+            c.rate = 1.0 / (c.l_ref_ms * 1e6 * slow.of_call(c.fixed, c.compute)).max(1.0);
+            next = next.min(c.left / c.rate);
+        }
+        let m = self.mps(dev);
+        m.token += 1;
+        let token = m.token;
+        self.q
+            .schedule(now + (next.ceil() as SimTime).max(1), Ev::Mps { dev: dev as u32, token });
+    }
+
+    pub(super) fn mps_submit(&mut self, dev: usize, ctx: usize, call: MpsCall) {
+        self.mps_advance(dev);
+        self.mps(dev).calls[ctx] = Some(call);
+        self.set_running(dev, 1);
+        self.mps_revise(dev);
+    }
+
+    /// The next completion is due: finish every call that has run out.
+    pub(super) fn mps_timer(&mut self, dev: usize, token: u32) {
+        if self.mps(dev).token != token {
+            return;
+        }
+        self.mps_advance(dev);
+        let now = self.q.now();
+        let mut done = Vec::new();
+        for (i, slot) in self.mps(dev).calls.iter_mut().enumerate() {
+            if slot.is_some_and(|c| c.left <= 1e-9) {
+                done.push((i, slot.take().expect("checked")));
+            }
+        }
+        for (i, c) in &done {
+            self.busy_add(dev, *i, c.started, now);
+            self.set_running(dev, -1);
+        }
+        self.mps_revise(dev);
+        for (_, c) in done {
+            if self.servers[c.srv as usize].epoch == c.epoch {
+                self.call_done(c.srv as usize);
+            }
+        }
+    }
+
+    pub(super) fn device_abort(&mut self, dev: usize, ctx: usize, was_busy: bool) {
+        if let DevKind::Mps(m) = &self.devices[dev].kind {
+            if let Some(c) = m.calls[ctx] {
+                self.mps_advance(dev);
+                self.mps(dev).calls[ctx] = None;
+                let now = self.q.now();
+                self.busy_add(dev, ctx, c.started, now);
+                self.set_running(dev, -1);
+                self.mps_revise(dev);
+            }
+            return;
+        }
+        match &mut self.devices[dev].kind {
+            DevKind::Mps(_) => {}
             DevKind::TimeSliced(ts) => {
                 ts.has_work[ctx] = false;
                 ts.remaining[ctx] = 0;

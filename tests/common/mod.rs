@@ -58,11 +58,10 @@ pub struct LinearModel {
     pub memory_gib: f64,
     /// Requests per call.
     pub max_batch: u32,
-    /// Scaling decomposition (see `service.rs`): 0/0/0 makes every part latency-bound, so the
-    /// call takes the same time on any partition of the reference GPU type.
-    pub compute_fraction: f64,
-    pub sat_ms_per_unit: f64,
-    pub weight_stream_ms: f64,
+    /// Share of each call that is compute (scales with the SMs, see `service/scaling.rs`); the
+    /// rest is fixed (clock only), so 0 makes the call take the same time on any partition of
+    /// the reference GPU type.
+    pub compute_frac: f64,
 }
 
 impl Default for LinearModel {
@@ -71,21 +70,18 @@ impl Default for LinearModel {
             reference_gpu: "h100-80gb",
             memory_gib: 1.0,
             max_batch: 1,
-            compute_fraction: 0.0,
-            sat_ms_per_unit: 0.0,
-            weight_stream_ms: 0.0,
+            compute_frac: 0.0,
         }
     }
 }
 
 impl LinearModel {
-    /// Fully compute-bound: `T_sat = min(L, 1.0 * batch * size) = L` for batch 1 (L = size), so a
-    /// device with a fraction `f` of the reference SMs (same GPU type) takes `L / f`.
+    /// Fully compute-bound: a device with a fraction `f` of the reference SMs (same GPU type)
+    /// takes `L / f`.
     pub fn compute_bound(reference_gpu: &'static str) -> LinearModel {
         LinearModel {
             reference_gpu,
-            compute_fraction: 1.0,
-            sat_ms_per_unit: 1.0,
+            compute_frac: 1.0,
             ..LinearModel::default()
         }
     }
@@ -108,19 +104,18 @@ impl LinearModel {
       "batch": [1.0],
       "size": [1.0, 1001.0],
       "latency_ms": [[1.0, 1001.0]],
-      "compute_fraction": {cf},
-      "weight_stream_ms": {ws},
-      "sat_ms_per_unit": {sat}
+      "fixed_frac": [[{ff}, {ff}]],
+      "compute_frac": [[{cf}, {cf}]]
     }}
-  }}
+  }},
+  "scaling": {{ "sm_bw_gbps": 100.0, "knee": 3.0 }}
 }}
 "#,
             gpu = self.reference_gpu,
             mem = self.memory_gib,
             mb = self.max_batch,
-            cf = self.compute_fraction,
-            ws = self.weight_stream_ms,
-            sat = self.sat_ms_per_unit,
+            cf = self.compute_frac,
+            ff = 1.0 - self.compute_frac,
         )
     }
 

@@ -1,0 +1,406 @@
+//! `gpuslice calibrate`: reading profiles, serving logs, SM-restricted profiles and load-generator
+//! exports, and handing them to the fitting code of [`crate::calibrate`].
+
+use crate::calibrate::scaling::{self, ScalingPoint};
+use crate::calibrate::{fit_op, gpubench_base, OpBase, Point};
+use crate::catalog::{Catalog, GpuSpec};
+use crate::error::{Error, Result};
+use crate::input::Table;
+use crate::service::{DeviceShare, ModelSpec, ServiceKind};
+use std::path::Path;
+
+pub(super) fn kind_of(s: &str) -> Result<ServiceKind> {
+    match s {
+        "asr" => Ok(ServiceKind::Asr),
+        "tts" => Ok(ServiceKind::Tts),
+        "llm" => Ok(ServiceKind::Llm),
+        o => Err(Error::input("--kind", "", format!("must be 'asr', 'tts' or 'llm', got '{o}'"))),
+    }
+}
+
+/// Points of one op from a profile or batches table.
+fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Result<Vec<Point>> {
+    let mut pts = Vec::new();
+    let lat = |i: usize| -> Result<f64> {
+        if from_profile {
+            t.nonneg(i, "latency_ms", true)
+        } else {
+            let d = (t.num(i, "end_s")? - t.num(i, "start_s")?) * 1e3;
+            if d > 0.0 {
+                Ok(d)
+            } else {
+                Err(Error::input(
+                    &t.path,
+                    format!("line {} column 'end_s'", i + 2),
+                    format!("end_s must be after start_s, got a duration of '{d}' ms"),
+                ))
+            }
+        }
+    };
+    let req = |cols: &[&str]| -> Result<()> {
+        let mut c: Vec<&str> = cols.to_vec();
+        c.push(if from_profile { "latency_ms" } else { "end_s" });
+        if !from_profile {
+            c.push("start_s");
+        }
+        t.require(&c)
+    };
+    match kind {
+        ServiceKind::Asr => {
+            req(&["batch", "audio_s"])?;
+            for i in 0..t.len() {
+                // Profiles name the op (encode, or encode_chunk for streaming chunks); serving
+                // logs of an offline server are all encode calls.
+                let row_op = if t.has("op") { t.text(i, "op") } else { "encode" };
+                if row_op != op {
+                    continue;
+                }
+                pts.push(Point {
+                    batch: t.nonneg(i, "batch", true)?,
+                    size: t.nonneg(i, "audio_s", true)?,
+                    latency_ms: lat(i)?,
+                });
+            }
+        }
+        ServiceKind::Tts => {
+            req(&["batch", "frames"])?;
+            for i in 0..t.len() {
+                pts.push(Point {
+                    batch: t.nonneg(i, "batch", true)?,
+                    size: t.nonneg(i, "frames", true)?,
+                    latency_ms: lat(i)?,
+                });
+            }
+        }
+        ServiceKind::Llm => {
+            req(&["op", "batch"])?;
+            for i in 0..t.len() {
+                let o = t.text(i, "op");
+                let is_prefill = o == "prefill";
+                let is_decode = o == "decode" || o == "decode_step";
+                if !is_prefill && !is_decode {
+                    return Err(Error::input(
+                        &t.path,
+                        format!("line {} column 'op'", i + 2),
+                        format!("unknown op '{o}' (prefill, decode, decode_step)"),
+                    ));
+                }
+                if (op == "prefill") != is_prefill {
+                    continue;
+                }
+                let p = if is_prefill {
+                    t.require(&["tokens"])?;
+                    Point {
+                        batch: 1.0,
+                        size: t.nonneg(i, "tokens", true)?,
+                        latency_ms: lat(i)?,
+                    }
+                } else {
+                    t.require(&["context"])?;
+                    // The attended context is the longest sequence plus the new token.
+                    Point {
+                        batch: t.nonneg(i, "batch", true)?,
+                        size: t.nonneg(i, "context", true)? + 1.0,
+                        latency_ms: lat(i)?,
+                    }
+                };
+                pts.push(p);
+            }
+        }
+    }
+    Ok(pts)
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+/// Fit an LLM model from GenAI-Perf / AIPerf exports (see [`crate::calibrate::fit_load_runs`]).
+pub fn calibrate_load_runs(
+    files: &[String],
+    gpu: &str,
+    memory_gib: Option<f64>,
+    kv_slots: Option<u32>,
+    max_context: u32,
+) -> Result<ModelSpec> {
+    let cat = Catalog::builtin();
+    let g = cat
+        .gpu(gpu)
+        .ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{gpu}' (known: {})", cat.names())))?;
+    let runs: Vec<_> = files.iter().map(|f| crate::input::read_load_run(f)).collect::<Result<_>>()?;
+    let (prefill, decode, diag) = crate::calibrate::fit_load_runs(&runs).map_err(|m| Error::input(files.join(","), "", m))?;
+    let max_c = runs.iter().map(|r| r.concurrency).fold(0.0, f64::max);
+    // Without --memory-gib, assume the server takes 90 % of the GPU: the default memory share of
+    // vLLM (`gpu_memory_utilization = 0.9`) and TensorRT-LLM's KV-cache fraction, which pre-allocate it.
+    let memory = memory_gib.unwrap_or(g.memory_gib * 0.9);
+    if !(memory.is_finite() && memory > 0.0) {
+        return Err(Error::input(
+            "--memory-gib",
+            "",
+            format!("must be a positive number, got '{memory}'"),
+        ));
+    }
+    // Seen only from outside, the server's calls cannot be split into fixed, compute and memory
+    // parts: take the split of the built-in LLM shape (the same Llama-3.1-8B class) at each cell.
+    let builtin = crate::config::builtin_model("h100/llm").ok_or_else(|| Error::Infeasible("built-in h100/llm missing".into()))??;
+    let mut ops = std::collections::BTreeMap::new();
+    for (name, mut t) in [("prefill", prefill), ("decode", decode)] {
+        let b = builtin.op(name);
+        for (i, &bb) in t.batch.iter().enumerate() {
+            for (j, &ss) in t.size.iter().enumerate() {
+                let (f, c) = b.fractions(bb, ss);
+                t.fixed_frac[i][j] = f;
+                t.compute_frac[i][j] = c;
+            }
+        }
+        ops.insert(name.to_string(), t);
+    }
+    let spec = ModelSpec {
+        name: "llm".into(),
+        kind: ServiceKind::Llm,
+        reference_gpu: g.name.clone(),
+        description: "LLM server fitted from GenAI-Perf/AIPerf concurrency sweeps".into(),
+        memory: crate::service::MemoryFootprint {
+            weights_gib: 0.0,
+            runtime_gib: memory,
+        },
+        max_batch: 1,
+        dispatch_ms: 0.0,
+        call_gap_ms: 0.0,
+        frames_per_char: None,
+        frames_range: None,
+        llm: Some(crate::service::LlmSpec {
+            max_seqs: kv_slots.unwrap_or(max_c.round().max(1.0) as u32),
+            max_context_tokens: max_context,
+            ..crate::service::LlmSpec::gpubench()
+        }),
+        asr_mode: crate::config::AsrMode::Offline,
+        chunk_s: 0.32,
+        tts_policy: crate::config::TtsPolicy::Static,
+        first_chunk_frames: 22,
+        ops,
+        scaling: builtin.scaling,
+        calibration: serde_json::json!({
+            "sources": { "genai_perf": files },
+            "form": diag["form"],
+            "prefill_rule": diag["prefill_rule"],
+            "ops": { "decode": diag["decode"] },
+        }),
+    };
+    spec.validate("calibrate")?;
+    Ok(spec)
+}
+
+/// Measurements of the profile shapes on other device shares: each DIR holds `gpu.csv` (or its
+/// parent does) and subfolders `full` (the whole GPU) and `sms<N>` (N SMs, a CUDA green
+/// context), each with `profile_<kind>.csv` in gpubench's layout (traces/h200/sms).
+pub fn scaling_points(dirs: &[String], kind: ServiceKind, bases: &[OpBase]) -> Result<Vec<ScalingPoint>> {
+    let mut out = Vec::new();
+    for d in dirs {
+        let dir = Path::new(d);
+        let gpu_csv = [dir.join("gpu.csv"), dir.join("../gpu.csv")]
+            .into_iter()
+            .find(|p| p.exists())
+            .ok_or_else(|| Error::input(d, "gpu.csv", "no gpu.csv in the folder or its parent"))?;
+        let gf = gpu_csv.display().to_string();
+        let g = Table::read(&gf)?;
+        g.require(&["name"])?;
+        let name = if g.is_empty() { "" } else { g.text(0, "name") };
+        let gpu: GpuSpec = crate::validate::gpu_key(name)
+            .and_then(|k| Catalog::builtin().gpu(k))
+            .cloned()
+            .ok_or_else(|| Error::input(&gf, "name", format!("unknown GPU '{name}'")))?;
+        let mut subs: Vec<(f64, std::path::PathBuf)> = Vec::new();
+        for e in std::fs::read_dir(dir).map_err(|e| Error::Io {
+            path: d.clone(),
+            message: e.to_string(),
+        })? {
+            let e = e.map_err(|e| Error::Io {
+                path: d.clone(),
+                message: e.to_string(),
+            })?;
+            let n = e.file_name().to_string_lossy().to_string();
+            let sms = if n == "full" {
+                Some(gpu.sm_count as f64)
+            } else {
+                n.strip_prefix("sms").and_then(|x| x.parse::<f64>().ok())
+            };
+            if let Some(sms) = sms {
+                if !(sms >= 1.0 && sms <= gpu.sm_count as f64) {
+                    return Err(Error::input(
+                        d,
+                        n,
+                        format!("{sms} SMs is not between 1 and the {} of {}", gpu.sm_count, gpu.name),
+                    ));
+                }
+                subs.push((sms, e.path()));
+            }
+        }
+        subs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (sms, sub) in subs {
+            let f = sub.join(format!("profile_{}.csv", kind.label()));
+            if !f.exists() {
+                continue;
+            }
+            let t = Table::read(&f.display().to_string())?;
+            let share = DeviceShare::of(&gpu, sms / gpu.sm_count as f64, 1.0);
+            let device = if sms == gpu.sm_count as f64 {
+                gpu.name.clone()
+            } else {
+                format!("{} {sms} SMs", gpu.name)
+            };
+            for base in bases {
+                for p in points_from(&t, kind, base.name, true)? {
+                    let (batch, size) = base.pad(p.batch, p.size);
+                    out.push(ScalingPoint {
+                        op: base.name.to_string(),
+                        batch,
+                        size,
+                        share,
+                        device: device.clone(),
+                        latency_ms: p.latency_ms,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Fit a gpubench-shaped model from files: tables from the reference GPU's profile and serving
+/// logs, and the device scaling model from the same shapes measured on other device shares
+/// (`scaling` folders; without them the fractions of the built-in model of the same kind are
+/// used).
+pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], scaling_dirs: &[String]) -> Result<ModelSpec> {
+    let kind = kind_of(kind)?;
+    let (mut spec, bases) = gpubench_base(kind);
+    let reference = Catalog::builtin()
+        .gpu(&spec.reference_gpu)
+        .cloned()
+        .ok_or_else(|| Error::Infeasible("reference GPU missing from catalog".into()))?;
+    if profile.is_none() && batches.is_empty() {
+        return Err(Error::input("calibrate", "", "needs --profile and/or --batches"));
+    }
+    let prof = profile.map(Table::read).transpose()?;
+    let logs: Vec<Table> = batches.iter().map(|b| Table::read(b)).collect::<Result<_>>()?;
+    let mut diags = serde_json::Map::new();
+    let file = profile.map(str::to_string).unwrap_or_else(|| batches.join(","));
+    for base in &bases {
+        let mut pts = Vec::new();
+        if let Some(p) = &prof {
+            pts.extend(points_from(p, kind, base.name, true)?);
+        }
+        for l in &logs {
+            pts.extend(points_from(l, kind, base.name, false)?);
+        }
+        if pts.is_empty() && base.optional {
+            continue; // measured only on other device shares (or not at all)
+        }
+        let (table, d) = fit_op(base, &pts).map_err(|m| Error::input(&file, format!("op {}", base.name), m))?;
+        spec.ops.insert(base.name.to_string(), table);
+        diags.insert(base.name.to_string(), serde_json::to_value(&d).unwrap_or_default());
+    }
+    let scaling_diag = if scaling_dirs.is_empty() {
+        let builtin = crate::config::builtin_model(&format!("h100/{}", kind.label()))
+            .ok_or_else(|| Error::Infeasible("no built-in model of this kind".into()))??;
+        spec.scaling = builtin.scaling;
+        for (name, t) in spec.ops.iter_mut() {
+            let b = builtin.op(name);
+            for (i, &bb) in t.batch.iter().enumerate() {
+                for (j, &ss) in t.size.iter().enumerate() {
+                    let (f, c) = b.fractions(bb, ss);
+                    t.fixed_frac[i][j] = f;
+                    t.compute_frac[i][j] = c;
+                }
+            }
+        }
+        serde_json::json!({ "from": format!("built-in h100/{} (no --scaling data)", kind.label()) })
+    } else {
+        let mut pts = scaling_points(scaling_dirs, kind, &bases)?;
+        // The reference GPU's own point of every cell measured elsewhere: the table's value.
+        let mut cells: Vec<(String, f64, f64)> = pts.iter().map(|p| (p.op.clone(), p.batch, p.size)).collect();
+        cells.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.total_cmp(&b.2)));
+        cells.dedup();
+        for (op, b, s) in cells {
+            if let Some(t) = spec.ops.get(&op) {
+                pts.push(ScalingPoint {
+                    op,
+                    batch: b,
+                    size: s,
+                    share: DeviceShare::whole(&reference),
+                    device: reference.name.clone(),
+                    latency_ms: t.grid_ms(b, s).0,
+                });
+            }
+        }
+        let sfile = scaling_dirs.join(",");
+        let (fitted, parts, d) = scaling::fit(&pts, &reference).map_err(|m| Error::input(&sfile, "", m))?;
+        spec.scaling = fitted;
+        for base in &bases {
+            if !spec.ops.contains_key(base.name) {
+                // Measured only on other shares: its reference table is the model's prediction there.
+                let ref_pts: Vec<Point> = scaling::reference_cells(base.name, &parts)
+                    .into_iter()
+                    .map(|(batch, size, latency_ms)| Point { batch, size, latency_ms })
+                    .collect();
+                if ref_pts.len() < 2 {
+                    continue;
+                }
+                let (table, dd) = fit_op(base, &ref_pts).map_err(|m| Error::input(&sfile, format!("op {}", base.name), m))?;
+                spec.ops.insert(base.name.to_string(), table);
+                diags.insert(base.name.to_string(), serde_json::to_value(&dd).unwrap_or_default());
+            }
+            if let Some(t) = spec.ops.get_mut(base.name) {
+                scaling::apply_fractions(base.name, t, &parts).map_err(|m| Error::input(&sfile, "", m))?;
+            }
+        }
+        serde_json::json!({ "sources": scaling_dirs, "fit": d })
+    };
+    // Host overheads from the serving logs: gaps between back-to-back calls (< 1 ms) and the delay
+    // from arrival to first call for requests that found the server idle (< 1 ms).
+    let (mut gaps, mut disp) = (Vec::new(), Vec::new());
+    for (b, l) in batches.iter().zip(&logs) {
+        for i in 1..l.len() {
+            let g = (l.num(i, "start_s")? - l.num(i - 1, "end_s")?) * 1e3;
+            if (0.0..1.0).contains(&g) {
+                gaps.push(g);
+            }
+        }
+        let dir = std::path::Path::new(b).parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        let rq = dir.join(format!("{}.requests.csv", spec.name));
+        if rq.exists() {
+            let r = Table::read(&rq.display().to_string())?;
+            r.require(&["arrival_s", "start_s"])?;
+            for i in 0..r.len() {
+                let d = (r.num(i, "start_s")? - r.num(i, "arrival_s")?) * 1e3;
+                if (0.0..1.0).contains(&d) {
+                    disp.push(d);
+                }
+            }
+        }
+    }
+    spec.call_gap_ms = (median(gaps).unwrap_or(0.0) * 1e4).round() / 1e4;
+    spec.dispatch_ms = (median(disp).unwrap_or(spec.call_gap_ms) * 1e4).round() / 1e4;
+    spec.calibration = serde_json::json!({
+        "form": match kind {
+            ServiceKind::Tts => "per batch bucket, latency linear in frames (robust least squares)",
+            _ => "median latency per padded (batch, size) cell, gaps interpolated in log2(batch)",
+        },
+        "sources": { "profile": profile, "batches": batches },
+        "provenance": {
+            "gpu": "NVIDIA H100 80GB HBM3 (SXM, 132 SMs)",
+            "driver": "580.159.04",
+            "framework": "PyTorch 2.11 + CUDA 13.0, bf16, CUDA graphs (traces/h100/gpubench.py)",
+            "date": "2026-11-25"
+        },
+        "host_overhead": { "call_gap_ms": spec.call_gap_ms, "dispatch_ms": spec.dispatch_ms },
+        "ops": diags,
+        "scaling": scaling_diag,
+    });
+    spec.validate("calibrate")?;
+    Ok(spec)
+}
