@@ -22,6 +22,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod input;
+pub mod k8s;
 pub mod metrics;
 pub mod profile;
 pub mod report;

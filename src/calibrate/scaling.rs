@@ -132,8 +132,9 @@ fn solve(a: &[[f64; 3]; 3], b: &[f64; 3], n: usize) -> Option<[f64; 3]> {
         for r in 0..n {
             if r != c {
                 let f = m[r][c] / m[c][c];
-                for k in c..n {
-                    m[r][k] -= f * m[c][k];
+                let pivot = m[c];
+                for (x, p) in m[r][c..n].iter_mut().zip(&pivot[c..n]) {
+                    *x -= f * p;
                 }
                 v[r] -= f * v[c];
             }
@@ -147,6 +148,8 @@ fn solve(a: &[[f64; 3]; 3], b: &[f64; 3], n: usize) -> Option<[f64; 3]> {
 }
 
 type CellKey = (String, u64, u64);
+/// The fitted parts `[fixed, compute, memory]` of every measured cell.
+pub type CellParts = BTreeMap<CellKey, [f64; 3]>;
 
 fn key(op: &str, b: f64, s: f64) -> CellKey {
     (op.to_string(), b.to_bits(), s.to_bits())
@@ -225,7 +228,7 @@ fn loo(cells: &BTreeMap<CellKey, Vec<&ScalingPoint>>, s: &Scaling, reference: &G
 
 /// Fit the scaling model of a model's ops from `points` (the reference GPU's points included).
 /// Returns the parameters, the fitted parts of every measured cell, and diagnostics.
-pub fn fit(points: &[ScalingPoint], reference: &GpuSpec) -> Result<(Scaling, BTreeMap<CellKey, [f64; 3]>, ScalingDiagnostics), String> {
+pub fn fit(points: &[ScalingPoint], reference: &GpuSpec) -> Result<(Scaling, CellParts, ScalingDiagnostics), String> {
     let ref_share = DeviceShare::whole(reference);
     let mut cells: BTreeMap<CellKey, Vec<&ScalingPoint>> = BTreeMap::new();
     for p in points {

@@ -1,0 +1,1318 @@
+//! Kubernetes configuration for a planned deployment on the NVIDIA GPU Operator: the files a
+//! platform engineer applies to run a plan (GPU type, and per GPU its sharing regime and tenants)
+//! on a cluster. Pure: [`emit`] returns texts; writing them is the caller's business.
+//!
+//! # What is emitted
+//! * `mig-parted-config.yaml` (MIG-capable GPU types only): a ConfigMap whose key `config.yaml`
+//!   holds a mig-parted config, `all-disabled` plus one named layout per MIG pool. The MIG manager
+//!   applies the config named by a node's `nvidia.com/mig.config` label.
+//! * `device-plugin-config.yaml`: a ConfigMap with one key per named device-plugin config
+//!   (`exclusive`, `mig-mixed`, `time-sliced-<n>`, `mps-<n>`); the device plugin, GPU feature
+//!   discovery and the MPS control daemon use the one named by a node's
+//!   `nvidia.com/device-plugin.config` label.
+//! * `gpu-operator-values.yaml`: Helm values that point the operator at both ConfigMaps and set
+//!   the cluster-wide MIG strategy (see "MIG strategy" below).
+//! * `node-labels.sh`: `kubectl label node` lines, per pool, with placeholder node names.
+//! * `deployment-<name>.yaml`: per model and pool, an apps/v1 Deployment requesting one
+//!   `nvidia.com/gpu` (whole GPU, time-slicing or MPS replica) or one `nvidia.com/mig-<profile>`
+//!   (MIG instance, mixed strategy), with a nodeSelector on the pool's two labels and a
+//!   placeholder image.
+//!
+//! # Pools and nodes
+//! The MIG manager applies one mig-parted config to a node (we use `devices: all`) and the device
+//! plugin applies one sharing config to every GPU of a node, with time-slicing and MPS mutually
+//! exclusive (k8s-device-plugin README, "Shared Access to GPUs"). So GPUs planned differently cannot share
+//! a node: GPUs are grouped into pools of identical configuration (same MIG layout, or same regime
+//! and replica count), in order of first appearance, and each pool gets its own nodes. A pool of
+//! `n` GPUs needs `ceil(n / gpus_per_node)` nodes; the spare GPUs of its last node receive the same
+//! configuration and are left free. Deployment replicas count the planned tenants only.
+//!
+//! # MIG strategy
+//! MIG instances are requested by profile (`mixed` strategy) because a plan may mix profiles. The
+//! strategy is a flag of each device-plugin config (`flags.migStrategy`), but the operator's
+//! ClusterPolicy `mig.strategy`, when set, becomes the plugin's `MIG_STRATEGY` variable, which
+//! takes precedence over the config file, and the plugin refuses MPS with `mixed`. The values file
+//! therefore sets `mixed` when the plan has MIG pools and no MPS pools, `none` when it has no MIG
+//! pools, and leaves it unset (so each node's config decides) when it has both.
+//!
+//! # Not expressible (and so not emitted)
+//! The device plugin hands out replicas of any GPU of a node, so a plan's pairing of tenants on a
+//! particular time-sliced or MPS GPU is not enforced, only the count per GPU; MPS clients get equal
+//! shares (1/replicas of memory and SMs), not per-tenant limits. MPS is for whole GPUs only (it is
+//! not supported on MIG devices), which the [`K8sGpu`] variants already guarantee.
+//!
+//! # Sources of the formats
+//! * mig-parted config: github.com/NVIDIA/mig-parted `examples/config.yaml`, `api/spec/v1/spec.go`
+//!   (fields `device-filter` string or list, `devices` `all` or index list, `mig-enabled`,
+//!   `mig-devices` required when enabled), `deployments/systemd/config-default.yaml` (device-filter
+//!   ids per GPU); PCI ids from go-nvlib's `pkg/pciids/default_pci.ids` vendored there.
+//! * MIG manager ConfigMap, key `config.yaml`, `migManager.config.name`, `nvidia.com/mig.config`:
+//!   github.com/NVIDIA/gpu-operator `deployments/gpu-operator/values.yaml` and
+//!   `assets/state-mig-manager/0400_configmap.yaml`; GPU Operator docs "GPU Operator with MIG"
+//!   (<https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-operator-mig.html>,
+//!   source github.com/NVIDIA/cloud-native-docs `gpu-operator/gpu-operator-mig.rst`,
+//!   `gpu-operator/manifests/input/custom-mig-config.yaml`).
+//! * Device-plugin config (`version: v1`, `flags.migStrategy`, `sharing.timeSlicing` /
+//!   `sharing.mps`, `resources[].name`/`replicas`, `failRequestsGreaterThanOne`), ConfigMap with
+//!   one key per config and the `nvidia.com/device-plugin.config` label: github.com/NVIDIA/k8s-device-plugin
+//!   `README.md` ("Shared Access to GPUs", "Multiple Config File Example", "Updating Per-Node
+//!   Configuration With a Node Label") and `api/config/v1/{config,flags,sharing,replicas}.go`
+//!   (replicas must be >= 2); `cmd/nvidia-device-plugin/main.go` (MPS refuses `mixed`);
+//!   `internal/rm/rm.go` (MIG resource `nvidia.com/mig-<profile>`, `+` written as `.`).
+//! * GPU Operator device-plugin wiring (`devicePlugin.config.name`/`default`, ConfigMap in the
+//!   operator namespace): gpu-operator `deployments/gpu-operator/values.yaml`,
+//!   `templates/clusterpolicy.yaml` (`mig.strategy` omitted when empty),
+//!   `controllers/object_controls.go` (`applyMIGConfiguration`: `MIG_STRATEGY` set only when the
+//!   strategy is); docs "Time-Slicing GPUs in Kubernetes"
+//!   (<https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-sharing.html>,
+//!   `gpu-operator/gpu-sharing.rst`, `manifests/input/time-slicing-config-fine.yaml`) and
+//!   "Multi-Process Service in Kubernetes" (only `nvidia.com/gpu` can be shared with MPS).
+//! * Deployment: Kubernetes `apps/v1` API; extended resources may appear in both requests and
+//!   limits only with equal values (<https://kubernetes.io/docs/tasks/manage-gpus/scheduling-gpus/>).
+//!
+//! YAML is written by hand: block style, two-space indent, every free-text or name value in double
+//! quotes (JSON string syntax, which YAML 1.1 and 1.2 read alike, so a model called `no` or `on`
+//! stays a string for Go's YAML 1.1 readers), fixed tokens (`v1`, `all`, booleans, counts) plain as
+//! in NVIDIA's examples.
+
+use crate::catalog::{place_layout, Catalog, GpuSpec, MigProfile};
+use crate::error::{Error, Result};
+
+/// GPUs per node when the caller does not say: DGX/HGX A100, H100 and H200 nodes carry 8.
+pub const DEFAULT_GPUS_PER_NODE: u32 = 8;
+
+/// Namespace of the GPU Operator, where the MIG manager and device plugin look for their
+/// ConfigMaps (the namespace NVIDIA's install instructions use).
+pub const GPU_OPERATOR_NAMESPACE: &str = "gpu-operator";
+
+/// Device-plugin config name for whole GPUs without sharing; also the default for unlabelled nodes.
+const EXCLUSIVE_CONFIG: &str = "exclusive";
+/// Device-plugin config name for MIG nodes: instances advertised per profile.
+const MIG_MIXED_CONFIG: &str = "mig-mixed";
+/// mig-parted config that turns MIG off on every GPU of a node (the MIG manager's default label).
+const MIG_DISABLED_CONFIG: &str = "all-disabled";
+/// Resource name of a whole GPU or of a time-slicing / MPS replica.
+const GPU_RESOURCE: &str = "nvidia.com/gpu";
+/// Longest Kubernetes label value and DNS-1123 label (object names used as label values too).
+const MAX_LABEL_LEN: usize = 63;
+
+/// A planned deployment: one GPU type, and per GPU how it is shared and who runs on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct K8sDeployment {
+    /// Deployment name (a DNS-1123 label); prefixes the ConfigMap names and labels the Deployments.
+    pub name: String,
+    /// GPU catalog key, e.g. `a100-80gb` (see `gpuslice catalog`).
+    pub gpu_type: String,
+    /// The GPUs and their tenants.
+    pub gpus: Vec<K8sGpu>,
+    /// GPUs per node, which sets how many nodes each pool needs.
+    pub gpus_per_node: u32,
+}
+
+impl K8sDeployment {
+    /// A deployment with [`DEFAULT_GPUS_PER_NODE`] GPUs per node.
+    pub fn new(name: impl Into<String>, gpu_type: impl Into<String>, gpus: Vec<K8sGpu>) -> Self {
+        K8sDeployment {
+            name: name.into(),
+            gpu_type: gpu_type.into(),
+            gpus,
+            gpus_per_node: DEFAULT_GPUS_PER_NODE,
+        }
+    }
+}
+
+/// One physical GPU of a plan. Model names become Deployment names, so they must be DNS-1123
+/// labels (lowercase letters, digits and `-`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum K8sGpu {
+    /// One model server owns the whole GPU.
+    Dedicated {
+        /// The model.
+        model: String,
+    },
+    /// Device-plugin time-slicing: one replica per listed tenant (a model listed twice runs two
+    /// pods on the GPU). At least two tenants: the plugin refuses fewer than 2 replicas.
+    TimeSliced {
+        /// The tenants.
+        models: Vec<String>,
+    },
+    /// Device-plugin MPS: one client per listed tenant, each capped at an equal share. At least two.
+    Mps {
+        /// The tenants.
+        models: Vec<String>,
+    },
+    /// MIG instances: profile name as the catalog spells it (e.g. `3g.40gb`) and the model it
+    /// serves (`None`: instance created but left empty).
+    Mig {
+        /// Instances.
+        instances: Vec<(String, Option<String>)>,
+    },
+}
+
+/// One emitted file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct K8sFile {
+    /// File name, e.g. `mig-parted-config.yaml`.
+    pub name: String,
+    /// Contents.
+    pub text: String,
+}
+
+/// The configuration shared by every GPU of one node pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PoolKind {
+    /// Whole GPUs, no sharing.
+    Exclusive,
+    /// Time-slicing with this many replicas per GPU.
+    TimeSliced { replicas: u32 },
+    /// MPS with this many clients per GPU.
+    Mps { replicas: u32 },
+    /// MIG layout: (profile, count), largest profile first.
+    Mig { layout: Vec<(String, u32)> },
+}
+
+impl PoolKind {
+    /// Value of the `nvidia.com/mig.config` label (a mig-parted config name).
+    fn mig_config(&self) -> String {
+        match self {
+            PoolKind::Mig { layout } => {
+                let parts: Vec<String> = layout.iter().map(|(p, n)| format!("{n}x{}", label_safe(p))).collect();
+                format!("mig-{}", parts.join("-"))
+            }
+            _ => MIG_DISABLED_CONFIG.to_string(),
+        }
+    }
+
+    /// Value of the `nvidia.com/device-plugin.config` label (a key of the device-plugin ConfigMap).
+    fn plugin_config(&self) -> String {
+        match self {
+            PoolKind::Exclusive => EXCLUSIVE_CONFIG.to_string(),
+            PoolKind::TimeSliced { replicas } => format!("time-sliced-{replicas}"),
+            PoolKind::Mps { replicas } => format!("mps-{replicas}"),
+            PoolKind::Mig { .. } => MIG_MIXED_CONFIG.to_string(),
+        }
+    }
+
+    /// One phrase for comments.
+    fn describe(&self) -> String {
+        match self {
+            PoolKind::Exclusive => "whole GPUs, no sharing".to_string(),
+            PoolKind::TimeSliced { replicas } => format!("time-slicing, {replicas} replicas per GPU"),
+            PoolKind::Mps { replicas } => format!("MPS, {replicas} clients per GPU"),
+            PoolKind::Mig { layout } => {
+                let parts: Vec<String> = layout.iter().map(|(p, n)| format!("{n} x {p}")).collect();
+                format!("MIG {} per GPU", parts.join(" + "))
+            }
+        }
+    }
+}
+
+/// GPUs with identical configuration.
+#[derive(Debug)]
+struct Pool {
+    kind: PoolKind,
+    /// Indices into the deployment's GPUs.
+    gpus: Vec<usize>,
+    /// Valid `nvidia.com/mig.config` value, computed once (a layout name past 63 characters falls
+    /// back to the pool number).
+    mig_config: String,
+}
+
+/// Pods of one model on one pool requesting one resource: one Deployment.
+#[derive(Debug)]
+struct Workload {
+    name: String,
+    model: String,
+    pool: usize,
+    resource: String,
+    replicas: u32,
+}
+
+/// The validated plan the files are written from.
+struct Plan<'a> {
+    d: &'a K8sDeployment,
+    gpu: &'a GpuSpec,
+    pools: Vec<Pool>,
+    workloads: Vec<Workload>,
+}
+
+/// Emit the Kubernetes files for a deployment, in apply order: ConfigMaps, operator values, node
+/// labels, Deployments. Errors name the offending field (`gpus[2].models`, ...) on one line.
+pub fn emit(d: &K8sDeployment) -> Result<Vec<K8sFile>> {
+    let plan = Plan::build(d)?;
+    let mut files = Vec::new();
+    if plan.gpu.has_mig() {
+        files.push(K8sFile {
+            name: "mig-parted-config.yaml".to_string(),
+            text: plan.mig_parted_configmap(),
+        });
+    }
+    files.push(K8sFile {
+        name: "device-plugin-config.yaml".to_string(),
+        text: plan.device_plugin_configmap(),
+    });
+    files.push(K8sFile {
+        name: "gpu-operator-values.yaml".to_string(),
+        text: plan.operator_values(),
+    });
+    files.push(K8sFile {
+        name: "node-labels.sh".to_string(),
+        text: plan.node_labels(),
+    });
+    for w in &plan.workloads {
+        files.push(K8sFile {
+            name: format!("deployment-{}.yaml", w.name),
+            text: plan.deployment(w),
+        });
+    }
+    Ok(files)
+}
+
+fn bad(field: impl Into<String>, message: impl Into<String>) -> Error {
+    Error::input("", field, message)
+}
+
+/// Check a DNS-1123 label (Deployment names, label values derived from names).
+fn check_dns_label(s: &str, field: &str, what: &str) -> Result<()> {
+    let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_ends =
+        s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric()) && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    if s.is_empty() {
+        return Err(bad(field, format!("{what} is empty")));
+    }
+    if !ok_chars || !ok_ends || s.len() > MAX_LABEL_LEN {
+        return Err(bad(
+            field,
+            format!(
+                "{what} '{s}' is not a Kubernetes name: use at most {MAX_LABEL_LEN} lowercase letters, digits and '-', \
+                 starting and ending with a letter or digit"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A MIG profile name as label values and resource names spell it (`+` is not allowed there; the
+/// device plugin and mig-parted's own config names write it as `.`).
+fn label_safe(profile: &str) -> String {
+    profile.replace('+', ".")
+}
+
+/// Extended resource of a MIG instance under the mixed strategy.
+fn mig_resource(profile: &str) -> String {
+    format!("nvidia.com/mig-{}", label_safe(profile))
+}
+
+/// PCI device id (device << 16 | vendor 0x10DE, as mig-parted's `device-filter` writes it) of the
+/// catalog's MIG GPU types, so a layout applies only to the GPU it was planned for.
+fn pci_device_id(gpu: &str) -> Option<&'static str> {
+    match gpu {
+        "a100-40gb" => Some("0x20B010DE"),  // GA100 [A100 SXM4 40GB]
+        "a100-80gb" => Some("0x20B210DE"),  // GA100 [A100 SXM4 80GB]
+        "h100-80gb" => Some("0x233010DE"),  // GH100 [H100 SXM5 80GB]
+        "h100-pcie" => Some("0x233110DE"),  // GH100 [H100 PCIe]
+        "h200-141gb" => Some("0x233510DE"), // GH100 [H200 SXM 141GB]
+        _ => None,
+    }
+}
+
+fn count_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Tenants of a shared (time-sliced or MPS) GPU: at least two, each a valid name.
+fn check_shared(models: &[String], field: &str, regime: &str) -> Result<u32> {
+    match models.len() {
+        0 => Err(bad(field, format!("{regime} GPU has no tenants"))),
+        1 => Err(bad(
+            field,
+            format!(
+                "{regime} GPU has one tenant '{}': the device plugin needs at least 2 replicas; make it Dedicated",
+                models[0]
+            ),
+        )),
+        n => {
+            for (j, m) in models.iter().enumerate() {
+                check_dns_label(m, &format!("{field}[{j}]"), "model name")?;
+            }
+            Ok(count_u32(n))
+        }
+    }
+}
+
+impl<'a> Plan<'a> {
+    fn build(d: &'a K8sDeployment) -> Result<Plan<'a>> {
+        let cat = Catalog::builtin();
+        let gpu = cat
+            .gpu(&d.gpu_type)
+            .ok_or_else(|| bad("gpu_type", format!("unknown GPU type '{}' (known: {})", d.gpu_type, cat.names())))?;
+        check_dns_label(&d.name, "name", "deployment name")?;
+        if d.gpus.is_empty() {
+            return Err(bad("gpus", "the deployment has no GPUs"));
+        }
+        if d.gpus_per_node == 0 {
+            return Err(bad("gpus_per_node", "must be at least 1, got '0'"));
+        }
+        let mut pools: Vec<Pool> = Vec::new();
+        let mut workloads: Vec<Workload> = Vec::new();
+        for (i, g) in d.gpus.iter().enumerate() {
+            let field = format!("gpus[{i}]");
+            let (kind, tenants) = Self::gpu_kind(gpu, g, &field)?;
+            let pool = match pools.iter().position(|p| p.kind == kind) {
+                Some(k) => k,
+                None => {
+                    let name = kind.mig_config();
+                    let mig_config = if name.len() <= MAX_LABEL_LEN {
+                        name
+                    } else {
+                        format!("mig-pool-{}", pools.len() + 1)
+                    };
+                    pools.push(Pool {
+                        kind,
+                        gpus: Vec::new(),
+                        mig_config,
+                    });
+                    pools.len() - 1
+                }
+            };
+            pools[pool].gpus.push(i);
+            for (model, resource) in tenants {
+                match workloads
+                    .iter_mut()
+                    .find(|w| w.model == model && w.pool == pool && w.resource == resource)
+                {
+                    Some(w) => w.replicas += 1,
+                    None => workloads.push(Workload {
+                        name: String::new(),
+                        model,
+                        pool,
+                        resource,
+                        replicas: 1,
+                    }),
+                }
+            }
+        }
+        Self::name_workloads(&mut workloads)?;
+        Ok(Plan { d, gpu, pools, workloads })
+    }
+
+    /// The pool configuration of one GPU and its tenants as (model, resource).
+    fn gpu_kind(gpu: &GpuSpec, g: &K8sGpu, field: &str) -> Result<(PoolKind, Vec<(String, String)>)> {
+        let whole = |models: &[String]| models.iter().map(|m| (m.clone(), GPU_RESOURCE.to_string())).collect::<Vec<_>>();
+        match g {
+            K8sGpu::Dedicated { model } => {
+                check_dns_label(model, &format!("{field}.model"), "model name")?;
+                Ok((PoolKind::Exclusive, whole(std::slice::from_ref(model))))
+            }
+            K8sGpu::TimeSliced { models } => {
+                let replicas = check_shared(models, &format!("{field}.models"), "time-sliced")?;
+                Ok((PoolKind::TimeSliced { replicas }, whole(models)))
+            }
+            K8sGpu::Mps { models } => {
+                let replicas = check_shared(models, &format!("{field}.models"), "MPS")?;
+                Ok((PoolKind::Mps { replicas }, whole(models)))
+            }
+            K8sGpu::Mig { instances } => {
+                let f = format!("{field}.instances");
+                if !gpu.has_mig() {
+                    return Err(bad(f, format!("GPU type '{}' ({}) does not support MIG", gpu.name, gpu.display)));
+                }
+                if instances.is_empty() {
+                    return Err(bad(f, "MIG GPU has no instances"));
+                }
+                let layout: Vec<&str> = instances.iter().map(|(p, _)| p.as_str()).collect();
+                // Unknown profiles, count limits and placement, with the catalog's messages.
+                place_layout(gpu, &layout.join(",")).map_err(|e| bad(f.clone(), e.to_string()))?;
+                let mut tenants = Vec::new();
+                for (j, (p, m)) in instances.iter().enumerate() {
+                    if let Some(m) = m {
+                        check_dns_label(m, &format!("{f}[{j}]"), "model name")?;
+                        tenants.push((m.clone(), mig_resource(p)));
+                    }
+                }
+                let mut profiles: Vec<&MigProfile> = Vec::new();
+                for p in &layout {
+                    if let Some(spec) = gpu.mig_profile(p) {
+                        if !profiles.iter().any(|q| q.name == spec.name) {
+                            profiles.push(spec);
+                        }
+                    }
+                }
+                // Canonical order, so equal layouts written in any order form one pool.
+                profiles.sort_by(|a, b| (b.mem_slices, b.compute_slices, &a.name).cmp(&(a.mem_slices, a.compute_slices, &b.name)));
+                let layout = profiles
+                    .iter()
+                    .map(|p| (p.name.clone(), count_u32(layout.iter().filter(|q| **q == p.name).count())))
+                    .collect();
+                Ok((PoolKind::Mig { layout }, tenants))
+            }
+        }
+    }
+
+    /// A model on one pool and resource is named after the model; one spread over several gets
+    /// `-pool<k>` (and the MIG profile where one pool gives it several).
+    fn name_workloads(workloads: &mut [Workload]) -> Result<()> {
+        for i in 0..workloads.len() {
+            let w = &workloads[i];
+            let same_model = workloads.iter().filter(|v| v.model == w.model).count();
+            let same_pool = workloads.iter().filter(|v| v.model == w.model && v.pool == w.pool).count();
+            let mut name = w.model.clone();
+            if same_model > 1 {
+                name.push_str(&format!("-pool{}", w.pool + 1));
+            }
+            if same_pool > 1 {
+                let suffix = w.resource.trim_start_matches("nvidia.com/").replace('.', "-");
+                name.push_str(&format!("-{suffix}"));
+            }
+            check_dns_label(&name, "gpus", "Deployment name")?;
+            workloads[i].name = name;
+        }
+        for (i, w) in workloads.iter().enumerate() {
+            if workloads[..i].iter().any(|v| v.name == w.name) {
+                return Err(bad(
+                    "gpus",
+                    format!("two Deployments would both be named '{}'; rename a model", w.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn has_mig_pools(&self) -> bool {
+        self.pools.iter().any(|p| matches!(p.kind, PoolKind::Mig { .. }))
+    }
+
+    fn has_mps_pools(&self) -> bool {
+        self.pools.iter().any(|p| matches!(p.kind, PoolKind::Mps { .. }))
+    }
+
+    fn nodes(&self, pool: &Pool) -> u32 {
+        count_u32(pool.gpus.len()).div_ceil(self.d.gpus_per_node)
+    }
+
+    fn mig_configmap_name(&self) -> String {
+        format!("{}-mig-parted-config", self.d.name)
+    }
+
+    fn plugin_configmap_name(&self) -> String {
+        format!("{}-device-plugin-config", self.d.name)
+    }
+
+    /// The labels that select a pool's nodes: `(key, value)`, the MIG one only on MIG-capable GPUs
+    /// (the operator deploys the MIG manager nowhere else).
+    fn pool_labels(&self, pool: &Pool) -> Vec<(&'static str, String)> {
+        let mut l = Vec::new();
+        if self.gpu.has_mig() {
+            l.push(("nvidia.com/mig.config", pool.mig_config.clone()));
+        }
+        l.push(("nvidia.com/device-plugin.config", pool.kind.plugin_config()));
+        l
+    }
+
+    /// "asr x2, tts x1" for a pool.
+    fn tenants_of(&self, pool_idx: usize) -> String {
+        let parts: Vec<String> = self
+            .workloads
+            .iter()
+            .filter(|w| w.pool == pool_idx)
+            .map(|w| format!("{} x{} ({})", w.model, w.replicas, w.resource))
+            .collect();
+        if parts.is_empty() {
+            "no tenants".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    fn header(&self, what: &str) -> String {
+        format!(
+            "# {what}\n# gpuslice deployment '{}': {} x {} ({}), {} GPUs per node.\n",
+            self.d.name,
+            self.d.gpus.len(),
+            self.gpu.name,
+            self.gpu.display,
+            self.d.gpus_per_node
+        )
+    }
+
+    fn mig_parted_configmap(&self) -> String {
+        let mut o = self.header("mig-parted configs for the GPU Operator's MIG manager.");
+        o.push_str("# The MIG manager reads the key config.yaml (gpu-operator-values.yaml points migManager.config.name\n");
+        o.push_str("# here) and applies the config named by each node's nvidia.com/mig.config label (node-labels.sh).\n");
+        o.push_str("# Every entry uses `devices: all`: a node carries one pool, see node-labels.sh.\n");
+        o.push_str("apiVersion: v1\nkind: ConfigMap\nmetadata:\n");
+        o.push_str(&format!(
+            "  name: {}\n  namespace: {}\n",
+            q(&self.mig_configmap_name()),
+            q(GPU_OPERATOR_NAMESPACE)
+        ));
+        o.push_str("data:\n  config.yaml: |\n");
+        let mut c = String::new();
+        c.push_str("version: v1\nmig-configs:\n");
+        c.push_str(&format!("  {MIG_DISABLED_CONFIG}:\n    - devices: all\n      mig-enabled: false\n"));
+        for (k, pool) in self.pools.iter().enumerate() {
+            let PoolKind::Mig { layout } = &pool.kind else { continue };
+            c.push_str(&format!("\n  # pool {}: {}\n", k + 1, pool.kind.describe()));
+            c.push_str(&format!("  {}:\n", pool.mig_config));
+            match pci_device_id(&self.gpu.name) {
+                Some(id) => c.push_str(&format!("    - device-filter: [{}]\n      devices: all\n", q(id))),
+                None => c.push_str("    - devices: all\n"),
+            }
+            c.push_str("      mig-enabled: true\n      mig-devices:\n");
+            for (p, n) in layout {
+                c.push_str(&format!("        {}: {n}\n", q(p)));
+            }
+        }
+        for l in c.lines() {
+            if l.is_empty() {
+                o.push('\n');
+            } else {
+                o.push_str(&format!("    {l}\n"));
+            }
+        }
+        o
+    }
+
+    /// One device-plugin config file (the value of one ConfigMap key).
+    fn plugin_config_text(kind: &PoolKind) -> String {
+        let strategy = if matches!(kind, PoolKind::Mig { .. }) { "mixed" } else { "none" };
+        let mut c = format!("version: v1\nflags:\n  migStrategy: {strategy}\n");
+        let (section, replicas) = match kind {
+            PoolKind::TimeSliced { replicas } => ("timeSlicing", *replicas),
+            PoolKind::Mps { replicas } => ("mps", *replicas),
+            _ => return c,
+        };
+        c.push_str(&format!(
+            "sharing:\n  {section}:\n    failRequestsGreaterThanOne: true\n    resources:\n"
+        ));
+        c.push_str(&format!("    - name: {GPU_RESOURCE}\n      replicas: {replicas}\n"));
+        c
+    }
+
+    fn device_plugin_configmap(&self) -> String {
+        let mut o = self.header("Device-plugin configs (also read by GPU feature discovery and the MPS control daemon).");
+        o.push_str("# One key per named config; gpu-operator-values.yaml points devicePlugin.config.name here with\n");
+        o.push_str(&format!(
+            "# default '{EXCLUSIVE_CONFIG}', and each node's nvidia.com/device-plugin.config label picks one.\n"
+        ));
+        o.push_str("# A config applies to every GPU of a node; time-slicing and MPS are exclusive on a node.\n");
+        o.push_str("# failRequestsGreaterThanOne: a pod asks for one replica; more would not buy a bigger share.\n");
+        o.push_str("apiVersion: v1\nkind: ConfigMap\nmetadata:\n");
+        o.push_str(&format!(
+            "  name: {}\n  namespace: {}\n",
+            q(&self.plugin_configmap_name()),
+            q(GPU_OPERATOR_NAMESPACE)
+        ));
+        o.push_str("data:\n");
+        let mut kinds: Vec<&PoolKind> = vec![&PoolKind::Exclusive];
+        for p in &self.pools {
+            if !kinds.iter().any(|k| k.plugin_config() == p.kind.plugin_config()) {
+                kinds.push(&p.kind);
+            }
+        }
+        for kind in kinds {
+            o.push_str(&format!("  {}: |-\n", kind.plugin_config()));
+            for l in Self::plugin_config_text(kind).lines() {
+                o.push_str(&format!("    {l}\n"));
+            }
+        }
+        o
+    }
+
+    fn operator_values(&self) -> String {
+        let mut o = self.header("Helm values for the NVIDIA GPU Operator (chart nvidia/gpu-operator).");
+        o.push_str(&format!(
+            "# Apply the ConfigMaps in namespace {GPU_OPERATOR_NAMESPACE} first, then:\n"
+        ));
+        o.push_str(&format!(
+            "#   helm upgrade --install gpu-operator nvidia/gpu-operator -n {GPU_OPERATOR_NAMESPACE} -f gpu-operator-values.yaml\n"
+        ));
+        o.push_str("# (merge into your own values file if you have one).\n");
+        let strategy = match (self.has_mig_pools(), self.has_mps_pools()) {
+            (true, true) => {
+                o.push_str("# mig.strategy is left unset: when set, the operator passes it to the device plugin as MIG_STRATEGY,\n");
+                o.push_str("# which overrides each config's flags.migStrategy, and MIG pools need 'mixed' while the plugin\n");
+                o.push_str("# refuses MPS with 'mixed'. Unset, every node uses the migStrategy of its own config.\n");
+                ""
+            }
+            (true, false) => {
+                o.push_str("# mig.strategy mixed: MIG instances are requested per profile (nvidia.com/mig-<profile>).\n");
+                "mixed"
+            }
+            (false, _) => {
+                o.push_str("# mig.strategy none: no pool of this plan uses MIG (other MIG nodes of the cluster would need 'mixed').\n");
+                "none"
+            }
+        };
+        o.push_str(&format!("mig:\n  strategy: {}\n", q(strategy)));
+        if self.gpu.has_mig() {
+            o.push_str("migManager:\n  config:\n");
+            o.push_str(&format!(
+                "    name: {}\n    default: {}\n",
+                q(&self.mig_configmap_name()),
+                q(MIG_DISABLED_CONFIG)
+            ));
+        }
+        o.push_str("devicePlugin:\n  config:\n");
+        o.push_str(&format!(
+            "    name: {}\n    default: {}\n",
+            q(&self.plugin_configmap_name()),
+            q(EXCLUSIVE_CONFIG)
+        ));
+        o
+    }
+
+    fn node_labels(&self) -> String {
+        let per = self.d.gpus_per_node;
+        let total_nodes: u32 = self.pools.iter().map(|p| self.nodes(p)).sum();
+        let mut o = String::from("#!/bin/sh\n");
+        o.push_str(&format!(
+            "# Node labels for gpuslice deployment '{}': {} x {} ({}), {per} GPUs per node.\n",
+            self.d.name,
+            self.d.gpus.len(),
+            self.gpu.name,
+            self.gpu.display
+        ));
+        o.push_str("#\n# GPUs are grouped into pools of identical configuration. The MIG manager applies one mig-parted\n");
+        o.push_str("# config to all GPUs of a node and the device plugin one sharing config, so each pool gets its own\n");
+        o.push_str(&format!(
+            "# nodes: a pool of N GPUs needs ceil(N / {per}) nodes, and the spare GPUs of its last node get the same\n"
+        ));
+        o.push_str("# configuration and stay free for other work. The Deployments select a pool by these labels.\n");
+        if !self.gpu.has_mig() {
+            o.push_str(&format!(
+                "# {} has no MIG, so no nvidia.com/mig.config label is set.\n",
+                self.gpu.name
+            ));
+        }
+        o.push_str("#\n# Replace the placeholder node names (REPLACE-pool<k>-node<j>) with nodes of that GPU type, e.g. from\n");
+        o.push_str("#   kubectl get nodes -l nvidia.com/gpu.present=true\n");
+        o.push_str(&format!(
+            "# In all: {total_nodes} node(s), {} pool(s), {} planned GPU(s).\nset -eu\n",
+            self.pools.len(),
+            self.d.gpus.len()
+        ));
+        for (k, pool) in self.pools.iter().enumerate() {
+            let n = self.nodes(pool);
+            let spare = n * per - count_u32(pool.gpus.len());
+            o.push_str(&format!(
+                "\n# Pool {}: {}. {} GPU(s) -> {n} node(s) of {per} GPUs, {spare} spare.\n",
+                k + 1,
+                pool.kind.describe(),
+                pool.gpus.len()
+            ));
+            o.push_str(&format!("#   plan GPU indices: {:?}; tenants: {}\n", pool.gpus, self.tenants_of(k)));
+            let labels: Vec<String> = self.pool_labels(pool).iter().map(|(key, v)| format!("{key}={v}")).collect();
+            for j in 1..=n {
+                o.push_str(&format!(
+                    "kubectl label node REPLACE-pool{}-node{j} {} --overwrite\n",
+                    k + 1,
+                    labels.join(" ")
+                ));
+            }
+        }
+        o
+    }
+
+    fn deployment(&self, w: &Workload) -> String {
+        let pool = &self.pools[w.pool];
+        let mut o = format!(
+            "# Deployment of model '{}' for gpuslice deployment '{}': {} replica(s) on pool {} ({}).\n",
+            w.model,
+            self.d.name,
+            w.replicas,
+            w.pool + 1,
+            pool.kind.describe()
+        );
+        o.push_str("# Replace the placeholder image with your model server, and add its ports, probes, env and\n");
+        o.push_str("# CPU/memory requests. Each pod asks for one unit of the resource below; the nodeSelector keeps it on\n");
+        o.push_str("# the pool's nodes (labelled by node-labels.sh).\n");
+        o.push_str("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n");
+        o.push_str(&format!("  name: {}\n", q(&w.name)));
+        let labels = format!(
+            "    app.kubernetes.io/name: {}\n    app.kubernetes.io/part-of: {}\n",
+            q(&w.name),
+            q(&self.d.name)
+        );
+        o.push_str(&format!("  labels:\n{labels}"));
+        o.push_str(&format!("spec:\n  replicas: {}\n", w.replicas));
+        o.push_str(&format!(
+            "  selector:\n    matchLabels:\n      app.kubernetes.io/name: {}\n",
+            q(&w.name)
+        ));
+        o.push_str("  template:\n    metadata:\n      labels:\n");
+        for l in labels.lines() {
+            o.push_str(&format!("    {l}\n"));
+        }
+        o.push_str("    spec:\n      nodeSelector:\n");
+        for (key, v) in self.pool_labels(pool) {
+            o.push_str(&format!("        {key}: {}\n", q(&v)));
+        }
+        o.push_str("      containers:\n");
+        o.push_str(&format!("        - name: {}\n", q(&w.model)));
+        o.push_str(&format!(
+            "          image: {}\n",
+            q(&format!("registry.invalid/replace-me/{}:latest", w.model))
+        ));
+        o.push_str("          resources:\n");
+        for section in ["requests", "limits"] {
+            o.push_str(&format!("            {section}:\n              {}: 1\n", w.resource));
+        }
+        o
+    }
+}
+
+/// A YAML double-quoted scalar, in JSON string syntax (valid YAML 1.1 and 1.2).
+fn q(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            c if u32::from(c) < 0x20 || c == '\u{7f}' => o.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yaml_rust2::{Yaml, YamlLoader};
+
+    fn ded(m: &str) -> K8sGpu {
+        K8sGpu::Dedicated { model: m.to_string() }
+    }
+    fn ts(ms: &[&str]) -> K8sGpu {
+        K8sGpu::TimeSliced {
+            models: ms.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+    fn mps(ms: &[&str]) -> K8sGpu {
+        K8sGpu::Mps {
+            models: ms.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+    fn mig(inst: &[(&str, Option<&str>)]) -> K8sGpu {
+        K8sGpu::Mig {
+            instances: inst.iter().map(|(p, m)| (p.to_string(), m.map(str::to_string))).collect(),
+        }
+    }
+
+    /// The files of a deployment, by name.
+    struct Out(Vec<K8sFile>);
+
+    impl Out {
+        fn of(d: &K8sDeployment) -> Out {
+            Out(emit(d).unwrap_or_else(|e| panic!("emit failed: {e}")))
+        }
+        fn text(&self, name: &str) -> &str {
+            &self
+                .0
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap_or_else(|| panic!("no file {name}"))
+                .text
+        }
+        fn has(&self, name: &str) -> bool {
+            self.0.iter().any(|f| f.name == name)
+        }
+        /// The one YAML document of a file.
+        fn yaml(&self, name: &str) -> Yaml {
+            one_doc(self.text(name), name)
+        }
+        /// The mig-parted config inside the MIG ConfigMap.
+        fn mig_parted(&self) -> Yaml {
+            let cm = self.yaml("mig-parted-config.yaml");
+            assert_eq!(cm["kind"].as_str(), Some("ConfigMap"));
+            let inner = cm["data"]["config.yaml"].as_str().expect("key config.yaml");
+            one_doc(inner, "config.yaml")
+        }
+        /// The named device-plugin configs inside the device-plugin ConfigMap.
+        fn plugin_configs(&self) -> Vec<(String, Yaml)> {
+            let cm = self.yaml("device-plugin-config.yaml");
+            assert_eq!(cm["kind"].as_str(), Some("ConfigMap"));
+            cm["data"]
+                .as_hash()
+                .expect("data")
+                .iter()
+                .map(|(k, v)| {
+                    let k = k.as_str().expect("key").to_string();
+                    let doc = one_doc(v.as_str().expect("config text"), &k);
+                    (k, doc)
+                })
+                .collect()
+        }
+        fn plugin_config(&self, name: &str) -> Yaml {
+            self.plugin_configs()
+                .into_iter()
+                .find(|(k, _)| k == name)
+                .unwrap_or_else(|| panic!("no device-plugin config {name}"))
+                .1
+        }
+        fn deployments(&self) -> Vec<Yaml> {
+            self.0
+                .iter()
+                .filter(|f| f.name.starts_with("deployment-"))
+                .map(|f| one_doc(&f.text, &f.name))
+                .collect()
+        }
+        fn deployment(&self, name: &str) -> Yaml {
+            self.yaml(&format!("deployment-{name}.yaml"))
+        }
+        /// `kubectl label node` lines as (node, [(key, value)]).
+        fn labels(&self) -> Vec<(String, Vec<(String, String)>)> {
+            self.text("node-labels.sh")
+                .lines()
+                .filter(|l| l.starts_with("kubectl label node "))
+                .map(|l| {
+                    let words: Vec<&str> = l.split_whitespace().collect();
+                    assert_eq!(words.last(), Some(&"--overwrite"), "{l}");
+                    let kv = words[4..words.len() - 1]
+                        .iter()
+                        .map(|w| {
+                            let (k, v) = w.split_once('=').expect("key=value");
+                            (k.to_string(), v.to_string())
+                        })
+                        .collect();
+                    (words[3].to_string(), kv)
+                })
+                .collect()
+        }
+    }
+
+    fn one_doc(text: &str, name: &str) -> Yaml {
+        let mut docs = YamlLoader::load_from_str(text).unwrap_or_else(|e| panic!("{name} is not YAML: {e}\n{text}"));
+        assert_eq!(docs.len(), 1, "{name}: one document");
+        docs.remove(0)
+    }
+
+    fn mig_devices(cfg: &Yaml) -> Vec<(String, i64)> {
+        cfg["mig-devices"]
+            .as_hash()
+            .expect("mig-devices")
+            .iter()
+            .map(|(k, v)| (k.as_str().expect("profile").to_string(), v.as_i64().expect("count")))
+            .collect()
+    }
+
+    /// (resource name, count) pairs.
+    type Counts = Vec<(String, i64)>;
+
+    /// The container's requests and limits.
+    fn resources(dep: &Yaml) -> (Counts, Counts) {
+        let c = &dep["spec"]["template"]["spec"]["containers"][0]["resources"];
+        let list = |y: &Yaml| {
+            y.as_hash()
+                .expect("resources")
+                .iter()
+                .map(|(k, v)| (k.as_str().expect("name").to_string(), v.as_i64().expect("count")))
+                .collect::<Vec<_>>()
+        };
+        (list(&c["requests"]), list(&c["limits"]))
+    }
+
+    fn node_selector(dep: &Yaml) -> Vec<(String, String)> {
+        dep["spec"]["template"]["spec"]["nodeSelector"]
+            .as_hash()
+            .expect("nodeSelector")
+            .iter()
+            .map(|(k, v)| (k.as_str().expect("key").to_string(), v.as_str().expect("value").to_string()))
+            .collect()
+    }
+
+    /// Checks every deployment must pass, whatever its plan.
+    fn check_common(out: &Out, d: &K8sDeployment) {
+        // Every file but the script is one YAML document; the script's comments are shell comments.
+        for f in &out.0 {
+            if f.name.ends_with(".yaml") {
+                one_doc(&f.text, &f.name);
+            }
+        }
+        let gpu = Catalog::builtin().gpu(&d.gpu_type).expect("gpu");
+        assert_eq!(out.has("mig-parted-config.yaml"), gpu.has_mig());
+        let mig_names: Vec<String> = if gpu.has_mig() {
+            let mp = out.mig_parted();
+            assert_eq!(mp["version"].as_str(), Some("v1"));
+            let configs = mp["mig-configs"].as_hash().expect("mig-configs");
+            assert_eq!(mp["mig-configs"]["all-disabled"][0]["mig-enabled"].as_bool(), Some(false));
+            assert_eq!(mp["mig-configs"]["all-disabled"][0]["devices"].as_str(), Some("all"));
+            for (name, entries) in configs {
+                for e in entries.as_vec().expect("a list of entries") {
+                    // spec.go: devices and mig-enabled are required; mig-devices iff enabled.
+                    assert_eq!(e["devices"].as_str(), Some("all"), "{name:?}");
+                    let enabled = e["mig-enabled"].as_bool().expect("mig-enabled");
+                    assert_eq!(enabled, !e["mig-devices"].is_badvalue(), "{name:?}");
+                }
+            }
+            configs.keys().map(|k| k.as_str().expect("name").to_string()).collect()
+        } else {
+            Vec::new()
+        };
+        let plugin = out.plugin_configs();
+        for (name, c) in &plugin {
+            assert_eq!(c["version"].as_str(), Some("v1"), "{name}");
+            let strategy = c["flags"]["migStrategy"].as_str().expect("migStrategy");
+            assert!(["none", "mixed"].contains(&strategy), "{name}");
+            let ts = &c["sharing"]["timeSlicing"];
+            let mps = &c["sharing"]["mps"];
+            assert!(ts.is_badvalue() || mps.is_badvalue(), "{name}: time-slicing and MPS are exclusive");
+            if !mps.is_badvalue() {
+                assert_eq!(strategy, "none", "{name}: the plugin refuses MPS with mixed");
+            }
+            for s in [ts, mps] {
+                if !s.is_badvalue() {
+                    assert_eq!(s["resources"][0]["name"].as_str(), Some("nvidia.com/gpu"));
+                    assert!(s["resources"][0]["replicas"].as_i64().expect("replicas") >= 2);
+                }
+            }
+        }
+        let values = out.yaml("gpu-operator-values.yaml");
+        let default = values["devicePlugin"]["config"]["default"].as_str().expect("default");
+        assert!(plugin.iter().any(|(k, _)| k == default), "default device-plugin config exists");
+        assert_eq!(
+            values["devicePlugin"]["config"]["name"].as_str(),
+            out.yaml("device-plugin-config.yaml")["metadata"]["name"].as_str()
+        );
+        if gpu.has_mig() {
+            assert_eq!(
+                values["migManager"]["config"]["name"].as_str(),
+                out.yaml("mig-parted-config.yaml")["metadata"]["name"].as_str()
+            );
+        }
+        // Node labels name configs that exist; nodes are unique.
+        let labels = out.labels();
+        let mut nodes: Vec<&str> = labels.iter().map(|(n, _)| n.as_str()).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        assert_eq!(nodes.len(), labels.len(), "node names are unique");
+        for (node, kv) in &labels {
+            for (k, v) in kv {
+                match k.as_str() {
+                    "nvidia.com/mig.config" => assert!(mig_names.contains(v), "{node}: mig config {v}"),
+                    "nvidia.com/device-plugin.config" => assert!(plugin.iter().any(|(n, _)| n == v), "{node}: plugin config {v}"),
+                    _ => panic!("unexpected label {k}"),
+                }
+                assert!(
+                    v.len() <= 63 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+                    "label value {v}"
+                );
+            }
+        }
+        // Each Deployment selects labelled nodes, requests what it limits, and the replicas add up
+        // to the plan's tenants.
+        let mut planned = 0;
+        for g in &d.gpus {
+            planned += match g {
+                K8sGpu::Dedicated { .. } => 1,
+                K8sGpu::TimeSliced { models } | K8sGpu::Mps { models } => models.len(),
+                K8sGpu::Mig { instances } => instances.iter().filter(|(_, m)| m.is_some()).count(),
+            };
+        }
+        let mut replicas = 0;
+        for dep in out.deployments() {
+            assert_eq!(dep["apiVersion"].as_str(), Some("apps/v1"));
+            assert_eq!(dep["kind"].as_str(), Some("Deployment"));
+            let sel = node_selector(&dep);
+            assert!(
+                labels.iter().any(|(_, kv)| sel.iter().all(|s| kv.contains(s))),
+                "a labelled node matches {sel:?}"
+            );
+            let (req, lim) = resources(&dep);
+            assert_eq!(req, lim);
+            assert_eq!(req.len(), 1);
+            assert_eq!(req[0].1, 1);
+            let name = dep["metadata"]["name"].as_str().expect("name");
+            assert_eq!(
+                dep["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"].as_str(),
+                Some(name)
+            );
+            assert_eq!(
+                dep["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"].as_str(),
+                Some(name)
+            );
+            replicas += dep["spec"]["replicas"].as_i64().expect("replicas");
+        }
+        assert_eq!(replicas, planned as i64);
+    }
+
+    fn emit_checked(d: &K8sDeployment) -> Out {
+        let out = Out::of(d);
+        check_common(&out, d);
+        out
+    }
+
+    #[test]
+    fn all_dedicated_is_one_exclusive_pool() {
+        let d = K8sDeployment::new("voice", "a100-80gb", vec![ded("asr"), ded("llm"), ded("tts")]);
+        let out = emit_checked(&d);
+        let mp = out.mig_parted();
+        assert_eq!(mp["mig-configs"].as_hash().map(|h| h.len()), Some(1), "only all-disabled");
+        assert_eq!(out.plugin_configs().len(), 1, "only exclusive");
+        assert_eq!(out.plugin_config("exclusive")["flags"]["migStrategy"].as_str(), Some("none"));
+        let labels = out.labels();
+        assert_eq!(labels.len(), 1, "3 GPUs fit one node of 8");
+        assert_eq!(
+            labels[0].1,
+            vec![
+                ("nvidia.com/mig.config".to_string(), "all-disabled".to_string()),
+                ("nvidia.com/device-plugin.config".to_string(), "exclusive".to_string())
+            ]
+        );
+        for m in ["asr", "llm", "tts"] {
+            let dep = out.deployment(m);
+            assert_eq!(dep["spec"]["replicas"].as_i64(), Some(1));
+            assert_eq!(resources(&dep).0, vec![("nvidia.com/gpu".to_string(), 1)]);
+        }
+        assert_eq!(out.yaml("gpu-operator-values.yaml")["mig"]["strategy"].as_str(), Some("none"));
+        assert!(out.text("node-labels.sh").contains("3 GPU(s) -> 1 node(s) of 8 GPUs, 5 spare"));
+    }
+
+    #[test]
+    fn asr_tts_time_sliced_and_dedicated_llm() {
+        let d = K8sDeployment::new("voice", "a100-80gb", vec![ts(&["asr", "tts"]), ded("llm")]);
+        let out = emit_checked(&d);
+        let c = out.plugin_config("time-sliced-2");
+        assert_eq!(c["sharing"]["timeSlicing"]["resources"][0]["name"].as_str(), Some("nvidia.com/gpu"));
+        assert_eq!(
+            c["sharing"]["timeSlicing"]["resources"][0]["replicas"].as_i64(),
+            Some(2),
+            "one replica per tenant"
+        );
+        assert_eq!(c["sharing"]["timeSlicing"]["failRequestsGreaterThanOne"].as_bool(), Some(true));
+        assert_eq!(c["flags"]["migStrategy"].as_str(), Some("none"));
+        assert_eq!(out.labels().len(), 2, "two pools, one node each");
+        for m in ["asr", "tts"] {
+            let dep = out.deployment(m);
+            assert_eq!(dep["spec"]["replicas"].as_i64(), Some(1));
+            assert!(node_selector(&dep).contains(&("nvidia.com/device-plugin.config".to_string(), "time-sliced-2".to_string())));
+        }
+        let llm = out.deployment("llm");
+        assert!(node_selector(&llm).contains(&("nvidia.com/device-plugin.config".to_string(), "exclusive".to_string())));
+    }
+
+    fn mig_voice() -> K8sDeployment {
+        K8sDeployment::new(
+            "voice",
+            "a100-80gb",
+            vec![mig(&[("3g.40gb", Some("asr")), ("3g.40gb", Some("tts"))]), ded("llm")],
+        )
+    }
+
+    #[test]
+    fn two_3g_instances_and_dedicated_llm_on_a100_80gb() {
+        let out = emit_checked(&mig_voice());
+        let mp = out.mig_parted();
+        let cfg = &mp["mig-configs"]["mig-2x3g.40gb"][0];
+        assert_eq!(cfg["device-filter"][0].as_str(), Some("0x20B210DE"), "A100-SXM4-80GB");
+        assert_eq!(cfg["mig-enabled"].as_bool(), Some(true));
+        assert_eq!(mig_devices(cfg), vec![("3g.40gb".to_string(), 2)]);
+        assert!(
+            out.text("mig-parted-config.yaml").contains("        \"3g.40gb\": 2\n"),
+            "quoted like NVIDIA's examples"
+        );
+        assert_eq!(out.plugin_config("mig-mixed")["flags"]["migStrategy"].as_str(), Some("mixed"));
+        for m in ["asr", "tts"] {
+            let dep = out.deployment(m);
+            assert_eq!(resources(&dep).0, vec![("nvidia.com/mig-3g.40gb".to_string(), 1)]);
+            assert_eq!(
+                node_selector(&dep),
+                vec![
+                    ("nvidia.com/mig.config".to_string(), "mig-2x3g.40gb".to_string()),
+                    ("nvidia.com/device-plugin.config".to_string(), "mig-mixed".to_string())
+                ]
+            );
+        }
+        assert_eq!(resources(&out.deployment("llm")).0, vec![("nvidia.com/gpu".to_string(), 1)]);
+        let values = out.yaml("gpu-operator-values.yaml");
+        assert_eq!(values["mig"]["strategy"].as_str(), Some("mixed"));
+        assert_eq!(values["migManager"]["config"]["default"].as_str(), Some("all-disabled"));
+        // The ConfigMap the MIG manager reads lives in the operator namespace under key config.yaml.
+        let cm = out.yaml("mig-parted-config.yaml");
+        assert_eq!(cm["metadata"]["namespace"].as_str(), Some("gpu-operator"));
+        assert_eq!(cm["metadata"]["name"].as_str(), Some("voice-mig-parted-config"));
+    }
+
+    #[test]
+    fn mps_pool_counts_clients_and_replicas() {
+        let d = K8sDeployment::new("voice", "h100-80gb", vec![mps(&["asr", "tts", "asr"]), mps(&["asr", "tts", "asr"])]);
+        let out = emit_checked(&d);
+        let c = out.plugin_config("mps-3");
+        assert_eq!(c["sharing"]["mps"]["resources"][0]["replicas"].as_i64(), Some(3));
+        assert!(c["sharing"]["timeSlicing"].is_badvalue());
+        assert_eq!(out.deployment("asr")["spec"]["replicas"].as_i64(), Some(4));
+        assert_eq!(out.deployment("tts")["spec"]["replicas"].as_i64(), Some(2));
+        assert_eq!(out.labels().len(), 1);
+    }
+
+    #[test]
+    fn mixed_pools_split_nodes_and_name_deployments_per_pool() {
+        let mut d = K8sDeployment::new(
+            "mixed",
+            "h100-80gb",
+            vec![
+                ded("llm"),
+                mig(&[
+                    ("1g.10gb", Some("tts")),
+                    ("3g.40gb", Some("llm")),
+                    ("2g.20gb", Some("asr")),
+                    ("1g.10gb", None),
+                ]),
+                ts(&["asr", "tts"]),
+                ded("llm"),
+                mps(&["asr", "tts"]),
+                mig(&[
+                    ("3g.40gb", Some("llm")),
+                    ("1g.10gb", Some("tts")),
+                    ("1g.10gb", Some("tts")),
+                    ("2g.20gb", Some("asr")),
+                ]),
+                ded("llm"),
+            ],
+        );
+        d.gpus_per_node = 2;
+        let out = emit_checked(&d);
+        // Pools in order of first appearance: exclusive (3 GPUs -> 2 nodes), MIG (2 -> 1), TS (1), MPS (1).
+        let labels = out.labels();
+        assert_eq!(labels.len(), 5);
+        let script = out.text("node-labels.sh");
+        assert!(script.contains("kubectl label node REPLACE-pool1-node2 "), "{script}");
+        assert!(script.contains("3 GPU(s) -> 2 node(s) of 2 GPUs, 1 spare"), "{script}");
+        assert!(script.contains("In all: 5 node(s), 4 pool(s), 7 planned GPU(s)."), "{script}");
+        // The two MIG GPUs list their instances in different orders but have one layout.
+        let mp = out.mig_parted();
+        let name = "mig-1x3g.40gb-1x2g.20gb-2x1g.10gb";
+        assert_eq!(
+            mig_devices(&mp["mig-configs"][name][0]),
+            vec![("3g.40gb".to_string(), 1), ("2g.20gb".to_string(), 1), ("1g.10gb".to_string(), 2)]
+        );
+        assert_eq!(mp["mig-configs"][name][0]["device-filter"][0].as_str(), Some("0x233010DE"));
+        // Models spread over pools get one Deployment per pool.
+        assert_eq!(out.deployment("llm-pool1")["spec"]["replicas"].as_i64(), Some(3));
+        let llm_mig = out.deployment("llm-pool2");
+        assert_eq!(llm_mig["spec"]["replicas"].as_i64(), Some(2));
+        assert_eq!(resources(&llm_mig).0, vec![("nvidia.com/mig-3g.40gb".to_string(), 1)]);
+        assert_eq!(
+            out.deployment("tts-pool2")["spec"]["replicas"].as_i64(),
+            Some(3),
+            "the empty 1g is not counted"
+        );
+        assert_eq!(
+            resources(&out.deployment("asr-pool2")).0,
+            vec![("nvidia.com/mig-2g.20gb".to_string(), 1)]
+        );
+        assert_eq!(out.deployment("asr-pool3")["spec"]["replicas"].as_i64(), Some(1));
+        assert_eq!(out.deployment("asr-pool4")["spec"]["replicas"].as_i64(), Some(1));
+        assert!(!out.plugin_config("mps-2")["sharing"]["mps"].is_badvalue());
+        assert!(!out.plugin_config("time-sliced-2")["sharing"]["timeSlicing"].is_badvalue());
+        // MIG and MPS pools together: the cluster-wide strategy stays unset.
+        let values = out.yaml("gpu-operator-values.yaml");
+        assert_eq!(values["mig"]["strategy"].as_str(), Some(""));
+    }
+
+    #[test]
+    fn one_model_on_two_profiles_of_one_pool_gets_two_deployments() {
+        let d = K8sDeployment::new("p", "a100-80gb", vec![mig(&[("4g.40gb", Some("llm")), ("3g.40gb", Some("llm"))])]);
+        let out = emit_checked(&d);
+        assert_eq!(resources(&out.deployment("llm-pool1-mig-4g-40gb")).0[0].0, "nvidia.com/mig-4g.40gb");
+        assert_eq!(resources(&out.deployment("llm-pool1-mig-3g-40gb")).0[0].0, "nvidia.com/mig-3g.40gb");
+    }
+
+    #[test]
+    fn media_extension_profile_is_spelled_as_nvidia_does() {
+        let d = K8sDeployment::new(
+            "p",
+            "a100-80gb",
+            vec![mig(&[("1g.10gb+me", Some("asr")), ("3g.40gb", Some("tts"))])],
+        );
+        let out = emit_checked(&d);
+        let mp = out.mig_parted();
+        let cfg = &mp["mig-configs"]["mig-1x3g.40gb-1x1g.10gb.me"][0];
+        assert_eq!(mig_devices(cfg), vec![("3g.40gb".to_string(), 1), ("1g.10gb+me".to_string(), 1)]);
+        assert_eq!(resources(&out.deployment("asr")).0[0].0, "nvidia.com/mig-1g.10gb.me");
+    }
+
+    #[test]
+    fn gpu_without_mig_gets_no_mig_files_or_labels() {
+        let d = K8sDeployment::new("edge", "l4", vec![ts(&["asr", "tts", "tts"]), ded("llm")]);
+        let out = emit_checked(&d);
+        assert!(!out.has("mig-parted-config.yaml"));
+        assert!(out
+            .labels()
+            .iter()
+            .all(|(_, kv)| kv.iter().all(|(k, _)| k != "nvidia.com/mig.config")));
+        assert!(out.yaml("gpu-operator-values.yaml")["migManager"].is_badvalue());
+        assert_eq!(out.deployment("tts")["spec"]["replicas"].as_i64(), Some(2));
+    }
+
+    #[test]
+    fn names_that_yaml_1_1_reads_as_booleans_stay_strings() {
+        let d = K8sDeployment::new("on", "a100-80gb", vec![ded("no"), ts(&["yes", "off"])]);
+        let out = emit_checked(&d);
+        let t = out.text("deployment-no.yaml");
+        assert!(t.contains("  name: \"no\"\n"), "{t}");
+        assert!(t.contains("app.kubernetes.io/part-of: \"on\"\n"), "{t}");
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        assert_eq!(emit(&mig_voice()), emit(&mig_voice()));
+    }
+
+    fn err(d: &K8sDeployment) -> String {
+        let e = emit(d).expect_err("must be refused").to_string();
+        assert!(!e.contains('\n'), "one line: {e}");
+        e
+    }
+
+    #[test]
+    fn bad_deployments_are_refused_with_the_field_named() {
+        let e = err(&K8sDeployment::new("v", "a100-99gb", vec![ded("llm")]));
+        assert!(
+            e.contains("gpu_type") && e.contains("unknown GPU type 'a100-99gb'") && e.contains("a100-80gb"),
+            "{e}"
+        );
+        let e = err(&K8sDeployment::new("v", "l4", vec![mig(&[("1g.10gb", Some("asr"))])]));
+        assert!(e.contains("gpus[0].instances") && e.contains("does not support MIG"), "{e}");
+        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![ded("llm"), ts(&[])]));
+        assert!(e.contains("gpus[1].models") && e.contains("no tenants"), "{e}");
+        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![mps(&[])]));
+        assert!(e.contains("gpus[0].models") && e.contains("MPS GPU has no tenants"), "{e}");
+        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![mig(&[])]));
+        assert!(e.contains("gpus[0].instances") && e.contains("no instances"), "{e}");
+        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![ded("")]));
+        assert!(e.contains("gpus[0].model") && e.contains("empty"), "{e}");
+        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![ts(&["asr"])]));
+        assert!(e.contains("at least 2 replicas"), "{e}");
+        let e = err(&K8sDeployment::new(
+            "v",
+            "a100-80gb",
+            vec![mig(&[("3g.40gb", None), ("3g.40gb", None), ("3g.40gb", None)])],
+        ));
+        assert!(e.contains("gpus[0].instances") && e.contains("'3g.40gb'"), "{e}");
+        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![mig(&[("3g.20gb", Some("asr"))])]));
+        assert!(e.contains("unknown MIG profile '3g.20gb'"), "{e}");
+        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![ded("LLM_8B")]));
+        assert!(e.contains("gpus[0].model") && e.contains("'LLM_8B'"), "{e}");
+        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![]));
+        assert!(e.contains("no GPUs"), "{e}");
+        let mut d = mig_voice();
+        d.gpus_per_node = 0;
+        assert!(err(&d).contains("gpus_per_node"));
+        let e = err(&K8sDeployment::new("Voice Agent", "a100-80gb", vec![ded("llm")]));
+        assert!(e.contains("deployment name 'Voice Agent'"), "{e}");
+    }
+
+    #[test]
+    #[ignore = "prints an example; run with --ignored --nocapture"]
+    fn print_example() {
+        for f in Out::of(&mig_voice()).0 {
+            println!("===== {}\n{}", f.name, f.text);
+        }
+    }
+}
