@@ -488,6 +488,18 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         max_batch,
         dispatch_ms: 0.0,
         call_gap_ms: 0.0,
+        // Uninterrupted co-located calls over solo calls of the same shape, light-load runs
+        // (traces/h200/analysis_ts.txt, section 13): the solo servers' host launches leave the
+        // GPU idle 9 % (ASR), 11 % (TTS frame loop) and 4 % (LLM) of each call.
+        gpu_busy_fraction: match kind {
+            ServiceKind::Asr => 0.911,
+            ServiceKind::Tts => 0.888,
+            ServiceKind::Llm => 0.960,
+        },
+        // The LLM server copies the batch's sequence lengths (pageable, synchronous) before every
+        // prefill and decode graph: 0.12 ms from the call's start event to the copy's end event
+        // in the solo H200 run (section 12, llm_H begin->h2d median).
+        sync_copy_ms: if kind == ServiceKind::Llm { 0.12 } else { 0.0 },
         frames_per_char: (kind == ServiceKind::Tts).then_some(21.5 / 15.0),
         frames_range: (kind == ServiceKind::Tts).then_some((4, 1023)),
         llm: (kind == ServiceKind::Llm).then(LlmSpec::gpubench),

@@ -38,10 +38,14 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../experiments/a100-voice-conso
 /// Name used for the embedded scenario in messages.
 pub const DEFAULT_SCENARIO_NAME: &str = "experiments/a100-voice-consolidation.toml (embedded)";
 
-/// Default time slice [ms] (README "Sharing regimes": measured and fitted).
-pub const DEFAULT_QUANTUM_MS: f64 = 1.5;
-/// Default context-switch cost [us], fitted with the quantum.
-pub const DEFAULT_SWITCH_US: f64 = 0.0;
+/// Default time slice [ms]: measured with two contexts that always have work on an H200 (driver
+/// 580.159.04, default policy): every slice held 2107 us of work (traces/h200/analysis_ts.txt,
+/// section 2).
+pub const DEFAULT_QUANTUM_MS: f64 = 2.1;
+/// Default context-switch cost [us]: two contexts of full-GPU matrix products alternate every
+/// 2302 us, i.e. the slice plus 195 us per switch (traces/h200/analysis_ts.txt, section 7; spin
+/// kernels, which lose no preempted work, show 139 us).
+pub const DEFAULT_SWITCH_US: f64 = 200.0;
 /// Shortest time slice accepted [ms]: below ~50 us a slice is shorter than a context switch on
 /// any GPU, and the event count grows as 1/quantum.
 pub const MIN_QUANTUM_MS: f64 = 0.05;

@@ -247,6 +247,15 @@ pub struct ModelSpec {
     pub max_batch: u32,
     /// Delay from a request's arrival at an idle server to its first GPU call [ms].
     pub dispatch_ms: f64,
+    /// Share of a call's solo duration in which the GPU executes its kernels; in the rest the
+    /// GPU waits for the host's launches. A time-sliced context that resumes after waiting has a
+    /// backlog of launched work and runs at GPU speed (traces/h200/analysis_ts.txt, section 13).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub gpu_busy_fraction: f64,
+    /// A synchronous host-to-device copy before each call's kernels [ms of solo time]: one more
+    /// host-GPU round trip, which on a time-sliced GPU waits for the other contexts' slices.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sync_copy_ms: f64,
     /// Host time between two consecutive GPU calls of a busy server [ms].
     pub call_gap_ms: f64,
     /// TTS only: codec frames per input character (frames = round(chars * this)).
@@ -279,6 +288,15 @@ pub struct ModelSpec {
     pub calibration: serde_json::Value,
 }
 
+fn one() -> f64 {
+    1.0
+}
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
 fn d_asr_mode() -> AsrMode {
     AsrMode::Offline
 }
@@ -456,6 +474,20 @@ impl ModelSpec {
                     format!("must be [min, max] with 1 <= min <= max <= 1000000, got [{lo}, {hi}]"),
                 ));
             }
+        }
+        if !(self.gpu_busy_fraction.is_finite() && self.gpu_busy_fraction > 0.05 && self.gpu_busy_fraction <= 1.0) {
+            return Err(Error::input(
+                file,
+                "gpu_busy_fraction",
+                format!("must be in (0.05, 1], got '{}'", self.gpu_busy_fraction),
+            ));
+        }
+        if !(self.sync_copy_ms.is_finite() && (0.0..=100.0).contains(&self.sync_copy_ms)) {
+            return Err(Error::input(
+                file,
+                "sync_copy_ms",
+                format!("must be in [0, 100] ms, got '{}'", self.sync_copy_ms),
+            ));
         }
         if !(self.chunk_s.is_finite() && (0.04..=10.0).contains(&self.chunk_s)) {
             return Err(Error::input(

@@ -32,6 +32,8 @@ use device::{DevKind, Device, TsState};
 pub use summary::*;
 
 const NONE: u32 = u32::MAX;
+/// GPU time of a synchronous copy of a few bytes (the DMA and its completion) [ns].
+const COPY_GPU_NS: SimTime = 10_000;
 
 /// Events. All are `Copy`; stale ones are recognised by an epoch or token and ignored.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +48,8 @@ enum Ev {
     Done { srv: u32, epoch: u32 },
     /// The next call of an MPS device may have finished.
     Mps { dev: u32, token: u32 },
+    /// A server's host is done with the synchronous copy of its call: it launches the kernels.
+    Resume { srv: u32, epoch: u32 },
     /// Decision point of a time-sliced device.
     Ts { dev: u32, token: u32 },
     /// A turn or request reaches its timeout.
@@ -146,6 +150,10 @@ struct Server {
     batch: Vec<u32>,
     active: Vec<Seq>,
     admit_budget: usize,
+    /// Work of the current call still to launch after its synchronous copy [ns].
+    pending: SimTime,
+    /// Host time between the copy's end and the launch of the kernels [ns].
+    resume_gap: SimTime,
     outstanding: u32,
     up: bool,
     epoch: u32,
@@ -274,6 +282,8 @@ impl Simulation {
                 batch: Vec::new(),
                 active: Vec::new(),
                 admit_budget: 0,
+                pending: 0,
+                resume_gap: 0,
                 outstanding: 0,
                 up: true,
                 epoch: 0,
@@ -301,6 +311,13 @@ impl Simulation {
                         switch_cost,
                         remaining: vec![0; n],
                         has_work: vec![false; n],
+                        gpu_fraction: d
+                            .servers
+                            .iter()
+                            .map(|&s| scenario.models[p.servers[s as usize].model].gpu_busy_fraction)
+                            .collect(),
+                        waited: vec![false; n],
+                        speed: 1.0,
                         ..TsState::default()
                     }),
                 };
@@ -480,6 +497,13 @@ impl Simulation {
             }
             Ev::Ts { dev, token } => self.ts_timer(dev as usize, token),
             Ev::Mps { dev, token } => self.mps_timer(dev as usize, token),
+            Ev::Resume { srv, epoch } => {
+                let s = &mut self.servers[srv as usize];
+                if s.epoch == epoch {
+                    let (dev, ctx, work) = (s.dev as usize, s.ctx as usize, std::mem::take(&mut s.pending));
+                    self.submit(dev, ctx, srv as usize, epoch, work);
+                }
+            }
             Ev::Timeout { unit } => self.on_timeout(unit as usize),
             Ev::Crash { fault } => self.on_crash(fault as usize),
             Ev::Restart { srv } => {
@@ -787,7 +811,16 @@ impl Simulation {
         }
         let (ms, ext) = op.latency_ms(batch, size, &s.slow);
         self.extrapolated |= ext;
-        let work = from_ms(ms).max(1);
+        let mut work = from_ms(ms).max(1);
+        let copy = from_ms(spec.sync_copy_ms);
+        if copy > 0 && work > copy {
+            // The call starts with a synchronous copy: a few us of GPU work (the DMA), then host
+            // time until the kernels are launched; the solo duration stays `work`.
+            let gpu = COPY_GPU_NS.min(copy);
+            s.pending = work - copy;
+            s.resume_gap = copy - gpu;
+            work = gpu;
+        }
         self.submit(dev, ctx, srv, epoch, work);
     }
 
@@ -810,6 +843,15 @@ impl Simulation {
     fn call_done(&mut self, srv: usize) {
         let now = self.q.now();
         let s = &mut self.servers[srv];
+        if s.pending > 0 {
+            // Only the copy has run: the host launches the kernels after its turnaround.
+            let ev = Ev::Resume {
+                srv: srv as u32,
+                epoch: s.epoch,
+            };
+            self.q.schedule_in(s.resume_gap, ev);
+            return;
+        }
         match s.call {
             Call::Batch => {
                 let batch = std::mem::take(&mut s.batch);
@@ -1056,6 +1098,7 @@ impl Simulation {
             s.state = SrvState::Idle;
             s.outstanding = 0;
             s.admit_budget = 0;
+            s.pending = 0;
         }
         let (dev, ctx) = (self.servers[srv].dev as usize, self.servers[srv].ctx as usize);
         self.device_abort(dev, ctx, was_busy);

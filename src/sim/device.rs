@@ -16,6 +16,13 @@ pub(super) struct TsState {
     pub(super) updated: SimTime,
     pub(super) remaining: Vec<SimTime>,
     pub(super) has_work: Vec<bool>,
+    /// Per context: share of a call's solo time the GPU executes it (`gpu_busy_fraction`).
+    pub(super) gpu_fraction: Vec<f64>,
+    /// Per context: it waited for the GPU since its call was submitted (so its host has a
+    /// backlog of launched work and it runs at GPU speed).
+    pub(super) waited: Vec<bool>,
+    /// Speed of the running context: solo-time ns per ns.
+    pub(super) speed: f64,
     pub(super) ready: VecDeque<u32>,
     pub(super) token: u32,
     pub(super) switches: u64,
@@ -234,10 +241,15 @@ impl Simulation {
         }
     }
 
-    // Time slicing. One context executes at a time. A context that is alone runs unhindered; when
-    // others are ready, the running one is preempted at the end of its current slice (slices of
-    // `quantum` counted from when it got the GPU) and the next ready context, round-robin, gets
-    // the GPU after `switch_cost`. A context whose call ends yields at once.
+    // Time slicing, as measured on an H200 (traces/h200/analysis_ts.txt). One context executes
+    // at a time. A context that is alone runs unhindered; when others are ready, the running one
+    // is preempted at the end of its current slice (`quantum`, counted from when it got the GPU,
+    // mid-kernel and mid-graph) and the next ready context, round-robin, gets the GPU after
+    // `switch_cost` of dead time. A context with no work left (its call ended: the host
+    // synchronises) yields at once, and the next one gets a whole slice: a context that comes
+    // back 50 us later waits for it. A context that waited has a backlog its host launched
+    // meanwhile, so it runs at GPU speed (its solo time x `gpu_busy_fraction`); one that got an
+    // idle GPU runs at its solo pace.
 
     pub(super) fn ts(&mut self, dev: usize) -> &mut TsState {
         match &mut self.devices[dev].kind {
@@ -251,8 +263,10 @@ impl Simulation {
         ts.remaining[ctx] = work;
         ts.has_work[ctx] = true;
         if ts.running.is_none() && ts.switching_to.is_none() {
+            ts.waited[ctx] = false;
             self.ts_start(dev, ctx as u32);
         } else {
+            ts.waited[ctx] = true;
             ts.ready.push_back(ctx as u32);
             if ts.running.is_some() {
                 self.ts_plan(dev);
@@ -280,7 +294,7 @@ impl Simulation {
         let ts = self.ts(dev);
         let Some(r) = ts.running else { return };
         let r = r as usize;
-        let done_at = ts.updated + ts.remaining[r];
+        let done_at = ts.updated + (ts.remaining[r] as f64 / ts.speed).ceil() as SimTime;
         let mut at = done_at;
         if !ts.ready.is_empty() {
             let q = ts.quantum.max(1);
@@ -305,6 +319,8 @@ impl Simulation {
             ts.last = Some(c);
             ts.slice_start = now;
             ts.updated = now;
+            let c = c as usize;
+            ts.speed = if ts.waited[c] { 1.0 / ts.gpu_fraction[c] } else { 1.0 };
             self.ts_plan(dev);
             return;
         }
@@ -312,7 +328,8 @@ impl Simulation {
         let r = r as usize;
         let ts = self.ts(dev);
         let ran = now - ts.updated;
-        ts.remaining[r] = ts.remaining[r].saturating_sub(ran);
+        let done = (ran as f64 * ts.speed).round() as SimTime;
+        ts.remaining[r] = ts.remaining[r].saturating_sub(done);
         ts.updated = now;
         let seg_start = now - ran;
         self.busy_add(dev, r, seg_start, now);
@@ -326,6 +343,7 @@ impl Simulation {
             self.call_done(srv);
         } else {
             // Slice expired with others waiting: preempt.
+            ts.waited[r] = true;
             ts.ready.push_back(r as u32);
             ts.running = None;
             self.set_running(dev, -1);
