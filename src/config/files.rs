@@ -169,12 +169,19 @@ pub fn write_atomic(path: &str, text: &str) -> Result<()> {
 /// * Mooncake JSON lines: `{"timestamp": <ms>, "input_length": n, "output_length": m, ...}`.
 pub fn read_trace(path: &Path) -> Result<Trace> {
     let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let mut rd = BufReader::new(f);
-    let name = path.display().to_string();
+    read_trace_from(BufReader::new(f), &path.display().to_string())
+}
+
+/// [`read_trace`] from any buffered reader; `name` names the source in errors.
+pub fn read_trace_from(mut rd: impl BufRead, name: &str) -> Result<Trace> {
     let first = {
-        let buf = rd.fill_buf().map_err(|e| io_err(path, e))?;
+        let buf = rd.fill_buf().map_err(|e| Error::Io {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
         buf.iter().copied().find(|b| !b.is_ascii_whitespace())
     };
+    let name = name.to_string();
     let mut b = TraceBuilder::new(&name);
     match first {
         None => return Err(Error::input(&name, "", "trace is empty")),
