@@ -119,9 +119,9 @@ pub enum Command {
     },
     /// Print the README's accuracy tables: every measured run replayed, and the MIG ratios vs published data.
     Accuracy {
-        /// Folder holding the measured runs.
-        #[arg(long, default_value = "traces/h100")]
-        root: String,
+        /// Folder holding the measured runs (`h100/`, `h200/`; default: `traces` of this clone).
+        #[arg(long)]
+        root: Option<String>,
     },
     /// Explore a scenario interactively: live simulation, variant comparison, what-if edits.
     Tui {
@@ -247,7 +247,9 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             print_out(&text)
         }
-        Command::Accuracy { root } => print_out(&crate::validate::accuracy_markdown(&root)?),
+        Command::Accuracy { root } => print_out(&crate::validate::accuracy_markdown(
+            &root.unwrap_or_else(crate::validate::default_traces_root),
+        )?),
         Command::Profile {
             model,
             gpu,

@@ -46,6 +46,29 @@ pub struct ModelValidation {
     pub error_pct: BTreeMap<String, f64>,
     /// Mean over requests of |simulated - measured| / measured latency * 100.
     pub request_mape_pct: f64,
+    /// When the run was repeated (a sibling folder `<run>_r2`, or `<run>` for an `_r2`): how
+    /// far the repeat's measured p50 and p95 moved, |repeat - this| / this * 100, so that an
+    /// error can be read against the run-to-run noise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_spread_pct: Option<BTreeMap<String, f64>>,
+}
+
+/// The repeat of a measured run: `<dir>_r2`, or `<dir>` without `_r2`.
+fn repeat_of(dir: &str) -> Option<String> {
+    let d = dir.trim_end_matches('/');
+    let other = match d.strip_suffix("_r2") {
+        Some(base) => base.to_string(),
+        None => format!("{d}_r2"),
+    };
+    Path::new(&other).join("gpu.csv").exists().then_some(other)
+}
+
+/// Measured latencies [ms] of model `n` in a run folder, in request-id order.
+fn measured_latencies(dir: &Path, n: &str) -> Result<Vec<f64>> {
+    let rpath = dir.join(format!("{n}.requests.csv")).display().to_string();
+    let rt = Table::read(&rpath)?;
+    rt.require(&["arrival_s", "finish_s"])?;
+    (0..rt.len()).map(|k| Ok((rt.num(k, "finish_s")? - rt.num(k, "arrival_s")?) * 1e3)).collect()
 }
 
 /// The JSON document of `gpuslice validate`.
@@ -286,6 +309,18 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
             err.insert("ttft_p50".to_string(), pct(s.p50, m.p50));
             err.insert("ttft_p95".to_string(), pct(s.p95, m.p95));
         }
+        let repeat_spread_pct = match repeat_of(dir) {
+            Some(r) => {
+                let mut other = measured_latencies(Path::new(&r), n)?;
+                let o = summarize(&mut other);
+                let spread = |a: f64, b: f64| round4(((b - a) / a).abs() * 100.0);
+                Some(BTreeMap::from([
+                    ("p50".to_string(), spread(measured.latency_ms.p50, o.p50)),
+                    ("p95".to_string(), spread(measured.latency_ms.p95, o.p95)),
+                ]))
+            }
+            None => None,
+        };
         out.insert(
             n.clone(),
             ModelValidation {
@@ -294,6 +329,7 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
                 simulated,
                 error_pct: err,
                 request_mape_pct: round4(mape),
+                repeat_spread_pct,
             },
         );
     }
@@ -353,6 +389,12 @@ pub fn table(v: &Validation) -> String {
             "{:<6} {:>8}  {:<12} {:>31.1}%\n",
             "", "", "request MAPE", m.request_mape_pct
         ));
+        if let Some(r) = &m.repeat_spread_pct {
+            s.push_str(&format!(
+                "{:<6} {:>8}  {:<12} {:>24}p50 {:.1}%, p95 {:.1}%\n",
+                "", "", "repeat spread", "", r["p50"], r["p95"]
+            ));
+        }
     }
     s
 }
@@ -494,44 +536,90 @@ pub fn published_comparisons() -> Result<Vec<PublishedRatio>> {
     Ok(rows)
 }
 
+/// Every measured run `gpuslice accuracy` replays: (GPU folder, run folder).
+pub const ACCURACY_RUNS: &[(&str, &str)] = &[
+    ("h100", "asr_L"),
+    ("h100", "asr_H"),
+    ("h100", "tts_L"),
+    ("h100", "tts_H"),
+    ("h100", "llm_L"),
+    ("h100", "llm_H"),
+    ("h100", "tts_S"),
+    ("h100", "tts_S2"),
+    ("h100", "ts_asr_tts_L"),
+    ("h100", "ts_asr_tts_L_r2"),
+    ("h100", "ts_asr_tts_H"),
+    ("h100", "ts_asr_tts_H_r2"),
+    ("h100", "ts_asr_tts_llm_L"),
+    ("h100", "ts_asr_tts_llm_L_r2"),
+    ("h100", "ts_asr_tts_llm_H"),
+    ("h100", "ts_asr_tts_llm_H_r2"),
+    ("h100", "ts_probe_asr_tts"),
+    ("h100", "ts_probe_asr_tts_q"),
+    ("h200", "asr_H"),
+    ("h200", "tts_H"),
+    ("h200", "llm_H"),
+    ("h200", "ts_asr_tts_L"),
+    ("h200", "ts_asr_tts_H"),
+    ("h200", "ts_asr_llm_L"),
+    ("h200", "ts_asr_llm_H"),
+    ("h200", "ts_asr_llm_H_r2"),
+    ("h200", "ts_tts_llm_L"),
+    ("h200", "ts_tts_llm_L_r2"),
+    ("h200", "ts_tts_llm_H"),
+    ("h200", "ts_tts_llm_H_r2"),
+    ("h200", "ts_asr_tts_llm_L"),
+    ("h200", "ts_asr_tts_llm_H"),
+];
+
+/// The folder of the measured runs: `traces` under the working directory, else under the
+/// source tree the binary was built from (so `gpuslice accuracy` works from any directory of a
+/// clone).
+pub fn default_traces_root() -> String {
+    if Path::new("traces/h100/asr_L/gpu.csv").exists() {
+        "traces".into()
+    } else {
+        format!("{}/traces", env!("CARGO_MANIFEST_DIR"))
+    }
+}
+
 /// The README's "How accurate is it" tables, as Markdown.
 pub fn accuracy_markdown(root: &str) -> Result<String> {
     let ts = TsParams::default();
-    let mut s = String::from("| run | model | requests | throughput err | mean err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE |\n|---|---|---|---|---|---|---|---|---|---|\n");
-    for run in [
-        "asr_L",
-        "asr_H",
-        "tts_L",
-        "tts_H",
-        "llm_L",
-        "llm_H",
-        "ts_asr_tts_L",
-        "ts_asr_tts_L_r2",
-        "ts_asr_tts_H",
-        "ts_asr_tts_H_r2",
-        "ts_asr_tts_llm_L",
-        "ts_asr_tts_llm_L_r2",
-        "ts_asr_tts_llm_H",
-        "ts_asr_tts_llm_H_r2",
-        "ts_probe_asr_tts",
-        "ts_probe_asr_tts_q",
-        "tts_S",
-        "tts_S2",
-    ] {
-        let d = format!("{root}/{run}");
+    let mut s = String::from(
+        "| GPU | run | model | requests | throughput err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE | repeat spread p50 / p95 |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let mut worst: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+    for (gpu, run) in ACCURACY_RUNS {
+        let d = format!("{root}/{gpu}/{run}");
         let v = validate_dir(&d, &BTreeMap::new(), ts)?;
         for (m, r) in &v.models {
             let e = &r.error_pct;
             let ttft = e.get("ttft_p50").map_or("".to_string(), |x| format!("{x:+.1}%"));
+            let spread = r
+                .repeat_spread_pct
+                .as_ref()
+                .map_or(String::new(), |x| format!("{:.1}% / {:.1}%", x["p50"], x["p95"]));
             s.push_str(&format!(
-                "| {run} | {m} | {} | {:+.1}% | {:+.1}% | {:+.1}% | {:+.1}% | {:+.1}% | {ttft} | {:.1}% |\n",
-                r.requests, e["throughput"], e["mean"], e["p50"], e["p95"], e["p99"], r.request_mape_pct
+                "| {gpu} | {run} | {m} | {} | {:+.1}% | {:+.1}% | {:+.1}% | {:+.1}% | {ttft} | {:.1}% | {spread} |\n",
+                r.requests, e["throughput"], e["p50"], e["p95"], e["p99"], r.request_mape_pct
             ));
+            if run.starts_with("ts_") {
+                let w = worst.entry((m.clone(), if run.contains("llm") && run.matches('_').count() >= 3 { "3 tenants" } else { "2 tenants" }.to_string())).or_insert((0.0, 0.0));
+                w.0 = w.0.max(e["p50"].abs());
+                w.1 = w.1.max(e["p95"].abs());
+            }
         }
     }
     s.push_str(&format!(
-        "\nTime-sliced runs (ts_*) use quantum {} ms and switch cost {} us, fitted by experiments/fit-timeslice.sh on the `_L` runs, their repeats `_L_r2` and the ASR of the two probes; the `_H` runs are held out. `_r2` repeats the same arrivals: between repeats p50 moved by up to 6 % and p95 by up to 10 % (traces/h100/README.md). `tts_S`, `tts_S2` are solo TTS runs at saturation (30 and 60 req/s) that the TTS table was not fitted on; `ts_probe_asr_tts_q` and `tts_S2` are overloaded (their TTS backlog grows for the whole run), so their TTS latency mirrors a few percent of throughput: the same TTS trace ran 6 % faster beside ASR than alone.\n\n",
-        crate::config::DEFAULT_QUANTUM_MS, crate::config::DEFAULT_SWITCH_US
+        "\nTime-sliced runs (`ts_*`) use the measured slice ({} ms) and switch cost ({} us) of the H200 probes; no parameter was fitted to their latencies. Largest |error| of a time-sliced tenant: {}.\n\n",
+        crate::config::DEFAULT_QUANTUM_MS,
+        crate::config::DEFAULT_SWITCH_US,
+        worst
+            .iter()
+            .map(|((m, k), (p50, p95))| format!("{m} with {k} p50 {p50:.0} % / p95 {p95:.0} %"))
+            .collect::<Vec<_>>()
+            .join("; ")
     ));
     s.push_str("| device comparison | published | predicted | error | source |\n|---|---|---|---|---|\n");
     for r in published_comparisons()? {

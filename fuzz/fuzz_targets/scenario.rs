@@ -1,0 +1,29 @@
+//! Scenario files as users write them: TOML -> `parse_raw` -> `from_raw` (built-in models only,
+//! no file read) -> `place` every variant -> simulate when small (see `common::small`).
+#![no_main]
+
+mod common;
+
+use gpuslice::config::{self, Sources};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let raw = match config::parse_raw(text, "fuzz.toml") {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let sc = match config::from_raw(&raw, &Sources::none("fuzz.toml")) {
+        Ok(sc) => sc,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    common::place_and_run(&sc);
+});
