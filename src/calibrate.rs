@@ -508,6 +508,7 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         tts_policy: crate::config::TtsPolicy::Static,
         first_chunk_frames: 22,
         ops: BTreeMap::new(),
+        memory_override: false,
         // Set by the scaling fit.
         scaling: Scaling {
             sm_bw_gbps: 120.0,

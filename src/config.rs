@@ -288,6 +288,7 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
     };
     if let Some(mem) = m.memory_gib {
         let total = c.pos(&format!("{f}.memory_gib"), mem)?;
+        spec.memory_override = true;
         spec.memory.runtime_gib = (total - spec.memory.weights_gib).max(0.0);
         spec.memory.weights_gib = spec.memory.weights_gib.min(total);
     }

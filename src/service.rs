@@ -143,6 +143,17 @@ impl OpTable {
         (l * slow.of_call(fixed, compute), ext || beyond)
     }
 
+    /// Latency of a call of exactly `batch` x `size`, without the server's padding (servers that
+    /// run this op eagerly, e.g. a chunked prefill) [ms], and whether it was extrapolated.
+    pub fn latency_unpadded(&self, batch: f64, size: f64, slow: &Slowdown) -> (f64, bool) {
+        let (l, ext) = self.grid_ms(batch, size);
+        if slow.is_identity() {
+            return (l, ext);
+        }
+        let (fixed, compute) = self.fractions(batch, size);
+        (l * slow.of_call(fixed, compute), ext)
+    }
+
     /// The fixed and compute shares of a padded shape's latency, bilinear between cells and
     /// held at the edge values outside the grid.
     pub fn fractions(&self, b: f64, s: f64) -> (f64, f64) {
@@ -283,6 +294,10 @@ pub struct ModelSpec {
     pub ops: std::collections::BTreeMap<String, OpTable>,
     /// Memory-system parameters of the device scaling model (see [`scaling`]).
     pub scaling: Scaling,
+    /// Set when a scenario gives the server's memory (`memory_gib`): an LLM server then holds
+    /// exactly that, whatever its policy.
+    #[serde(skip)]
+    pub memory_override: bool,
     /// Where the data came from and how well the tables fit it (written by `gpuslice calibrate`).
     #[serde(default)]
     pub calibration: serde_json::Value,

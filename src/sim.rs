@@ -25,6 +25,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 
 mod device;
+mod llm;
 pub mod placement;
 mod summary;
 
@@ -79,6 +80,8 @@ struct Req {
     finish: SimTime,
     size: f64,
     out_tokens: u32,
+    /// LLM: output tokens generated so far (kept across a preemption).
+    generated: u32,
     state: ReqState,
 }
 
@@ -122,15 +125,30 @@ enum SrvState {
 enum Call {
     None,
     Batch,
+    /// Prefill-first: one request's prefill.
     Prefill(u32),
+    /// Decode steps of every running sequence (`block_steps` of them).
     Decode,
+    /// A mixed step (chunked) or a static batch's prefill: its prefill work is `chunks`.
+    Step,
 }
 
+/// A running LLM sequence.
 #[derive(Debug, Clone, Copy)]
 struct Seq {
     req: u32,
+    /// Tokens in its KV cache.
     len: u32,
+    /// Tokens still to generate.
     remaining: i64,
+    /// Tokens to prefill (prompt, plus what it had generated before a preemption).
+    prompt: u32,
+    /// Prompt tokens prefilled so far (chunked).
+    prefilled: u32,
+    /// KV blocks held.
+    blocks: u32,
+    /// Its prefill is complete.
+    decoding: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +172,20 @@ struct Server {
     pending: SimTime,
     /// Host time between the copy's end and the launch of the kernels [ns].
     resume_gap: SimTime,
+    /// LLM: free KV blocks, and all of them.
+    kv_free: u64,
+    kv_total: u64,
+    /// LLM: the prefill work of the running step: (index in `active`, tokens).
+    chunks: Vec<(u32, u32)>,
+    /// LLM: decode steps in the running call, when and how they were costed (runs of equal
+    /// steps: count, ns each), so that the block can be cut at a step boundary.
+    block_steps: u32,
+    block_start: SimTime,
+    block_runs: Vec<(u32, SimTime)>,
+    /// LLM: duration of a decode step by (batch, context) on this server [ns].
+    cost_cache: std::collections::HashMap<(u32, u32), SimTime>,
+    /// LLM: sequences preempted (recompute).
+    preemptions: u64,
     outstanding: u32,
     up: bool,
     epoch: u32,
@@ -169,6 +201,7 @@ struct ModelAcc {
     latency_ms: Vec<f64>,
     ttft_ms: Vec<f64>,
     finished_in_window: u64,
+    preemptions: u64,
 }
 
 /// Per-workload accumulators (top-level units).
@@ -223,6 +256,8 @@ pub struct Simulation {
     warmup: SimTime,
     horizon: SimTime,
     extrapolated: bool,
+    /// Advance runs of LLM decode steps as one call where exact (see `llm.rs`).
+    decode_blocks: bool,
     variant_name: String,
     gpu: GpuSpec,
     n_gpus: u32,
@@ -284,6 +319,14 @@ impl Simulation {
                 admit_budget: 0,
                 pending: 0,
                 resume_gap: 0,
+                kv_free: ps.kv_tokens / spec.llm.as_ref().map_or(1, |l| u64::from(l.kv_block_tokens.max(1))),
+                kv_total: ps.kv_tokens / spec.llm.as_ref().map_or(1, |l| u64::from(l.kv_block_tokens.max(1))),
+                chunks: Vec::new(),
+                block_steps: 1,
+                block_start: 0,
+                block_runs: Vec::new(),
+                cost_cache: std::collections::HashMap::new(),
+                preemptions: 0,
                 outstanding: 0,
                 up: true,
                 epoch: 0,
@@ -331,6 +374,7 @@ impl Simulation {
                     busy_from: 0,
                     n_running: 0,
                     instance: d.instance.clone(),
+                    call_start: 0,
                 }
             })
             .collect();
@@ -360,6 +404,7 @@ impl Simulation {
             warmup: scenario.warmup,
             horizon: scenario.duration + scenario.drain,
             extrapolated,
+            decode_blocks: true,
             variant_name: v.name.clone(),
             gpu: v.gpu.clone(),
             n_gpus: v.gpus.len() as u32,
@@ -470,6 +515,12 @@ impl Simulation {
             self.handle(ev);
         }
         self.q.advance_to(t);
+    }
+
+    /// Advance runs of LLM decode steps one step at a time (true is the default: blocks where
+    /// exact). For the exactness test and for debugging: results must not change.
+    pub fn set_decode_blocks(&mut self, on: bool) {
+        self.decode_blocks = on;
     }
 
     /// Run to the horizon and summarise.
@@ -637,6 +688,7 @@ impl Simulation {
             finish: 0,
             size,
             out_tokens: out.max(1),
+            generated: 0,
             state: ReqState::Queued,
         });
         // A request longer than the KV cache can hold is refused at admission.
@@ -681,6 +733,8 @@ impl Simulation {
                         epoch: s.epoch,
                     };
                     self.q.schedule_in(delay, ev);
+                } else if s.state == SrvState::Busy && self.models[model].kind == ServiceKind::Llm {
+                    self.llm_enqueued(srv);
                 }
             }
             None => {
@@ -748,29 +802,7 @@ impl Simulation {
                     size = spec.tts_frames(max_size);
                 }
             }
-            ServiceKind::Llm => {
-                let slots = spec.llm.as_ref().map_or(1, |l| l.max_seqs) as usize;
-                if s.admit_budget > 0 && !s.queue.is_empty() && s.active.len() < slots {
-                    let Some(r) = s.queue.pop_front() else { return };
-                    s.admit_budget -= 1;
-                    s.call = Call::Prefill(r);
-                    op = spec.op("prefill");
-                    batch = 1;
-                    size = self.reqs[r as usize].size;
-                } else if !s.active.is_empty() {
-                    s.call = Call::Decode;
-                    op = spec.op("decode");
-                    batch = s.active.len() as u32;
-                    size = s.active.iter().map(|a| a.len).max().unwrap_or(0) as f64 + 1.0;
-                } else if !s.queue.is_empty() {
-                    // Slots full cannot happen with no active sequence; start a new admission round.
-                    s.admit_budget = s.queue.len();
-                    return self.dispatch(srv);
-                } else {
-                    s.state = SrvState::Idle;
-                    return;
-                }
-            }
+            ServiceKind::Llm => return self.llm_dispatch(srv),
         }
         let now = self.q.now();
         match s.call {
@@ -780,11 +812,6 @@ impl Simulation {
                     q.state = ReqState::Running;
                     q.start = now;
                 }
-            }
-            Call::Prefill(r) => {
-                let q = &mut self.reqs[r as usize];
-                q.state = ReqState::Running;
-                q.start = now;
             }
             _ => {}
         }
@@ -863,32 +890,7 @@ impl Simulation {
                 s.batch = batch;
                 s.batch.clear();
             }
-            Call::Prefill(r) => {
-                self.reqs[r as usize].first_token = now;
-                let q = self.reqs[r as usize];
-                s.active.push(Seq {
-                    req: r,
-                    len: q.size as u32,
-                    remaining: q.out_tokens as i64 - 1,
-                });
-            }
-            Call::Decode => {
-                let mut j = 0;
-                while j < self.servers[srv].active.len() {
-                    let a = &mut self.servers[srv].active[j];
-                    a.len += 1;
-                    a.remaining -= 1;
-                    if a.remaining <= 0 {
-                        let r = a.req;
-                        self.servers[srv].active.swap_remove(j);
-                        self.servers[srv].outstanding -= 1;
-                        self.complete_req(r as usize, now);
-                    } else {
-                        j += 1;
-                    }
-                }
-                self.servers[srv].admit_budget = self.servers[srv].queue.len();
-            }
+            Call::Prefill(_) | Call::Decode | Call::Step => self.llm_call_done(srv, now),
             Call::None => {}
         }
         let m = self.servers[srv].model as usize;
@@ -1091,6 +1093,8 @@ impl Simulation {
             lost.extend(s.queue.drain(..));
             lost.append(&mut s.batch);
             lost.extend(s.active.drain(..).map(|a| a.req));
+            s.kv_free = s.kv_total;
+            s.block_steps = 1;
             if let Call::Prefill(r) = s.call {
                 lost.push(r);
             }

@@ -1,4 +1,5 @@
 //! Integration tests of gpuslice, built as one test binary (one link, shared helpers):
+//! * `llm`: LLM engines: decode blocks exact vs stepping, paged KV cache, preemption, policies;
 //! * `queueing`: the engine against queueing theory (M/M/1, M/D/1, M/M/c, Little's law, closed loop);
 //! * `regimes`: time slicing, MIG capacity, memory limits, fault domains, pipelines;
 //! * `configs`: scenario files, bad (tests/configs/invalid) and good (experiments/, tests/configs/valid);
@@ -14,6 +15,7 @@ mod common;
 mod configs;
 mod determinism;
 mod docs;
+mod llm;
 mod queueing;
 mod regimes;
 mod scaling;

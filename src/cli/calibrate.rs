@@ -185,6 +185,7 @@ pub fn calibrate_load_runs(
         tts_policy: crate::config::TtsPolicy::Static,
         first_chunk_frames: 22,
         ops,
+        memory_override: false,
         scaling: builtin.scaling,
         calibration: serde_json::json!({
             "sources": { "genai_perf": files },

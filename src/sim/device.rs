@@ -73,6 +73,9 @@ pub(super) struct Device {
     pub(super) busy_from: SimTime,
     pub(super) n_running: u32,
     pub(super) instance: Option<crate::catalog::PlacedInstance>,
+    /// Exclusive device: when its running call started (its busy time is counted at the end,
+    /// since a block of LLM decode steps may be cut short).
+    pub(super) call_start: SimTime,
 }
 
 impl Simulation {
@@ -104,7 +107,7 @@ impl Simulation {
         let now = self.q.now();
         match self.devices[dev].kind {
             DevKind::Exclusive => {
-                self.busy_add(dev, ctx, now, now + work);
+                self.devices[dev].call_start = now;
                 self.set_running(dev, 1);
                 self.q.schedule(now + work, Ev::Done { srv: srv as u32, epoch });
             }
@@ -114,8 +117,25 @@ impl Simulation {
     }
 
     pub(super) fn device_call_ended(&mut self, dev: usize) {
+        let now = self.q.now();
+        self.device_call_ended_at(dev, now);
+    }
+
+    /// An exclusive device's call ended at `end` (now, or earlier for a block cut in the gap
+    /// after its last step).
+    pub(super) fn device_call_ended_at(&mut self, dev: usize, end: SimTime) {
         if matches!(self.devices[dev].kind, DevKind::Exclusive) {
-            self.set_running(dev, -1);
+            let start = self.devices[dev].call_start;
+            self.busy_add(dev, 0, start, end);
+            let d = &mut self.devices[dev];
+            if d.n_running > 0 {
+                d.n_running -= 1;
+                if d.n_running == 0 {
+                    let from = d.busy_from;
+                    let o = window_overlap(from, end, self.warmup, self.duration);
+                    self.devices[dev].busy_any += o;
+                }
+            }
         }
     }
 
@@ -235,6 +255,8 @@ impl Simulation {
             _ => {
                 // The epoch bump voids the pending Done event; account the device as idle now.
                 if was_busy {
+                    let (start, now) = (self.devices[dev].call_start, self.q.now());
+                    self.busy_add(dev, ctx, start, now);
                     self.set_running(dev, -1);
                 }
             }

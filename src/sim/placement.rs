@@ -102,13 +102,20 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
         })
     };
     for (g, plan) in var.gpus.iter().enumerate() {
+        // What each tenant holds: its footprint, or for an LLM server whose engine sizes its KV
+        // cache from free memory (chunked, static) its share `gpu_memory_utilization` of `cap`,
+        // as vLLM does, unless the scenario gives its memory.
+        let held = |m: usize, cap: f64| -> f64 {
+            let spec = &sc.models[m];
+            match &spec.llm {
+                Some(l) if l.policy != crate::config::raw::LlmPolicy::PrefillFirst && !spec.memory_override => l.gpu_memory_utilization * cap,
+                _ => spec.memory.total_gib(),
+            }
+        };
         let fit = |models: &[usize], cap: f64, what: &str| -> Result<()> {
-            let need: f64 = models.iter().map(|&m| sc.models[m].memory.total_gib()).sum();
+            let need: f64 = models.iter().map(|&m| held(m, cap)).sum();
             if need > cap + 1e-9 {
-                let names: Vec<String> = models
-                    .iter()
-                    .map(|&m| format!("{} {:.1} GiB", sc.models[m].name, sc.models[m].memory.total_gib()))
-                    .collect();
+                let names: Vec<String> = models.iter().map(|&m| format!("{} {:.1} GiB", sc.models[m].name, held(m, cap))).collect();
                 return Err(Error::Infeasible(format!(
                     "variant '{}': GPU {g} ({what}, {cap:.2} GiB): models do not fit in memory: {} = {need:.1} GiB",
                     var.name,
@@ -153,7 +160,7 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
                         ctx: t as u32,
                         label: format!("{prefix}{}", spec.name),
                         share: DeviceShare::of(gpu, sm_fraction, 1.0),
-                        memory_gib: spec.memory.total_gib().min(cap),
+                        memory_gib: held(m, cap),
                         kv_tokens: 0,
                     });
                 }
@@ -182,12 +189,8 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
                             device: dev,
                             ctx: 0,
                             label: format!("{label}:{}", spec.name),
-                            share: DeviceShare::of(
-                                gpu,
-                                inst.profile.sms as f64 / gpu.sm_count as f64,
-                                inst.profile.mem_slices as f64 / 8.0,
-                            ),
-                            memory_gib: spec.memory.total_gib(),
+                            share: DeviceShare::of(gpu, inst.profile.sms as f64 / gpu.sm_count as f64, inst.profile.mem_slices as f64 / 8.0),
+                            memory_gib: held(m, inst.profile.memory_gib),
                             kv_tokens: 0,
                         });
                     }
@@ -203,8 +206,23 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
         }
     }
     for s in &mut servers {
-        if let Some(l) = &sc.models[s.model].llm {
-            s.kv_tokens = kv_capacity_tokens(l, &sc.models[s.model], s.memory_gib);
+        let spec = &sc.models[s.model];
+        if let Some(l) = &spec.llm {
+            s.kv_tokens = kv_capacity_tokens(l, spec, s.memory_gib);
+            if s.kv_tokens < u64::from(l.max_context_tokens) {
+                return Err(Error::Infeasible(format!(
+                    "variant '{}': server '{}' on GPU {}: its KV cache holds {} tokens ({:.2} GiB memory - {:.2} GiB weights - {:.2} GiB reserve, {} bytes per token) but one sequence may reach max_context_tokens = {}: give it more memory (memory_gib, a larger GPU or slice) or lower max_context_tokens",
+                    var.name,
+                    s.label,
+                    devices[s.device as usize].gpu,
+                    s.kv_tokens,
+                    s.memory_gib,
+                    spec.memory.weights_gib,
+                    l.activation_reserve_gib,
+                    l.kv_bytes_per_token(),
+                    l.max_context_tokens
+                )));
+            }
         }
     }
     Ok(Placement {

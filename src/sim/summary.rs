@@ -16,6 +16,9 @@ pub struct ModelSummary {
     /// LLM only: time to first token [ms].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttft_ms: Option<LatencySummary>,
+    /// LLM only: sequences preempted (KV cache full) and recomputed, among measured requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preemptions: Option<u64>,
     /// Fraction of requests that did not fail.
     pub availability: f64,
 }
@@ -217,6 +220,7 @@ impl Simulation {
                     throughput_rps: round4(acc.finished_in_window as f64 / window),
                     latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
                     ttft_ms: ttft,
+                    preemptions: (self.models[m].kind == ServiceKind::Llm).then_some(acc.preemptions),
                     availability: round4(if total == 0 { 1.0 } else { acc.completed as f64 / total as f64 }),
                 },
             );

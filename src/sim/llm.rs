@@ -1,0 +1,634 @@
+//! LLM servers: three scheduler policies over a paged KV cache, with preemption by recompute, and
+//! decode steps advanced in blocks so that the cost of a simulation grows with requests, not
+//! tokens.
+//!
+//! * `prefill-first` (the calibration server, traces/h100): whenever requests wait and fewer than
+//!   `max_seqs` run, prefill the oldest alone (padded to a CUDA-graph bucket; its first token at
+//!   the end), then one decode step for every running sequence.
+//! * `chunked` (vLLM v1): every step carries one token of each decoding sequence and prefill
+//!   chunks, oldest first, up to `max_num_batched_tokens`; new requests are admitted FCFS while
+//!   sequences, budget and KV blocks allow.
+//! * `static` (request-level batching): an idle server admits up to `max_seqs` waiting requests,
+//!   prefills them together and decodes the batch until its last request ends; finished
+//!   sequences keep their slot (padding) and newcomers wait for the next batch.
+//!
+//! **Step cost.** A decode step of `d` sequences is the `decode` table at batch `d` and the
+//! attended context (the longest sequence for the padded-graph policies; the mean, rounded up to
+//! a KV block, for `chunked`, whose paged attention reads each sequence's own blocks). A
+//! prefill of `p` tokens alone is the `prefill` table. A mixed step streams the weights once, so
+//! it costs the decode step plus the prefill's marginal cost: `decode(d, c) + prefill(p) -
+//! prefill(0)`, where `prefill(0)` is the table's fixed per-pass cost (extrapolated to zero
+//! tokens: weights and launches). Checked against a NIM concurrency sweep (README).
+//!
+//! **KV cache.** `kv_tokens` (from the memory the server gets, see placement) in blocks of
+//! `kv_block_tokens`. A sequence holds the blocks of its cached tokens. When a decode step needs
+//! a block and none is free, the newest running sequence is preempted: its blocks are freed and
+//! it returns to the head of the queue, to recompute its prompt and the tokens it had generated.
+//!
+//! **Blocks.** On a device that runs the server alone (dedicated GPU, MIG instance) a run of
+//! pure decode steps is one call: it lasts until the first sequence finishes or the KV cache
+//! would run out, and the arrival of a request cuts it at the next step boundary, where the
+//! step-by-step server would have seen it. The durations are the same integer sums, so the
+//! results are identical to stepping (tested). Shared devices step one by one: each step's
+//! synchronisation interacts with the co-tenants.
+
+use super::*;
+use crate::config::raw::LlmPolicy;
+
+impl Simulation {
+    fn llm_spec(&self, srv: usize) -> &crate::service::LlmSpec {
+        self.models[self.servers[srv].model as usize].llm.as_ref().expect("an LLM server's model has an llm section")
+    }
+
+    /// Blocks that `tokens` cached tokens occupy.
+    fn blocks_for(&self, srv: usize, tokens: u32) -> u64 {
+        let bt = self.llm_spec(srv).kv_block_tokens.max(1);
+        tokens.div_ceil(bt) as u64
+    }
+
+    /// True when the server may advance decode steps in blocks.
+    fn can_skip(&self, srv: usize) -> bool {
+        self.decode_blocks && self.balancer != Balancer::SharedQueue && matches!(self.devices[self.servers[srv].dev as usize].kind, DevKind::Exclusive)
+    }
+
+    /// Duration of one decode step of `d` sequences at attended context `ctx` [ns], memoised
+    /// per server (its device share is fixed when steps are stepped or blocked).
+    fn decode_ns(&mut self, srv: usize, d: u32, ctx: u32) -> SimTime {
+        let key = (d, ctx);
+        if let Some(&w) = self.servers[srv].cost_cache.get(&key) {
+            return w;
+        }
+        let s = &self.servers[srv];
+        let spec = &self.models[s.model as usize];
+        let op = spec.op("decode");
+        let (ms, ext) = op.latency_ms(d, ctx as f64, &s.slow);
+        self.extrapolated |= ext;
+        let w = from_ms(ms).max(1);
+        self.servers[srv].cost_cache.insert(key, w);
+        w
+    }
+
+    /// The attended context a decode step is costed at: padded-graph policies pad to the table's
+    /// context buckets (beyond them, to the KV block); `chunked` costs the mean context rounded up
+    /// to a KV block. `extra` steps ahead of the current state.
+    fn decode_ctx(&self, srv: usize, extra: u32) -> u32 {
+        let s = &self.servers[srv];
+        let l = self.llm_spec(srv);
+        let bt = l.kv_block_tokens.max(1);
+        // `extra` steps ahead, a generating sequence has grown by `extra` tokens; a finished one
+        // (kept as padding by static batching) has not.
+        let len = |a: &Seq| a.len + if a.decoding && a.remaining > 0 { extra } else { 0 };
+        match l.policy {
+            LlmPolicy::Chunked => {
+                let (n, sum) = s.active.iter().filter(|a| a.decoding).fold((0u64, 0u64), |(n, t), a| (n + 1, t + (len(a) + 1) as u64));
+                ((sum.div_ceil(n.max(1)) as u32).div_ceil(bt) * bt).max(1)
+            }
+            _ => {
+                let c = s.active.iter().map(len).max().unwrap_or(0) + 1;
+                let op = self.models[s.model as usize].op("decode");
+                let (_, padded, beyond) = op.padded(1, c as f64);
+                if beyond {
+                    c.div_ceil(bt) * bt
+                } else {
+                    padded as u32
+                }
+            }
+        }
+    }
+
+    /// Sequences in the decode batch: the decoding ones (`static`: every slot of the batch).
+    fn decode_batch(&self, srv: usize) -> u32 {
+        let s = &self.servers[srv];
+        match self.llm_spec(srv).policy {
+            LlmPolicy::Static => s.active.len() as u32,
+            _ => s.active.iter().filter(|a| a.decoding).count() as u32,
+        }
+    }
+
+    /// Free `n` KV blocks for a decode step by preempting the newest running sequences (never the
+    /// last one). Returns false if even that cannot make room.
+    fn make_room(&mut self, srv: usize, n: u64) -> bool {
+        while self.servers[srv].kv_free < n {
+            let s = &mut self.servers[srv];
+            if s.active.len() <= 1 {
+                return false;
+            }
+            let victim = s.active.pop().expect("two or more");
+            s.kv_free += victim.blocks as u64;
+            s.queue.push_front(victim.req);
+            s.preemptions += 1;
+            // Its cached tokens are gone: it will recompute its prompt and what it generated.
+            let m = s.model as usize;
+            if self.measured(self.reqs[victim.req as usize].arrival) {
+                self.model_acc[m].preemptions += 1;
+            }
+        }
+        true
+    }
+
+    /// Decide and submit the next call of an LLM server, or go idle.
+    pub(super) fn llm_dispatch(&mut self, srv: usize) {
+        let policy = self.llm_spec(srv).policy;
+        let max_seqs = self.llm_spec(srv).max_seqs as usize;
+        let now = self.q.now();
+        let (work, call) = match policy {
+            LlmPolicy::PrefillFirst => {
+                let s = &self.servers[srv];
+                let (budget, queued, running) = (s.admit_budget, !s.queue.is_empty(), s.active.len());
+                if budget > 0 && queued && running < max_seqs && self.admit_next(srv) {
+                    let s = &mut self.servers[srv];
+                    s.admit_budget -= 1;
+                    let i = s.active.len() - 1;
+                    let (r, prompt) = (s.active[i].req, s.active[i].prompt);
+                    let spec = &self.models[s.model as usize];
+                    let (ms, ext) = spec.op("prefill").latency_ms(1, prompt as f64, &s.slow);
+                    self.extrapolated |= ext;
+                    self.mark_started(r, now);
+                    (from_ms(ms).max(1), Call::Prefill(r))
+                } else if running > 0 {
+                    match self.plan_decode(srv) {
+                        Some(w) => (w, Call::Decode),
+                        None => return,
+                    }
+                } else if queued {
+                    // A new admission round.
+                    self.servers[srv].admit_budget = self.servers[srv].queue.len();
+                    if self.admit_possible(srv) {
+                        return self.llm_dispatch(srv);
+                    }
+                    return self.fail_unfittable(srv);
+                } else {
+                    self.servers[srv].state = SrvState::Idle;
+                    return;
+                }
+            }
+            LlmPolicy::Chunked => match self.plan_chunked(srv, max_seqs) {
+                Some(x) => x,
+                None => return,
+            },
+            LlmPolicy::Static => {
+                if self.servers[srv].active.is_empty() {
+                    if self.servers[srv].queue.is_empty() {
+                        self.servers[srv].state = SrvState::Idle;
+                        return;
+                    }
+                    // Admit a batch and prefill it together.
+                    self.servers[srv].chunks.clear();
+                    while self.servers[srv].active.len() < max_seqs && !self.servers[srv].queue.is_empty() && self.admit_next(srv) {}
+                    if self.servers[srv].active.is_empty() {
+                        return self.fail_unfittable(srv);
+                    }
+                    let s = &self.servers[srv];
+                    let tokens: u32 = s.active.iter().map(|a| a.prompt).sum();
+                    let reqs: Vec<u32> = s.active.iter().map(|a| a.req).collect();
+                    for r in reqs {
+                        self.mark_started(r, now);
+                    }
+                    let s = &mut self.servers[srv];
+                    let n = s.active.len();
+                    s.chunks.extend((0..n as u32).map(|i| (i, 0)));
+                    let spec = &self.models[s.model as usize];
+                    let (ms, ext) = spec.op("prefill").latency_unpadded(1.0, tokens as f64, &s.slow);
+                    self.extrapolated |= ext;
+                    (from_ms(ms).max(1), Call::Step)
+                } else {
+                    match self.plan_decode(srv) {
+                        Some(w) => (w, Call::Decode),
+                        None => return,
+                    }
+                }
+            }
+        };
+        let s = &mut self.servers[srv];
+        s.call = call;
+        s.state = SrvState::Busy;
+        let (dev, ctx, epoch) = (s.dev as usize, s.ctx as usize, s.epoch);
+        let spec = &self.models[s.model as usize];
+        let copy = from_ms(spec.sync_copy_ms);
+        if let DevKind::Mps(_) = self.devices[dev].kind {
+            // The MPS rate model needs the call's latency on the whole reference GPU and its
+            // parts: undo the nominal share's slow-down with the split of the op's cell (a mixed
+            // step takes the decode's split).
+            let (f, c) = match call {
+                Call::Prefill(r) => spec.op("prefill").fractions(1.0, self.prompt_of(r) as f64),
+                _ => {
+                    let d = self.decode_batch(srv).max(1) as f64;
+                    let ctx = self.decode_ctx(srv, 0) as f64;
+                    self.models[self.servers[srv].model as usize].op("decode").fractions(d, ctx)
+                }
+            };
+            let s = &self.servers[srv];
+            let scale = s.slow.of_call(f, c);
+            let mps = device::MpsCall {
+                srv: srv as u32,
+                epoch,
+                l_ref_ms: crate::time::to_ms(work) / scale,
+                fixed: f,
+                compute: c,
+                left: 1.0,
+                rate: 0.0,
+                started: now,
+            };
+            self.mps_submit(dev, ctx, mps);
+            return;
+        }
+        let mut work = work;
+        if copy > 0 && work > copy && s.block_steps <= 1 {
+            let gpu = COPY_GPU_NS.min(copy);
+            s.pending = work - copy;
+            s.resume_gap = copy - gpu;
+            work = gpu;
+        }
+        self.submit(dev, ctx, srv, epoch, work);
+    }
+
+    fn mark_started(&mut self, r: u32, now: SimTime) {
+        let q = &mut self.reqs[r as usize];
+        if q.state == ReqState::Queued {
+            q.state = ReqState::Running;
+            q.start = now;
+        }
+    }
+
+    /// Tokens request `r` must (re)compute when admitted: its prompt and what it had generated
+    /// before a preemption.
+    fn prompt_of(&self, r: u32) -> u32 {
+        let q = &self.reqs[r as usize];
+        q.size as u32 + q.generated
+    }
+
+    /// Whether the queue's head could be admitted now (KV blocks for its whole prompt).
+    fn admit_possible(&self, srv: usize) -> bool {
+        let s = &self.servers[srv];
+        s.queue.front().is_some_and(|&r| self.blocks_for(srv, self.prompt_of(r) + 1) <= s.kv_free)
+    }
+
+    /// Admit the queue's head with blocks for its whole prompt (and its first token); false if
+    /// the cache has no room.
+    fn admit_next(&mut self, srv: usize) -> bool {
+        if !self.admit_possible(srv) {
+            return false;
+        }
+        let r = self.servers[srv].queue.pop_front().expect("checked");
+        let prompt = self.prompt_of(r);
+        let blocks = self.blocks_for(srv, prompt + 1);
+        let q = &self.reqs[r as usize];
+        let s = &mut self.servers[srv];
+        s.kv_free -= blocks;
+        s.active.push(Seq {
+            req: r,
+            len: prompt,
+            remaining: q.out_tokens as i64 - q.generated as i64,
+            prompt,
+            prefilled: 0,
+            blocks: blocks as u32,
+            decoding: false,
+        });
+        true
+    }
+
+    /// A request whose prompt cannot fit the whole KV cache even alone: refuse it.
+    fn fail_unfittable(&mut self, srv: usize) {
+        if let Some(r) = self.servers[srv].queue.pop_front() {
+            self.servers[srv].outstanding -= 1;
+            self.fail.rejected_requests += 1;
+            self.fail_req(r as usize);
+        }
+        let s = &mut self.servers[srv];
+        s.state = SrvState::Pending;
+        let ev = Ev::Dispatch { srv: srv as u32, epoch: s.epoch };
+        self.q.schedule_in(0, ev);
+    }
+
+    /// Plan a run of decode steps from the current state: make KV room for the first step, then
+    /// extend while no sequence finishes and the cache has blocks (one step on shared devices).
+    /// Returns the call's duration.
+    fn plan_decode(&mut self, srv: usize) -> Option<SimTime> {
+        // Room for every running sequence's next token.
+        loop {
+            let need: u64 = {
+                let s = &self.servers[srv];
+                s.active.iter().filter(|a| a.decoding && a.remaining > 0).map(|a| self.blocks_for(srv, a.len + 1).saturating_sub(a.blocks as u64)).sum()
+            };
+            if need <= self.servers[srv].kv_free {
+                break;
+            }
+            if !self.make_room(srv, need) {
+                // A single sequence longer than the cache: cannot happen (admission checks
+                // max_context_tokens against the cache at validation).
+                break;
+            }
+        }
+        if self.servers[srv].active.iter().all(|a| !a.decoding) {
+            // Everything was preempted back to the queue: admit again.
+            self.servers[srv].admit_budget = self.servers[srv].queue.len();
+            return self.replan(srv);
+        }
+        let d = self.decode_batch(srv);
+        let gap = from_ms(self.models[self.servers[srv].model as usize].call_gap_ms);
+        let mut k: u32 = 1;
+        // Prefill-first admits waiting requests after the next step: stop there if any wait.
+        let admits_next = {
+            let s = &self.servers[srv];
+            self.llm_spec(srv).policy == LlmPolicy::PrefillFirst && !s.queue.is_empty() && s.active.len() < self.llm_spec(srv).max_seqs as usize
+        };
+        if self.can_skip(srv) && !admits_next {
+            let s = &self.servers[srv];
+            let first_done = s.active.iter().filter(|a| a.remaining > 0).map(|a| a.remaining).min().unwrap_or(1).max(1) as u32;
+            k = first_done.min(self.kv_steps(srv, first_done));
+        }
+        // Sum the steps in runs of equal cost (the context changes cost only at bucket or block
+        // boundaries), exactly as stepping would add them.
+        let s = &mut self.servers[srv];
+        s.block_runs.clear();
+        s.block_steps = k;
+        s.block_start = self.q.now();
+        let mut total: SimTime = 0;
+        let mut j = 0;
+        while j < k {
+            let c = self.decode_ctx(srv, j);
+            let w = self.decode_ns(srv, d, c);
+            let mut n = 1;
+            while j + n < k && self.decode_ctx(srv, j + n) == c {
+                n += 1;
+            }
+            self.servers[srv].block_runs.push((n, w));
+            total += n as SimTime * w;
+            j += n;
+        }
+        Some(total + (k as SimTime - 1) * gap)
+    }
+
+    /// Dispatch again after the state changed inside planning.
+    fn replan(&mut self, srv: usize) -> Option<SimTime> {
+        self.llm_dispatch(srv);
+        None
+    }
+
+    /// Most decode steps (up to `limit`) the free KV blocks allow before a sequence needs a block
+    /// that is not there: a binary search on the blocks the running sequences need after `j`
+    /// steps.
+    fn kv_steps(&self, srv: usize, limit: u32) -> u32 {
+        let s = &self.servers[srv];
+        let need = |j: u32| -> u64 {
+            s.active
+                .iter()
+                .filter(|a| a.decoding && a.remaining > 0)
+                .map(|a| self.blocks_for(srv, a.len + j).saturating_sub(a.blocks as u64))
+                .sum()
+        };
+        let (mut lo, mut hi) = (1u32, limit);
+        if need(hi) <= s.kv_free {
+            return hi;
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if need(mid) <= s.kv_free {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
+    }
+
+    /// A `chunked` step: decodes first, then prefill chunks of running sequences, then new ones.
+    fn plan_chunked(&mut self, srv: usize, max_seqs: usize) -> Option<(SimTime, Call)> {
+        let budget_total = self.llm_spec(srv).max_num_batched_tokens;
+        let now = self.q.now();
+        let s = &self.servers[srv];
+        let partial = s.active.iter().any(|a| !a.decoding);
+        let can_admit = !s.queue.is_empty() && s.active.len() < max_seqs && self.admit_possible(srv);
+        if !partial && !can_admit {
+            if s.active.is_empty() {
+                if !s.queue.is_empty() {
+                    self.fail_unfittable(srv);
+                    return None;
+                }
+                self.servers[srv].state = SrvState::Idle;
+                return None;
+            }
+            return self.plan_decode(srv).map(|w| (w, Call::Decode));
+        }
+        // Room for the decodes' next tokens first (they are in the step).
+        let need: u64 = s.active.iter().filter(|a| a.decoding).map(|a| self.blocks_for(srv, a.len + 1).saturating_sub(a.blocks as u64)).sum();
+        if need > s.kv_free && !self.make_room(srv, need) {
+            return self.plan_decode(srv).map(|w| (w, Call::Decode));
+        }
+        let d = self.decode_batch(srv);
+        let mut budget = budget_total.saturating_sub(d);
+        self.servers[srv].chunks.clear();
+        let mut p_tokens = 0u32;
+        for i in 0..self.servers[srv].active.len() {
+            let a = self.servers[srv].active[i];
+            if !a.decoding && budget > 0 {
+                let n = (a.prompt - a.prefilled).min(budget);
+                budget -= n;
+                p_tokens += n;
+                self.servers[srv].chunks.push((i as u32, n));
+            }
+        }
+        while budget > 0 && self.servers[srv].active.len() < max_seqs && !self.servers[srv].queue.is_empty() && self.admit_next(srv) {
+            let i = self.servers[srv].active.len() - 1;
+            let a = self.servers[srv].active[i];
+            let n = a.prompt.min(budget);
+            budget -= n;
+            p_tokens += n;
+            self.servers[srv].chunks.push((i as u32, n));
+            self.mark_started(a.req, now);
+        }
+        let s = &mut self.servers[srv];
+        s.block_steps = 1;
+        let spec = &self.models[s.model as usize];
+        let pre = spec.op("prefill");
+        let (p_ms, e1) = pre.latency_unpadded(1.0, p_tokens as f64, &s.slow);
+        let w = if d == 0 {
+            from_ms(p_ms).max(1)
+        } else {
+            let (p0, _) = pre.latency_unpadded(1.0, 0.0, &s.slow);
+            let c = self.decode_ctx(srv, 0);
+            let dw = self.decode_ns(srv, d, c);
+            dw + from_ms((p_ms - p0).max(0.0))
+        };
+        self.extrapolated |= e1;
+        Some((w, Call::Step))
+    }
+
+    /// A request joined the queue of a server that may be running a block of decode steps: cut
+    /// the block where the step-by-step server would have reacted. Prefill-first notices waiting
+    /// requests when a step ends (its admission round is the queue at that moment): the first
+    /// step ending at or after the arrival. Chunked plans each step at its dispatch, a host gap
+    /// after the previous step: the first dispatch at or after the arrival; if that dispatch is
+    /// the one after a step that has already ended (the arrival fell in the gap), the steps so far
+    /// are applied now (they hold no completion) and the dispatch keeps its time.
+    pub(super) fn llm_enqueued(&mut self, srv: usize) {
+        let now = self.q.now();
+        let s = &self.servers[srv];
+        let policy = self.llm_spec(srv).policy;
+        if s.call != Call::Decode || s.block_steps <= 1 || policy == LlmPolicy::Static {
+            return;
+        }
+        let gap = from_ms(self.models[s.model as usize].call_gap_ms);
+        let react = if policy == LlmPolicy::Chunked { gap } else { 0 };
+        let mut t = s.block_start;
+        let mut done = 0u32;
+        for &(n, w) in &s.block_runs {
+            for _ in 0..n {
+                if t > s.block_start {
+                    t += gap;
+                }
+                t += w;
+                done += 1;
+                if t + react >= now {
+                    if done < s.block_steps {
+                        self.cut_block(srv, done, t);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Shorten the running block to its first `steps` steps, which end at `end`.
+    fn cut_block(&mut self, srv: usize, steps: u32, end: SimTime) {
+        let now = self.q.now();
+        let s = &mut self.servers[srv];
+        s.epoch += 1;
+        s.block_steps = steps;
+        let mut left = steps;
+        let mut runs = std::mem::take(&mut s.block_runs);
+        for r in runs.iter_mut() {
+            r.0 = r.0.min(left);
+            left -= r.0;
+        }
+        runs.retain(|r| r.0 > 0);
+        s.block_runs = runs;
+        if end >= now {
+            let ev = Ev::Done { srv: srv as u32, epoch: s.epoch };
+            self.q.schedule(end, ev);
+            return;
+        }
+        // The cut step has already ended: finish the call as of `end` and keep the next
+        // dispatch at `end + gap`.
+        let dev = s.dev as usize;
+        let gap = from_ms(self.models[s.model as usize].call_gap_ms);
+        self.device_call_ended_at(dev, end);
+        self.llm_call_done(srv, now);
+        let s = &mut self.servers[srv];
+        s.call = Call::None;
+        s.state = SrvState::Pending;
+        let ev = Ev::Dispatch { srv: srv as u32, epoch: s.epoch };
+        self.q.schedule(end + gap, ev);
+    }
+
+    /// The LLM call of `srv` has finished at `now`: apply it.
+    pub(super) fn llm_call_done(&mut self, srv: usize, now: SimTime) {
+        match self.servers[srv].call {
+            Call::Prefill(_) => {
+                let i = self.servers[srv].active.len() - 1;
+                self.prefill_complete(srv, i, now);
+            }
+            Call::Step => {
+                let chunks = std::mem::take(&mut self.servers[srv].chunks);
+                let static_batch = self.llm_spec(srv).policy == LlmPolicy::Static;
+                // Decodes of this step first (they ran in it), then the prefill chunks.
+                if !static_batch {
+                    self.advance_decodes(srv, 1, now);
+                }
+                for &(i, n) in &chunks {
+                    let s = &mut self.servers[srv];
+                    let Some(a) = s.active.get_mut(i as usize) else { continue };
+                    a.prefilled = if static_batch { a.prompt } else { (a.prefilled + n).min(a.prompt) };
+                }
+                let mut i = 0;
+                while i < self.servers[srv].active.len() {
+                    let a = self.servers[srv].active[i];
+                    if !a.decoding && a.prefilled >= a.prompt {
+                        if self.prefill_complete(srv, i, now) {
+                            continue;
+                        }
+                    }
+                    i += 1;
+                }
+                self.servers[srv].chunks = chunks;
+                self.servers[srv].chunks.clear();
+            }
+            Call::Decode => {
+                let k = self.servers[srv].block_steps.max(1);
+                self.advance_decodes(srv, k, now);
+                self.servers[srv].admit_budget = self.servers[srv].queue.len();
+            }
+            _ => {}
+        }
+        self.servers[srv].block_steps = 1;
+        if self.llm_spec(srv).policy == LlmPolicy::Static && self.servers[srv].active.iter().all(|a| a.remaining <= 0) {
+            // The batch is over: release its slots.
+            let done: Vec<Seq> = self.servers[srv].active.drain(..).collect();
+            for a in done {
+                self.servers[srv].kv_free += a.blocks as u64;
+            }
+        }
+    }
+
+    /// A sequence's prefill finished: its first token is out. Returns true if it finished
+    /// (removed from `active`).
+    fn prefill_complete(&mut self, srv: usize, i: usize, now: SimTime) -> bool {
+        let r = self.servers[srv].active[i].req;
+        let q = &mut self.reqs[r as usize];
+        if q.generated == 0 {
+            q.first_token = now;
+            q.generated = 1;
+        }
+        let a = &mut self.servers[srv].active[i];
+        a.decoding = true;
+        a.len = a.prompt;
+        a.remaining = (q.out_tokens as i64 - q.generated as i64).max(0);
+        if a.remaining == 0 {
+            self.finish_seq(srv, i, now);
+            return true;
+        }
+        false
+    }
+
+    /// Every decoding sequence generated `k` tokens; those that reached their length finish.
+    fn advance_decodes(&mut self, srv: usize, k: u32, now: SimTime) {
+        let static_batch = self.llm_spec(srv).policy == LlmPolicy::Static;
+        let mut i = 0;
+        while i < self.servers[srv].active.len() {
+            let a = self.servers[srv].active[i];
+            if !a.decoding || a.remaining <= 0 {
+                i += 1;
+                continue;
+            }
+            let steps = (k as i64).min(a.remaining) as u32;
+            let new_len = a.len + steps;
+            let blocks = self.blocks_for(srv, new_len) as u32;
+            let s = &mut self.servers[srv];
+            s.kv_free -= blocks.saturating_sub(a.blocks) as u64;
+            let a = &mut s.active[i];
+            a.blocks = a.blocks.max(blocks);
+            a.len = new_len;
+            a.remaining -= steps as i64;
+            self.reqs[a.req as usize].generated += steps;
+            if a.remaining <= 0 && !static_batch {
+                self.finish_seq(srv, i, now);
+                continue;
+            }
+            if a.remaining <= 0 {
+                // Static batching: the slot stays (padding) until the batch ends.
+                let r = a.req;
+                self.servers[srv].outstanding -= 1;
+                self.complete_req(r as usize, now);
+            }
+            i += 1;
+        }
+    }
+
+    fn finish_seq(&mut self, srv: usize, i: usize, now: SimTime) {
+        let s = &mut self.servers[srv];
+        let a = s.active.remove(i);
+        s.kv_free += a.blocks as u64;
+        s.outstanding -= 1;
+        self.complete_req(a.req as usize, now);
+    }
+}
