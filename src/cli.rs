@@ -64,6 +64,9 @@ pub enum Command {
         /// MIG layout to check on --gpu, e.g. 4g.40gb,2g.20gb,1g.10gb.
         #[arg(long)]
         mig: Option<String>,
+        /// LLM model (built-in name or file): its KV-cache capacity on each GPU and MIG profile.
+        #[arg(long, conflicts_with = "mig")]
+        model: Option<String>,
     },
     /// Fit a service-time model from a batch-latency profile and serving logs.
     Calibrate {
@@ -176,7 +179,8 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             print_out(&text)
         }
-        Command::Catalog { gpu, mig } => print_out(&catalog_text(gpu.as_deref(), mig.as_deref())?),
+        Command::Catalog { gpu, mig, model: Some(m) } if mig.is_none() => print_out(&kv_text(&m, gpu.as_deref())?),
+        Command::Catalog { gpu, mig, .. } => print_out(&catalog_text(gpu.as_deref(), mig.as_deref())?),
         Command::Calibrate {
             kind,
             profile,
@@ -355,6 +359,80 @@ pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
     Ok(out)
 }
 
+/// Text of `gpuslice catalog --model`: the paged KV cache an LLM engine that sizes it from free
+/// memory (chunked or static policy, `gpu_memory_utilization` of the device) gets on every GPU and
+/// MIG profile, by the formula of `kv_capacity_tokens`.
+pub fn kv_text(model: &str, gpu: Option<&str>) -> Result<String> {
+    let mut m = load_model_arg(model)?;
+    let Some(l) = m.llm.as_mut() else {
+        return Err(Error::input(
+            model,
+            "kind",
+            format!("'{}' is not an LLM: it has no KV cache", m.name),
+        ));
+    };
+    if l.policy == crate::config::raw::LlmPolicy::PrefillFirst {
+        l.policy = crate::config::raw::LlmPolicy::Chunked;
+    }
+    let l = l.clone();
+    let cat = Catalog::builtin();
+    let list: Vec<&crate::catalog::GpuSpec> = match gpu {
+        Some(n) => vec![cat
+            .gpu(n)
+            .ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{n}' (known: {})", cat.names())))?],
+        None => cat.gpus.iter().collect(),
+    };
+    let mut out = format!(
+        "{}: weights {:.2} GiB, activation reserve {:.2} GiB, {} bytes of KV per token, blocks of {} tokens, memory share {}
+",
+        m.name,
+        m.memory.weights_gib,
+        l.activation_reserve_gib,
+        l.kv_bytes_per_token(),
+        l.kv_block_tokens,
+        l.gpu_memory_utilization
+    );
+    out.push_str(&format!(
+        "{:<10} {:<10} {:>10} {:>10} {:>10} {:>9} {:>8}
+",
+        "gpu",
+        "device",
+        "memory GiB",
+        "engine GiB",
+        "KV tokens",
+        "KV blocks",
+        format!("seqs@{}", l.max_context_tokens)
+    ));
+    for g in list {
+        let devices =
+            std::iter::once(("whole".to_string(), g.memory_gib)).chain(g.mig_profiles.iter().map(|p| (p.name.clone(), p.memory_gib)));
+        for (name, cap) in devices {
+            let held = crate::sim::placement::memory_held_gib(&m, cap);
+            let tokens = crate::sim::placement::kv_capacity_tokens(&l, &m, held);
+            let row = if tokens == 0 {
+                format!("{:>10} {:>9} {:>8}", "no fit", "-", "-")
+            } else {
+                let blocks = tokens / u64::from(l.kv_block_tokens.max(1));
+                format!("{tokens:>10} {blocks:>9} {:>8}", tokens / u64::from(l.max_context_tokens.max(1)))
+            };
+            out.push_str(&format!(
+                "{:<10} {:<10} {cap:>10.2} {held:>10.2} {row}
+",
+                g.name, name
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A model named on the command line: a built-in name or a model file.
+fn load_model_arg(model: &str) -> Result<crate::service::ModelSpec> {
+    match config::builtin_model(model) {
+        Some(m) => m,
+        None => config::files::read_model(std::path::Path::new(model)),
+    }
+}
+
 /// Text of `gpuslice profile`.
 pub fn profile_text(
     model: &str,
@@ -366,10 +444,7 @@ pub fn profile_text(
 ) -> Result<String> {
     use crate::profile::{self, ProfileRow};
     use crate::service::DeviceShare;
-    let m = match config::builtin_model(model) {
-        Some(m) => m?,
-        None => config::files::read_model(std::path::Path::new(model))?,
-    };
+    let m = load_model_arg(model)?;
     let cat = Catalog::builtin();
     let g = cat
         .gpu(gpu)

@@ -16,7 +16,7 @@ use crate::catalog::{Catalog, GpuSpec};
 use crate::engine::EventQueue;
 use crate::error::{Error, Result};
 use crate::metrics::{round4, summarize, LatencySummary};
-use crate::scenario::{Balancer, FaultTime, Load, Scenario, Target};
+use crate::scenario::{Balancer, FaultKind, FaultTime, Load, Scenario, Target};
 use crate::service::{DeviceShare, ModelSpec, OpTable, ServiceKind, Slowdown};
 use crate::time::{from_ms, to_ms, to_secs, SimTime};
 use crate::workload::{stream_rng, ArrivalGen, SimRng};
@@ -183,13 +183,37 @@ struct Server {
     block_start: SimTime,
     block_runs: Vec<(u32, SimTime)>,
     /// LLM: duration of a decode step by (batch, context) on this server [ns].
-    cost_cache: std::collections::HashMap<(u32, u32), SimTime>,
+    cost_cache: std::collections::HashMap<(u32, u32), SimTime, std::hash::BuildHasherDefault<PairHasher>>,
     /// LLM: sequences preempted (recompute).
     preemptions: u64,
     outstanding: u32,
     up: bool,
+    /// Kind of the fault that took it down (`FaultKind::ALL` index), while it is down.
+    down_kind: u8,
     epoch: u32,
     label: String,
+}
+
+/// Hashes the small integer keys of `Server::cost_cache` with a multiply per word (FxHash's
+/// constant): SipHash, the std default, cost more than the table lookup the cache saves.
+#[derive(Default, Clone, Copy)]
+struct PairHasher(u64);
+
+impl std::hash::Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(u64::from(x));
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
 }
 
 /// Per-model accumulators.
@@ -198,6 +222,8 @@ struct ModelAcc {
     completed: u64,
     failed: u64,
     lost: u64,
+    /// Requests lost or refused because of a fault, per fault kind (`FaultKind::ALL` order).
+    failed_by_kind: [u64; 4],
     latency_ms: Vec<f64>,
     ttft_ms: Vec<f64>,
     finished_in_window: u64,
@@ -252,6 +278,9 @@ pub struct Simulation {
     model_acc: Vec<ModelAcc>,
     wl_acc: Vec<WlAcc>,
     fail: FailureSummary,
+    kind_crashes: [u64; 4],
+    /// Reused buffer (requests finishing in a block of decode steps).
+    scratch: Vec<u32>,
     duration: SimTime,
     warmup: SimTime,
     horizon: SimTime,
@@ -325,10 +354,11 @@ impl Simulation {
                 block_steps: 1,
                 block_start: 0,
                 block_runs: Vec::new(),
-                cost_cache: std::collections::HashMap::new(),
+                cost_cache: std::collections::HashMap::default(),
                 preemptions: 0,
                 outstanding: 0,
                 up: true,
+                down_kind: 0,
                 epoch: 0,
                 label: ps.label.clone(),
             });
@@ -400,6 +430,8 @@ impl Simulation {
             model_acc: vec![ModelAcc::default(); scenario.models.len()],
             wl_acc: Vec::new(),
             fail: FailureSummary::default(),
+            kind_crashes: [0; 4],
+            scratch: Vec::new(),
             duration: scenario.duration,
             warmup: scenario.warmup,
             horizon: scenario.duration + scenario.drain,
@@ -701,8 +733,7 @@ impl Simulation {
         }
         if self.balancer == Balancer::SharedQueue {
             if !self.replicas[model].iter().any(|&r| self.servers[r as usize].up) {
-                self.fail.rejected_requests += 1;
-                self.fail_req(id as usize);
+                self.reject_down(id as usize);
                 return;
             }
             self.shared[model].push_back(id);
@@ -737,11 +768,21 @@ impl Simulation {
                     self.llm_enqueued(srv);
                 }
             }
-            None => {
-                self.fail.rejected_requests += 1;
-                self.fail_req(id as usize);
-            }
+            None => self.reject_down(id as usize),
         }
+    }
+
+    /// Refuse a request because every replica of its model is down, counting it against the
+    /// kind of fault that took the first replica down.
+    fn reject_down(&mut self, r: usize) {
+        let q = self.reqs[r];
+        self.fail.rejected_requests += 1;
+        if self.measured(q.arrival) {
+            let first = self.replicas[q.model as usize][0] as usize;
+            let kind = self.servers[first].down_kind as usize;
+            self.model_acc[q.model as usize].failed_by_kind[kind] += 1;
+        }
+        self.fail_req(r);
     }
 
     fn pick_replica(&mut self, model: usize) -> Option<usize> {
@@ -805,15 +846,12 @@ impl Simulation {
             ServiceKind::Llm => return self.llm_dispatch(srv),
         }
         let now = self.q.now();
-        match s.call {
-            Call::Batch => {
-                for &r in &s.batch {
-                    let q = &mut self.reqs[r as usize];
-                    q.state = ReqState::Running;
-                    q.start = now;
-                }
+        if s.call == Call::Batch {
+            for &r in &s.batch {
+                let q = &mut self.reqs[r as usize];
+                q.state = ReqState::Running;
+                q.start = now;
             }
-            _ => {}
         }
         s.state = SrvState::Busy;
         let dev = s.dev as usize;
@@ -1072,23 +1110,47 @@ impl Simulation {
             return;
         }
         self.fail.crashes += 1;
-        // Time-sliced and MPS tenants share one fault domain: a crash takes every tenant down.
-        let dev = self.servers[srv].dev as usize;
-        let victims: Vec<u32> = match self.devices[dev].kind {
-            DevKind::Exclusive => vec![srv as u32],
-            _ => self.devices[dev].servers.clone(),
-        };
-        for v in victims {
-            self.kill_server(v as usize, now + f.restart);
+        let kind = f.kind as usize;
+        self.kind_crashes[kind] += 1;
+        for v in self.blast_radius(srv, f.kind) {
+            self.kill_server(v as usize, now + f.restart, kind);
         }
     }
 
-    fn kill_server(&mut self, srv: usize, back_at: SimTime) {
+    /// The servers a fault of `kind` on server `srv` takes down (README "Faults", with the
+    /// NVIDIA documentation behind each row in docs/sources.md S2.10).
+    fn blast_radius(&self, srv: usize, kind: FaultKind) -> Vec<u32> {
+        let dev = &self.devices[self.servers[srv].dev as usize];
+        let mps = matches!(dev.kind, DevKind::Mps(_));
+        let shared_memory = !matches!(dev.kind, DevKind::Exclusive);
+        match kind {
+            // Own CUDA context under time-slicing, own instance under MIG; MPS clients share the
+            // server's context, so its fatal errors reach every client.
+            FaultKind::Process | FaultKind::ContextError if mps => dev.servers.clone(),
+            FaultKind::Process | FaultKind::ContextError => vec![srv as u32],
+            // No memory capacity isolation on a time-sliced or MPS GPU: every tenant's
+            // allocations fail; a MIG instance has its own memory.
+            FaultKind::MemoryExhaustion if shared_memory => dev.servers.clone(),
+            FaultKind::MemoryExhaustion => vec![srv as u32],
+            // The physical GPU, every instance and context on it.
+            FaultKind::DeviceReset => {
+                let gpu = dev.gpu;
+                self.devices
+                    .iter()
+                    .filter(|d| d.gpu == gpu)
+                    .flat_map(|d| d.servers.iter().copied())
+                    .collect()
+            }
+        }
+    }
+
+    fn kill_server(&mut self, srv: usize, back_at: SimTime, kind: usize) {
         let mut lost: Vec<u32> = Vec::new();
         let was_busy = self.servers[srv].state == SrvState::Busy;
         {
             let s = &mut self.servers[srv];
             s.up = false;
+            s.down_kind = kind as u8;
             s.epoch += 1;
             lost.extend(s.queue.drain(..));
             lost.append(&mut s.batch);
@@ -1112,6 +1174,7 @@ impl Simulation {
                 if self.measured(q.arrival) {
                     self.fail.lost_requests += 1;
                     self.model_acc[q.model as usize].lost += 1;
+                    self.model_acc[q.model as usize].failed_by_kind[kind] += 1;
                 }
                 self.fail_req(r as usize);
             }

@@ -68,7 +68,9 @@ fn measured_latencies(dir: &Path, n: &str) -> Result<Vec<f64>> {
     let rpath = dir.join(format!("{n}.requests.csv")).display().to_string();
     let rt = Table::read(&rpath)?;
     rt.require(&["arrival_s", "finish_s"])?;
-    (0..rt.len()).map(|k| Ok((rt.num(k, "finish_s")? - rt.num(k, "arrival_s")?) * 1e3)).collect()
+    (0..rt.len())
+        .map(|k| Ok((rt.num(k, "finish_s")? - rt.num(k, "arrival_s")?) * 1e3))
+        .collect()
 }
 
 /// The JSON document of `gpuslice validate`.
@@ -605,7 +607,17 @@ pub fn accuracy_markdown(root: &str) -> Result<String> {
                 r.requests, e["throughput"], e["p50"], e["p95"], e["p99"], r.request_mape_pct
             ));
             if run.starts_with("ts_") {
-                let w = worst.entry((m.clone(), if run.contains("llm") && run.matches('_').count() >= 3 { "3 tenants" } else { "2 tenants" }.to_string())).or_insert((0.0, 0.0));
+                let w = worst
+                    .entry((
+                        m.clone(),
+                        if run.contains("llm") && run.matches('_').count() >= 3 {
+                            "3 tenants"
+                        } else {
+                            "2 tenants"
+                        }
+                        .to_string(),
+                    ))
+                    .or_insert((0.0, 0.0));
                 w.0 = w.0.max(e["p50"].abs());
                 w.1 = w.1.max(e["p95"].abs());
             }

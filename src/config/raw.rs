@@ -424,6 +424,26 @@ pub enum FaultKind {
     DeviceReset,
 }
 
+impl FaultKind {
+    /// Every kind, in report order.
+    pub const ALL: [FaultKind; 4] = [
+        FaultKind::Process,
+        FaultKind::ContextError,
+        FaultKind::MemoryExhaustion,
+        FaultKind::DeviceReset,
+    ];
+
+    /// The name as written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Process => "process",
+            FaultKind::ContextError => "context-error",
+            FaultKind::MemoryExhaustion => "memory-exhaustion",
+            FaultKind::DeviceReset => "device-reset",
+        }
+    }
+}
+
 /// A fault as written.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]

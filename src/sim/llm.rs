@@ -37,7 +37,10 @@ use crate::config::raw::LlmPolicy;
 
 impl Simulation {
     fn llm_spec(&self, srv: usize) -> &crate::service::LlmSpec {
-        self.models[self.servers[srv].model as usize].llm.as_ref().expect("an LLM server's model has an llm section")
+        self.models[self.servers[srv].model as usize]
+            .llm
+            .as_ref()
+            .expect("an LLM server's model has an llm section")
     }
 
     /// Blocks that `tokens` cached tokens occupy.
@@ -48,7 +51,9 @@ impl Simulation {
 
     /// True when the server may advance decode steps in blocks.
     fn can_skip(&self, srv: usize) -> bool {
-        self.decode_blocks && self.balancer != Balancer::SharedQueue && matches!(self.devices[self.servers[srv].dev as usize].kind, DevKind::Exclusive)
+        self.decode_blocks
+            && self.balancer != Balancer::SharedQueue
+            && matches!(self.devices[self.servers[srv].dev as usize].kind, DevKind::Exclusive)
     }
 
     /// Duration of one decode step of `d` sequences at attended context `ctx` [ns], memoised
@@ -72,20 +77,54 @@ impl Simulation {
     /// context buckets (beyond them, to the KV block); `chunked` costs the mean context rounded up
     /// to a KV block. `extra` steps ahead of the current state.
     fn decode_ctx(&self, srv: usize, extra: u32) -> u32 {
-        let s = &self.servers[srv];
+        self.ctx_at(srv, &self.ctx_state(srv), extra)
+    }
+
+    /// What `ctx_at` needs of the running sequences, gathered in one pass (the hottest loop of
+    /// an LLM simulation: kept free of branches the compiler cannot turn into selects).
+    fn ctx_state(&self, srv: usize) -> CtxState {
+        let bt = self.llm_spec(srv).kv_block_tokens.max(1);
+        let (mut decoding, mut sum, mut growing, mut need_next) = (0u64, 0u64, 0u64, 0u64);
+        let (mut max_growing, mut max_fixed, mut first_done) = (0u32, 0u32, u32::MAX);
+        for a in &self.servers[srv].active {
+            let g = a.decoding && a.remaining > 0;
+            decoding += u64::from(a.decoding);
+            sum += if a.decoding { u64::from(a.len) + 1 } else { 0 };
+            growing += u64::from(g);
+            max_growing = max_growing.max(if g { a.len + 1 } else { 0 });
+            max_fixed = max_fixed.max(if g { 0 } else { a.len });
+            first_done = first_done.min(if g { a.remaining.min(i64::from(u32::MAX)) as u32 } else { u32::MAX });
+            need_next += if g {
+                u64::from((a.len + 1).div_ceil(bt).saturating_sub(a.blocks))
+            } else {
+                0
+            };
+        }
+        CtxState {
+            decoding,
+            sum,
+            growing,
+            max_growing: max_growing.checked_sub(1).filter(|_| growing > 0),
+            max_fixed,
+            first_done: (growing > 0).then_some(first_done),
+            need_next,
+        }
+    }
+
+    /// The costed context `extra` steps ahead: `extra` steps on, a generating sequence has grown
+    /// by `extra` tokens; a finished one (kept as padding by static batching) has not. O(1), so
+    /// a block of decode steps is costed in O(runs x log steps).
+    fn ctx_at(&self, srv: usize, st: &CtxState, extra: u32) -> u32 {
         let l = self.llm_spec(srv);
         let bt = l.kv_block_tokens.max(1);
-        // `extra` steps ahead, a generating sequence has grown by `extra` tokens; a finished one
-        // (kept as padding by static batching) has not.
-        let len = |a: &Seq| a.len + if a.decoding && a.remaining > 0 { extra } else { 0 };
         match l.policy {
             LlmPolicy::Chunked => {
-                let (n, sum) = s.active.iter().filter(|a| a.decoding).fold((0u64, 0u64), |(n, t), a| (n + 1, t + (len(a) + 1) as u64));
-                ((sum.div_ceil(n.max(1)) as u32).div_ceil(bt) * bt).max(1)
+                let sum = st.sum + st.growing * u64::from(extra);
+                ((sum.div_ceil(st.decoding.max(1)) as u32).div_ceil(bt) * bt).max(1)
             }
             _ => {
-                let c = s.active.iter().map(len).max().unwrap_or(0) + 1;
-                let op = self.models[s.model as usize].op("decode");
+                let c = st.max_growing.map_or(st.max_fixed, |m| (m + extra).max(st.max_fixed)) + 1;
+                let op = self.models[self.servers[srv].model as usize].op("decode");
                 let (_, padded, beyond) = op.padded(1, c as f64);
                 if beyond {
                     c.div_ceil(bt) * bt
@@ -115,6 +154,13 @@ impl Simulation {
             }
             let victim = s.active.pop().expect("two or more");
             s.kv_free += victim.blocks as u64;
+            if victim.decoding {
+                // Decode steps do not update the request (that would cost a random access per
+                // sequence and step); what it generated is what it no longer has to.
+                let q = &mut self.reqs[victim.req as usize];
+                q.generated = (i64::from(q.out_tokens) - victim.remaining.max(0)) as u32;
+            }
+            let s = &mut self.servers[srv];
             s.queue.push_front(victim.req);
             s.preemptions += 1;
             // Its cached tokens are gone: it will recompute its prompt and what it generated.
@@ -260,7 +306,9 @@ impl Simulation {
     /// Whether the queue's head could be admitted now (KV blocks for its whole prompt).
     fn admit_possible(&self, srv: usize) -> bool {
         let s = &self.servers[srv];
-        s.queue.front().is_some_and(|&r| self.blocks_for(srv, self.prompt_of(r) + 1) <= s.kv_free)
+        s.queue
+            .front()
+            .is_some_and(|&r| self.blocks_for(srv, self.prompt_of(r) + 1) <= s.kv_free)
     }
 
     /// Admit the queue's head with blocks for its whole prompt (and its first token); false if
@@ -296,7 +344,10 @@ impl Simulation {
         }
         let s = &mut self.servers[srv];
         s.state = SrvState::Pending;
-        let ev = Ev::Dispatch { srv: srv as u32, epoch: s.epoch };
+        let ev = Ev::Dispatch {
+            srv: srv as u32,
+            epoch: s.epoch,
+        };
         self.q.schedule_in(0, ev);
     }
 
@@ -304,41 +355,42 @@ impl Simulation {
     /// extend while no sequence finishes and the cache has blocks (one step on shared devices).
     /// Returns the call's duration.
     fn plan_decode(&mut self, srv: usize) -> Option<SimTime> {
-        // Room for every running sequence's next token.
-        loop {
-            let need: u64 = {
-                let s = &self.servers[srv];
-                s.active.iter().filter(|a| a.decoding && a.remaining > 0).map(|a| self.blocks_for(srv, a.len + 1).saturating_sub(a.blocks as u64)).sum()
-            };
-            if need <= self.servers[srv].kv_free {
-                break;
+        // Room for every running sequence's next token; one pass over the running sequences
+        // gives that and everything else the block needs.
+        let st = loop {
+            let st = self.ctx_state(srv);
+            // make_room false: a single sequence longer than the cache, which cannot happen
+            // (admission checks max_context_tokens against the cache at validation).
+            if st.need_next <= self.servers[srv].kv_free || !self.make_room(srv, st.need_next) {
+                break st;
             }
-            if !self.make_room(srv, need) {
-                // A single sequence longer than the cache: cannot happen (admission checks
-                // max_context_tokens against the cache at validation).
-                break;
-            }
-        }
-        if self.servers[srv].active.iter().all(|a| !a.decoding) {
+        };
+        if st.decoding == 0 {
             // Everything was preempted back to the queue: admit again.
             self.servers[srv].admit_budget = self.servers[srv].queue.len();
             return self.replan(srv);
         }
-        let d = self.decode_batch(srv);
+        let d = match self.llm_spec(srv).policy {
+            LlmPolicy::Static => self.servers[srv].active.len() as u32,
+            _ => st.decoding as u32,
+        };
         let gap = from_ms(self.models[self.servers[srv].model as usize].call_gap_ms);
         let mut k: u32 = 1;
         // Prefill-first admits waiting requests after the next step: stop there if any wait.
         let admits_next = {
             let s = &self.servers[srv];
-            self.llm_spec(srv).policy == LlmPolicy::PrefillFirst && !s.queue.is_empty() && s.active.len() < self.llm_spec(srv).max_seqs as usize
+            self.llm_spec(srv).policy == LlmPolicy::PrefillFirst
+                && !s.queue.is_empty()
+                && s.active.len() < self.llm_spec(srv).max_seqs as usize
         };
         if self.can_skip(srv) && !admits_next {
-            let s = &self.servers[srv];
-            let first_done = s.active.iter().filter(|a| a.remaining > 0).map(|a| a.remaining).min().unwrap_or(1).max(1) as u32;
-            k = first_done.min(self.kv_steps(srv, first_done));
+            let first_done = st.first_done.unwrap_or(1).max(1);
+            k = first_done.min(self.kv_steps(srv, &st, first_done));
         }
         // Sum the steps in runs of equal cost (the context changes cost only at bucket or block
-        // boundaries), exactly as stepping would add them.
+        // boundaries), exactly as stepping would add them. The costed context never falls as
+        // steps go on, so each run's end is found by a galloping search: a block costs
+        // O(runs x log steps), not O(steps).
         let s = &mut self.servers[srv];
         s.block_runs.clear();
         s.block_steps = k;
@@ -346,12 +398,24 @@ impl Simulation {
         let mut total: SimTime = 0;
         let mut j = 0;
         while j < k {
-            let c = self.decode_ctx(srv, j);
+            let c = self.ctx_at(srv, &st, j);
             let w = self.decode_ns(srv, d, c);
-            let mut n = 1;
-            while j + n < k && self.decode_ctx(srv, j + n) == c {
-                n += 1;
+            // Largest n with ctx(j + n - 1) == c: gallop to a bracket, then bisect.
+            let (mut lo, mut step) = (1u32, 1u32);
+            while j + lo + step <= k && self.ctx_at(srv, &st, j + lo + step - 1) == c {
+                lo += step;
+                step *= 2;
             }
+            let mut hi = (lo + step).min(k - j + 1); // ctx(j + hi - 1) != c, or past k
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if self.ctx_at(srv, &st, j + mid - 1) == c {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let n = lo;
             self.servers[srv].block_runs.push((n, w));
             total += n as SimTime * w;
             j += n;
@@ -368,8 +432,14 @@ impl Simulation {
     /// Most decode steps (up to `limit`) the free KV blocks allow before a sequence needs a block
     /// that is not there: a binary search on the blocks the running sequences need after `j`
     /// steps.
-    fn kv_steps(&self, srv: usize, limit: u32) -> u32 {
+    fn kv_steps(&self, srv: usize, st: &CtxState, limit: u32) -> u32 {
         let s = &self.servers[srv];
+        // A sequence needs at most ceil(limit / block) + 1 new blocks in `limit` steps: when that
+        // much is free, no need to count.
+        let bt = self.llm_spec(srv).kv_block_tokens.max(1);
+        if st.growing * (u64::from(limit.div_ceil(bt)) + 1) <= s.kv_free {
+            return limit;
+        }
         let need = |j: u32| -> u64 {
             s.active
                 .iter()
@@ -397,7 +467,11 @@ impl Simulation {
         let budget_total = self.llm_spec(srv).max_num_batched_tokens;
         let now = self.q.now();
         let s = &self.servers[srv];
-        let partial = s.active.iter().any(|a| !a.decoding);
+        // Sequences are admitted at the end and prefilled oldest first, so the decoding ones are
+        // a prefix of `active` and the partly prefilled ones the rest.
+        let first_partial = s.active.partition_point(|a| a.decoding);
+        debug_assert!(s.active[first_partial..].iter().all(|a| !a.decoding));
+        let partial = first_partial < s.active.len();
         let can_admit = !s.queue.is_empty() && s.active.len() < max_seqs && self.admit_possible(srv);
         if !partial && !can_admit {
             if s.active.is_empty() {
@@ -411,15 +485,19 @@ impl Simulation {
             return self.plan_decode(srv).map(|w| (w, Call::Decode));
         }
         // Room for the decodes' next tokens first (they are in the step).
-        let need: u64 = s.active.iter().filter(|a| a.decoding).map(|a| self.blocks_for(srv, a.len + 1).saturating_sub(a.blocks as u64)).sum();
-        if need > s.kv_free && !self.make_room(srv, need) {
-            return self.plan_decode(srv).map(|w| (w, Call::Decode));
+        let mut st = self.ctx_state(srv);
+        if st.need_next > s.kv_free {
+            if !self.make_room(srv, st.need_next) {
+                return self.plan_decode(srv).map(|w| (w, Call::Decode));
+            }
+            st = self.ctx_state(srv);
         }
-        let d = self.decode_batch(srv);
+        let d = st.decoding as u32;
         let mut budget = budget_total.saturating_sub(d);
         self.servers[srv].chunks.clear();
         let mut p_tokens = 0u32;
-        for i in 0..self.servers[srv].active.len() {
+        let first_partial = first_partial.min(self.servers[srv].active.len());
+        for i in first_partial..self.servers[srv].active.len() {
             let a = self.servers[srv].active[i];
             if !a.decoding && budget > 0 {
                 let n = (a.prompt - a.prefilled).min(budget);
@@ -428,6 +506,8 @@ impl Simulation {
                 self.servers[srv].chunks.push((i as u32, n));
             }
         }
+        // Newcomers may not take the blocks the decodes' next tokens need.
+        self.servers[srv].kv_free -= st.need_next;
         while budget > 0 && self.servers[srv].active.len() < max_seqs && !self.servers[srv].queue.is_empty() && self.admit_next(srv) {
             let i = self.servers[srv].active.len() - 1;
             let a = self.servers[srv].active[i];
@@ -438,6 +518,7 @@ impl Simulation {
             self.mark_started(a.req, now);
         }
         let s = &mut self.servers[srv];
+        s.kv_free += st.need_next;
         s.block_steps = 1;
         let spec = &self.models[s.model as usize];
         let pre = spec.op("prefill");
@@ -446,7 +527,7 @@ impl Simulation {
             from_ms(p_ms).max(1)
         } else {
             let (p0, _) = pre.latency_unpadded(1.0, 0.0, &s.slow);
-            let c = self.decode_ctx(srv, 0);
+            let c = self.ctx_at(srv, &st, 0);
             let dw = self.decode_ns(srv, d, c);
             dw + from_ms((p_ms - p0).max(0.0))
         };
@@ -504,7 +585,10 @@ impl Simulation {
         runs.retain(|r| r.0 > 0);
         s.block_runs = runs;
         if end >= now {
-            let ev = Ev::Done { srv: srv as u32, epoch: s.epoch };
+            let ev = Ev::Done {
+                srv: srv as u32,
+                epoch: s.epoch,
+            };
             self.q.schedule(end, ev);
             return;
         }
@@ -517,7 +601,10 @@ impl Simulation {
         let s = &mut self.servers[srv];
         s.call = Call::None;
         s.state = SrvState::Pending;
-        let ev = Ev::Dispatch { srv: srv as u32, epoch: s.epoch };
+        let ev = Ev::Dispatch {
+            srv: srv as u32,
+            epoch: s.epoch,
+        };
         self.q.schedule(end + gap, ev);
     }
 
@@ -531,22 +618,22 @@ impl Simulation {
             Call::Step => {
                 let chunks = std::mem::take(&mut self.servers[srv].chunks);
                 let static_batch = self.llm_spec(srv).policy == LlmPolicy::Static;
-                // Decodes of this step first (they ran in it), then the prefill chunks.
-                if !static_batch {
-                    self.advance_decodes(srv, 1, now);
-                }
+                // The chunks first, while their indices are valid (a decode that finishes leaves
+                // `active`), then the decodes of this step, then the prefills it completed.
                 for &(i, n) in &chunks {
                     let s = &mut self.servers[srv];
                     let Some(a) = s.active.get_mut(i as usize) else { continue };
                     a.prefilled = if static_batch { a.prompt } else { (a.prefilled + n).min(a.prompt) };
                 }
-                let mut i = 0;
+                if !static_batch {
+                    self.advance_decodes(srv, 1, now);
+                }
+                // Only the partly prefilled suffix of `active` can complete (see plan_chunked).
+                let mut i = self.servers[srv].active.partition_point(|a| a.decoding);
                 while i < self.servers[srv].active.len() {
                     let a = self.servers[srv].active[i];
-                    if !a.decoding && a.prefilled >= a.prompt {
-                        if self.prefill_complete(srv, i, now) {
-                            continue;
-                        }
+                    if !a.decoding && a.prefilled >= a.prompt && self.prefill_complete(srv, i, now) {
+                        continue;
                     }
                     i += 1;
                 }
@@ -593,35 +680,39 @@ impl Simulation {
     /// Every decoding sequence generated `k` tokens; those that reached their length finish.
     fn advance_decodes(&mut self, srv: usize, k: u32, now: SimTime) {
         let static_batch = self.llm_spec(srv).policy == LlmPolicy::Static;
-        let mut i = 0;
-        while i < self.servers[srv].active.len() {
-            let a = self.servers[srv].active[i];
-            if !a.decoding || a.remaining <= 0 {
-                i += 1;
-                continue;
-            }
-            let steps = (k as i64).min(a.remaining) as u32;
-            let new_len = a.len + steps;
-            let blocks = self.blocks_for(srv, new_len) as u32;
-            let s = &mut self.servers[srv];
-            s.kv_free -= blocks.saturating_sub(a.blocks) as u64;
-            let a = &mut s.active[i];
+        let bt = self.llm_spec(srv).kv_block_tokens.max(1);
+        let mut done = std::mem::take(&mut self.scratch);
+        done.clear();
+        let s = &mut self.servers[srv];
+        let mut taken = 0u64;
+        for a in s.active.iter_mut().filter(|a| a.decoding && a.remaining > 0) {
+            let steps = (i64::from(k)).min(a.remaining) as u32;
+            a.len += steps;
+            let blocks = a.len.div_ceil(bt);
+            taken += u64::from(blocks.saturating_sub(a.blocks));
             a.blocks = a.blocks.max(blocks);
-            a.len = new_len;
-            a.remaining -= steps as i64;
-            self.reqs[a.req as usize].generated += steps;
-            if a.remaining <= 0 && !static_batch {
-                self.finish_seq(srv, i, now);
-                continue;
-            }
+            a.remaining -= i64::from(steps);
             if a.remaining <= 0 {
-                // Static batching: the slot stays (padding) until the batch ends.
-                let r = a.req;
-                self.servers[srv].outstanding -= 1;
-                self.complete_req(r as usize, now);
+                done.push(a.req);
             }
-            i += 1;
         }
+        s.outstanding -= done.len() as u32;
+        let mut freed = 0u64;
+        if !static_batch && !done.is_empty() {
+            // Finished sequences leave (static batching keeps them as padding until the batch ends).
+            s.active.retain(|a| {
+                let keep = !a.decoding || a.remaining > 0;
+                if !keep {
+                    freed += u64::from(a.blocks);
+                }
+                keep
+            });
+        }
+        s.kv_free = s.kv_free + freed - taken;
+        for &r in &done {
+            self.complete_req(r as usize, now);
+        }
+        self.scratch = done;
     }
 
     fn finish_seq(&mut self, srv: usize, i: usize, now: SimTime) {
@@ -631,4 +722,21 @@ impl Simulation {
         s.outstanding -= 1;
         self.complete_req(a.req as usize, now);
     }
+}
+
+/// Aggregates of a server's running sequences that fix the costed decode context.
+#[derive(Debug, Default)]
+struct CtxState {
+    /// Decoding sequences, and the sum of their lengths + 1.
+    decoding: u64,
+    sum: u64,
+    /// Decoding sequences still generating (they grow one token a step).
+    growing: u64,
+    /// Longest generating sequence, and longest other one.
+    max_growing: Option<u32>,
+    max_fixed: u32,
+    /// Fewest tokens any generating sequence has left.
+    first_done: Option<u32>,
+    /// KV blocks the next decode step needs.
+    need_next: u64,
 }

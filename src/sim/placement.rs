@@ -102,20 +102,14 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
         })
     };
     for (g, plan) in var.gpus.iter().enumerate() {
-        // What each tenant holds: its footprint, or for an LLM server whose engine sizes its KV
-        // cache from free memory (chunked, static) its share `gpu_memory_utilization` of `cap`,
-        // as vLLM does, unless the scenario gives its memory.
-        let held = |m: usize, cap: f64| -> f64 {
-            let spec = &sc.models[m];
-            match &spec.llm {
-                Some(l) if l.policy != crate::config::raw::LlmPolicy::PrefillFirst && !spec.memory_override => l.gpu_memory_utilization * cap,
-                _ => spec.memory.total_gib(),
-            }
-        };
+        let held = |m: usize, cap: f64| -> f64 { memory_held_gib(&sc.models[m], cap) };
         let fit = |models: &[usize], cap: f64, what: &str| -> Result<()> {
             let need: f64 = models.iter().map(|&m| held(m, cap)).sum();
             if need > cap + 1e-9 {
-                let names: Vec<String> = models.iter().map(|&m| format!("{} {:.1} GiB", sc.models[m].name, held(m, cap))).collect();
+                let names: Vec<String> = models
+                    .iter()
+                    .map(|&m| format!("{} {:.1} GiB", sc.models[m].name, held(m, cap)))
+                    .collect();
                 return Err(Error::Infeasible(format!(
                     "variant '{}': GPU {g} ({what}, {cap:.2} GiB): models do not fit in memory: {} = {need:.1} GiB",
                     var.name,
@@ -189,7 +183,11 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
                             device: dev,
                             ctx: 0,
                             label: format!("{label}:{}", spec.name),
-                            share: DeviceShare::of(gpu, inst.profile.sms as f64 / gpu.sm_count as f64, inst.profile.mem_slices as f64 / 8.0),
+                            share: DeviceShare::of(
+                                gpu,
+                                inst.profile.sms as f64 / gpu.sm_count as f64,
+                                inst.profile.mem_slices as f64 / 8.0,
+                            ),
                             memory_gib: held(m, inst.profile.memory_gib),
                             kv_tokens: 0,
                         });
@@ -230,6 +228,16 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
         servers,
         extrapolated,
     })
+}
+
+/// Memory a server holds on a device (or slice, or MPS limit) of `cap_gib`: its footprint, or
+/// for an LLM engine that sizes its KV cache from free memory (chunked, static) the share
+/// `gpu_memory_utilization` of `cap_gib`, as vLLM does, unless the scenario gives its memory.
+pub fn memory_held_gib(spec: &ModelSpec, cap_gib: f64) -> f64 {
+    match &spec.llm {
+        Some(l) if l.policy != crate::config::raw::LlmPolicy::PrefillFirst && !spec.memory_override => l.gpu_memory_utilization * cap_gib,
+        _ => spec.memory.total_gib(),
+    }
 }
 
 /// Tokens of KV cache an LLM server holds with `memory_gib` of memory: what its weights and

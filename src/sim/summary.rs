@@ -78,6 +78,18 @@ pub struct FailureSummary {
     pub unfinished: u64,
     /// Per model: fraction of its requests that did not fail.
     pub availability: BTreeMap<String, f64>,
+    /// Every fault kind (`process`, `context-error`, `memory-exhaustion`, `device-reset`), struck
+    /// or not, so that the report has the same shape in every run.
+    pub by_kind: BTreeMap<String, KindFailures>,
+}
+
+/// What one kind of fault cost.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct KindFailures {
+    /// Faults of this kind that struck a running server.
+    pub crashes: u64,
+    /// Per model: fraction of its requests neither lost in nor refused after a fault of this kind.
+    pub availability: BTreeMap<String, f64>,
 }
 
 /// Result of simulating one variant.
@@ -300,6 +312,33 @@ impl Simulation {
         let mut fail = self.fail.clone();
         fail.unfinished = unfinished;
         fail.availability = models.iter().map(|(k, v)| (k.clone(), v.availability)).collect();
+        fail.by_kind = FaultKind::ALL
+            .iter()
+            .enumerate()
+            .map(|(k, kind)| {
+                let availability = self
+                    .model_acc
+                    .iter()
+                    .enumerate()
+                    .map(|(m, acc)| {
+                        let total = acc.completed + acc.failed + stuck[m];
+                        let ok = if total == 0 {
+                            1.0
+                        } else {
+                            1.0 - acc.failed_by_kind[k] as f64 / total as f64
+                        };
+                        (self.model_names[m].clone(), round4(ok))
+                    })
+                    .collect();
+                (
+                    kind.name().to_string(),
+                    KindFailures {
+                        crashes: self.kind_crashes[k],
+                        availability,
+                    },
+                )
+            })
+            .collect();
         let throughput = in_window as f64 / window;
         let switches = self
             .devices

@@ -12,7 +12,10 @@ fn records(text: &str, blocks: bool) -> Vec<Option<(u64, u64, u64)>> {
     let mut sim = Simulation::new(&sc, 0, 7).expect("builds");
     sim.set_decode_blocks(blocks);
     while sim.step() {}
-    sim.request_records().into_iter().map(|r| r.map(|r| (r.arrival, r.first_token, r.finish))).collect()
+    sim.request_records()
+        .into_iter()
+        .map(|r| r.map(|r| (r.arrival, r.first_token, r.finish)))
+        .collect()
 }
 
 fn scenario(policy: &str, workload: &str, extra_model: &str) -> String {
@@ -57,7 +60,12 @@ fn decode_blocks_are_exact() {
     let d = TempDir::new("llm-trace");
     let mut trace = String::from("id,arrival_s,prompt_tokens,output_tokens\n");
     for i in 0..150 {
-        trace.push_str(&format!("{i},{:.6},{},{}\n", i as f64 * 0.37 + (i % 7) as f64 * 0.05, 64 + (i * 37) % 1400, 1 + (i * 53) % 700));
+        trace.push_str(&format!(
+            "{i},{:.6},{},{}\n",
+            i as f64 * 0.37 + (i % 7) as f64 * 0.05,
+            64 + (i * 37) % 1400,
+            1 + (i * 53) % 700
+        ));
     }
     let t = d.write("trace.csv", &trace);
     let traced = format!("trace = \"{t}\"");
@@ -80,7 +88,11 @@ fn decode_blocks_are_exact() {
 fn kv_cache_is_sized_from_memory_and_preempts() {
     let m = gpuslice::config::builtin_model("h100/llm").expect("built-in").expect("parses");
     let l = m.llm.as_ref().expect("llm");
-    assert_eq!(l.kv_bytes_per_token(), 2.0 * 32.0 * 8.0 * 128.0 * 2.0, "Llama-3.1-8B: 128 KiB per token");
+    assert_eq!(
+        l.kv_bytes_per_token(),
+        2.0 * 32.0 * 8.0 * 128.0 * 2.0,
+        "Llama-3.1-8B: 128 KiB per token"
+    );
     let tokens = gpuslice::sim::placement::kv_capacity_tokens(l, &m, 20.0);
     let want = ((20.0 - m.memory.weights_gib - l.activation_reserve_gib) * (1u64 << 30) as f64 / 131072.0).floor() as u64;
     assert_eq!(tokens, want);
@@ -97,7 +109,10 @@ fn kv_cache_is_sized_from_memory_and_preempts() {
 #[test]
 fn a_request_that_cannot_fit_is_an_error() {
     let e = parse_err(&scenario("chunked", POISSON, "memory_gib = 16.5\nmax_context_tokens = 8192"));
-    assert!(e.contains("max_context_tokens") && e.contains("8192") && e.contains("KV cache"), "{e}");
+    assert!(
+        e.contains("max_context_tokens") && e.contains("8192") && e.contains("KV cache"),
+        "{e}"
+    );
 }
 
 /// Static batching, which admits no one until the whole batch has finished, has the worst TTFT
@@ -111,4 +126,37 @@ fn policies_order_ttft_as_their_mechanisms_say() {
     let (pf, ch, st) = (ttft("prefill-first"), ttft("chunked"), ttft("static"));
     eprintln!("TTFT p95: prefill-first {pf:.0} ms, chunked {ch:.0} ms, static {st:.0} ms");
     assert!(st > pf && st > ch, "static {st} vs prefill-first {pf}, chunked {ch}");
+}
+
+/// `gpuslice catalog --model h100/llm` prints the KV capacity of the 8B model on an H100-80GB, an
+/// A100-40GB and a 3g.40gb slice by the formula: (0.9 x memory - weights - reserve) / 128 KiB.
+#[test]
+fn catalog_prints_kv_capacity_by_the_formula() {
+    let text = gpuslice::cli::kv_text("h100/llm", None).expect("prints");
+    let m = gpuslice::config::builtin_model("h100/llm").expect("built-in").expect("parses");
+    let cat = gpuslice::catalog::Catalog::builtin();
+    for (gpu, device, memory_gib) in [
+        ("h100-80gb", "whole", cat.gpu("h100-80gb").expect("h100").memory_gib),
+        ("a100-40gb", "whole", 40.0),
+        ("h100-80gb", "3g.40gb", 39.5),
+        ("a100-80gb", "3g.40gb", 39.25),
+    ] {
+        let row = text
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq([gpu, device]))
+            .unwrap_or_else(|| panic!("no row {gpu} {device} in\n{text}"));
+        let tokens: u64 = row.split_whitespace().nth(4).and_then(|t| t.parse().ok()).expect("tokens");
+        let free = 0.9 * memory_gib - m.memory.weights_gib - 1.0;
+        let want = (free * (1u64 << 30) as f64 / 131072.0).floor() as u64;
+        assert_eq!(tokens, want, "{row}");
+    }
+    // An 8B model on an 80 GB GPU holds hundreds of sequences; a 1g.10gb slice cannot hold it.
+    assert!(
+        text.lines().any(|l| l.starts_with("h100-80gb  1g.10gb ") && l.contains("no fit")),
+        "{text}"
+    );
+    let e = gpuslice::cli::kv_text("h100/asr", None)
+        .expect_err("ASR has no KV cache")
+        .to_string();
+    assert!(e.contains("not an LLM"), "{e}");
 }
