@@ -1,12 +1,80 @@
-//! `gpuslice bench`: engine throughput and scenario run time, measured with the wall clock
-//! (the only place outside the TUI that reads it).
+//! `gpuslice bench`: engine throughput, scenario run time and sweep throughput, measured with the
+//! wall clock (the only place outside the TUI and the sweep's progress report that reads it).
 
 use crate::engine::EventQueue;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::time::Instant;
 
-/// Bench report text.
-pub fn bench_text(reps: u32) -> Result<String> {
+/// The sweep benchmark's scenario: the ASR + TTS time-slicing study (4 variants).
+const SWEEP_SCENARIO: &str = include_str!("../experiments/h100-asr-tts-timesliced.toml");
+const SWEEP_SCENARIO_NAME: &str = "experiments/h100-asr-tts-timesliced.toml (embedded)";
+
+/// The benchmark sweep: the ASR + TTS study at 60 simulated seconds over `configs` ASR rates
+/// (80 req/s up in steps of 0.5) x `seeds` seeds; 125 x 8 is the 1,000-run sweep of the issue.
+pub fn bench_sweep_plan(configs: usize, seeds: u64) -> Result<crate::sweep::Plan> {
+    let mut raw = crate::config::parse_raw(SWEEP_SCENARIO, SWEEP_SCENARIO_NAME)?;
+    raw.duration_s = 60.0;
+    let rates = (0..configs).map(|i| toml::Value::Float(80.0 + 0.5 * i as f64)).collect();
+    raw.sweep = Some(crate::config::raw::RawSweep {
+        seeds: (1..=seeds).collect(),
+        axes: [("workload[0].arrivals.rate_rps".to_string(), rates)].into_iter().collect(),
+    });
+    crate::sweep::plan(&raw, SWEEP_SCENARIO_NAME)
+}
+
+/// Run a sweep plan as `gpuslice sweep` does (validation, column layout, runs in parallel handed
+/// over in id order), on `threads` threads, into memory; the results.csv text and the seconds.
+pub fn time_sweep(plan: &crate::sweep::Plan, threads: usize) -> Result<(String, f64)> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Infeasible(format!("thread pool: {e}")))?;
+    let t = Instant::now();
+    let src = crate::config::Sources::none(&plan.file);
+    let scenarios = pool.install(|| crate::sweep::resolve(plan, &src))?;
+    let layout = crate::sweep::Layout::new(plan, pool.install(|| crate::sweep::metric_columns(&scenarios))?)?;
+    let mut text = crate::sweep::csv_line(&layout.header());
+    let todo: Vec<u64> = (0..plan.runs()).collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut sink = |rows: &str| {
+        text.push_str(rows);
+        Ok(())
+    };
+    crate::cli::sweep::execute(
+        &pool,
+        plan,
+        &layout,
+        &scenarios,
+        &todo,
+        &stop,
+        &indicatif::ProgressBar::hidden(),
+        &mut sink,
+    )?;
+    Ok((text, t.elapsed().as_secs_f64()))
+}
+
+/// The sweep benchmark's report: runs/s on 1 and 2 threads and the scaling between them.
+pub fn sweep_bench_text(configs: usize, seeds: u64) -> Result<String> {
+    let plan = bench_sweep_plan(configs, seeds)?;
+    let runs = plan.runs();
+    let (one, t1) = time_sweep(&plan, 1)?;
+    let (two, t2) = time_sweep(&plan, 2)?;
+    Ok(format!(
+        "sweep of '{}' ({} runs: {configs} ASR rates x {seeds} seeds, {} variants, 60 s each):\n  \
+         1 thread: {t1:.2} s, {:.1} runs/s\n  2 threads: {t2:.2} s, {:.1} runs/s\n  \
+         scaling 1 -> 2 threads: {:.2}x; results identical: {}\n",
+        plan.spec.name,
+        runs,
+        plan.configs.first().map_or(0, |c| c.raw.variant.len()),
+        runs as f64 / t1,
+        runs as f64 / t2,
+        t1 / t2,
+        if one == two { "yes" } else { "NO" }
+    ))
+}
+
+/// Bench report text; `sweep_runs` (a multiple of 8 seeds; 0 skips it) sizes the sweep benchmark.
+pub fn bench_text(reps: u32, sweep_runs: usize) -> Result<String> {
     let reps = reps.max(1);
     let mut out = String::new();
     // Raw queue: hold model with 1024 pending events, each pop schedules one more.
@@ -59,6 +127,9 @@ pub fn bench_text(reps: u32) -> Result<String> {
         t.elapsed().as_secs_f64()
     ));
     out.push_str(&llm_tokens_text(reps)?);
+    if sweep_runs > 0 {
+        out.push_str(&sweep_bench_text(sweep_runs.div_ceil(8), 8)?);
+    }
     Ok(out)
 }
 

@@ -2,6 +2,7 @@
 //! module reads inputs, calls it and prints.
 
 pub mod calibrate;
+pub mod sweep;
 
 use calibrate::{calibrate_files, calibrate_load_runs, kind_of};
 
@@ -155,16 +156,60 @@ pub enum Command {
         #[arg(long)]
         compare: Option<String>,
     },
-    /// Time the engine (events per second) and the default scenario.
+    /// Run a scenario over the cross product of its `[sweep]` axes and seeds: results.csv (one
+    /// row per run and variant), summary.csv (mean and 95 % CI over seeds), manifest.json.
+    Sweep {
+        /// Scenario TOML file with a `[sweep]` table.
+        spec: String,
+        /// Output folder.
+        #[arg(long)]
+        out: String,
+        /// Worker threads (default: one per core); the files are the same for any number.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run every N-th run starting at the I-th (I from 0), e.g. `--shard $JOB_COMPLETION_INDEX/8`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Continue the results.csv in --out: skip the runs it holds.
+        #[arg(long)]
+        resume: bool,
+        /// Gate: exit 1 when a row breaks `COLUMN OP NUMBER` (OP: < <= > >=), e.g.
+        /// 'stages.voice-turn.latency_ms.p95 < 2000' (repeatable).
+        #[arg(long = "check", value_name = "EXPR")]
+        checks: Vec<String>,
+        /// What stdout gets: the rows that break a check as CSV, or one JSON report.
+        #[arg(long, value_enum, default_value_t = sweep::SweepFormat::Csv)]
+        format: sweep::SweepFormat,
+    },
+    /// Join the folders of `sweep --shard` runs into the files one unsharded sweep writes.
+    SweepMerge {
+        /// Shard folders.
+        #[arg(required = true)]
+        dirs: Vec<String>,
+        /// Output folder.
+        #[arg(long)]
+        out: String,
+        /// Gate on the merged rows, as `sweep --check` (repeatable).
+        #[arg(long = "check", value_name = "EXPR")]
+        checks: Vec<String>,
+        /// What stdout gets, as `sweep --format`.
+        #[arg(long, value_enum, default_value_t = sweep::SweepFormat::Csv)]
+        format: sweep::SweepFormat,
+    },
+    /// Time the engine (events per second), the default scenario and a 1,000-run sweep.
     Bench {
         /// Repetitions.
         #[arg(long, default_value_t = 3)]
         reps: u32,
+        /// Runs of the sweep benchmark (ASR + TTS study, 60 s each, 8 seeds per rate; 0: skip it).
+        #[arg(long, default_value_t = 1000)]
+        sweep_runs: usize,
     },
 }
 
-/// Run the CLI; errors are returned to `main`, which prints them on one line.
-pub fn run(cli: Cli) -> Result<()> {
+/// Run the CLI; the exit status (0; `sweep`: 1 when a `--check` fails, 130 when stopped by
+/// Ctrl-C). Errors are returned to `main`, which prints them on one line and exits with 2.
+pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run { scenario, seed, format } => {
             let sc = config::files::load_scenario(scenario.as_deref())?;
@@ -262,9 +307,30 @@ pub fn run(cli: Cli) -> Result<()> {
             format,
             compare,
         } => print_out(&profile_text(&model, &gpu, mig.as_deref(), sms, format, compare.as_deref())?),
-        Command::Bench { reps } => print_out(&crate::bench::bench_text(reps)?),
+        Command::Bench { reps, sweep_runs } => print_out(&crate::bench::bench_text(reps, sweep_runs)?),
         Command::Tui { scenario, seed } => crate::tui::run(scenario, seed),
-    }
+        Command::Sweep {
+            spec,
+            out,
+            threads,
+            shard,
+            resume,
+            checks,
+            format,
+        } => {
+            return sweep::run_sweep(&sweep::SweepArgs {
+                spec,
+                out,
+                threads,
+                shard,
+                resume,
+                checks,
+                format,
+            })
+        }
+        Command::SweepMerge { dirs, out, checks, format } => return sweep::run_merge(&dirs, &out, &checks, format),
+    }?;
+    Ok(0)
 }
 
 fn print_out(s: &str) -> Result<()> {

@@ -10,6 +10,7 @@
 //! * [`scenario`]: the validated scenario the simulator runs.
 //! * [`sim`]: servers, batching policies, load balancing, devices and their sharing regimes.
 //! * [`metrics`]: latency summaries.
+//! * [`sweep`]: sweep axes, run lists, results/summary columns and `--check` gates (`gpuslice sweep`).
 //! * [`config`], [`input`]: reading scenario, model and trace files.
 //! * [`report`], [`cli`], [`bench`]: the binary's output.
 #![warn(missing_docs)]
@@ -29,6 +30,7 @@ pub mod report;
 pub mod scenario;
 pub mod service;
 pub mod sim;
+pub mod sweep;
 pub mod time;
 pub mod tui;
 pub mod validate;

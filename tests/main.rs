@@ -7,6 +7,8 @@
 //! * `docs`: README figures equal the program's current output;
 //! * `cli`: the `gpuslice` binary's output and exit codes;
 //! * `scaling`: the device scaling model against SM-restricted measurements; MPS SM sharing;
+//! * `sweep`: `gpuslice sweep` / `sweep-merge`: thread-count determinism, shards, resume, Ctrl-C,
+//!   `--check` exit codes, bad axes, the CI examples;
 //! * `validation`: replaying the measured H100 runs and fitting GenAI-Perf exports.
 //!
 //! Run with `cargo test --release`; the whole binary takes a few seconds.
@@ -19,4 +21,5 @@ mod llm;
 mod queueing;
 mod regimes;
 mod scaling;
+mod sweep;
 mod validation;
