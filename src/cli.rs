@@ -2,6 +2,7 @@
 //! module reads inputs, calls it and prints.
 
 pub mod calibrate;
+pub mod plan;
 pub mod sweep;
 
 use calibrate::{calibrate_files, calibrate_load_runs, kind_of};
@@ -56,6 +57,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Edit the scenario before running: PATH=VALUE, paths as sweep axes (README "Sweeps"),
+        /// e.g. 'variant[*].faults[0].kind="device-reset"'. Repeatable.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
     },
     /// List GPUs and MIG profiles, or check a MIG layout.
     Catalog {
@@ -181,6 +186,25 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = sweep::SweepFormat::Csv)]
         format: sweep::SweepFormat,
     },
+    /// Find the cheapest deployment that meets a scenario's `[slo]` (per regime, ranked), and
+    /// write it as a scenario and as Kubernetes files. Exit 1 when no candidate meets the SLOs.
+    Plan {
+        /// Planning spec: models, workloads, `[slo]` and optionally `[plan]`.
+        file: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write the best candidate as a one-variant scenario (for `gpuslice run`).
+        #[arg(long, value_name = "FILE")]
+        emit_scenario: Option<String>,
+        /// Write the best candidate's Kubernetes / GPU Operator files into this folder.
+        #[arg(long, value_name = "DIR")]
+        emit_k8s: Option<String>,
+        /// The cheapest plan at each load level: `A:B:xF` or `A:B:+S`, in users (specs with
+        /// closed-loop users) or as a multiplier of every rate.
+        #[arg(long, value_name = "A:B:xF", conflicts_with_all = ["emit_scenario", "emit_k8s"])]
+        load_range: Option<String>,
+    },
     /// Join the folders of `sweep --shard` runs into the files one unsharded sweep writes.
     SweepMerge {
         /// Shard folders.
@@ -211,8 +235,13 @@ pub enum Command {
 /// Ctrl-C). Errors are returned to `main`, which prints them on one line and exits with 2.
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Run { scenario, seed, format } => {
-            let sc = config::files::load_scenario(scenario.as_deref())?;
+        Command::Run {
+            scenario,
+            seed,
+            format,
+            set,
+        } => {
+            let sc = load_scenario_with(scenario.as_deref(), &set)?;
             let runs = crate::sim::run_scenario(&sc, seed)?;
             let text = match format {
                 Format::Json => report::to_json(&report::RunReport {
@@ -328,12 +357,27 @@ pub fn run(cli: Cli) -> Result<u8> {
                 format,
             })
         }
+        Command::Plan {
+            file,
+            format,
+            emit_scenario,
+            emit_k8s,
+            load_range,
+        } => {
+            return plan::run_plan(&plan::PlanArgs {
+                file,
+                format,
+                emit_scenario,
+                emit_k8s,
+                load_range,
+            })
+        }
         Command::SweepMerge { dirs, out, checks, format } => return sweep::run_merge(&dirs, &out, &checks, format),
     }?;
     Ok(0)
 }
 
-fn print_out(s: &str) -> Result<()> {
+pub(crate) fn print_out(s: &str) -> Result<()> {
     let mut o = std::io::stdout().lock();
     match o.write_all(s.as_bytes()).and_then(|_| o.flush()) {
         // A closed pipe (`| head`) is not an error worth reporting.
@@ -343,6 +387,34 @@ fn print_out(s: &str) -> Result<()> {
             message: e.to_string(),
         }),
     }
+}
+
+/// A scenario file (or the embedded default) with `--set` edits applied before it is checked.
+pub fn load_scenario_with(path: Option<&str>, set: &[String]) -> Result<crate::scenario::Scenario> {
+    if set.is_empty() {
+        return config::files::load_scenario(path);
+    }
+    let (file, text, dir) = match path {
+        Some(p) => {
+            let pp = std::path::Path::new(p);
+            let text = std::fs::read_to_string(pp).map_err(|e| Error::Io {
+                path: p.to_string(),
+                message: e.to_string(),
+            })?;
+            (p.to_string(), text, pp.parent())
+        }
+        None => (
+            config::DEFAULT_SCENARIO_NAME.to_string(),
+            config::DEFAULT_SCENARIO.to_string(),
+            None,
+        ),
+    };
+    let mut raw = config::parse_raw(&text, &file)?;
+    for a in set {
+        raw = crate::sweep::set_raw(&raw, a, &file)?;
+    }
+    let src = config::files::load_sources(&raw, &file, dir)?;
+    config::from_raw(&raw, &src)
 }
 
 /// Text of `gpuslice catalog`.

@@ -56,19 +56,22 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    /// One line whatever the input: line breaks echoed from a file (a model name, a layout)
+    /// are written as `\n`, `\r`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        let text = match self {
             Error::Input { file, field, message } => {
                 let file = if file.is_empty() { "<input>" } else { file };
                 if field.is_empty() {
-                    write!(f, "{file}: {message}")
+                    format!("{file}: {message}")
                 } else {
-                    write!(f, "{file}: {field}: {message}")
+                    format!("{file}: {field}: {message}")
                 }
             }
-            Error::Io { path, message } => write!(f, "{path}: {message}"),
-            Error::Infeasible(m) => write!(f, "{m}"),
-        }
+            Error::Io { path, message } => format!("{path}: {message}"),
+            Error::Infeasible(m) => m.clone(),
+        };
+        f.write_str(&text.replace('\n', "\\n").replace('\r', "\\r"))
     }
 }
 
@@ -76,3 +79,16 @@ impl std::error::Error for Error {}
 
 /// Crate-wide result.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value with a line break (fuzzing found one in a MIG layout) stays on one line.
+    #[test]
+    fn messages_are_one_line() {
+        let e = Error::input("a.toml", "models.x", "unknown model 'asr\nsecond line'");
+        assert_eq!(e.to_string(), "a.toml: models.x: unknown model 'asr\\nsecond line'");
+        assert!(!Error::Infeasible("a\r\nb".into()).to_string().contains('\n'));
+    }
+}

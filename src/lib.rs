@@ -10,6 +10,8 @@
 //! * [`scenario`]: the validated scenario the simulator runs.
 //! * [`sim`]: servers, batching policies, load balancing, devices and their sharing regimes.
 //! * [`metrics`]: latency summaries.
+//! * [`plan`]: the capacity planner (cheapest deployment meeting the SLOs).
+//! * [`k8s`]: Kubernetes / GPU Operator files for a deployment.
 //! * [`sweep`]: sweep axes, run lists, results/summary columns and `--check` gates (`gpuslice sweep`).
 //! * [`config`], [`input`]: reading scenario, model and trace files.
 //! * [`report`], [`cli`], [`bench`]: the binary's output.
@@ -25,6 +27,7 @@ pub mod error;
 pub mod input;
 pub mod k8s;
 pub mod metrics;
+pub mod plan;
 pub mod profile;
 pub mod report;
 pub mod scenario;

@@ -143,6 +143,23 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
                 .collect(),
         );
     }
+    // SLO verdicts, in [slo] order (every run of a scenario has the same SLOs).
+    for (k, v) in runs.first().map_or(&[][..], |r| &r.slo[..]).iter().enumerate() {
+        let op = if v.key.ends_with("availability") { ">=" } else { "<=" };
+        row(
+            &format!("SLO {} {op} {}", v.key, v.bound),
+            runs.iter()
+                .map(|r| {
+                    r.slo.get(k).map_or("-".into(), |x| {
+                        let val = x
+                            .value
+                            .map_or("none".into(), |v| if op == ">=" { format!("{v:.4}") } else { fmt_ms(v) });
+                        format!("{val} {}", if x.met { "ok" } else { "FAIL" })
+                    })
+                })
+                .collect(),
+        );
+    }
     row(
         "lost / timed out",
         runs.iter()

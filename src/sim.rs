@@ -216,6 +216,9 @@ impl std::hash::Hasher for PairHasher {
     }
 }
 
+/// Least time a closed-loop user waits after a failed turn before the next [ns].
+const RETRY_BACKOFF: SimTime = crate::time::SEC;
+
 /// Per-model accumulators.
 #[derive(Debug, Clone, Default)]
 struct ModelAcc {
@@ -228,6 +231,11 @@ struct ModelAcc {
     ttft_ms: Vec<f64>,
     finished_in_window: u64,
     preemptions: u64,
+    /// Requests that arrived in the measurement window, and their summed size and LLM output
+    /// tokens (the offered load the planner bounds capacity with).
+    arrived: u64,
+    size_sum: f64,
+    out_sum: f64,
 }
 
 /// Per-workload accumulators (top-level units).
@@ -261,6 +269,7 @@ pub struct Simulation {
     models: Vec<ModelSpec>,
     model_names: Vec<String>,
     scenario_workloads: Vec<crate::scenario::Workload>,
+    slo: Vec<crate::scenario::Slo>,
     servers: Vec<Server>,
     devices: Vec<Device>,
     /// Reference GPUs of the models' tables.
@@ -415,6 +424,7 @@ impl Simulation {
             models: scenario.models.clone(),
             model_names: scenario.models.iter().map(|m| m.name.clone()).collect(),
             scenario_workloads: scenario.workloads.clone(),
+            slo: scenario.slo.clone(),
             rr: vec![0; replicas.len()],
             shared: vec![VecDeque::new(); replicas.len()],
             replicas,
@@ -710,6 +720,12 @@ impl Simulation {
                 (m, size, u.out_tokens)
             }
         };
+        if self.measured(now) {
+            let acc = &mut self.model_acc[model];
+            acc.arrived += 1;
+            acc.size_sum += size;
+            acc.out_sum += f64::from(out);
+        }
         let id = self.reqs.len() as u32;
         self.reqs.push(Req {
             model: model as u32,
@@ -1043,11 +1059,18 @@ impl Simulation {
         } = self.scenario_workloads[wl].load
         {
             let rt = &mut self.users[u.user as usize];
-            let z = if think_exponential {
+            let mut z = if think_exponential {
                 from_ms(Exp::new(1.0).map(|e| e.sample(&mut rt.think_rng)).unwrap_or(1.0) * to_ms(think))
             } else {
                 think
             };
+            if u.failed {
+                // A client backs off after an error before it tries again (gRPC's initial
+                // connection backoff is 1 s: github.com/grpc/grpc doc/connection-backoff.md). It
+                // also keeps a refused turn, which takes no simulated time, from retrying at the
+                // same instant forever (a livelock fuzzing found).
+                z = z.max(RETRY_BACKOFF);
+            }
             self.q.schedule_in(z, Ev::User { user: u.user });
         }
     }

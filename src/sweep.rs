@@ -171,6 +171,35 @@ pub fn apply(scenario: &mut toml::Value, steps: &[Step], value: &toml::Value) ->
     }
 }
 
+/// One `PATH=VALUE` edit of a scenario (`gpuslice run --set`, the planner's emitted variants):
+/// the same paths as sweep axes, the value as TOML (`2.1`, `"device-reset"`, `[1, 2]`), checked
+/// by deserialising the edited scenario again.
+pub fn set_raw(raw: &RawScenario, assignment: &str, file: &str) -> Result<RawScenario> {
+    let field = format!("--set {assignment}");
+    let (path, value) = assignment.split_once('=').ok_or_else(|| {
+        Error::input(
+            file,
+            &field,
+            "expected PATH=VALUE, e.g. 'variant[*].faults[0].kind=\"device-reset\"'",
+        )
+    })?;
+    let steps = parse_path(path.trim()).map_err(|m| Error::input(file, &field, format!("bad path: {m}")))?;
+    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {}", value.trim()))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .ok_or_else(|| {
+            Error::input(
+                file,
+                &field,
+                format!("'{}' is not a TOML value (quote strings: \"...\")", value.trim()),
+            )
+        })?;
+    let mut v = toml::Value::try_from(raw).map_err(|e| Error::input(file, "", format!("cannot edit the scenario as TOML: {e}")))?;
+    apply(&mut v, &steps, &value).map_err(|m| Error::input(file, &field, m))?;
+    v.try_into::<RawScenario>()
+        .map_err(|e| Error::input(file, &field, crate::catalog::one_line(&e.to_string())))
+}
+
 /// A value as a results.csv cell: strings bare, everything else as TOML writes it.
 pub fn cell_text(v: &toml::Value) -> String {
     match v {

@@ -4,6 +4,8 @@
 //! valid start slots, inside the 8 memory slots and 7 compute slices, no two sharing either.
 #![no_main]
 
+mod common;
+
 use gpuslice::catalog::{place_layout, slot_map, Catalog};
 use libfuzzer_sys::fuzz_target;
 
@@ -17,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let placed = match place_layout(gpu, &layout) {
         Ok(p) => p,
         Err(e) => {
-            let _ = e.to_string();
+            common::check_error(&e);
             return;
         }
     };

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let spec = match files::parse_model(text, "fuzz.json") {
         Ok(m) => m,
         Err(e) => {
-            let _ = e.to_string();
+            common::check_error(&e);
             return;
         }
     };
@@ -43,9 +43,7 @@ fuzz_target!(|data: &[u8]| {
         src.models.insert("fuzz.json".to_string(), spec.clone());
         match config::from_raw(&raw, &src) {
             Ok(sc) => common::place_and_run(&sc),
-            Err(e) => {
-                let _ = e.to_string();
-            }
+            Err(e) => common::check_error(&e),
         }
     }
 });

@@ -14,14 +14,14 @@ fuzz_target!(|data: &[u8]| {
     let raw = match config::parse_raw(text, "fuzz.toml") {
         Ok(r) => r,
         Err(e) => {
-            let _ = e.to_string();
+            common::check_error(&e);
             return;
         }
     };
     let sc = match config::from_raw(&raw, &Sources::none("fuzz.toml")) {
         Ok(sc) => sc,
         Err(e) => {
-            let _ = e.to_string();
+            common::check_error(&e);
             return;
         }
     };

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let trace = match files::read_trace_from(std::io::Cursor::new(data), "fuzz") {
         Ok(t) => t,
         Err(e) => {
-            let _ = e.to_string();
+            common::check_error(&e);
             return;
         }
     };
@@ -49,8 +49,6 @@ fuzz_target!(|data: &[u8]| {
     src.traces.insert("fuzz".to_string(), Arc::new(trace));
     match config::from_raw(&raw, &src) {
         Ok(sc) => common::place_and_run(&sc),
-        Err(e) => {
-            let _ = e.to_string();
-        }
+        Err(e) => common::check_error(&e),
     }
 });

@@ -92,6 +92,92 @@ pub struct KindFailures {
     pub availability: BTreeMap<String, f64>,
 }
 
+/// Load offered to one model (see [`Simulation::offered_load`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OfferedLoad {
+    /// Requests per second.
+    pub rate_rps: f64,
+    /// Mean request size (audio seconds, characters or prompt tokens).
+    pub mean_size: f64,
+    /// Mean LLM output tokens.
+    pub mean_out_tokens: f64,
+}
+
+/// An SLO judged on one run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SloVerdict {
+    /// As written in `[slo]`, e.g. `asr.p95_ms`.
+    pub key: String,
+    /// The bound [ms, or a fraction for availability].
+    pub bound: f64,
+    /// The run's value; `null` when nothing was measured (no request finished), which fails.
+    pub value: Option<f64>,
+    /// Whether the value is within the bound (at most it; at least it for availability).
+    pub met: bool,
+}
+
+/// The value of an SLO's metric in a run. A workload of one model is judged on that model's
+/// requests (all its requests, if several workloads share the model).
+pub fn slo_value(
+    run: &RunSummary,
+    slo: &crate::scenario::Slo,
+    sc_models: &[String],
+    sc_workloads: &[crate::scenario::Workload],
+) -> Option<f64> {
+    use crate::scenario::{SloTarget, Target};
+    let (lat, ttft, first_audio, availability, completed) = match slo.target {
+        SloTarget::Model(m) => {
+            let s = run.models.get(&sc_models[m])?;
+            (s.latency_ms, s.ttft_ms, None, s.availability, s.completed)
+        }
+        SloTarget::Workload(w) => match &sc_workloads[w].target {
+            Target::Pipeline(_) => {
+                let p = run.stages.get(&sc_workloads[w].name)?;
+                (p.latency_ms, None, Some(p.time_to_first_audio_ms), p.availability, p.completed)
+            }
+            Target::Model(m) => {
+                let s = run.models.get(&sc_models[*m])?;
+                (s.latency_ms, s.ttft_ms, None, s.availability, s.completed)
+            }
+        },
+    };
+    if slo.metric == "availability" {
+        return Some(availability);
+    }
+    if completed == 0 {
+        return None;
+    }
+    match slo.metric.as_str() {
+        "p50_ms" => Some(lat.p50),
+        "p95_ms" => Some(lat.p95),
+        "p99_ms" => Some(lat.p99),
+        "mean_ms" => Some(lat.mean),
+        "ttft_p95_ms" => ttft.map(|t| t.p95),
+        "first_audio_p95_ms" => first_audio.map(|t| t.p95),
+        _ => None,
+    }
+}
+
+/// Judge SLOs on a run.
+pub fn slo_verdicts(
+    run: &RunSummary,
+    slos: &[crate::scenario::Slo],
+    model_names: &[String],
+    workloads: &[crate::scenario::Workload],
+) -> Vec<SloVerdict> {
+    slos.iter()
+        .map(|s| {
+            let value = slo_value(run, s, model_names, workloads);
+            SloVerdict {
+                key: s.key.clone(),
+                bound: s.bound,
+                value,
+                met: value.is_some_and(|v| if s.is_max { v <= s.bound } else { v >= s.bound }),
+            }
+        })
+        .collect()
+}
+
 /// Result of simulating one variant.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
@@ -124,6 +210,8 @@ pub struct RunSummary {
     pub stages: BTreeMap<String, PipelineSummary>,
     /// Failure accounting.
     pub failures: FailureSummary,
+    /// Each `[slo]` of the scenario judged on this run (empty without `[slo]`).
+    pub slo: Vec<SloVerdict>,
     /// Engine events processed (not part of the JSON report).
     #[serde(skip)]
     pub events: u64,
@@ -200,6 +288,23 @@ impl Simulation {
     /// Latencies of completed requests of model `m` so far [ms] (unsorted).
     pub fn model_latencies(&self, m: usize) -> &[f64] {
         &self.model_acc[m].latency_ms
+    }
+
+    /// Per model, the load offered in the measurement window: requests per second, mean size
+    /// and mean LLM output tokens (not part of the report; the planner's capacity bounds).
+    pub fn offered_load(&self) -> Vec<OfferedLoad> {
+        let window = to_secs(self.duration - self.warmup).max(1e-9);
+        self.model_acc
+            .iter()
+            .map(|a| {
+                let n = a.arrived.max(1) as f64;
+                OfferedLoad {
+                    rate_rps: a.arrived as f64 / window,
+                    mean_size: a.size_sum / n,
+                    mean_out_tokens: a.out_sum / n,
+                }
+            })
+            .collect()
     }
 
     /// Summarise what has been simulated.
@@ -348,7 +453,7 @@ impl Simulation {
                 _ => 0,
             })
             .sum();
-        RunSummary {
+        let mut run = RunSummary {
             name: self.variant_name.clone(),
             gpus: self.n_gpus,
             gpu_type: self.gpu.name.clone(),
@@ -365,6 +470,9 @@ impl Simulation {
             failures: fail,
             events: self.q.processed(),
             context_switches: switches,
-        }
+            slo: Vec::new(),
+        };
+        run.slo = slo_verdicts(&run, &self.slo, &self.model_names, &self.scenario_workloads);
+        run
     }
 }

@@ -1,0 +1,394 @@
+//! `gpuslice plan`: the I/O around [`crate::plan`]: reading the spec, the progress bar, the
+//! report, and the scenario and Kubernetes files of the answer (each written atomically).
+
+use crate::cli::Format;
+use crate::config::files::{read_scenario, write_atomic};
+use crate::config::raw::RawScenario;
+use crate::error::{Error, Result};
+use crate::k8s::{K8sDeployment, K8sGpu};
+use crate::plan::{fmt_value, plan_at, Candidate, PlanResult};
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::path::Path;
+
+/// Exit status when no candidate meets the SLOs.
+pub const EXIT_NO_PLAN: u8 = 1;
+
+/// Arguments of `gpuslice plan`.
+#[derive(Debug, Clone)]
+pub struct PlanArgs {
+    /// Planning spec (a scenario with `[slo]`, optionally `[plan]`).
+    pub file: String,
+    /// Report format.
+    pub format: Format,
+    /// Write the best candidate as a one-variant scenario here.
+    pub emit_scenario: Option<String>,
+    /// Write the best candidate's Kubernetes files into this folder.
+    pub emit_k8s: Option<String>,
+    /// Plan at every level of `A:B:xF` or `A:B:+S`.
+    pub load_range: Option<String>,
+}
+
+/// Run `gpuslice plan`; the exit status (0 with a plan, 1 without).
+pub fn run_plan(args: &PlanArgs) -> Result<u8> {
+    let (raw, src) = read_scenario(&args.file)?;
+    crate::plan::spec(&raw, &args.file)?;
+    if let Some(range) = &args.load_range {
+        return run_range(args, &raw, &src, range);
+    }
+    let bar = progress_bar();
+    let tick = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let result = plan_at(&raw, &src, 1.0, true, &tick)?;
+    bar.finish_and_clear();
+    let text = match args.format {
+        Format::Json => crate::report::to_json(&result),
+        Format::Table => plan_table(&result),
+    };
+    crate::cli::print_out(&text)?;
+    let Some(best) = &result.best else {
+        return Ok(EXIT_NO_PLAN);
+    };
+    if let Some(path) = &args.emit_scenario {
+        write_atomic(path, &emitted_scenario(&raw, &args.file, path, best)?)?;
+    }
+    if let Some(dir) = &args.emit_k8s {
+        write_k8s(dir, &raw.name, best)?;
+    }
+    Ok(0)
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(1), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("planning {bar:30} {pos}/{len} structures, {elapsed}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The report of one plan as a table.
+pub fn plan_table(r: &PlanResult) -> String {
+    let mut out = format!(
+        "plan: {}   ({} structures, {} skipped by their bound, {} simulations)\nSLOs: {}\n",
+        r.scenario,
+        r.structures,
+        r.pruned,
+        r.simulations,
+        r.slo
+            .iter()
+            .map(|(k, v)| format!("{k} {} {v}", if k.ends_with("availability") { ">=" } else { "<=" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    match &r.best {
+        Some(b) => out.push_str(&format!(
+            "\nbest: {}\n      {} GPUs, ${:.2}/h{}\n",
+            b.name,
+            b.gpus,
+            b.cost_per_hour_usd,
+            headroom_text(b)
+        )),
+        None => out.push_str(&format!("\nno plan: {}\n", r.reason.as_deref().unwrap_or("no candidate"))),
+    }
+    out.push_str("\nbest per regime:\n");
+    for (regime, c) in &r.per_regime {
+        match c {
+            Some(c) => out.push_str(&format!(
+                "  {regime:<12} {:>3} GPUs  ${:>7.2}/h  {}\n",
+                c.gpus, c.cost_per_hour_usd, c.name
+            )),
+            None => out.push_str(&format!("  {regime:<12} none meets the SLOs\n")),
+        }
+    }
+    out.push_str("\ncandidates (cheapest first; * = extrapolated calibration):\n");
+    let keys: Vec<&String> = r.slo.keys().collect();
+    let mut header = format!(
+        "{:>3}  {:<11} {:<10} {:>4} {:>8} {:>8}",
+        "#", "regime", "gpu", "GPUs", "$/h", "$/1M"
+    );
+    for k in &keys {
+        header.push_str(&format!(" {:>w$}", k, w = k.len().max(8)));
+    }
+    header.push_str("  headroom  SLOs  deployment");
+    out.push_str(&header);
+    out.push('\n');
+    for (i, c) in r.candidates.iter().enumerate() {
+        let mut line = format!(
+            "{:>3}  {:<11} {:<10} {:>4} {:>8.2} {:>8}",
+            i + 1,
+            c.regime,
+            c.gpu_type,
+            c.gpus,
+            c.cost_per_hour_usd,
+            c.usd_per_million.map_or("-".into(), |x| format!("{x:.2}"))
+        );
+        for k in &keys {
+            line.push_str(&format!(
+                " {:>w$}",
+                fmt_value(c.slo_values.get(*k).copied().flatten()),
+                w = k.len().max(8)
+            ));
+        }
+        line.push_str(&format!(
+            "  {:>8}  {:<4}  {}{}\n",
+            c.headroom_pct.map_or("-".into(), |h| format!("{h:.0}%")),
+            if c.meets_slo { "ok" } else { "FAIL" },
+            c.name,
+            if c.extrapolated { " *" } else { "" }
+        ));
+        out.push_str(&line);
+    }
+    out
+}
+
+fn headroom_text(c: &Candidate) -> String {
+    match c.headroom_pct {
+        Some(h) if h >= 300.0 => ", headroom at least +300 % load".into(),
+        Some(h) => format!(", headroom +{h:.0} % load"),
+        None => String::new(),
+    }
+}
+
+/// The best candidate as a scenario `gpuslice run` accepts: the spec's models, workloads and
+/// SLOs with the one variant (model and trace paths made absolute when the file is written to
+/// another folder, so that they still resolve).
+pub fn emitted_scenario(raw: &RawScenario, spec_path: &str, out_path: &str, best: &Candidate) -> Result<String> {
+    let mut sc = raw.clone();
+    sc.plan = None;
+    sc.sweep = None;
+    sc.variant = vec![best.variant.clone()];
+    let from_dir = Path::new(spec_path).parent().unwrap_or(Path::new(""));
+    let to_dir = Path::new(out_path).parent().unwrap_or(Path::new(""));
+    let same = std::fs::canonicalize(if from_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        from_dir
+    })
+    .ok()
+        == std::fs::canonicalize(if to_dir.as_os_str().is_empty() { Path::new(".") } else { to_dir }).ok();
+    if !same {
+        let abs = |p: &str| -> String {
+            let path = Path::new(p);
+            if path.is_absolute() {
+                return p.to_string();
+            }
+            std::fs::canonicalize(from_dir.join(path)).map_or_else(|_| p.to_string(), |a| a.display().to_string())
+        };
+        for m in sc.models.values_mut() {
+            if crate::config::builtin_model(&m.from).is_none() {
+                m.from = abs(&m.from);
+            }
+        }
+        for w in &mut sc.workload {
+            if let Some(t) = w.trace.as_mut() {
+                *t = abs(t);
+            }
+        }
+    }
+    let body = toml::to_string(&sc).map_err(|e| Error::input(out_path, "", format!("cannot write the scenario: {e}")))?;
+    Ok(format!(
+        "# Planned by `gpuslice plan {spec_path}`: the cheapest deployment meeting every SLO on every seed\n# ({}, {} GPUs, ${:.2}/h). `gpuslice run` on this file reproduces the plan's figures seed by seed.\n{body}",
+        best.name, best.gpus, best.cost_per_hour_usd
+    ))
+}
+
+/// The Kubernetes deployment of a candidate (names as DNS-1123 labels).
+pub fn k8s_deployment(name: &str, best: &Candidate) -> K8sDeployment {
+    let label: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .trim_matches('-')
+        .chars()
+        .take(40)
+        .collect();
+    let gpus = best
+        .placement
+        .iter()
+        .map(|g| match g.regime.as_str() {
+            "mig" => K8sGpu::Mig {
+                instances: g
+                    .layout
+                    .as_deref()
+                    .unwrap_or("")
+                    .split(',')
+                    .zip(&g.models)
+                    .map(|(p, m)| (p.to_string(), Some(m.clone())))
+                    .collect(),
+            },
+            "time-sliced" => K8sGpu::TimeSliced { models: g.models.clone() },
+            "mps" => K8sGpu::Mps { models: g.models.clone() },
+            _ => K8sGpu::Dedicated {
+                model: g.models[0].clone(),
+            },
+        })
+        .collect();
+    K8sDeployment::new(
+        if label.is_empty() { "gpuslice".to_string() } else { label },
+        best.gpu_type.clone(),
+        gpus,
+    )
+}
+
+/// Write the Kubernetes files of a candidate into `dir` (created if missing).
+pub fn write_k8s(dir: &str, name: &str, best: &Candidate) -> Result<Vec<String>> {
+    let files = crate::k8s::emit(&k8s_deployment(name, best))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+        path: dir.to_string(),
+        message: e.to_string(),
+    })?;
+    let mut written = Vec::new();
+    for f in files {
+        let path = Path::new(dir).join(&f.name).display().to_string();
+        write_atomic(&path, &f.text)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Load levels of `A:B:xF` (multiply by F) or `A:B:+S` (add S), from A up to B.
+pub fn parse_range(text: &str) -> Result<Vec<f64>> {
+    let bad = |why: &str| {
+        Error::input(
+            "--load-range",
+            "",
+            format!("'{text}': {why} (expected A:B:xF or A:B:+S, e.g. 50:1000:x2)"),
+        )
+    };
+    let parts: Vec<&str> = text.split(':').collect();
+    let [a, b, step] = parts[..] else { return Err(bad("three parts")) };
+    let num = |s: &str| s.trim().parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0);
+    let (a, b) = (
+        num(a).ok_or_else(|| bad("A must be a positive number"))?,
+        num(b).ok_or_else(|| bad("B must be a positive number"))?,
+    );
+    if b < a {
+        return Err(bad("B is below A"));
+    }
+    let mut levels = vec![a];
+    let next: Box<dyn Fn(f64) -> f64> = if let Some(f) = step.strip_prefix('x') {
+        let f = num(f).filter(|f| *f > 1.0).ok_or_else(|| bad("F must be above 1"))?;
+        Box::new(move |x| x * f)
+    } else if let Some(s) = step.strip_prefix('+') {
+        let s = num(s).ok_or_else(|| bad("S must be positive"))?;
+        Box::new(move |x| x + s)
+    } else {
+        return Err(bad("the step starts with x or +"));
+    };
+    loop {
+        let x = next(*levels.last().expect("non-empty"));
+        if x > b * (1.0 + 1e-9) {
+            break;
+        }
+        if levels.len() >= 64 {
+            return Err(bad("more than 64 levels"));
+        }
+        levels.push(x);
+    }
+    Ok(levels)
+}
+
+/// One level of a projection.
+#[derive(Debug, Serialize)]
+struct Level {
+    /// Users (closed-loop specs) or load multiplier.
+    load: f64,
+    /// Load factor applied to the spec.
+    factor: f64,
+    best: Option<Candidate>,
+}
+
+#[derive(Debug, Serialize)]
+struct Projection<'a> {
+    scenario: &'a str,
+    /// `users` or `multiplier`.
+    load_unit: &'a str,
+    levels: Vec<Level>,
+}
+
+fn run_range(args: &PlanArgs, raw: &RawScenario, src: &crate::config::Sources, range: &str) -> Result<u8> {
+    let levels = parse_range(range)?;
+    let users: u32 = raw.workload.iter().filter_map(|w| w.users).sum();
+    let unit = if users > 0 { "users" } else { "multiplier" };
+    let bar = progress_bar();
+    bar.set_length(levels.len() as u64);
+    let mut out = Vec::new();
+    for &level in &levels {
+        let factor = if users > 0 { level / f64::from(users) } else { level };
+        let r = plan_at(raw, src, factor, false, &|_, _| {})?;
+        out.push(Level {
+            load: level,
+            factor,
+            best: r.best,
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let p = Projection {
+        scenario: &raw.name,
+        load_unit: unit,
+        levels: out,
+    };
+    let text = match args.format {
+        Format::Json => crate::report::to_json(&p),
+        Format::Table => projection_table(&p, std::io::stdout().is_terminal()),
+    };
+    crate::cli::print_out(&text)?;
+    Ok(if p.levels.iter().all(|l| l.best.is_some()) {
+        0
+    } else {
+        EXIT_NO_PLAN
+    })
+}
+
+fn projection_table(p: &Projection, chart: bool) -> String {
+    let mut out = format!("GPU-count projection: {} (load in {})\n", p.scenario, p.load_unit);
+    out.push_str(&format!(
+        "{:>10}  {:>4}  {:>8}  {:<11} {:<10} deployment\n",
+        p.load_unit, "GPUs", "$/h", "regime", "gpu"
+    ));
+    for l in &p.levels {
+        match &l.best {
+            Some(c) => out.push_str(&format!(
+                "{:>10}  {:>4}  {:>8.2}  {:<11} {:<10} {}\n",
+                fmt_load(l.load),
+                c.gpus,
+                c.cost_per_hour_usd,
+                c.regime,
+                c.gpu_type,
+                c.name
+            )),
+            None => out.push_str(&format!("{:>10}  no candidate meets the SLOs\n", fmt_load(l.load))),
+        }
+    }
+    if chart {
+        let max = p
+            .levels
+            .iter()
+            .filter_map(|l| l.best.as_ref())
+            .map(|c| c.cost_per_hour_usd)
+            .fold(0.0, f64::max);
+        out.push_str("\ncost against load (each # is 1/40 of the largest):\n");
+        for l in &p.levels {
+            let (n, g) = l.best.as_ref().map_or((0, 0), |c| {
+                (((c.cost_per_hour_usd / max.max(1e-9)) * 40.0).round() as usize, c.gpus)
+            });
+            out.push_str(&format!("{:>10} |{:<40}| {g} GPUs\n", fmt_load(l.load), "#".repeat(n)));
+        }
+    }
+    out
+}
+
+fn fmt_load(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
