@@ -75,6 +75,8 @@ pub struct PlanSpec {
     pub max_gpus: u32,
     /// Seeds every candidate is simulated with.
     pub seeds: Vec<u64>,
+    /// Replica selection of every candidate.
+    pub balancer: Option<crate::config::raw::Balancer>,
 }
 
 /// Read `[plan]` (defaults for a missing table) and check it. A plan needs SLOs.
@@ -155,6 +157,7 @@ pub fn spec(raw: &RawScenario, file: &str) -> Result<PlanSpec> {
         regimes,
         max_gpus,
         seeds: (1..=u64::from(n)).collect(),
+        balancer: p.balancer,
     })
 }
 
@@ -853,7 +856,7 @@ impl Planner<'_> {
             name: name.clone(),
             gpu: gpu.name.clone(),
             price_usd_per_hour: Some(self.spec.gpu_types[s.gpu].1),
-            balancer: None,
+            balancer: self.spec.balancer,
             gpus,
             faults: Vec::new(),
         };

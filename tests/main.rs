@@ -1,5 +1,7 @@
 //! Integration tests of gpuslice, built as one test binary (one link, shared helpers):
 //! * `llm`: LLM engines: decode blocks exact vs stepping, paged KV cache, preemption, policies;
+//! * `plan`: the capacity planner against brute force and Erlang C, emitted scenario and
+//!   Kubernetes files, impossible specs, thread-count determinism;
 //! * `queueing`: the engine against queueing theory (M/M/1, M/D/1, M/M/c, Little's law, closed loop);
 //! * `regimes`: time slicing, MIG capacity, memory limits, fault domains, pipelines;
 //! * `configs`: scenario files, bad (tests/configs/invalid) and good (experiments/, tests/configs/valid);
@@ -18,6 +20,7 @@ mod configs;
 mod determinism;
 mod docs;
 mod llm;
+mod plan;
 mod queueing;
 mod regimes;
 mod scaling;

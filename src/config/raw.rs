@@ -485,6 +485,10 @@ pub struct RawPlan {
     /// Price overrides by GPU type [$ per GPU-hour].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub price_usd_per_hour: BTreeMap<String, f64>,
+    /// How requests pick a replica in every candidate (default round-robin, as a Kubernetes
+    /// Service spreads connections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balancer: Option<Balancer>,
 }
 
 /// A regime the planner may use.
