@@ -4,7 +4,7 @@
 //! * [`app`]: the model ([`app::App`]); owns the live simulation and the background results.
 //! * [`message`]: everything that can happen ([`message::Message`]).
 //! * [`update`]: `key_to_message` (pure key mapping) and `update(&mut App, Message)`.
-//! * [`view`]: `impl Widget for &App`, the pure view (live, compare, latency views, help).
+//! * [`view`]: `impl Widget for &App`, the pure view (live, compare, latency, plan views, help).
 //! * [`edit`]: what-if edits of the raw scenario (load, GPU type, MIG layout, quantum, replicas).
 //! * [`worker`]: the whole-run simulation that worker threads execute.
 //!
@@ -100,6 +100,35 @@ fn perform(effect: Effect, tx: &Sender<Message>) {
         }
         Effect::Export { path, text } => {
             let _ = tx.send(export(&path, &text));
+        }
+        Effect::Plan { gen, raw, sources } => {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let progress = |done: usize, total: usize| {
+                    let _ = tx.send(Message::PlanProgress { gen, done, total });
+                };
+                let outcome = crate::plan::plan(&raw, &sources, &progress)
+                    .map(Box::new)
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(Message::PlanDone { gen, outcome });
+            });
+        }
+        Effect::ExportPlan { scenario, k8s } => {
+            let written = config::files::write_atomic(&scenario.0, &scenario.1).and_then(|()| {
+                std::fs::create_dir_all(&k8s.0).map_err(|e| Error::Io {
+                    path: k8s.0.clone(),
+                    message: e.to_string(),
+                })?;
+                for f in &k8s.1 {
+                    config::files::write_atomic(&Path::new(&k8s.0).join(&f.name).display().to_string(), &f.text)?;
+                }
+                Ok(())
+            });
+            let _ = tx.send(Message::Exported(
+                written
+                    .map(|()| format!("{} and {}/ ({} files)", scenario.0, k8s.0, k8s.1.len()))
+                    .map_err(|e| e.to_string()),
+            ));
         }
     }
 }

@@ -33,11 +33,13 @@ pub enum View {
     Compare,
     /// Latency CDF per model with the SLO line.
     Latency,
+    /// The planner on the loaded scenario: cheapest deployment per regime, ranked candidates.
+    Plan,
 }
 
 impl View {
     /// All views in tab order.
-    pub const ALL: [View; 3] = [View::Live, View::Compare, View::Latency];
+    pub const ALL: [View; 4] = [View::Live, View::Compare, View::Latency, View::Plan];
 
     /// Tab title.
     pub fn title(self) -> &'static str {
@@ -45,6 +47,7 @@ impl View {
             View::Live => "Live",
             View::Compare => "Compare",
             View::Latency => "Latency",
+            View::Plan => "Plan",
         }
     }
 
@@ -210,6 +213,24 @@ pub struct RunSlot {
     pub state: RunState,
 }
 
+/// Where the planner stands.
+#[derive(Debug, Clone)]
+pub enum PlanState {
+    /// Not asked for yet (`p` starts it).
+    Idle,
+    /// Running on a worker thread: structures done of total.
+    Running(usize, usize),
+    /// Done.
+    Done(Box<crate::plan::PlanResult>),
+    /// The spec could not be planned.
+    Failed(String),
+}
+
+/// File and folder `e` writes in the Plan view, in the current directory.
+pub const PLAN_EXPORT_PATH: &str = "gpuslice-plan.toml";
+/// Folder of the plan's Kubernetes files.
+pub const PLAN_K8S_DIR: &str = "gpuslice-plan-k8s";
+
 /// Work `update` asks the run loop to do.
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -224,6 +245,24 @@ pub enum Effect {
         scenario: Arc<Scenario>,
         /// Seed.
         seed: u64,
+    },
+    /// Plan `raw` on a worker thread, replying with [`super::message::Message::PlanProgress`]
+    /// and [`super::message::Message::PlanDone`].
+    Plan {
+        /// Generation.
+        gen: u64,
+        /// The planning spec (the scenario with the TUI's SLOs).
+        raw: Box<RawScenario>,
+        /// Its model files and traces.
+        sources: Sources,
+    },
+    /// Write the plan's scenario and Kubernetes files (each atomically); reply with
+    /// [`super::message::Message::Exported`].
+    ExportPlan {
+        /// Scenario file and its text.
+        scenario: (String, String),
+        /// Kubernetes folder and its files.
+        k8s: (String, Vec<crate::k8s::K8sFile>),
     },
     /// Write `text` to `path` atomically; reply with [`super::message::Message::Exported`].
     Export {
@@ -275,12 +314,25 @@ pub struct App {
     pub effects: Vec<Effect>,
     /// Path `e` writes.
     pub export_path: String,
+    /// The planner's state, and the generation of the latest request.
+    pub plan: PlanState,
+    /// Generation of the latest plan request; replies of older ones are dropped.
+    pub plan_gen: u64,
     next_gen: u64,
 }
 
-/// Default latency objective of a model kind [ms]: round numbers near what the calibrated
-/// models reach on a dedicated GPU under the shipped scenarios (`gpuslice run`), so that the
-/// line starts inside the plotted range; `[` and `]` move it.
+/// A model's latency objective [ms]: its `"<model>.p95_ms"` in the scenario's `[slo]`, else the
+/// default of its kind.
+pub fn slo_of(raw: &RawScenario, name: &str, kind: ServiceKind) -> f64 {
+    raw.slo
+        .get(&format!("{name}.p95_ms"))
+        .copied()
+        .unwrap_or_else(|| default_slo_ms(kind))
+}
+
+/// Default latency objective of a model kind without `[slo]` [ms]: round numbers near what the
+/// calibrated models reach on a dedicated GPU under the shipped scenarios (`gpuslice run`), so
+/// that the line starts inside the plotted range; `[` and `]` move it.
 pub fn default_slo_ms(kind: ServiceKind) -> f64 {
     match kind {
         ServiceKind::Asr => 200.0,
@@ -301,7 +353,7 @@ impl App {
         let mut app = App {
             source: sources.file.clone(),
             sources,
-            slo_ms: scenario.models.iter().map(|m| default_slo_ms(m.kind)).collect(),
+            slo_ms: scenario.models.iter().map(|m| slo_of(&raw, &m.name, m.kind)).collect(),
             runs: Vec::new(),
             raw,
             scenario,
@@ -318,6 +370,8 @@ impl App {
             status: None,
             effects: Vec::new(),
             export_path: EXPORT_PATH.to_string(),
+            plan: PlanState::Idle,
+            plan_gen: 0,
             next_gen: 0,
         };
         for v in 0..app.scenario.variants.len() {
@@ -344,6 +398,27 @@ impl App {
             scenario: Arc::clone(&self.scenario),
             seed: self.seed,
         });
+    }
+
+    /// The planning spec: the scenario with each model's p95 objective as the TUI shows it
+    /// (other `[slo]` keys kept), and `[plan]` as written or, without one, the GPU types the
+    /// variants use, every regime and one seed.
+    pub fn plan_spec(&self) -> RawScenario {
+        let mut raw = self.raw.clone();
+        for (m, slo) in self.scenario.models.iter().zip(&self.slo_ms) {
+            raw.slo.insert(format!("{}.p95_ms", m.name), *slo);
+        }
+        if raw.plan.is_none() {
+            let mut types: Vec<String> = raw.variant.iter().map(|v| v.gpu.clone()).collect();
+            types.sort();
+            types.dedup();
+            raw.plan = Some(crate::config::raw::RawPlan {
+                gpu_types: types,
+                seeds: Some(1),
+                ..Default::default()
+            });
+        }
+        raw
     }
 
     /// Take the queued effects (the run loop executes them).

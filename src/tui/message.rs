@@ -76,6 +76,24 @@ pub enum Message {
     },
     /// The export finished: the path written, or the error.
     Exported(Result<String, String>),
+    /// Plan the scenario with the current SLOs in the background.
+    StartPlan,
+    /// The planner reports progress: structures done of total.
+    PlanProgress {
+        /// Generation of the request.
+        gen: u64,
+        /// Structures done.
+        done: usize,
+        /// Structures in all.
+        total: usize,
+    },
+    /// The planner finished.
+    PlanDone {
+        /// Generation of the request.
+        gen: u64,
+        /// The plan, or why there is none.
+        outcome: Result<Box<crate::plan::PlanResult>, String>,
+    },
     /// Show or hide the help overlay.
     ToggleHelp,
     /// Leave the TUI.

@@ -2,7 +2,7 @@
 //! [`update`] applies a message to the [`App`]. Neither touches the terminal, a thread or a
 //! file: background runs and the export are queued as [`super::app::Effect`]s for the run loop.
 
-use super::app::{App, LayoutInput, Live, Mode, RunState, Status, View, SPEEDS, STEP_MS};
+use super::app::{App, LayoutInput, Live, Mode, PlanState, RunState, Status, View, PLAN_EXPORT_PATH, PLAN_K8S_DIR, SPEEDS, STEP_MS};
 use super::edit;
 use super::message::Message;
 use crate::catalog::GpuSpec;
@@ -42,7 +42,7 @@ pub fn key_to_message(mode: &Mode, help: bool, key: KeyEvent) -> Option<Message>
         KeyCode::Char('?') => Message::ToggleHelp,
         KeyCode::Tab => Message::NextView,
         KeyCode::BackTab => Message::PrevView,
-        KeyCode::Char(c @ '1'..='3') => Message::GotoView(c as usize - '1' as usize),
+        KeyCode::Char(c @ '1'..='4') => Message::GotoView(c as usize - '1' as usize),
         KeyCode::Char(' ') => Message::TogglePause,
         KeyCode::Char('s') => Message::StepOnce,
         KeyCode::Char('+' | '=') => Message::SpeedUp,
@@ -64,6 +64,7 @@ pub fn key_to_message(mode: &Mode, help: bool, key: KeyEvent) -> Option<Message>
         KeyCode::Char(']') => Message::Slo(true),
         KeyCode::Char('[') => Message::Slo(false),
         KeyCode::Char('e') => Message::Export,
+        KeyCode::Char('p') => Message::StartPlan,
         _ => return None,
     })
 }
@@ -265,6 +266,69 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
             let s = &mut app.slo_ms[app.model];
             *s = round3(if up { *s * 1.1 } else { *s / 1.1 }).max(0.1);
         }
+        Message::Export if app.view == View::Plan => {
+            let PlanState::Done(r) = &app.plan else {
+                app.status = Some(Status::Refused("no plan to export yet: p plans".into()));
+                return None;
+            };
+            let Some(best) = &r.best else {
+                app.status = Some(Status::Refused(format!(
+                    "no plan to export: {}",
+                    r.reason.as_deref().unwrap_or("none meets the SLOs")
+                )));
+                return None;
+            };
+            let spec = app.plan_spec();
+            let scenario = crate::cli::plan::emitted_scenario(&spec, &app.source, PLAN_EXPORT_PATH, best);
+            let k8s = crate::k8s::emit(&crate::cli::plan::k8s_deployment(&spec.name, best));
+            match (scenario, k8s) {
+                (Ok(text), Ok(files)) => {
+                    app.effects.push(super::app::Effect::ExportPlan {
+                        scenario: (PLAN_EXPORT_PATH.to_string(), text),
+                        k8s: (PLAN_K8S_DIR.to_string(), files),
+                    });
+                    app.status = Some(Status::Info(format!(
+                        "exporting the plan to {PLAN_EXPORT_PATH} and {PLAN_K8S_DIR}/"
+                    )));
+                }
+                (Err(e), _) | (_, Err(e)) => app.status = Some(Status::Refused(e.to_string())),
+            }
+        }
+        Message::StartPlan => {
+            app.plan_gen += 1;
+            app.plan = PlanState::Running(0, 0);
+            app.view = View::Plan;
+            let raw = app.plan_spec();
+            app.status = Some(Status::Info(format!(
+                "planning '{}' against {} SLO(s) in the background",
+                raw.name,
+                raw.slo.len()
+            )));
+            app.effects.push(super::app::Effect::Plan {
+                gen: app.plan_gen,
+                raw: Box::new(raw),
+                sources: app.sources.clone(),
+            });
+        }
+        Message::PlanProgress { gen, done, total } => {
+            if gen == app.plan_gen && matches!(app.plan, PlanState::Running(..)) {
+                app.plan = PlanState::Running(done, total);
+            }
+        }
+        Message::PlanDone { gen, outcome } => {
+            if gen == app.plan_gen {
+                app.plan = match outcome {
+                    Ok(r) => {
+                        app.status = Some(Status::Info(match &r.best {
+                            Some(b) => format!("plan: {} ({} GPUs, ${:.2}/h); e exports it", b.name, b.gpus, b.cost_per_hour_usd),
+                            None => format!("no plan: {}", r.reason.as_deref().unwrap_or("none meets the SLOs")),
+                        }));
+                        PlanState::Done(r)
+                    }
+                    Err(e) => PlanState::Failed(e),
+                };
+            }
+        }
         Message::Export => {
             let header = format!(
                 "Exported by `gpuslice tui` from {} (seed {}, load x{:.3} of the file).\nRun it with: gpuslice run {}",
@@ -447,7 +511,11 @@ gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
         assert_eq!(app.view, View::Compare);
         press(&mut app, KeyCode::BackTab);
         press(&mut app, KeyCode::BackTab);
+        assert_eq!(app.view, View::Plan);
+        press(&mut app, KeyCode::BackTab);
         assert_eq!(app.view, View::Latency);
+        press(&mut app, KeyCode::Char('4'));
+        assert_eq!(app.view, View::Plan);
         press(&mut app, KeyCode::Char('1'));
         assert_eq!(app.view, View::Live);
         press(&mut app, KeyCode::Right);

@@ -8,6 +8,7 @@
 mod compare;
 mod latency;
 mod live;
+mod plan;
 
 use super::app::{App, Mode, Status, View, SPEEDS};
 use ratatui::buffer::Buffer;
@@ -43,7 +44,7 @@ pub const INSTANCE: [Color; 7] = [
 pub const KEYS: &[(&str, &str)] = &[
     ("q  Ctrl-C", "quit (the terminal is restored)"),
     ("?  Esc", "show / hide this help"),
-    ("Tab  S-Tab", "next / previous view; 1 2 3 jump to one"),
+    ("Tab  S-Tab", "next / previous view; 1 2 3 4 jump to one"),
     ("space", "play / pause the live simulation"),
     ("s", "step the live simulation by 100 ms"),
     ("+  -", "speed x1 .. x1000 (simulated s per s)"),
@@ -57,7 +58,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("t  T", "time slice x2 / /2 (time-sliced GPU)"),
     ("a  x", "add / remove a dedicated GPU of the model"),
     ("]  [", "latency SLO of the model +10% / -10%"),
-    ("e", "export the scenario to gpuslice-export.toml"),
+    ("e", "export the scenario (Plan view: the plan) to a file"),
+    ("p", "plan: cheapest deployment meeting the SLOs"),
     ("Enter Esc", "layout line: apply / cancel"),
 ];
 
@@ -74,6 +76,7 @@ impl Widget for &App {
             View::Live => live::render(self, body, buf),
             View::Compare => compare::render(self, body, buf),
             View::Latency => latency::render(self, body, buf),
+            View::Plan => plan::render(self, body, buf),
         }
         Paragraph::new(footer).wrap(Wrap { trim: false }).render(foot, buf);
         if self.show_help {
@@ -197,6 +200,7 @@ fn footer_lines(app: &App) -> Vec<Line<'static>> {
         View::Live => " space play/pause  s step  +/- speed  ←→ variant  ↑↓ GPU  l layout  ? keys",
         View::Compare => " full runs of every variant  > < load  g GPU type  a x replicas  ? keys",
         View::Latency => " CDF per model, red line: SLO  m model  ] [ SLO  ←→ variant  ? keys",
+        View::Plan => " p plan with these SLOs  m model  ] [ its p95 SLO  e export plan + Kubernetes  ? keys",
     };
     vec![status, Line::from(Span::styled(hints, DIM))]
 }
@@ -321,6 +325,65 @@ pub(crate) mod tests {
             assert!(s.contains(k), "help lacks '{k}':\n{s}");
         }
         assert!(s.contains("export the scenario"), "{s}");
+    }
+
+    /// `p` queues a plan of the loaded scenario with the TUI's SLOs and opens the Plan view; its
+    /// progress and result are drawn; `e` then queues the plan's scenario and Kubernetes files.
+    /// The objectives come from `[slo]` when the scenario has one.
+    #[test]
+    fn plan_view_plans_shows_and_exports() {
+        use crate::tui::app::{Effect, PlanState};
+        let mut app = small_app();
+        assert_eq!(app.slo_ms, vec![200.0, 2000.0], "defaults without [slo]");
+        update(&mut app, Message::GotoView(3));
+        assert!(screen(&app, 100, 30).contains("p plans the cheapest deployment"));
+        let key = ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char('p'));
+        let msg = crate::tui::update::key_to_message(&app.mode, false, key).expect("p maps");
+        crate::tui::update::dispatch(&mut app, msg);
+        let Some(Effect::Plan { gen, raw, sources }) = app.take_effects().into_iter().find(|e| matches!(e, Effect::Plan { .. })) else {
+            panic!("no plan effect")
+        };
+        assert_eq!(raw.slo.get("asr.p95_ms"), Some(&200.0));
+        update(&mut app, Message::PlanProgress { gen, done: 3, total: 6 });
+        assert!(screen(&app, 100, 30).contains("3/6 structures"));
+        let result = crate::plan::plan(&raw, &sources, &|_, _| {}).expect("plans");
+        update(
+            &mut app,
+            Message::PlanDone {
+                gen,
+                outcome: Ok(Box::new(result)),
+            },
+        );
+        assert!(matches!(app.plan, PlanState::Done(_)));
+        let s = screen(&app, 120, 40);
+        for want in ["Best", "Best per regime", "time-sliced", "mig", "dedicated", "GPUs"] {
+            assert!(s.contains(want), "plan view lacks '{want}':\n{s}");
+        }
+        update(&mut app, Message::Export);
+        assert!(
+            app.take_effects()
+                .iter()
+                .any(|e| matches!(e, Effect::ExportPlan { k8s, .. } if !k8s.1.is_empty())),
+            "e in the Plan view exports the plan"
+        );
+        // A stale reply (older generation) is ignored.
+        update(
+            &mut app,
+            Message::PlanProgress {
+                gen: gen - 1,
+                done: 0,
+                total: 1,
+            },
+        );
+        assert!(matches!(app.plan, PlanState::Done(_)));
+        // [slo] sets the starting objectives.
+        let raw = crate::config::parse_raw(
+            &format!("{}\n[slo]\n\"asr.p95_ms\" = 150\n", crate::tui::update::tests::SMALL),
+            "t.toml",
+        )
+        .expect("parses");
+        let app = App::new(raw, crate::config::Sources::none("t.toml"), 1).expect("valid");
+        assert_eq!(app.slo_ms[0], 150.0);
     }
 
     #[test]
