@@ -127,6 +127,7 @@ pub fn bench_text(reps: u32, sweep_runs: usize) -> Result<String> {
         t.elapsed().as_secs_f64()
     ));
     out.push_str(&llm_tokens_text(reps)?);
+    out.push_str(&plan_text()?);
     if sweep_runs > 0 {
         out.push_str(&sweep_bench_text(sweep_runs.div_ceil(8), 8)?);
     }
@@ -192,4 +193,24 @@ fn llm_tokens_text(reps: u32) -> Result<String> {
         times[1] / times[0]
     ));
     Ok(out)
+}
+
+/// The planner benchmark's spec: the voice pipeline over two GPU types and every regime.
+const PLAN_SPEC: &str = include_str!("../experiments/plan-voice.toml");
+
+/// Time `gpuslice plan experiments/plan-voice.toml` (every core).
+fn plan_text() -> Result<String> {
+    let name = "experiments/plan-voice.toml (embedded)";
+    let raw = crate::config::parse_raw(PLAN_SPEC, name)?;
+    let t = Instant::now();
+    let r = crate::plan::plan(&raw, &crate::config::Sources::none(name), &|_, _| {})?;
+    Ok(format!(
+        "plan '{}' ({} structures, {} simulations, {} threads): {:.2} s; best {}\n",
+        r.scenario,
+        r.structures,
+        r.simulations,
+        rayon::current_num_threads(),
+        t.elapsed().as_secs_f64(),
+        r.best.as_ref().map_or("none".into(), |b| format!("{} GPUs, ${:.2}/h", b.gpus, b.cost_per_hour_usd))
+    ))
 }

@@ -204,6 +204,9 @@ pub enum Command {
         /// closed-loop users) or as a multiplier of every rate.
         #[arg(long, value_name = "A:B:xF", conflicts_with_all = ["emit_scenario", "emit_k8s"])]
         load_range: Option<String>,
+        /// Edit the spec first: PATH=VALUE as `run --set` (e.g. 'workload[0].users=500').
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
     },
     /// Join the folders of `sweep --shard` runs into the files one unsharded sweep writes.
     SweepMerge {
@@ -363,6 +366,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             emit_scenario,
             emit_k8s,
             load_range,
+            set,
         } => {
             return plan::run_plan(&plan::PlanArgs {
                 file,
@@ -370,6 +374,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 emit_scenario,
                 emit_k8s,
                 load_range,
+                set,
             })
         }
         Command::SweepMerge { dirs, out, checks, format } => return sweep::run_merge(&dirs, &out, &checks, format),

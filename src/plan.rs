@@ -62,7 +62,7 @@ const MAX_LOAD_FACTOR: f64 = 4.0;
 /// Bisection steps of the headroom search (~5 % of load).
 const HEADROOM_STEPS: u32 = 6;
 /// Candidates of the ranked table whose headroom is measured (besides each regime's best).
-const HEADROOM_TOP: usize = 8;
+const HEADROOM_TOP: usize = 5;
 
 /// The validated `[plan]` table.
 #[derive(Debug, Clone)]
@@ -935,7 +935,7 @@ impl Planner<'_> {
     /// Find the fewest replicas of a structure that meet every SLO (see the module doc);
     /// Err(reason) when the structure cannot be deployed at all.
     fn search(&self, s: &Structure) -> Result<std::result::Result<Candidate, String>> {
-        let (gpu, price) = &self.spec.gpu_types[s.gpu];
+        let gpu = &self.spec.gpu_types[s.gpu].0;
         let mut memo: HashMap<Vec<u32>, Eval> = HashMap::new();
         // Evaluate counts `r`: Ok(None) over the GPU budget or not packable; Err(reason): invalid.
         let mut eval = |r: &[u32]| -> Result<std::result::Result<Option<Eval>, String>> {
@@ -1030,8 +1030,9 @@ impl Planner<'_> {
                 _ => break,
             }
         }
-        // The answer: the cheapest passing counts seen (every eval ran the same seeds).
-        let (best_r, _) = memo
+        // The answer: the cheapest passing counts seen. A passing evaluation ran every seed
+        // (evaluation stops early only at a failing seed).
+        let (best_r, full) = memo
             .iter()
             .filter(|(_, e)| e.pass)
             .map(|(r, e)| (r.clone(), e.clone()))
@@ -1041,15 +1042,6 @@ impl Planner<'_> {
                 ca.cmp(&cb).then(a.1.violation.total_cmp(&b.1.violation)).then(a.0.cmp(&b.0))
             })
             .expect("hi passed");
-        // Judge the answer on every seed (lazy evaluation stops at a failing seed only).
-        let Some((v, _, _)) = self.variant(s, &best_r) else {
-            return Ok(Err("not packable".into()));
-        };
-        let full = match self.evaluate(&v, 1.0, false)? {
-            Ok(e) => e,
-            Err(why) => return Ok(Err(why)),
-        };
-        let _ = price;
         Ok(self.candidate(s, &best_r, &full).ok_or_else(|| "not packable".to_string()))
     }
 

@@ -27,11 +27,17 @@ pub struct PlanArgs {
     pub emit_k8s: Option<String>,
     /// Plan at every level of `A:B:xF` or `A:B:+S`.
     pub load_range: Option<String>,
+    /// `PATH=VALUE` edits of the spec.
+    pub set: Vec<String>,
 }
 
 /// Run `gpuslice plan`; the exit status (0 with a plan, 1 without).
 pub fn run_plan(args: &PlanArgs) -> Result<u8> {
-    let (raw, src) = read_scenario(&args.file)?;
+    let (mut raw, _) = read_scenario(&args.file)?;
+    for a in &args.set {
+        raw = crate::sweep::set_raw(&raw, a, &args.file)?;
+    }
+    let src = crate::config::files::load_sources(&raw, &args.file, Path::new(&args.file).parent())?;
     crate::plan::spec(&raw, &args.file)?;
     if let Some(range) = &args.load_range {
         return run_range(args, &raw, &src, range);
