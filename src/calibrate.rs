@@ -502,6 +502,7 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         sync_copy_ms: if kind == ServiceKind::Llm { 0.12 } else { 0.0 },
         frames_per_char: (kind == ServiceKind::Tts).then_some(21.5 / 15.0),
         frames_range: (kind == ServiceKind::Tts).then_some((4, 1023)),
+        frames_per_s: (kind == ServiceKind::Tts).then_some(crate::service::DEFAULT_FRAMES_PER_S),
         llm: (kind == ServiceKind::Llm).then(LlmSpec::gpubench),
         asr_mode: crate::config::AsrMode::Offline,
         chunk_s: 0.32,

@@ -56,8 +56,9 @@ pub mod limits {
     /// Largest value any time or quantity in a scenario may take: 1e9 s still fits the
     /// nanosecond clock (u64 holds 1.8e10 s) with room to add.
     pub const MAX_VALUE: f64 = 1e9;
-    /// Most requests one workload may be expected to generate over the run (each costs a few
-    /// events; 1e8 is about a minute of simulation).
+    /// Most requests one workload may be expected to generate over the run, a streaming ASR's
+    /// chunk calls counted as requests (each costs a few events; 1e8 is about a minute of
+    /// simulation).
     pub const MAX_REQUESTS: f64 = 1e8;
     /// Most closed-loop users of one workload.
     pub const MAX_USERS: u32 = 1_000_000;
@@ -355,6 +356,22 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
             format!("streaming needs an 'encode_chunk' op, which model '{}' does not have", m.from),
         ));
     }
+    if spec.kind == ServiceKind::Tts && spec.tts_policy == TtsPolicy::InFlight {
+        // The frame step is the table's slope in frames (OpTable::frame_costs_ms): it needs two
+        // frame counts and a latency that grows with them at every batch.
+        let t = spec.op("synthesize");
+        let last = t.size.len() - 1;
+        let flat = t.latency_ms.iter().position(|row| row[last] <= row[0]);
+        if last == 0 || flat.is_some() {
+            return Err(c.err(
+                format!("{f}.tts_policy"),
+                format!(
+                    "in-flight needs a 'synthesize' table whose latency grows with frames at every batch (two or more frame points), which model '{}' does not have",
+                    m.from
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -472,6 +489,11 @@ fn resolve_workload(
     if w.trace.is_none() && w.trace_rate_scale.is_some() {
         return Err(c.err(format!("{f}.trace_rate_scale"), "applies only to a trace replay"));
     }
+    // Work per unit in requests; a streaming ASR first stage also makes one chunk call per
+    // `chunk_s` of audio (plus the final one), which costs the events of a request.
+    let first_spec = &models[first];
+    let streaming = first_kind == ServiceKind::Asr && first_spec.asr_mode == AsrMode::Streaming;
+    let chunks = |mean_audio_s: f64| if streaming { mean_audio_s / first_spec.chunk_s + 1.0 } else { 0.0 };
     let stages_n = stages.len() as f64;
     let too_many = |field: String, expected: f64, why: String| -> Error {
         c.err(
@@ -499,7 +521,7 @@ fn resolve_workload(
             },
         };
         need_out(&out_tokens)?;
-        let expected = arrivals.rate_rps() * duration_s * stages_n;
+        let expected = arrivals.rate_rps() * duration_s * (stages_n + size.as_ref().map_or(0.0, |d| chunks(d.mean())));
         if expected > MAX_REQUESTS {
             return Err(too_many(
                 af("rate_rps"),
@@ -545,7 +567,9 @@ fn resolve_workload(
         if size.is_some() {
             return Err(c.err(format!("{f}.size"), "a trace replay takes its sizes from the trace"));
         }
-        let expected = trace.rows.len() as f64 * stages_n;
+        let audio_s: f64 = trace.rows.iter().map(|r| f64::from(r.size)).sum();
+        let rows = trace.rows.len() as f64;
+        let expected = rows * stages_n + if streaming { audio_s / first_spec.chunk_s + rows } else { 0.0 };
         if expected > MAX_REQUESTS {
             return Err(too_many(
                 format!("{f}.trace"),
@@ -583,7 +607,7 @@ fn resolve_workload(
         let speech_s = if pacing == Pacing::Loop { 0.0 } else { size.min_value() };
         let cycle_s = (think_s + speech_s + min_call_s).max(1e-9);
         let active_s = (duration_s).min(crate::time::to_secs(ramp_up + hold + ramp_down).max(1e-9));
-        let expected = users as f64 * active_s / cycle_s * stages_n;
+        let expected = users as f64 * active_s / cycle_s * (stages_n + chunks(size.mean()));
         if expected > MAX_REQUESTS {
             return Err(too_many(
                 format!("{f}.users"),

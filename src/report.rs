@@ -65,6 +65,18 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
             .map(|r| format!("{}/{}", fmt_ms(r.latency_ms.p50), fmt_ms(r.latency_ms.p95)))
             .collect(),
     );
+    if runs.iter().any(|r| r.conversations.is_some()) {
+        row(
+            "conversations mean/max",
+            runs.iter()
+                .map(|r| {
+                    r.conversations
+                        .as_ref()
+                        .map_or("-".into(), |c| format!("{:.1} / {}", c.active_mean, c.active_max))
+                })
+                .collect(),
+        );
+    }
     let mut names: Vec<&String> = runs.iter().flat_map(|r| r.stages.keys()).collect();
     names.sort();
     names.dedup();

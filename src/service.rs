@@ -154,6 +154,39 @@ impl OpTable {
         (l * slow.of_call(fixed, compute), ext)
     }
 
+    /// The batch a server runs `batch` requests at (its next batch bucket), and whether it is
+    /// beyond the largest bucket.
+    pub fn pad_batch(&self, batch: u32) -> (f64, bool) {
+        if self.batch_buckets.is_empty() {
+            return (f64::from(batch), false);
+        }
+        match self.batch_buckets.iter().find(|&&b| batch <= b) {
+            Some(&b) => (f64::from(b), false),
+            None => (f64::from(batch), true),
+        }
+    }
+
+    /// An in-flight TTS server's costs at `batch` active syntheses, derived from a `synthesize`
+    /// table over (batch, frames) that is linear in frames (the calibration's form): the cost
+    /// of one frame step for the whole batch, the per-frame slope `(L(b, f_hi) - L(b, f_lo)) /
+    /// (f_hi - f_lo)` between the table's first and last frame counts; and the setup, the
+    /// table's intercept at zero frames `L(b, f_lo) - f_lo * step` (text encoding and the
+    /// per-call launches a static call pays once). A synthesis run alone thus costs `setup +
+    /// frames * step = L(1, frames)`, the static call. The batch is padded to the table's batch
+    /// buckets as a static call is (CUDA graphs per batch size). `slow` scales the two cells
+    /// first, so on another device the costs are the slope and intercept of the scaled cells.
+    /// Returns (step ms, setup ms, extrapolated). Needs at least two frame points (checked
+    /// when a scenario selects the in-flight policy).
+    pub fn frame_costs_ms(&self, batch: u32, slow: &Slowdown) -> (f64, f64, bool) {
+        let (b, beyond) = self.pad_batch(batch);
+        let (lo, hi) = (self.size[0], self.size[self.size.len() - 1]);
+        let (l_lo, e1) = self.latency_unpadded(b, lo, slow);
+        let (l_hi, e2) = self.latency_unpadded(b, hi, slow);
+        let step = if hi > lo { ((l_hi - l_lo) / (hi - lo)).max(1e-6) } else { l_lo };
+        let setup = (l_lo - lo * step).max(0.0);
+        (step, setup, beyond || e1 || e2)
+    }
+
     /// The fixed and compute shares of a padded shape's latency, bilinear between cells and
     /// held at the edge values outside the grid.
     pub fn fractions(&self, b: f64, s: f64) -> (f64, f64) {
@@ -275,6 +308,10 @@ pub struct ModelSpec {
     /// TTS only: (min, max) frames per reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_range: Option<(u32, u32)>,
+    /// TTS only: codec frames per second of audio, which turns a reply's frames into the time a
+    /// listener spends hearing it (default [`DEFAULT_FRAMES_PER_S`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames_per_s: Option<f64>,
     /// LLM only: scheduler, limits and KV-cache shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmSpec>,
@@ -340,6 +377,11 @@ fn is_default_first_chunk(n: &u32) -> bool {
     *n == d_first_chunk()
 }
 
+/// Codec frames per second of audio when a TTS model does not state its own: Magpie TTS's
+/// NanoCodec runs at 21.5 frames/s (docs/sources.md S7.3), the shape the built-in TTS model
+/// stands for.
+pub const DEFAULT_FRAMES_PER_S: f64 = 21.5;
+
 impl ModelSpec {
     /// The fastest call the model's first op can make on its reference GPU [ms]: the smallest
     /// latency in its table (work estimates for the limits).
@@ -375,6 +417,11 @@ impl ModelSpec {
         let fpc = self.frames_per_char.unwrap_or(21.5 / 15.0);
         let (lo, hi) = self.frames_range.unwrap_or((4, 1023));
         (chars * fpc).round().clamp(lo as f64, hi as f64)
+    }
+
+    /// Audio duration of `frames` TTS frames [s]: how long a listener hears a reply.
+    pub fn tts_audio_s(&self, frames: f64) -> f64 {
+        frames / self.frames_per_s.unwrap_or(DEFAULT_FRAMES_PER_S)
     }
 
     /// Check internal consistency; `file` names the source in errors.
@@ -479,6 +526,11 @@ impl ModelSpec {
         if let Some(fpc) = self.frames_per_char {
             if !(fpc.is_finite() && fpc > 0.0 && fpc <= 100.0) {
                 return Err(Error::input(file, "frames_per_char", format!("must be in (0, 100], got '{fpc}'")));
+            }
+        }
+        if let Some(fps) = self.frames_per_s {
+            if !(fps.is_finite() && (0.1..=10_000.0).contains(&fps)) {
+                return Err(Error::input(file, "frames_per_s", format!("must be in [0.1, 10000], got '{fps}'")));
             }
         }
         if let Some((lo, hi)) = self.frames_range {
@@ -627,5 +679,55 @@ mod tests {
         // Saturating call: 0.2 fixed, 0.8 compute -> 0.2 + 5.6 = 5.8x.
         let (big, _) = t.latency_ms(4, 10.0, &slice);
         assert!((big - 9.0 * 5.8).abs() < 1e-9, "{big}");
+    }
+
+    fn h100_tts() -> ModelSpec {
+        crate::config::builtin_model("h100/tts").expect("built-in").expect("parses")
+    }
+
+    #[test]
+    fn frame_costs_alone_reproduce_the_static_call() {
+        let m = h100_tts();
+        let op = m.op("synthesize");
+        let (step, setup, ext) = op.frame_costs_ms(1, &Slowdown::IDENTITY);
+        assert!(!ext);
+        for frames in [4.0, 22.0, 143.0, 500.0, 1023.0] {
+            let (stat, _) = op.latency_ms(1, frames, &Slowdown::IDENTITY);
+            let inflight = setup + frames * step;
+            assert!(
+                (inflight - stat).abs() < 1e-9 * stat,
+                "{frames} frames: {inflight} vs static {stat}"
+            );
+        }
+        // The slope is the marginal cost of a frame: 0.92 ms at batch 1 on the H100.
+        assert!((step - (946.1112 - 5.6395) / 1019.0).abs() < 1e-12, "{step}");
+    }
+
+    #[test]
+    fn frame_costs_pad_the_batch_and_flag_beyond_the_buckets() {
+        let op = h100_tts().ops["synthesize"].clone();
+        assert_eq!(op.frame_costs_ms(3, &Slowdown::IDENTITY), op.frame_costs_ms(4, &Slowdown::IDENTITY));
+        assert!(op.frame_costs_ms(32, &Slowdown::IDENTITY).2, "batch 32 is beyond the 16 bucket");
+    }
+
+    /// The property behind in-flight joins (README "Voice sessions"): a join adds to the running
+    /// syntheses only the growth of the setup with the batch, and in the calibrated table that
+    /// growth is below one frame step at every bucket (the fitted intercept is the same 1.948 ms
+    /// at every batch).
+    #[test]
+    fn calibrated_setup_grows_by_less_than_a_frame_step_per_joiner() {
+        let op = h100_tts().ops["synthesize"].clone();
+        let id = Slowdown::IDENTITY;
+        for b in 1..16u32 {
+            let (_, s0, _) = op.frame_costs_ms(b, &id);
+            let (step1, s1, _) = op.frame_costs_ms(b + 1, &id);
+            assert!(
+                s1 - s0 <= step1,
+                "batch {b} -> {}: setup grows {} ms > step {step1} ms",
+                b + 1,
+                s1 - s0
+            );
+            assert!((s1 - 1.9477).abs() < 1e-3, "intercept at batch {}: {s1}", b + 1);
+        }
     }
 }

@@ -13,12 +13,13 @@
 //! recorded samples into a [`RunSummary`].
 
 use crate::catalog::{Catalog, GpuSpec};
+use crate::config::raw::{AsrMode, TtsPolicy};
 use crate::engine::EventQueue;
 use crate::error::{Error, Result};
 use crate::metrics::{round4, summarize, LatencySummary};
-use crate::scenario::{Balancer, FaultKind, FaultTime, Load, Scenario, Target};
-use crate::service::{DeviceShare, ModelSpec, OpTable, ServiceKind, Slowdown};
-use crate::time::{from_ms, to_ms, to_secs, SimTime};
+use crate::scenario::{Balancer, FaultKind, FaultTime, Load, Pacing, Scenario, Target};
+use crate::service::{DeviceShare, ModelSpec, ServiceKind, Slowdown};
+use crate::time::{from_ms, from_secs, to_ms, to_secs, SimTime};
 use crate::workload::{stream_rng, ArrivalGen, SimRng};
 use rand_distr::{Distribution, Exp};
 use serde::Serialize;
@@ -28,6 +29,7 @@ mod device;
 mod llm;
 pub mod placement;
 mod summary;
+mod voice;
 
 use device::{DevKind, Device, TsState};
 pub use summary::*;
@@ -41,8 +43,12 @@ const COPY_GPU_NS: SimTime = 10_000;
 enum Ev {
     /// Next arrival of open-loop or trace workload `wl`.
     Arrival { wl: u32 },
-    /// Closed-loop user sends a turn.
+    /// Closed-loop user sends a turn (a conversation: starts speaking).
     User { user: u32 },
+    /// A conversation's utterance ends: its audio goes to the first stage whole.
+    Speak { unit: u32 },
+    /// The next audio chunk of a real-time stream reaches its streaming ASR server.
+    Chunk { req: u32 },
     /// Server host loop issues its next GPU call.
     Dispatch { srv: u32, epoch: u32 },
     /// A call on an exclusive device finished.
@@ -63,6 +69,8 @@ enum Ev {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum ReqState {
+    /// A stream attached to its streaming ASR server, with no chunk ready.
+    Streaming,
     Queued,
     Running,
     Done,
@@ -82,6 +90,12 @@ struct Req {
     out_tokens: u32,
     /// LLM: output tokens generated so far (kept across a preemption).
     generated: u32,
+    /// Streaming ASR: its server, its chunk calls in all, the chunks that have arrived, and
+    /// those encoded.
+    srv: u32,
+    chunks: u32,
+    chunks_in: u32,
+    chunks_done: u32,
     state: ReqState,
 }
 
@@ -90,6 +104,8 @@ struct Req {
 pub struct RequestRecord {
     /// Workload that generated it (for a trace: rows are in trace order).
     pub workload: usize,
+    /// Model it was sent to (a pipeline's stages are separate requests).
+    pub model: usize,
     /// Arrival [ns].
     pub arrival: SimTime,
     /// Completion [ns].
@@ -110,6 +126,8 @@ struct Unit {
     /// Time to first audio accumulated over the stages so far [ns].
     first_audio: SimTime,
     has_audio: bool,
+    /// Conversation: when the user has heard the reply (first audio + its audio duration) [ns].
+    listen_until: SimTime,
     done: bool,
     failed: bool,
 }
@@ -131,6 +149,19 @@ enum Call {
     Decode,
     /// A mixed step (chunked) or a static batch's prefill: its prefill work is `chunks`.
     Step,
+    /// Streaming ASR: one chunk of every stream in `batch`.
+    Chunks,
+    /// In-flight TTS: `block_steps` frame steps of every synthesis in `synth`.
+    Frames,
+}
+
+/// An active synthesis of an in-flight TTS server.
+#[derive(Debug, Clone, Copy)]
+struct Synth {
+    req: u32,
+    /// Frames of the reply, and frames synthesised so far.
+    frames: u32,
+    done: u32,
 }
 
 /// A running LLM sequence.
@@ -186,6 +217,16 @@ struct Server {
     cost_cache: std::collections::HashMap<(u32, u32), SimTime, std::hash::BuildHasherDefault<PairHasher>>,
     /// LLM: sequences preempted (recompute).
     preemptions: u64,
+    /// Streaming ASR: every stream attached (waiting for audio, ready, or in the call).
+    streams: Vec<u32>,
+    /// In-flight TTS: the active syntheses, in admission order.
+    synth: Vec<Synth>,
+    /// In-flight TTS: (frame step, setup) at each batch size on this server [ns], filled as
+    /// batch sizes are first seen (step 0: not yet).
+    frame_ns: Vec<(SimTime, SimTime)>,
+    /// In-flight TTS: the running call's join setup before its first step, and its step [ns].
+    block_extra: SimTime,
+    block_w: SimTime,
     outstanding: u32,
     up: bool,
     /// Kind of the fault that took it down (`FaultKind::ALL` index), while it is down.
@@ -261,6 +302,24 @@ struct UserRt {
     wl: u32,
     stop_at: SimTime,
     think_rng: SimRng,
+    /// Conversation: the user's own utterance-length and reply-length streams.
+    size_rng: SimRng,
+    reply_rng: SimRng,
+    /// Conversation: open (first utterance started, not yet left).
+    in_session: bool,
+}
+
+/// Active conversations: how many are open now, and their time integral and peak over the
+/// measurement window.
+#[derive(Debug, Clone, Default)]
+struct ConvAcc {
+    /// Users of conversation workloads (0: the scenario has none).
+    users: u32,
+    active: u32,
+    /// Sum of active x ns within the window.
+    area: u128,
+    max: u32,
+    last: SimTime,
 }
 
 /// One variant's simulation.
@@ -290,6 +349,9 @@ pub struct Simulation {
     kind_crashes: [u64; 4],
     /// Reused buffer (requests finishing in a block of decode steps).
     scratch: Vec<u32>,
+    /// Reused buffer (syntheses finishing in a block of frame steps).
+    frames_done: Vec<u32>,
+    conv: ConvAcc,
     duration: SimTime,
     warmup: SimTime,
     horizon: SimTime,
@@ -365,6 +427,11 @@ impl Simulation {
                 block_runs: Vec::new(),
                 cost_cache: std::collections::HashMap::default(),
                 preemptions: 0,
+                streams: Vec::new(),
+                synth: Vec::new(),
+                frame_ns: Vec::new(),
+                block_extra: 0,
+                block_w: 0,
                 outstanding: 0,
                 up: true,
                 down_kind: 0,
@@ -442,6 +509,8 @@ impl Simulation {
             fail: FailureSummary::default(),
             kind_crashes: [0; 4],
             scratch: Vec::new(),
+            frames_done: Vec::new(),
+            conv: ConvAcc::default(),
             duration: scenario.duration,
             warmup: scenario.warmup,
             horizon: scenario.duration + scenario.drain,
@@ -495,9 +564,13 @@ impl Simulation {
                     ramp_up,
                     hold,
                     ramp_down,
+                    pacing,
                     ..
                 } => {
                     let n = (*users).max(1) as u64;
+                    if *pacing != Pacing::Loop {
+                        self.conv.users += *users;
+                    }
                     for u in 0..*users as u64 {
                         let start = ramp_up * u / n;
                         let stop = ramp_up + hold + ramp_down * (u + 1) / n;
@@ -506,6 +579,10 @@ impl Simulation {
                             wl: i as u32,
                             stop_at: stop.min(self.duration),
                             think_rng: stream_rng(seed, src, 100 + u),
+                            // Purposes 100 + u are the think streams (u < 2^32 users).
+                            size_rng: stream_rng(seed, src, (1 << 32) | u),
+                            reply_rng: stream_rng(seed, src, (2 << 32) | u),
+                            in_session: false,
                         });
                         self.q.schedule(start, Ev::User { user: id });
                     }
@@ -575,6 +652,13 @@ impl Simulation {
         match ev {
             Ev::Arrival { wl } => self.on_arrival(wl as usize),
             Ev::User { user } => self.on_user(user as usize),
+            Ev::Speak { unit } => {
+                let u = self.units[unit as usize];
+                if !u.done && !u.failed {
+                    self.send_stage(unit as usize);
+                }
+            }
+            Ev::Chunk { req } => self.on_chunk(req as usize),
             Ev::Dispatch { srv, epoch } => {
                 if self.servers[srv as usize].epoch == epoch {
                     self.dispatch(srv as usize)
@@ -616,7 +700,7 @@ impl Simulation {
 
     fn on_arrival(&mut self, wl: usize) {
         let now = self.q.now();
-        let (size, out) = self.draw_size(wl);
+        let (size, out) = self.draw_size(wl, NONE);
         self.new_unit(wl, NONE, now, size, out);
         let rt = &mut self.wls[wl];
         let next = match &self.scenario_workloads[wl].load {
@@ -631,12 +715,24 @@ impl Simulation {
         }
     }
 
-    /// Size and output tokens of the next unit of workload `wl`.
-    fn draw_size(&mut self, wl: usize) -> (f64, u32) {
-        let rt = &mut self.wls[wl];
+    /// Size and output tokens of the next unit of workload `wl`, sent by `user` (`NONE`: an
+    /// open-loop or trace arrival). A conversation's user draws from its own stream, so that
+    /// users' utterances and replies are independent of one another and of the event order.
+    fn draw_size(&mut self, wl: usize, user: u32) -> (f64, u32) {
         let w = &self.scenario_workloads[wl];
         match &w.load {
+            Load::Closed {
+                pacing, size, out_tokens, ..
+            } if *pacing != Pacing::Loop && user != NONE => {
+                let u = &mut self.users[user as usize];
+                let s = size.sample(&mut u.size_rng);
+                let o = out_tokens
+                    .as_ref()
+                    .map_or(0, |d| d.sample(&mut u.reply_rng).round().max(1.0) as u32);
+                (s, o)
+            }
             Load::Open { size, out_tokens, .. } | Load::Closed { size, out_tokens, .. } => {
+                let rt = &mut self.wls[wl];
                 let s = size.sample(&mut rt.size_rng);
                 let o = out_tokens
                     .as_ref()
@@ -644,6 +740,7 @@ impl Simulation {
                 (s, o)
             }
             Load::Trace { trace, out_tokens, .. } => {
+                let rt = &mut self.wls[wl];
                 let r = trace.rows[rt.cursor];
                 rt.cursor += 1;
                 let o = if r.out_tokens > 0 {
@@ -660,33 +757,52 @@ impl Simulation {
 
     fn on_user(&mut self, user: usize) {
         let now = self.q.now();
+        let wl = self.users[user].wl as usize;
+        let pacing = match self.scenario_workloads[wl].load {
+            Load::Closed { pacing, .. } => pacing,
+            _ => Pacing::Loop,
+        };
         if now >= self.users[user].stop_at {
+            if self.users[user].in_session {
+                self.users[user].in_session = false;
+                self.conv_change(-1);
+            }
             return;
         }
-        let wl = self.users[user].wl as usize;
-        let (size, out) = self.draw_size(wl);
-        self.new_unit(wl, user as u32, now, size, out);
+        let (size, out) = self.draw_size(wl, user as u32);
+        if pacing == Pacing::Loop {
+            self.new_unit(wl, user as u32, now, size, out);
+            return;
+        }
+        self.start_utterance(user, pacing, size, out);
     }
 
     fn new_unit(&mut self, wl: usize, user: u32, now: SimTime, size: f64, out: u32) {
+        let id = self.add_unit(wl, user, now, size, out);
+        self.send_stage(id);
+    }
+
+    /// Create a unit whose clock (latency, first audio, timeout) starts at `arrival`.
+    fn add_unit(&mut self, wl: usize, user: u32, arrival: SimTime, size: f64, out: u32) -> usize {
         let id = self.units.len() as u32;
         self.units.push(Unit {
             wl: wl as u32,
             user,
-            arrival: now,
+            arrival,
             stage: 0,
             first_size: size,
             out_tokens: out,
             first_audio: 0,
             has_audio: false,
+            listen_until: 0,
             done: false,
             failed: false,
         });
         let timeout = self.scenario_workloads[wl].timeout;
         if timeout > 0 {
-            self.q.schedule(now + timeout, Ev::Timeout { unit: id });
+            self.q.schedule(arrival + timeout, Ev::Timeout { unit: id });
         }
-        self.send_stage(id as usize);
+        id as usize
     }
 
     /// Send the current stage of `unit` as a request.
@@ -730,15 +846,39 @@ impl Simulation {
         self.reqs.push(Req {
             model: model as u32,
             unit: unit as u32,
-            arrival: now,
+            // The first stage's clock is the unit's: for a real-time stream, the end of the
+            // speech its chunks are still arriving for.
+            arrival: if u.stage == 0 { u.arrival } else { now },
             start: 0,
             first_token: 0,
             finish: 0,
             size,
             out_tokens: out.max(1),
             generated: 0,
+            srv: NONE,
+            chunks: 0,
+            chunks_in: 0,
+            chunks_done: 0,
             state: ReqState::Queued,
         });
+        let spec = &self.models[model];
+        if spec.kind == ServiceKind::Asr && spec.asr_mode == AsrMode::Streaming {
+            // A stream stays on one replica (its encoder cache), whatever the balancer.
+            let real_time = u.stage == 0
+                && u.user != NONE
+                && matches!(
+                    w.load,
+                    Load::Closed {
+                        pacing: Pacing::RealTime,
+                        ..
+                    }
+                );
+            match self.pick_replica(model) {
+                Some(srv) => self.open_stream(id as usize, srv, real_time),
+                None => self.reject_down(id as usize),
+            }
+            return;
+        }
         // A request longer than the KV cache can hold is refused at admission.
         if let Some(llm) = &self.models[model].llm {
             if size + out as f64 > llm.max_context_tokens as f64 {
@@ -782,6 +922,8 @@ impl Simulation {
                     self.q.schedule_in(delay, ev);
                 } else if s.state == SrvState::Busy && self.models[model].kind == ServiceKind::Llm {
                     self.llm_enqueued(srv);
+                } else if s.state == SrvState::Busy && self.models[model].tts_policy == TtsPolicy::InFlight {
+                    self.frames_enqueued(srv);
                 }
             }
             None => self.reject_down(id as usize),
@@ -835,8 +977,10 @@ impl Simulation {
         }
         let s = &mut self.servers[srv];
         let spec = &self.models[s.model as usize];
-        let (op, batch, size): (&OpTable, u32, f64);
+        let (name, batch, size): (&str, u32, f64);
         match spec.kind {
+            ServiceKind::Asr if spec.asr_mode == AsrMode::Streaming => return self.stream_dispatch(srv),
+            ServiceKind::Tts if spec.tts_policy == TtsPolicy::InFlight => return self.frames_dispatch(srv),
             ServiceKind::Asr | ServiceKind::Tts => {
                 if s.queue.is_empty() {
                     s.state = SrvState::Idle;
@@ -852,26 +996,32 @@ impl Simulation {
                 s.call = Call::Batch;
                 batch = s.batch.len() as u32;
                 if spec.kind == ServiceKind::Asr {
-                    op = spec.op("encode");
+                    name = "encode";
                     size = max_size;
                 } else {
-                    op = spec.op("synthesize");
+                    name = "synthesize";
                     size = spec.tts_frames(max_size);
                 }
             }
             ServiceKind::Llm => return self.llm_dispatch(srv),
         }
         let now = self.q.now();
-        if s.call == Call::Batch {
-            for &r in &s.batch {
-                let q = &mut self.reqs[r as usize];
-                q.state = ReqState::Running;
-                q.start = now;
-            }
+        for &r in &s.batch {
+            let q = &mut self.reqs[r as usize];
+            q.state = ReqState::Running;
+            q.start = now;
         }
         s.state = SrvState::Busy;
-        let dev = s.dev as usize;
-        let (ctx, epoch) = (s.ctx as usize, s.epoch);
+        self.submit_table_call(srv, name, batch, size);
+    }
+
+    /// Submit server `srv`'s call of op `name` over `batch` requests of `size` to its device:
+    /// on MPS its latency on the whole reference GPU and its parts (the device rates it by the
+    /// clients running); elsewhere its duration on the server's share.
+    fn submit_table_call(&mut self, srv: usize, name: &str, batch: u32, size: f64) {
+        let s = &self.servers[srv];
+        let op = self.models[s.model as usize].op(name);
+        let (dev, ctx, epoch) = (s.dev as usize, s.ctx as usize, s.epoch);
         if let DevKind::Mps(_) = self.devices[dev].kind {
             let (b, sz, beyond) = op.padded(batch, size);
             let (l_ref_ms, ext) = op.grid_ms(b, sz);
@@ -892,16 +1042,24 @@ impl Simulation {
         }
         let (ms, ext) = op.latency_ms(batch, size, &s.slow);
         self.extrapolated |= ext;
-        let mut work = from_ms(ms).max(1);
-        let copy = from_ms(spec.sync_copy_ms);
-        if copy > 0 && work > copy {
-            // The call starts with a synchronous copy: a few us of GPU work (the DMA), then host
-            // time until the kernels are launched; the solo duration stays `work`.
+        self.submit_work(srv, from_ms(ms).max(1), true);
+    }
+
+    /// Submit `work` [ns] of solo time for `srv`'s current call on an exclusive or time-sliced
+    /// device. With `copy_first` the call starts with the model's synchronous copy: a few us of
+    /// GPU work (the DMA), then host time until the kernels are launched; the solo duration
+    /// stays `work`.
+    fn submit_work(&mut self, srv: usize, work: SimTime, copy_first: bool) {
+        let s = &mut self.servers[srv];
+        let mut work = work;
+        let copy = from_ms(self.models[s.model as usize].sync_copy_ms);
+        if copy_first && copy > 0 && work > copy {
             let gpu = COPY_GPU_NS.min(copy);
             s.pending = work - copy;
             s.resume_gap = copy - gpu;
             work = gpu;
         }
+        let (dev, ctx, epoch) = (s.dev as usize, s.ctx as usize, s.epoch);
         self.submit(dev, ctx, srv, epoch, work);
     }
 
@@ -912,7 +1070,7 @@ impl Simulation {
         let s = &mut self.servers[srv];
         let room = match spec.kind {
             ServiceKind::Llm => (spec.llm.as_ref().map_or(1, |l| l.max_seqs) as usize).saturating_sub(s.active.len() + s.queue.len()),
-            _ => (spec.max_batch as usize).saturating_sub(s.queue.len()),
+            _ => (spec.max_batch as usize).saturating_sub(s.queue.len() + s.synth.len()),
         };
         let n = room.min(self.shared[m].len());
         s.queue.extend(self.shared[m].drain(..n));
@@ -933,7 +1091,10 @@ impl Simulation {
             self.q.schedule_in(s.resume_gap, ev);
             return;
         }
+        let was = s.call;
         match s.call {
+            Call::Chunks => self.stream_call_done(srv, now),
+            Call::Frames => self.frames_call_done(srv, now),
             Call::Batch => {
                 let batch = std::mem::take(&mut s.batch);
                 for &r in &batch {
@@ -950,16 +1111,40 @@ impl Simulation {
         let m = self.servers[srv].model as usize;
         let s = &mut self.servers[srv];
         s.call = Call::None;
-        if s.queue.is_empty() && s.active.is_empty() && self.shared[m].is_empty() {
+        let waiting = !s.queue.is_empty() || !self.shared[m].is_empty();
+        if !waiting && s.active.is_empty() && s.synth.is_empty() {
             s.state = SrvState::Idle;
         } else {
             s.state = SrvState::Pending;
-            let gap = from_ms(self.models[s.model as usize].call_gap_ms);
+            // Frame steps follow each other without host time (the table's per-frame cost was
+            // measured over the server's own frame loop); the host's scheduling time comes before
+            // a step that admits newcomers, as before any other call.
+            let spec = &self.models[m];
+            let joins = waiting && s.synth.len() < spec.max_batch as usize;
+            let gap = if was == Call::Frames && !joins {
+                0
+            } else {
+                from_ms(spec.call_gap_ms)
+            };
             let ev = Ev::Dispatch {
                 srv: srv as u32,
                 epoch: s.epoch,
             };
             self.q.schedule_in(gap, ev);
+        }
+    }
+
+    /// Wake an idle server: its host loop issues a call `dispatch_ms` from now.
+    fn wake(&mut self, srv: usize) {
+        let s = &mut self.servers[srv];
+        if s.state == SrvState::Idle && s.up {
+            s.state = SrvState::Pending;
+            let delay = from_ms(self.models[s.model as usize].dispatch_ms);
+            let ev = Ev::Dispatch {
+                srv: srv as u32,
+                epoch: s.epoch,
+            };
+            self.q.schedule_in(delay, ev);
         }
     }
 
@@ -1005,14 +1190,18 @@ impl Simulation {
         }
         // Time to first audio = ASR latency + LLM time to first token + TTS time to its first chunk:
         // with streaming, TTS starts speaking from the LLM's first sentence, so the LLM's full
-        // generation is not on the path. A streaming TTS emits its first chunk after synthesising
-        // `tts_first_chunk_frames` frames: that fraction of this call's actual duration (sharing may
-        // have stretched it); without streaming the whole TTS request is on the path.
+        // generation is not on the path. The ASR latency of a conversation counts from the end
+        // of the user's speech. An in-flight TTS returns its first chunk when the request's
+        // `first_chunk_frames`-th frame step ends (recorded then). A static TTS with
+        // `tts_first_chunk_frames` streams its output: the first chunk comes that fraction of
+        // this call's actual duration (sharing may have stretched it) into the call; without
+        // streaming the whole TTS request is on the path.
         if let Target::Pipeline(p) = &self.scenario_workloads[wl].target {
             let spec = &self.models[q.model as usize];
             let part = match spec.kind {
                 ServiceKind::Asr => now - q.arrival,
                 ServiceKind::Llm => q.first_token - q.arrival,
+                ServiceKind::Tts if spec.tts_policy == TtsPolicy::InFlight => q.first_token - q.arrival,
                 ServiceKind::Tts if p.tts_first_chunk_frames > 0.0 => {
                     let t = spec.op("synthesize");
                     let frames = spec.tts_frames(q.size);
@@ -1024,7 +1213,12 @@ impl Simulation {
             };
             let unit = &mut self.units[unit];
             unit.first_audio += part;
-            unit.has_audio |= spec.kind == ServiceKind::Tts;
+            if spec.kind == ServiceKind::Tts {
+                // The user hears the reply from its first audio for the audio's duration.
+                unit.has_audio = true;
+                let heard = from_secs(spec.tts_audio_s(spec.tts_frames(q.size)));
+                unit.listen_until = unit.arrival + unit.first_audio + heard;
+            }
         }
         if u.stage + 1 < n_stages {
             self.units[unit].stage += 1;
@@ -1047,7 +1241,9 @@ impl Simulation {
         self.unit_over(unit);
     }
 
-    /// A unit finished or failed: a closed-loop user thinks, then sends the next turn.
+    /// A unit finished or failed: a closed-loop user thinks, then sends the next turn. In a
+    /// conversation the user first finishes speaking (a failed turn may fail before the speech
+    /// ends) and hears the reply out (it may still be playing when the synthesis is done).
     fn unit_over(&mut self, unit: usize) {
         let u = self.units[unit];
         if u.user == NONE {
@@ -1055,9 +1251,13 @@ impl Simulation {
         }
         let wl = u.wl as usize;
         if let Load::Closed {
-            think, think_exponential, ..
+            think,
+            think_exponential,
+            pacing,
+            ..
         } = self.scenario_workloads[wl].load
         {
+            let now = self.q.now();
             let rt = &mut self.users[u.user as usize];
             let mut z = if think_exponential {
                 from_ms(Exp::new(1.0).map(|e| e.sample(&mut rt.think_rng)).unwrap_or(1.0) * to_ms(think))
@@ -1071,7 +1271,12 @@ impl Simulation {
                 // same instant forever (a livelock fuzzing found).
                 z = z.max(RETRY_BACKOFF);
             }
-            self.q.schedule_in(z, Ev::User { user: u.user });
+            let from = match pacing {
+                Pacing::Loop => now,
+                _ if u.done => now.max(u.listen_until),
+                _ => now.max(u.arrival),
+            };
+            self.q.schedule(from + z, Ev::User { user: u.user });
         }
     }
 
@@ -1178,6 +1383,9 @@ impl Simulation {
             lost.extend(s.queue.drain(..));
             lost.append(&mut s.batch);
             lost.extend(s.active.drain(..).map(|a| a.req));
+            // Streams waiting for audio are in neither the queue nor the call.
+            lost.append(&mut s.streams);
+            lost.extend(s.synth.drain(..).map(|x| x.req));
             s.kv_free = s.kv_total;
             s.block_steps = 1;
             if let Call::Prefill(r) = s.call {

@@ -11,7 +11,8 @@
 //! * `scaling`: the device scaling model against SM-restricted measurements; MPS SM sharing;
 //! * `sweep`: `gpuslice sweep` / `sweep-merge`: thread-count determinism, shards, resume, Ctrl-C,
 //!   `--check` exit codes, bad axes, the CI examples;
-//! * `validation`: replaying the measured H100 runs and fitting GenAI-Perf exports.
+//! * `validation`: replaying the measured H100 runs and fitting GenAI-Perf exports;
+//! * `voice`: conversations, streaming ASR and in-flight TTS.
 //!
 //! Run with `cargo test --release`; the whole binary takes a few seconds.
 mod cli;
@@ -26,3 +27,4 @@ mod regimes;
 mod scaling;
 mod sweep;
 mod validation;
+mod voice;

@@ -175,6 +175,7 @@ pub fn calibrate_load_runs(
         sync_copy_ms: 0.0,
         frames_per_char: None,
         frames_range: None,
+        frames_per_s: None,
         llm: Some(crate::service::LlmSpec {
             max_seqs: kv_slots.unwrap_or(max_c.round().max(1.0) as u32),
             max_context_tokens: max_context,

@@ -50,7 +50,7 @@ impl Simulation {
     }
 
     /// True when the server may advance decode steps in blocks.
-    fn can_skip(&self, srv: usize) -> bool {
+    pub(super) fn can_skip(&self, srv: usize) -> bool {
         self.decode_blocks
             && self.balancer != Balancer::SharedQueue
             && matches!(self.devices[self.servers[srv].dev as usize].kind, DevKind::Exclusive)

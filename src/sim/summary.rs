@@ -57,10 +57,24 @@ pub struct PipelineSummary {
     /// Turn latency [ms].
     pub latency_ms: LatencySummary,
     /// Time to first audio: ASR latency + LLM time to first token + TTS time to its first chunk
-    /// (streaming TTS; the whole TTS request otherwise) [ms].
+    /// (streaming TTS; the whole TTS request otherwise) [ms]. In a conversation the ASR latency,
+    /// and so this, counts from the end of the user's speech.
     pub time_to_first_audio_ms: LatencySummary,
     /// Each stage.
     pub stages: Vec<StageSummary>,
+}
+
+/// Conversations of the closed-loop workloads paced by speech (`pacing` `real-time` or
+/// `upload`). A conversation is active from its user's first utterance until the user, past
+/// its ramp-down time, would start another one: the sessions a voice deployment holds open.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationSummary {
+    /// Users of those workloads.
+    pub users: u32,
+    /// Time-weighted mean of the active conversations over the measurement window.
+    pub active_mean: f64,
+    /// Most conversations active at once in the window.
+    pub active_max: u32,
 }
 
 /// Failure accounting of a run.
@@ -208,6 +222,9 @@ pub struct RunSummary {
     /// Pipelines by workload name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub stages: BTreeMap<String, PipelineSummary>,
+    /// Conversations (absent when no workload is a conversation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<ConversationSummary>,
     /// Failure accounting.
     pub failures: FailureSummary,
     /// Each `[slo]` of the scenario judged on this run (empty without `[slo]`).
@@ -259,7 +276,15 @@ impl Simulation {
                     queues: d
                         .servers
                         .iter()
-                        .map(|&s| self.servers[s as usize].queue.len() + self.servers[s as usize].active.len())
+                        .map(|&s| {
+                            let s = &self.servers[s as usize];
+                            // A streaming server's queue holds its ready streams; show them all.
+                            if s.streams.is_empty() {
+                                s.queue.len() + s.active.len() + s.synth.len()
+                            } else {
+                                s.streams.len()
+                            }
+                        })
                         .collect(),
                     running,
                     instance: d.instance.clone(),
@@ -277,12 +302,24 @@ impl Simulation {
             .map(|q| {
                 (q.state == ReqState::Done).then(|| RequestRecord {
                     workload: self.units[q.unit as usize].wl as usize,
+                    model: q.model as usize,
                     arrival: q.arrival,
                     finish: q.finish,
                     first_token: q.first_token,
                 })
             })
             .collect()
+    }
+
+    /// Conversations active now and users of the conversation workloads (`None`: the scenario
+    /// has no conversation).
+    pub fn conversations_now(&self) -> Option<(u32, u32)> {
+        (self.conv.users > 0).then_some((self.conv.active, self.conv.users))
+    }
+
+    /// Time to first audio of every measured turn finished so far, all workloads [ms] (unsorted).
+    pub fn first_audio_latencies(&self) -> impl Iterator<Item = f64> + '_ {
+        self.wl_acc.iter().flat_map(|a| a.first_audio_ms.iter().copied())
     }
 
     /// Latencies of completed requests of model `m` so far [ms] (unsorted).
@@ -314,7 +351,7 @@ impl Simulation {
         // Measured requests (and units) still queued or running at the end count as failed.
         let mut stuck = vec![0u64; self.model_acc.len()];
         for q in &self.reqs {
-            if matches!(q.state, ReqState::Queued | ReqState::Running) && self.measured(q.arrival) {
+            if matches!(q.state, ReqState::Streaming | ReqState::Queued | ReqState::Running) && self.measured(q.arrival) {
                 stuck[q.model as usize] += 1;
             }
         }
@@ -467,6 +504,14 @@ impl Simulation {
             gpu_utilization: util,
             extrapolated: self.extrapolated,
             stages,
+            conversations: (self.conv.users > 0).then(|| {
+                let (mean, max) = self.conv_window();
+                ConversationSummary {
+                    users: self.conv.users,
+                    active_mean: round4(mean),
+                    active_max: max,
+                }
+            }),
             failures: fail,
             events: self.q.processed(),
             context_switches: switches,

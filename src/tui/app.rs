@@ -111,6 +111,11 @@ pub struct Live {
     pub models: Vec<ModelLive>,
     /// Per model: mean latency of the requests completed in each tick [ms], oldest first.
     pub history: Vec<VecDeque<u64>>,
+    /// Conversations: (active now, users of the conversation workloads); `None` when no
+    /// workload is a conversation.
+    pub conversations: Option<(u32, u32)>,
+    /// Time to first audio of the measured turns so far, and how many there are.
+    pub first_audio: (usize, LatencySummary),
     seen: Vec<usize>,
 }
 
@@ -130,6 +135,8 @@ impl Live {
             devices: Vec::new(),
             models: vec![ModelLive::default(); n],
             history: vec![VecDeque::new(); n],
+            conversations: None,
+            first_audio: (0, LatencySummary::default()),
             seen: vec![0; n],
         };
         live.refresh();
@@ -164,6 +171,12 @@ impl Live {
     fn refresh(&mut self) {
         let Some(s) = &self.sim else { return };
         self.devices = s.device_views();
+        self.conversations = s.conversations_now();
+        let n = s.first_audio_latencies().count();
+        if n != self.first_audio.0 {
+            let mut fa: Vec<f64> = s.first_audio_latencies().collect();
+            self.first_audio = (n, summarize(&mut fa));
+        }
         for m in 0..self.models.len() {
             let lat = s.model_latencies(m);
             let new = &lat[self.seen[m].min(lat.len())..];

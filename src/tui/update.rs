@@ -427,6 +427,47 @@ gpu = "h100-80gb"
 gpus = [{ regime = "mig", layout = "4g.40gb,3g.40gb", models = ["asr", "tts"] }]
 "#;
 
+    /// A small conversation scenario: 6 users speaking to a streaming ASR -> LLM -> in-flight
+    /// TTS pipeline, on dedicated H100s and with ASR and TTS time-sliced on one.
+    pub(crate) const VOICE: &str = r#"
+name = "tui-voice"
+duration_s = 30
+warmup_s = 2
+drain_s = 10
+[models.asr]
+from = "h100/asr"
+asr_mode = "streaming"
+[models.llm]
+from = "h100/llm"
+[models.tts]
+from = "h100/tts"
+tts_policy = "in-flight"
+[[workload]]
+pipeline = ["asr", "llm", "tts"]
+users = 6
+think_s = 1.0
+pacing = "real-time"
+size = { dist = "uniform", min = 2.0, max = 4.0 }
+out_tokens = { dist = "uniform", min = 10, max = 30 }
+[[variant]]
+name = "dedicated-3gpu"
+gpu = "h100-80gb"
+gpus = [{ regime = "dedicated", models = ["asr"] }, { regime = "dedicated", models = ["llm"] }, { regime = "dedicated", models = ["tts"] }]
+[[variant]]
+name = "time-sliced-2gpu"
+gpu = "h100-80gb"
+gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicated", models = ["llm"] }]
+"#;
+
+    pub(crate) fn voice_app() -> App {
+        App::new(
+            parse_raw(VOICE, "voice.toml").expect("valid toml"),
+            crate::config::Sources::none("voice.toml"),
+            1,
+        )
+        .expect("valid scenario")
+    }
+
     pub(crate) fn small_app() -> App {
         App::new(
             parse_raw(SMALL, "small.toml").expect("valid toml"),

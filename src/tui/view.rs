@@ -307,6 +307,55 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn live_view_shows_active_conversations_and_first_audio() {
+        let mut app = crate::tui::update::tests::voice_app();
+        finish_runs(&mut app);
+        let s = screen(&app, 80, 24);
+        assert!(s.contains("Conversations 0 active of 6 users"), "before the first utterance:\n{s}");
+        // x10: 6 s simulated, past the warm-up and the first replies.
+        for _ in 0..12 {
+            update(&mut app, Message::Tick { elapsed_ms: 50 });
+        }
+        let (n, fa) = app.live.first_audio;
+        assert!(n > 0, "no turn measured after 6 s");
+        for (w, h) in SIZES {
+            let s = screen(&app, w, h);
+            let want = format!("p50 {} p95 {} ms ({n} turns)", fmt_ms(fa.p50), fmt_ms(fa.p95));
+            for want in ["Conversations 6 active of 6 users", "first audio", want.as_str(), "GPU 0", "p95"] {
+                assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
+            }
+        }
+        // A scenario without conversations has no such line.
+        let s = screen(&app_in(View::Live, 0), 80, 24);
+        assert!(!s.contains("Conversations"), "{s}");
+    }
+
+    #[test]
+    fn compare_view_shows_first_audio_latency() {
+        let mut app = crate::tui::update::tests::voice_app();
+        finish_runs(&mut app);
+        update(&mut app, Message::GotoView(View::Compare.index()));
+        let p95: Vec<String> = app
+            .runs
+            .iter()
+            .map(|r| match &r.state {
+                crate::tui::app::RunState::Done(r) => fmt_ms(r.summary.stages["asr->llm->tts"].time_to_first_audio_ms.p95),
+                other => panic!("run not done: {other:?}"),
+            })
+            .collect();
+        for (w, h) in SIZES {
+            let s = screen(&app, w, h);
+            for want in ["first audio", p95[0].as_str(), p95[1].as_str()] {
+                assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
+            }
+        }
+        let s = screen(&app, 200, 60);
+        assert!(s.contains("audio p95"), "the summary table has the column:\n{s}");
+        let s = screen(&app_in(View::Compare, 0), 200, 60);
+        assert!(!s.contains("first audio"), "no chart without speech:\n{s}");
+    }
+
+    #[test]
     fn latency_view_shows_cdfs_and_slo() {
         for (w, h) in SIZES {
             let s = screen(&app_in(View::Latency, 1), w, h);

@@ -1,7 +1,9 @@
 //! Determinism: the same scenario and seed give byte-identical JSON reports across runs and
 //! across rayon thread pools of 1 and 4 threads (variants run in parallel); another seed gives
 //! another report. Runs tests/configs/valid/features.toml (closed loop, pipelines, traces,
-//! MPS, MIG, time slicing, random faults) and experiments/h100-asr-tts-timesliced.toml.
+//! MPS, MIG, time slicing, random faults), tests/configs/valid/voice.toml (conversations,
+//! streaming ASR, in-flight TTS on every regime, random faults) and
+//! experiments/h100-asr-tts-timesliced.toml.
 
 use crate::common::*;
 use gpuslice::report::{to_json, RunReport};
@@ -45,6 +47,11 @@ fn check(rel: &str) {
 #[test]
 fn features_scenario_is_deterministic_across_runs_and_thread_pools() {
     check("tests/configs/valid/features.toml");
+}
+
+#[test]
+fn voice_scenario_is_deterministic_across_runs_and_thread_pools() {
+    check("tests/configs/valid/voice.toml");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Compare view: every variant's full background run side by side as horizontal bar charts
-//! (throughput per GPU, cost per hour, failures; p95 latency end to end and per model), plus a
-//! summary table when the terminal is tall enough.
+//! (throughput per GPU, cost per hour, failures; p95 latency end to end, of the time to first
+//! audio when a pipeline speaks, and per model), plus a summary table when the terminal is tall
+//! enough.
 
 use super::{bar, fit, fmt_ms, BAD, BAR, DIM, SELECTED, TITLE};
 use crate::sim::RunSummary;
@@ -10,6 +11,25 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table, Widget};
+
+/// The p95 time to first audio of a run: the slowest of its pipelines that end in speech
+/// (`None` if none does).
+fn first_audio_p95(s: &RunSummary) -> Option<f64> {
+    s.stages
+        .values()
+        .filter(|p| p.time_to_first_audio_ms.p95 > 0.0)
+        .map(|p| p.time_to_first_audio_ms.p95)
+        .reduce(f64::max)
+}
+
+/// True when any variant's pipelines speak (the first-audio chart and column are shown).
+fn has_audio(app: &App) -> bool {
+    let speaks = |m: &usize| app.scenario.models[*m].kind == crate::service::ServiceKind::Tts;
+    app.scenario
+        .workloads
+        .iter()
+        .any(|w| matches!(&w.target, crate::scenario::Target::Pipeline(p) if p.stages.iter().any(speaks)))
+}
 
 /// One bar: label, value (drawn relative to the chart's largest), text shown after the bar.
 struct Item {
@@ -101,7 +121,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let n = app.scenario.variants.len() as u16;
     let models: Vec<String> = app.scenario.models.iter().map(|m| m.name.clone()).collect();
     let left_need = 3 * (n + 2);
-    let right_need = (models.len() as u16 + 1) * (n + 1) + 1;
+    let audio = has_audio(app);
+    let groups = models.len() as u16 + 1 + u16::from(audio);
+    let right_need = groups * (n + 1) + 1;
     let charts_h = left_need.max(right_need);
     let table_h = n + 3;
     let (charts, table) = if area.height >= charts_h + table_h {
@@ -114,7 +136,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [thr, cost, fail] = Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(left);
     let inner_w = |r: Rect| r.width.saturating_sub(2);
     let t_left = thickness(thr.height.saturating_sub(2), n, 0);
-    let groups = models.len() as u16 + 1;
     let t_right = thickness(right.height.saturating_sub(2), groups * n, groups);
     chart(
         "throughput per GPU [req/s]",
@@ -162,6 +183,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         inner_w(right),
         t_right,
     ));
+    if audio {
+        lines.push(Line::from(Span::styled("first audio", DIM)));
+        lines.extend(bar_lines(
+            &items(app, |s| first_audio_p95(s).map(|x| (x, fmt_ms(x)))),
+            inner_w(right),
+            t_right,
+        ));
+    }
     for m in &models {
         lines.push(Line::from(Span::styled(m.clone(), DIM)));
         lines.extend(bar_lines(
@@ -188,6 +217,7 @@ fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
         "p99 ms",
         "failed",
         "mean busy",
+        "audio p95",
     ])
     .style(TITLE);
     let rows = app.runs.iter().zip(&app.scenario.variants).enumerate().map(|(v, (slot, var))| {
@@ -212,6 +242,7 @@ fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
                     fmt_ms(s.latency_ms.p99),
                     format!("{}", s.failed),
                     format!("{:.0}%", busy * 100.0),
+                    first_audio_p95(s).map_or("-".into(), fmt_ms),
                 ]);
             }
             RunState::Running => cells.push("running…".into()),
@@ -237,6 +268,7 @@ fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(8),
         Constraint::Length(8),
         Constraint::Length(7),
+        Constraint::Length(10),
         Constraint::Length(10),
     ];
     Table::new(rows, widths)

@@ -1,4 +1,5 @@
-//! Live view: one block per GPU of the selected variant (regime, busy gauge, queue per tenant,
+//! Live view: with conversations, a line of how many are active and their time to first audio
+//! so far; one block per GPU of the selected variant (regime, busy gauge, queue per tenant,
 //! MIG slot map, the context a time-sliced GPU runs now), then one row per model with
 //! p50/p95/p99 and a sparkline of the mean latency of each tick's completions.
 
@@ -18,6 +19,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
+    let area = match conversation_line(app) {
+        Some(line) if area.height > 4 => {
+            let [top, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+            Paragraph::new(line).render(top, buf);
+            rest
+        }
+        _ => area,
+    };
     let n_models = app.scenario.models.len() as u16;
     let lines = gpu_lines(app, gauge_width(area.width.saturating_sub(2)));
     let gpus_need = lines.0.len() as u16 + 2;
@@ -26,6 +35,25 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [gpus, models] = Layout::vertical([Constraint::Length(gpus_h), Constraint::Min(0)]).areas(area);
     render_gpus(app, lines, gpus, buf);
     render_models(app, models, buf);
+}
+
+/// The conversations now open (of the users of the conversation workloads) and the time to
+/// first audio of the turns measured so far; `None` without conversations.
+fn conversation_line(app: &App) -> Option<Line<'static>> {
+    let (active, users) = app.live.conversations?;
+    let mut spans = vec![
+        Span::styled(" Conversations ", TITLE),
+        Span::styled(format!("{active}"), SELECTED),
+        Span::raw(format!(" active of {users} users")),
+    ];
+    let (n, fa) = app.live.first_audio;
+    if n > 0 {
+        spans.push(Span::styled("  │ first audio ", DIM));
+        spans.push(Span::raw(format!("p50 {} p95 {} ms ({n} turns)", fmt_ms(fa.p50), fmt_ms(fa.p95))));
+    } else {
+        spans.push(Span::styled("  │ first audio: measured after the warm-up", DIM));
+    }
+    Some(Line::from(spans))
 }
 
 /// A busy gauge: bar plus percentage (busy time since the warm-up ended, as reports count it).
