@@ -341,7 +341,7 @@ mod tests {
         assert_eq!(c.gpu("h100-80gb").and_then(|g| g.mig_profile("3g.40gb")).map(|p| p.sms), Some(60));
     }
 
-    /// Every valid full layout listed in domain.md 2.6, in A100-40GB names.
+    /// Every valid full layout listed in docs/sources.md S2.6, in A100-40GB names.
     #[test]
     fn valid_layouts_of_the_mig_guide_are_accepted() {
         for spec in [

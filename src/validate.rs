@@ -429,10 +429,11 @@ fn predicted_ratio(model: &str, op: &str, batch: u32, size: f64, share: &DeviceS
 }
 
 const MLPERF_V11: &str =
-    "MLPerf Inference v1.1, NVIDIA DGX-A100 x1 vs MIG_1x1g.10gb (github.com/mlcommons/inference_results_v1.1, closed/NVIDIA/results)";
+    "MLPerf Inference v1.1, NVIDIA DGX-A100 x1 vs MIG_1x1g.10gb (github.com/mlcommons/inference_results_v1.1, closed/NVIDIA/results; docs/sources.md S7.1)";
 const MLPERF_V30: &str = "MLPerf Inference v3.0, NVIDIA DGX-A100 vs DGX-H100, TensorRT 8.6 (github.com/mlcommons/inference_results_v3.0, closed/NVIDIA/results; docs/mlperf-a100-h100.md)";
 const TRTLLM: &str = "TensorRT-LLM v0.14.0 perf-overview, Llama-3.1-8B FP16 TP1 (github.com/NVIDIA/TensorRT-LLM docs/source/performance/perf-overview.md; docs/mlperf-a100-h100.md)";
-const CONVO: &str = "Parakeet CTC 1.1B NIM on H100, github.com/anudeepbablu/convo_ai_benchmarks BENCHMARK_FINDINGS.md";
+const CONVO: &str =
+    "Parakeet CTC 1.1B NIM on H100, github.com/anudeepbablu/convo_ai_benchmarks BENCHMARK_FINDINGS.md (docs/sources.md S7.2)";
 
 /// Published same-software ratios between devices (MIG slices vs whole GPUs, A100 vs H100),
 /// each against the scaling model's prediction for the most similar calibrated call: the ASR
