@@ -7,13 +7,13 @@
 //! (slot 7 has no compute slice). Two instances may share neither.
 
 use crate::error::{Error, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 const CATALOG_FILE: &str = "models/gpus.toml";
 const CATALOG_TOML: &str = include_str!("../models/gpus.toml");
 
 /// One MIG GPU-instance profile of one GPU type.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MigProfile {
     /// Profile name as `nvidia-smi` prints it, e.g. `3g.40gb`.
@@ -35,7 +35,7 @@ pub struct MigProfile {
 }
 
 /// One GPU type.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GpuSpec {
     /// Catalog key, e.g. `a100-80gb`.

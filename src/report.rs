@@ -74,7 +74,7 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
         row(
             "  turns/s per GPU",
             runs.iter()
-                .map(|r| get(r).map_or("-".into(), |s| format!("{:.3}", s.throughput_tps / r.gpus as f64)))
+                .map(|r| get(r).map_or("-".into(), |s| format!("{:.3}", s.turns_per_s / r.gpus as f64)))
                 .collect(),
         );
         row(
@@ -173,7 +173,7 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
             runs.iter()
                 .map(|r| {
                     r.gpu_utilization.get(k).map_or(String::new(), |u| {
-                        format!("{}:{} {:.0}%", u.gpu, short(&u.partition), u.busy_fraction * 100.0)
+                        format!("{}:{} {:.0}%", u.gpu, u.partition, u.busy_fraction * 100.0)
                     })
                 })
                 .collect(),
@@ -189,8 +189,4 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
         out.push_str("(extrapolated: service times derived for another GPU type or beyond the measured tables; see README)\n");
     }
     out
-}
-
-fn short(p: &str) -> String {
-    p.replace("whole", "all")
 }

@@ -52,8 +52,8 @@ pub struct PipelineSummary {
     pub failed: u64,
     /// Fraction of turns that did not fail.
     pub availability: f64,
-    /// Turns per second in the measurement window.
-    pub throughput_tps: f64,
+    /// Turns completed per second in the measurement window (turns, not tokens).
+    pub turns_per_s: f64,
     /// Turn latency [ms].
     pub latency_ms: LatencySummary,
     /// Time to first audio: ASR latency + LLM time to first token + TTS time to its first chunk
@@ -205,8 +205,8 @@ pub struct RunSummary {
     pub gpu_utilization: Vec<GpuUtil>,
     /// True if any service time was extrapolated beyond measured tables or derived for another GPU type.
     pub extrapolated: bool,
-    /// Pipelines by workload name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// Pipelines by workload name; always present (empty without pipelines) so that the JSON
+    /// has the same shape for every scenario.
     pub stages: BTreeMap<String, PipelineSummary>,
     /// Failure accounting.
     pub failures: FailureSummary,
@@ -363,7 +363,7 @@ impl Simulation {
                         } else {
                             acc.completed as f64 / (acc.completed + acc.failed + stuck) as f64
                         }),
-                        throughput_tps: round4(acc.finished_in_window as f64 / window),
+                        turns_per_s: round4(acc.finished_in_window as f64 / window),
                         latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
                         time_to_first_audio_ms: summarize(&mut acc.first_audio_ms.clone()).rounded(),
                         stages: p
