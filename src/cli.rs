@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::report;
 use crate::service::ServiceKind;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 /// gpuslice: simulate and plan GPU partitioning (dedicated, time-sliced, MIG, MPS) for ASR, TTS and LLM serving.
 #[derive(Debug, Parser)]
@@ -254,7 +254,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             set,
         } => {
             let sc = load_scenario_with(scenario.as_deref(), &set)?;
-            let runs = crate::sim::run_scenario(&sc, seed)?;
+            let runs = if std::io::stderr().is_terminal() {
+                run_with_progress(&sc, seed, indicatif::ProgressDrawTarget::stderr())?
+            } else {
+                crate::sim::run_scenario(&sc, seed)?
+            };
             let text = match format {
                 Format::Json => report::to_json(&report::RunReport {
                     scenario: &sc.name,
@@ -420,6 +424,72 @@ pub fn load_scenario_with(path: Option<&str>, set: &[String]) -> Result<crate::s
     }
     let src = config::files::load_sources(&raw, &file, dir)?;
     config::from_raw(&raw, &src)
+}
+
+/// Wall time after which a run shows its progress: shorter runs would only flash a bar.
+const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// [`crate::sim::run_scenario`] with a progress bar on `target` (a terminal's stderr) once the
+/// run has taken [`PROGRESS_AFTER`]: simulated time over the horizon, summed over the variants.
+/// The variants step exactly as `run_to_end` steps them, so the results (and stdout) are the
+/// same bytes with or without the bar; only a terminal gets one.
+pub fn run_with_progress(
+    sc: &crate::scenario::Scenario,
+    seed: u64,
+    target: indicatif::ProgressDrawTarget,
+) -> Result<Vec<crate::sim::RunSummary>> {
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const PERMILLE: u64 = 1000;
+    let sims: Vec<crate::sim::Simulation> = (0..sc.variants.len())
+        .map(|v| crate::sim::Simulation::new(sc, v, seed))
+        .collect::<Result<_>>()?;
+    let done: Vec<AtomicU64> = sims.iter().map(|_| AtomicU64::new(0)).collect();
+    let finished = AtomicBool::new(false);
+    let total = PERMILLE * sims.len() as u64;
+    Ok(std::thread::scope(|s| {
+        s.spawn(|| {
+            let start = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {percent}% of simulated time, ETA {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message(format!("{} variants", sc.variants.len()));
+            let mut target = Some(target);
+            while !finished.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if start.elapsed() >= PROGRESS_AFTER {
+                    if let Some(t) = target.take() {
+                        bar.set_draw_target(t);
+                    }
+                }
+                bar.set_position(done.iter().map(|d| d.load(Ordering::Relaxed)).sum());
+            }
+            bar.finish_and_clear();
+        });
+        let runs = sims
+            .into_par_iter()
+            .zip(&done)
+            .map(|(mut sim, d)| {
+                let horizon = sim.horizon().max(1);
+                let mut events = 0u32;
+                while sim.step() {
+                    events = events.wrapping_add(1);
+                    if events.is_multiple_of(65_536) {
+                        d.store(
+                            (sim.now().min(horizon) as f64 / horizon as f64 * PERMILLE as f64) as u64,
+                            Ordering::Relaxed,
+                        );
+                    }
+                }
+                d.store(PERMILLE, Ordering::Relaxed);
+                sim.summary()
+            })
+            .collect();
+        finished.store(true, Ordering::Relaxed);
+        runs
+    }))
 }
 
 /// What `gpuslice validate` prints for each folder: its comparison, or why it could not be
@@ -885,4 +955,26 @@ pub fn profile_text(
             s
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The progress bar only watches: the runs are the same bytes as without it.
+    #[test]
+    fn progress_does_not_change_the_results() {
+        let sc = config::files::load_scenario(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/configs/valid/features.toml")))
+            .expect("scenario");
+        let plain = crate::sim::run_scenario(&sc, 3).expect("runs");
+        let watched = run_with_progress(&sc, 3, indicatif::ProgressDrawTarget::hidden()).expect("runs");
+        let json = |r: &[crate::sim::RunSummary]| {
+            report::to_json(&report::RunReport {
+                scenario: &sc.name,
+                seed: 3,
+                variants: r,
+            })
+        };
+        assert_eq!(json(&plain), json(&watched));
+    }
 }
