@@ -479,7 +479,7 @@ pub(crate) mod tests {
         let s = screen(&app, 100, 30);
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tui-capture.txt");
         std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/docs")).expect("docs dir");
-        std::fs::write(path, format!("{s}\n")).expect("write capture");
+        crate::config::files::write_atomic(path, &format!("{s}\n")).expect("write capture");
         println!("{s}");
     }
 }

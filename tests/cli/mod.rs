@@ -299,3 +299,21 @@ fn accuracy_works_from_any_directory() {
     let err = assert_usage_error(&out, "missing root");
     assert!(err.contains("--root"), "says how: {err}");
 }
+
+#[test]
+fn an_output_that_cannot_be_written_fails_with_its_path_and_leaves_nothing() {
+    let d = TempDir::new("cal-unwritable");
+    let out_json = d.join("no-such-folder/asr.json");
+    let out = gpuslice(&[
+        "calibrate",
+        "--kind",
+        "asr",
+        "--profile",
+        "models/h100/profile_asr.csv",
+        "--out",
+        &out_json,
+    ]);
+    let err = assert_usage_error(&out, "unwritable --out");
+    assert!(err.contains("no-such-folder/asr.json"), "{err}");
+    assert_eq!(std::fs::read_dir(&d.path).expect("dir").count(), 0, "nothing written");
+}
