@@ -258,8 +258,10 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
         measured.push(rt);
     }
     let mut sim = Simulation::new(&scenario, 0, 1).map_err(|e| e.in_file(dir))?;
+    // Per-request comparison: exact records, not the sketches of a plain run.
+    sim.keep_records()?;
     while sim.step() {}
-    let recs = sim.request_records();
+    let recs = sim.request_records()?;
     let mut out = BTreeMap::new();
     for (i, n) in names.iter().enumerate() {
         let rt = &measured[i];

@@ -270,9 +270,14 @@ impl Simulation {
             .collect()
     }
 
-    /// Every request in creation order; `None` for those that did not finish.
-    pub fn request_records(&self) -> Vec<Option<RequestRecord>> {
-        self.reqs
+    /// Every request in creation order; `None` for those that did not finish. Needs
+    /// [`Simulation::keep_records`] (an error otherwise: finished requests' slots were reused).
+    pub fn request_records(&self) -> Result<Vec<Option<RequestRecord>>> {
+        if !self.keep_records {
+            return Err(Error::Infeasible("request records were not kept (Simulation::keep_records)".into()));
+        }
+        Ok(self
+            .reqs
             .iter()
             .map(|q| {
                 (q.state == ReqState::Done).then(|| RequestRecord {
@@ -282,12 +287,22 @@ impl Simulation {
                     first_token: q.first_token,
                 })
             })
-            .collect()
+            .collect())
     }
 
-    /// Latencies of completed requests of model `m` so far [ms] (unsorted).
-    pub fn model_latencies(&self, m: usize) -> &[f64] {
-        &self.model_acc[m].latency_ms
+    /// Exact latencies of the measured requests of model `m` completed so far, in completion
+    /// order [ms]. Needs [`Simulation::keep_records`] (an error otherwise).
+    pub fn model_latencies(&self, m: usize) -> Result<&[f64]> {
+        if !self.keep_records {
+            return Err(Error::Infeasible("exact latencies were not kept (Simulation::keep_records)".into()));
+        }
+        Ok(&self.model_acc[m].samples)
+    }
+
+    /// Latencies of the measured requests of model `m` completed so far [ms], as a sketch: what
+    /// the reports' percentiles come from (within `metrics::sketch::ALPHA`), kept in every run.
+    pub fn model_sketch(&self, m: usize) -> &LatencySketch {
+        &self.model_acc[m].latency
     }
 
     /// Per model, the load offered in the measurement window: requests per second, mean size
@@ -320,7 +335,7 @@ impl Simulation {
         }
         let mut stuck_units = vec![0u64; self.wl_acc.len()];
         for u in &self.units {
-            if !u.done && !u.failed && self.measured(u.arrival) {
+            if !u.free && !u.done && !u.failed && self.measured(u.arrival) {
                 stuck_units[u.wl as usize] += 1;
             }
         }
@@ -328,14 +343,14 @@ impl Simulation {
         for (m, acc) in self.model_acc.iter().enumerate() {
             let failed = acc.failed + stuck[m];
             let total = acc.completed + failed;
-            let ttft = (self.models[m].kind == ServiceKind::Llm).then(|| summarize(&mut acc.ttft_ms.clone()).rounded());
+            let ttft = (self.models[m].kind == ServiceKind::Llm).then(|| acc.ttft.summary().rounded());
             models.insert(
                 self.model_names[m].clone(),
                 ModelSummary {
                     completed: acc.completed,
                     failed,
                     throughput_rps: round4(acc.finished_in_window as f64 / window),
-                    latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
+                    latency_ms: acc.latency.summary().rounded(),
                     ttft_ms: ttft,
                     preemptions: (self.models[m].kind == ServiceKind::Llm).then_some(acc.preemptions),
                     availability: round4(if total == 0 { 1.0 } else { acc.completed as f64 / total as f64 }),
@@ -344,14 +359,14 @@ impl Simulation {
         }
         let mut stages = BTreeMap::new();
         let (mut completed, mut failed, mut in_window) = (0u64, 0u64, 0u64);
-        let mut all_lat: Vec<f64> = Vec::new();
+        let mut all_lat = LatencySketch::new();
         for (i, w) in self.scenario_workloads.iter().enumerate() {
             let acc = &self.wl_acc[i];
             let stuck = stuck_units[i];
             completed += acc.completed;
             failed += acc.failed + stuck;
             in_window += acc.finished_in_window;
-            all_lat.extend_from_slice(&acc.latency_ms);
+            all_lat.merge(&acc.latency);
             if let Target::Pipeline(p) = &w.target {
                 stages.insert(
                     w.name.clone(),
@@ -364,15 +379,15 @@ impl Simulation {
                             acc.completed as f64 / (acc.completed + acc.failed + stuck) as f64
                         }),
                         turns_per_s: round4(acc.finished_in_window as f64 / window),
-                        latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
-                        time_to_first_audio_ms: summarize(&mut acc.first_audio_ms.clone()).rounded(),
+                        latency_ms: acc.latency.summary().rounded(),
+                        time_to_first_audio_ms: acc.first_audio.summary().rounded(),
                         stages: p
                             .stages
                             .iter()
-                            .zip(&acc.stage_ms)
+                            .zip(&acc.stages)
                             .map(|(&m, s)| StageSummary {
                                 model: self.model_names[m].clone(),
-                                latency_ms: summarize(&mut s.clone()).rounded(),
+                                latency_ms: s.summary().rounded(),
                             })
                             .collect(),
                     },
@@ -462,7 +477,7 @@ impl Simulation {
             failed,
             throughput_rps: round4(throughput),
             throughput_rps_per_gpu: round4(throughput / self.n_gpus.max(1) as f64),
-            latency_ms: summarize(&mut all_lat).rounded(),
+            latency_ms: all_lat.summary().rounded(),
             models,
             gpu_utilization: util,
             extrapolated: self.extrapolated,
