@@ -3,6 +3,7 @@
 
 use crate::engine::EventQueue;
 use crate::error::{Error, Result};
+use serde::Serialize;
 use std::time::Instant;
 
 /// The sweep benchmark's scenario: the ASR + TTS time-slicing study (4 variants).
@@ -53,30 +54,192 @@ pub fn time_sweep(plan: &crate::sweep::Plan, threads: usize) -> Result<(String, 
     Ok((text, t.elapsed().as_secs_f64()))
 }
 
-/// The sweep benchmark's report: runs/s on 1 and 2 threads and the scaling between them.
-pub fn sweep_bench_text(configs: usize, seeds: u64) -> Result<String> {
-    let plan = bench_sweep_plan(configs, seeds)?;
-    let runs = plan.runs();
-    let (one, t1) = time_sweep(&plan, 1)?;
-    let (two, t2) = time_sweep(&plan, 2)?;
-    Ok(format!(
-        "sweep of '{}' ({} runs: {configs} ASR rates x {seeds} seeds, {} variants, 60 s each):\n  \
-         1 thread: {t1:.2} s, {:.1} runs/s\n  2 threads: {t2:.2} s, {:.1} runs/s\n  \
-         scaling 1 -> 2 threads: {:.2}x; results identical: {}\n",
-        plan.spec.name,
-        runs,
-        plan.configs.first().map_or(0, |c| c.raw.variant.len()),
-        runs as f64 / t1,
-        runs as f64 / t2,
-        t1 / t2,
-        if one == two { "yes" } else { "NO" }
-    ))
+/// The sweep benchmark's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepBench {
+    /// Scenario swept.
+    pub scenario: String,
+    /// Runs (configurations x seeds).
+    pub runs: u64,
+    /// ASR rates swept.
+    pub configs: usize,
+    /// Seeds per rate.
+    pub seeds: u64,
+    /// Variants of each run.
+    pub variants: usize,
+    /// Wall time on 1 thread [s].
+    pub seconds_1_thread: f64,
+    /// Wall time on 2 threads [s].
+    pub seconds_2_threads: f64,
+    /// The two results.csv texts are byte-identical.
+    pub identical: bool,
 }
 
-/// Bench report text; `sweep_runs` (a multiple of 8 seeds; 0 skips it) sizes the sweep benchmark.
-pub fn bench_text(reps: u32, sweep_runs: usize) -> Result<String> {
+/// Time the sweep benchmark on 1 and 2 threads.
+pub fn sweep_bench(configs: usize, seeds: u64) -> Result<SweepBench> {
+    let plan = bench_sweep_plan(configs, seeds)?;
+    let (one, t1) = time_sweep(&plan, 1)?;
+    let (two, t2) = time_sweep(&plan, 2)?;
+    Ok(SweepBench {
+        scenario: plan.spec.name.clone(),
+        runs: plan.runs(),
+        configs,
+        seeds,
+        variants: plan.configs.first().map_or(0, |c| c.raw.variant.len()),
+        seconds_1_thread: t1,
+        seconds_2_threads: t2,
+        identical: one == two,
+    })
+}
+
+impl SweepBench {
+    /// The report lines: runs/s on 1 and 2 threads and the scaling between them.
+    pub fn text(&self) -> String {
+        format!(
+            "sweep of '{}' ({} runs: {} ASR rates x {} seeds, {} variants, 60 s each):\n  \
+             1 thread: {:.2} s, {:.1} runs/s\n  2 threads: {:.2} s, {:.1} runs/s\n  \
+             scaling 1 -> 2 threads: {:.2}x; results identical: {}\n",
+            self.scenario,
+            self.runs,
+            self.configs,
+            self.seeds,
+            self.variants,
+            self.seconds_1_thread,
+            self.runs as f64 / self.seconds_1_thread,
+            self.seconds_2_threads,
+            self.runs as f64 / self.seconds_2_threads,
+            self.seconds_1_thread / self.seconds_2_threads,
+            if self.identical { "yes" } else { "NO" }
+        )
+    }
+}
+
+/// The default scenario's run time.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioBench {
+    /// Scenario name.
+    pub scenario: String,
+    /// Variants.
+    pub variants: usize,
+    /// Best wall time with the variants one after the other on one thread [s].
+    pub seconds_one_thread: f64,
+    /// Engine events of all variants.
+    pub events: u64,
+    /// Wall time with the variants in parallel [s].
+    pub seconds_parallel: f64,
+    /// Threads of the parallel run.
+    pub threads: usize,
+}
+
+/// Simulation cost of one LLM reply length.
+#[derive(Debug, Clone, Serialize)]
+pub struct LlmBench {
+    /// Tokens of every reply.
+    pub out_tokens: u32,
+    /// Requests simulated.
+    pub requests: u64,
+    /// Best wall time [s].
+    pub seconds: f64,
+    /// Engine events.
+    pub events: u64,
+}
+
+/// Everything `gpuslice bench` measures (its `--format json` document). Wall-clock figures:
+/// they vary from run to run and machine to machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// The raw event queue (1024 pending, pop + push) [M events/s].
+    pub event_queue_m_events_per_s: f64,
+    /// The default scenario.
+    pub default_scenario: ScenarioBench,
+    /// LLM runs with short and long replies.
+    pub llm: Vec<LlmBench>,
+    /// The planner on experiments/plan-voice.toml.
+    pub plan: PlanBench,
+    /// The sweep benchmark (absent with `--sweep-runs 0`).
+    pub sweep: Option<SweepBench>,
+}
+
+/// The planner's cost on one spec.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanBench {
+    /// The spec's scenario name.
+    pub scenario: String,
+    /// Deployment structures considered.
+    pub structures: usize,
+    /// Simulations run.
+    pub simulations: u64,
+    /// Wall time [s].
+    pub seconds: f64,
+    /// Threads of the planner's waves.
+    pub threads: usize,
+    /// GPUs of the plan found (absent when none meets the SLOs).
+    pub best_gpus: Option<u32>,
+    /// Its cost [$/h].
+    pub best_cost_per_hour_usd: Option<f64>,
+}
+
+impl BenchReport {
+    /// The report as text.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "event queue (1024 pending, pop+push): {:.1} M events/s\n",
+            self.event_queue_m_events_per_s
+        );
+        let d = &self.default_scenario;
+        out.push_str(&format!(
+            "default scenario '{}' ({} variants, one thread): {:.3} s, {} events, {:.2} M events/s\n",
+            d.scenario,
+            d.variants,
+            d.seconds_one_thread,
+            d.events,
+            d.events as f64 / d.seconds_one_thread / 1e6
+        ));
+        out.push_str(&format!(
+            "default scenario, variants in parallel ({} threads): {:.3} s\n",
+            d.threads, d.seconds_parallel
+        ));
+        for l in &self.llm {
+            out.push_str(&format!(
+                "LLM, {} requests with {}-token replies (chunked, one H100): {:.3} s, {} events, {:.2} M events/s\n",
+                l.requests,
+                l.out_tokens,
+                l.seconds,
+                l.events,
+                l.events as f64 / l.seconds / 1e6
+            ));
+        }
+        if let [short, long] = &self.llm[..] {
+            out.push_str(&format!(
+                "LLM, {}-token / {}-token replies: {:.2}x the time\n",
+                long.out_tokens,
+                short.out_tokens,
+                long.seconds / short.seconds
+            ));
+        }
+        let p = &self.plan;
+        out.push_str(&format!(
+            "plan '{}' ({} structures, {} simulations, {} threads): {:.2} s; best {}\n",
+            p.scenario,
+            p.structures,
+            p.simulations,
+            p.threads,
+            p.seconds,
+            match (p.best_gpus, p.best_cost_per_hour_usd) {
+                (Some(g), Some(c)) => format!("{g} GPUs, ${c:.2}/h"),
+                _ => "none".into(),
+            }
+        ));
+        if let Some(sw) = &self.sweep {
+            out.push_str(&sw.text());
+        }
+        out
+    }
+}
+
+/// Run the benchmarks; `sweep_runs` (a multiple of 8 seeds; 0 skips it) sizes the sweep benchmark.
+pub fn bench(reps: u32, sweep_runs: usize) -> Result<BenchReport> {
     let reps = reps.max(1);
-    let mut out = String::new();
     // Raw queue: hold model with 1024 pending events, each pop schedules one more.
     let n: u64 = 5_000_000;
     let mut best = f64::INFINITY;
@@ -96,10 +259,7 @@ pub fn bench_text(reps: u32, sweep_runs: usize) -> Result<String> {
         }
         best = best.min(t.elapsed().as_secs_f64());
     }
-    out.push_str(&format!(
-        "event queue (1024 pending, pop+push): {:.1} M events/s\n",
-        n as f64 / best / 1e6
-    ));
+    let event_queue_m_events_per_s = n as f64 / best / 1e6;
     let sc = crate::config::files::default_scenario()?;
     let mut best = f64::INFINITY;
     let mut events = 0;
@@ -111,27 +271,32 @@ pub fn bench_text(reps: u32, sweep_runs: usize) -> Result<String> {
         best = best.min(t.elapsed().as_secs_f64());
         events = runs.iter().map(|r| r.events).sum::<u64>();
     }
-    out.push_str(&format!(
-        "default scenario '{}' ({} variants, one thread): {:.3} s, {} events, {:.2} M events/s\n",
-        sc.name,
-        sc.variants.len(),
-        best,
-        events,
-        events as f64 / best / 1e6
-    ));
     let t = Instant::now();
     crate::sim::run_scenario(&sc, 1)?;
-    out.push_str(&format!(
-        "default scenario, variants in parallel ({} threads): {:.3} s\n",
-        rayon::current_num_threads(),
-        t.elapsed().as_secs_f64()
-    ));
-    out.push_str(&llm_tokens_text(reps)?);
-    out.push_str(&plan_text()?);
-    if sweep_runs > 0 {
-        out.push_str(&sweep_bench_text(sweep_runs.div_ceil(8), 8)?);
-    }
-    Ok(out)
+    let default_scenario = ScenarioBench {
+        scenario: sc.name.clone(),
+        variants: sc.variants.len(),
+        seconds_one_thread: best,
+        events,
+        seconds_parallel: t.elapsed().as_secs_f64(),
+        threads: rayon::current_num_threads(),
+    };
+    Ok(BenchReport {
+        event_queue_m_events_per_s,
+        default_scenario,
+        llm: llm_tokens(reps)?,
+        plan: plan_bench()?,
+        sweep: if sweep_runs > 0 {
+            Some(sweep_bench(sweep_runs.div_ceil(8), 8)?)
+        } else {
+            None
+        },
+    })
+}
+
+/// The benchmark report as text.
+pub fn bench_text(reps: u32, sweep_runs: usize) -> Result<String> {
+    Ok(bench(reps, sweep_runs)?.text())
 }
 
 /// The LLM benchmark's scenario: 14,400 requests (4/s for an hour, 500-token prompts) on one
@@ -166,9 +331,8 @@ gpus = [{{ regime = "dedicated", models = ["llm"] }}]
 
 /// Simulation cost against reply length: decode steps advance in blocks, so 100x the tokens
 /// should cost a small multiple of the time, not 100x.
-fn llm_tokens_text(reps: u32) -> Result<String> {
-    let mut out = String::new();
-    let mut times = Vec::new();
+fn llm_tokens(reps: u32) -> Result<Vec<LlmBench>> {
+    let mut out = Vec::new();
     for tokens in [10, 1000] {
         let sc = llm_tokens_scenario(tokens)?;
         let mut best = f64::INFINITY;
@@ -179,19 +343,14 @@ fn llm_tokens_text(reps: u32) -> Result<String> {
             best = best.min(t.elapsed().as_secs_f64());
             r = Some(run);
         }
-        let r = r.expect("reps >= 1");
-        out.push_str(&format!(
-            "LLM, {} requests with {tokens}-token replies (chunked, one H100): {best:.3} s, {} events, {:.2} M events/s\n",
-            r.completed + r.failed,
-            r.events,
-            r.events as f64 / best / 1e6
-        ));
-        times.push(best);
+        let Some(r) = r else { continue };
+        out.push(LlmBench {
+            out_tokens: tokens,
+            requests: r.completed + r.failed,
+            seconds: best,
+            events: r.events,
+        });
     }
-    out.push_str(&format!(
-        "LLM, 1000-token / 10-token replies: {:.2}x the time\n",
-        times[1] / times[0]
-    ));
     Ok(out)
 }
 
@@ -199,18 +358,18 @@ fn llm_tokens_text(reps: u32) -> Result<String> {
 const PLAN_SPEC: &str = include_str!("../experiments/plan-voice.toml");
 
 /// Time `gpuslice plan experiments/plan-voice.toml` (every core).
-fn plan_text() -> Result<String> {
+fn plan_bench() -> Result<PlanBench> {
     let name = "experiments/plan-voice.toml (embedded)";
     let raw = crate::config::parse_raw(PLAN_SPEC, name)?;
     let t = Instant::now();
     let r = crate::plan::plan(&raw, &crate::config::Sources::none(name), &|_, _| {})?;
-    Ok(format!(
-        "plan '{}' ({} structures, {} simulations, {} threads): {:.2} s; best {}\n",
-        r.scenario,
-        r.structures,
-        r.simulations,
-        rayon::current_num_threads(),
-        t.elapsed().as_secs_f64(),
-        r.best.as_ref().map_or("none".into(), |b| format!("{} GPUs, ${:.2}/h", b.gpus, b.cost_per_hour_usd))
-    ))
+    Ok(PlanBench {
+        scenario: r.scenario.clone(),
+        structures: r.structures,
+        simulations: r.simulations,
+        seconds: t.elapsed().as_secs_f64(),
+        threads: rayon::current_num_threads(),
+        best_gpus: r.best.as_ref().map(|b| b.gpus),
+        best_cost_per_hour_usd: r.best.as_ref().map(|b| b.cost_per_hour_usd),
+    })
 }

@@ -7,13 +7,13 @@
 //! (slot 7 has no compute slice). Two instances may share neither.
 
 use crate::error::{Error, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 const CATALOG_FILE: &str = "models/gpus.toml";
 const CATALOG_TOML: &str = include_str!("../models/gpus.toml");
 
 /// One MIG GPU-instance profile of one GPU type.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MigProfile {
     /// Profile name as `nvidia-smi` prints it, e.g. `3g.40gb`.
@@ -35,7 +35,7 @@ pub struct MigProfile {
 }
 
 /// One GPU type.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GpuSpec {
     /// Catalog key, e.g. `a100-80gb`.
@@ -341,7 +341,7 @@ mod tests {
         assert_eq!(c.gpu("h100-80gb").and_then(|g| g.mig_profile("3g.40gb")).map(|p| p.sms), Some(60));
     }
 
-    /// Every valid full layout listed in domain.md 2.6, in A100-40GB names.
+    /// Every valid full layout listed in docs/sources.md S2.6, in A100-40GB names.
     #[test]
     fn valid_layouts_of_the_mig_guide_are_accepted() {
         for spec in [

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::report;
 use crate::service::ServiceKind;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 /// gpuslice: simulate and plan GPU partitioning (dedicated, time-sliced, MIG, MPS) for ASR, TTS and LLM serving.
 #[derive(Debug, Parser)]
@@ -73,6 +73,9 @@ pub enum Command {
         /// LLM model (built-in name or file): its KV-cache capacity on each GPU and MIG profile.
         #[arg(long, conflicts_with = "mig")]
         model: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Fit a service-time model from a batch-latency profile and serving logs.
     Calibrate {
@@ -107,6 +110,9 @@ pub enum Command {
         /// Output model JSON.
         #[arg(long)]
         out: String,
+        /// What stdout gets: a summary of the fit as text, or as one JSON document.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Replay a measured serving run (folder like traces/h100/asr_H) and compare with the simulation.
     Validate {
@@ -131,6 +137,9 @@ pub enum Command {
         /// Folder holding the measured runs (`h100/`, `h200/`; default: `traces` of this clone).
         #[arg(long)]
         root: Option<String>,
+        /// Output format: the README's Markdown tables, or one JSON document.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Explore a scenario interactively: live simulation, variant comparison, what-if edits.
     Tui {
@@ -231,6 +240,9 @@ pub enum Command {
         /// Runs of the sweep benchmark (ASR + TTS study, 60 s each, 8 seeds per rate; 0: skip it).
         #[arg(long, default_value_t = 1000)]
         sweep_runs: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -245,7 +257,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             set,
         } => {
             let sc = load_scenario_with(scenario.as_deref(), &set)?;
-            let runs = crate::sim::run_scenario(&sc, seed)?;
+            let runs = if std::io::stderr().is_terminal() {
+                run_with_progress(&sc, seed, indicatif::ProgressDrawTarget::stderr())?
+            } else {
+                crate::sim::run_scenario(&sc, seed)?
+            };
             let text = match format {
                 Format::Json => report::to_json(&report::RunReport {
                     scenario: &sc.name,
@@ -256,8 +272,16 @@ pub fn run(cli: Cli) -> Result<u8> {
             };
             print_out(&text)
         }
-        Command::Catalog { gpu, mig, model: Some(m) } if mig.is_none() => print_out(&kv_text(&m, gpu.as_deref())?),
-        Command::Catalog { gpu, mig, .. } => print_out(&catalog_text(gpu.as_deref(), mig.as_deref())?),
+        Command::Catalog {
+            gpu,
+            mig,
+            model: Some(m),
+            format,
+        } if mig.is_none() => print_out(&kv_out(&m, gpu.as_deref(), format)?),
+        Command::Catalog { gpu, mig, format, .. } => print_out(&match format {
+            Format::Table => catalog_text(gpu.as_deref(), mig.as_deref())?,
+            Format::Json => report::to_json(&catalog_json(gpu.as_deref(), mig.as_deref())?),
+        }),
         Command::Calibrate {
             kind,
             profile,
@@ -269,6 +293,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             kv_slots,
             max_context_tokens,
             out,
+            format,
         } => {
             let spec = if genai_perf.is_empty() {
                 calibrate_files(&kind, profile.as_deref(), &batches, &scaling)?
@@ -283,24 +308,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 calibrate_load_runs(&genai_perf, &gpu, memory_gib, kv_slots, max_context_tokens)?
             };
             config::files::write_atomic(&out, &report::to_json(&spec))?;
-            let mut msg = format!("wrote {out}\n");
-            for (op, t) in &spec.ops {
-                msg.push_str(&format!("  {op}: {}x{} table", t.batch.len(), t.size.len()));
-                let d = &spec.calibration["ops"][op];
-                if let (Some(n), Some(mean), Some(max)) = (
-                    d["points"].as_u64(),
-                    d["loo_mean_abs_rel_err"].as_f64(),
-                    d["loo_max_abs_rel_err"].as_f64(),
-                ) {
-                    msg.push_str(&format!(
-                        " from {n} points, leave-one-out mean |err| {:.1}%, max {:.1}%",
-                        mean * 100.0,
-                        max * 100.0
-                    ));
-                }
-                msg.push('\n');
-            }
-            print_out(&msg)
+            print_out(&calibrate_summary(&out, &spec, format))
         }
         Command::Validate {
             dirs,
@@ -317,20 +325,15 @@ pub fn run(cli: Cli) -> Result<u8> {
                 map.insert(k.to_string(), v.to_string());
             }
             let ts = crate::validate::TsParams { quantum_ms, switch_us };
-            let vals: Vec<_> = dirs
-                .iter()
-                .map(|d| crate::validate::validate_dir(d, &map, ts))
-                .collect::<Result<_>>()?;
-            let text = match format {
-                Format::Json if vals.len() == 1 => report::to_json(&vals[0]),
-                Format::Json => report::to_json(&vals),
-                Format::Table => vals.iter().map(crate::validate::table).collect::<Vec<_>>().join("\n"),
-            };
-            print_out(&text)
+            return validate_dirs(&dirs, &map, ts, format);
         }
-        Command::Accuracy { root } => print_out(&crate::validate::accuracy_markdown(
-            &root.unwrap_or_else(crate::validate::default_traces_root),
-        )?),
+        Command::Accuracy { root, format } => {
+            let a = crate::validate::accuracy(&root.unwrap_or_else(crate::validate::default_traces_root))?;
+            print_out(&match format {
+                Format::Table => a.markdown(),
+                Format::Json => report::to_json(&a),
+            })
+        }
         Command::Profile {
             model,
             gpu,
@@ -339,7 +342,13 @@ pub fn run(cli: Cli) -> Result<u8> {
             format,
             compare,
         } => print_out(&profile_text(&model, &gpu, mig.as_deref(), sms, format, compare.as_deref())?),
-        Command::Bench { reps, sweep_runs } => print_out(&crate::bench::bench_text(reps, sweep_runs)?),
+        Command::Bench { reps, sweep_runs, format } => {
+            let b = crate::bench::bench(reps, sweep_runs)?;
+            print_out(&match format {
+                Format::Table => b.text(),
+                Format::Json => report::to_json(&b),
+            })
+        }
         Command::Tui { scenario, seed } => crate::tui::run(scenario, seed),
         Command::Sweep {
             spec,
@@ -420,6 +429,207 @@ pub fn load_scenario_with(path: Option<&str>, set: &[String]) -> Result<crate::s
     }
     let src = config::files::load_sources(&raw, &file, dir)?;
     config::from_raw(&raw, &src)
+}
+
+/// Wall time after which a run shows its progress: shorter runs would only flash a bar.
+const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// [`crate::sim::run_scenario`] with a progress bar on `target` (a terminal's stderr) once the
+/// run has taken [`PROGRESS_AFTER`]: simulated time over the horizon, summed over the variants.
+/// The variants step exactly as `run_to_end` steps them, so the results (and stdout) are the
+/// same bytes with or without the bar; only a terminal gets one.
+pub fn run_with_progress(
+    sc: &crate::scenario::Scenario,
+    seed: u64,
+    target: indicatif::ProgressDrawTarget,
+) -> Result<Vec<crate::sim::RunSummary>> {
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const PERMILLE: u64 = 1000;
+    let sims: Vec<crate::sim::Simulation> = (0..sc.variants.len())
+        .map(|v| crate::sim::Simulation::new(sc, v, seed))
+        .collect::<Result<_>>()?;
+    let done: Vec<AtomicU64> = sims.iter().map(|_| AtomicU64::new(0)).collect();
+    let finished = AtomicBool::new(false);
+    let total = PERMILLE * sims.len() as u64;
+    Ok(std::thread::scope(|s| {
+        s.spawn(|| {
+            let start = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {percent}% of simulated time, ETA {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message(format!("{} variants", sc.variants.len()));
+            let mut target = Some(target);
+            while !finished.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if start.elapsed() >= PROGRESS_AFTER {
+                    if let Some(t) = target.take() {
+                        bar.set_draw_target(t);
+                    }
+                }
+                bar.set_position(done.iter().map(|d| d.load(Ordering::Relaxed)).sum());
+            }
+            bar.finish_and_clear();
+        });
+        let runs = sims
+            .into_par_iter()
+            .zip(&done)
+            .map(|(mut sim, d)| {
+                let horizon = sim.horizon().max(1);
+                let mut events = 0u32;
+                while sim.step() {
+                    events = events.wrapping_add(1);
+                    if events.is_multiple_of(65_536) {
+                        d.store(
+                            (sim.now().min(horizon) as f64 / horizon as f64 * PERMILLE as f64) as u64,
+                            Ordering::Relaxed,
+                        );
+                    }
+                }
+                d.store(PERMILLE, Ordering::Relaxed);
+                sim.summary()
+            })
+            .collect();
+        finished.store(true, Ordering::Relaxed);
+        runs
+    }))
+}
+
+/// What `gpuslice validate` prints for each folder: its comparison, or why it could not be
+/// replayed. A bad folder fails alone: the others are still replayed and reported.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+enum DirOutcome {
+    Done(crate::validate::Validation),
+    Failed { dir: String, error: String },
+}
+
+/// `gpuslice validate DIR...`: every folder is replayed and reported (JSON: always an array, one
+/// entry per folder in argument order; a failed folder is `{"dir", "error"}`). The reasons of
+/// failed folders also go to stderr, one line each, and the status is 2 if any failed.
+fn validate_dirs(
+    dirs: &[String],
+    models: &std::collections::BTreeMap<String, String>,
+    ts: crate::validate::TsParams,
+    format: Format,
+) -> Result<u8> {
+    let outcomes: Vec<DirOutcome> = dirs
+        .iter()
+        .map(|d| match crate::validate::validate_dir(d, models, ts) {
+            Ok(v) => DirOutcome::Done(v),
+            Err(e) => DirOutcome::Failed {
+                dir: d.clone(),
+                error: e.to_string(),
+            },
+        })
+        .collect();
+    let text = match format {
+        Format::Json => report::to_json(&outcomes),
+        Format::Table => outcomes
+            .iter()
+            .filter_map(|o| match o {
+                DirOutcome::Done(v) => Some(crate::validate::table(v)),
+                DirOutcome::Failed { .. } => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    print_out(&text)?;
+    let mut failed = false;
+    for o in &outcomes {
+        if let DirOutcome::Failed { dir, error } = o {
+            eprintln!("gpuslice: validate {dir}: {error}");
+            failed = true;
+        }
+    }
+    Ok(if failed { 2 } else { 0 })
+}
+
+/// What `gpuslice calibrate` prints after writing the model: per op its table size and the
+/// leave-one-out diagnostics, as text or as one JSON document.
+fn calibrate_summary(out: &str, spec: &crate::service::ModelSpec, format: Format) -> String {
+    let mut ops = serde_json::Map::new();
+    let mut msg = format!("wrote {out}\n");
+    for (op, t) in &spec.ops {
+        msg.push_str(&format!("  {op}: {}x{} table", t.batch.len(), t.size.len()));
+        let d = &spec.calibration["ops"][op];
+        let (n, mean, max) = (
+            d["points"].as_u64(),
+            d["loo_mean_abs_rel_err"].as_f64(),
+            d["loo_max_abs_rel_err"].as_f64(),
+        );
+        if let (Some(n), Some(mean), Some(max)) = (n, mean, max) {
+            msg.push_str(&format!(
+                " from {n} points, leave-one-out mean |err| {:.1}%, max {:.1}%",
+                mean * 100.0,
+                max * 100.0
+            ));
+        }
+        msg.push('\n');
+        ops.insert(
+            op.clone(),
+            serde_json::json!({
+                "batch_points": t.batch.len(),
+                "size_points": t.size.len(),
+                "points": n,
+                "loo_mean_abs_rel_err": mean,
+                "loo_max_abs_rel_err": max,
+            }),
+        );
+    }
+    match format {
+        Format::Table => msg,
+        Format::Json => report::to_json(&serde_json::json!({ "out": out, "model": spec.name, "kind": spec.kind, "ops": ops })),
+    }
+}
+
+/// `gpuslice catalog --format json`: the GPUs with every field and MIG profile, or a checked
+/// layout's placement. The same lookups and errors as [`catalog_text`].
+pub fn catalog_json(gpu: Option<&str>, mig: Option<&str>) -> Result<serde_json::Value> {
+    let cat = Catalog::builtin();
+    let find = |n: &str| {
+        cat.gpu(n)
+            .ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{n}' (known: {})", cat.names())))
+    };
+    Ok(match (gpu, mig) {
+        (None, Some(_)) => return Err(Error::input("--mig", "", "needs --gpu")),
+        (Some(g), Some(layout)) => {
+            let g = find(g)?;
+            let placed = place_layout(g, layout).map_err(|e| Error::Infeasible(format!("invalid: {e}")))?;
+            let instances: Vec<serde_json::Value> = placed
+                .iter()
+                .map(|p| {
+                    let (m0, m1) = p.mem_range();
+                    let (c0, c1) = p.compute_range();
+                    serde_json::json!({
+                        "profile": p.profile.name,
+                        "start": p.start,
+                        "memory_slots": [m0, m1 - 1],
+                        "compute_slices": [c0, c1 - 1],
+                        "sms": p.profile.sms,
+                        "memory_gib": p.profile.memory_gib,
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "gpu": g.name,
+                "layout": layout,
+                "valid": true,
+                "instances": instances,
+                "memory_map": crate::catalog::slot_map(&placed, 8, true),
+                "compute_map": crate::catalog::slot_map(&placed, 7, false),
+            })
+        }
+        (g, None) => {
+            let list: Vec<&crate::catalog::GpuSpec> = match g {
+                Some(n) => vec![find(n)?],
+                None => cat.gpus.iter().collect(),
+            };
+            serde_json::json!({ "gpus": list })
+        }
+    })
 }
 
 /// Text of `gpuslice catalog`.
@@ -505,7 +715,7 @@ pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
 /// Text of `gpuslice catalog --model`: the paged KV cache an LLM engine that sizes it from free
 /// memory (chunked or static policy, `gpu_memory_utilization` of the device) gets on every GPU and
 /// MIG profile, by the formula of `kv_capacity_tokens`.
-pub fn kv_text(model: &str, gpu: Option<&str>) -> Result<String> {
+pub fn kv_out(model: &str, gpu: Option<&str>, format: Format) -> Result<String> {
     let mut m = load_model_arg(model)?;
     let Some(l) = m.llm.as_mut() else {
         return Err(Error::input(
@@ -525,9 +735,39 @@ pub fn kv_text(model: &str, gpu: Option<&str>) -> Result<String> {
             .ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{n}' (known: {})", cat.names())))?],
         None => cat.gpus.iter().collect(),
     };
+    let mut rows = Vec::new();
+    for g in list {
+        let devices =
+            std::iter::once(("whole".to_string(), g.memory_gib)).chain(g.mig_profiles.iter().map(|p| (p.name.clone(), p.memory_gib)));
+        for (name, cap) in devices {
+            let held = crate::sim::placement::memory_held_gib(&m, cap);
+            let tokens = crate::sim::placement::kv_capacity_tokens(&l, &m, held);
+            rows.push(serde_json::json!({
+                "gpu": g.name,
+                "device": name,
+                "memory_gib": cap,
+                "engine_gib": held,
+                // No fit: null, as the table's "no fit" and dashes.
+                "kv_tokens": (tokens > 0).then_some(tokens),
+                "kv_blocks": (tokens > 0).then(|| tokens / u64::from(l.kv_block_tokens.max(1))),
+                "max_context_sequences": (tokens > 0).then(|| tokens / u64::from(l.max_context_tokens.max(1))),
+            }));
+        }
+    }
+    if format == Format::Json {
+        return Ok(report::to_json(&serde_json::json!({
+            "model": m.name,
+            "weights_gib": m.memory.weights_gib,
+            "activation_reserve_gib": l.activation_reserve_gib,
+            "kv_bytes_per_token": l.kv_bytes_per_token(),
+            "kv_block_tokens": l.kv_block_tokens,
+            "gpu_memory_utilization": l.gpu_memory_utilization,
+            "max_context_tokens": l.max_context_tokens,
+            "devices": rows,
+        })));
+    }
     let mut out = format!(
-        "{}: weights {:.2} GiB, activation reserve {:.2} GiB, {} bytes of KV per token, blocks of {} tokens, memory share {}
-",
+        "{}: weights {:.2} GiB, activation reserve {:.2} GiB, {} bytes of KV per token, blocks of {} tokens, memory share {}\n",
         m.name,
         m.memory.weights_gib,
         l.activation_reserve_gib,
@@ -536,8 +776,7 @@ pub fn kv_text(model: &str, gpu: Option<&str>) -> Result<String> {
         l.gpu_memory_utilization
     );
     out.push_str(&format!(
-        "{:<10} {:<10} {:>10} {:>10} {:>10} {:>9} {:>8}
-",
+        "{:<10} {:<10} {:>10} {:>10} {:>10} {:>9} {:>8}\n",
         "gpu",
         "device",
         "memory GiB",
@@ -546,26 +785,26 @@ pub fn kv_text(model: &str, gpu: Option<&str>) -> Result<String> {
         "KV blocks",
         format!("seqs@{}", l.max_context_tokens)
     ));
-    for g in list {
-        let devices =
-            std::iter::once(("whole".to_string(), g.memory_gib)).chain(g.mig_profiles.iter().map(|p| (p.name.clone(), p.memory_gib)));
-        for (name, cap) in devices {
-            let held = crate::sim::placement::memory_held_gib(&m, cap);
-            let tokens = crate::sim::placement::kv_capacity_tokens(&l, &m, held);
-            let row = if tokens == 0 {
-                format!("{:>10} {:>9} {:>8}", "no fit", "-", "-")
-            } else {
-                let blocks = tokens / u64::from(l.kv_block_tokens.max(1));
-                format!("{tokens:>10} {blocks:>9} {:>8}", tokens / u64::from(l.max_context_tokens.max(1)))
-            };
-            out.push_str(&format!(
-                "{:<10} {:<10} {cap:>10.2} {held:>10.2} {row}
-",
-                g.name, name
-            ));
-        }
+    for r in &rows {
+        let n = |k: &str| r[k].as_u64();
+        let row = match (n("kv_tokens"), n("kv_blocks"), n("max_context_sequences")) {
+            (Some(t), Some(b), Some(q)) => format!("{t:>10} {b:>9} {q:>8}"),
+            _ => format!("{:>10} {:>9} {:>8}", "no fit", "-", "-"),
+        };
+        out.push_str(&format!(
+            "{:<10} {:<10} {:>10.2} {:>10.2} {row}\n",
+            r["gpu"].as_str().unwrap_or(""),
+            r["device"].as_str().unwrap_or(""),
+            r["memory_gib"].as_f64().unwrap_or(0.0),
+            r["engine_gib"].as_f64().unwrap_or(0.0),
+        ));
     }
     Ok(out)
+}
+
+/// [`kv_out`] as the table.
+pub fn kv_text(model: &str, gpu: Option<&str>) -> Result<String> {
+    kv_out(model, gpu, Format::Table)
 }
 
 /// A model named on the command line: a built-in name or a model file.
@@ -721,4 +960,26 @@ pub fn profile_text(
             s
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The progress bar only watches: the runs are the same bytes as without it.
+    #[test]
+    fn progress_does_not_change_the_results() {
+        let sc = config::files::load_scenario(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/configs/valid/features.toml")))
+            .expect("scenario");
+        let plain = crate::sim::run_scenario(&sc, 3).expect("runs");
+        let watched = run_with_progress(&sc, 3, indicatif::ProgressDrawTarget::hidden()).expect("runs");
+        let json = |r: &[crate::sim::RunSummary]| {
+            report::to_json(&report::RunReport {
+                scenario: &sc.name,
+                seed: 3,
+                variants: r,
+            })
+        };
+        assert_eq!(json(&plain), json(&watched));
+    }
 }

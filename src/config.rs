@@ -377,7 +377,7 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
 
 /// Defaults of the pipeline size links.
 pub mod links_default {
-    /// Words per audio second: LJSpeech, 225,715 words over 23:55:17 of audio (docs/sources.md, LJSpeech).
+    /// Words per audio second: LJSpeech, 225,715 words over 23:55:17 of audio (docs/sources.md S6.2).
     pub const WORDS_PER_AUDIO_S: f64 = 2.62;
     /// BPE tokens per English word (Llama-3 tokenizer, typical); a stated assumption.
     pub const TOKENS_PER_WORD: f64 = 1.3;

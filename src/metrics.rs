@@ -4,6 +4,9 @@
 
 use serde::Serialize;
 
+pub mod sketch;
+pub use sketch::LatencySketch;
+
 /// Mean and percentiles of a latency sample [ms].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LatencySummary {

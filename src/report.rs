@@ -31,19 +31,16 @@ fn fmt_ms(v: f64) -> String {
     }
 }
 
-/// A table with one column per variant, readable at 100 columns for up to 4 variants.
+/// Widest line of the `run` table [characters]; more variants than fit wrap into blocks.
+pub const TABLE_WIDTH: usize = 120;
+
+/// A table with one column per variant. As many variants as fit in [`TABLE_WIDTH`] columns sit
+/// side by side; more wrap into blocks of columns, each block repeating the row labels, so that
+/// full names and units stay readable with a dozen variants (a transposed table would need one
+/// column per metric, far wider). Cells are never cut: columns are as wide as the widest cell.
 pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
-    let label_w = 24;
-    let col_w = (76 / runs.len().max(1)).clamp(12, 24);
-    let mut out = format!("scenario: {scenario}   seed: {seed}\n");
-    let mut row = |label: &str, vals: Vec<String>| {
-        out.push_str(&format!("{label:<label_w$}"));
-        for v in vals {
-            let v: String = v.chars().take(col_w - 1).collect();
-            out.push_str(&format!("{v:>col_w$}"));
-        }
-        out.push('\n');
-    };
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |label: &str, vals: Vec<String>| rows.push((label.to_string(), vals));
     row("variant", runs.iter().map(|r| r.name.clone()).collect());
     row("GPUs", runs.iter().map(|r| format!("{} x {}", r.gpus, r.gpu_type)).collect());
     row("cost $/h", runs.iter().map(|r| format!("{:.2}", r.cost_per_hour_usd)).collect());
@@ -86,7 +83,7 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
         row(
             "  turns/s per GPU",
             runs.iter()
-                .map(|r| get(r).map_or("-".into(), |s| format!("{:.3}", s.throughput_tps / r.gpus as f64)))
+                .map(|r| get(r).map_or("-".into(), |s| format!("{:.3}", s.turns_per_s / r.gpus as f64)))
                 .collect(),
         );
         row(
@@ -185,24 +182,124 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
             runs.iter()
                 .map(|r| {
                     r.gpu_utilization.get(k).map_or(String::new(), |u| {
-                        format!("{}:{} {:.0}%", u.gpu, short(&u.partition), u.busy_fraction * 100.0)
+                        format!("{}:{} {:.0}%", u.gpu, u.partition, u.busy_fraction * 100.0)
                     })
                 })
                 .collect(),
         );
     }
-    if runs.iter().any(|r| r.extrapolated) {
+    let extrapolated = runs.iter().any(|r| r.extrapolated);
+    if extrapolated {
         row(
             "extrapolated",
             runs.iter()
                 .map(|r| if r.extrapolated { "yes".into() } else { "no".into() })
                 .collect(),
         );
+    }
+    let mut out = format!("scenario: {scenario}   seed: {seed}\n");
+    out.push_str(&render_blocks(&rows, runs.len()));
+    if extrapolated {
         out.push_str("(extrapolated: service times derived for another GPU type or beyond the measured tables; see README)\n");
     }
     out
 }
 
-fn short(p: &str) -> String {
-    p.replace("whole", "all")
+/// Lay out labelled rows of `n` columns: the label column, then the value columns right-aligned,
+/// as many per block as fit in [`TABLE_WIDTH`] (at least one), blocks separated by a blank line.
+/// Columns share one width, the old 76-column split for a few variants, or the widest cell plus
+/// a space of padding when that is wider.
+fn render_blocks(rows: &[(String, Vec<String>)], n: usize) -> String {
+    let width = |s: &str| s.chars().count();
+    let label_w = rows.iter().map(|(l, _)| width(l) + 1).max().unwrap_or(0).max(24);
+    let widest = rows.iter().flat_map(|(_, v)| v.iter().map(|c| width(c))).max().unwrap_or(0);
+    let col_w = (76 / n.max(1)).clamp(12, 24).max(widest + 2);
+    let per_block = (TABLE_WIDTH.saturating_sub(label_w) / col_w).max(1);
+    let mut out = String::new();
+    for (b, first) in (0..n.max(1)).step_by(per_block).enumerate() {
+        if b > 0 {
+            out.push('\n');
+        }
+        let cols = first..(first + per_block).min(n);
+        for (label, vals) in rows {
+            out.push_str(&format!("{label:<label_w$}"));
+            for v in &vals[cols.clone()] {
+                out.push_str(&format!("{v:>col_w$}"));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scenario with `n` variants named long enough that the old fixed-width table cut them.
+    fn many_variants(n: usize) -> Vec<RunSummary> {
+        let mut text = String::from(
+            r#"
+name = "many"
+duration_s = 3
+warmup_s = 0
+[models.asr]
+from = "h100/asr"
+[[workload]]
+model = "asr"
+arrivals = { process = "poisson", rate_rps = 20 }
+size = { dist = "fixed", value = 5.0 }
+"#,
+        );
+        for v in 0..n {
+            text.push_str(&format!(
+                "[[variant]]\nname = \"dedicated-h100-replica-{v:02}\"\ngpu = \"h100-80gb\"\ngpus = [{{ regime = \"dedicated\", models = [\"asr\"] }}]\n"
+            ));
+        }
+        let sc = crate::config::files::parse_scenario(&text, "many.toml", None).expect("valid");
+        crate::sim::run_scenario(&sc, 1).expect("runs")
+    }
+
+    #[test]
+    fn twelve_variants_wrap_into_blocks_with_full_names_and_units() {
+        let runs = many_variants(12);
+        let t = table("many", 1, &runs);
+        for l in t.lines() {
+            assert!(l.chars().count() <= TABLE_WIDTH, "line of {} characters:\n{l}", l.chars().count());
+        }
+        for r in &runs {
+            assert_eq!(
+                t.matches(&format!(" {}", r.name)).count(),
+                1,
+                "{} appears once, whole:\n{t}",
+                r.name
+            );
+        }
+        let blocks = t.matches("\nvariant ").count();
+        assert!(blocks >= 2, "wrapped:\n{t}");
+        // Every block repeats every label, units included.
+        assert_eq!(t.matches("latency p50/p95 ms").count(), blocks, "{t}");
+        assert_eq!(t.matches("cost $/h").count(), blocks, "{t}");
+        // The columns of a block line up: every row of a block has the same length.
+        for block in t.split("\n\n") {
+            let lens: Vec<usize> = block
+                .lines()
+                .filter(|l| !l.starts_with("scenario:") && !l.starts_with('('))
+                .map(|l| l.chars().count())
+                .collect();
+            assert!(lens.windows(2).all(|w| w[0] == w[1]), "ragged block:\n{block}");
+        }
+    }
+
+    #[test]
+    fn a_few_variants_stay_in_one_block() {
+        let runs = many_variants(3);
+        let t = table("many", 1, &runs);
+        assert!(!t.contains("\n\n"), "{t}");
+        // The default study keeps its 24-column layout.
+        let sc = crate::config::files::default_scenario().expect("default scenario");
+        let t = table(&sc.name, 1, &crate::sim::run_scenario(&sc, 1).expect("runs"));
+        assert!(!t.contains("\n\n"), "{t}");
+        assert_eq!(t.lines().nth(1).map(|l| l.chars().count()), Some(24 + 3 * 24), "{t}");
+    }
 }

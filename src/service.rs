@@ -356,7 +356,7 @@ fn is_offline(m: &AsrMode) -> bool {
     *m == AsrMode::Offline
 }
 /// Default streaming chunk: 0.32 s, one of the chunk lengths profiled (traces/h200/sms) and
-/// between the 160 ms and 560 ms chunks of NVIDIA's streaming ASR models (docs/sources.md).
+/// between the 160 ms and 560 ms chunks of NVIDIA's streaming ASR models (docs/sources.md S7.5).
 fn d_chunk_s() -> f64 {
     0.32
 }

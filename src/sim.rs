@@ -16,7 +16,7 @@ use crate::catalog::{Catalog, GpuSpec};
 use crate::config::raw::{AsrMode, TtsPolicy};
 use crate::engine::EventQueue;
 use crate::error::{Error, Result};
-use crate::metrics::{round4, summarize, LatencySummary};
+use crate::metrics::{round4, LatencySketch, LatencySummary};
 use crate::scenario::{Balancer, FaultKind, FaultTime, Load, Pacing, Scenario, Target};
 use crate::service::{DeviceShare, ModelSpec, ServiceKind, Slowdown};
 use crate::time::{from_ms, from_secs, to_ms, to_secs, SimTime};
@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, VecDeque};
 mod device;
 mod llm;
 pub mod placement;
+mod store;
 mod summary;
 mod voice;
 
@@ -59,8 +60,9 @@ enum Ev {
     Resume { srv: u32, epoch: u32 },
     /// Decision point of a time-sliced device.
     Ts { dev: u32, token: u32 },
-    /// A turn or request reaches its timeout.
-    Timeout { unit: u32 },
+    /// A turn or request reaches its timeout (`gen`: the unit slot's generation when scheduled,
+    /// so that a slot reused by a later unit ignores it).
+    Timeout { unit: u32, gen: u32 },
     /// A server crashes (fault index).
     Crash { fault: u32 },
     /// A crashed server is back.
@@ -75,6 +77,8 @@ enum ReqState {
     Running,
     Done,
     Failed,
+    /// The slot is free for the next request (see `store.rs`).
+    Free,
 }
 
 /// One request to one model server.
@@ -130,6 +134,11 @@ struct Unit {
     listen_until: SimTime,
     done: bool,
     failed: bool,
+    /// The request of its current stage (`NONE` once released; see `store.rs`).
+    live_req: u32,
+    /// Slot generation, bumped when the slot is freed; and whether it is free now.
+    gen: u32,
+    free: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -268,8 +277,12 @@ struct ModelAcc {
     lost: u64,
     /// Requests lost or refused because of a fault, per fault kind (`FaultKind::ALL` order).
     failed_by_kind: [u64; 4],
-    latency_ms: Vec<f64>,
-    ttft_ms: Vec<f64>,
+    /// Latencies and LLM times to first token of measured requests [ms]: sketches, so that
+    /// memory does not grow with the number of requests.
+    latency: LatencySketch,
+    ttft: LatencySketch,
+    /// The exact latencies too, in completion order, only when records are kept.
+    samples: Vec<f64>,
     finished_in_window: u64,
     preemptions: u64,
     /// Requests that arrived in the measurement window, and their summed size and LLM output
@@ -285,9 +298,10 @@ struct WlAcc {
     completed: u64,
     failed: u64,
     timed_out: u64,
-    latency_ms: Vec<f64>,
-    first_audio_ms: Vec<f64>,
-    stage_ms: Vec<Vec<f64>>,
+    /// Latency, time to first audio and per-stage latency of measured units [ms] (sketches).
+    latency: LatencySketch,
+    first_audio: LatencySketch,
+    stages: Vec<LatencySketch>,
     finished_in_window: u64,
 }
 
@@ -337,8 +351,13 @@ pub struct Simulation {
     rr: Vec<usize>,
     shared: Vec<VecDeque<u32>>,
     balancer: Balancer,
+    /// Requests and units in slots reused once finished (`store.rs`): memory follows the work
+    /// in flight, not the work done, unless `keep_records`.
     reqs: Vec<Req>,
     units: Vec<Unit>,
+    free_reqs: Vec<u32>,
+    free_units: Vec<u32>,
+    keep_records: bool,
     wls: Vec<WlRuntime>,
     users: Vec<UserRt>,
     faults: Vec<crate::scenario::Fault>,
@@ -500,6 +519,9 @@ impl Simulation {
             balancer: v.balancer,
             reqs: Vec::new(),
             units: Vec::new(),
+            free_reqs: Vec::new(),
+            free_units: Vec::new(),
+            keep_records: false,
             wls: Vec::new(),
             users: Vec::new(),
             faults: v.faults.clone(),
@@ -532,7 +554,7 @@ impl Simulation {
                 Target::Model(_) => 1,
             };
             self.wl_acc.push(WlAcc {
-                stage_ms: vec![Vec::new(); stages],
+                stages: vec![LatencySketch::new(); stages],
                 ..WlAcc::default()
             });
             let src = i as u64;
@@ -681,7 +703,11 @@ impl Simulation {
                     self.submit(dev, ctx, srv as usize, epoch, work);
                 }
             }
-            Ev::Timeout { unit } => self.on_timeout(unit as usize),
+            Ev::Timeout { unit, gen } => {
+                if self.units[unit as usize].gen == gen {
+                    self.on_timeout(unit as usize)
+                }
+            }
             Ev::Crash { fault } => self.on_crash(fault as usize),
             Ev::Restart { srv } => {
                 let s = &mut self.servers[srv as usize];
@@ -784,8 +810,7 @@ impl Simulation {
 
     /// Create a unit whose clock (latency, first audio, timeout) starts at `arrival`.
     fn add_unit(&mut self, wl: usize, user: u32, arrival: SimTime, size: f64, out: u32) -> usize {
-        let id = self.units.len() as u32;
-        self.units.push(Unit {
+        let id = self.alloc_unit(Unit {
             wl: wl as u32,
             user,
             arrival,
@@ -797,10 +822,14 @@ impl Simulation {
             listen_until: 0,
             done: false,
             failed: false,
+            live_req: NONE,
+            gen: 0,
+            free: false,
         });
         let timeout = self.scenario_workloads[wl].timeout;
         if timeout > 0 {
-            self.q.schedule(arrival + timeout, Ev::Timeout { unit: id });
+            let gen = self.units[id as usize].gen;
+            self.q.schedule(arrival + timeout, Ev::Timeout { unit: id, gen });
         }
         id as usize
     }
@@ -842,8 +871,18 @@ impl Simulation {
             acc.size_sum += size;
             acc.out_sum += f64::from(out);
         }
-        let id = self.reqs.len() as u32;
-        self.reqs.push(Req {
+        let spec = &self.models[model];
+        let stream = spec.kind == ServiceKind::Asr && spec.asr_mode == AsrMode::Streaming;
+        let real_time = u.stage == 0
+            && u.user != NONE
+            && matches!(
+                w.load,
+                Load::Closed {
+                    pacing: Pacing::RealTime,
+                    ..
+                }
+            );
+        let id = self.alloc_req(Req {
             model: model as u32,
             unit: unit as u32,
             // The first stage's clock is the unit's: for a real-time stream, the end of the
@@ -861,21 +900,14 @@ impl Simulation {
             chunks_done: 0,
             state: ReqState::Queued,
         });
-        let spec = &self.models[model];
-        if spec.kind == ServiceKind::Asr && spec.asr_mode == AsrMode::Streaming {
+        if stream {
             // A stream stays on one replica (its encoder cache), whatever the balancer.
-            let real_time = u.stage == 0
-                && u.user != NONE
-                && matches!(
-                    w.load,
-                    Load::Closed {
-                        pacing: Pacing::RealTime,
-                        ..
-                    }
-                );
             match self.pick_replica(model) {
                 Some(srv) => self.open_stream(id as usize, srv, real_time),
-                None => self.reject_down(id as usize),
+                None => {
+                    self.reject_down(id as usize);
+                    self.release_req(id);
+                }
             }
             return;
         }
@@ -884,12 +916,14 @@ impl Simulation {
             if size + out as f64 > llm.max_context_tokens as f64 {
                 self.fail.rejected_requests += 1;
                 self.fail_req(id as usize);
+                self.release_req(id);
                 return;
             }
         }
         if self.balancer == Balancer::SharedQueue {
             if !self.replicas[model].iter().any(|&r| self.servers[r as usize].up) {
                 self.reject_down(id as usize);
+                self.release_req(id);
                 return;
             }
             self.shared[model].push_back(id);
@@ -926,7 +960,10 @@ impl Simulation {
                     self.frames_enqueued(srv);
                 }
             }
-            None => self.reject_down(id as usize),
+            None => {
+                self.reject_down(id as usize);
+                self.release_req(id);
+            }
         }
     }
 
@@ -1100,6 +1137,9 @@ impl Simulation {
                 for &r in &batch {
                     self.complete_req(r as usize, now);
                 }
+                for &r in &batch {
+                    self.release_req(r);
+                }
                 let s = &mut self.servers[srv];
                 s.outstanding -= batch.len() as u32;
                 s.batch = batch;
@@ -1165,9 +1205,13 @@ impl Simulation {
         if self.measured(q.arrival) {
             let acc = &mut self.model_acc[m];
             acc.completed += 1;
-            acc.latency_ms.push(to_ms(now - q.arrival));
+            let ms = to_ms(now - q.arrival);
+            acc.latency.add(ms);
+            if self.keep_records {
+                acc.samples.push(ms);
+            }
             if self.models[m].kind == ServiceKind::Llm {
-                acc.ttft_ms.push(to_ms(q.first_token - q.arrival));
+                acc.ttft.add(to_ms(q.first_token - q.arrival));
             }
         }
         if in_window {
@@ -1183,10 +1227,10 @@ impl Simulation {
             return;
         }
         let wl = u.wl as usize;
-        let n_stages = self.wl_acc[wl].stage_ms.len() as u32;
+        let n_stages = self.wl_acc[wl].stages.len() as u32;
         let measured = self.measured(u.arrival);
         if measured {
-            self.wl_acc[wl].stage_ms[u.stage as usize].push(to_ms(now - q.arrival));
+            self.wl_acc[wl].stages[u.stage as usize].add(to_ms(now - q.arrival));
         }
         // Time to first audio = ASR latency + LLM time to first token + TTS time to its first chunk:
         // with streaming, TTS starts speaking from the LLM's first sentence, so the LLM's full
@@ -1229,10 +1273,10 @@ impl Simulation {
         if measured {
             let acc = &mut self.wl_acc[wl];
             acc.completed += 1;
-            acc.latency_ms.push(to_ms(now - u.arrival));
+            acc.latency.add(to_ms(now - u.arrival));
             let done = self.units[unit];
             if done.has_audio {
-                acc.first_audio_ms.push(to_ms(done.first_audio));
+                acc.first_audio.add(to_ms(done.first_audio));
             }
         }
         if now >= self.warmup && now < self.duration {
@@ -1375,6 +1419,8 @@ impl Simulation {
     fn kill_server(&mut self, srv: usize, back_at: SimTime, kind: usize) {
         let mut lost: Vec<u32> = Vec::new();
         let was_busy = self.servers[srv].state == SrvState::Busy;
+        // The server's queue, batch and sequences are all that refer to these requests: once
+        // failed here, their slots can be reused.
         {
             let s = &mut self.servers[srv];
             s.up = false;
@@ -1399,7 +1445,7 @@ impl Simulation {
         }
         let (dev, ctx) = (self.servers[srv].dev as usize, self.servers[srv].ctx as usize);
         self.device_abort(dev, ctx, was_busy);
-        for r in lost {
+        for &r in &lost {
             let q = self.reqs[r as usize];
             if q.state != ReqState::Failed && q.state != ReqState::Done {
                 if self.measured(q.arrival) {
@@ -1408,6 +1454,13 @@ impl Simulation {
                     self.model_acc[q.model as usize].failed_by_kind[kind] += 1;
                 }
                 self.fail_req(r as usize);
+            }
+        }
+        for &r in &lost {
+            // A real-time stream's next chunk is still on its way: `on_chunk` releases it.
+            let q = &self.reqs[r as usize];
+            if q.chunks_in >= q.chunks {
+                self.release_req(r);
             }
         }
         self.q.schedule(back_at, Ev::Restart { srv: srv as u32 });

@@ -258,8 +258,10 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
         measured.push(rt);
     }
     let mut sim = Simulation::new(&scenario, 0, 1).map_err(|e| e.in_file(dir))?;
+    // Per-request comparison: exact records, not the sketches of a plain run.
+    sim.keep_records()?;
     while sim.step() {}
-    let recs = sim.request_records();
+    let recs = sim.request_records()?;
     let mut out = BTreeMap::new();
     for (i, n) in names.iter().enumerate() {
         let rt = &measured[i];
@@ -429,10 +431,11 @@ fn predicted_ratio(model: &str, op: &str, batch: u32, size: f64, share: &DeviceS
 }
 
 const MLPERF_V11: &str =
-    "MLPerf Inference v1.1, NVIDIA DGX-A100 x1 vs MIG_1x1g.10gb (github.com/mlcommons/inference_results_v1.1, closed/NVIDIA/results)";
+    "MLPerf Inference v1.1, NVIDIA DGX-A100 x1 vs MIG_1x1g.10gb (github.com/mlcommons/inference_results_v1.1, closed/NVIDIA/results; docs/sources.md S7.1)";
 const MLPERF_V30: &str = "MLPerf Inference v3.0, NVIDIA DGX-A100 vs DGX-H100, TensorRT 8.6 (github.com/mlcommons/inference_results_v3.0, closed/NVIDIA/results; docs/mlperf-a100-h100.md)";
 const TRTLLM: &str = "TensorRT-LLM v0.14.0 perf-overview, Llama-3.1-8B FP16 TP1 (github.com/NVIDIA/TensorRT-LLM docs/source/performance/perf-overview.md; docs/mlperf-a100-h100.md)";
-const CONVO: &str = "Parakeet CTC 1.1B NIM on H100, github.com/anudeepbablu/convo_ai_benchmarks BENCHMARK_FINDINGS.md";
+const CONVO: &str =
+    "Parakeet CTC 1.1B NIM on H100, github.com/anudeepbablu/convo_ai_benchmarks BENCHMARK_FINDINGS.md (docs/sources.md S7.2)";
 
 /// Published same-software ratios between devices (MIG slices vs whole GPUs, A100 vs H100),
 /// each against the scaling model's prediction for the most similar calibrated call: the ASR
@@ -585,60 +588,164 @@ pub fn default_traces_root() -> String {
     }
 }
 
-/// The README's "How accurate is it" tables, as Markdown.
-pub fn accuracy_markdown(root: &str) -> Result<String> {
+/// One replayed run and model of `gpuslice accuracy`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccuracyRow {
+    /// GPU folder (`h100`, `h200`).
+    pub gpu: String,
+    /// Run folder.
+    pub run: String,
+    /// Model.
+    pub model: String,
+    /// Requests replayed.
+    pub requests: usize,
+    /// (simulated - measured) / measured * 100 per metric (`throughput`, `mean`, `p50`, ...).
+    pub error_pct: BTreeMap<String, f64>,
+    /// Mean per-request |error| [%].
+    pub request_mape_pct: f64,
+    /// Run-to-run spread of the measured p50 / p95 where the run was repeated [%].
+    pub repeat_spread_pct: Option<BTreeMap<String, f64>>,
+}
+
+/// The largest |error| of a time-sliced tenant, by model and number of tenants.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorstTimeSliced {
+    /// Model.
+    pub model: String,
+    /// "2 tenants" or "3 tenants".
+    pub tenants: String,
+    /// Largest |p50 error| [%].
+    pub p50_abs_error_pct: f64,
+    /// Largest |p95 error| [%].
+    pub p95_abs_error_pct: f64,
+}
+
+/// Everything `gpuslice accuracy` reports (its `--format json` document).
+#[derive(Debug, Clone, Serialize)]
+pub struct Accuracy {
+    /// Every measured run replayed, in [`ACCURACY_RUNS`] order, models by name.
+    pub runs: Vec<AccuracyRow>,
+    /// Slice of the time-sliced runs [ms].
+    pub quantum_ms: f64,
+    /// Context-switch cost of the time-sliced runs [us].
+    pub switch_us: f64,
+    /// Largest errors of time-sliced tenants.
+    pub worst_time_sliced: Vec<WorstTimeSliced>,
+    /// Published device ratios against the scaling model.
+    pub device_comparisons: Vec<PublishedRatio>,
+}
+
+/// A metric of an error map (0 when absent, which `validate_dir` never leaves).
+fn metric(e: &BTreeMap<String, f64>, k: &str) -> f64 {
+    e.get(k).copied().unwrap_or(0.0)
+}
+
+/// Replay every run of [`ACCURACY_RUNS`] under `root` and compare the published device ratios.
+pub fn accuracy(root: &str) -> Result<Accuracy> {
+    if !Path::new(root).is_dir() {
+        return Err(Error::input(
+            root,
+            "",
+            "no such folder of measured runs: pass --root with the `traces` folder of a gpuslice clone",
+        ));
+    }
     let ts = TsParams::default();
-    let mut s = String::from(
-        "| GPU | run | model | requests | throughput err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE | repeat spread p50 / p95 |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
-    );
+    let mut runs = Vec::new();
     let mut worst: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
     for (gpu, run) in ACCURACY_RUNS {
         let d = format!("{root}/{gpu}/{run}");
         let v = validate_dir(&d, &BTreeMap::new(), ts)?;
         for (m, r) in &v.models {
             let e = &r.error_pct;
+            if run.starts_with("ts_") {
+                let tenants = if run.contains("llm") && run.matches('_').count() >= 3 {
+                    "3 tenants"
+                } else {
+                    "2 tenants"
+                };
+                let w = worst.entry((m.clone(), tenants.to_string())).or_insert((0.0, 0.0));
+                w.0 = w.0.max(metric(e, "p50").abs());
+                w.1 = w.1.max(metric(e, "p95").abs());
+            }
+            runs.push(AccuracyRow {
+                gpu: gpu.to_string(),
+                run: run.to_string(),
+                model: m.clone(),
+                requests: r.requests,
+                error_pct: e.clone(),
+                request_mape_pct: r.request_mape_pct,
+                repeat_spread_pct: r.repeat_spread_pct.clone(),
+            });
+        }
+    }
+    Ok(Accuracy {
+        runs,
+        quantum_ms: crate::config::DEFAULT_QUANTUM_MS,
+        switch_us: crate::config::DEFAULT_SWITCH_US,
+        worst_time_sliced: worst
+            .into_iter()
+            .map(|((model, tenants), (p50, p95))| WorstTimeSliced {
+                model,
+                tenants,
+                p50_abs_error_pct: p50,
+                p95_abs_error_pct: p95,
+            })
+            .collect(),
+        device_comparisons: published_comparisons()?,
+    })
+}
+
+impl Accuracy {
+    /// The README's "How accurate is it" tables, as Markdown.
+    pub fn markdown(&self) -> String {
+        let mut s = String::from(
+            "| GPU | run | model | requests | throughput err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE | repeat spread p50 / p95 |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for r in &self.runs {
+            let e = &r.error_pct;
             let ttft = e.get("ttft_p50").map_or("".to_string(), |x| format!("{x:+.1}%"));
             let spread = r
                 .repeat_spread_pct
                 .as_ref()
-                .map_or(String::new(), |x| format!("{:.1}% / {:.1}%", x["p50"], x["p95"]));
+                .map_or(String::new(), |x| format!("{:.1}% / {:.1}%", metric(x, "p50"), metric(x, "p95")));
             s.push_str(&format!(
-                "| {gpu} | {run} | {m} | {} | {:+.1}% | {:+.1}% | {:+.1}% | {:+.1}% | {ttft} | {:.1}% | {spread} |\n",
-                r.requests, e["throughput"], e["p50"], e["p95"], e["p99"], r.request_mape_pct
+                "| {} | {} | {} | {} | {:+.1}% | {:+.1}% | {:+.1}% | {:+.1}% | {ttft} | {:.1}% | {spread} |\n",
+                r.gpu,
+                r.run,
+                r.model,
+                r.requests,
+                metric(e, "throughput"),
+                metric(e, "p50"),
+                metric(e, "p95"),
+                metric(e, "p99"),
+                r.request_mape_pct
             ));
-            if run.starts_with("ts_") {
-                let w = worst
-                    .entry((
-                        m.clone(),
-                        if run.contains("llm") && run.matches('_').count() >= 3 {
-                            "3 tenants"
-                        } else {
-                            "2 tenants"
-                        }
-                        .to_string(),
-                    ))
-                    .or_insert((0.0, 0.0));
-                w.0 = w.0.max(e["p50"].abs());
-                w.1 = w.1.max(e["p95"].abs());
-            }
         }
-    }
-    s.push_str(&format!(
-        "\nTime-sliced runs (`ts_*`) use the measured slice ({} ms) and switch cost ({} us) of the H200 probes; no parameter was fitted to their latencies. Largest |error| of a time-sliced tenant: {}.\n\n",
-        crate::config::DEFAULT_QUANTUM_MS,
-        crate::config::DEFAULT_SWITCH_US,
-        worst
-            .iter()
-            .map(|((m, k), (p50, p95))| format!("{m} with {k} p50 {p50:.0} % / p95 {p95:.0} %"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    ));
-    s.push_str("| device comparison | published | predicted | error | source |\n|---|---|---|---|---|\n");
-    for r in published_comparisons()? {
         s.push_str(&format!(
-            "| {} | {:.3} | {:.3} | {:+.1}% | {} |\n",
-            r.what, r.published, r.predicted, r.error_pct, r.source
+            "\nTime-sliced runs (`ts_*`) use the measured slice ({} ms) and switch cost ({} us) of the H200 probes; no parameter was fitted to their latencies. Largest |error| of a time-sliced tenant: {}.\n\n",
+            self.quantum_ms,
+            self.switch_us,
+            self.worst_time_sliced
+                .iter()
+                .map(|w| format!(
+                    "{} with {} p50 {:.0} % / p95 {:.0} %",
+                    w.model, w.tenants, w.p50_abs_error_pct, w.p95_abs_error_pct
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
         ));
+        s.push_str("| device comparison | published | predicted | error | source |\n|---|---|---|---|---|\n");
+        for r in &self.device_comparisons {
+            s.push_str(&format!(
+                "| {} | {:.3} | {:.3} | {:+.1}% | {} |\n",
+                r.what, r.published, r.predicted, r.error_pct, r.source
+            ));
+        }
+        s
     }
-    Ok(s)
+}
+
+/// The README's "How accurate is it" tables, as Markdown.
+pub fn accuracy_markdown(root: &str) -> Result<String> {
+    Ok(accuracy(root)?.markdown())
 }

@@ -2,6 +2,8 @@
 //! * `llm`: LLM engines: decode blocks exact vs stepping, paged KV cache, preemption, policies;
 //! * `plan`: the capacity planner against brute force and Erlang C, emitted scenario and
 //!   Kubernetes files, impossible specs, thread-count determinism;
+//! * `memory`: request slots reused once finished (flat memory) without changing any result;
+//!   percentiles from sketches within their bound;
 //! * `queueing`: the engine against queueing theory (M/M/1, M/D/1, M/M/c, Little's law, closed loop);
 //! * `regimes`: time slicing, MIG capacity, memory limits, fault domains, pipelines;
 //! * `configs`: scenario files, bad (tests/configs/invalid) and good (experiments/, tests/configs/valid);
@@ -21,6 +23,7 @@ mod configs;
 mod determinism;
 mod docs;
 mod llm;
+mod memory;
 mod plan;
 mod queueing;
 mod regimes;

@@ -148,9 +148,32 @@ pub fn read_model(path: &Path) -> Result<ModelSpec> {
 }
 
 /// Write a file whole or not at all: write a temporary sibling, then rename it over the target.
+/// Every file gpuslice writes goes through here (model files, exports, sweep manifests and
+/// summaries), except the sweep's results.csv while it runs: that is a journal appended one run
+/// at a time so that a killed sweep keeps its runs, and `--resume` drops a torn last run.
 pub fn write_atomic(path: &str, text: &str) -> Result<()> {
-    let tmp = format!("{path}.tmp{}", std::process::id());
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
+    write_atomic_with(path, |w| w.write_all(text.as_bytes()))
+}
+
+/// [`write_atomic`] with the content produced by `fill`. If `fill`, the flush, the sync or the
+/// rename fails, the temporary file is removed and the target is left as it was (absent, or its
+/// old content): a reader never sees a partly written file. The temporary name carries the process
+/// id and a counter, so concurrent writers of one path do not share it; it is synced to disk
+/// before the rename so that a crash cannot leave the new name holding unwritten blocks.
+pub fn write_atomic_with(path: &str, fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp = format!("{path}.tmp{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let result = (|| {
+        let f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut w = std::io::BufWriter::new(f);
+        fill(&mut w)?;
+        w.flush()?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::Io {
             path: path.into(),
@@ -449,6 +472,48 @@ mod tests {
         let r = read_trace(&dir);
         let _ = std::fs::remove_file(&dir);
         r
+    }
+
+    /// Files left in `dir` (names).
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_failing_write_leaves_no_partial_file_and_keeps_the_old_one() {
+        let dir = std::env::temp_dir().join(format!("gpuslice-atomic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let target = dir.join("out.json").display().to_string();
+        // Fails half way through: no file at all.
+        let half = |w: &mut dyn std::io::Write| {
+            w.write_all(b"{\"half\": ")?;
+            Err(std::io::Error::other("disk full"))
+        };
+        let e = write_atomic_with(&target, half).expect_err("fails");
+        assert!(e.to_string().contains("out.json") && e.to_string().contains("disk full"), "{e}");
+        assert!(listing(&dir).is_empty(), "left {:?}", listing(&dir));
+        // An old file survives a failed rewrite, whole.
+        write_atomic(&target, "old\n").expect("writes");
+        write_atomic_with(&target, half).expect_err("fails");
+        assert_eq!(std::fs::read_to_string(&target).expect("old file"), "old\n");
+        assert_eq!(listing(&dir), ["out.json"]);
+        // The rename fails (the target is a folder): the temporary file goes, the folder stays.
+        let sub = dir.join("sub");
+        std::fs::create_dir_all(sub.join("inner")).expect("dir");
+        write_atomic(&sub.display().to_string(), "x").expect_err("cannot replace a folder");
+        assert_eq!(listing(&dir), ["out.json", "sub"]);
+        // A missing folder: an error naming the path, nothing created.
+        let missing = dir.join("no/such/dir/out.json").display().to_string();
+        let e = write_atomic(&missing, "x").expect_err("no folder");
+        assert!(e.to_string().contains("no/such/dir/out.json"), "{e}");
+        assert_eq!(listing(&dir), ["out.json", "sub"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -341,6 +341,7 @@ impl Simulation {
             self.servers[srv].outstanding -= 1;
             self.fail.rejected_requests += 1;
             self.fail_req(r as usize);
+            self.release_req(r);
         }
         let s = &mut self.servers[srv];
         s.state = SrvState::Pending;
@@ -649,10 +650,11 @@ impl Simulation {
         }
         self.servers[srv].block_steps = 1;
         if self.llm_spec(srv).policy == LlmPolicy::Static && self.servers[srv].active.iter().all(|a| a.remaining <= 0) {
-            // The batch is over: release its slots.
+            // The batch is over: release its slots (and its requests, padding until now).
             let done: Vec<Seq> = self.servers[srv].active.drain(..).collect();
             for a in done {
                 self.servers[srv].kv_free += a.blocks as u64;
+                self.release_req(a.req);
             }
         }
     }
@@ -712,6 +714,12 @@ impl Simulation {
         for &r in &done {
             self.complete_req(r as usize, now);
         }
+        if !static_batch {
+            // They left `active`; a static batch keeps them as padding until it ends.
+            for &r in &done {
+                self.release_req(r);
+            }
+        }
         self.scratch = done;
     }
 
@@ -721,6 +729,7 @@ impl Simulation {
         s.kv_free += a.blocks as u64;
         s.outstanding -= 1;
         self.complete_req(a.req as usize, now);
+        self.release_req(a.req);
     }
 }
 

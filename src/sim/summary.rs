@@ -52,8 +52,8 @@ pub struct PipelineSummary {
     pub failed: u64,
     /// Fraction of turns that did not fail.
     pub availability: f64,
-    /// Turns per second in the measurement window.
-    pub throughput_tps: f64,
+    /// Turns completed per second in the measurement window (turns, not tokens).
+    pub turns_per_s: f64,
     /// Turn latency [ms].
     pub latency_ms: LatencySummary,
     /// Time to first audio: ASR latency + LLM time to first token + TTS time to its first chunk
@@ -219,8 +219,8 @@ pub struct RunSummary {
     pub gpu_utilization: Vec<GpuUtil>,
     /// True if any service time was extrapolated beyond measured tables or derived for another GPU type.
     pub extrapolated: bool,
-    /// Pipelines by workload name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// Pipelines by workload name; always present (empty without pipelines) so that the JSON
+    /// has the same shape for every scenario.
     pub stages: BTreeMap<String, PipelineSummary>,
     /// Conversations (absent when no workload is a conversation).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -295,9 +295,14 @@ impl Simulation {
             .collect()
     }
 
-    /// Every request in creation order; `None` for those that did not finish.
-    pub fn request_records(&self) -> Vec<Option<RequestRecord>> {
-        self.reqs
+    /// Every request in creation order; `None` for those that did not finish. Needs
+    /// [`Simulation::keep_records`] (an error otherwise: finished requests' slots were reused).
+    pub fn request_records(&self) -> Result<Vec<Option<RequestRecord>>> {
+        if !self.keep_records {
+            return Err(Error::Infeasible("request records were not kept (Simulation::keep_records)".into()));
+        }
+        Ok(self
+            .reqs
             .iter()
             .map(|q| {
                 (q.state == ReqState::Done).then(|| RequestRecord {
@@ -308,7 +313,7 @@ impl Simulation {
                     first_token: q.first_token,
                 })
             })
-            .collect()
+            .collect())
     }
 
     /// Conversations active now and users of the conversation workloads (`None`: the scenario
@@ -317,14 +322,28 @@ impl Simulation {
         (self.conv.users > 0).then_some((self.conv.active, self.conv.users))
     }
 
-    /// Time to first audio of every measured turn finished so far, all workloads [ms] (unsorted).
-    pub fn first_audio_latencies(&self) -> impl Iterator<Item = f64> + '_ {
-        self.wl_acc.iter().flat_map(|a| a.first_audio_ms.iter().copied())
+    /// Time to first audio of every measured turn finished so far, all workloads [ms].
+    pub fn first_audio_sketch(&self) -> LatencySketch {
+        let mut all = LatencySketch::new();
+        for a in &self.wl_acc {
+            all.merge(&a.first_audio);
+        }
+        all
     }
 
-    /// Latencies of completed requests of model `m` so far [ms] (unsorted).
-    pub fn model_latencies(&self, m: usize) -> &[f64] {
-        &self.model_acc[m].latency_ms
+    /// Exact latencies of the measured requests of model `m` completed so far, in completion
+    /// order [ms]. Needs [`Simulation::keep_records`] (an error otherwise).
+    pub fn model_latencies(&self, m: usize) -> Result<&[f64]> {
+        if !self.keep_records {
+            return Err(Error::Infeasible("exact latencies were not kept (Simulation::keep_records)".into()));
+        }
+        Ok(&self.model_acc[m].samples)
+    }
+
+    /// Latencies of the measured requests of model `m` completed so far [ms], as a sketch: what
+    /// the reports' percentiles come from (within `metrics::sketch::ALPHA`), kept in every run.
+    pub fn model_sketch(&self, m: usize) -> &LatencySketch {
+        &self.model_acc[m].latency
     }
 
     /// Per model, the load offered in the measurement window: requests per second, mean size
@@ -357,7 +376,7 @@ impl Simulation {
         }
         let mut stuck_units = vec![0u64; self.wl_acc.len()];
         for u in &self.units {
-            if !u.done && !u.failed && self.measured(u.arrival) {
+            if !u.free && !u.done && !u.failed && self.measured(u.arrival) {
                 stuck_units[u.wl as usize] += 1;
             }
         }
@@ -365,14 +384,14 @@ impl Simulation {
         for (m, acc) in self.model_acc.iter().enumerate() {
             let failed = acc.failed + stuck[m];
             let total = acc.completed + failed;
-            let ttft = (self.models[m].kind == ServiceKind::Llm).then(|| summarize(&mut acc.ttft_ms.clone()).rounded());
+            let ttft = (self.models[m].kind == ServiceKind::Llm).then(|| acc.ttft.summary().rounded());
             models.insert(
                 self.model_names[m].clone(),
                 ModelSummary {
                     completed: acc.completed,
                     failed,
                     throughput_rps: round4(acc.finished_in_window as f64 / window),
-                    latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
+                    latency_ms: acc.latency.summary().rounded(),
                     ttft_ms: ttft,
                     preemptions: (self.models[m].kind == ServiceKind::Llm).then_some(acc.preemptions),
                     availability: round4(if total == 0 { 1.0 } else { acc.completed as f64 / total as f64 }),
@@ -381,14 +400,14 @@ impl Simulation {
         }
         let mut stages = BTreeMap::new();
         let (mut completed, mut failed, mut in_window) = (0u64, 0u64, 0u64);
-        let mut all_lat: Vec<f64> = Vec::new();
+        let mut all_lat = LatencySketch::new();
         for (i, w) in self.scenario_workloads.iter().enumerate() {
             let acc = &self.wl_acc[i];
             let stuck = stuck_units[i];
             completed += acc.completed;
             failed += acc.failed + stuck;
             in_window += acc.finished_in_window;
-            all_lat.extend_from_slice(&acc.latency_ms);
+            all_lat.merge(&acc.latency);
             if let Target::Pipeline(p) = &w.target {
                 stages.insert(
                     w.name.clone(),
@@ -400,16 +419,16 @@ impl Simulation {
                         } else {
                             acc.completed as f64 / (acc.completed + acc.failed + stuck) as f64
                         }),
-                        throughput_tps: round4(acc.finished_in_window as f64 / window),
-                        latency_ms: summarize(&mut acc.latency_ms.clone()).rounded(),
-                        time_to_first_audio_ms: summarize(&mut acc.first_audio_ms.clone()).rounded(),
+                        turns_per_s: round4(acc.finished_in_window as f64 / window),
+                        latency_ms: acc.latency.summary().rounded(),
+                        time_to_first_audio_ms: acc.first_audio.summary().rounded(),
                         stages: p
                             .stages
                             .iter()
-                            .zip(&acc.stage_ms)
+                            .zip(&acc.stages)
                             .map(|(&m, s)| StageSummary {
                                 model: self.model_names[m].clone(),
-                                latency_ms: summarize(&mut s.clone()).rounded(),
+                                latency_ms: s.summary().rounded(),
                             })
                             .collect(),
                     },
@@ -499,7 +518,7 @@ impl Simulation {
             failed,
             throughput_rps: round4(throughput),
             throughput_rps_per_gpu: round4(throughput / self.n_gpus.max(1) as f64),
-            latency_ms: summarize(&mut all_lat).rounded(),
+            latency_ms: all_lat.summary().rounded(),
             models,
             gpu_utilization: util,
             extrapolated: self.extrapolated,

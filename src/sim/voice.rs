@@ -119,6 +119,8 @@ impl Simulation {
         let now = self.q.now();
         let q = &mut self.reqs[r];
         if matches!(q.state, ReqState::Failed | ReqState::Done) {
+            // Lost in a crash while its speech went on: this was the last event naming it.
+            self.release_req(r as u32);
             return;
         }
         let srv = q.srv as usize;
@@ -180,6 +182,7 @@ impl Simulation {
                 }
                 s.outstanding -= 1;
                 self.complete_req(r as usize, now);
+                self.release_req(r);
             } else if q.chunks_in > q.chunks_done {
                 q.state = ReqState::Queued;
                 s.queue.push_back(r);
@@ -332,6 +335,9 @@ impl Simulation {
         s.block_steps = 1;
         for &r in &done {
             self.complete_req(r as usize, now);
+        }
+        for &r in &done {
+            self.release_req(r);
         }
         self.frames_done = done;
     }

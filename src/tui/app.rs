@@ -5,7 +5,7 @@
 //! [`App::effects`] rather than done here, which keeps `update` free of threads and I/O.
 
 use crate::config::{from_raw, RawScenario, Sources};
-use crate::metrics::{summarize, LatencySummary};
+use crate::metrics::{LatencySketch, LatencySummary};
 use crate::scenario::Scenario;
 use crate::service::ServiceKind;
 use crate::sim::{DeviceView, RunSummary, Simulation};
@@ -116,7 +116,9 @@ pub struct Live {
     pub conversations: Option<(u32, u32)>,
     /// Time to first audio of the measured turns so far, and how many there are.
     pub first_audio: (usize, LatencySummary),
-    seen: Vec<usize>,
+    /// Per model: requests completed and their latency sum [ms] at the last refresh (the
+    /// sketch's exact count and mean give each tick's mean without keeping samples).
+    seen: Vec<(u64, f64)>,
 }
 
 impl Live {
@@ -137,7 +139,7 @@ impl Live {
             history: vec![VecDeque::new(); n],
             conversations: None,
             first_audio: (0, LatencySummary::default()),
-            seen: vec![0; n],
+            seen: vec![(0, 0.0); n],
         };
         live.refresh();
         live
@@ -172,25 +174,25 @@ impl Live {
         let Some(s) = &self.sim else { return };
         self.devices = s.device_views();
         self.conversations = s.conversations_now();
-        let n = s.first_audio_latencies().count();
-        if n != self.first_audio.0 {
-            let mut fa: Vec<f64> = s.first_audio_latencies().collect();
-            self.first_audio = (n, summarize(&mut fa));
+        let fa = s.first_audio_sketch();
+        if fa.count() as usize != self.first_audio.0 {
+            self.first_audio = (fa.count() as usize, fa.summary());
         }
         for m in 0..self.models.len() {
-            let lat = s.model_latencies(m);
-            let new = &lat[self.seen[m].min(lat.len())..];
-            if !new.is_empty() {
-                let mean = new.iter().sum::<f64>() / new.len() as f64;
+            let lat = s.model_sketch(m);
+            let (n, sum) = (lat.count(), lat.mean() * lat.count() as f64);
+            let (n0, sum0) = self.seen[m];
+            if n > n0 {
+                let mean = (sum - sum0) / (n - n0) as f64;
                 let h = &mut self.history[m];
                 h.push_back(mean.round().max(1.0) as u64);
                 while h.len() > HISTORY {
                     h.pop_front();
                 }
-                self.seen[m] = lat.len();
+                self.seen[m] = (n, sum);
                 self.models[m] = ModelLive {
-                    completed: lat.len(),
-                    latency: summarize(&mut lat.to_vec()),
+                    completed: n as usize,
+                    latency: lat.summary(),
                 };
             }
         }
@@ -202,8 +204,9 @@ impl Live {
 pub struct VariantRun {
     /// Its summary (as `gpuslice run` reports it).
     pub summary: RunSummary,
-    /// Per model: every completed request's latency, ascending [ms].
-    pub latencies: Vec<Vec<f64>>,
+    /// Per model: the latencies of its measured requests [ms] (a sketch: the same estimates
+    /// as the report's percentiles).
+    pub latencies: Vec<LatencySketch>,
 }
 
 /// Where a variant's background run stands.
@@ -454,20 +457,18 @@ impl App {
         &self.scenario.models[self.model].name
     }
 
-    /// Latencies of model `m` to plot, ascending [ms], and where they come from: the selected
-    /// variant's finished background run, else the live simulation so far.
-    pub fn latency_samples(&self, m: usize) -> (Vec<f64>, &'static str) {
+    /// Latencies of model `m` to plot [ms], and where they come from: the selected variant's
+    /// finished background run, else the live simulation so far (`None` if it cannot run).
+    pub fn latency_samples(&self, m: usize) -> (Option<&LatencySketch>, &'static str) {
         if let Some(RunSlot {
             state: RunState::Done(r), ..
         }) = self.runs.get(self.variant)
         {
             if let Some(l) = r.latencies.get(m) {
-                return (l.clone(), "full run");
+                return (Some(l), "full run");
             }
         }
-        let mut v = self.live.sim.as_ref().map(|s| s.model_latencies(m).to_vec()).unwrap_or_default();
-        v.sort_by(f64::total_cmp);
-        (v, "live")
+        (self.live.sim.as_ref().map(|s| s.model_sketch(m)), "live")
     }
 
     /// Simulated time the live simulation advances per wall millisecond at the current speed [ns].

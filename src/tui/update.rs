@@ -737,4 +737,21 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
         assert_eq!(back.name, "tui-test");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_failed_export_is_refused_and_leaves_no_file() {
+        let mut app = small_app();
+        let dir = std::env::temp_dir().join(format!("gpuslice-tui-fail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("missing-folder/export.toml").display().to_string();
+        dispatch(&mut app, crate::tui::export(&path, "name = \"x\"\n"));
+        assert!(
+            matches!(&app.status, Some(Status::Refused(s)) if s.contains("export failed") && s.contains("missing-folder")),
+            "{:?}",
+            app.status
+        );
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0, "nothing written");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -5,7 +5,7 @@
 //! footer (status or the layout input line, then key hints) that grows to fit a long refusal
 //! reason. The help overlay is drawn on top.
 
-mod compare;
+pub(crate) mod compare;
 mod latency;
 mod live;
 mod plan;
@@ -306,6 +306,75 @@ pub(crate) mod tests {
         assert!(screen(&fresh, 80, 24).contains("running"), "runs in flight are shown as such");
     }
 
+    /// The small scenario's models and load with twelve dedicated variants, runs finished.
+    fn twelve_variant_app() -> App {
+        let head = &crate::tui::update::tests::SMALL[..crate::tui::update::tests::SMALL.find("[[variant]]").expect("variants")];
+        let mut text = head.to_string();
+        for v in 0..12 {
+            text.push_str(&format!(
+                "[[variant]]\nname = \"v{v:02}-dedicated\"\ngpu = \"h100-80gb\"\ngpus = [{{ regime = \"dedicated\", models = [\"asr\"] }}, {{ regime = \"dedicated\", models = [\"tts\"] }}]\n"
+            ));
+        }
+        let raw = crate::config::parse_raw(&text, "twelve.toml").expect("valid toml");
+        let mut app = App::new(raw, crate::config::Sources::none("twelve.toml"), 1).expect("valid scenario");
+        finish_runs(&mut app);
+        update(&mut app, Message::GotoView(View::Compare.index()));
+        app
+    }
+
+    #[test]
+    fn compare_view_scrolls_with_the_selected_variant() {
+        // A bar's label starts its row: "│v05-dedicat…".
+        let bar = |v: usize| format!("│v{v:02}-");
+        let mut app = twelve_variant_app();
+        let s = screen(&app, 80, 24);
+        assert!(
+            s.contains(" 1-") && s.contains("/12 ←→"),
+            "the titles say which variants are shown:\n{s}"
+        );
+        assert!(s.contains(&bar(0)) && !s.contains(&bar(11)), "{s}");
+        for _ in 0..11 {
+            update(&mut app, Message::NextVariant);
+        }
+        let s = screen(&app, 80, 24);
+        assert!(
+            s.contains(&bar(11)) && s.contains("-12/12 ←→"),
+            "the window followed the selection:\n{s}"
+        );
+        assert!(!s.contains(&bar(0)), "{s}");
+        // In the middle, the selected variant is shown with its neighbours.
+        for _ in 0..5 {
+            update(&mut app, Message::PrevVariant);
+        }
+        let s = screen(&app, 80, 24);
+        for v in [5, 6, 7] {
+            assert!(s.contains(&bar(v)), "lacks variant {v}:\n{s}");
+        }
+        // A tall terminal shows all twelve, without the note.
+        let s = screen(&app, 200, 60);
+        assert!(
+            s.contains("v00-dedicated") && s.contains("v11-dedicated") && !s.contains("/12 ←→"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn the_compare_window_contains_the_selection_and_fits() {
+        use super::compare::window;
+        for n in 0..15 {
+            for sel in 0..n.max(1) {
+                for rows in 0..20 {
+                    let w = window(n, sel, rows);
+                    assert!(w.end <= n, "{n} {sel} {rows}: {w:?}");
+                    if n > 0 {
+                        assert!(w.contains(&sel), "{n} {sel} {rows}: {w:?}");
+                        assert_eq!(w.len(), rows.clamp(1, n), "{n} {sel} {rows}: {w:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn live_view_shows_active_conversations_and_first_audio() {
         let mut app = crate::tui::update::tests::voice_app();
@@ -522,7 +591,7 @@ pub(crate) mod tests {
         let s = screen(&app, 100, 30);
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tui-capture.txt");
         std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/docs")).expect("docs dir");
-        std::fs::write(path, format!("{s}\n")).expect("write capture");
+        crate::config::files::write_atomic(path, &format!("{s}\n")).expect("write capture");
         println!("{s}");
     }
 }

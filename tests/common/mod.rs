@@ -149,8 +149,9 @@ pub fn run(sc: &Scenario, v: usize, seed: u64) -> RunSummary {
 /// Simulate variant `v` and also return the raw latencies [ms] of model `m` in completion order.
 pub fn run_with_latencies(sc: &Scenario, v: usize, seed: u64, m: usize) -> (RunSummary, Vec<f64>) {
     let mut sim = Simulation::new(sc, v, seed).unwrap_or_else(|e| panic!("variant {v}: {e}"));
+    sim.keep_records().unwrap_or_else(|e| panic!("{e}"));
     while sim.step() {}
-    let lat = sim.model_latencies(m).to_vec();
+    let lat = sim.model_latencies(m).unwrap_or_else(|e| panic!("{e}")).to_vec();
     (sim.summary(), lat)
 }
 

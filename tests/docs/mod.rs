@@ -8,7 +8,7 @@ fn readme() -> String {
 
 #[test]
 fn readme_accuracy_tables_are_current() {
-    let root = format!("{}/traces/h100", env!("CARGO_MANIFEST_DIR"));
+    let root = format!("{}/traces", env!("CARGO_MANIFEST_DIR"));
     let now = gpuslice::validate::accuracy_markdown(&root).expect("accuracy");
     assert!(
         readme().contains(now.trim()),

@@ -11,8 +11,10 @@ fn records(text: &str, blocks: bool) -> Vec<Option<(u64, u64, u64)>> {
     let sc = parse(text);
     let mut sim = Simulation::new(&sc, 0, 7).expect("builds");
     sim.set_decode_blocks(blocks);
+    sim.keep_records().expect("before the first event");
     while sim.step() {}
     sim.request_records()
+        .expect("kept")
         .into_iter()
         .map(|r| r.map(|r| (r.arrival, r.first_token, r.finish)))
         .collect()

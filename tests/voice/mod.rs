@@ -23,8 +23,9 @@ fn records(text: &str, v: usize, blocks: bool) -> Vec<Option<RequestRecord>> {
     let sc = parse(text);
     let mut sim = Simulation::new(&sc, v, 3).expect("builds");
     sim.set_decode_blocks(blocks);
+    sim.keep_records().expect("before the first event");
     while sim.step() {}
-    sim.request_records()
+    sim.request_records().expect("kept")
 }
 
 /// Finished requests only.
@@ -391,11 +392,11 @@ fn turns_per_second_is_users_over_the_mean_cycle() {
         let want = users / cycle_s;
         eprintln!(
             "{pacing}: {} turns/s, users / cycle = 50 / {cycle_s:.4} s = {want:.4}; first audio {:.1} ms",
-            p.throughput_tps, p.time_to_first_audio_ms.mean
+            p.turns_per_s, p.time_to_first_audio_ms.mean
         );
         // Tolerance: a user has at most one cycle cut by each end of the window, cycle / window
         // = 1.1 %; the mean of ~4,500 uniform utterances is within 0.03 % (3 s.e.).
-        assert_close(p.throughput_tps, want, 0.012, &format!("{pacing}: turns/s vs users / mean cycle"));
+        assert_close(p.turns_per_s, want, 0.012, &format!("{pacing}: turns/s vs users / mean cycle"));
         assert_eq!(p.failed, 0);
         let c = r.conversations.as_ref().expect("conversations");
         assert_eq!(
@@ -428,9 +429,11 @@ fn arrival_ties(text: &str) -> (usize, usize) {
     let sc = parse(text);
     let asr = sc.models.iter().position(|m| m.name == "asr").expect("asr");
     let mut sim = Simulation::new(&sc, 0, 5).expect("builds");
+    sim.keep_records().expect("before the first event");
     while sim.step() {}
     let recs: Vec<SimTime> = sim
         .request_records()
+        .expect("kept")
         .into_iter()
         .flatten()
         .filter(|r| r.model == asr)

@@ -2,6 +2,9 @@
 //! (throughput per GPU, cost per hour, failures; p95 latency end to end, of the time to first
 //! audio when a pipeline speaks, and per model), plus a summary table when the terminal is tall
 //! enough.
+//!
+//! With more variants than the charts have rows for, the view shows a window of them that
+//! follows the selected variant (←→ scroll it), and the titles say which ones are shown.
 
 use super::{bar, fit, fmt_ms, BAD, BAR, DIM, SELECTED, TITLE};
 use crate::sim::RunSummary;
@@ -39,12 +42,33 @@ struct Item {
     style: Style,
 }
 
-/// The bar items of a metric: one per variant; runs not finished show their state.
-fn items(app: &App, metric: impl Fn(&RunSummary) -> Option<(f64, String)>) -> Vec<Item> {
+/// The variants shown: `rows` of the `n` variants (all if they fit), placed so that the selected
+/// one is in the window, as near its middle as the ends allow. A pure function of the model, so
+/// moving the selection is what scrolls.
+pub fn window(n: usize, selected: usize, rows: usize) -> std::ops::Range<usize> {
+    let k = rows.clamp(1, n.max(1)).min(n);
+    let first = selected.saturating_sub(k / 2).min(n - k);
+    first..first + k
+}
+
+/// ` a-b/n ←→` (variants a to b of n; the arrows scroll) when only some variants are shown,
+/// else nothing. Short, so that a chart title keeps it at 80 columns.
+fn window_note(w: &std::ops::Range<usize>, n: usize) -> String {
+    if w.len() == n {
+        String::new()
+    } else {
+        format!(" {}-{}/{n} ←→", w.start + 1, w.end)
+    }
+}
+
+/// The bar items of a metric: one per shown variant; runs not finished show their state.
+fn items(app: &App, shown: &std::ops::Range<usize>, metric: impl Fn(&RunSummary) -> Option<(f64, String)>) -> Vec<Item> {
     app.runs
         .iter()
         .zip(&app.scenario.variants)
         .enumerate()
+        .skip(shown.start)
+        .take(shown.len())
         .map(|(v, (slot, var))| {
             let style = if v == app.variant { SELECTED } else { Style::new() };
             let (value, text, style) = match &slot.state {
@@ -118,12 +142,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    let n = app.scenario.variants.len() as u16;
+    let total = app.scenario.variants.len();
     let models: Vec<String> = app.scenario.models.iter().map(|m| m.name.clone()).collect();
-    let left_need = 3 * (n + 2);
+    // Rows for bars: three stacked charts on the left (n bars and 2 border rows each), one bar
+    // group per model plus end to end on the right (n bars and a heading each, 2 border rows).
     let audio = has_audio(app);
-    let groups = models.len() as u16 + 1 + u16::from(audio);
-    let right_need = groups * (n + 1) + 1;
+    let groups = models.len() + 1 + usize::from(audio);
+    let fit_left = usize::from(area.height / 3).saturating_sub(2);
+    let fit_right = usize::from(area.height.saturating_sub(2)) / groups.max(1);
+    let fit_right = fit_right.saturating_sub(1);
+    let shown = window(total, app.variant, fit_left.min(fit_right));
+    let note = window_note(&shown, total);
+    let n = shown.len() as u16;
+    let left_need = 3 * (n + 2);
+    let right_need = groups as u16 * (n + 1) + 1;
     let charts_h = left_need.max(right_need);
     let table_h = n + 3;
     let (charts, table) = if area.height >= charts_h + table_h {
@@ -136,11 +168,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [thr, cost, fail] = Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(left);
     let inner_w = |r: Rect| r.width.saturating_sub(2);
     let t_left = thickness(thr.height.saturating_sub(2), n, 0);
+    let groups = groups as u16;
     let t_right = thickness(right.height.saturating_sub(2), groups * n, groups);
     chart(
-        "throughput per GPU [req/s]",
+        &format!("throughput per GPU [req/s]{note}"),
         bar_lines(
-            &items(app, |s| {
+            &items(app, &shown, |s| {
                 Some((s.throughput_rps_per_gpu, format!("{:.2}", s.throughput_rps_per_gpu)))
             }),
             inner_w(thr),
@@ -152,7 +185,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     chart(
         "cost [$/h]",
         bar_lines(
-            &items(app, |s| Some((s.cost_per_hour_usd, format!("${:.2}", s.cost_per_hour_usd)))),
+            &items(app, &shown, |s| Some((s.cost_per_hour_usd, format!("${:.2}", s.cost_per_hour_usd)))),
             inner_w(cost),
             t_left,
         ),
@@ -162,7 +195,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     chart(
         "failures [requests or turns]",
         bar_lines(
-            &items(app, |s| {
+            &items(app, &shown, |s| {
                 let f = s.failed;
                 let crash = if s.failures.crashes > 0 {
                     format!(" ({} crashes)", s.failures.crashes)
@@ -179,14 +212,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     );
     let mut lines = vec![Line::from(Span::styled("end to end", DIM))];
     lines.extend(bar_lines(
-        &items(app, |s| Some((s.latency_ms.p95, fmt_ms(s.latency_ms.p95)))),
+        &items(app, &shown, |s| Some((s.latency_ms.p95, fmt_ms(s.latency_ms.p95)))),
         inner_w(right),
         t_right,
     ));
     if audio {
         lines.push(Line::from(Span::styled("first audio", DIM)));
         lines.extend(bar_lines(
-            &items(app, |s| first_audio_p95(s).map(|x| (x, fmt_ms(x)))),
+            &items(app, &shown, |s| first_audio_p95(s).map(|x| (x, fmt_ms(x)))),
             inner_w(right),
             t_right,
         ));
@@ -194,18 +227,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     for m in &models {
         lines.push(Line::from(Span::styled(m.clone(), DIM)));
         lines.extend(bar_lines(
-            &items(app, |s| s.models.get(m).map(|x| (x.latency_ms.p95, fmt_ms(x.latency_ms.p95)))),
+            &items(app, &shown, |s| {
+                s.models.get(m).map(|x| (x.latency_ms.p95, fmt_ms(x.latency_ms.p95)))
+            }),
             inner_w(right),
             t_right,
         ));
     }
-    chart("p95 latency [ms]", lines, right, buf);
+    chart(&format!("p95 latency [ms]{note}"), lines, right, buf);
     if let Some(t) = table {
-        render_table(app, t, buf);
+        render_table(app, &shown, t, buf);
     }
 }
 
-fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
+fn render_table(app: &App, shown: &std::ops::Range<usize>, area: Rect, buf: &mut Buffer) {
     let header = Row::new([
         "variant",
         "GPUs",
@@ -220,36 +255,43 @@ fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
         "audio p95",
     ])
     .style(TITLE);
-    let rows = app.runs.iter().zip(&app.scenario.variants).enumerate().map(|(v, (slot, var))| {
-        let style = if v == app.variant { SELECTED } else { Style::new() };
-        let mut cells = vec![var.name.clone(), format!("{}x {}", var.gpus.len(), var.gpu.name)];
-        match &slot.state {
-            RunState::Done(r) => {
-                let s = &r.summary;
-                let parts: Vec<f64> = s
-                    .gpu_utilization
-                    .iter()
-                    .filter(|u| !u.partition.contains(':'))
-                    .map(|u| u.busy_fraction)
-                    .collect();
-                let busy = parts.iter().sum::<f64>() / parts.len().max(1) as f64;
-                cells.extend([
-                    format!("{:.2}", s.cost_per_hour_usd),
-                    format!("{:.2}", s.throughput_rps),
-                    format!("{:.2}", s.throughput_rps_per_gpu),
-                    fmt_ms(s.latency_ms.p50),
-                    fmt_ms(s.latency_ms.p95),
-                    fmt_ms(s.latency_ms.p99),
-                    format!("{}", s.failed),
-                    format!("{:.0}%", busy * 100.0),
-                    first_audio_p95(s).map_or("-".into(), fmt_ms),
-                ]);
+    let rows = app
+        .runs
+        .iter()
+        .zip(&app.scenario.variants)
+        .enumerate()
+        .skip(shown.start)
+        .take(shown.len())
+        .map(|(v, (slot, var))| {
+            let style = if v == app.variant { SELECTED } else { Style::new() };
+            let mut cells = vec![var.name.clone(), format!("{}x {}", var.gpus.len(), var.gpu.name)];
+            match &slot.state {
+                RunState::Done(r) => {
+                    let s = &r.summary;
+                    let parts: Vec<f64> = s
+                        .gpu_utilization
+                        .iter()
+                        .filter(|u| !u.partition.contains(':'))
+                        .map(|u| u.busy_fraction)
+                        .collect();
+                    let busy = parts.iter().sum::<f64>() / parts.len().max(1) as f64;
+                    cells.extend([
+                        format!("{:.2}", s.cost_per_hour_usd),
+                        format!("{:.2}", s.throughput_rps),
+                        format!("{:.2}", s.throughput_rps_per_gpu),
+                        fmt_ms(s.latency_ms.p50),
+                        fmt_ms(s.latency_ms.p95),
+                        fmt_ms(s.latency_ms.p99),
+                        format!("{}", s.failed),
+                        format!("{:.0}%", busy * 100.0),
+                        first_audio_p95(s).map_or("-".into(), fmt_ms),
+                    ]);
+                }
+                RunState::Running => cells.push("running…".into()),
+                RunState::Failed(e) => cells.push(format!("failed: {e}")),
             }
-            RunState::Running => cells.push("running…".into()),
-            RunState::Failed(e) => cells.push(format!("failed: {e}")),
-        }
-        Row::new(cells).style(style)
-    });
+            Row::new(cells).style(style)
+        });
     let name_w = app
         .scenario
         .variants

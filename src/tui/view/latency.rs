@@ -1,9 +1,11 @@
 //! Latency view: the empirical CDF of each model's request latency for the selected variant
 //! (its finished background run, or the live simulation until that arrives), with the model's
 //! SLO as a vertical red line; the title gives the SLO and the share of requests within it.
+//! Both come from the run's latency sketch, the source of the reports' percentiles (within
+//! `metrics::sketch::ALPHA` of the exact values).
 
 use super::{fmt_ms, BAR, DIM, SELECTED, TITLE};
-use crate::metrics::quantile_sorted;
+use crate::metrics::LatencySketch;
 use crate::tui::app::App;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -36,13 +38,11 @@ fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
     let name = &app.scenario.models[m].name;
     let slo = app.slo_ms[m];
     let (s, source) = app.latency_samples(m);
-    let met = if s.is_empty() {
-        0.0
-    } else {
-        s.partition_point(|x| *x <= slo) as f64 / s.len() as f64
-    };
+    let empty = LatencySketch::new();
+    let s = s.unwrap_or(&empty);
+    let met = s.fraction_at_most(slo);
     // Scale to the data; stretch to show the SLO line unless it lies far beyond the data.
-    let data_max = quantile_sorted(&s, 0.995) * 1.15;
+    let data_max = s.quantile(0.995) * 1.15;
     let x_max = if slo <= data_max * 4.0 { data_max.max(slo * 1.1) } else { data_max }.max(1e-3);
     let style = if m == app.model { SELECTED } else { TITLE };
     let title = Line::from(vec![
@@ -50,17 +50,17 @@ fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
         Span::styled(format!("≤{} ms: {:.1}% ", fmt_ms(slo), met * 100.0), Style::new().fg(Color::Red)),
         Span::styled(if slo > x_max { "(SLO off scale →) " } else { "" }, DIM),
     ]);
-    let (p50, p95, p99) = (quantile_sorted(&s, 0.5), quantile_sorted(&s, 0.95), quantile_sorted(&s, 0.99));
+    let (p50, p95, p99) = (s.quantile(0.5), s.quantile(0.95), s.quantile(0.99));
     // The most detail that fits the border.
     let foot = [
         format!(
             " {source} · n {} · p50 {} p95 {} p99 {} ",
-            s.len(),
+            s.count(),
             fmt_ms(p50),
             fmt_ms(p95),
             fmt_ms(p99)
         ),
-        format!(" {source} · n {} · p95 {} p99 {} ", s.len(), fmt_ms(p95), fmt_ms(p99)),
+        format!(" {source} · n {} · p95 {} p99 {} ", s.count(), fmt_ms(p95), fmt_ms(p99)),
         format!(" {source} · p95 {} ", fmt_ms(p95)),
         format!(" {source} "),
     ]
@@ -69,17 +69,16 @@ fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
     .unwrap_or_default();
     let foot = Line::from(Span::styled(foot, DIM));
     let block = Block::bordered().title(title).title_bottom(foot);
-    if s.is_empty() {
+    if s.count() == 0 {
         Paragraph::new(Span::styled("no completed requests yet", DIM))
             .block(block)
             .render(area, buf);
         return;
     }
-    let cdf: Vec<(f64, f64)> = (0..=CDF_POINTS)
-        .map(|i| {
-            let q = i as f64 / CDF_POINTS as f64;
-            (quantile_sorted(&s, q).min(x_max), q)
-        })
+    let cdf: Vec<(f64, f64)> = s
+        .cdf_points(CDF_POINTS + 1)
+        .into_iter()
+        .map(|(ms, q)| (ms.min(x_max), q))
         .collect();
     let slo_line = [(slo, 0.0), (slo, 1.0)];
     let datasets = vec![
