@@ -633,6 +633,8 @@ pub struct Accuracy {
     pub worst_time_sliced: Vec<WorstTimeSliced>,
     /// Published device ratios against the scaling model.
     pub device_comparisons: Vec<PublishedRatio>,
+    /// The LLM engines against NVIDIA's published GenAI-Perf concurrency sweep.
+    pub engine_checks: Vec<EngineCheck>,
 }
 
 /// A metric of an error map (0 when absent, which `validate_dir` never leaves).
@@ -692,6 +694,7 @@ pub fn accuracy(root: &str) -> Result<Accuracy> {
             })
             .collect(),
         device_comparisons: published_comparisons()?,
+        engine_checks: engine_check(&format!("{root}/genai-perf"))?,
     })
 }
 
@@ -741,6 +744,18 @@ impl Accuracy {
                 r.what, r.published, r.predicted, r.error_pct, r.source
             ));
         }
+        s.push_str("\n| LLM engine | concurrency | fitted on it | TTFT p50 err | ITL err | throughput err |\n|---|---|---|---|---|---|\n");
+        for c in self.engine_checks.chunks(3) {
+            s.push_str(&format!(
+                "| {} | {} | {} | {:+.1}% | {:+.1}% | {:+.1}% |\n",
+                c[0].policy,
+                c[0].concurrency,
+                if c[0].fitted { "yes" } else { "no" },
+                c[0].error_pct,
+                c[1].error_pct,
+                c[2].error_pct
+            ));
+        }
         s
     }
 }
@@ -748,4 +763,102 @@ impl Accuracy {
 /// The README's "How accurate is it" tables, as Markdown.
 pub fn accuracy_markdown(root: &str) -> Result<String> {
     Ok(accuracy(root)?.markdown())
+}
+
+/// One figure of the LLM engine check against a published GenAI-Perf sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineCheck {
+    /// The server's scheduling policy.
+    pub policy: &'static str,
+    /// Concurrent clients.
+    pub concurrency: f64,
+    /// True for the concurrencies the model was fitted on.
+    pub fitted: bool,
+    /// `ttft_p50_ms`, `itl_ms` or `throughput_rps`.
+    pub metric: &'static str,
+    /// Published value.
+    pub published: f64,
+    /// Simulated value.
+    pub simulated: f64,
+    /// (simulated - published) / published [%].
+    pub error_pct: f64,
+}
+
+/// The LLM engines against NVIDIA's published NIM sweep of Llama-3.1-8B on an H100
+/// (traces/genai-perf: concurrency 1, 5, 25, 50, 200/200 tokens): the prefill and decode
+/// tables are fitted on concurrency 1 and 5 only, as `gpuslice calibrate --genai-perf` does; the
+/// server then runs the `prefill-first` or the `chunked` policy (mixed steps costed as decode +
+/// the prefill's extra time) and predicts 25 and 50, where batches are 5-10x larger and
+/// prefills share steps with decodes.
+pub fn engine_check(fixture_dir: &str) -> Result<Vec<EngineCheck>> {
+    let file = |c: u32| {
+        let d = format!("{fixture_dir}/llama-3.1-8b-h100-openai-chat-concurrency{c}");
+        let json = format!("{d}/profile_export_genai_perf.json");
+        if Path::new(&json).exists() {
+            json
+        } else {
+            format!("{d}/profile_export_genai_perf.csv")
+        }
+    };
+    let all: Vec<String> = [1, 5, 25, 50].map(file).to_vec();
+    // The NIM's engine batches up to 256 sequences (`trtllm-build --max_batch_size`, default 256:
+    // TensorRT-LLM docs, "trtllm-build" command reference), far above the fitted concurrencies.
+    let mut spec = crate::cli::calibrate::calibrate_load_runs(&all[..2], "h100-80gb", Some(70.0), Some(256), 8192)?;
+    spec.name = "nim-fit".into();
+    let mut src = crate::config::Sources::none("traces/genai-perf");
+    src.models.insert("nim-fit".into(), spec);
+    let mut out = Vec::new();
+    for policy in ["prefill-first", "chunked"] {
+    for (i, f) in all.iter().enumerate() {
+        let run = crate::input::read_load_run(f)?;
+        let raw = crate::config::parse_raw(
+            &format!(
+                r#"name = "nim-chunked"
+duration_s = 120
+warmup_s = 20
+[models.llm]
+from = "nim-fit"
+scheduler = "{policy}"
+max_batch = 256
+[[workload]]
+model = "llm"
+users = {c}
+think_s = 0
+ramp_up_s = 5
+size = {{ dist = "fixed", value = {isl} }}
+out_tokens = {{ dist = "fixed", value = {osl} }}
+[[variant]]
+name = "h100"
+gpu = "h100-80gb"
+gpus = [{{ regime = "dedicated", models = ["llm"] }}]
+"#,
+                c = run.concurrency,
+                isl = run.input_tokens,
+                osl = run.output_tokens
+            ),
+            "nim-chunked (embedded)",
+        )?;
+        let sc = from_raw(&raw, &src)?;
+        let s = Simulation::new(&sc, 0, 1)?.run_to_end();
+        let m = &s.models["llm"];
+        let ttft = m.ttft_ms.unwrap_or_default();
+        let itl = (m.latency_ms.mean - ttft.mean) / (run.output_tokens - 1.0).max(1.0);
+        for (metric, published, simulated) in [
+            ("ttft_p50_ms", run.ttft_p50_ms, ttft.p50),
+            ("itl_ms", run.itl_avg_ms, itl),
+            ("throughput_rps", run.throughput_rps, m.throughput_rps),
+        ] {
+            out.push(EngineCheck {
+                policy,
+                concurrency: run.concurrency,
+                fitted: i < 2,
+                metric,
+                published,
+                simulated: round4(simulated),
+                error_pct: round4((simulated - published) / published * 100.0),
+            });
+        }
+    }
+    }
+    Ok(out)
 }

@@ -147,6 +147,7 @@ pub fn calibrate_load_runs(
     // Seen only from outside, the server's calls cannot be split into fixed, compute and memory
     // parts: take the split of the built-in LLM shape (the same Llama-3.1-8B class) at each cell.
     let builtin = crate::config::builtin_model("h100/llm").ok_or_else(|| Error::Infeasible("built-in h100/llm missing".into()))??;
+    let decode = extend_decode(decode, builtin.op("decode"));
     let mut ops = std::collections::BTreeMap::new();
     for (name, mut t) in [("prefill", prefill), ("decode", decode)] {
         let b = builtin.op(name);
@@ -198,6 +199,32 @@ pub fn calibrate_load_runs(
     spec.validate("calibrate")?;
     Ok(spec)
 }
+
+/// Beyond the largest concurrency of the sweep, a decode step grows with the batch as the
+/// built-in Llama-3.1-8B decode measured on an H100 does (more KV to read and more tokens to
+/// compute per step), scaled to this server at its last measured point. A line through the
+/// sweep's points alone can fall with the batch (their ITLs are within noise of each other),
+/// which no decode step does; extrapolated, it makes large batches nearly free.
+fn extend_decode(mut t: crate::service::OpTable, shape: &crate::service::OpTable) -> crate::service::OpTable {
+    let (Some(&b_last), Some(row)) = (t.batch.last(), t.latency_ms.last()) else {
+        return t;
+    };
+    let (ctx, l_last) = (t.size[0], row[0]);
+    let base = shape.grid_ms(b_last, ctx).0;
+    let mut b = b_last * 2.0;
+    while b <= 2.0 * MAX_EXTENDED_BATCH {
+        let l = l_last * shape.grid_ms(b, ctx).0 / base;
+        t.batch.push(b);
+        t.latency_ms.push(vec![(l * 1e4).round() / 1e4]);
+        t.fixed_frac.push(vec![1.0]);
+        t.compute_frac.push(vec![0.0]);
+        b *= 2.0;
+    }
+    t
+}
+
+/// The batch the extension reaches (the `chunked` engine's default `max_batch`).
+const MAX_EXTENDED_BATCH: f64 = 256.0;
 
 /// Measurements of the profile shapes on other device shares: each DIR holds `gpu.csv` (or its
 /// parent does) and subfolders `full` (the whole GPU) and `sms<N>` (N SMs, a CUDA green
