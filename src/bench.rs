@@ -373,3 +373,154 @@ fn plan_bench() -> Result<PlanBench> {
         best_cost_per_hour_usd: r.best.as_ref().map(|b| b.cost_per_hour_usd),
     })
 }
+
+/// Peak memory of one run (`gpuslice bench --memory`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct MemoryCase {
+    /// `open loop` or `trace replay`.
+    pub load: String,
+    /// Requests completed.
+    pub requests: u64,
+    /// Engine events.
+    pub events: u64,
+    /// Wall time [s].
+    pub seconds: f64,
+    /// Peak resident memory of the process [MiB] (Linux `VmHWM`; absent elsewhere).
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Arrival rate of the memory cases [requests/s]: four H100s serve it at about 60 % busy.
+const MEMORY_RATE_RPS: f64 = 400.0;
+
+/// The memory cases: `requests` ASR requests, Poisson at [`MEMORY_RATE_RPS`] or replayed from
+/// `trace`, on four dedicated H100s (a run long enough that every request is done by its end).
+fn memory_scenario(requests: u64, trace: Option<&str>) -> Result<crate::scenario::Scenario> {
+    let hours = requests as f64 / MEMORY_RATE_RPS;
+    let load = match trace {
+        Some(path) => format!("trace = {path:?}"),
+        None => format!("arrivals = {{ process = \"poisson\", rate_rps = {MEMORY_RATE_RPS} }}\nsize = {{ dist = \"lognormal\", median = 5.8, sigma = 0.6, min = 1.0, max = 30.0 }}"),
+    };
+    crate::config::files::parse_scenario(
+        &format!(
+            r#"
+name = "bench-memory"
+duration_s = {hours}
+warmup_s = 0
+drain_s = 60
+[models.asr]
+from = "h100/asr"
+[[workload]]
+model = "asr"
+{load}
+[[variant]]
+name = "four"
+gpu = "h100-80gb"
+gpus = [{{ regime = "dedicated", models = ["asr"], count = 4 }}]
+"#
+        ),
+        "bench-memory (embedded)",
+        None,
+    )
+}
+
+/// Peak resident memory of this process [MiB], where the OS reports it.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Run one memory case in this process.
+pub fn memory_case(requests: u64, trace: Option<&str>) -> Result<MemoryCase> {
+    let sc = memory_scenario(requests, trace)?;
+    let t = Instant::now();
+    let s = crate::sim::Simulation::new(&sc, 0, 1)?.run_to_end();
+    Ok(MemoryCase {
+        load: if trace.is_some() { "trace replay" } else { "open loop" }.into(),
+        requests: s.completed,
+        events: s.events,
+        seconds: t.elapsed().as_secs_f64(),
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// Write a trace of `rows` ASR requests at [`MEMORY_RATE_RPS`] (the format of traces/h100/*/trace_asr.csv).
+fn write_memory_trace(path: &std::path::Path, rows: u64) -> Result<()> {
+    use std::io::Write;
+    let io = |e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+    writeln!(w, "id,arrival_s,audio_s").map_err(io)?;
+    for i in 0..rows {
+        // Utterances of 1 to 30 s, spread by a multiplicative hash (no RNG needed).
+        let audio = 1.0 + (i.wrapping_mul(2654435761) % 2900) as f64 / 100.0;
+        writeln!(w, "{i},{:.6},{audio:.2}", i as f64 / MEMORY_RATE_RPS).map_err(io)?;
+    }
+    w.flush().map_err(io)
+}
+
+/// Every memory case, each in a fresh process of this executable (a process's peak is its own).
+pub fn memory_bench() -> Result<Vec<MemoryCase>> {
+    let exe = std::env::current_exe().map_err(|e| Error::Io {
+        path: "current executable".into(),
+        message: e.to_string(),
+    })?;
+    let dir = std::env::temp_dir().join(format!("gpuslice-bench-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    let result = (|| {
+        for (requests, trace) in [
+            (1_000_000u64, false),
+            (5_000_000, false),
+            (10_000_000, false),
+            (1_000_000, true),
+            (2_000_000, true),
+            (10_000_000, true),
+        ] {
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.arg("bench-memory-case").arg(requests.to_string());
+            if trace {
+                let path = dir.join(format!("trace-{requests}.csv"));
+                write_memory_trace(&path, requests)?;
+                cmd.arg("--trace").arg(&path);
+            }
+            let o = cmd.output().map_err(|e| Error::Io {
+                path: exe.display().to_string(),
+                message: e.to_string(),
+            })?;
+            if !o.status.success() {
+                return Err(Error::Infeasible(format!(
+                    "memory case {requests}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )));
+            }
+            let case: MemoryCase = serde_json::from_slice(&o.stdout)
+                .map_err(|e| Error::Infeasible(format!("memory case {requests}: unreadable report: {e}")))?;
+            out.push(case);
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result.map(|()| out)
+}
+
+/// The memory benchmark as text.
+pub fn memory_text(cases: &[MemoryCase]) -> String {
+    let mut s = String::new();
+    for c in cases {
+        s.push_str(&format!(
+            "{}, {} requests: peak RSS {}, {:.1} s, {} events\n",
+            c.load,
+            c.requests,
+            c.peak_rss_mib.map_or("unknown (no /proc/self/status)".into(), |m| format!("{m:.0} MiB")),
+            c.seconds,
+            c.events
+        ));
+    }
+    s
+}

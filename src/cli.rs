@@ -240,9 +240,22 @@ pub enum Command {
         /// Runs of the sweep benchmark (ASR + TTS study, 60 s each, 8 seeds per rate; 0: skip it).
         #[arg(long, default_value_t = 1000)]
         sweep_runs: usize,
+        /// Measure peak memory instead: 1, 5 and 10 M open-loop requests and 1, 2 and 10 M-row
+        /// trace replays, each in a fresh process (under a minute).
+        #[arg(long)]
+        memory: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// One case of `bench --memory` in this process (what the benchmark runs in each child).
+    #[command(hide = true)]
+    BenchMemoryCase {
+        /// Requests (open loop) or trace rows.
+        requests: u64,
+        /// Replay this trace instead of an open loop.
+        #[arg(long)]
+        trace: Option<String>,
     },
 }
 
@@ -342,7 +355,17 @@ pub fn run(cli: Cli) -> Result<u8> {
             format,
             compare,
         } => print_out(&profile_text(&model, &gpu, mig.as_deref(), sms, format, compare.as_deref())?),
-        Command::Bench { reps, sweep_runs, format } => {
+        Command::Bench { memory: true, format, .. } => {
+            let m = crate::bench::memory_bench()?;
+            print_out(&match format {
+                Format::Table => crate::bench::memory_text(&m),
+                Format::Json => report::to_json(&m),
+            })
+        }
+        Command::BenchMemoryCase { requests, trace } => {
+            print_out(&report::to_json(&crate::bench::memory_case(requests, trace.as_deref())?))
+        }
+        Command::Bench { reps, sweep_runs, format, .. } => {
             let b = crate::bench::bench(reps, sweep_runs)?;
             print_out(&match format {
                 Format::Table => b.text(),
