@@ -38,3 +38,35 @@ fn readme_scenario_example_is_valid() {
     assert_eq!(runs[0].gpus, 5);
     assert!(runs[0].completed > 0 && runs[0].failures.crashes == 1);
 }
+
+/// The fault-isolation table of README "Faults": the crash study with each fault kind.
+fn fault_table() -> String {
+    let file = format!("{}/experiments/a100-voice-consolidation-crash.toml", env!("CARGO_MANIFEST_DIR"));
+    let mut s = String::from(
+        "| TTS fault kind | dedicated (3 GPUs) | time-sliced | MIG | MPS |\n|---|---|---|---|---|\n",
+    );
+    for kind in ["process", "context-error", "memory-exhaustion", "device-reset"] {
+        let set = [format!("variant[*].faults[0].kind=\"{kind}\"")];
+        let sc = gpuslice::cli::load_scenario_with(Some(&file), &set).expect("crash study");
+        let runs = gpuslice::sim::run_scenario(&sc, 1).expect("runs");
+        s.push_str(&format!("| `{kind}` |"));
+        for r in &runs {
+            let a = |m: &str| 100.0 * r.failures.availability.get(m).copied().unwrap_or(1.0);
+            let turns = r.stages.values().next().expect("the voice pipeline");
+            s.push_str(&format!(
+                " ASR {:.1} %, TTS {:.1} %, turns {:.1} % |",
+                a("asr"),
+                a("tts"),
+                100.0 * turns.availability
+            ));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn readme_fault_table_is_current() {
+    let now = fault_table();
+    assert!(readme().contains(&now), "README 'Faults' table differs; paste:\n{now}");
+}
