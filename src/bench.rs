@@ -41,7 +41,7 @@ pub fn time_sweep(plan: &crate::sweep::Plan, threads: usize) -> Result<(String, 
         text.push_str(rows);
         Ok(())
     };
-    crate::cli::sweep::execute(
+    crate::sweep::execute(
         &pool,
         plan,
         &layout,
@@ -426,7 +426,13 @@ gpus = [{{ regime = "dedicated", models = ["asr"], count = 4 }}]
 /// Peak resident memory of this process [MiB], where the OS reports it.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
 }
 
@@ -517,7 +523,8 @@ pub fn memory_text(cases: &[MemoryCase]) -> String {
             "{}, {} requests: peak RSS {}, {:.1} s, {} events\n",
             c.load,
             c.requests,
-            c.peak_rss_mib.map_or("unknown (no /proc/self/status)".into(), |m| format!("{m:.0} MiB")),
+            c.peak_rss_mib
+                .map_or("unknown (no /proc/self/status)".into(), |m| format!("{m:.0} MiB")),
             c.seconds,
             c.events
         ));

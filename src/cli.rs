@@ -5,7 +5,8 @@ pub mod calibrate;
 pub mod plan;
 pub mod sweep;
 
-use calibrate::{calibrate_files, calibrate_load_runs, kind_of};
+use crate::input::calibrate_load_runs;
+use calibrate::{calibrate_files, kind_of};
 
 use crate::catalog::{place_layout, Catalog};
 use crate::config;
@@ -365,7 +366,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::BenchMemoryCase { requests, trace } => {
             print_out(&report::to_json(&crate::bench::memory_case(requests, trace.as_deref())?))
         }
-        Command::Bench { reps, sweep_runs, format, .. } => {
+        Command::Bench {
+            reps, sweep_runs, format, ..
+        } => {
             let b = crate::bench::bench(reps, sweep_runs)?;
             print_out(&match format {
                 Format::Table => b.text(),

@@ -214,3 +214,110 @@ mod tests {
             .contains("missing column 'when'"));
     }
 }
+
+/// Fit an LLM model from GenAI-Perf / AIPerf exports (see [`crate::calibrate::fit_load_runs`]).
+pub fn calibrate_load_runs(
+    files: &[String],
+    gpu: &str,
+    memory_gib: Option<f64>,
+    kv_slots: Option<u32>,
+    max_context: u32,
+) -> Result<crate::service::ModelSpec> {
+    let cat = crate::catalog::Catalog::builtin();
+    let g = cat
+        .gpu(gpu)
+        .ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{gpu}' (known: {})", cat.names())))?;
+    let runs: Vec<_> = files.iter().map(|f| crate::input::read_load_run(f)).collect::<Result<_>>()?;
+    let (prefill, decode, diag) = crate::calibrate::fit_load_runs(&runs).map_err(|m| Error::input(files.join(","), "", m))?;
+    let max_c = runs.iter().map(|r| r.concurrency).fold(0.0, f64::max);
+    // Without --memory-gib, assume the server takes 90 % of the GPU: the default memory share of
+    // vLLM (`gpu_memory_utilization = 0.9`) and TensorRT-LLM's KV-cache fraction, which pre-allocate it.
+    let memory = memory_gib.unwrap_or(g.memory_gib * 0.9);
+    if !(memory.is_finite() && memory > 0.0) {
+        return Err(Error::input(
+            "--memory-gib",
+            "",
+            format!("must be a positive number, got '{memory}'"),
+        ));
+    }
+    // Seen only from outside, the server's calls cannot be split into fixed, compute and memory
+    // parts: take the split of the built-in LLM shape (the same Llama-3.1-8B class) at each cell.
+    let builtin = crate::config::builtin_model("h100/llm").ok_or_else(|| Error::Infeasible("built-in h100/llm missing".into()))??;
+    let decode = extend_decode(decode, builtin.op("decode"));
+    let mut ops = std::collections::BTreeMap::new();
+    for (name, mut t) in [("prefill", prefill), ("decode", decode)] {
+        let b = builtin.op(name);
+        for (i, &bb) in t.batch.iter().enumerate() {
+            for (j, &ss) in t.size.iter().enumerate() {
+                let (f, c) = b.fractions(bb, ss);
+                t.fixed_frac[i][j] = f;
+                t.compute_frac[i][j] = c;
+            }
+        }
+        ops.insert(name.to_string(), t);
+    }
+    let spec = crate::service::ModelSpec {
+        name: "llm".into(),
+        kind: crate::service::ServiceKind::Llm,
+        reference_gpu: g.name.clone(),
+        description: "LLM server fitted from GenAI-Perf/AIPerf concurrency sweeps".into(),
+        memory: crate::service::MemoryFootprint {
+            weights_gib: 0.0,
+            runtime_gib: memory,
+        },
+        max_batch: 1,
+        dispatch_ms: 0.0,
+        call_gap_ms: 0.0,
+        gpu_busy_fraction: 1.0,
+        sync_copy_ms: 0.0,
+        frames_per_char: None,
+        frames_range: None,
+        frames_per_s: None,
+        llm: Some(crate::service::LlmSpec {
+            max_seqs: kv_slots.unwrap_or(max_c.round().max(1.0) as u32),
+            max_context_tokens: max_context,
+            ..crate::service::LlmSpec::gpubench()
+        }),
+        asr_mode: crate::config::AsrMode::Offline,
+        chunk_s: 0.32,
+        tts_policy: crate::config::TtsPolicy::Static,
+        first_chunk_frames: 22,
+        ops,
+        memory_override: false,
+        scaling: builtin.scaling,
+        calibration: serde_json::json!({
+            "sources": { "genai_perf": files },
+            "form": diag["form"],
+            "prefill_rule": diag["prefill_rule"],
+            "ops": { "decode": diag["decode"] },
+        }),
+    };
+    spec.validate("calibrate")?;
+    Ok(spec)
+}
+
+/// Beyond the largest concurrency of the sweep, a decode step grows with the batch as the
+/// built-in Llama-3.1-8B decode measured on an H100 does (more KV to read and more tokens to
+/// compute per step), scaled to this server at its last measured point. A line through the
+/// sweep's points alone can fall with the batch (their ITLs are within noise of each other),
+/// which no decode step does; extrapolated, it makes large batches nearly free.
+fn extend_decode(mut t: crate::service::OpTable, shape: &crate::service::OpTable) -> crate::service::OpTable {
+    let (Some(&b_last), Some(row)) = (t.batch.last(), t.latency_ms.last()) else {
+        return t;
+    };
+    let (ctx, l_last) = (t.size[0], row[0]);
+    let base = shape.grid_ms(b_last, ctx).0;
+    let mut b = b_last * 2.0;
+    while b <= 2.0 * MAX_EXTENDED_BATCH {
+        let l = l_last * shape.grid_ms(b, ctx).0 / base;
+        t.batch.push(b);
+        t.latency_ms.push(vec![(l * 1e4).round() / 1e4]);
+        t.fixed_frac.push(vec![1.0]);
+        t.compute_frac.push(vec![0.0]);
+        b *= 2.0;
+    }
+    t
+}
+
+/// The batch the extension reaches (the `chunked` engine's default `max_batch`).
+const MAX_EXTENDED_BATCH: f64 = 256.0;

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod input;
 pub mod k8s;
 pub mod metrics;

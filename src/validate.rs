@@ -803,17 +803,17 @@ pub fn engine_check(fixture_dir: &str) -> Result<Vec<EngineCheck>> {
     let all: Vec<String> = [1, 5, 25, 50].map(file).to_vec();
     // The NIM's engine batches up to 256 sequences (`trtllm-build --max_batch_size`, default 256:
     // TensorRT-LLM docs, "trtllm-build" command reference), far above the fitted concurrencies.
-    let mut spec = crate::cli::calibrate::calibrate_load_runs(&all[..2], "h100-80gb", Some(70.0), Some(256), 8192)?;
+    let mut spec = crate::input::calibrate_load_runs(&all[..2], "h100-80gb", Some(70.0), Some(256), 8192)?;
     spec.name = "nim-fit".into();
     let mut src = crate::config::Sources::none("traces/genai-perf");
     src.models.insert("nim-fit".into(), spec);
     let mut out = Vec::new();
     for policy in ["prefill-first", "chunked"] {
-    for (i, f) in all.iter().enumerate() {
-        let run = crate::input::read_load_run(f)?;
-        let raw = crate::config::parse_raw(
-            &format!(
-                r#"name = "nim-chunked"
+        for (i, f) in all.iter().enumerate() {
+            let run = crate::input::read_load_run(f)?;
+            let raw = crate::config::parse_raw(
+                &format!(
+                    r#"name = "nim-chunked"
 duration_s = 120
 warmup_s = 20
 [models.llm]
@@ -832,33 +832,33 @@ name = "h100"
 gpu = "h100-80gb"
 gpus = [{{ regime = "dedicated", models = ["llm"] }}]
 "#,
-                c = run.concurrency,
-                isl = run.input_tokens,
-                osl = run.output_tokens
-            ),
-            "nim-chunked (embedded)",
-        )?;
-        let sc = from_raw(&raw, &src)?;
-        let s = Simulation::new(&sc, 0, 1)?.run_to_end();
-        let m = &s.models["llm"];
-        let ttft = m.ttft_ms.unwrap_or_default();
-        let itl = (m.latency_ms.mean - ttft.mean) / (run.output_tokens - 1.0).max(1.0);
-        for (metric, published, simulated) in [
-            ("ttft_p50_ms", run.ttft_p50_ms, ttft.p50),
-            ("itl_ms", run.itl_avg_ms, itl),
-            ("throughput_rps", run.throughput_rps, m.throughput_rps),
-        ] {
-            out.push(EngineCheck {
-                policy,
-                concurrency: run.concurrency,
-                fitted: i < 2,
-                metric,
-                published,
-                simulated: round4(simulated),
-                error_pct: round4((simulated - published) / published * 100.0),
-            });
+                    c = run.concurrency,
+                    isl = run.input_tokens,
+                    osl = run.output_tokens
+                ),
+                "nim-chunked (embedded)",
+            )?;
+            let sc = from_raw(&raw, &src)?;
+            let s = Simulation::new(&sc, 0, 1)?.run_to_end();
+            let m = &s.models["llm"];
+            let ttft = m.ttft_ms.unwrap_or_default();
+            let itl = (m.latency_ms.mean - ttft.mean) / (run.output_tokens - 1.0).max(1.0);
+            for (metric, published, simulated) in [
+                ("ttft_p50_ms", run.ttft_p50_ms, ttft.p50),
+                ("itl_ms", run.itl_avg_ms, itl),
+                ("throughput_rps", run.throughput_rps, m.throughput_rps),
+            ] {
+                out.push(EngineCheck {
+                    policy,
+                    concurrency: run.concurrency,
+                    fitted: i < 2,
+                    metric,
+                    published,
+                    simulated: round4(simulated),
+                    error_pct: round4((simulated - published) / published * 100.0),
+                });
+            }
         }
-    }
     }
     Ok(out)
 }

@@ -10,9 +10,8 @@
 
 use crate::config::files::{load_sources, read_scenario, write_atomic, Sources};
 use crate::error::{Error, Result};
-use crate::sweep::{self, Failure, Layout, Manifest, Plan, Shard};
+use crate::sweep::{self, execute, Failure, Layout, Manifest, Plan, Shard};
 use clap::ValueEnum;
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Seek, Write};
 use std::path::Path;
@@ -309,72 +308,6 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
         failures: &failures,
     };
     finish(&plan, &layout, &report, args.format, std::io::stderr().is_terminal())
-}
-
-/// Run `todo` (run ids, ascending) on `pool` and hand each run's rows to `sink` in id order,
-/// each run's rows in one call. Runs are started in id order (`par_bridge`), so they finish
-/// nearly in order and few wait in the reordering buffer. Setting `stop` launches no more runs;
-/// those in flight finish and are handed over, and so are runs that finished after a skipped one
-/// (still in id order). An error of a run or of `sink` sets `stop`; it is returned once the runs
-/// in flight are handed over (after a `sink` error, nothing more is handed over).
-#[allow(clippy::too_many_arguments)]
-pub fn execute(
-    pool: &rayon::ThreadPool,
-    plan: &Plan,
-    layout: &Layout,
-    scenarios: &[crate::scenario::Scenario],
-    todo: &[u64],
-    stop: &AtomicBool,
-    bar: &indicatif::ProgressBar,
-    sink: &mut dyn FnMut(&str) -> Result<()>,
-) -> Result<()> {
-    let (tx, rx) = std::sync::mpsc::channel::<(u64, Result<String>)>();
-    let mut first_err: Option<Error> = None;
-    let mut sink_err: Option<Error> = None;
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            pool.install(|| {
-                todo.iter().par_bridge().for_each_with(tx, |tx, &id| {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let (c, seed) = plan.run(id);
-                    let rows = crate::sim::run_scenario(&scenarios[c], seed).and_then(|r| layout.run_rows(plan, id, &r));
-                    let _ = tx.send((id, rows));
-                })
-            })
-        });
-        let mut pending: BTreeMap<u64, String> = BTreeMap::new();
-        let mut next = 0usize;
-        let mut hand_over = |text: &str| {
-            if sink_err.is_none() {
-                if let Err(e) = sink(text) {
-                    sink_err = Some(e);
-                    stop.store(true, Ordering::SeqCst);
-                }
-            }
-        };
-        for (id, rows) in rx {
-            bar.inc(1);
-            match rows {
-                Ok(t) => {
-                    pending.insert(id, t);
-                }
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                    stop.store(true, Ordering::SeqCst);
-                }
-            }
-            while let Some(t) = todo.get(next).and_then(|id| pending.remove(id)) {
-                hand_over(&t);
-                next += 1;
-            }
-        }
-        for t in pending.values() {
-            hand_over(t);
-        }
-    });
-    sink_err.or(first_err).map_or(Ok(()), Err)
 }
 
 /// Runs in id order; rewrites results.csv (atomically) when they were not, e.g. after a

@@ -279,8 +279,8 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
                 return None;
             };
             let spec = app.plan_spec();
-            let scenario = crate::cli::plan::emitted_scenario(&spec, &app.source, PLAN_EXPORT_PATH, best);
-            let k8s = crate::k8s::emit(&crate::cli::plan::k8s_deployment(&spec.name, best));
+            let scenario = crate::export::emitted_scenario(&spec, &app.source, PLAN_EXPORT_PATH, best);
+            let k8s = crate::k8s::emit(&crate::export::k8s_deployment(&spec.name, best));
             match (scenario, k8s) {
                 (Ok(text), Ok(files)) => {
                     app.effects.push(super::app::Effect::ExportPlan {

@@ -30,7 +30,11 @@ mod tests {
         for (v, b) in batch.iter().enumerate() {
             let w = run_variant(&app.scenario, v, 1).expect("runs");
             assert_eq!(to_json(&w.summary), to_json(b), "variant {v}");
-            assert_eq!(w.latencies[0].count(), b.models["asr"].completed, "the sketch holds every measured request");
+            assert_eq!(
+                w.latencies[0].count(),
+                b.models["asr"].completed,
+                "the sketch holds every measured request"
+            );
         }
     }
 }

@@ -42,9 +42,7 @@ fn readme_scenario_example_is_valid() {
 /// The fault-isolation table of README "Faults": the crash study with each fault kind.
 fn fault_table() -> String {
     let file = format!("{}/experiments/a100-voice-consolidation-crash.toml", env!("CARGO_MANIFEST_DIR"));
-    let mut s = String::from(
-        "| TTS fault kind | dedicated (3 GPUs) | time-sliced | MIG | MPS |\n|---|---|---|---|---|\n",
-    );
+    let mut s = String::from("| TTS fault kind | dedicated (3 GPUs) | time-sliced | MIG | MPS |\n|---|---|---|---|---|\n");
     for kind in ["process", "context-error", "memory-exhaustion", "device-reset"] {
         let set = [format!("variant[*].faults[0].kind=\"{kind}\"")];
         let sc = gpuslice::cli::load_scenario_with(Some(&file), &set).expect("crash study");

@@ -91,7 +91,10 @@ faults = [{{ model = "llm", replica = 1, mtbf_s = 9, restart_s = 1 }}]
 "#
         ));
         let r = run(&sc, 0, 5);
-        assert!(r.completed > 100 && r.failures.timed_out > 0 && r.failures.crashes > 0, "{policy}: exercises timeouts and crashes");
+        assert!(
+            r.completed > 100 && r.failures.timed_out > 0 && r.failures.crashes > 0,
+            "{policy}: exercises timeouts and crashes"
+        );
         same_with_and_without_reuse(&sc, 5);
     }
 }
@@ -128,7 +131,10 @@ gpus = [{{ regime = "dedicated", models = ["asr"] }}]
     };
     let (short, short_all) = one(100);
     let (long, long_all) = one(1000);
-    assert!(long_all.0 > 100_000 && long_all.0 >= 9 * short_all.0, "records grow with the run: {short_all:?} {long_all:?}");
+    assert!(
+        long_all.0 > 100_000 && long_all.0 >= 9 * short_all.0,
+        "records grow with the run: {short_all:?} {long_all:?}"
+    );
     // Slots follow the requests in flight (a few dozen at most here), not the 100 k done.
     assert!(long.0 < 200 && long.1 < 200, "{long:?}");
     assert!(long.0 <= short.0 + 50, "flat: {short:?} -> {long:?}");
@@ -154,9 +160,18 @@ fn reported_percentiles_are_within_the_sketch_bound_of_the_exact_ones() {
         let got = r.models["asr"].latency_ms;
         let alpha = gpuslice::metrics::sketch::ALPHA;
         // Reports round to 4 decimals: allow that on top of the bound.
-        for (k, e, g) in [("p50", exact.p50, got.p50), ("p95", exact.p95, got.p95), ("p99", exact.p99, got.p99)] {
+        for (k, e, g) in [
+            ("p50", exact.p50, got.p50),
+            ("p95", exact.p95, got.p95),
+            ("p99", exact.p99, got.p99),
+        ] {
             assert!((g - e).abs() <= alpha * e + 1e-4, "variant {v} {k}: sketch {g} vs exact {e}");
         }
-        assert!((got.mean - exact.mean).abs() <= 1e-4, "the mean is exact: {} vs {}", got.mean, exact.mean);
+        assert!(
+            (got.mean - exact.mean).abs() <= 1e-4,
+            "the mean is exact: {} vs {}",
+            got.mean,
+            exact.mean
+        );
     }
 }

@@ -159,7 +159,7 @@ seeds = 2
     // The emitted scenario reproduces the plan: every seed meets every SLO, and the worst
     // value over the seeds is what the plan reported.
     let out = d.join("best.toml");
-    std::fs::write(&out, gpuslice::cli::plan::emitted_scenario(&raw, &spec, &out, best).expect("emits")).expect("writes");
+    std::fs::write(&out, gpuslice::export::emitted_scenario(&raw, &spec, &out, best).expect("emits")).expect("writes");
     let (raw2, src2) = read_scenario(&out).expect("emitted scenario reads");
     let sc = gpuslice::config::from_raw(&raw2, &src2).expect("emitted scenario is valid");
     assert_eq!(sc.variants.len(), 1);
@@ -175,7 +175,7 @@ seeds = 2
     // Kubernetes files: each parses as YAML; each model gets a Deployment requesting a GPU or
     // the MIG profile the plan gave it.
     let dir = d.join("k8s");
-    let files = gpuslice::cli::plan::write_k8s(&dir, &raw.name, best).expect("k8s files");
+    let files = gpuslice::export::write_k8s(&dir, &raw.name, best).expect("k8s files");
     for f in &files {
         let text = std::fs::read_to_string(f).expect("written");
         if f.ends_with(".yaml") {

@@ -119,7 +119,7 @@ fn genai_perf_fit_reproduces_its_measurements() {
         .collect();
     let runs: Vec<_> = files.iter().map(|f| gpuslice::input::read_load_run(f).expect(f)).collect();
     assert_eq!(runs[2].concurrency, 25.0, "CSV: concurrency from the folder name");
-    let spec = gpuslice::cli::calibrate::calibrate_load_runs(&files, "h100-80gb", Some(70.0), None, 8192).expect("fits");
+    let spec = gpuslice::input::calibrate_load_runs(&files, "h100-80gb", Some(70.0), None, 8192).expect("fits");
     let dir = TempDir::new("genai");
     let model = dir.write("llm.json", &serde_json::to_string(&spec).expect("json"));
     for r in &runs {
@@ -164,7 +164,7 @@ fn genai_perf_inputs_it_cannot_use_are_refused() {
     let one = vec![format!(
         "{fx}/llama-3.1-8b-h100-openai-chat-concurrency1/profile_export_genai_perf.json"
     )];
-    let e = gpuslice::cli::calibrate::calibrate_load_runs(&one, "h100-80gb", None, None, 8192)
+    let e = gpuslice::input::calibrate_load_runs(&one, "h100-80gb", None, None, 8192)
         .expect_err("one run")
         .to_string();
     assert!(e.contains("two or more concurrencies"), "{e}");

@@ -75,11 +75,7 @@ fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
             .render(area, buf);
         return;
     }
-    let cdf: Vec<(f64, f64)> = s
-        .cdf_points(CDF_POINTS + 1)
-        .into_iter()
-        .map(|(ms, q)| (ms.min(x_max), q))
-        .collect();
+    let cdf: Vec<(f64, f64)> = s.cdf_points(CDF_POINTS + 1).into_iter().map(|(ms, q)| (ms.min(x_max), q)).collect();
     let slo_line = [(slo, 0.0), (slo, 1.0)];
     let datasets = vec![
         Dataset::default()

@@ -1,0 +1,107 @@
+//! What a plan exports: the scenario of the chosen candidate and its Kubernetes files, for
+//! `gpuslice plan --emit-scenario/--emit-k8s` and the TUI's Plan view alike.
+
+use crate::config::files::write_atomic;
+use crate::config::raw::RawScenario;
+use crate::error::{Error, Result};
+use crate::k8s::{K8sDeployment, K8sGpu};
+use crate::plan::Candidate;
+use std::path::Path;
+
+/// The best candidate as a scenario `gpuslice run` accepts: the spec's models, workloads and
+/// SLOs with the one variant (model and trace paths made absolute when the file is written to
+/// another folder, so that they still resolve).
+pub fn emitted_scenario(raw: &RawScenario, spec_path: &str, out_path: &str, best: &Candidate) -> Result<String> {
+    let mut sc = raw.clone();
+    sc.plan = None;
+    sc.sweep = None;
+    sc.variant = vec![best.variant.clone()];
+    let from_dir = Path::new(spec_path).parent().unwrap_or(Path::new(""));
+    let to_dir = Path::new(out_path).parent().unwrap_or(Path::new(""));
+    let same = std::fs::canonicalize(if from_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        from_dir
+    })
+    .ok()
+        == std::fs::canonicalize(if to_dir.as_os_str().is_empty() { Path::new(".") } else { to_dir }).ok();
+    if !same {
+        let abs = |p: &str| -> String {
+            let path = Path::new(p);
+            if path.is_absolute() {
+                return p.to_string();
+            }
+            std::fs::canonicalize(from_dir.join(path)).map_or_else(|_| p.to_string(), |a| a.display().to_string())
+        };
+        for m in sc.models.values_mut() {
+            if crate::config::builtin_model(&m.from).is_none() {
+                m.from = abs(&m.from);
+            }
+        }
+        for w in &mut sc.workload {
+            if let Some(t) = w.trace.as_mut() {
+                *t = abs(t);
+            }
+        }
+    }
+    let body = toml::to_string(&sc).map_err(|e| Error::input(out_path, "", format!("cannot write the scenario: {e}")))?;
+    Ok(format!(
+        "# Planned by `gpuslice plan {spec_path}`: the cheapest deployment meeting every SLO on every seed\n# ({}, {} GPUs, ${:.2}/h). `gpuslice run` on this file reproduces the plan's figures seed by seed.\n{body}",
+        best.name, best.gpus, best.cost_per_hour_usd
+    ))
+}
+
+/// The Kubernetes deployment of a candidate (names as DNS-1123 labels).
+pub fn k8s_deployment(name: &str, best: &Candidate) -> K8sDeployment {
+    let label: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .trim_matches('-')
+        .chars()
+        .take(40)
+        .collect();
+    let gpus = best
+        .placement
+        .iter()
+        .map(|g| match g.regime.as_str() {
+            "mig" => K8sGpu::Mig {
+                instances: g
+                    .layout
+                    .as_deref()
+                    .unwrap_or("")
+                    .split(',')
+                    .zip(&g.models)
+                    .map(|(p, m)| (p.to_string(), Some(m.clone())))
+                    .collect(),
+            },
+            "time-sliced" => K8sGpu::TimeSliced { models: g.models.clone() },
+            "mps" => K8sGpu::Mps { models: g.models.clone() },
+            _ => K8sGpu::Dedicated {
+                model: g.models[0].clone(),
+            },
+        })
+        .collect();
+    K8sDeployment::new(
+        if label.is_empty() { "gpuslice".to_string() } else { label },
+        best.gpu_type.clone(),
+        gpus,
+    )
+}
+
+/// Write the Kubernetes files of a candidate into `dir` (created if missing).
+pub fn write_k8s(dir: &str, name: &str, best: &Candidate) -> Result<Vec<String>> {
+    let files = crate::k8s::emit(&k8s_deployment(name, best))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+        path: dir.to_string(),
+        message: e.to_string(),
+    })?;
+    let mut written = Vec::new();
+    for f in files {
+        let path = Path::new(dir).join(&f.name).display().to_string();
+        write_atomic(&path, &f.text)?;
+        written.push(path);
+    }
+    Ok(written)
+}
