@@ -195,26 +195,6 @@ pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bad_values_name_file_line_and_column() {
-        let t = Table::parse("batch,latency_ms\n1,-3\n2,NaN\n", "t.csv").expect("csv ok");
-        assert_eq!(
-            t.nonneg(0, "latency_ms", true).expect_err("negative").to_string(),
-            "t.csv: line 2 column 'latency_ms': must be positive, got '-3'"
-        );
-        assert!(t.num(1, "latency_ms").expect_err("nan").to_string().contains("'NaN'"));
-        assert!(t
-            .require(&["when"])
-            .expect_err("cols")
-            .to_string()
-            .contains("missing column 'when'"));
-    }
-}
-
 /// Fit an LLM model from GenAI-Perf / AIPerf exports (see [`crate::calibrate::fit_load_runs`]).
 pub fn calibrate_load_runs(
     files: &[String],
@@ -321,3 +301,23 @@ fn extend_decode(mut t: crate::service::OpTable, shape: &crate::service::OpTable
 
 /// The batch the extension reaches (the `chunked` engine's default `max_batch`).
 const MAX_EXTENDED_BATCH: f64 = 256.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_name_file_line_and_column() {
+        let t = Table::parse("batch,latency_ms\n1,-3\n2,NaN\n", "t.csv").expect("csv ok");
+        assert_eq!(
+            t.nonneg(0, "latency_ms", true).expect_err("negative").to_string(),
+            "t.csv: line 2 column 'latency_ms': must be positive, got '-3'"
+        );
+        assert!(t.num(1, "latency_ms").expect_err("nan").to_string().contains("'NaN'"));
+        assert!(t
+            .require(&["when"])
+            .expect_err("cols")
+            .to_string()
+            .contains("missing column 'when'"));
+    }
+}
