@@ -127,7 +127,12 @@ pub fn parse_scenario(text: &str, file: &str, dir: Option<&Path>) -> Result<Scen
 
 /// Parse and check a model JSON text; `name` is the file for messages.
 pub fn parse_model(text: &str, name: &str) -> Result<ModelSpec> {
-    let m: ModelSpec = serde_json::from_str(text).map_err(|e| Error::input(name, "", e.to_string()))?;
+    let m: ModelSpec = serde_json::from_str(text).map_err(|e| {
+        // A syntax error (garbage, an empty file, a NaN literal JSON does not have) says so; a
+        // wrong field or type is serde's own message, which names it.
+        let what = if e.is_syntax() || e.is_eof() { "not valid JSON: " } else { "" };
+        Error::input(name, "", format!("{what}{e}"))
+    })?;
     m.validate(name)?;
     Ok(m)
 }
@@ -240,16 +245,28 @@ impl<'a> TraceBuilder<'a> {
 
     fn push(&mut self, line: usize, arrival_s: f64, size: f64, size_col: &str, out: Option<(f64, &str)>) -> Result<()> {
         if !(arrival_s.is_finite() && (0.0..=super::limits::MAX_VALUE).contains(&arrival_s)) {
-            return Err(self.err(line, "arrival", format!("must be a time from 0 to 1e9 s, got '{arrival_s}'")));
+            return Err(self.err(
+                line,
+                "arrival",
+                format!("must be a time from 0 to 1e9 s, got '{}'", super::num(arrival_s)),
+            ));
         }
         // f32 is exact for integers up to 2^24 (16.7 M tokens or characters).
         if !(size.is_finite() && size > 0.0 && size <= 16_777_216.0) {
-            return Err(self.err(line, size_col, format!("must be a positive size up to 16777216, got '{size}'")));
+            return Err(self.err(
+                line,
+                size_col,
+                format!("must be a positive size up to 16777216, got '{}'", super::num(size)),
+            ));
         }
         let out_tokens = match out {
             Some((o, col)) => {
                 if !(o.is_finite() && (1.0..=16_777_216.0).contains(&o)) {
-                    return Err(self.err(line, col, format!("must be a positive token count up to 16777216, got '{o}'")));
+                    return Err(self.err(
+                        line,
+                        col,
+                        format!("must be a positive token count up to 16777216, got '{}'", super::num(o)),
+                    ));
                 }
                 o.round() as u32
             }
