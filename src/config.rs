@@ -80,6 +80,10 @@ pub mod limits {
     pub const MAX_BATCH: u32 = 65_536;
     /// Longest LLM context [tokens].
     pub const MAX_CONTEXT_TOKENS: u32 = 10_000_000;
+    /// Most time slices a scenario may need: (duration_s + drain_s) / quantum_ms summed over
+    /// the time-sliced GPUs of every variant (the engine's cost grows with the slices of a
+    /// contended GPU: 2e10 took 40 s). 1e9 is 2.1e6 GPU-seconds at the default 2.1 ms slice.
+    pub const MAX_SLICES: f64 = 1e9;
 }
 use limits::*;
 
@@ -208,6 +212,7 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
         .enumerate()
         .map(|(vi, v)| resolve_variant(&c, vi, v, &model_idx, duration + drain))
         .collect::<Result<Vec<_>>>()?;
+    check_slices(&c, &variants, duration + drain)?;
     let mut vnames = std::collections::BTreeSet::new();
     for (i, v) in variants.iter().enumerate() {
         if !vnames.insert(v.name.as_str()) {
@@ -936,6 +941,36 @@ fn resolve_gpu(
         }
     };
     Ok((regime, tenants))
+}
+
+/// The time slices every time-sliced GPU may take over the run, summed over the variants, must
+/// stay within [`MAX_SLICES`]; the message names the GPU entry with the shortest slice.
+fn check_slices(c: &Check, variants: &[Variant], horizon: SimTime) -> Result<()> {
+    let mut total = 0.0;
+    let mut worst: Option<(usize, SimTime)> = None;
+    for (vi, v) in variants.iter().enumerate() {
+        for g in &v.gpus {
+            if let Regime::TimeSliced { quantum, .. } = g.regime {
+                total += horizon as f64 / quantum.max(1) as f64;
+                if worst.is_none_or(|(_, q)| quantum < q) {
+                    worst = Some((vi, quantum));
+                }
+            }
+        }
+    }
+    if total > MAX_SLICES {
+        let (vi, q) = worst.expect("a time-sliced GPU");
+        return Err(c.err(
+            format!("variant[{vi}].gpus"),
+            format!(
+                "time-sliced GPUs of {} ms slices over {} s (duration_s + drain_s) would take up to {} slices, more than the limit of {MAX_SLICES:e} (README \"Limits\"): a longer quantum_ms, a shorter run or fewer time-sliced GPUs",
+                num(crate::time::to_secs(q) * 1e3),
+                num(crate::time::to_secs(horizon)),
+                num(total.round())
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A fault must hit a server that exists in the variant.
