@@ -403,6 +403,18 @@ probe err run/set_path "variant[9]" -- run base_ok.toml --set 'variant[9].gpu="a
 probe err run/set_garbage "" -- run base_ok.toml --set '=='
 probe err run/seed_text "" -- run base_ok.toml --seed abc
 
+# Endless or huge files: refused at a byte limit, never read into memory whole.
+probe err endless/scenario_dev_zero "/dev/zero" -- run /dev/zero
+probe err endless/scenario_urandom "/dev/urandom" -- run /dev/urandom
+printf '%s[[workload]]\nmodel = "asr"\ntrace = "/dev/zero"\n%s' "$HDR" "$VDED" >endless_trace.toml
+probe err endless/trace_dev_zero "/dev/zero" -- run endless_trace.toml
+printf '%s' "${HDR/from = \"h100\/asr\"/from = \"\/dev\/urandom\"}$WASR$VDED" >endless_model.toml
+probe err endless/model_urandom "/dev/urandom" -- run endless_model.toml
+probe err endless/profile_dev_zero "/dev/zero" -- calibrate --kind asr --profile /dev/zero --out x.json
+probe err endless/sweep_dev_zero "/dev/zero" -- sweep /dev/zero --out endless_out
+probe err endless/plan_dev_zero "/dev/zero" -- plan /dev/zero
+probe err endless/set_dev_zero "/dev/zero" -- run /dev/zero --set 'duration_s=3'
+
 # ---------------------------------------------------------------- model JSON
 # model EXPECT NAME NEEDLE SRC PYTHON: write NAME.json (models/h100/SRC.json changed by PYTHON on
 # `d`) and run a scenario on it.
@@ -523,7 +535,7 @@ printf '%s[[workload]]\nmodel = "asr"\ntrace = "big_rows.trace"\n[[variant]]\nna
 probe any trace/200k_rows_in_20s "" -- run trace_big.toml
 printf 'id,arrival_s,audio_s\n0,0.1,%s\n' "$(head -c 3000000 /dev/zero | tr '\0' '9')" >longcell.trace
 sed 's/big_rows.trace/longcell.trace/' trace_big.toml >trace_longcell.toml
-probe err trace/long_cell "audio_s" -- run trace_longcell.toml
+probe err trace/long_cell "longer than" -- run trace_longcell.toml
 head -c 5000000 /dev/zero | tr '\0' 'x' >longline.trace
 sed 's/big_rows.trace/longline.trace/' trace_big.toml >trace_longline.toml
 probe err trace/long_header "longline.trace" -- run trace_longline.toml

@@ -427,10 +427,7 @@ pub fn load_scenario_with(path: Option<&str>, set: &[String]) -> Result<crate::s
     let (file, text, dir) = match path {
         Some(p) => {
             let pp = std::path::Path::new(p);
-            let text = std::fs::read_to_string(pp).map_err(|e| Error::Io {
-                path: p.to_string(),
-                message: e.to_string(),
-            })?;
+            let text = config::files::read_text(pp, config::files::MAX_TEXT_BYTES, "a scenario")?;
             (p.to_string(), text, pp.parent())
         }
         None => (

@@ -135,10 +135,7 @@ impl Table {
                 format!("{len} bytes is more than the limit of {MAX_TABLE_BYTES} for a measurement table (README \"Limits\")"),
             ));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
+        let text = crate::config::files::read_text(std::path::Path::new(path), MAX_TABLE_BYTES, "a measurement table")?;
         Table::parse(&text, path)
     }
 
@@ -234,10 +231,7 @@ impl Table {
 /// `input_config` (or a top-level `concurrency`), else from a `concurrency<N>` part of the path,
 /// as GenAI-Perf names its artifact folders.
 pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-        path: path.into(),
-        message: e.to_string(),
-    })?;
+    let text = crate::config::files::read_text(std::path::Path::new(path), 64 << 20, "a GenAI-Perf export")?;
     let from_path = || -> Option<f64> {
         let i = path.rfind("concurrency")?;
         let digits: String = path[i + "concurrency".len()..].chars().take_while(|c| c.is_ascii_digit()).collect();

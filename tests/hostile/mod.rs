@@ -8,7 +8,9 @@
 //! * `calibrate/*.csv` (`gpuslice calibrate --kind <first word of the name> --profile FILE`):
 //!   needles in the table below;
 //! * `validate/<folder>/` (`gpuslice validate FOLDER`): `expect.txt` holds the needles;
-//!   `validate/ok` is the same run without a defect, and is accepted.
+//!   `validate/ok` is the same run without a defect, and is accepted;
+//! * `endless/*.toml`: scenarios that reference /dev/zero or /dev/urandom, and command lines,
+//!   in the table of `hostile_arguments_give_one_line`.
 //!
 //! Each table must list exactly the files of its folder, so a new fixture cannot go unchecked.
 //! `fuzz/hostile-probe.sh` runs a larger set (~300 inputs) under `timeout 20` and `ulimit -v`.
@@ -268,6 +270,17 @@ fn hostile_arguments_give_one_line() {
             &["--load-range", "64 levels"],
         ),
         (&["bogus-command"], &["bogus-command"]),
+        // Endless files (tests/hostile/endless/): refused at a byte limit, never read whole.
+        (&["run", "/dev/zero"], &["/dev/zero", "too large for a scenario"]),
+        (
+            &["run", "tests/hostile/endless/trace_dev_zero.toml"],
+            &["/dev/zero", "a line longer than"],
+        ),
+        (
+            &["run", "tests/hostile/endless/model_dev_urandom.toml"],
+            &["/dev/urandom", "too large for a model file"],
+        ),
+        (&["sweep", "/dev/zero", "--out", "/nonexistent/x"], &["/dev/zero", "too large"]),
         (
             &["run", "tests/configs/valid/small.toml", "--format", "xml"],
             &["--format", "'xml'"],
