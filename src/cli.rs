@@ -271,6 +271,13 @@ pub fn run(cli: Cli) -> Result<u8> {
             set,
         } => {
             let sc = load_scenario_with(scenario.as_deref(), &set)?;
+            if sc.variants.is_empty() {
+                return Err(Error::input(
+                    scenario.as_deref().unwrap_or(config::DEFAULT_SCENARIO_NAME),
+                    "variant",
+                    "no [[variant]] to run: a file without variants is a planning spec (`gpuslice plan FILE`)",
+                ));
+            }
             let runs = if std::io::stderr().is_terminal() {
                 run_with_progress(&sc, seed, indicatif::ProgressDrawTarget::stderr())?
             } else {
@@ -337,6 +344,15 @@ pub fn run(cli: Cli) -> Result<u8> {
                     .split_once('=')
                     .ok_or_else(|| Error::input("--model", "", format!("expected NAME=FROM, got '{m}'")))?;
                 map.insert(k.to_string(), v.to_string());
+            }
+            // Checked here as a scenario checks them, even for a folder of one model (which
+            // runs dedicated and does not use them): a wrong value is wrong either way.
+            let c = config::Check { file: "--quantum-ms" };
+            if let Some(q) = quantum_ms {
+                c.within("", q, config::MIN_QUANTUM_MS, 1e4)?;
+            }
+            if let Some(s) = switch_us {
+                config::Check { file: "--switch-us" }.within("", s, 0.0, 1e6)?;
             }
             let ts = crate::validate::TsParams { quantum_ms, switch_us };
             return validate_dirs(&dirs, &map, ts, format);
@@ -437,10 +453,7 @@ pub fn load_scenario_with(path: Option<&str>, set: &[String]) -> Result<crate::s
     let (file, text, dir) = match path {
         Some(p) => {
             let pp = std::path::Path::new(p);
-            let text = std::fs::read_to_string(pp).map_err(|e| Error::Io {
-                path: p.to_string(),
-                message: e.to_string(),
-            })?;
+            let text = config::files::read_text(pp, config::files::MAX_TEXT_BYTES, "a scenario")?;
             (p.to_string(), text, pp.parent())
         }
         None => (
@@ -543,13 +556,15 @@ fn validate_dirs(
 ) -> Result<u8> {
     let outcomes: Vec<DirOutcome> = dirs
         .iter()
-        .map(|d| match crate::validate::validate_dir(d, models, ts) {
-            Ok(v) => DirOutcome::Done(v),
-            Err(e) => DirOutcome::Failed {
-                dir: d.clone(),
-                error: e.to_string(),
+        .map(
+            |d| match crate::input::check_run_folder(d).and_then(|()| crate::validate::validate_dir(d, models, ts)) {
+                Ok(v) => DirOutcome::Done(v),
+                Err(e) => DirOutcome::Failed {
+                    dir: d.clone(),
+                    error: e.to_string(),
+                },
             },
-        })
+        )
         .collect();
     let text = match format {
         Format::Json => report::to_json(&outcomes),
@@ -623,7 +638,7 @@ pub fn catalog_json(gpu: Option<&str>, mig: Option<&str>) -> Result<serde_json::
         (None, Some(_)) => return Err(Error::input("--mig", "", "needs --gpu")),
         (Some(g), Some(layout)) => {
             let g = find(g)?;
-            let placed = place_layout(g, layout).map_err(|e| Error::Infeasible(format!("invalid: {e}")))?;
+            let placed = place_layout(g, layout).map_err(|e| Error::input("--mig", "", e.to_string()))?;
             let instances: Vec<serde_json::Value> = placed
                 .iter()
                 .map(|p| {
@@ -693,7 +708,7 @@ pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
                         crate::catalog::slot_map(&placed, 7, false)
                     ));
                 }
-                Err(e) => return Err(Error::Infeasible(format!("invalid: {e}"))),
+                Err(e) => return Err(Error::input("--mig", "", e.to_string())),
             }
         }
         (g, None) => {

@@ -56,10 +56,13 @@ pub mod limits {
     /// Largest value any time or quantity in a scenario may take: 1e9 s still fits the
     /// nanosecond clock (u64 holds 1.8e10 s) with room to add.
     pub const MAX_VALUE: f64 = 1e9;
-    /// Most requests one workload may be expected to generate over the run, a streaming ASR's
-    /// chunk calls counted as requests (each costs a few events; 1e8 is about a minute of
-    /// simulation).
-    pub const MAX_REQUESTS: f64 = 1e8;
+    /// Most requests a scenario may be expected to simulate: summed over its workloads, times
+    /// its variants (each variant simulates every workload), a streaming ASR's chunk calls
+    /// counted as requests. The simulator does about 3 million requests a second on one core
+    /// (dedicated ASR), so 1e7 is a few seconds; an overloaded run holds every request that
+    /// waits (about 160 bytes each, in slabs that double as they grow), so 1e7 also stays
+    /// under 3 GB.
+    pub const MAX_REQUESTS: f64 = 1e7;
     /// Most closed-loop users of one workload.
     pub const MAX_USERS: u32 = 1_000_000;
     /// Most GPUs in one variant (each GPU is a device and a server of the simulation).
@@ -77,6 +80,10 @@ pub mod limits {
     pub const MAX_BATCH: u32 = 65_536;
     /// Longest LLM context [tokens].
     pub const MAX_CONTEXT_TOKENS: u32 = 10_000_000;
+    /// Most time slices a scenario may need: (duration_s + drain_s) / quantum_ms summed over
+    /// the time-sliced GPUs of every variant (the engine's cost grows with the slices of a
+    /// contended GPU: 2e10 took 40 s). 1e9 is 2.1e6 GPU-seconds at the default 2.1 ms slice.
+    pub const MAX_SLICES: f64 = 1e9;
 }
 use limits::*;
 
@@ -181,12 +188,15 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
     if raw.workload.len() > MAX_ENTRIES {
         return Err(c.err("workload", format!("at most {MAX_ENTRIES} workloads, got {}", raw.workload.len())));
     }
-    let workloads = raw
+    let n_variants = raw.variant.len().max(1) as f64;
+    let resolved = raw
         .workload
         .iter()
         .enumerate()
-        .map(|(i, w)| resolve_workload(&c, i, w, &models, &model_idx, src, raw.duration_s))
+        .map(|(i, w)| resolve_workload(&c, i, w, &models, &model_idx, src, raw.duration_s, n_variants))
         .collect::<Result<Vec<_>>>()?;
+    check_total_work(&c, &resolved, n_variants)?;
+    let workloads: Vec<Workload> = resolved.into_iter().map(|r| r.workload).collect();
     let mut names = std::collections::BTreeSet::new();
     for (i, w) in workloads.iter().enumerate() {
         if !names.insert(w.name.as_str()) {
@@ -202,6 +212,7 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
         .enumerate()
         .map(|(vi, v)| resolve_variant(&c, vi, v, &model_idx, duration + drain))
         .collect::<Result<Vec<_>>>()?;
+    check_slices(&c, &variants, duration + drain)?;
     let mut vnames = std::collections::BTreeSet::new();
     for (i, v) in variants.iter().enumerate() {
         if !vnames.insert(v.name.as_str()) {
@@ -226,6 +237,55 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
         check_served(&c, vi, &scenario, &placement)?;
     }
     Ok(scenario)
+}
+
+/// A resolved workload with the requests it is expected to generate per variant, and the field
+/// that sets that number (for the message when the scenario as a whole is too large).
+struct Resolved {
+    workload: Workload,
+    expected: f64,
+    field: String,
+}
+
+/// The workloads together, times the variants, must stay within [`MAX_REQUESTS`] (each workload
+/// alone was checked as it was resolved).
+fn check_total_work(c: &Check, ws: &[Resolved], n_variants: f64) -> Result<()> {
+    let total: f64 = ws.iter().map(|w| w.expected).sum::<f64>() * n_variants;
+    if total > MAX_REQUESTS {
+        // The first of the largest workloads.
+        let big = ws
+            .iter()
+            .reduce(|a, b| if b.expected > a.expected { b } else { a })
+            .expect("at least one workload");
+        return Err(c.err(
+            &big.field,
+            format!(
+                "{} workloads x {} variant(s) would simulate about {} requests, more than the limit of {MAX_REQUESTS:e} (README \"Limits\"); the largest, '{}', makes {} per variant",
+                ws.len(),
+                n_variants,
+                num(total.round()),
+                big.workload.name,
+                num(big.expected.round())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Requests the scenario `raw` is expected to simulate per variant (summed over its workloads),
+/// checking everything `from_raw` checks of models and workloads; for the planner's work bound.
+pub fn expected_requests(raw: &RawScenario, src: &Sources) -> Result<f64> {
+    let c = Check { file: &src.file };
+    resolve_times(raw, &c)?;
+    let models = resolve_models(raw, src, &c)?;
+    let index: BTreeMap<&str, usize> = raw.models.keys().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let model_idx =
+        |field: &str, n: &str| -> Result<usize> { index.get(n).copied().ok_or_else(|| c.err(field, format!("unknown model '{n}'"))) };
+    let mut total = 0.0;
+    for (i, w) in raw.workload.iter().enumerate() {
+        total += resolve_workload(&c, i, w, &models, &model_idx, src, raw.duration_s, 1.0)?.expected;
+    }
+    Ok(total)
 }
 
 fn resolve_times(raw: &RawScenario, c: &Check) -> Result<(SimTime, SimTime, SimTime)> {
@@ -387,6 +447,7 @@ pub mod links_default {
     pub const CHARS_PER_TOKEN: f64 = 4.0;
 }
 
+#[allow(clippy::too_many_arguments)]
 fn resolve_workload(
     c: &Check,
     i: usize,
@@ -395,7 +456,8 @@ fn resolve_workload(
     model_idx: &dyn Fn(&str, &str) -> Result<usize>,
     src: &Sources,
     duration_s: f64,
-) -> Result<Workload> {
+    n_variants: f64,
+) -> Result<Resolved> {
     let f = format!("workload[{i}]");
     let (target, name) = match (&w.model, &w.pipeline) {
         (Some(m), None) => (Target::Model(model_idx(&format!("{f}.model"), m)?), m.clone()),
@@ -495,15 +557,23 @@ fn resolve_workload(
     let streaming = first_kind == ServiceKind::Asr && first_spec.asr_mode == AsrMode::Streaming;
     let chunks = |mean_audio_s: f64| if streaming { mean_audio_s / first_spec.chunk_s + 1.0 } else { 0.0 };
     let stages_n = stages.len() as f64;
+    // Every variant simulates the workload: the bound is on the requests of all of them.
+    let over = |expected: f64| expected * n_variants > MAX_REQUESTS;
     let too_many = |field: String, expected: f64, why: String| -> Error {
+        let times = if n_variants > 1.0 {
+            format!(" x {n_variants} variants")
+        } else {
+            String::new()
+        };
         c.err(
             field,
             format!(
-                "{why} would generate about {} requests, more than the limit of {MAX_REQUESTS:e} (README \"Limits\")",
-                num(expected.round())
+                "{why}{times} would generate about {} requests, more than the limit of {MAX_REQUESTS:e} (README \"Limits\")",
+                num((expected * n_variants).round())
             ),
         )
     };
+    let work: (f64, String);
     let load = if let Some(a) = &w.arrivals {
         let af = |k: &str| format!("{f}.arrivals.{k}");
         let arrivals = match *a {
@@ -522,7 +592,8 @@ fn resolve_workload(
         };
         need_out(&out_tokens)?;
         let expected = arrivals.rate_rps() * duration_s * (stages_n + size.as_ref().map_or(0.0, |d| chunks(d.mean())));
-        if expected > MAX_REQUESTS {
+        work = (expected, af("rate_rps"));
+        if over(expected) {
             return Err(too_many(
                 af("rate_rps"),
                 expected,
@@ -570,7 +641,8 @@ fn resolve_workload(
         let audio_s: f64 = trace.rows.iter().map(|r| f64::from(r.size)).sum();
         let rows = trace.rows.len() as f64;
         let expected = rows * stages_n + if streaming { audio_s / first_spec.chunk_s + rows } else { 0.0 };
-        if expected > MAX_REQUESTS {
+        work = (expected, format!("{f}.trace"));
+        if over(expected) {
             return Err(too_many(
                 format!("{f}.trace"),
                 expected,
@@ -608,7 +680,8 @@ fn resolve_workload(
         let cycle_s = (think_s + speech_s + min_call_s).max(1e-9);
         let active_s = (duration_s).min(crate::time::to_secs(ramp_up + hold + ramp_down).max(1e-9));
         let expected = users as f64 * active_s / cycle_s * (stages_n + chunks(size.mean()));
-        if expected > MAX_REQUESTS {
+        work = (expected, format!("{f}.users"));
+        if over(expected) {
             return Err(too_many(
                 format!("{f}.users"),
                 expected,
@@ -627,12 +700,35 @@ fn resolve_workload(
             out_tokens,
         }
     };
+    // An LLM request longer than the context is refused at admission: a workload whose
+    // smallest request is already too long would only fail.
+    if let (Target::Model(m), Load::Open { size, out_tokens, .. } | Load::Closed { size, out_tokens, .. }) = (&target, &load) {
+        if let (Some(l), Some(o)) = (models[*m].llm.as_ref(), out_tokens.as_ref()) {
+            let least = size.min_value().round().max(1.0) + o.min_value().round().max(1.0);
+            if least > f64::from(l.max_context_tokens) {
+                return Err(c.err(
+                    format!("{f}.size"),
+                    format!(
+                        "the shortest prompt ({}) plus the shortest output ({}) is more than model '{}''s max_context_tokens ({}): every request would be refused",
+                        num(size.min_value()),
+                        num(o.min_value()),
+                        models[*m].name,
+                        l.max_context_tokens
+                    ),
+                ));
+            }
+        }
+    }
     let timeout = c.secs(&format!("{f}.timeout_s"), w.timeout_s.unwrap_or(0.0))?;
-    Ok(Workload {
-        name: w.name.clone().unwrap_or(name),
-        target,
-        load,
-        timeout,
+    Ok(Resolved {
+        workload: Workload {
+            name: w.name.clone().unwrap_or(name),
+            target,
+            load,
+            timeout,
+        },
+        expected: work.0,
+        field: work.1,
     })
 }
 
@@ -845,6 +941,36 @@ fn resolve_gpu(
         }
     };
     Ok((regime, tenants))
+}
+
+/// The time slices every time-sliced GPU may take over the run, summed over the variants, must
+/// stay within [`MAX_SLICES`]; the message names the GPU entry with the shortest slice.
+fn check_slices(c: &Check, variants: &[Variant], horizon: SimTime) -> Result<()> {
+    let mut total = 0.0;
+    let mut worst: Option<(usize, SimTime)> = None;
+    for (vi, v) in variants.iter().enumerate() {
+        for g in &v.gpus {
+            if let Regime::TimeSliced { quantum, .. } = g.regime {
+                total += horizon as f64 / quantum.max(1) as f64;
+                if worst.is_none_or(|(_, q)| quantum < q) {
+                    worst = Some((vi, quantum));
+                }
+            }
+        }
+    }
+    if total > MAX_SLICES {
+        let (vi, q) = worst.expect("a time-sliced GPU");
+        return Err(c.err(
+            format!("variant[{vi}].gpus"),
+            format!(
+                "time-sliced GPUs of {} ms slices over {} s (duration_s + drain_s) would take up to {} slices, more than the limit of {MAX_SLICES:e} (README \"Limits\"): a longer quantum_ms, a shorter run or fewer time-sliced GPUs",
+                num(crate::time::to_secs(q) * 1e3),
+                num(crate::time::to_secs(horizon)),
+                num(total.round())
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A fault must hit a server that exists in the variant.

@@ -5,6 +5,112 @@
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 
+/// Largest measurement table read (calibration profiles, serving logs): it is held in memory as
+/// strings (about three times the file), so 256 MiB stays under 1 GB; the largest measured file
+/// in traces/ is 0.7 MB.
+pub const MAX_TABLE_BYTES: u64 = 256 << 20;
+
+/// Largest time in a serving log [s] (as a scenario's times, `config::limits::MAX_VALUE`).
+const MAX_TIME_S: f64 = 1e9;
+/// Largest size in a serving log (audio seconds, characters, frames, tokens): as a trace's.
+const MAX_SIZE: f64 = 16_777_216.0;
+
+/// Check the serving logs of a measured run folder (`validate DIR`) before it is replayed:
+/// every `<model>.requests.csv` and `<model>.batches.csv` must parse, its times be finite and in
+/// [0, 1e9] s, a request finish no earlier than it arrived, a batch end no earlier than it
+/// started, batch sizes be 1 to 65536, and sizes (audio_s, chars, frames, tokens) be positive
+/// (non-negative for counts that may be 0, such as an empty context) up to 2^24. A folder that
+/// cannot be listed is left for the replay to report.
+pub fn check_run_folder(dir: &str) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            n.ends_with(".requests.csv") || n.ends_with(".batches.csv")
+        })
+        .collect();
+    files.sort();
+    for f in files {
+        let path = f.display().to_string();
+        let t = Table::read(&path)?;
+        let requests = path.ends_with(".requests.csv");
+        let times: &[&str] = if requests {
+            &["arrival_s", "start_s", "first_token_s", "finish_s"]
+        } else {
+            &["start_s", "end_s"]
+        };
+        // Sizes: (column, may be zero).
+        let sizes: &[(&str, bool)] = &[
+            ("audio_s", false),
+            ("chars", false),
+            ("frames", false),
+            ("prompt_tokens", false),
+            ("output_tokens", true),
+            ("tokens", true),
+            ("context", true),
+        ];
+        let cell = |i: usize, c: &str, msg: String| Error::input(&path, format!("line {} column '{c}'", i + 2), msg);
+        for i in 0..t.len() {
+            for &c in times.iter().filter(|c| t.has(c)) {
+                if t.text(i, c).is_empty() {
+                    continue;
+                }
+                let v = t.num(i, c)?;
+                if !(0.0..=MAX_TIME_S).contains(&v) {
+                    return Err(cell(
+                        i,
+                        c,
+                        format!("must be a time from 0 to 1e9 s, got '{}'", crate::config::num(v)),
+                    ));
+                }
+            }
+            for &(c, zero_ok) in sizes.iter().filter(|(c, _)| t.has(c)) {
+                if t.text(i, c).is_empty() {
+                    continue;
+                }
+                let v = t.num(i, c)?;
+                if v < 0.0 || (!zero_ok && v == 0.0) || v > MAX_SIZE {
+                    let want = if zero_ok { "non-negative" } else { "positive" };
+                    return Err(cell(
+                        i,
+                        c,
+                        format!("must be {want} and at most 16777216, got '{}'", crate::config::num(v)),
+                    ));
+                }
+            }
+            if t.has("batch") && !t.text(i, "batch").is_empty() {
+                let b = t.num(i, "batch")?;
+                if !(1.0..=65_536.0).contains(&b) || b.fract() != 0.0 {
+                    return Err(cell(
+                        i,
+                        "batch",
+                        format!("must be a whole number from 1 to 65536, got '{}'", crate::config::num(b)),
+                    ));
+                }
+            }
+            let (from, to) = if requests {
+                ("arrival_s", "finish_s")
+            } else {
+                ("start_s", "end_s")
+            };
+            if t.has(from) && t.has(to) && !t.text(i, from).is_empty() && !t.text(i, to).is_empty() {
+                let (a, z) = (t.num(i, from)?, t.num(i, to)?);
+                if z < a {
+                    return Err(cell(
+                        i,
+                        to,
+                        format!("is before {from} ({} < {})", crate::config::num(z), crate::config::num(a)),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A CSV file as header-indexed rows of strings.
 pub struct Table {
     /// Path, for errors.
@@ -14,12 +120,22 @@ pub struct Table {
 }
 
 impl Table {
-    /// Read `path` (header row required).
+    /// Read `path` (header row required). A file over [`MAX_TABLE_BYTES`] is refused before it
+    /// is read.
     pub fn read(path: &str) -> Result<Table> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        let io = |e: std::io::Error| Error::Io {
             path: path.into(),
             message: e.to_string(),
-        })?;
+        };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        if len > MAX_TABLE_BYTES {
+            return Err(Error::input(
+                path,
+                "",
+                format!("{len} bytes is more than the limit of {MAX_TABLE_BYTES} for a measurement table (README \"Limits\")"),
+            ));
+        }
+        let text = crate::config::files::read_text(std::path::Path::new(path), MAX_TABLE_BYTES, "a measurement table")?;
         Table::parse(&text, path)
     }
 
@@ -103,7 +219,7 @@ impl Table {
             return Err(Error::input(
                 &self.path,
                 format!("line {} column '{name}'", i + 2),
-                format!("must be {want}, got '{v}'"),
+                format!("must be {want}, got '{}'", crate::config::num(v)),
             ));
         }
         Ok(v)
@@ -115,10 +231,7 @@ impl Table {
 /// `input_config` (or a top-level `concurrency`), else from a `concurrency<N>` part of the path,
 /// as GenAI-Perf names its artifact folders.
 pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-        path: path.into(),
-        message: e.to_string(),
-    })?;
+    let text = crate::config::files::read_text(std::path::Path::new(path), 64 << 20, "a GenAI-Perf export")?;
     let from_path = || -> Option<f64> {
         let i = path.rfind("concurrency")?;
         let digits: String = path[i + "concurrency".len()..].chars().take_while(|c| c.is_ascii_digit()).collect();

@@ -454,7 +454,7 @@ impl ModelSpec {
                 return Err(Error::input(
                     file,
                     format!("{f}.latency_ms"),
-                    format!("latencies must be in (0, 1e7] ms, got '{v}'"),
+                    format!("latencies must be in (0, 1e7] ms, got '{}'", crate::config::num(*v)),
                 ));
             }
             if let Some(v) = t
@@ -467,17 +467,29 @@ impl ModelSpec {
                 return Err(Error::input(
                     file,
                     &f,
-                    format!("batch and size values must be positive and finite, got '{v}'"),
+                    format!(
+                        "batch and size values must be positive and finite, got '{}'",
+                        crate::config::num(*v)
+                    ),
                 ));
             }
             if t.batch.windows(2).any(|w| w[1] <= w[0]) || t.size.windows(2).any(|w| w[1] <= w[0]) {
                 return Err(Error::input(file, f, "batch and size axes must be strictly ascending"));
             }
-            if t.batch_buckets.contains(&0) || t.batch_buckets.windows(2).any(|w| w[1] <= w[0]) {
+            // A batch is padded up to its bucket: a bucket beyond the largest batch any model may
+            // be given (config::limits::MAX_BATCH) would be a call of an absurd batch.
+            if t.batch_buckets.contains(&0)
+                || t.batch_buckets.windows(2).any(|w| w[1] <= w[0])
+                || t.batch_buckets.iter().any(|&b| b > crate::config::limits::MAX_BATCH)
+            {
                 return Err(Error::input(
                     file,
                     format!("{f}.batch_buckets"),
-                    format!("must be positive and strictly ascending, got {:?}", t.batch_buckets),
+                    format!(
+                        "must be positive, strictly ascending and at most {}, got {:?}",
+                        crate::config::limits::MAX_BATCH,
+                        t.batch_buckets
+                    ),
                 ));
             }
             if t.size_buckets.windows(2).any(|w| w[1] <= w[0]) {
@@ -495,7 +507,7 @@ impl ModelSpec {
                     return Err(Error::input(
                         file,
                         format!("{f}.{k}"),
-                        format!("fractions must be in [0, 1], got '{v}'"),
+                        format!("fractions must be in [0, 1], got '{}'", crate::config::num(*v)),
                     ));
                 }
             }
@@ -546,21 +558,21 @@ impl ModelSpec {
             return Err(Error::input(
                 file,
                 "gpu_busy_fraction",
-                format!("must be in (0.05, 1], got '{}'", self.gpu_busy_fraction),
+                format!("must be in (0.05, 1], got '{}'", crate::config::num(self.gpu_busy_fraction)),
             ));
         }
         if !(self.sync_copy_ms.is_finite() && (0.0..=100.0).contains(&self.sync_copy_ms)) {
             return Err(Error::input(
                 file,
                 "sync_copy_ms",
-                format!("must be in [0, 100] ms, got '{}'", self.sync_copy_ms),
+                format!("must be in [0, 100] ms, got '{}'", crate::config::num(self.sync_copy_ms)),
             ));
         }
         if !(self.chunk_s.is_finite() && (0.04..=10.0).contains(&self.chunk_s)) {
             return Err(Error::input(
                 file,
                 "chunk_s",
-                format!("must be in [0.04, 10] s, got '{}'", self.chunk_s),
+                format!("must be in [0.04, 10] s, got '{}'", crate::config::num(self.chunk_s)),
             ));
         }
         if self.first_chunk_frames == 0 {
@@ -573,7 +585,11 @@ impl ModelSpec {
             ("call_gap_ms", self.call_gap_ms),
         ] {
             if !(v.is_finite() && (0.0..=1e5).contains(&v)) {
-                return Err(Error::input(file, k, format!("must be a number between 0 and 1e5, got '{v}'")));
+                return Err(Error::input(
+                    file,
+                    k,
+                    format!("must be a number between 0 and 1e5, got '{}'", crate::config::num(v)),
+                ));
             }
         }
         if self.max_batch == 0 || self.max_batch > 65_536 {
@@ -605,14 +621,17 @@ impl ModelSpec {
                     return Err(Error::input(
                         file,
                         "llm.gpu_memory_utilization",
-                        format!("must be in (0, 1], got '{}'", l.gpu_memory_utilization),
+                        format!("must be in (0, 1], got '{}'", crate::config::num(l.gpu_memory_utilization)),
                     ));
                 }
                 if !(l.activation_reserve_gib.is_finite() && (0.0..=1e4).contains(&l.activation_reserve_gib)) {
                     return Err(Error::input(
                         file,
                         "llm.activation_reserve_gib",
-                        format!("must be between 0 and 10000, got '{}'", l.activation_reserve_gib),
+                        format!(
+                            "must be between 0 and 10000, got '{}'",
+                            crate::config::num(l.activation_reserve_gib)
+                        ),
                     ));
                 }
             }

@@ -32,9 +32,16 @@ use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-/// Most runs (configurations x seeds) of one sweep: every configuration is built and checked
-/// before anything runs, so 1e7 runs already take minutes and gigabytes before the first run.
-pub const MAX_RUNS: u64 = 10_000_000;
+/// Most runs (configurations x seeds) of one sweep (README "Limits"): each run writes a row of
+/// results.csv and is at least milliseconds of simulation.
+pub const MAX_RUNS: u64 = 1_000_000;
+/// Most configurations (the cross product of the axes) of one sweep: every configuration is
+/// built and checked before anything runs, at about 0.5 ms and 30 KB per model, workload or
+/// variant it holds, so 10,000 one-variant configurations take seconds and under 1 GB.
+pub const MAX_CONFIGS: u64 = 10_000;
+/// Most models + workloads + variants over all configurations (the memory bound of the above
+/// for larger scenarios): 50,000 is about 1.5 GB.
+pub const MAX_CONFIG_ENTRIES: u64 = 50_000;
 
 /// Names of the columns that are not axes or metrics, in results.csv order around the axes.
 const RUN_COL: &str = "run";
@@ -270,10 +277,16 @@ pub fn plan(spec: &RawScenario, file: &str) -> Result<Plan> {
         ));
     };
     let seeds = if sw.seeds.is_empty() { vec![1] } else { sw.seeds.clone() };
-    for (i, s) in seeds.iter().enumerate() {
-        if seeds[..i].contains(s) {
-            return Err(Error::input(file, "sweep.seeds", format!("seed '{s}' appears twice")));
-        }
+    if seeds.len() as u64 > MAX_RUNS {
+        return Err(Error::input(
+            file,
+            "sweep.seeds",
+            format!("{} seeds is more than {MAX_RUNS} runs (README \"Limits\")", seeds.len()),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(s) = seeds.iter().find(|s| !seen.insert(**s)) {
+        return Err(Error::input(file, "sweep.seeds", format!("seed '{s}' appears twice")));
     }
     let mut axes = Vec::new();
     for (path, values) in &sw.axes {
@@ -292,14 +305,37 @@ pub fn plan(spec: &RawScenario, file: &str) -> Result<Plan> {
     }
     let n_configs = axes.iter().try_fold(1u64, |n, a| n.checked_mul(a.values.len() as u64));
     let runs = n_configs.and_then(|n| n.checked_mul(seeds.len() as u64));
+    let entries = (spec.models.len() + spec.workload.len() + spec.variant.len()).max(1) as u64;
+    let sizes: Vec<String> = axes.iter().map(|a| a.values.len().to_string()).collect();
+    let grid = if sizes.is_empty() { "1".to_string() } else { sizes.join(" x ") };
     let n_configs = match (n_configs, runs) {
-        (Some(n), Some(r)) if r <= MAX_RUNS => n as usize,
-        _ => {
-            let sizes: Vec<String> = axes.iter().map(|a| a.values.len().to_string()).collect();
+        (Some(n), Some(r)) if r <= MAX_RUNS && n <= MAX_CONFIGS && n.saturating_mul(entries) <= MAX_CONFIG_ENTRIES => n as usize,
+        (Some(n), Some(r)) if r <= MAX_RUNS && n <= MAX_CONFIGS => {
             return Err(Error::input(
                 file,
                 "sweep",
-                format!("{} values x {} seeds is more than {MAX_RUNS} runs", sizes.join(" x "), seeds.len()),
+                format!(
+                    "{grid} = {n} configurations of {entries} models, workloads and variants each is more than {MAX_CONFIG_ENTRIES} in all (README \"Limits\"): every configuration is built before the first run"
+                ),
+            ));
+        }
+        (Some(n), Some(_)) if n <= MAX_CONFIGS => {
+            return Err(Error::input(
+                file,
+                "sweep",
+                format!(
+                    "{grid} values x {} seeds is more than {MAX_RUNS} runs (README \"Limits\")",
+                    seeds.len()
+                ),
+            ));
+        }
+        _ => {
+            return Err(Error::input(
+                file,
+                "sweep",
+                format!(
+                    "{grid} values is more than {MAX_CONFIGS} configurations (README \"Limits\"): every configuration is built before the first run; split the sweep into several specs"
+                ),
             ));
         }
     };

@@ -10,6 +10,7 @@
 //! * `determinism`: byte-identical reports across runs and thread pools;
 //! * `docs`: README figures equal the program's current output;
 //! * `cli`: the `gpuslice` binary's output and exit codes;
+//! * `hostile`: plainly wrong inputs of every class (tests/hostile/) refused with one line, status 2;
 //! * `scaling`: the device scaling model against SM-restricted measurements; MPS SM sharing;
 //! * `sweep`: `gpuslice sweep` / `sweep-merge`: thread-count determinism, shards, resume, Ctrl-C,
 //!   `--check` exit codes, bad axes, the CI examples;
@@ -22,6 +23,7 @@ mod common;
 mod configs;
 mod determinism;
 mod docs;
+mod hostile;
 mod llm;
 mod memory;
 mod plan;

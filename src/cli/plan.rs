@@ -38,7 +38,31 @@ pub fn run_plan(args: &PlanArgs) -> Result<u8> {
         raw = crate::sweep::set_raw(&raw, a, &args.file)?;
     }
     let src = crate::config::files::load_sources(&raw, &args.file, Path::new(&args.file).parent())?;
-    crate::plan::spec(&raw, &args.file)?;
+    let spec = crate::plan::spec(&raw, &args.file)?;
+    if !raw.variant.is_empty() {
+        return Err(Error::input(
+            &args.file,
+            "variant",
+            format!(
+                "a planning spec has no [[variant]] (the planner builds the deployments), got {}: remove them, or simulate them with `gpuslice run`",
+                raw.variant.len()
+            ),
+        ));
+    }
+    let top = match &args.load_range {
+        Some(range) => {
+            let levels = parse_range(range)?;
+            let users: u32 = raw.workload.iter().filter_map(|w| w.users).sum();
+            let last = *levels.last().expect("at least one level");
+            if users > 0 {
+                last / f64::from(users)
+            } else {
+                last
+            }
+        }
+        None => 1.0,
+    };
+    check_plan_work(&raw, &src, spec.seeds.len(), top)?;
     if let Some(range) = &args.load_range {
         return run_range(args, &raw, &src, range);
     }
@@ -158,6 +182,38 @@ fn headroom_text(c: &Candidate) -> String {
         Some(h) => format!(", headroom +{h:.0} % load"),
         None => String::new(),
     }
+}
+
+/// Most requests one candidate evaluation of the planner may simulate (the spec's expected
+/// requests times its seeds, at the highest `--load-range` level): the planner simulates tens
+/// of candidates (each regime, GPU type and count searched), so a plan near the bound takes minutes;
+/// the bound stops an absurd spec at once (README "Limits").
+pub const MAX_PLAN_REQUESTS: f64 = 5e6;
+
+fn check_plan_work(raw: &RawScenario, src: &crate::config::Sources, seeds: usize, factor: f64) -> Result<()> {
+    let mut base = raw.clone();
+    base.variant.clear();
+    base.sweep = None;
+    base.plan = None;
+    let per_run = crate::config::expected_requests(&base, src)?;
+    let work = per_run * seeds as f64 * factor.max(1.0);
+    if work > MAX_PLAN_REQUESTS {
+        let at = if factor > 1.0 {
+            format!(" at {}x the load (--load-range)", crate::config::num(factor))
+        } else {
+            String::new()
+        };
+        return Err(Error::input(
+            &src.file,
+            "workload",
+            format!(
+                "each candidate would simulate about {} requests ({} per run x {seeds} seeds{at}), more than the planner's limit of {MAX_PLAN_REQUESTS:e} (README \"Limits\"): shorten duration_s, lower the load or use fewer plan.seeds",
+                crate::config::num(work.round()),
+                crate::config::num(per_run.round())
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Load levels of `A:B:xF` (multiply by F) or `A:B:+S` (add S), from A up to B.

@@ -213,8 +213,9 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
     };
-    if args.threads == Some(0) {
-        return Err(Error::input("--threads", "", "must be at least 1, got '0'"));
+    // More threads than any machine has cores only costs memory (a stack each).
+    if let Some(t) = args.threads.filter(|t| !(1..=1024).contains(t)) {
+        return Err(Error::input("--threads", "", format!("must be between 1 and 1024, got '{t}'")));
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))

@@ -18,6 +18,68 @@ use std::sync::Arc;
 
 /// Most rows a trace may have: 1e7 rows take 160 MB (README "Limits").
 pub const MAX_TRACE_ROWS: usize = 10_000_000;
+/// Largest trace file [bytes]: 1e7 rows of the widest format (BurstGPT) are under 1 GiB.
+pub const MAX_TRACE_BYTES: u64 = 1 << 30;
+/// Longest line of a trace [bytes]: a record is a few numbers.
+pub const MAX_LINE_BYTES: u64 = 1 << 20;
+/// Largest scenario or model file [bytes]: a scenario of 1000 variants is about 100 KB, a model
+/// a few tables.
+pub const MAX_TEXT_BYTES: u64 = 64 << 20;
+
+/// Read a text file of at most `max` bytes, refusing a larger one (or an endless one such as
+/// /dev/zero) without holding more than `max` bytes: the message names the file and the limit.
+pub fn read_text(path: &Path, max: u64, what: &str) -> Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut buf = Vec::new();
+    f.take(max + 1).read_to_end(&mut buf).map_err(|e| io_err(path, e))?;
+    if buf.len() as u64 > max {
+        return Err(Error::input(
+            path.display().to_string(),
+            "",
+            format!("more than {max} bytes is too large for {what} (README \"Limits\")"),
+        ));
+    }
+    String::from_utf8(buf).map_err(|e| {
+        Error::input(
+            path.display().to_string(),
+            "",
+            format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+        )
+    })
+}
+
+/// A reader that fails (as an I/O error the trace readers report with the file and line) past
+/// [`MAX_TRACE_BYTES`] in all or [`MAX_LINE_BYTES`] without a line break: an endless or
+/// single-line file cannot fill memory.
+struct Capped<R> {
+    inner: R,
+    total: u64,
+    line: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            self.line = if b == b'\n' { 0 } else { self.line + 1 };
+            if self.line > MAX_LINE_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("a line longer than {MAX_LINE_BYTES} bytes: not a trace (README \"Limits\")"),
+                ));
+            }
+        }
+        self.total += n as u64;
+        if self.total > MAX_TRACE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("more than {MAX_TRACE_BYTES} bytes is too large for a trace (README \"Limits\")"),
+            ));
+        }
+        Ok(n)
+    }
+}
 
 /// Everything a scenario references outside its own text, keyed by the string as written in
 /// the scenario (`from = ...`, `trace = ...`).
@@ -95,7 +157,7 @@ pub fn load_sources(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result
 /// Read a scenario file and everything it references.
 pub fn read_scenario(path: &str) -> Result<(RawScenario, Sources)> {
     let p = Path::new(path);
-    let text = std::fs::read_to_string(p).map_err(|e| io_err(p, e))?;
+    let text = read_text(p, MAX_TEXT_BYTES, "a scenario")?;
     let raw = parse_raw(&text, path)?;
     let src = load_sources(&raw, path, p.parent())?;
     Ok((raw, src))
@@ -127,7 +189,12 @@ pub fn parse_scenario(text: &str, file: &str, dir: Option<&Path>) -> Result<Scen
 
 /// Parse and check a model JSON text; `name` is the file for messages.
 pub fn parse_model(text: &str, name: &str) -> Result<ModelSpec> {
-    let m: ModelSpec = serde_json::from_str(text).map_err(|e| Error::input(name, "", e.to_string()))?;
+    let m: ModelSpec = serde_json::from_str(text).map_err(|e| {
+        // A syntax error (garbage, an empty file, a NaN literal JSON does not have) says so; a
+        // wrong field or type is serde's own message, which names it.
+        let what = if e.is_syntax() || e.is_eof() { "not valid JSON: " } else { "" };
+        Error::input(name, "", format!("{what}{e}"))
+    })?;
     m.validate(name)?;
     Ok(m)
 }
@@ -143,7 +210,7 @@ pub fn read_model(path: &Path) -> Result<ModelSpec> {
             format!("{} bytes is too large for a model file", meta.len()),
         ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| io_err(path, e))?;
+    let text = read_text(path, 64 << 20, "a model file")?;
     parse_model(&text, &path.display().to_string())
 }
 
@@ -192,7 +259,12 @@ pub fn write_atomic_with(path: &str, fill: impl FnOnce(&mut dyn std::io::Write) 
 /// * Mooncake JSON lines: `{"timestamp": <ms>, "input_length": n, "output_length": m, ...}`.
 pub fn read_trace(path: &Path) -> Result<Trace> {
     let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    read_trace_from(BufReader::new(f), &path.display().to_string())
+    let capped = Capped {
+        inner: f,
+        total: 0,
+        line: 0,
+    };
+    read_trace_from(BufReader::new(capped), &path.display().to_string())
 }
 
 /// [`read_trace`] from any buffered reader; `name` names the source in errors.
@@ -240,16 +312,28 @@ impl<'a> TraceBuilder<'a> {
 
     fn push(&mut self, line: usize, arrival_s: f64, size: f64, size_col: &str, out: Option<(f64, &str)>) -> Result<()> {
         if !(arrival_s.is_finite() && (0.0..=super::limits::MAX_VALUE).contains(&arrival_s)) {
-            return Err(self.err(line, "arrival", format!("must be a time from 0 to 1e9 s, got '{arrival_s}'")));
+            return Err(self.err(
+                line,
+                "arrival",
+                format!("must be a time from 0 to 1e9 s, got '{}'", super::num(arrival_s)),
+            ));
         }
         // f32 is exact for integers up to 2^24 (16.7 M tokens or characters).
         if !(size.is_finite() && size > 0.0 && size <= 16_777_216.0) {
-            return Err(self.err(line, size_col, format!("must be a positive size up to 16777216, got '{size}'")));
+            return Err(self.err(
+                line,
+                size_col,
+                format!("must be a positive size up to 16777216, got '{}'", super::num(size)),
+            ));
         }
         let out_tokens = match out {
             Some((o, col)) => {
                 if !(o.is_finite() && (1.0..=16_777_216.0).contains(&o)) {
-                    return Err(self.err(line, col, format!("must be a positive token count up to 16777216, got '{o}'")));
+                    return Err(self.err(
+                        line,
+                        col,
+                        format!("must be a positive token count up to 16777216, got '{}'", super::num(o)),
+                    ));
                 }
                 o.round() as u32
             }
