@@ -745,8 +745,8 @@ mkdir -p emptyscal
 probe err calibrate/scaling_empty "emptyscal" -- calibrate --kind asr --profile profile_ok.csv --scaling emptyscal --out x.json
 printf '{"garbage": [' >gp.json
 probe err calibrate/genai_garbage "gp.json" -- calibrate --kind llm --genai-perf gp.json --memory-gib 40 --out x.json
-GP="$ROOT/tests/fixtures/genai-perf/llama-3.1-8b-h100-openai-chat-concurrency5/profile_export_genai_perf.json"
-GP2="$ROOT/tests/fixtures/genai-perf/llama-3.1-8b-h100-openai-chat-concurrency25/profile_export_genai_perf.json"
+GP="$ROOT/traces/genai-perf/llama-3.1-8b-h100-openai-chat-concurrency5/profile_export_genai_perf.json"
+GP2="$ROOT/traces/genai-perf/llama-3.1-8b-h100-openai-chat-concurrency25/profile_export_genai_perf.json"
 probe any calibrate/genai_ok "" -- calibrate --kind llm --genai-perf "$GP" --genai-perf "$GP2" --memory-gib 40 --out x.json
 probe err calibrate/genai_memory_nan "memory" -- calibrate --kind llm --genai-perf "$GP" --genai-perf "$GP2" --memory-gib nan --out x.json
 probe err calibrate/genai_memory_huge "memory" -- calibrate --kind llm --genai-perf "$GP" --genai-perf "$GP2" --memory-gib 1e300 --out x.json
