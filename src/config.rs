@@ -76,8 +76,7 @@ pub mod limits {
     /// Largest coefficient of variation of gamma gaps: beyond it the shape parameter 1/cv^2 is
     /// below 1e-4 and the gaps are numerically all zero or astronomically long.
     pub const MAX_CV: f64 = 100.0;
-    /// Largest batch or sequence count a model may be given.
-    pub const MAX_BATCH: u32 = 65_536;
+    pub use crate::service::MAX_BATCH;
     /// Longest LLM context [tokens].
     pub const MAX_CONTEXT_TOKENS: u32 = 10_000_000;
     /// Most time slices a scenario may need: (duration_s + drain_s) / quantum_ms summed over
@@ -87,14 +86,7 @@ pub mod limits {
 }
 use limits::*;
 
-/// A number as a user would write it: plain, or in exponent form when very large or small.
-pub fn num(v: f64) -> String {
-    if v != 0.0 && v.is_finite() && !(1e-4..1e9).contains(&v.abs()) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
-    }
-}
+pub use crate::error::num;
 
 /// Range checks and unit conversions, each in exactly one place, with errors that name the file
 /// and the field.

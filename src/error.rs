@@ -80,6 +80,15 @@ impl std::error::Error for Error {}
 /// Crate-wide result.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// A number as a user would write it: plain, or in exponent form when very large or small.
+pub fn num(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e9).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,11 +3,11 @@
 
 use crate::catalog::{GpuSpec, MigProfile};
 use crate::service::ModelSpec;
+pub use crate::service::{AsrMode, LlmPolicy, TtsPolicy};
 use crate::time::SimTime;
 use crate::workload::{Arrivals, SizeDist, Trace};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-pub use crate::config::raw::{Balancer, FaultKind, Pacing};
 
 /// A workload and the deployments to compare under it.
 #[derive(Debug, Clone)]
@@ -237,4 +237,77 @@ pub enum Load {
         /// LLM output tokens.
         out_tokens: Option<SizeDist>,
     },
+}
+
+/// Think time between turns of a closed-loop user.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThinkMode {
+    /// Always `think_s`.
+    #[default]
+    Fixed,
+    /// Exponential with mean `think_s`.
+    Exponential,
+}
+
+/// How a closed-loop user's audio reaches the ASR server.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pacing {
+    /// A conversation: the user speaks the utterance in real time (streamed as spoken), waits for
+    /// the reply, listens to it, thinks, and speaks again.
+    RealTime,
+    /// A conversation whose audio arrives whole when the utterance ends.
+    Upload,
+    /// No conversation: a request loop that sends the next turn `think_s` after the last reply
+    /// was produced (a load generator's closed loop).
+    Loop,
+}
+
+/// Replica selection.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balancer {
+    /// Cycle through replicas that are up.
+    #[default]
+    RoundRobin,
+    /// The replica with the fewest requests queued or in service (ties: lowest index).
+    LeastOutstanding,
+    /// One queue at the router; an idle replica pulls the next requests (M/M/c-style dispatch).
+    SharedQueue,
+}
+
+/// What a fault breaks, and so how far it reaches (README "Faults").
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The server process dies.
+    #[default]
+    Process,
+    /// A fatal CUDA error (illegal address) in the server's context.
+    ContextError,
+    /// A co-tenant's memory grows until the others' allocations fail.
+    MemoryExhaustion,
+    /// The physical GPU is reset (e.g. Xid 79).
+    DeviceReset,
+}
+
+impl FaultKind {
+    /// Every kind, in report order.
+    pub const ALL: [FaultKind; 4] = [
+        FaultKind::Process,
+        FaultKind::ContextError,
+        FaultKind::MemoryExhaustion,
+        FaultKind::DeviceReset,
+    ];
+
+    /// The name as written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Process => "process",
+            FaultKind::ContextError => "context-error",
+            FaultKind::MemoryExhaustion => "memory-exhaustion",
+            FaultKind::DeviceReset => "device-reset",
+        }
+    }
 }

@@ -18,8 +18,11 @@ pub mod scaling;
 
 pub use scaling::{DeviceShare, Scaling, Slowdown};
 
-use crate::config::raw::{AsrMode, LlmPolicy, TtsPolicy};
 use serde::{Deserialize, Serialize};
+
+/// Largest batch or sequence count a model may be given (README "Limits"): far above any
+/// server, and small enough that a batch table or a batch of request ids stays small.
+pub const MAX_BATCH: u32 = 65_536;
 
 /// Which server behaviour a model has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -454,7 +457,7 @@ impl ModelSpec {
                 return Err(Error::input(
                     file,
                     format!("{f}.latency_ms"),
-                    format!("latencies must be in (0, 1e7] ms, got '{}'", crate::config::num(*v)),
+                    format!("latencies must be in (0, 1e7] ms, got '{}'", crate::error::num(*v)),
                 ));
             }
             if let Some(v) = t
@@ -467,10 +470,7 @@ impl ModelSpec {
                 return Err(Error::input(
                     file,
                     &f,
-                    format!(
-                        "batch and size values must be positive and finite, got '{}'",
-                        crate::config::num(*v)
-                    ),
+                    format!("batch and size values must be positive and finite, got '{}'", crate::error::num(*v)),
                 ));
             }
             if t.batch.windows(2).any(|w| w[1] <= w[0]) || t.size.windows(2).any(|w| w[1] <= w[0]) {
@@ -480,15 +480,14 @@ impl ModelSpec {
             // be given (config::limits::MAX_BATCH) would be a call of an absurd batch.
             if t.batch_buckets.contains(&0)
                 || t.batch_buckets.windows(2).any(|w| w[1] <= w[0])
-                || t.batch_buckets.iter().any(|&b| b > crate::config::limits::MAX_BATCH)
+                || t.batch_buckets.iter().any(|&b| b > MAX_BATCH)
             {
                 return Err(Error::input(
                     file,
                     format!("{f}.batch_buckets"),
                     format!(
                         "must be positive, strictly ascending and at most {}, got {:?}",
-                        crate::config::limits::MAX_BATCH,
-                        t.batch_buckets
+                        MAX_BATCH, t.batch_buckets
                     ),
                 ));
             }
@@ -507,7 +506,7 @@ impl ModelSpec {
                     return Err(Error::input(
                         file,
                         format!("{f}.{k}"),
-                        format!("fractions must be in [0, 1], got '{}'", crate::config::num(*v)),
+                        format!("fractions must be in [0, 1], got '{}'", crate::error::num(*v)),
                     ));
                 }
             }
@@ -558,21 +557,21 @@ impl ModelSpec {
             return Err(Error::input(
                 file,
                 "gpu_busy_fraction",
-                format!("must be in (0.05, 1], got '{}'", crate::config::num(self.gpu_busy_fraction)),
+                format!("must be in (0.05, 1], got '{}'", crate::error::num(self.gpu_busy_fraction)),
             ));
         }
         if !(self.sync_copy_ms.is_finite() && (0.0..=100.0).contains(&self.sync_copy_ms)) {
             return Err(Error::input(
                 file,
                 "sync_copy_ms",
-                format!("must be in [0, 100] ms, got '{}'", crate::config::num(self.sync_copy_ms)),
+                format!("must be in [0, 100] ms, got '{}'", crate::error::num(self.sync_copy_ms)),
             ));
         }
         if !(self.chunk_s.is_finite() && (0.04..=10.0).contains(&self.chunk_s)) {
             return Err(Error::input(
                 file,
                 "chunk_s",
-                format!("must be in [0.04, 10] s, got '{}'", crate::config::num(self.chunk_s)),
+                format!("must be in [0.04, 10] s, got '{}'", crate::error::num(self.chunk_s)),
             ));
         }
         if self.first_chunk_frames == 0 {
@@ -588,7 +587,7 @@ impl ModelSpec {
                 return Err(Error::input(
                     file,
                     k,
-                    format!("must be a number between 0 and 1e5, got '{}'", crate::config::num(v)),
+                    format!("must be a number between 0 and 1e5, got '{}'", crate::error::num(v)),
                 ));
             }
         }
@@ -621,17 +620,14 @@ impl ModelSpec {
                     return Err(Error::input(
                         file,
                         "llm.gpu_memory_utilization",
-                        format!("must be in (0, 1], got '{}'", crate::config::num(l.gpu_memory_utilization)),
+                        format!("must be in (0, 1], got '{}'", crate::error::num(l.gpu_memory_utilization)),
                     ));
                 }
                 if !(l.activation_reserve_gib.is_finite() && (0.0..=1e4).contains(&l.activation_reserve_gib)) {
                     return Err(Error::input(
                         file,
                         "llm.activation_reserve_gib",
-                        format!(
-                            "must be between 0 and 10000, got '{}'",
-                            crate::config::num(l.activation_reserve_gib)
-                        ),
+                        format!("must be between 0 and 10000, got '{}'", crate::error::num(l.activation_reserve_gib)),
                     ));
                 }
             }
@@ -639,6 +635,39 @@ impl ModelSpec {
         }
         Ok(())
     }
+}
+
+/// How an LLM server schedules prefills and decodes.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LlmPolicy {
+    /// One prefill at a time, each padded to a CUDA-graph bucket, before the next decode step
+    /// (the calibration server's policy).
+    PrefillFirst,
+    /// vLLM-v1-like: each step carries decodes and prefill chunks up to a token budget.
+    Chunked,
+    /// Request-level batching: a batch is admitted together and runs until its last request ends.
+    Static,
+}
+
+/// How an ASR server takes audio.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AsrMode {
+    /// Whole utterances, batched (offline transcription).
+    Offline,
+    /// Chunks of every active stream, batched, as the audio arrives.
+    Streaming,
+}
+
+/// How a TTS server batches syntheses.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TtsPolicy {
+    /// Whole syntheses batched together, padded to the longest (the calibration server's policy).
+    Static,
+    /// Every active synthesis advances one frame per step; requests join and leave between steps.
+    InFlight,
 }
 
 #[cfg(test)]

@@ -13,10 +13,10 @@
 //! recorded samples into a [`RunSummary`].
 
 use crate::catalog::{Catalog, GpuSpec};
-use crate::config::raw::{AsrMode, TtsPolicy};
 use crate::engine::EventQueue;
 use crate::error::{Error, Result};
 use crate::metrics::{round4, LatencySketch, LatencySummary};
+use crate::scenario::{AsrMode, TtsPolicy};
 use crate::scenario::{Balancer, FaultKind, FaultTime, Load, Pacing, Scenario, Target};
 use crate::service::{DeviceShare, ModelSpec, ServiceKind, Slowdown};
 use crate::time::{from_ms, from_secs, to_ms, to_secs, SimTime};

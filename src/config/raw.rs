@@ -9,6 +9,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Policy and mode enums live with the validated scenario; the raw structs use them as written.
+pub use crate::scenario::{AsrMode, Balancer, FaultKind, LlmPolicy, Pacing, ThinkMode, TtsPolicy};
+
 /// A scenario file.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -85,39 +88,6 @@ pub struct RawModel {
     /// In-flight TTS: frames synthesised before the first audio chunk is returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_chunk_frames: Option<u32>,
-}
-
-/// How an LLM server schedules prefills and decodes.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum LlmPolicy {
-    /// One prefill at a time, each padded to a CUDA-graph bucket, before the next decode step
-    /// (the calibration server's policy).
-    PrefillFirst,
-    /// vLLM-v1-like: each step carries decodes and prefill chunks up to a token budget.
-    Chunked,
-    /// Request-level batching: a batch is admitted together and runs until its last request ends.
-    Static,
-}
-
-/// How an ASR server takes audio.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum AsrMode {
-    /// Whole utterances, batched (offline transcription).
-    Offline,
-    /// Chunks of every active stream, batched, as the audio arrives.
-    Streaming,
-}
-
-/// How a TTS server batches syntheses.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum TtsPolicy {
-    /// Whole syntheses batched together, padded to the longest (the calibration server's policy).
-    Static,
-    /// Every active synthesis advances one frame per step; requests join and leave between steps.
-    InFlight,
 }
 
 /// Size distribution as written.
@@ -211,31 +181,6 @@ pub struct RawLinks {
     pub tts_first_chunk_frames: Option<f64>,
 }
 
-/// Think time between turns of a closed-loop user.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum ThinkMode {
-    /// Always `think_s`.
-    #[default]
-    Fixed,
-    /// Exponential with mean `think_s`.
-    Exponential,
-}
-
-/// How a closed-loop user's audio reaches the ASR server.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Pacing {
-    /// A conversation: the user speaks the utterance in real time (streamed as spoken), waits for
-    /// the reply, listens to it, thinks, and speaks again.
-    RealTime,
-    /// A conversation whose audio arrives whole when the utterance ends.
-    Upload,
-    /// No conversation: a request loop that sends the next turn `think_s` after the last reply
-    /// was produced (a load generator's closed loop).
-    Loop,
-}
-
 /// A workload as written: exactly one of `arrivals`, `trace`, `users`.
 #[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -291,19 +236,6 @@ pub struct RawWorkload {
     /// Per-request/turn timeout [s].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<f64>,
-}
-
-/// Replica selection.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Balancer {
-    /// Cycle through replicas that are up.
-    #[default]
-    RoundRobin,
-    /// The replica with the fewest requests queued or in service (ties: lowest index).
-    LeastOutstanding,
-    /// One queue at the router; an idle replica pulls the next requests (M/M/c-style dispatch).
-    SharedQueue,
 }
 
 /// A variant as written.
@@ -405,41 +337,6 @@ impl RawGpu {
         RawGpu::Dedicated {
             models: vec![model.to_string()],
             count: None,
-        }
-    }
-}
-
-/// What a fault breaks, and so how far it reaches (README "Faults").
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// The server process dies.
-    #[default]
-    Process,
-    /// A fatal CUDA error (illegal address) in the server's context.
-    ContextError,
-    /// A co-tenant's memory grows until the others' allocations fail.
-    MemoryExhaustion,
-    /// The physical GPU is reset (e.g. Xid 79).
-    DeviceReset,
-}
-
-impl FaultKind {
-    /// Every kind, in report order.
-    pub const ALL: [FaultKind; 4] = [
-        FaultKind::Process,
-        FaultKind::ContextError,
-        FaultKind::MemoryExhaustion,
-        FaultKind::DeviceReset,
-    ];
-
-    /// The name as written in a scenario.
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::Process => "process",
-            FaultKind::ContextError => "context-error",
-            FaultKind::MemoryExhaustion => "memory-exhaustion",
-            FaultKind::DeviceReset => "device-reset",
         }
     }
 }

@@ -33,7 +33,7 @@
 //! synchronisation interacts with the co-tenants.
 
 use super::*;
-use crate::config::raw::LlmPolicy;
+use crate::scenario::LlmPolicy;
 
 impl Simulation {
     fn llm_spec(&self, srv: usize) -> &crate::service::LlmSpec {

@@ -235,7 +235,7 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
 /// `gpu_memory_utilization` of `cap_gib`, as vLLM does, unless the scenario gives its memory.
 pub fn memory_held_gib(spec: &ModelSpec, cap_gib: f64) -> f64 {
     match &spec.llm {
-        Some(l) if l.policy != crate::config::raw::LlmPolicy::PrefillFirst && !spec.memory_override => l.gpu_memory_utilization * cap_gib,
+        Some(l) if l.policy != crate::scenario::LlmPolicy::PrefillFirst && !spec.memory_override => l.gpu_memory_utilization * cap_gib,
         _ => spec.memory.total_gib(),
     }
 }

@@ -68,3 +68,62 @@ fn readme_fault_table_is_current() {
     let now = fault_table();
     assert!(readme().contains(&now), "README 'Faults' table differs; paste:\n{now}");
 }
+
+/// README "Layout": no module of the crate imports another that imports it back (directly or
+/// through others). Comments and test modules are left out; submodules count as their parent.
+#[test]
+fn module_imports_have_no_circles() {
+    use std::collections::{BTreeMap, BTreeSet};
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("src") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in &all {
+        let rel = f.strip_prefix(&src).expect("under src").to_string_lossy().to_string();
+        let module = rel.split(['/', '.']).next().expect("a name").to_string();
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).expect("source");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for part in line.split("crate::").skip(1) {
+                let dep: String = part.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                if !dep.is_empty() && dep != module {
+                    deps.entry(module.clone()).or_default().insert(dep);
+                }
+            }
+        }
+    }
+    let reaches = |from: &str, to: &str| {
+        let mut stack = vec![from.to_string()];
+        let mut seen = BTreeSet::new();
+        while let Some(m) = stack.pop() {
+            for d in deps.get(&m).into_iter().flatten() {
+                if d == to {
+                    return true;
+                }
+                if seen.insert(d.clone()) {
+                    stack.push(d.clone());
+                }
+            }
+        }
+        false
+    };
+    let circles: Vec<(String, String)> = deps
+        .iter()
+        .flat_map(|(m, ds)| ds.iter().map(move |d| (m.clone(), d.clone())))
+        .filter(|(m, d)| reaches(d, m))
+        .collect();
+    assert!(circles.is_empty(), "modules importing each other back: {circles:?}");
+}
