@@ -660,11 +660,8 @@ pub fn accuracy(root: &str) -> Result<Accuracy> {
         for (m, r) in &v.models {
             let e = &r.error_pct;
             if run.starts_with("ts_") {
-                let tenants = if run.contains("llm") && run.matches('_').count() >= 3 {
-                    "3 tenants"
-                } else {
-                    "2 tenants"
-                };
+                let servers = ["asr", "tts", "llm"].iter().filter(|m| run.contains(*m)).count();
+                let tenants = if servers >= 3 { "3 tenants" } else { "2 tenants" };
                 let w = worst.entry((m.clone(), tenants.to_string())).or_insert((0.0, 0.0));
                 w.0 = w.0.max(metric(e, "p50").abs());
                 w.1 = w.1.max(metric(e, "p95").abs());
