@@ -552,22 +552,29 @@ impl Simulation {
         }
         let gap = from_ms(self.models[s.model as usize].call_gap_ms);
         let react = if policy == LlmPolicy::Chunked { gap } else { 0 };
+        // The first step at or after which the server would have seen the request: steps are
+        // `w` long with `gap` between them, so each run of equal steps is solved in O(1).
         let mut t = s.block_start;
         let mut done = 0u32;
         for &(n, w) in &s.block_runs {
-            for _ in 0..n {
-                if t > s.block_start {
-                    t += gap;
-                }
-                t += w;
-                done += 1;
-                if t + react >= now {
-                    if done < s.block_steps {
-                        self.cut_block(srv, done, t);
-                    }
-                    return;
-                }
+            if n == 0 {
+                continue;
             }
+            // Step j of this run ends at t + j (w + gap), less one gap for the block's first step.
+            let lead = if t > s.block_start { 0 } else { gap };
+            let step = w + gap;
+            let need = (i128::from(now) - i128::from(react) + i128::from(lead) - i128::from(t)).max(0) as u64;
+            let j = need.div_ceil(step.max(1)).max(1);
+            if j <= u64::from(n) {
+                let end = t + j * step - lead;
+                done += j as u32;
+                if done < s.block_steps {
+                    self.cut_block(srv, done, end);
+                }
+                return;
+            }
+            t += u64::from(n) * step - lead;
+            done += n;
         }
     }
 
