@@ -126,10 +126,10 @@ pub enum Command {
         /// Model file or built-in for a model name, as NAME=FROM (default h100/NAME).
         #[arg(long = "model")]
         models: Vec<String>,
-        /// Time slice for co-located runs [ms] (default: the fitted default of scenarios).
+        /// Time slice for co-located runs [ms] (default: the measured 2.1 ms of scenarios).
         #[arg(long)]
         quantum_ms: Option<f64>,
-        /// Context-switch cost for co-located runs [us] (default: the fitted default).
+        /// Context-switch cost for co-located runs [us] (default: the measured 200 us).
         #[arg(long)]
         switch_us: Option<f64>,
     },

@@ -758,7 +758,7 @@ mod tests {
         assert!(op.frame_costs_ms(32, &Slowdown::IDENTITY).2, "batch 32 is beyond the 16 bucket");
     }
 
-    /// The property behind in-flight joins (README "Voice sessions"): a join adds to the running
+    /// The property behind in-flight joins (docs/voice.md): a join adds to the running
     /// syntheses only the growth of the setup with the batch, and in the calibrated table that
     /// growth is below one frame step at every bucket (the fitted intercept is the same 1.948 ms
     /// at every batch).

@@ -276,10 +276,10 @@ pub enum RawGpu {
     TimeSliced {
         /// The tenants.
         models: Vec<String>,
-        /// Time slice [ms] (default: the fitted value, README "Sharing regimes").
+        /// Time slice [ms] (default: the measured value, README "Time-slicing: the measured mechanism").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         quantum_ms: Option<f64>,
-        /// Context-switch cost [us] (default: the fitted value).
+        /// Context-switch cost [us] (default: the measured value, README "Time-slicing: the measured mechanism").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         switch_us: Option<f64>,
         /// Repeat this GPU (default 1).
