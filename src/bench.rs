@@ -294,11 +294,6 @@ pub fn bench(reps: u32, sweep_runs: usize) -> Result<BenchReport> {
     })
 }
 
-/// The benchmark report as text.
-pub fn bench_text(reps: u32, sweep_runs: usize) -> Result<String> {
-    Ok(bench(reps, sweep_runs)?.text())
-}
-
 /// The LLM benchmark's scenario: 14,400 requests (4/s for an hour, 500-token prompts) on one
 /// H100 with chunked prefill, every reply `out_tokens` long.
 fn llm_tokens_scenario(out_tokens: u32) -> Result<crate::scenario::Scenario> {
