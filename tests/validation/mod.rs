@@ -34,7 +34,7 @@ fn single_model_runs_are_reproduced() {
 /// ASR of the H100 time-slice probes. No latency of these runs was fitted: the slice and switch
 /// come from the probes, `gpu_busy_fraction` and `sync_copy_ms` from the calls' own CUDA events.
 /// Repeating a run moved p50 by up to 6 % and p95 by up to 10 %; the bound is 20 % per
-/// percentile, except the two documented misses (README, "Time-slicing"): the heavy H100
+/// percentile, except the two documented misses (README "Time-slicing: the measured mechanism"): the heavy H100
 /// three-server run's ASR (p50 -32 %, p95 -28 %: the ASR waits behind more LLM slices than the
 /// model gives it) and the light H200 TTS+LLM run's TTS p50 (+25 %), held to 35 %.
 #[test]
@@ -187,7 +187,7 @@ fn genai_perf_inputs_it_cannot_use_are_refused() {
 /// and 50): the fitted points are reproduced (ITL and throughput within 2 %); the predictions
 /// stay within the errors the README reports (ITL 30 %, throughput 20 %), so a change that
 /// makes them worse fails here. TTFT is not bounded: the sweep's TTFT includes request overhead
-/// the fit reads as prefill time (README, "LLM engines").
+/// the fit reads as prefill time (README "How accurate is it").
 #[test]
 fn llm_engines_against_the_published_sweep() {
     let fx = format!("{}/traces/genai-perf", env!("CARGO_MANIFEST_DIR"));
