@@ -9,18 +9,6 @@ use crate::common::*;
 use serde_json::Value;
 use std::process::{Command, Output};
 
-fn gpuslice(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gpuslice"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run gpuslice {args:?}: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// Exit status 2, nothing on stdout, exactly one line on stderr; returns that line.
 #[track_caller]
 fn assert_usage_error(out: &Output, what: &str) -> String {

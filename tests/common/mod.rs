@@ -201,3 +201,17 @@ pub fn repo_file(rel: &str) -> String {
 pub fn exists(p: &str) -> bool {
     Path::new(p).exists()
 }
+
+/// Run the built `gpuslice` binary from the repository root.
+pub fn gpuslice(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gpuslice"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run gpuslice {args:?}: {e}"))
+}
+
+/// Program output as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}

@@ -235,10 +235,7 @@ seeds = 1
     let why = r.reason.expect("a reason");
     assert!(why.contains("no deployment fits") && why.contains("memory"), "{why}");
     // Through the binary: exit status 1, the reason on stdout.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gpuslice"))
-        .args(["plan", &d.join("big.toml")])
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("no deployment fits"));
+    let out = gpuslice(&["plan", &d.join("big.toml")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("no deployment fits"));
 }

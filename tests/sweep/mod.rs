@@ -13,18 +13,6 @@ use std::time::{Duration, Instant};
 const SPEC: &str = "experiments/sweep-asr-tts.toml";
 const FILES: [&str; 3] = ["results.csv", "summary.csv", "manifest.json"];
 
-fn gpuslice(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gpuslice"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run gpuslice {args:?}: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 #[track_caller]
 fn ok(out: &Output) {
     assert_eq!(
