@@ -762,6 +762,35 @@ pub fn accuracy_markdown(root: &str) -> Result<String> {
     Ok(accuracy(root)?.markdown())
 }
 
+/// A GenAI-Perf run as a scenario: its concurrency as closed-loop users with no think time and
+/// its fixed prompt and reply lengths, for 120 s (20 s warm-up) on one dedicated H100, against the
+/// model `from` with the extra `[models.llm]` lines `model_lines`.
+pub fn load_run_scenario(from: &str, model_lines: &str, run: &crate::calibrate::LoadRun) -> String {
+    format!(
+        r#"name = "genai-perf-replay"
+duration_s = 120
+warmup_s = 20
+[models.llm]
+from = "{from}"
+{model_lines}
+[[workload]]
+model = "llm"
+users = {c}
+think_s = 0
+ramp_up_s = 5
+size = {{ dist = "fixed", value = {isl} }}
+out_tokens = {{ dist = "fixed", value = {osl} }}
+[[variant]]
+name = "h100"
+gpu = "h100-80gb"
+gpus = [{{ regime = "dedicated", models = ["llm"] }}]
+"#,
+        c = run.concurrency,
+        isl = run.input_tokens,
+        osl = run.output_tokens
+    )
+}
+
 /// One figure of the LLM engine check against a published GenAI-Perf sweep.
 #[derive(Debug, Clone, Serialize)]
 pub struct EngineCheck {
@@ -804,37 +833,12 @@ pub fn engine_check(fixture_dir: &str) -> Result<Vec<EngineCheck>> {
     spec.name = "nim-fit".into();
     let mut src = crate::config::Sources::none("traces/genai-perf");
     src.models.insert("nim-fit".into(), spec);
+    let runs: Vec<_> = all.iter().map(|f| crate::input::read_load_run(f)).collect::<Result<_>>()?;
     let mut out = Vec::new();
     for policy in ["prefill-first", "chunked"] {
-        for (i, f) in all.iter().enumerate() {
-            let run = crate::input::read_load_run(f)?;
-            let raw = crate::config::parse_raw(
-                &format!(
-                    r#"name = "nim-chunked"
-duration_s = 120
-warmup_s = 20
-[models.llm]
-from = "nim-fit"
-scheduler = "{policy}"
-max_batch = 256
-[[workload]]
-model = "llm"
-users = {c}
-think_s = 0
-ramp_up_s = 5
-size = {{ dist = "fixed", value = {isl} }}
-out_tokens = {{ dist = "fixed", value = {osl} }}
-[[variant]]
-name = "h100"
-gpu = "h100-80gb"
-gpus = [{{ regime = "dedicated", models = ["llm"] }}]
-"#,
-                    c = run.concurrency,
-                    isl = run.input_tokens,
-                    osl = run.output_tokens
-                ),
-                "nim-chunked (embedded)",
-            )?;
+        for (i, run) in runs.iter().enumerate() {
+            let model = format!("scheduler = \"{policy}\"\nmax_batch = 256");
+            let raw = crate::config::parse_raw(&load_run_scenario("nim-fit", &model, run), "genai-perf replay (embedded)")?;
             let sc = from_raw(&raw, &src)?;
             let s = Simulation::new(&sc, 0, 1)?.run_to_end();
             let m = &s.models["llm"];

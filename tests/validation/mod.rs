@@ -123,28 +123,7 @@ fn genai_perf_fit_reproduces_its_measurements() {
     let dir = TempDir::new("genai");
     let model = dir.write("llm.json", &serde_json::to_string(&spec).expect("json"));
     for r in &runs {
-        let sc = parse(&format!(
-            r#"name = "genai"
-duration_s = 120
-warmup_s = 20
-[models.llm]
-from = "{model}"
-[[workload]]
-model = "llm"
-users = {c}
-think_s = 0
-ramp_up_s = 5
-size = {{ dist = "fixed", value = {isl} }}
-out_tokens = {{ dist = "fixed", value = {osl} }}
-[[variant]]
-name = "v"
-gpu = "h100-80gb"
-gpus = [{{ regime = "dedicated", models = ["llm"] }}]
-"#,
-            c = r.concurrency,
-            isl = r.input_tokens,
-            osl = r.output_tokens
-        ));
+        let sc = parse(&gpuslice::validate::load_run_scenario(&model, "", r));
         let s = run(&sc, 0, 1);
         let m = &s.models["llm"];
         let ttft = m.ttft_ms.expect("llm has ttft");
