@@ -448,10 +448,7 @@ pub fn memory_case(requests: u64, trace: Option<&str>) -> Result<MemoryCase> {
 /// Write a trace of `rows` ASR requests at [`MEMORY_RATE_RPS`] (the format of traces/h100/*/trace_asr.csv).
 fn write_memory_trace(path: &std::path::Path, rows: u64) -> Result<()> {
     use std::io::Write;
-    let io = |e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
+    let io = |e: std::io::Error| Error::io(path.display(), e);
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
     writeln!(w, "id,arrival_s,audio_s").map_err(io)?;
     for i in 0..rows {
@@ -464,15 +461,9 @@ fn write_memory_trace(path: &std::path::Path, rows: u64) -> Result<()> {
 
 /// Every memory case, each in a fresh process of this executable (a process's peak is its own).
 pub fn memory_bench() -> Result<Vec<MemoryCase>> {
-    let exe = std::env::current_exe().map_err(|e| Error::Io {
-        path: "current executable".into(),
-        message: e.to_string(),
-    })?;
+    let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
     let dir = std::env::temp_dir().join(format!("gpuslice-bench-memory-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
-        path: dir.display().to_string(),
-        message: e.to_string(),
-    })?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
     let mut out = Vec::new();
     let result = (|| {
         for (requests, trace) in [
@@ -490,10 +481,7 @@ pub fn memory_bench() -> Result<Vec<MemoryCase>> {
                 write_memory_trace(&path, requests)?;
                 cmd.arg("--trace").arg(&path);
             }
-            let o = cmd.output().map_err(|e| Error::Io {
-                path: exe.display().to_string(),
-                message: e.to_string(),
-            })?;
+            let o = cmd.output().map_err(|e| Error::io(exe.display(), e))?;
             if !o.status.success() {
                 return Err(Error::Infeasible(format!(
                     "memory case {requests}: {}",

@@ -37,6 +37,14 @@ impl Error {
         }
     }
 
+    /// Shorthand for [`Error::Io`]: what failed on which path.
+    pub fn io(path: impl std::fmt::Display, e: impl std::fmt::Display) -> Self {
+        Error::Io {
+            path: path.to_string(),
+            message: e.to_string(),
+        }
+    }
+
     /// Re-home an error that was raised without file context (e.g. by a parser of in-memory text).
     pub fn in_file(self, file: &str) -> Self {
         match self {

@@ -93,10 +93,7 @@ pub fn k8s_deployment(name: &str, best: &Candidate) -> K8sDeployment {
 /// Write the Kubernetes files of a candidate into `dir` (created if missing).
 pub fn write_k8s(dir: &str, name: &str, best: &Candidate) -> Result<Vec<String>> {
     let files = crate::k8s::emit(&k8s_deployment(name, best))?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::Io {
-        path: dir.to_string(),
-        message: e.to_string(),
-    })?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut written = Vec::new();
     for f in files {
         let path = Path::new(dir).join(&f.name).display().to_string();

@@ -123,10 +123,7 @@ impl Table {
     /// Read `path` (header row required). A file over [`MAX_TABLE_BYTES`] is refused before it
     /// is read.
     pub fn read(path: &str) -> Result<Table> {
-        let io = |e: std::io::Error| Error::Io {
-            path: path.into(),
-            message: e.to_string(),
-        };
+        let io = |e: std::io::Error| Error::io(path, e);
         let len = std::fs::metadata(path).map_err(io)?.len();
         if len > MAX_TABLE_BYTES {
             return Err(Error::input(

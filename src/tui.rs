@@ -45,10 +45,7 @@ pub fn load(path: Option<&str>) -> Result<(RawScenario, config::Sources)> {
             config::Sources::none(config::DEFAULT_SCENARIO_NAME),
         )),
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Error::Io {
-                path: p.into(),
-                message: e.to_string(),
-            })?;
+            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
             let mut raw = config::parse_raw(&text, p)?;
             let dir = Path::new(p).parent().map(Path::to_path_buf);
             let absolute = |f: &str| -> Option<String> {
@@ -115,10 +112,7 @@ fn perform(effect: Effect, tx: &Sender<Message>) {
         }
         Effect::ExportPlan { scenario, k8s } => {
             let written = config::files::write_atomic(&scenario.0, &scenario.1).and_then(|()| {
-                std::fs::create_dir_all(&k8s.0).map_err(|e| Error::Io {
-                    path: k8s.0.clone(),
-                    message: e.to_string(),
-                })?;
+                std::fs::create_dir_all(&k8s.0).map_err(|e| Error::io(&k8s.0, e))?;
                 for f in &k8s.1 {
                     config::files::write_atomic(&Path::new(&k8s.0).join(&f.name).display().to_string(), &f.text)?;
                 }
@@ -152,10 +146,7 @@ impl Drop for TerminalGuard {
 pub fn run(scenario: Option<String>, seed: u64) -> Result<()> {
     let (raw, sources) = load(scenario.as_deref())?;
     let mut app = App::new(raw, sources, seed)?;
-    let io = |e: std::io::Error| Error::Io {
-        path: "<terminal>".into(),
-        message: e.to_string(),
-    };
+    let io = |e: std::io::Error| Error::io("<terminal>", e);
 
     // A panic must not leave the shell in raw mode on the alternate screen: restore first, then
     // let the previous hook print the message.

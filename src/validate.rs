@@ -152,10 +152,7 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
         ));
     }
     let mut names: Vec<String> = std::fs::read_dir(d)
-        .map_err(|e| Error::Io {
-            path: dir.into(),
-            message: e.to_string(),
-        })?
+        .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let f = e.file_name().to_string_lossy().to_string();

@@ -139,14 +139,8 @@ pub fn scaling_points(dirs: &[String], kind: ServiceKind, bases: &[OpBase]) -> R
             .cloned()
             .ok_or_else(|| Error::input(&gf, "name", format!("unknown GPU '{name}'")))?;
         let mut subs: Vec<(f64, std::path::PathBuf)> = Vec::new();
-        for e in std::fs::read_dir(dir).map_err(|e| Error::Io {
-            path: d.clone(),
-            message: e.to_string(),
-        })? {
-            let e = e.map_err(|e| Error::Io {
-                path: d.clone(),
-                message: e.to_string(),
-            })?;
+        for e in std::fs::read_dir(dir).map_err(|e| Error::io(d, e))? {
+            let e = e.map_err(|e| Error::io(d, e))?;
             let n = e.file_name().to_string_lossy().to_string();
             let sms = if n == "full" {
                 Some(gpu.sm_count as f64)

@@ -68,13 +68,6 @@ fn install_ctrlc() {
     });
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
 /// Runs of a results.csv, each its rows (fields) in variant order, in file order.
 type Runs = Vec<(u64, Vec<Vec<String>>)>;
 
@@ -82,7 +75,7 @@ type Runs = Vec<(u64, Vec<Vec<String>>)>;
 /// a kill left incomplete is dropped and the byte length to keep is returned; otherwise any
 /// damage is an error naming the line.
 fn read_results(path: &Path, layout: &Layout, plan: &Plan, shard: Shard, lenient: bool) -> Result<(Runs, u64)> {
-    let data = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let data = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
     let name = path.display().to_string();
     let header = layout.header();
     let mut rdr = csv::ReaderBuilder::new()
@@ -234,7 +227,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
     let manifest_text = crate::report::to_json(&Manifest::new(&plan, &layout, shard));
 
     let dir = Path::new(&args.out);
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
     let results = dir.join("results.csv");
     let manifest = dir.join("manifest.json");
     let summary = dir.join("summary.csv");
@@ -248,7 +241,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
                 "exists: pass --resume to continue it, or choose another --out",
             ));
         }
-        let old = std::fs::read_to_string(&manifest).map_err(|e| io_err(&manifest, e))?;
+        let old = std::fs::read_to_string(&manifest).map_err(|e| Error::io(manifest.display(), e))?;
         if old != manifest_text {
             return Err(Error::input(
                 manifest.display().to_string(),
@@ -261,20 +254,20 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .open(&results)
-            .map_err(|e| io_err(&results, e))?;
-        f.set_len(keep).map_err(|e| io_err(&results, e))?;
-        f.seek(std::io::SeekFrom::End(0)).map_err(|e| io_err(&results, e))?;
+            .map_err(|e| Error::io(results.display(), e))?;
+        f.set_len(keep).map_err(|e| Error::io(results.display(), e))?;
+        f.seek(std::io::SeekFrom::End(0)).map_err(|e| Error::io(results.display(), e))?;
         if keep == 0 {
             f.write_all(sweep::csv_line(&layout.header()).as_bytes())
-                .map_err(|e| io_err(&results, e))?;
+                .map_err(|e| Error::io(results.display(), e))?;
         }
         f
     } else {
         write_atomic(&manifest.display().to_string(), &manifest_text)?;
-        let mut f = std::fs::File::create(&results).map_err(|e| io_err(&results, e))?;
+        let mut f = std::fs::File::create(&results).map_err(|e| Error::io(results.display(), e))?;
         f.write_all(sweep::csv_line(&layout.header()).as_bytes())
             .and_then(|_| f.flush())
-            .map_err(|e| io_err(&results, e))?;
+            .map_err(|e| Error::io(results.display(), e))?;
         f
     };
     let todo: Vec<u64> = shard.ids(plan.runs()).filter(|id| !done.contains(id)).collect();
@@ -286,7 +279,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
     let mut append = |text: &str| {
         file.write_all(text.as_bytes())
             .and_then(|_| file.flush())
-            .map_err(|e| io_err(&results, e))
+            .map_err(|e| Error::io(results.display(), e))
     };
     execute(&pool, &plan, &layout, &scenarios, &todo, &STOP, &bar, &mut append)?;
     bar.finish_and_clear();
@@ -431,7 +424,7 @@ pub fn run_merge(dirs: &[String], out: &str, checks: &[String], format: SweepFor
     let mut base: Option<(Manifest, String)> = None;
     for d in dirs {
         let p = Path::new(d).join("manifest.json");
-        let text = std::fs::read_to_string(&p).map_err(|e| io_err(&p, e))?;
+        let text = std::fs::read_to_string(&p).map_err(|e| Error::io(p.display(), e))?;
         let mut m: Manifest =
             serde_json::from_str(&text).map_err(|e| Error::input(p.display().to_string(), "", format!("not a sweep manifest: {e}")))?;
         m.shard = None;
@@ -494,7 +487,7 @@ pub fn run_merge(dirs: &[String], out: &str, checks: &[String], format: SweepFor
     }
     let runs: Runs = all.into_iter().collect();
     let dir = Path::new(out);
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
     let path = |n: &str| dir.join(n).display().to_string();
     write_atomic(&path("manifest.json"), &crate::report::to_json(&manifest))?;
     write_atomic(&path("results.csv"), &results_text(&layout, &runs))?;

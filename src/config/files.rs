@@ -30,9 +30,9 @@ pub const MAX_TEXT_BYTES: u64 = 64 << 20;
 /// /dev/zero) without holding more than `max` bytes: the message names the file and the limit.
 pub fn read_text(path: &Path, max: u64, what: &str) -> Result<String> {
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
     let mut buf = Vec::new();
-    f.take(max + 1).read_to_end(&mut buf).map_err(|e| io_err(path, e))?;
+    f.take(max + 1).read_to_end(&mut buf).map_err(|e| Error::io(path.display(), e))?;
     if buf.len() as u64 > max {
         return Err(Error::input(
             path.display().to_string(),
@@ -100,13 +100,6 @@ impl Sources {
             file: file.to_string(),
             ..Sources::default()
         }
-    }
-}
-
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
     }
 }
 
@@ -202,7 +195,7 @@ pub fn parse_model(text: &str, name: &str) -> Result<ModelSpec> {
 /// Read a model JSON file. Larger than 64 MiB is refused before reading: a model file is a few
 /// tables, so anything that large is not one.
 pub fn read_model(path: &Path) -> Result<ModelSpec> {
-    let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path.display(), e))?;
     if meta.len() > 64 << 20 {
         return Err(Error::input(
             path.display().to_string(),
@@ -242,10 +235,7 @@ pub fn write_atomic_with(path: &str, fill: impl FnOnce(&mut dyn std::io::Write) 
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::Io {
-            path: path.into(),
-            message: e.to_string(),
-        }
+        Error::io(path, e)
     })
 }
 
@@ -258,7 +248,7 @@ pub fn write_atomic_with(path: &str, fill: impl FnOnce(&mut dyn std::io::Write) 
 ///   tokens are the dataset's failed requests and are skipped);
 /// * Mooncake JSON lines: `{"timestamp": <ms>, "input_length": n, "output_length": m, ...}`.
 pub fn read_trace(path: &Path) -> Result<Trace> {
-    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
     let capped = Capped {
         inner: f,
         total: 0,
@@ -270,10 +260,7 @@ pub fn read_trace(path: &Path) -> Result<Trace> {
 /// [`read_trace`] from any buffered reader; `name` names the source in errors.
 pub fn read_trace_from(mut rd: impl BufRead, name: &str) -> Result<Trace> {
     let first = {
-        let buf = rd.fill_buf().map_err(|e| Error::Io {
-            path: name.to_string(),
-            message: e.to_string(),
-        })?;
+        let buf = rd.fill_buf().map_err(|e| Error::io(name, e))?;
         buf.iter().copied().find(|b| !b.is_ascii_whitespace())
     };
     let name = name.to_string();
