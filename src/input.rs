@@ -336,14 +336,7 @@ pub fn calibrate_load_runs(
     let decode = extend_decode(decode, builtin.op("decode"));
     let mut ops = std::collections::BTreeMap::new();
     for (name, mut t) in [("prefill", prefill), ("decode", decode)] {
-        let b = builtin.op(name);
-        for (i, &bb) in t.batch.iter().enumerate() {
-            for (j, &ss) in t.size.iter().enumerate() {
-                let (f, c) = b.fractions(bb, ss);
-                t.fixed_frac[i][j] = f;
-                t.compute_frac[i][j] = c;
-            }
-        }
+        t.split_like(builtin.op(name));
         ops.insert(name.to_string(), t);
     }
     let spec = crate::service::ModelSpec {

@@ -190,6 +190,18 @@ impl OpTable {
         (step, setup, beyond || e1 || e2)
     }
 
+    /// Give every cell the fixed and compute shares `other` has at its shape (a table fitted
+    /// without its own device measurements borrows the split of a measured one).
+    pub fn split_like(&mut self, other: &OpTable) {
+        for (i, &b) in self.batch.iter().enumerate() {
+            for (j, &s) in self.size.iter().enumerate() {
+                let (f, c) = other.fractions(b, s);
+                self.fixed_frac[i][j] = f;
+                self.compute_frac[i][j] = c;
+            }
+        }
+    }
+
     /// The fixed and compute shares of a padded shape's latency, bilinear between cells and
     /// held at the edge values outside the grid.
     pub fn fractions(&self, b: f64, s: f64) -> (f64, f64) {

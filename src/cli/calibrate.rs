@@ -227,14 +227,7 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
             .ok_or_else(|| Error::Infeasible("no built-in model of this kind".into()))??;
         spec.scaling = builtin.scaling;
         for (name, t) in spec.ops.iter_mut() {
-            let b = builtin.op(name);
-            for (i, &bb) in t.batch.iter().enumerate() {
-                for (j, &ss) in t.size.iter().enumerate() {
-                    let (f, c) = b.fractions(bb, ss);
-                    t.fixed_frac[i][j] = f;
-                    t.compute_frac[i][j] = c;
-                }
-            }
+            t.split_like(builtin.op(name));
         }
         serde_json::json!({ "from": format!("built-in h100/{} (no --scaling data)", kind.label()) })
     } else {
