@@ -61,16 +61,24 @@ fn window_note(w: &std::ops::Range<usize>, n: usize) -> String {
     }
 }
 
-/// The bar items of a metric: one per shown variant; runs not finished show their state.
-fn items(app: &App, shown: &std::ops::Range<usize>, metric: impl Fn(&RunSummary) -> Option<(f64, String)>) -> Vec<Item> {
+/// The runs of the shown variants with their variant and row style (the selected one highlighted).
+fn shown_runs<'a>(
+    app: &'a App,
+    shown: &std::ops::Range<usize>,
+) -> impl Iterator<Item = (&'a crate::tui::app::RunSlot, &'a crate::scenario::Variant, Style)> {
     app.runs
         .iter()
         .zip(&app.scenario.variants)
         .enumerate()
         .skip(shown.start)
         .take(shown.len())
-        .map(|(v, (slot, var))| {
-            let style = if v == app.variant { SELECTED } else { Style::new() };
+        .map(|(v, (slot, var))| (slot, var, if v == app.variant { SELECTED } else { Style::new() }))
+}
+
+/// The bar items of a metric: one per shown variant; runs not finished show their state.
+fn items(app: &App, shown: &std::ops::Range<usize>, metric: impl Fn(&RunSummary) -> Option<(f64, String)>) -> Vec<Item> {
+    shown_runs(app, shown)
+        .map(|(slot, var, style)| {
             let (value, text, style) = match &slot.state {
                 RunState::Done(r) => match metric(&r.summary) {
                     Some((x, t)) => (x, t, style),
@@ -255,43 +263,35 @@ fn render_table(app: &App, shown: &std::ops::Range<usize>, area: Rect, buf: &mut
         "audio p95",
     ])
     .style(TITLE);
-    let rows = app
-        .runs
-        .iter()
-        .zip(&app.scenario.variants)
-        .enumerate()
-        .skip(shown.start)
-        .take(shown.len())
-        .map(|(v, (slot, var))| {
-            let style = if v == app.variant { SELECTED } else { Style::new() };
-            let mut cells = vec![var.name.clone(), format!("{}x {}", var.gpus.len(), var.gpu.name)];
-            match &slot.state {
-                RunState::Done(r) => {
-                    let s = &r.summary;
-                    let parts: Vec<f64> = s
-                        .gpu_utilization
-                        .iter()
-                        .filter(|u| !u.partition.contains(':'))
-                        .map(|u| u.busy_fraction)
-                        .collect();
-                    let busy = parts.iter().sum::<f64>() / parts.len().max(1) as f64;
-                    cells.extend([
-                        format!("{:.2}", s.cost_per_hour_usd),
-                        format!("{:.2}", s.throughput_rps),
-                        format!("{:.2}", s.throughput_rps_per_gpu),
-                        fmt_ms(s.latency_ms.p50),
-                        fmt_ms(s.latency_ms.p95),
-                        fmt_ms(s.latency_ms.p99),
-                        format!("{}", s.failed),
-                        format!("{:.0}%", busy * 100.0),
-                        first_audio_p95(s).map_or("-".into(), fmt_ms),
-                    ]);
-                }
-                RunState::Running => cells.push("running…".into()),
-                RunState::Failed(e) => cells.push(format!("failed: {e}")),
+    let rows = shown_runs(app, shown).map(|(slot, var, style)| {
+        let mut cells = vec![var.name.clone(), format!("{}x {}", var.gpus.len(), var.gpu.name)];
+        match &slot.state {
+            RunState::Done(r) => {
+                let s = &r.summary;
+                let parts: Vec<f64> = s
+                    .gpu_utilization
+                    .iter()
+                    .filter(|u| !u.partition.contains(':'))
+                    .map(|u| u.busy_fraction)
+                    .collect();
+                let busy = parts.iter().sum::<f64>() / parts.len().max(1) as f64;
+                cells.extend([
+                    format!("{:.2}", s.cost_per_hour_usd),
+                    format!("{:.2}", s.throughput_rps),
+                    format!("{:.2}", s.throughput_rps_per_gpu),
+                    fmt_ms(s.latency_ms.p50),
+                    fmt_ms(s.latency_ms.p95),
+                    fmt_ms(s.latency_ms.p99),
+                    format!("{}", s.failed),
+                    format!("{:.0}%", busy * 100.0),
+                    first_audio_p95(s).map_or("-".into(), fmt_ms),
+                ]);
             }
-            Row::new(cells).style(style)
-        });
+            RunState::Running => cells.push("running…".into()),
+            RunState::Failed(e) => cells.push(format!("failed: {e}")),
+        }
+        Row::new(cells).style(style)
+    });
     let name_w = app
         .scenario
         .variants
