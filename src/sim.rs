@@ -189,6 +189,9 @@ struct Seq {
     blocks: u32,
     /// Its prefill is complete.
     decoding: bool,
+    /// While it generates: the server's decode tick at which `len`, `remaining` and `blocks`
+    /// were true (see `llm::Generating`).
+    t0: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +218,8 @@ struct Server {
     /// LLM: free KV blocks, and all of them.
     kv_free: u64,
     kv_total: u64,
+    /// LLM: the generating sequences in aggregate.
+    generating: llm::Generating,
     /// LLM: the prefill work of the running step: (index in `active`, tokens).
     chunks: Vec<(u32, u32)>,
     /// LLM: decode steps in the running call, when and how they were costed (runs of equal
@@ -222,6 +227,8 @@ struct Server {
     block_steps: u32,
     block_start: SimTime,
     block_runs: Vec<(u32, SimTime)>,
+    /// LLM: scratch for the indices of the sequences a block finishes.
+    block_ends: Vec<u32>,
     /// LLM: duration of a decode step by (batch, context) on this server [ns].
     cost_cache: std::collections::HashMap<(u32, u32), SimTime, std::hash::BuildHasherDefault<PairHasher>>,
     /// LLM: sequences preempted (recompute).
@@ -417,6 +424,7 @@ impl Simulation {
                     format!("unknown GPU '{}'", spec.reference_gpu),
                 )
             })?;
+            let kv_block = spec.llm.as_ref().map_or(1, |l| u64::from(l.kv_block_tokens.max(1)));
             servers.push(Server {
                 model: ps.model as u32,
                 dev: ps.device,
@@ -438,12 +446,17 @@ impl Simulation {
                 admit_budget: 0,
                 pending: 0,
                 resume_gap: 0,
-                kv_free: ps.kv_tokens / spec.llm.as_ref().map_or(1, |l| u64::from(l.kv_block_tokens.max(1))),
-                kv_total: ps.kv_tokens / spec.llm.as_ref().map_or(1, |l| u64::from(l.kv_block_tokens.max(1))),
+                kv_free: ps.kv_tokens / kv_block,
+                kv_total: ps.kv_tokens / kv_block,
+                generating: llm::Generating::new(
+                    spec.llm.as_ref().map_or(0, |l| l.kv_block_tokens.max(1)),
+                    spec.llm.as_ref().is_some_and(|l| l.policy != crate::scenario::LlmPolicy::Chunked),
+                ),
                 chunks: Vec::new(),
                 block_steps: 1,
                 block_start: 0,
                 block_runs: Vec::new(),
+                block_ends: Vec::new(),
                 cost_cache: std::collections::HashMap::default(),
                 preemptions: 0,
                 streams: Vec::new(),
@@ -1429,6 +1442,7 @@ impl Simulation {
             lost.extend(s.queue.drain(..));
             lost.append(&mut s.batch);
             lost.extend(s.active.drain(..).map(|a| a.req));
+            s.generating.clear();
             // Streams waiting for audio are in neither the queue nor the call.
             lost.append(&mut s.streams);
             lost.extend(s.synth.drain(..).map(|x| x.req));

@@ -30,7 +30,11 @@
 //! would run out, and the arrival of a request cuts it at the next step boundary, where the
 //! step-by-step server would have seen it. The durations are the same integer sums, so the
 //! results are identical to stepping (tested). Shared devices step one by one: each step's
-//! synchronisation interacts with the co-tenants.
+//! synchronisation interacts with the co-tenants. Every generating sequence gains one token a
+//! step, so the server keeps them as aggregates over a step counter (`Generating`: count, summed
+//! and longest length, next to finish, lengths modulo the KV block): planning and applying a block
+//! costs O(block + log n) for n running sequences, and O(n) only when one finishes or is
+//! preempted.
 
 use super::*;
 use crate::scenario::LlmPolicy;
@@ -80,35 +84,73 @@ impl Simulation {
         self.ctx_at(srv, &self.ctx_state(srv), extra)
     }
 
-    /// What `ctx_at` needs of the running sequences, gathered in one pass (the hottest loop of
-    /// an LLM simulation: kept free of branches the compiler cannot turn into selects).
+    /// What `ctx_at` needs of the running sequences: the generating ones from their aggregates
+    /// (O(log n)), the others (partly prefilled; `static`: finished padding) by a pass over them.
     fn ctx_state(&self, srv: usize) -> CtxState {
+        let s = &self.servers[srv];
+        let g = &s.generating;
+        let mut st = CtxState {
+            decoding: g.n,
+            sum: (g.sum_c + (g.n * g.tick) as i64) as u64 + g.n,
+            growing: g.n,
+            max_growing: g.longest(),
+            max_fixed: 0,
+            first_done: g.first_done(),
+            need_next: g.crossings(1) - g.ahead,
+        };
+        if s.active.len() as u64 > g.n {
+            // Outside `static`, the sequences that do not generate are the partly prefilled
+            // suffix (see plan_chunked).
+            let others = match self.llm_spec(srv).policy {
+                LlmPolicy::Static => &s.active[..],
+                _ => &s.active[s.active.partition_point(|a| a.decoding)..],
+            };
+            for a in others.iter().filter(|a| !a.generating()) {
+                st.decoding += u64::from(a.decoding);
+                st.sum += if a.decoding { u64::from(a.len) + 1 } else { 0 };
+                st.max_fixed = st.max_fixed.max(a.len);
+            }
+        }
+        #[cfg(debug_assertions)]
+        self.check_generating(srv, &st);
+        st
+    }
+
+    /// The aggregates against a pass over every sequence brought up to date, and the KV blocks
+    /// held against the free count (debug builds: every test run checks them).
+    #[cfg(debug_assertions)]
+    fn check_generating(&self, srv: usize, st: &CtxState) {
+        let s = &self.servers[srv];
         let bt = self.llm_spec(srv).kv_block_tokens.max(1);
-        let (mut decoding, mut sum, mut growing, mut need_next) = (0u64, 0u64, 0u64, 0u64);
-        let (mut max_growing, mut max_fixed, mut first_done) = (0u32, 0u32, u32::MAX);
-        for a in &self.servers[srv].active {
-            let g = a.decoding && a.remaining > 0;
+        let (mut decoding, mut sum, mut growing, mut need_next, mut held) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        let (mut max_growing, mut max_fixed, mut first_done) = (None::<u32>, 0u32, None::<u32>);
+        for a in &s.active {
+            let a = s.generating.at(a);
+            let g = a.generating();
+            held += u64::from(a.blocks);
             decoding += u64::from(a.decoding);
             sum += if a.decoding { u64::from(a.len) + 1 } else { 0 };
-            growing += u64::from(g);
-            max_growing = max_growing.max(if g { a.len + 1 } else { 0 });
-            max_fixed = max_fixed.max(if g { 0 } else { a.len });
-            first_done = first_done.min(if g { a.remaining.min(i64::from(u32::MAX)) as u32 } else { u32::MAX });
-            need_next += if g {
-                u64::from((a.len + 1).div_ceil(bt).saturating_sub(a.blocks))
+            if g {
+                growing += 1;
+                max_growing = max_growing.max(Some(a.len));
+                let r = a.remaining as u32;
+                first_done = Some(first_done.map_or(r, |f| f.min(r)));
+                need_next += u64::from((a.len + 1).div_ceil(bt).saturating_sub(a.blocks));
             } else {
-                0
-            };
+                max_fixed = max_fixed.max(a.len);
+            }
         }
-        CtxState {
+        let pass = CtxState {
             decoding,
             sum,
             growing,
-            max_growing: max_growing.checked_sub(1).filter(|_| growing > 0),
+            max_growing: max_growing.filter(|_| s.generating.by_len.is_some()),
             max_fixed,
-            first_done: (growing > 0).then_some(first_done),
+            first_done,
             need_next,
-        }
+        };
+        debug_assert_eq!(*st, pass, "server {srv}");
+        debug_assert_eq!(s.kv_total - s.kv_free, held, "server {srv}: KV blocks");
     }
 
     /// The costed context `extra` steps ahead: `extra` steps on, a generating sequence has grown
@@ -140,7 +182,8 @@ impl Simulation {
         let s = &self.servers[srv];
         match self.llm_spec(srv).policy {
             LlmPolicy::Static => s.active.len() as u32,
-            _ => s.active.iter().filter(|a| a.decoding).count() as u32,
+            // Outside `static` every decoding sequence generates (finished ones leave).
+            _ => s.generating.n as u32,
         }
     }
 
@@ -148,11 +191,13 @@ impl Simulation {
     /// last one). Returns false if even that cannot make room.
     fn make_room(&mut self, srv: usize, n: u64) -> bool {
         while self.servers[srv].kv_free < n {
+            let last = match self.servers[srv].active.len() {
+                0 | 1 => return false,
+                n => n - 1,
+            };
+            let victim = self.stop_generating(srv, last);
             let s = &mut self.servers[srv];
-            if s.active.len() <= 1 {
-                return false;
-            }
-            let victim = s.active.pop().expect("two or more");
+            s.active.pop();
             s.kv_free += victim.blocks as u64;
             if victim.decoding {
                 // Decode steps do not update the request (that would cost a random access per
@@ -331,6 +376,7 @@ impl Simulation {
             prefilled: 0,
             blocks: blocks as u32,
             decoding: false,
+            t0: 0,
         });
         true
     }
@@ -441,13 +487,7 @@ impl Simulation {
         if st.growing * (u64::from(limit.div_ceil(bt)) + 1) <= s.kv_free {
             return limit;
         }
-        let need = |j: u32| -> u64 {
-            s.active
-                .iter()
-                .filter(|a| a.decoding && a.remaining > 0)
-                .map(|a| self.blocks_for(srv, a.len + j).saturating_sub(a.blocks as u64))
-                .sum()
-        };
+        let need = |j: u32| -> u64 { s.generating.crossings(j) - s.generating.ahead };
         let (mut lo, mut hi) = (1u32, limit);
         if need(hi) <= s.kv_free {
             return hi;
@@ -683,41 +723,53 @@ impl Simulation {
             self.finish_seq(srv, i, now);
             return true;
         }
+        let s = &mut self.servers[srv];
+        s.generating.start(&mut s.active[i]);
         false
     }
 
-    /// Every decoding sequence generated `k` tokens; those that reached their length finish.
+    /// Every generating sequence generated `k` tokens; those that reached their length finish.
+    /// O(bt + log n), and O(n) only for a sequence that finishes (it leaves `active`).
     fn advance_decodes(&mut self, srv: usize, k: u32, now: SimTime) {
         let static_batch = self.llm_spec(srv).policy == LlmPolicy::Static;
-        let bt = self.llm_spec(srv).kv_block_tokens.max(1);
         let mut done = std::mem::take(&mut self.scratch);
         done.clear();
         let s = &mut self.servers[srv];
-        let mut taken = 0u64;
-        for a in s.active.iter_mut().filter(|a| a.decoding && a.remaining > 0) {
-            let steps = (i64::from(k)).min(a.remaining) as u32;
-            a.len += steps;
-            let blocks = a.len.div_ceil(bt);
-            taken += u64::from(blocks.saturating_sub(a.blocks));
-            a.blocks = a.blocks.max(blocks);
-            a.remaining -= i64::from(steps);
-            if a.remaining <= 0 {
-                done.push(a.req);
+        let g = &mut s.generating;
+        s.kv_free -= g.crossings(k) - g.ahead;
+        g.ahead = 0;
+        g.tick += u64::from(k);
+        // The finishers, in `active` order (completions and slot reuse follow it).
+        let mut ends = std::mem::take(&mut s.block_ends);
+        ends.clear();
+        while let Some(&std::cmp::Reverse((e, r))) = g.by_end.peek() {
+            if e > g.tick {
+                break;
+            }
+            debug_assert_eq!(e, g.tick, "a block never passes a sequence's end");
+            g.by_end.pop();
+            ends.push(
+                s.active
+                    .iter()
+                    .position(|a| a.req == r)
+                    .expect("a generating sequence is in `active`") as u32,
+            );
+        }
+        ends.sort_unstable();
+        for &i in &ends {
+            let a = self.stop_generating(srv, i as usize);
+            done.push(a.req);
+        }
+        let s = &mut self.servers[srv];
+        s.outstanding -= done.len() as u32;
+        if !static_batch {
+            // Finished sequences leave (static batching keeps them as padding until the batch ends).
+            for &i in ends.iter().rev() {
+                let a = s.active.remove(i as usize);
+                s.kv_free += u64::from(a.blocks);
             }
         }
-        s.outstanding -= done.len() as u32;
-        let mut freed = 0u64;
-        if !static_batch && !done.is_empty() {
-            // Finished sequences leave (static batching keeps them as padding until the batch ends).
-            s.active.retain(|a| {
-                let keep = !a.decoding || a.remaining > 0;
-                if !keep {
-                    freed += u64::from(a.blocks);
-                }
-                keep
-            });
-        }
-        s.kv_free = s.kv_free + freed - taken;
+        s.block_ends = ends;
         for &r in &done {
             self.complete_req(r as usize, now);
         }
@@ -728,6 +780,17 @@ impl Simulation {
             }
         }
         self.scratch = done;
+    }
+
+    /// Sequence `i` of `srv` leaves the generating aggregates: its fields are brought up to date
+    /// (and returned); it stays in `active`.
+    fn stop_generating(&mut self, srv: usize, i: usize) -> Seq {
+        let s = &mut self.servers[srv];
+        let a = s.active[i];
+        if a.generating() {
+            s.active[i] = s.generating.stop(&a);
+        }
+        s.active[i]
     }
 
     fn finish_seq(&mut self, srv: usize, i: usize, now: SimTime) {
@@ -741,7 +804,7 @@ impl Simulation {
 }
 
 /// Aggregates of a server's running sequences that fix the costed decode context.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct CtxState {
     /// Decoding sequences, and the sum of their lengths + 1.
     decoding: u64,
@@ -755,4 +818,151 @@ struct CtxState {
     first_done: Option<u32>,
     /// KV blocks the next decode step needs.
     need_next: u64,
+}
+
+impl Seq {
+    /// Generating: prefilled and not finished (its stored fields then date from `t0`).
+    fn generating(&self) -> bool {
+        self.decoding && self.remaining > 0
+    }
+}
+
+/// The generating sequences of a server in aggregate, so that `k` decode steps are applied in
+/// O(block + log n) time, not O(n): every generating sequence gains one token a step, so one
+/// stored at tick `t0` with `len` tokens has `len + tick - t0` at `tick`, and its `Seq` fields
+/// are brought up to date only when it stops generating (finishes or is preempted).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Generating {
+    /// Decode steps the server has taken.
+    tick: u64,
+    /// Generating sequences, and the sum of their `len - t0`.
+    n: u64,
+    sum_c: i64,
+    /// Generating sequences by `(len - t0) mod kv_block_tokens`, which fixes the steps at which
+    /// each needs a new block.
+    by_residue: Vec<u64>,
+    /// Sequences with no step since their prefill whose first token's block is already held:
+    /// blocks more than `ceil(len / block)` that the next steps will not take.
+    ahead: u64,
+    /// (tick at which it finishes, req): the next to finish on top (a preempted sequence is
+    /// removed by a pass: preemption is rare).
+    by_end: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u32)>>,
+    /// (len - t0, req), for the longest: only the padded-graph policies cost the longest
+    /// sequence (`None` for `chunked`, which costs the mean).
+    by_len: Option<std::collections::BTreeSet<(i64, u32)>>,
+}
+
+impl Generating {
+    pub(super) fn new(block_tokens: u32, longest: bool) -> Self {
+        Generating {
+            by_residue: vec![0; block_tokens as usize],
+            by_len: longest.then(Default::default),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.n = 0;
+        self.sum_c = 0;
+        self.by_residue.fill(0);
+        self.ahead = 0;
+        self.by_end.clear();
+        if let Some(l) = &mut self.by_len {
+            l.clear();
+        }
+    }
+
+    /// The longest generating sequence's length.
+    fn longest(&self) -> Option<u32> {
+        let c = self.by_len.as_ref()?.last()?.0;
+        Some((c + self.tick as i64) as u32)
+    }
+
+    /// Steps until the first generating sequence finishes.
+    fn first_done(&self) -> Option<u32> {
+        self.by_end.peek().map(|e| (e.0 .0 - self.tick) as u32)
+    }
+
+    fn block_tokens(&self) -> u32 {
+        self.by_residue.len().max(1) as u32
+    }
+
+    /// New KV blocks the generating sequences need over the next `k` steps, before `ahead`
+    /// (a sequence of `x` tokens needs `ceil((x + k) / b) - ceil(x / b)`, a function of
+    /// `x mod b`).
+    fn crossings(&self, k: u32) -> u64 {
+        // Without a division per residue (this runs once a step on shared devices): with
+        // k = q b + m and x < b, ceil((x + k) / b) - ceil(x / b) = q + [x + m > 0] + [x + m > b]
+        // - [x > 0].
+        let b = u64::from(self.block_tokens());
+        let t = self.tick % b;
+        if k == 1 {
+            // Those at a block boundary (x = 0).
+            return self.by_residue[((b - t) % b) as usize];
+        }
+        let (q, m) = (u64::from(k) / b, u64::from(k) % b);
+        let mut sum = 0;
+        for (r, &n) in self.by_residue.iter().enumerate() {
+            let x = if r as u64 + t >= b { r as u64 + t - b } else { r as u64 + t };
+            sum += n * (q + u64::from(x + m > 0) + u64::from(x + m > b) - u64::from(x > 0));
+        }
+        sum
+    }
+
+    fn residue(&self, c: i64) -> usize {
+        c.rem_euclid(i64::from(self.block_tokens())) as usize
+    }
+
+    /// `a` starts generating now.
+    fn start(&mut self, a: &mut Seq) {
+        debug_assert!(a.generating());
+        a.t0 = self.tick;
+        let c = i64::from(a.len) - a.t0 as i64;
+        self.n += 1;
+        self.sum_c += c;
+        let r = self.residue(c);
+        self.by_residue[r] += 1;
+        if let Some(l) = &mut self.by_len {
+            l.insert((c, a.req));
+        }
+        self.by_end.push(std::cmp::Reverse((a.t0 + a.remaining as u64, a.req)));
+        self.ahead += u64::from(a.blocks > a.len.div_ceil(self.block_tokens()));
+    }
+
+    /// `a` as it is now.
+    fn at(&self, a: &Seq) -> Seq {
+        if !a.generating() {
+            return *a;
+        }
+        let k = (self.tick - a.t0) as u32;
+        let len = a.len + k;
+        Seq {
+            len,
+            remaining: a.remaining - i64::from(k),
+            blocks: a.blocks.max(len.div_ceil(self.block_tokens())),
+            t0: self.tick,
+            ..*a
+        }
+    }
+
+    /// `a` stops generating (finished or preempted): remove it; returns it as it is now. (A
+    /// finisher, whose end is now, was already taken from `by_end`.)
+    fn stop(&mut self, a: &Seq) -> Seq {
+        let c = i64::from(a.len) - a.t0 as i64;
+        self.n -= 1;
+        self.sum_c -= c;
+        let r = self.residue(c);
+        self.by_residue[r] -= 1;
+        if let Some(l) = &mut self.by_len {
+            l.remove(&(c, a.req));
+        }
+        let end = a.t0 + a.remaining as u64;
+        if end > self.tick {
+            self.by_end.retain(|e| e.0 != (end, a.req));
+        }
+        if a.t0 == self.tick && a.blocks > a.len.div_ceil(self.block_tokens()) {
+            self.ahead -= 1;
+        }
+        self.at(a)
+    }
 }
