@@ -489,9 +489,9 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         dispatch_ms: 0.0,
         call_gap_ms: 0.0,
         // Uninterrupted co-located calls over solo calls of the same shape, light-load runs
-        // (traces/h200/analysis_ts.txt, section 13): the solo servers' host launches leave the
-        // GPU idle 9 % (ASR), 11 % (TTS frame loop) and 4 % (LLM) of each call.
-        gpu_busy_fraction: match kind {
+        // (traces/h200/analysis_ts.txt, section 13); the same with or without another context's
+        // work around the call (section 15: alone 0.906-0.913, 0.887-0.889, 0.953-0.961).
+        shared_time_fraction: match kind {
             ServiceKind::Asr => 0.911,
             ServiceKind::Tts => 0.888,
             ServiceKind::Llm => 0.960,

@@ -351,7 +351,7 @@ pub fn calibrate_load_runs(
         max_batch: 1,
         dispatch_ms: 0.0,
         call_gap_ms: 0.0,
-        gpu_busy_fraction: 1.0,
+        shared_time_fraction: 1.0,
         sync_copy_ms: 0.0,
         frames_per_char: None,
         frames_range: None,

@@ -306,11 +306,13 @@ pub struct ModelSpec {
     pub max_batch: u32,
     /// Delay from a request's arrival at an idle server to its first GPU call [ms].
     pub dispatch_ms: f64,
-    /// Share of a call's solo duration in which the GPU executes its kernels; in the rest the
-    /// GPU waits for the host's launches. A time-sliced context that resumes after waiting has a
-    /// backlog of launched work and runs at GPU speed (traces/h200/analysis_ts.txt, section 13).
-    #[serde(default = "one", skip_serializing_if = "is_one")]
-    pub gpu_busy_fraction: f64,
+    /// A call's GPU time on a time-sliced GPU shared with other contexts, as a fraction of its
+    /// solo duration. Measured on every call of a co-located server, whether another context had
+    /// work around it or not (traces/h200/analysis_ts.txt, sections 13 and 15), so it is not a
+    /// backlog launched while waiting; the solo runs are simply slower. (`gpu_busy_fraction`:
+    /// its name before that was measured.)
+    #[serde(default = "one", skip_serializing_if = "is_one", alias = "gpu_busy_fraction")]
+    pub shared_time_fraction: f64,
     /// A synchronous host-to-device copy before each call's kernels [ms of solo time]: one more
     /// host-GPU round trip, which on a time-sliced GPU waits for the other contexts' slices.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -565,11 +567,11 @@ impl ModelSpec {
                 ));
             }
         }
-        if !(self.gpu_busy_fraction.is_finite() && self.gpu_busy_fraction > 0.05 && self.gpu_busy_fraction <= 1.0) {
+        if !(self.shared_time_fraction.is_finite() && self.shared_time_fraction > 0.05 && self.shared_time_fraction <= 1.0) {
             return Err(Error::input(
                 file,
-                "gpu_busy_fraction",
-                format!("must be in (0.05, 1], got '{}'", crate::error::num(self.gpu_busy_fraction)),
+                "shared_time_fraction",
+                format!("must be in (0.05, 1], got '{}'", crate::error::num(self.shared_time_fraction)),
             ));
         }
         if !(self.sync_copy_ms.is_finite() && (0.0..=100.0).contains(&self.sync_copy_ms)) {

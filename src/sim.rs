@@ -495,9 +495,14 @@ impl Simulation {
                         gpu_fraction: d
                             .servers
                             .iter()
-                            .map(|&s| scenario.models[p.servers[s as usize].model].gpu_busy_fraction)
+                            .map(|&s| {
+                                if n > 1 {
+                                    scenario.models[p.servers[s as usize].model].shared_time_fraction
+                                } else {
+                                    1.0
+                                }
+                            })
                             .collect(),
-                        waited: vec![false; n],
                         speed: 1.0,
                         ..TsState::default()
                     }),

@@ -16,11 +16,9 @@ pub(super) struct TsState {
     pub(super) updated: SimTime,
     pub(super) remaining: Vec<SimTime>,
     pub(super) has_work: Vec<bool>,
-    /// Per context: share of a call's solo time the GPU executes it (`gpu_busy_fraction`).
+    /// Per context: its calls' time here over their solo time (`shared_time_fraction`; 1 for a
+    /// context alone on the GPU).
     pub(super) gpu_fraction: Vec<f64>,
-    /// Per context: it waited for the GPU since its call was submitted (so its host has a
-    /// backlog of launched work and it runs at GPU speed).
-    pub(super) waited: Vec<bool>,
     /// Speed of the running context: solo-time ns per ns.
     pub(super) speed: f64,
     pub(super) ready: VecDeque<u32>,
@@ -269,9 +267,8 @@ impl Simulation {
     // mid-kernel and mid-graph) and the next ready context, round-robin, gets the GPU after
     // `switch_cost` of dead time. A context with no work left (its call ended: the host
     // synchronises) yields at once, and the next one gets a whole slice: a context that comes
-    // back 50 us later waits for it. A context that waited has a backlog its host launched
-    // meanwhile, so it runs at GPU speed (its solo time x `gpu_busy_fraction`); one that got an
-    // idle GPU runs at its solo pace.
+    // back 50 us later waits for it. Every call of a context that shares the GPU takes its solo
+    // time x `shared_time_fraction` of GPU time, as measured whether or not it waited.
 
     pub(super) fn ts(&mut self, dev: usize) -> &mut TsState {
         match &mut self.devices[dev].kind {
@@ -285,10 +282,8 @@ impl Simulation {
         ts.remaining[ctx] = work;
         ts.has_work[ctx] = true;
         if ts.running.is_none() && ts.switching_to.is_none() {
-            ts.waited[ctx] = false;
             self.ts_start(dev, ctx as u32);
         } else {
-            ts.waited[ctx] = true;
             ts.ready.push_back(ctx as u32);
             if ts.running.is_some() {
                 self.ts_plan(dev);
@@ -342,7 +337,7 @@ impl Simulation {
             ts.slice_start = now;
             ts.updated = now;
             let c = c as usize;
-            ts.speed = if ts.waited[c] { 1.0 / ts.gpu_fraction[c] } else { 1.0 };
+            ts.speed = 1.0 / ts.gpu_fraction[c];
             self.ts_plan(dev);
             return;
         }
@@ -365,7 +360,6 @@ impl Simulation {
             self.call_done(srv);
         } else {
             // Slice expired with others waiting: preempt.
-            ts.waited[r] = true;
             ts.ready.push_back(r as u32);
             ts.running = None;
             self.set_running(dev, -1);

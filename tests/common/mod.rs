@@ -62,6 +62,8 @@ pub struct LinearModel {
     /// rest is fixed (clock only), so 0 makes the call take the same time on any partition of
     /// the reference GPU type.
     pub compute_frac: f64,
+    /// A call's time on a time-sliced GPU it shares, over its solo time.
+    pub shared_time_fraction: f64,
 }
 
 impl Default for LinearModel {
@@ -71,6 +73,7 @@ impl Default for LinearModel {
             memory_gib: 1.0,
             max_batch: 1,
             compute_frac: 0.0,
+            shared_time_fraction: 1.0,
         }
     }
 }
@@ -97,6 +100,7 @@ impl LinearModel {
   "max_batch": {mb},
   "dispatch_ms": 0.0,
   "call_gap_ms": 0.0,
+  "shared_time_fraction": {stf},
   "ops": {{
     "encode": {{
       "batch_buckets": [],
@@ -116,6 +120,7 @@ impl LinearModel {
             mb = self.max_batch,
             cf = self.compute_frac,
             ff = 1.0 - self.compute_frac,
+            stf = self.shared_time_fraction,
         )
     }
 

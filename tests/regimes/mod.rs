@@ -107,6 +107,49 @@ gpus = [{{ regime = "time-sliced", models = ["m"], quantum_ms = 2, switch_us = 5
     assert_eq!(ded.throughput_rps, ts.throughput_rps);
 }
 
+/// Calls of a server that shares a time-sliced GPU take `shared_time_fraction` of their solo
+/// time even when no other context has work (measured: traces/h200/analysis_ts.txt, section 15);
+/// a context alone on a time-sliced GPU runs at its solo time. `a` (fraction 0.8) gets 10 ms
+/// calls once a second, so they never queue; `b` shares the first GPU and has no load.
+#[test]
+fn shared_time_fraction_applies_to_every_call_on_a_shared_gpu() {
+    let d = TempDir::new("tsf");
+    let p = LinearModel {
+        shared_time_fraction: 0.8,
+        ..LinearModel::default()
+    }
+    .write(&d, "m");
+    let sc = parse(&format!(
+        r#"
+name = "ts-fraction"
+duration_s = 60
+warmup_s = 2
+[models.a]
+from = "{p}"
+[models.b]
+from = "{p}"
+[[workload]]
+model = "a"
+arrivals = {{ process = "poisson", rate_rps = 1 }}
+size = {{ dist = "fixed", value = 10 }}
+[[variant]]
+name = "shared"
+gpu = "h100-80gb"
+gpus = [{{ regime = "time-sliced", models = ["a", "b"], quantum_ms = 2, switch_us = 50 }}]
+[[variant]]
+name = "alone"
+gpu = "h100-80gb"
+gpus = [{{ regime = "time-sliced", models = ["a"], quantum_ms = 2, switch_us = 50 }}, {{ regime = "dedicated", models = ["b"] }}]
+"#
+    ));
+    let (shared, alone) = (run(&sc, 0, 23), run(&sc, 1, 23));
+    // Poisson arrivals 1 s apart on average never find a 10 ms call running (the chance of a
+    // collision in 58 calls is ~1 %, and would only raise the maximum); no switch after the first.
+    // Tolerance: the latency sketch's bucket width.
+    assert_close(shared.models["a"].latency_ms.p50, 8.0, 0.01, "shared GPU: 0.8 x 10 ms");
+    assert_close(alone.models["a"].latency_ms.p50, 10.0, 0.01, "alone: solo time");
+}
+
 /// Capacity of seven 1g.5gb MIG instances vs one whole A100-40GB for a fully compute-bound
 /// model measured on the A100-40GB: the SM-ratio rule gives 7 x 14 / 108 = 0.907.
 #[test]

@@ -567,6 +567,24 @@ def speed_factor(S, E, r, m):
     return float(np.median(rat[rat < 1.15]))
 
 
+def units(S, E, r, m):
+    """work units of model m in run r: (common-time GPU start, end, observed/solo); as speed_factor"""
+    M = S[r][m]; off = M["off"]; out = []
+    for k, b in enumerate(M["bt"]):
+        if m == "asr":
+            g0, g1 = ev(M, k, "begin")[1], ev(M, k, "end")[1]
+            out.append((g0 + off, g1 + off, (g1 - g0) / exp_asr(E, b)))
+        elif m == "llm" and b["op"] == "decode":
+            g0, g1 = ev(M, k, "h2d")[1], ev(M, k, "end")[1]
+            out.append((g0 + off, g1 + off, (g1 - g0) / exp_llm(E, b, "graph")))
+        elif m == "tts" and k > 0:
+            Bb = bucket(int(b["batch"]), TTS_BB)
+            f = [g + M["d"] for h, g in M["calls"][k]["f"]]
+            out += [(f[i - 1] + off, f[i] + off, (f[i] - f[i - 1]) / exp_tts_step(E, Bb, bucket(i + 1, TTS_TB)))
+                    for i in range(1, len(f))]
+    return out
+
+
 def serving(pr):
     S = {r: load_run(r) for r in RUNS}
     E = solo_tables(S)
@@ -840,6 +858,29 @@ def serving(pr):
     print(f"  estimates the slice of a real-work context (longer visits: the partner had no work).  Probe values: T = {T*US:.0f} us, s = {pr['s']*US:.0f} us, T + 2s = {(T+2*pr['s'])*US:.0f} us;")
     print("  off ~ 2.43-2.47 ms = one visit of a real-work partner + 2 switches (~0.05-0.08 ms more than spin probes);")
     print("  off ~ 3.9-4.7 ms in the 3-model runs = two other contexts' visits (round robin).")
+
+
+    # ---------------------------------------------------------- (f) speed alone vs beside demand
+    section("15. (f) Is co-located work faster than solo because it waited?  Uninterrupted work units (observed/solo < 1.15,\n"
+            "   as section 13's speed) split by the other contexts' demand: 'alone' = no other context had demand from 20 ms\n"
+            "   before the unit to its end (it cannot have waited, nor had a backlog launched while waiting); 'beside' = some did")
+    rows = []
+    for r in RUNS:
+        if len(S[r]) < 2:
+            continue
+        D, _ = demand_and_exec(S, E, r)
+        for m in S[r]:
+            others = merge([tuple(x) for o in S[r] if o != m for x in D[o]])
+            alone, beside = [], []
+            for a, z, x in units(S, E, r, m):
+                if x >= 1.15:
+                    continue
+                (beside if overlap_with(others, a - 0.020, z) > 0 else alone).append(x)
+            rows.append([r, m, len(alone), f"{np.median(alone):.3f}" if alone else "-", len(beside),
+                         f"{np.median(beside):.3f}" if beside else "-"])
+    table("", ["run", "model", "n alone", "speed alone (median)", "n beside", "speed beside (median)"], rows)
+    print("  Equal speeds alone and beside: the co-located speed-up does not come from waiting; every call of a server")
+    print("  that shares the GPU runs at it (gpuslice's shared_time_fraction applies to every call on a shared GPU).")
 
 
 def main():
