@@ -173,51 +173,10 @@ pub enum Command {
     },
     /// Run a scenario over the cross product of its `[sweep]` axes and seeds: results.csv (one
     /// row per run and variant), summary.csv (mean and 95 % CI over seeds), manifest.json.
-    Sweep {
-        /// Scenario TOML file with a `[sweep]` table.
-        spec: String,
-        /// Output folder.
-        #[arg(long)]
-        out: String,
-        /// Worker threads (default: one per core); the files are the same for any number.
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Run every N-th run starting at the I-th (I from 0), e.g. `--shard $JOB_COMPLETION_INDEX/8`.
-        #[arg(long, value_name = "I/N")]
-        shard: Option<String>,
-        /// Continue the results.csv in --out: skip the runs it holds.
-        #[arg(long)]
-        resume: bool,
-        /// Gate: exit 1 when a row breaks `COLUMN OP NUMBER` (OP: < <= > >=), e.g.
-        /// 'stages.voice-turn.latency_ms.p95 < 2000' (repeatable).
-        #[arg(long = "check", value_name = "EXPR")]
-        checks: Vec<String>,
-        /// What stdout gets: the rows that break a check as CSV, or one JSON report.
-        #[arg(long, value_enum, default_value_t = sweep::SweepFormat::Csv)]
-        format: sweep::SweepFormat,
-    },
+    Sweep(sweep::SweepArgs),
     /// Find the cheapest deployment that meets a scenario's `[slo]` (per regime, ranked), and
     /// write it as a scenario and as Kubernetes files. Exit 1 when no candidate meets the SLOs.
-    Plan {
-        /// Planning spec: models, workloads, `[slo]` and optionally `[plan]`.
-        file: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// Write the best candidate as a one-variant scenario (for `gpuslice run`).
-        #[arg(long, value_name = "FILE")]
-        emit_scenario: Option<String>,
-        /// Write the best candidate's Kubernetes / GPU Operator files into this folder.
-        #[arg(long, value_name = "DIR")]
-        emit_k8s: Option<String>,
-        /// The cheapest plan at each load level: `A:B:xF` or `A:B:+S`, in users (specs with
-        /// closed-loop users) or as a multiplier of every rate.
-        #[arg(long, value_name = "A:B:xF", conflicts_with_all = ["emit_scenario", "emit_k8s"])]
-        load_range: Option<String>,
-        /// Edit the spec first: PATH=VALUE as `run --set` (e.g. 'workload[0].users=500').
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        set: Vec<String>,
-    },
+    Plan(plan::PlanArgs),
     /// Join the folders of `sweep --shard` runs into the files one unsharded sweep writes.
     SweepMerge {
         /// Shard folders.
@@ -392,42 +351,8 @@ pub fn run(cli: Cli) -> Result<u8> {
             })
         }
         Command::Tui { scenario, seed } => crate::tui::run(scenario, seed),
-        Command::Sweep {
-            spec,
-            out,
-            threads,
-            shard,
-            resume,
-            checks,
-            format,
-        } => {
-            return sweep::run_sweep(&sweep::SweepArgs {
-                spec,
-                out,
-                threads,
-                shard,
-                resume,
-                checks,
-                format,
-            })
-        }
-        Command::Plan {
-            file,
-            format,
-            emit_scenario,
-            emit_k8s,
-            load_range,
-            set,
-        } => {
-            return plan::run_plan(&plan::PlanArgs {
-                file,
-                format,
-                emit_scenario,
-                emit_k8s,
-                load_range,
-                set,
-            })
-        }
+        Command::Sweep(args) => return sweep::run_sweep(&args),
+        Command::Plan(args) => return plan::run_plan(&args),
         Command::SweepMerge { dirs, out, checks, format } => return sweep::run_merge(&dirs, &out, &checks, format),
     }?;
     Ok(0)

@@ -15,19 +15,25 @@ use std::path::Path;
 pub const EXIT_NO_PLAN: u8 = 1;
 
 /// Arguments of `gpuslice plan`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct PlanArgs {
-    /// Planning spec (a scenario with `[slo]`, optionally `[plan]`).
+    /// Planning spec: models, workloads, `[slo]` and optionally `[plan]`.
     pub file: String,
-    /// Report format.
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write the best candidate as a one-variant scenario here.
+    /// Write the best candidate as a one-variant scenario (for `gpuslice run`).
+    #[arg(long, value_name = "FILE")]
     pub emit_scenario: Option<String>,
-    /// Write the best candidate's Kubernetes files into this folder.
+    /// Write the best candidate's Kubernetes / GPU Operator files into this folder.
+    #[arg(long, value_name = "DIR")]
     pub emit_k8s: Option<String>,
-    /// Plan at every level of `A:B:xF` or `A:B:+S`.
+    /// The cheapest plan at each load level: `A:B:xF` or `A:B:+S`, in users (specs with
+    /// closed-loop users) or as a multiplier of every rate.
+    #[arg(long, value_name = "A:B:xF", conflicts_with_all = ["emit_scenario", "emit_k8s"])]
     pub load_range: Option<String>,
-    /// `PATH=VALUE` edits of the spec.
+    /// Edit the spec first: PATH=VALUE as `run --set` (e.g. 'workload[0].users=500').
+    #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
 }
 

@@ -33,21 +33,28 @@ pub enum SweepFormat {
 }
 
 /// Arguments of `gpuslice sweep`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SweepArgs {
-    /// The spec file.
+    /// Scenario TOML file with a `[sweep]` table.
     pub spec: String,
     /// Output folder.
+    #[arg(long)]
     pub out: String,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per core); the files are the same for any number.
+    #[arg(long)]
     pub threads: Option<usize>,
-    /// `I/N`.
+    /// Run every N-th run starting at the I-th (I from 0), e.g. `--shard $JOB_COMPLETION_INDEX/8`.
+    #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
-    /// Continue an existing results.csv.
+    /// Continue the results.csv in --out: skip the runs it holds.
+    #[arg(long)]
     pub resume: bool,
-    /// `--check` expressions.
+    /// Gate: exit 1 when a row breaks `COLUMN OP NUMBER` (OP: < <= > >=), e.g.
+    /// 'stages.voice-turn.latency_ms.p95 < 2000' (repeatable).
+    #[arg(long = "check", value_name = "EXPR")]
     pub checks: Vec<String>,
-    /// Report format.
+    /// What stdout gets: the rows that break a check as CSV, or one JSON report.
+    #[arg(long, value_enum, default_value_t = SweepFormat::Csv)]
     pub format: SweepFormat,
 }
 
