@@ -490,7 +490,8 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         call_gap_ms: 0.0,
         // Uninterrupted co-located calls over solo calls of the same shape, light-load runs
         // (traces/h200/analysis_ts.txt, section 13); the same with or without another context's
-        // work around the call (section 15: alone 0.906-0.913, 0.887-0.889, 0.953-0.961).
+        // work around the call (section 15: alone 0.900-0.913, 0.887-0.889, 0.953-0.961); applied as
+        // a saving of (1 - this) x the batch-1 time per call, which section 16 finds constant.
         shared_time_fraction: match kind {
             ServiceKind::Asr => 0.911,
             ServiceKind::Tts => 0.888,
@@ -500,6 +501,10 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         // prefill and decode graph: 0.12 ms from the call's start event to the copy's end event
         // in the solo H200 run (section 12, llm_H begin->h2d median).
         sync_copy_ms: if kind == ServiceKind::Llm { 0.12 } else { 0.0 },
+        // The TTS server's eager text encoder keeps the host busy and the GPU nearly idle before
+        // the decoder's first frame: 7.41 ms median from the call's start event to its `enc`
+        // event in the solo H200 run (traces/h200/analysis_ts.txt, section 11, tts_H).
+        host_phase_ms: if kind == ServiceKind::Tts { 7.41 } else { 0.0 },
         frames_per_char: (kind == ServiceKind::Tts).then_some(21.5 / 15.0),
         frames_range: (kind == ServiceKind::Tts).then_some((4, 1023)),
         frames_per_s: (kind == ServiceKind::Tts).then_some(crate::service::DEFAULT_FRAMES_PER_S),

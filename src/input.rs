@@ -353,6 +353,7 @@ pub fn calibrate_load_runs(
         call_gap_ms: 0.0,
         shared_time_fraction: 1.0,
         sync_copy_ms: 0.0,
+        host_phase_ms: 0.0,
         frames_per_char: None,
         frames_range: None,
         frames_per_s: None,

@@ -306,13 +306,19 @@ pub struct ModelSpec {
     pub max_batch: u32,
     /// Delay from a request's arrival at an idle server to its first GPU call [ms].
     pub dispatch_ms: f64,
-    /// A call's GPU time on a time-sliced GPU shared with other contexts, as a fraction of its
-    /// solo duration. Measured on every call of a co-located server, whether another context had
-    /// work around it or not (traces/h200/analysis_ts.txt, sections 13 and 15), so it is not a
-    /// backlog launched while waiting; the solo runs are simply slower. (`gpu_busy_fraction`:
-    /// its name before that was measured.)
+    /// On a time-sliced GPU shared with other contexts, a call takes (1 - this) x its batch-1
+    /// solo time less than solo: at batch 1 it takes this fraction of its solo time. Measured on
+    /// every call of a co-located server, whether another context had work around it or not,
+    /// and about constant per call over batch sizes (traces/h200/analysis_ts.txt, sections 13,
+    /// 15, 16): not a backlog launched while waiting; the solo runs are simply slower.
+    /// (`gpu_busy_fraction`: its name before that was measured.)
     #[serde(default = "one", skip_serializing_if = "is_one", alias = "gpu_busy_fraction")]
     pub shared_time_fraction: f64,
+    /// Host-bound time at the start of each call [ms of its solo time], in which the server asks
+    /// almost nothing of the GPU (TTS: its eager text encoder). On a time-sliced GPU the other
+    /// contexts run meanwhile; elsewhere it makes no difference.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub host_phase_ms: f64,
     /// A synchronous host-to-device copy before each call's kernels [ms of solo time]: one more
     /// host-GPU round trip, which on a time-sliced GPU waits for the other contexts' slices.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -572,6 +578,13 @@ impl ModelSpec {
                 file,
                 "shared_time_fraction",
                 format!("must be in (0.05, 1], got '{}'", crate::error::num(self.shared_time_fraction)),
+            ));
+        }
+        if !(self.host_phase_ms.is_finite() && (0.0..=1000.0).contains(&self.host_phase_ms)) {
+            return Err(Error::input(
+                file,
+                "host_phase_ms",
+                format!("must be in [0, 1000] ms, got '{}'", crate::error::num(self.host_phase_ms)),
             ));
         }
         if !(self.sync_copy_ms.is_finite() && (0.0..=100.0).contains(&self.sync_copy_ms)) {

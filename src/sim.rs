@@ -220,6 +220,11 @@ struct Server {
     kv_total: u64,
     /// LLM: the generating sequences in aggregate.
     generating: llm::Generating,
+    /// On a time-sliced GPU shared with other contexts: the share of a call's batch-1 time it
+    /// saves (1 - `shared_time_fraction`), and the host phase at the start of each call [ns];
+    /// both 0 elsewhere.
+    shared_saving: f64,
+    host_phase: SimTime,
     /// LLM: the prefill work of the running step: (index in `active`, tokens).
     chunks: Vec<(u32, u32)>,
     /// LLM: decode steps in the running call, when and how they were costed (runs of equal
@@ -452,6 +457,8 @@ impl Simulation {
                     spec.llm.as_ref().map_or(0, |l| l.kv_block_tokens.max(1)),
                     spec.llm.as_ref().is_some_and(|l| l.policy != crate::scenario::LlmPolicy::Chunked),
                 ),
+                shared_saving: 0.0,
+                host_phase: 0,
                 chunks: Vec::new(),
                 block_steps: 1,
                 block_start: 0,
@@ -492,18 +499,6 @@ impl Simulation {
                         switch_cost,
                         remaining: vec![0; n],
                         has_work: vec![false; n],
-                        gpu_fraction: d
-                            .servers
-                            .iter()
-                            .map(|&s| {
-                                if n > 1 {
-                                    scenario.models[p.servers[s as usize].model].shared_time_fraction
-                                } else {
-                                    1.0
-                                }
-                            })
-                            .collect(),
-                        speed: 1.0,
                         ..TsState::default()
                     }),
                 };
@@ -521,6 +516,15 @@ impl Simulation {
                 }
             })
             .collect();
+        // Servers that share a time-sliced GPU with another context: their calls save time and
+        // start with their host phase (`shared_work`).
+        for s in servers.iter_mut() {
+            let d = &devices[s.dev as usize];
+            if matches!(d.kind, DevKind::TimeSliced(_)) && d.servers.len() > 1 {
+                s.shared_saving = 1.0 - scenario.models[s.model as usize].shared_time_fraction;
+                s.host_phase = from_ms(scenario.models[s.model as usize].host_phase_ms);
+            }
+        }
         let extrapolated = p.extrapolated;
         let mut sim = Simulation {
             ref_gpus,
@@ -1097,7 +1101,41 @@ impl Simulation {
         }
         let (ms, ext) = op.latency_ms(batch, size, &s.slow);
         self.extrapolated |= ext;
-        self.submit_work(srv, from_ms(ms).max(1), true);
+        let work = from_ms(ms).max(1);
+        if s.shared_saving == 0.0 && s.host_phase == 0 {
+            return self.submit_work(srv, work, true);
+        }
+        let w1 = if batch > 1 {
+            from_ms(op.latency_ms(1, size, &s.slow).0).max(1)
+        } else {
+            work
+        };
+        // The host phase (TTS's eager encoder) asks nothing of the GPU; the rest is GPU work.
+        let host = s.host_phase.min(w1 - 1);
+        let gpu = self.shared_work(srv, work - host, w1 - host);
+        if host == 0 {
+            return self.submit_work(srv, gpu, true);
+        }
+        let s = &mut self.servers[srv];
+        s.pending = gpu;
+        let ev = Ev::Resume {
+            srv: srv as u32,
+            epoch: s.epoch,
+        };
+        self.q.schedule_in(host, ev);
+    }
+
+    /// Solo `work` [ns] of a call whose batch-1 version costs `w1`, as it runs on this server's
+    /// device: on a time-sliced GPU shared with other contexts every call takes
+    /// (1 - `shared_time_fraction`) x `w1` less. The saving was measured per call, the same
+    /// whether another context had work around the call or not and about constant over batch
+    /// sizes (traces/h200/analysis_ts.txt, sections 15 and 16).
+    pub(super) fn shared_work(&self, srv: usize, work: SimTime, w1: SimTime) -> SimTime {
+        let f = self.servers[srv].shared_saving;
+        if f == 0.0 {
+            return work;
+        }
+        work.saturating_sub((f * w1 as f64).round() as SimTime).max(1)
     }
 
     /// Submit `work` [ns] of solo time for `srv`'s current call on an exclusive or time-sliced

@@ -16,11 +16,6 @@ pub(super) struct TsState {
     pub(super) updated: SimTime,
     pub(super) remaining: Vec<SimTime>,
     pub(super) has_work: Vec<bool>,
-    /// Per context: its calls' time here over their solo time (`shared_time_fraction`; 1 for a
-    /// context alone on the GPU).
-    pub(super) gpu_fraction: Vec<f64>,
-    /// Speed of the running context: solo-time ns per ns.
-    pub(super) speed: f64,
     pub(super) ready: VecDeque<u32>,
     pub(super) token: u32,
     pub(super) switches: u64,
@@ -267,8 +262,8 @@ impl Simulation {
     // mid-kernel and mid-graph) and the next ready context, round-robin, gets the GPU after
     // `switch_cost` of dead time. A context with no work left (its call ended: the host
     // synchronises) yields at once, and the next one gets a whole slice: a context that comes
-    // back 50 us later waits for it. Every call of a context that shares the GPU takes its solo
-    // time x `shared_time_fraction` of GPU time, as measured whether or not it waited.
+    // back 50 us later waits for it. (What a call costs here, with the co-location saving and
+    // a host phase, is the server's: `Simulation::shared_work`.)
 
     pub(super) fn ts(&mut self, dev: usize) -> &mut TsState {
         match &mut self.devices[dev].kind {
@@ -311,7 +306,7 @@ impl Simulation {
         let ts = self.ts(dev);
         let Some(r) = ts.running else { return };
         let r = r as usize;
-        let done_at = ts.updated + (ts.remaining[r] as f64 / ts.speed).ceil() as SimTime;
+        let done_at = ts.updated + ts.remaining[r];
         let mut at = done_at;
         if !ts.ready.is_empty() {
             let q = ts.quantum.max(1);
@@ -336,8 +331,6 @@ impl Simulation {
             ts.last = Some(c);
             ts.slice_start = now;
             ts.updated = now;
-            let c = c as usize;
-            ts.speed = 1.0 / ts.gpu_fraction[c];
             self.ts_plan(dev);
             return;
         }
@@ -345,8 +338,7 @@ impl Simulation {
         let r = r as usize;
         let ts = self.ts(dev);
         let ran = now - ts.updated;
-        let done = (ran as f64 * ts.speed).round() as SimTime;
-        ts.remaining[r] = ts.remaining[r].saturating_sub(done);
+        ts.remaining[r] = ts.remaining[r].saturating_sub(ran);
         ts.updated = now;
         let seg_start = now - ran;
         self.busy_add(dev, r, seg_start, now);

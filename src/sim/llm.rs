@@ -324,6 +324,24 @@ impl Simulation {
             return;
         }
         let mut work = work;
+        if s.shared_saving > 0.0 {
+            // The call at batch 1: its decodes (if any) as one sequence's.
+            let d = match call {
+                Call::Decode => self.decode_batch(srv),
+                // A chunked step carries the decodes; a static batch's step is its prefill.
+                Call::Step if policy == LlmPolicy::Chunked => self.decode_batch(srv),
+                _ => 0,
+            };
+            let w1 = if d > 1 {
+                let c = self.decode_ctx(srv, 0);
+                // (A table may cost a larger batch less: then the call is its own batch-1 cost.)
+                work - self.decode_ns(srv, d, c).saturating_sub(self.decode_ns(srv, 1, c)).min(work - 1)
+            } else {
+                work
+            };
+            work = self.shared_work(srv, work, w1);
+        }
+        let s = &mut self.servers[srv];
         if copy > 0 && work > copy && s.block_steps <= 1 {
             let gpu = COPY_GPU_NS.min(copy);
             s.pending = work - copy;

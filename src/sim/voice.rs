@@ -280,6 +280,12 @@ impl Simulation {
             self.mps_submit(dev, ctx, call);
             return;
         }
+        let w = if self.servers[srv].shared_saving > 0.0 {
+            let w1 = self.frame_ns(srv, 1).0;
+            self.shared_work(srv, w, w1)
+        } else {
+            w
+        };
         self.submit_work(srv, extra + SimTime::from(steps) * w, steps <= 1);
     }
 

@@ -64,6 +64,8 @@ pub struct LinearModel {
     pub compute_frac: f64,
     /// A call's time on a time-sliced GPU it shares, over its solo time.
     pub shared_time_fraction: f64,
+    /// Host-bound start of each call [ms].
+    pub host_phase_ms: f64,
 }
 
 impl Default for LinearModel {
@@ -74,6 +76,7 @@ impl Default for LinearModel {
             max_batch: 1,
             compute_frac: 0.0,
             shared_time_fraction: 1.0,
+            host_phase_ms: 0.0,
         }
     }
 }
@@ -101,6 +104,7 @@ impl LinearModel {
   "dispatch_ms": 0.0,
   "call_gap_ms": 0.0,
   "shared_time_fraction": {stf},
+  "host_phase_ms": {hp},
   "ops": {{
     "encode": {{
       "batch_buckets": [],
@@ -121,6 +125,7 @@ impl LinearModel {
             cf = self.compute_frac,
             ff = 1.0 - self.compute_frac,
             stf = self.shared_time_fraction,
+            hp = self.host_phase_ms,
         )
     }
 

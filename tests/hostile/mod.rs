@@ -135,6 +135,7 @@ const MODELS: &[(&str, &[&str])] = &[
     ("nan_literal.json", &["not valid JSON"]),
     ("tts_frames_per_char_negative.json", &["frames_per_char", "'-1.4'"]),
     ("tts_frames_range_reversed.json", &["frames_range", "[500, 4]"]),
+    ("tts_host_phase_negative.json", &["host_phase_ms", "'-7.41'"]),
     ("unknown_field.json", &["unknown field `bogus`"]),
     ("weights_negative.json", &["memory.weights_gib", "'-5'"]),
 ];

@@ -110,12 +110,15 @@ gpus = [{{ regime = "time-sliced", models = ["m"], quantum_ms = 2, switch_us = 5
 /// Calls of a server that shares a time-sliced GPU take `shared_time_fraction` of their solo
 /// time even when no other context has work (measured: traces/h200/analysis_ts.txt, section 15);
 /// a context alone on a time-sliced GPU runs at its solo time. `a` (fraction 0.8) gets 10 ms
-/// calls once a second, so they never queue; `b` shares the first GPU and has no load.
+/// calls once a second, so they never queue; `b` shares the first GPU and has no load. Its host
+/// phase (4 ms) is part of the call but holds no GPU time: on the shared GPU a call is 4 ms of
+/// host and 0.8 x 6 ms of GPU work; alone, its solo 10 ms.
 #[test]
 fn shared_time_fraction_applies_to_every_call_on_a_shared_gpu() {
     let d = TempDir::new("tsf");
     let p = LinearModel {
         shared_time_fraction: 0.8,
+        host_phase_ms: 4.0,
         ..LinearModel::default()
     }
     .write(&d, "m");
@@ -146,8 +149,18 @@ gpus = [{{ regime = "time-sliced", models = ["a"], quantum_ms = 2, switch_us = 5
     // Poisson arrivals 1 s apart on average never find a 10 ms call running (the chance of a
     // collision in 58 calls is ~1 %, and would only raise the maximum); no switch after the first.
     // Tolerance: the latency sketch's bucket width.
-    assert_close(shared.models["a"].latency_ms.p50, 8.0, 0.01, "shared GPU: 0.8 x 10 ms");
+    assert_close(
+        shared.models["a"].latency_ms.p50,
+        4.0 + 0.8 * 6.0,
+        0.01,
+        "shared GPU: host 4 ms + 0.8 x 6 ms",
+    );
     assert_close(alone.models["a"].latency_ms.p50, 10.0, 0.01, "alone: solo time");
+    // GPU time per second: one call's 4.8 ms shared, its whole 10 ms alone (Poisson count over
+    // the 58 s window: +-13 %, the same draws in both variants, so their ratio is exact to the
+    // report's rounding).
+    let (ua, ub) = (busy(&shared, 0, "ts:a"), busy(&alone, 0, "ts:a"));
+    assert_close(ua / ub, 0.48, 0.01, "GPU-busy share of a shared call over a solo one");
 }
 
 /// Capacity of seven 1g.5gb MIG instances vs one whole A100-40GB for a fully compute-bound

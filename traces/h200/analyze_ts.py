@@ -880,7 +880,7 @@ def serving(pr):
                          f"{np.median(beside):.3f}" if beside else "-"])
     table("", ["run", "model", "n alone", "speed alone (median)", "n beside", "speed beside (median)"], rows)
     print("  Equal speeds alone and beside: the co-located speed-up does not come from waiting; every call of a server")
-    print("  that shares the GPU runs at it (gpuslice's shared_time_fraction applies to every call on a shared GPU).")
+    print("  that shares the GPU gets it (gpuslice applies it to every call on a shared GPU, as section 16 sizes it).")
 
     # ---------------------------------------------------------- (g) saved time by call size
     section("16. (g) The co-located speed-up by call size: uninterrupted calls of co-located runs (observed/solo < 1.15) by\n"
@@ -913,7 +913,7 @@ def serving(pr):
                          f"{np.median([x for x, _ in v]):.3f}", f"{np.median([(1 - x) * e for x, e in v])*MS:.3f}"])
     table("", ["model", "batch", "n", "solo ms (median)", "speed (median)", "saved ms (median)"], rows)
     print("  The time saved is about constant per call (per frame step for TTS) while the call grows with its batch: a")
-    print("  per-call saving, which gpuslice's one fraction per model overstates for large ASR batches (README).")
+    print("  per-call saving. gpuslice: each call on a shared GPU saves (1 - shared_time_fraction) x its batch-1 time.")
 
 
 def main():
