@@ -47,3 +47,31 @@ for run in sorted(os.listdir(R)):
             (beside if ov else alone).append(r)
         f = lambda v: f"{st.median(v):.3f}" if v else "-"
         print(f"{run:24s} {m} {len(alone):5d} {f(alone)} {len(beside):5d} {f(beside)}")
+
+# By batch: ASR calls with no other server's call from 20 ms before to their end, observed over the
+# calibrated table (models/h100/asr.json, encode; the solo runs' rows show the table's own fit).
+import json
+op = json.load(open(os.path.join(R, "..", "..", "models", "h100", "asr.json")))["ops"]["encode"]
+def cell(b, s):
+    i = next((k for k, v in enumerate(op["batch_buckets"]) if b <= v), len(op["batch_buckets"]) - 1)
+    j = next((k for k, v in enumerate(op["size_buckets"]) if s <= v + 1e-9), len(op["size_buckets"]) - 1)
+    return op["latency_ms"][i][j] / 1e3, op["batch_buckets"][i]
+print()
+print("ASR by batch: run, batch bucket, calls alone, median observed / table")
+for run in sorted(os.listdir(R)):
+    if not (run.startswith("ts_asr") or run in ("asr_H", "asr_L")):
+        continue
+    ms = [m for m in ("asr", "tts", "llm") if load(run, m)]
+    others = sorted((float(b["start_s"]), float(b["end_s"])) for o in ms if o != "asr" for b in load(run, o))
+    starts = [s for s, e in others]
+    by = {}
+    for b in load(run, "asr"):
+        s, e = float(b["start_s"]), float(b["end_s"])
+        i = bisect.bisect_left(starts, e)
+        if any(ee > s - 0.02 for ss, ee in others[max(0, i - 50):i]):
+            continue
+        t, bb = cell(int(b["batch"]), float(b["audio_s"]))
+        by.setdefault(bb, []).append((e - s) / t)
+    for bb in sorted(by):
+        if len(by[bb]) >= 5:
+            print(f"{run:24s} {bb:3d} {len(by[bb]):5d} {st.median(by[bb]):.3f}")
