@@ -316,7 +316,7 @@ pub struct ModelSpec {
     pub shared_time_fraction: f64,
     /// Host-bound time at the start of each call [ms of its solo time], in which the server asks
     /// almost nothing of the GPU (TTS: its eager text encoder). On a time-sliced GPU the other
-    /// contexts run meanwhile; elsewhere it makes no difference.
+    /// contexts run meanwhile; elsewhere it makes no difference. Not with `sync_copy_ms`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub host_phase_ms: f64,
     /// A synchronous host-to-device copy before each call's kernels [ms of solo time]: one more
@@ -585,6 +585,17 @@ impl ModelSpec {
                 file,
                 "host_phase_ms",
                 format!("must be in [0, 1000] ms, got '{}'", crate::error::num(self.host_phase_ms)),
+            ));
+        }
+        if self.host_phase_ms > 0.0 && self.sync_copy_ms > 0.0 {
+            return Err(Error::input(
+                file,
+                "host_phase_ms",
+                format!(
+                    "a call starts with its host phase or with its synchronous copy, not both (got host_phase_ms '{}' and sync_copy_ms '{}')",
+                    crate::error::num(self.host_phase_ms),
+                    crate::error::num(self.sync_copy_ms)
+                ),
             ));
         }
         if !(self.sync_copy_ms.is_finite() && (0.0..=100.0).contains(&self.sync_copy_ms)) {

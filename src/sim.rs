@@ -1111,7 +1111,7 @@ impl Simulation {
             work
         };
         // The host phase (TTS's eager encoder) asks nothing of the GPU; the rest is GPU work.
-        let host = s.host_phase.min(w1 - 1);
+        let host = s.host_phase.min(w1 - 1).min(work - 1);
         let gpu = self.shared_work(srv, work - host, w1 - host);
         if host == 0 {
             return self.submit_work(srv, gpu, true);
