@@ -568,20 +568,21 @@ def speed_factor(S, E, r, m):
 
 
 def units(S, E, r, m):
-    """work units of model m in run r: (common-time GPU start, end, observed/solo); as speed_factor"""
+    """work units of model m in run r: (common-time GPU start, end, observed/solo, solo, batch bucket)"""
     M = S[r][m]; off = M["off"]; out = []
     for k, b in enumerate(M["bt"]):
         if m == "asr":
-            g0, g1 = ev(M, k, "begin")[1], ev(M, k, "end")[1]
-            out.append((g0 + off, g1 + off, (g1 - g0) / exp_asr(E, b)))
+            g0, g1, e = ev(M, k, "begin")[1], ev(M, k, "end")[1], exp_asr(E, b)
+            out.append((g0 + off, g1 + off, (g1 - g0) / e, e, bucket(int(b["batch"]), ASR_BB)))
         elif m == "llm" and b["op"] == "decode":
-            g0, g1 = ev(M, k, "h2d")[1], ev(M, k, "end")[1]
-            out.append((g0 + off, g1 + off, (g1 - g0) / exp_llm(E, b, "graph")))
+            g0, g1, e = ev(M, k, "h2d")[1], ev(M, k, "end")[1], exp_llm(E, b, "graph")
+            out.append((g0 + off, g1 + off, (g1 - g0) / e, e, bucket(int(b["batch"]), LLM_BB)))
         elif m == "tts" and k > 0:
             Bb = bucket(int(b["batch"]), TTS_BB)
             f = [g + M["d"] for h, g in M["calls"][k]["f"]]
-            out += [(f[i - 1] + off, f[i] + off, (f[i] - f[i - 1]) / exp_tts_step(E, Bb, bucket(i + 1, TTS_TB)))
-                    for i in range(1, len(f))]
+            for i in range(1, len(f)):
+                e = exp_tts_step(E, Bb, bucket(i + 1, TTS_TB))
+                out.append((f[i - 1] + off, f[i] + off, (f[i] - f[i - 1]) / e, e, Bb))
     return out
 
 
@@ -872,7 +873,7 @@ def serving(pr):
         for m in S[r]:
             others = merge([tuple(x) for o in S[r] if o != m for x in D[o]])
             alone, beside = [], []
-            for a, z, x in units(S, E, r, m):
+            for a, z, x, _, _ in units(S, E, r, m):
                 if x >= 1.15:
                     continue
                 (beside if overlap_with(others, a - 0.020, z) > 0 else alone).append(x)
@@ -891,20 +892,8 @@ def serving(pr):
         for r in RUNS:
             if len(S[r]) < 2 or m not in S[r]:
                 continue
-            M = S[r][m]
-            for k, b in enumerate(M["bt"]):
-                if m == "asr":
-                    e = exp_asr(E, b)
-                    res[bucket(int(b["batch"]), ASR_BB)].append(((ev(M, k, "end")[1] - ev(M, k, "begin")[1]) / e, e))
-                elif m == "llm" and b["op"] == "decode":
-                    e = exp_llm(E, b, "graph")
-                    res[bucket(int(b["batch"]), LLM_BB)].append(((ev(M, k, "end")[1] - ev(M, k, "h2d")[1]) / e, e))
-                elif m == "tts" and k > 0:
-                    Bb = bucket(int(b["batch"]), TTS_BB)
-                    f = [g for h, g in M["calls"][k]["f"]]
-                    for i in range(1, len(f)):
-                        e = exp_tts_step(E, Bb, bucket(i + 1, TTS_TB))
-                        res[Bb].append(((f[i] - f[i - 1]) / e, e))
+            for _, _, x, e, bb in units(S, E, r, m):
+                res[bb].append((x, e))
         for bb in sorted(res):
             v = [(x, e) for x, e in res[bb] if x < 1.15]
             if len(v) < 10:
