@@ -316,7 +316,8 @@ pub struct ModelSpec {
     pub shared_time_fraction: f64,
     /// Host-bound time at the start of each call [ms of its solo time], in which the server asks
     /// almost nothing of the GPU (TTS: its eager text encoder). On a time-sliced GPU the other
-    /// contexts run meanwhile; elsewhere it makes no difference. Not with `sync_copy_ms`.
+    /// contexts run meanwhile; elsewhere it makes no difference. ASR and TTS servers that run
+    /// whole calls (not streaming or in-flight); not with `sync_copy_ms`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub host_phase_ms: f64,
     /// A synchronous host-to-device copy before each call's kernels [ms of solo time]: one more
@@ -585,6 +586,16 @@ impl ModelSpec {
                 file,
                 "host_phase_ms",
                 format!("must be in [0, 1000] ms, got '{}'", crate::error::num(self.host_phase_ms)),
+            ));
+        }
+        if self.host_phase_ms > 0.0 && self.kind == ServiceKind::Llm {
+            return Err(Error::input(
+                file,
+                "host_phase_ms",
+                format!(
+                    "applies to ASR and TTS servers, not to an LLM's steps (got '{}')",
+                    crate::error::num(self.host_phase_ms)
+                ),
             ));
         }
         if self.host_phase_ms > 0.0 && self.sync_copy_ms > 0.0 {
