@@ -228,7 +228,7 @@ impl Table {
 /// `input_config` (or a top-level `concurrency`), else from a `concurrency<N>` part of the path,
 /// as GenAI-Perf names its artifact folders.
 pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
-    let text = crate::config::files::read_text(std::path::Path::new(path), 64 << 20, "a GenAI-Perf export")?;
+    let text = crate::config::files::read_text(std::path::Path::new(path), crate::config::files::MAX_TEXT_BYTES, "a GenAI-Perf export")?;
     let from_path = || -> Option<f64> {
         let i = path.rfind("concurrency")?;
         let digits: String = path[i + "concurrency".len()..].chars().take_while(|c| c.is_ascii_digit()).collect();

@@ -22,8 +22,8 @@ pub const MAX_TRACE_ROWS: usize = 10_000_000;
 pub const MAX_TRACE_BYTES: u64 = 1 << 30;
 /// Longest line of a trace [bytes]: a record is a few numbers.
 pub const MAX_LINE_BYTES: u64 = 1 << 20;
-/// Largest scenario or model file [bytes]: a scenario of 1000 variants is about 100 KB, a model
-/// a few tables.
+/// Largest scenario, model or GenAI-Perf export [bytes]: a scenario of 1000 variants is about
+/// 100 KB, a model a few tables.
 pub const MAX_TEXT_BYTES: u64 = 64 << 20;
 
 /// Read a text file of at most `max` bytes, refusing a larger one (or an endless one such as
@@ -192,18 +192,10 @@ pub fn parse_model(text: &str, name: &str) -> Result<ModelSpec> {
     Ok(m)
 }
 
-/// Read a model JSON file. Larger than 64 MiB is refused before reading: a model file is a few
+/// Read a model JSON file. Larger than [`MAX_TEXT_BYTES`] is refused: a model file is a few
 /// tables, so anything that large is not one.
 pub fn read_model(path: &Path) -> Result<ModelSpec> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path.display(), e))?;
-    if meta.len() > 64 << 20 {
-        return Err(Error::input(
-            path.display().to_string(),
-            "",
-            format!("{} bytes is too large for a model file", meta.len()),
-        ));
-    }
-    let text = read_text(path, 64 << 20, "a model file")?;
+    let text = read_text(path, MAX_TEXT_BYTES, "a model file")?;
     parse_model(&text, &path.display().to_string())
 }
 
