@@ -120,18 +120,9 @@ pub struct Table {
 }
 
 impl Table {
-    /// Read `path` (header row required). A file over [`MAX_TABLE_BYTES`] is refused before it
-    /// is read.
+    /// Read `path` (header row required). A file over [`MAX_TABLE_BYTES`] is refused without
+    /// holding more than that.
     pub fn read(path: &str) -> Result<Table> {
-        let io = |e: std::io::Error| Error::io(path, e);
-        let len = std::fs::metadata(path).map_err(io)?.len();
-        if len > MAX_TABLE_BYTES {
-            return Err(Error::input(
-                path,
-                "",
-                format!("{len} bytes is more than the limit of {MAX_TABLE_BYTES} for a measurement table (README \"Limits\")"),
-            ));
-        }
         let text = crate::config::files::read_text(std::path::Path::new(path), MAX_TABLE_BYTES, "a measurement table")?;
         Table::parse(&text, path)
     }
