@@ -868,7 +868,7 @@ pub fn profile_text(
             t.nonneg(i, size_col, true)?
         };
         let batch = t.nonneg(i, "batch", true)?;
-        if batch.fract() != 0.0 || batch > 65_536.0 {
+        if batch.fract() != 0.0 || batch > f64::from(crate::service::MAX_BATCH) {
             return Err(Error::input(
                 path,
                 format!("line {} column 'batch'", i + 2),

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 /// in traces/ is 0.7 MB.
 pub const MAX_TABLE_BYTES: u64 = 256 << 20;
 
-/// Largest time in a serving log [s] (as a scenario's times, `config::limits::MAX_VALUE`).
-const MAX_TIME_S: f64 = 1e9;
+/// Largest time in a serving log [s]: as a scenario's times.
+const MAX_TIME_S: f64 = crate::config::limits::MAX_VALUE;
 /// Largest size in a serving log (audio seconds, characters, frames, tokens): as a trace's.
-const MAX_SIZE: f64 = 16_777_216.0;
+const MAX_SIZE: f64 = crate::config::files::MAX_TRACE_SIZE;
 
 /// Check the serving logs of a measured run folder (`validate DIR`) before it is replayed:
 /// every `<model>.requests.csv` and `<model>.batches.csv` must parse, its times be finite and in
@@ -83,7 +83,7 @@ pub fn check_run_folder(dir: &str) -> Result<()> {
             }
             if t.has("batch") && !t.text(i, "batch").is_empty() {
                 let b = t.num(i, "batch")?;
-                if !(1.0..=65_536.0).contains(&b) || b.fract() != 0.0 {
+                if !(1.0..=f64::from(crate::service::MAX_BATCH)).contains(&b) || b.fract() != 0.0 {
                     return Err(cell(
                         i,
                         "batch",
@@ -219,7 +219,11 @@ impl Table {
 /// `input_config` (or a top-level `concurrency`), else from a `concurrency<N>` part of the path,
 /// as GenAI-Perf names its artifact folders.
 pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
-    let text = crate::config::files::read_text(std::path::Path::new(path), crate::config::files::MAX_TEXT_BYTES, "a GenAI-Perf export")?;
+    let text = crate::config::files::read_text(
+        std::path::Path::new(path),
+        crate::config::files::MAX_TEXT_BYTES,
+        "a GenAI-Perf export",
+    )?;
     let from_path = || -> Option<f64> {
         let i = path.rfind("concurrency")?;
         let digits: String = path[i + "concurrency".len()..].chars().take_while(|c| c.is_ascii_digit()).collect();

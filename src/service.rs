@@ -640,7 +640,7 @@ impl ModelSpec {
                 ));
             }
         }
-        if self.max_batch == 0 || self.max_batch > 65_536 {
+        if self.max_batch == 0 || self.max_batch > MAX_BATCH {
             return Err(Error::input(
                 file,
                 "max_batch",
@@ -652,7 +652,7 @@ impl ModelSpec {
             (Some(_), k) if k != ServiceKind::Llm => return Err(Error::input(file, "llm", "only an LLM model has an 'llm' section")),
             (Some(l), _) => {
                 for (k, v, lo, hi) in [
-                    ("llm.max_seqs", l.max_seqs, 1, 65_536),
+                    ("llm.max_seqs", l.max_seqs, 1, MAX_BATCH),
                     ("llm.max_context_tokens", l.max_context_tokens, 1, 10_000_000),
                     ("llm.max_num_batched_tokens", l.max_num_batched_tokens, 16, 10_000_000),
                     ("llm.kv_block_tokens", l.kv_block_tokens, 1, 4096),

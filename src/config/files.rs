@@ -18,6 +18,9 @@ use std::sync::Arc;
 
 /// Most rows a trace may have: 1e7 rows take 160 MB (README "Limits").
 pub const MAX_TRACE_ROWS: usize = 10_000_000;
+/// Largest request size in a trace (tokens, characters, audio seconds): f32, in which a trace
+/// holds sizes, is exact for integers up to 2^24.
+pub const MAX_TRACE_SIZE: f64 = 16_777_216.0;
 /// Largest trace file [bytes]: 1e7 rows of the widest format (BurstGPT) are under 1 GiB.
 pub const MAX_TRACE_BYTES: u64 = 1 << 30;
 /// Longest line of a trace [bytes]: a record is a few numbers.
@@ -297,8 +300,7 @@ impl<'a> TraceBuilder<'a> {
                 format!("must be a time from 0 to 1e9 s, got '{}'", super::num(arrival_s)),
             ));
         }
-        // f32 is exact for integers up to 2^24 (16.7 M tokens or characters).
-        if !(size.is_finite() && size > 0.0 && size <= 16_777_216.0) {
+        if !(size.is_finite() && size > 0.0 && size <= MAX_TRACE_SIZE) {
             return Err(self.err(
                 line,
                 size_col,
@@ -307,7 +309,7 @@ impl<'a> TraceBuilder<'a> {
         }
         let out_tokens = match out {
             Some((o, col)) => {
-                if !(o.is_finite() && (1.0..=16_777_216.0).contains(&o)) {
+                if !(o.is_finite() && (1.0..=MAX_TRACE_SIZE).contains(&o)) {
                     return Err(self.err(
                         line,
                         col,
