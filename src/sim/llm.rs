@@ -944,7 +944,12 @@ impl Generating {
             l.insert((c, a.req));
         }
         self.by_end.push(std::cmp::Reverse((a.t0 + a.remaining as u64, a.req)));
-        self.ahead += u64::from(a.blocks > a.len.div_ceil(self.block_tokens()));
+        self.ahead += u64::from(self.holds_ahead(a));
+    }
+
+    /// `a` (stored at `t0`) holds its first token's block before any step: counted in `ahead`.
+    fn holds_ahead(&self, a: &Seq) -> bool {
+        a.blocks > a.len.div_ceil(self.block_tokens())
     }
 
     /// `a` as it is now.
@@ -978,7 +983,7 @@ impl Generating {
         if end > self.tick {
             self.by_end.retain(|e| e.0 != (end, a.req));
         }
-        if a.t0 == self.tick && a.blocks > a.len.div_ceil(self.block_tokens()) {
+        if a.t0 == self.tick && self.holds_ahead(a) {
             self.ahead -= 1;
         }
         self.at(a)
