@@ -92,7 +92,12 @@ pub fn k8s_deployment(name: &str, best: &Candidate) -> K8sDeployment {
 
 /// Write the Kubernetes files of a candidate into `dir` (created if missing).
 pub fn write_k8s(dir: &str, name: &str, best: &Candidate) -> Result<Vec<String>> {
-    let files = crate::k8s::emit(&k8s_deployment(name, best))?;
+    write_k8s_files(dir, &crate::k8s::emit(&k8s_deployment(name, best))?)
+}
+
+/// Write emitted Kubernetes files into `dir` (created if missing), each whole or not at all;
+/// returns their paths.
+pub fn write_k8s_files(dir: &str, files: &[crate::k8s::K8sFile]) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut written = Vec::new();
     for f in files {

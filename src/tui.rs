@@ -45,7 +45,7 @@ pub fn load(path: Option<&str>) -> Result<(RawScenario, config::Sources)> {
             config::Sources::none(config::DEFAULT_SCENARIO_NAME),
         )),
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+            let text = config::files::read_text(Path::new(p), config::files::MAX_TEXT_BYTES, "a scenario")?;
             let mut raw = config::parse_raw(&text, p)?;
             let dir = Path::new(p).parent().map(Path::to_path_buf);
             let absolute = |f: &str| -> Option<String> {
@@ -111,16 +111,11 @@ fn perform(effect: Effect, tx: &Sender<Message>) {
             });
         }
         Effect::ExportPlan { scenario, k8s } => {
-            let written = config::files::write_atomic(&scenario.0, &scenario.1).and_then(|()| {
-                std::fs::create_dir_all(&k8s.0).map_err(|e| Error::io(&k8s.0, e))?;
-                for f in &k8s.1 {
-                    config::files::write_atomic(&Path::new(&k8s.0).join(&f.name).display().to_string(), &f.text)?;
-                }
-                Ok(())
-            });
+            let written =
+                config::files::write_atomic(&scenario.0, &scenario.1).and_then(|()| crate::export::write_k8s_files(&k8s.0, &k8s.1));
             let _ = tx.send(Message::Exported(
                 written
-                    .map(|()| format!("{} and {}/ ({} files)", scenario.0, k8s.0, k8s.1.len()))
+                    .map(|_| format!("{} and {}/ ({} files)", scenario.0, k8s.0, k8s.1.len()))
                     .map_err(|e| e.to_string()),
             ));
         }
