@@ -552,23 +552,13 @@ def demand_and_exec(S, E, r):
 
 def speed_factor(S, E, r, m):
     """median observed/solo GPU time of the work units that were not interrupted (ratio < 1.15)"""
-    M = S[r][m]
-    rat = []
-    for k, b in enumerate(M["bt"]):
-        if m == "asr":
-            rat.append((ev(M, k, "end")[1] - ev(M, k, "begin")[1]) / exp_asr(E, b))
-        elif m == "llm" and b["op"] == "decode":
-            rat.append((ev(M, k, "end")[1] - ev(M, k, "h2d")[1]) / exp_llm(E, b, "graph"))
-        elif m == "tts" and k > 0:
-            Bb = bucket(int(b["batch"]), TTS_BB)
-            f = [g for h, g in M["calls"][k]["f"]]
-            rat += [(f[i] - f[i - 1]) / exp_tts_step(E, Bb, bucket(i + 1, TTS_TB)) for i in range(1, len(f))]
-    rat = np.array(rat)
+    rat = np.array([x for _, _, x, _, _ in units(S, E, r, m)])
     return float(np.median(rat[rat < 1.15]))
 
 
 def units(S, E, r, m):
-    """work units of model m in run r: (common-time GPU start, end, observed/solo, solo, batch bucket)"""
+    """work units of model m in run r: (common-time GPU start, end, observed/solo, solo, batch bucket):
+    ASR calls, LLM decode graphs (h2d to end), TTS decoder frame steps"""
     M = S[r][m]; off = M["off"]; out = []
     for k, b in enumerate(M["bt"]):
         if m == "asr":
