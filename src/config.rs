@@ -402,6 +402,21 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
         kind_only("first_chunk_frames", ServiceKind::Tts)?;
         spec.first_chunk_frames = c.count(&format!("{f}.first_chunk_frames"), n, 1, 100_000)?;
     }
+    let not_llm = |field: &str| -> Result<()> {
+        if spec.kind == ServiceKind::Llm {
+            Err(c.err(format!("{f}.{field}"), format!("applies to ASR and TTS models; '{}' is llm", spec.name)))
+        } else {
+            Ok(())
+        }
+    };
+    if let Some(x) = m.call_noise {
+        not_llm("call_noise")?;
+        spec.call_noise = c.within(&format!("{f}.call_noise"), x, 0.0, 0.5)?;
+    }
+    if let Some(x) = m.cold_call_ms {
+        not_llm("cold_call_ms")?;
+        spec.cold_call_ms = c.within(&format!("{f}.cold_call_ms"), x, 0.0, 60_000.0)?;
+    }
     if spec.asr_mode == AsrMode::Streaming && !spec.ops.contains_key("encode_chunk") {
         return Err(c.err(
             format!("{f}.asr_mode"),

@@ -320,6 +320,21 @@ pub struct ModelSpec {
     /// whole calls (not streaming or in-flight); not with `sync_copy_ms`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub host_phase_ms: f64,
+    /// Extra host time of a server's first call at each padded batch size it has not run since
+    /// it started [ms] (the TTS server's eager encoder meets a new batch shape: allocations and
+    /// library set-up; 44-117 ms on the measured server's solo logs, README "How accurate is
+    /// it"). ASR and TTS servers that run whole calls; a restarted server is cold again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cold_call_ms: f64,
+    /// Spread of one call's time around the table: sigma of ln(measured / table) over the
+    /// calls of the serving logs (robust). Each ASR/TTS call's time is drawn as table x
+    /// exp(sigma z), z standard normal, from the server's own seeded stream: near saturation
+    /// a few percent on each call decide how queues form, as on the real GPU.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub call_noise: f64,
+    /// Padded batch sizes the server runs while it starts (its warm-up), never cold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warm_batches: Vec<u32>,
     /// A synchronous host-to-device copy before each call's kernels [ms of solo time]: one more
     /// host-GPU round trip, which on a time-sliced GPU waits for the other contexts' slices.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -607,6 +622,34 @@ impl ModelSpec {
                     crate::error::num(self.host_phase_ms),
                     crate::error::num(self.sync_copy_ms)
                 ),
+            ));
+        }
+        if !(self.cold_call_ms.is_finite() && (0.0..=60_000.0).contains(&self.cold_call_ms)) {
+            return Err(Error::input(
+                file,
+                "cold_call_ms",
+                format!("must be in [0, 60000] ms, got '{}'", crate::error::num(self.cold_call_ms)),
+            ));
+        }
+        if !(self.call_noise.is_finite() && (0.0..=0.5).contains(&self.call_noise)) {
+            return Err(Error::input(
+                file,
+                "call_noise",
+                format!("must be in [0, 0.5], got '{}'", crate::error::num(self.call_noise)),
+            ));
+        }
+        if (self.cold_call_ms > 0.0 || !self.warm_batches.is_empty() || self.call_noise > 0.0) && self.kind == ServiceKind::Llm {
+            return Err(Error::input(
+                file,
+                "cold_call_ms",
+                "cold_call_ms, warm_batches and call_noise apply to ASR and TTS servers, not to an LLM",
+            ));
+        }
+        if let Some(&b) = self.warm_batches.iter().find(|&&b| b == 0 || b > self.max_batch.max(1)) {
+            return Err(Error::input(
+                file,
+                "warm_batches",
+                format!("a warm batch must be in [1, max_batch = {}], got '{b}'", self.max_batch),
             ));
         }
         if !(self.sync_copy_ms.is_finite() && (0.0..=100.0).contains(&self.sync_copy_ms)) {

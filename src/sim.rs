@@ -225,6 +225,13 @@ struct Server {
     /// both 0 elsewhere.
     shared_saving: f64,
     host_phase: SimTime,
+    /// ASR/TTS: host time of the first call at a padded batch not in `warm` [ns]; `warm` holds
+    /// the batches run so far (the model's `warm_batches` at start and after a restart).
+    cold: SimTime,
+    warm: Vec<u32>,
+    /// ASR/TTS: sigma of a call's log-normal spread around the table, and its stream.
+    noise: f64,
+    noise_rng: SimRng,
     /// LLM: the prefill work of the running step: (index in `active`, tokens).
     chunks: Vec<(u32, u32)>,
     /// LLM: decode steps in the running call, when and how they were costed (runs of equal
@@ -459,6 +466,10 @@ impl Simulation {
                 ),
                 shared_saving: 0.0,
                 host_phase: 0,
+                cold: from_ms(spec.cold_call_ms),
+                warm: spec.warm_batches.clone(),
+                noise: spec.call_noise,
+                noise_rng: stream_rng(seed, (1 << 21) | id as u64, 8),
                 chunks: Vec::new(),
                 block_steps: 1,
                 block_start: 0,
@@ -1078,12 +1089,29 @@ impl Simulation {
     /// on MPS its latency on the whole reference GPU and its parts (the device rates it by the
     /// clients running); elsewhere its duration on the server's share.
     fn submit_table_call(&mut self, srv: usize, name: &str, batch: u32, size: f64) {
-        let s = &self.servers[srv];
+        let s = &mut self.servers[srv];
         let op = self.models[s.model as usize].op(name);
         let (dev, ctx, epoch) = (s.dev as usize, s.ctx as usize, s.epoch);
+        // The first call at a padded batch the server has not run yet pays its set-up on the host.
+        let bucket = op.padded(batch, size).0 as u32;
+        let cold = if s.cold > 0 && !s.warm.contains(&bucket) {
+            s.warm.push(bucket);
+            s.cold
+        } else {
+            0
+        };
+        let jitter = if s.noise > 0.0 {
+            let z: f64 = rand_distr::StandardNormal.sample(&mut s.noise_rng);
+            (s.noise * z).exp()
+        } else {
+            1.0
+        };
+        let s = &self.servers[srv];
         if let DevKind::Mps(_) = self.devices[dev].kind {
             let (b, sz, beyond) = op.padded(batch, size);
-            let (l_ref_ms, ext) = op.grid_ms(b, sz);
+            // On MPS the set-up is counted as part of the call.
+            let (l_ms, ext) = op.grid_ms(b, sz);
+            let l_ref_ms = l_ms * jitter + to_ms(cold);
             let (fixed, compute) = op.fractions(b, sz);
             self.extrapolated |= ext || beyond;
             let call = device::MpsCall {
@@ -1101,9 +1129,9 @@ impl Simulation {
         }
         let (ms, ext) = op.latency_ms(batch, size, &s.slow);
         self.extrapolated |= ext;
-        let work = from_ms(ms).max(1);
+        let work = from_ms(ms * jitter).max(1);
         if s.shared_saving == 0.0 && s.host_phase == 0 {
-            return self.submit_work(srv, work, true);
+            return self.submit_work(srv, work + cold, true);
         }
         let w1 = if batch > 1 {
             from_ms(op.latency_ms(1, size, &s.slow).0).max(1)
@@ -1113,6 +1141,7 @@ impl Simulation {
         // The host phase (TTS's eager encoder) asks nothing of the GPU; the rest is GPU work.
         let host = s.host_phase.min(w1 - 1).min(work - 1);
         let gpu = self.shared_work(srv, work - host, w1 - host);
+        let host = host + cold;
         if host == 0 {
             return self.submit_work(srv, gpu, true);
         }
@@ -1490,6 +1519,7 @@ impl Simulation {
             lost.append(&mut s.streams);
             lost.extend(s.synth.drain(..).map(|x| x.req));
             s.kv_free = s.kv_total;
+            s.warm.clone_from(&self.models[s.model as usize].warm_batches);
             s.block_steps = 1;
             if let Call::Prefill(r) = s.call {
                 lost.push(r);

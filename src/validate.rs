@@ -17,6 +17,7 @@ use crate::scenario::*;
 use crate::service::{DeviceShare, ServiceKind, Slowdown};
 use crate::sim::Simulation;
 use crate::time::{to_ms, to_secs};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,6 +52,11 @@ pub struct ModelValidation {
     /// error can be read against the run-to-run noise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat_spread_pct: Option<BTreeMap<String, f64>>,
+    /// With `call_noise`, the simulated figures are medians over [`REPLAYS`] seeds; this is the
+    /// lowest and highest error of p50 and p95 over those replays [%], the simulation's own
+    /// run-to-run spread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_range_pct: Option<BTreeMap<String, [f64; 2]>>,
 }
 
 /// The repeat of a measured run: `<dir>_r2`, or `<dir>` without `_r2`.
@@ -122,6 +128,59 @@ fn side(lat: &mut [f64], ttft: Option<&mut [f64]>, n: usize, last_finish_s: f64)
         throughput_rps: round4(n as f64 / last_finish_s.max(1e-9)),
         latency_ms: summarize(lat).rounded(),
         ttft_ms: ttft.map(|t| summarize(t).rounded()),
+    }
+}
+
+/// Replays of a run with different seeds (odd: the median is one replay's value).
+pub const REPLAYS: u64 = 9;
+
+/// One replay's view of one model: latencies and TTFTs in trace order [ms], last finish [s].
+struct Replayed {
+    lat: Vec<f64>,
+    ttft: Vec<f64>,
+    last_s: f64,
+}
+
+/// Run one replay of `scenario` and collect every model's requests.
+fn replay(scenario: &Scenario, seed: u64, dir: &str) -> Result<Vec<Replayed>> {
+    let mut sim = Simulation::new(scenario, 0, seed).map_err(|e| e.in_file(dir))?;
+    // Per-request comparison: exact records, not the sketches of a plain run.
+    sim.keep_records()?;
+    while sim.step() {}
+    let recs = sim.request_records()?;
+    Ok((0..scenario.models.len())
+        .map(|i| {
+            let mine: Vec<_> = recs.iter().filter_map(|r| r.filter(|r| r.workload == i)).collect();
+            Replayed {
+                lat: mine.iter().map(|r| to_ms(r.finish - r.arrival)).collect(),
+                ttft: mine.iter().map(|r| to_ms(r.first_token.saturating_sub(r.arrival))).collect(),
+                last_s: mine.iter().map(|r| to_secs(r.finish)).fold(0.0, f64::max),
+            }
+        })
+        .collect())
+}
+
+fn median_of(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Each statistic's median over the replays.
+fn median_side(sides: &[Side]) -> Side {
+    let med = |f: &dyn Fn(&Side) -> f64| median_of(&mut sides.iter().map(f).collect::<Vec<_>>());
+    let summary = |f: &dyn Fn(&Side) -> Option<&LatencySummary>| -> Option<LatencySummary> {
+        f(&sides[0])?;
+        Some(LatencySummary {
+            mean: med(&|s| f(s).map_or(0.0, |l| l.mean)),
+            p50: med(&|s| f(s).map_or(0.0, |l| l.p50)),
+            p95: med(&|s| f(s).map_or(0.0, |l| l.p95)),
+            p99: med(&|s| f(s).map_or(0.0, |l| l.p99)),
+        })
+    };
+    Side {
+        throughput_rps: med(&|s| s.throughput_rps),
+        latency_ms: summary(&|s| Some(&s.latency_ms)).unwrap_or_default(),
+        ttft_ms: summary(&|s| s.ttft_ms.as_ref()),
     }
 }
 
@@ -254,11 +313,15 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
         }
         measured.push(rt);
     }
-    let mut sim = Simulation::new(&scenario, 0, 1).map_err(|e| e.in_file(dir))?;
-    // Per-request comparison: exact records, not the sketches of a plain run.
-    sim.keep_records()?;
-    while sim.step() {}
-    let recs = sim.request_records()?;
+    // Each replay draws its calls' spread (`call_noise`) from its own seed; near saturation that
+    // decides how queues form, so the prediction is the median over REPLAYS seeds, and their
+    // range is shown beside the error.
+    let noisy = scenario.models.iter().any(|m| m.call_noise > 0.0);
+    let seeds: Vec<u64> = (1..=if noisy { REPLAYS } else { 1 }).collect();
+    let replays: Vec<Vec<Replayed>> = seeds
+        .par_iter()
+        .map(|&seed| replay(&scenario, seed, dir))
+        .collect::<Result<_>>()?;
     let mut out = BTreeMap::new();
     for (i, n) in names.iter().enumerate() {
         let rt = &measured[i];
@@ -279,23 +342,24 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
                 m_ttft.push((rt.num(k, "first_token_s")? - a) * 1e3);
             }
         }
-        let sim_recs: Vec<_> = recs.iter().filter_map(|r| r.filter(|r| r.workload == i)).collect();
-        if sim_recs.len() != m_lat.len() {
-            return Err(Error::Infeasible(format!(
-                "{dir}: model '{n}': {} of {} requests finished in the simulation",
-                sim_recs.len(),
-                m_lat.len()
-            )));
-        }
-        let s_lat: Vec<f64> = sim_recs.iter().map(|r| to_ms(r.finish - r.arrival)).collect();
-        let s_ttft: Vec<f64> = sim_recs.iter().map(|r| to_ms(r.first_token.saturating_sub(r.arrival))).collect();
-        let s_last = sim_recs.iter().map(|r| to_secs(r.finish)).fold(0.0, f64::max);
-        let mape = s_lat.iter().zip(&m_lat).map(|(s, m)| ((s - m) / m).abs()).sum::<f64>() / m_lat.len() as f64 * 100.0;
         let requests = m_lat.len();
+        let mut sides = Vec::with_capacity(replays.len());
+        let mut mapes = Vec::with_capacity(replays.len());
+        for r in &replays {
+            let Replayed { lat, ttft, last_s } = &r[i];
+            if lat.len() != requests {
+                return Err(Error::Infeasible(format!(
+                    "{dir}: model '{n}': {} of {requests} requests finished in the simulation",
+                    lat.len()
+                )));
+            }
+            mapes.push(lat.iter().zip(&m_lat).map(|(s, m)| ((s - m) / m).abs()).sum::<f64>() / requests as f64 * 100.0);
+            let (mut lat, mut ttft) = (lat.clone(), ttft.clone());
+            sides.push(side(&mut lat, is_llm.then_some(&mut ttft[..]), requests, *last_s));
+        }
+        let mape = median_of(&mut mapes);
         let measured = side(&mut m_lat, is_llm.then_some(&mut m_ttft[..]), requests, m_last);
-        let mut s_lat = s_lat;
-        let mut s_ttft = s_ttft;
-        let simulated = side(&mut s_lat, is_llm.then_some(&mut s_ttft[..]), requests, s_last);
+        let simulated = median_side(&sides);
         let mut err = BTreeMap::new();
         err.insert("throughput".to_string(), pct(simulated.throughput_rps, measured.throughput_rps));
         for (k, s, m) in [
@@ -310,6 +374,16 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
             err.insert("ttft_p50".to_string(), pct(s.p50, m.p50));
             err.insert("ttft_p95".to_string(), pct(s.p95, m.p95));
         }
+        let range = |f: fn(&LatencySummary) -> f64, m: f64| {
+            let e: Vec<f64> = sides.iter().map(|x| pct(f(&x.latency_ms), m)).collect();
+            [e.iter().copied().fold(f64::INFINITY, f64::min), e.iter().copied().fold(f64::NEG_INFINITY, f64::max)]
+        };
+        let replay_range_pct = (sides.len() > 1).then(|| {
+            BTreeMap::from([
+                ("p50".to_string(), range(|l| l.p50, measured.latency_ms.p50)),
+                ("p95".to_string(), range(|l| l.p95, measured.latency_ms.p95)),
+            ])
+        });
         let repeat_spread_pct = match repeat_of(dir) {
             Some(r) => {
                 let mut other = measured_latencies(Path::new(&r), n)?;
@@ -331,6 +405,7 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
                 error_pct: err,
                 request_mape_pct: round4(mape),
                 repeat_spread_pct,
+                replay_range_pct,
             },
         );
     }
@@ -390,12 +465,23 @@ pub fn table(v: &Validation) -> String {
             "{:<6} {:>8}  {:<12} {:>31.1}%\n",
             "", "", "request MAPE", m.request_mape_pct
         ));
+        if let Some(r) = &m.replay_range_pct {
+            s.push_str(&format!(
+                "{:<6} {:>8}  {:<12} {:>16}p50 {:+.1}..{:+.1}%, p95 {:+.1}..{:+.1}%\n",
+                "", "", "replay range", "", r["p50"][0], r["p50"][1], r["p95"][0], r["p95"][1]
+            ));
+        }
         if let Some(r) = &m.repeat_spread_pct {
             s.push_str(&format!(
                 "{:<6} {:>8}  {:<12} {:>24}p50 {:.1}%, p95 {:.1}%\n",
                 "", "", "repeat spread", "", r["p50"], r["p95"]
             ));
         }
+    }
+    if v.models.values().any(|m| m.replay_range_pct.is_some()) {
+        s.push_str(&format!(
+            "(simulated: the median of {REPLAYS} replays, each drawing the calls' spread from its own seed; replay range: their lowest and highest error)\n"
+        ));
     }
     s
 }
@@ -602,6 +688,8 @@ pub struct AccuracyRow {
     pub request_mape_pct: f64,
     /// Run-to-run spread of the measured p50 / p95 where the run was repeated [%].
     pub repeat_spread_pct: Option<BTreeMap<String, f64>>,
+    /// Lowest and highest p50 / p95 error over the replays [%] (see [`ModelValidation`]).
+    pub replay_range_pct: Option<BTreeMap<String, [f64; 2]>>,
 }
 
 /// The largest |error| of a time-sliced tenant, by model and number of tenants.
@@ -671,6 +759,7 @@ pub fn accuracy(root: &str) -> Result<Accuracy> {
                 error_pct: e.clone(),
                 request_mape_pct: r.request_mape_pct,
                 repeat_spread_pct: r.repeat_spread_pct.clone(),
+                replay_range_pct: r.replay_range_pct.clone(),
             });
         }
     }
@@ -696,7 +785,7 @@ impl Accuracy {
     /// The README's "How accurate is it" tables, as Markdown.
     pub fn markdown(&self) -> String {
         let mut s = String::from(
-            "| GPU | run | model | requests | throughput err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE | repeat spread p50 / p95 |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+            "| GPU | run | model | requests | throughput err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE | replay range p50 / p95 | repeat spread p50 / p95 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for r in &self.runs {
             let e = &r.error_pct;
@@ -705,8 +794,12 @@ impl Accuracy {
                 .repeat_spread_pct
                 .as_ref()
                 .map_or(String::new(), |x| format!("{:.1}% / {:.1}%", metric(x, "p50"), metric(x, "p95")));
+            let range = r.replay_range_pct.as_ref().map_or(String::new(), |x| {
+                let (a, b) = (x.get("p50").copied().unwrap_or_default(), x.get("p95").copied().unwrap_or_default());
+                format!("{:+.1}..{:+.1} / {:+.1}..{:+.1}", a[0], a[1], b[0], b[1])
+            });
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {:+.1}% | {:+.1}% | {:+.1}% | {:+.1}% | {ttft} | {:.1}% | {spread} |\n",
+                "| {} | {} | {} | {} | {:+.1}% | {:+.1}% | {:+.1}% | {:+.1}% | {ttft} | {:.1}% | {range} | {spread} |\n",
                 r.gpu,
                 r.run,
                 r.model,
@@ -719,7 +812,7 @@ impl Accuracy {
             ));
         }
         s.push_str(&format!(
-            "\nTime-sliced runs (`ts_*`) use the measured slice ({} ms) and switch cost ({} us) of the H200 probes; no parameter was fitted to their latencies. Largest |error| of a time-sliced tenant: {}.\n\n",
+            "\nASR and TTS calls vary around their tables (`call_noise`), so each run is replayed with {REPLAYS} seeds: an error is that of the statistic's median over the seeds, the replay range its lowest and highest. Time-sliced runs (`ts_*`) use the measured slice ({} ms) and switch cost ({} us) of the H200 probes; no parameter was fitted to their latencies. Largest |error| of a time-sliced tenant: {}.\n\n",
             self.quantum_ms,
             self.switch_us,
             self.worst_time_sliced

@@ -294,6 +294,39 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
             }
         }
     }
+    let frames_diag = match (kind, spec.frames_per_char, spec.frames_range) {
+        (ServiceKind::Tts, Some(fpc), Some(default)) => {
+            let mut calls = Vec::new();
+            for l in logs.iter().filter(|l| l.has("chars")) {
+                for i in 0..l.len() {
+                    calls.push((l.nonneg(i, "chars", true)?, l.nonneg(i, "frames", true)?));
+                }
+            }
+            let range = crate::calibrate::frame_clamp(&calls, fpc, default)
+                .map_err(|m| Error::input(batches.join(","), "frames", m))?;
+            spec.frames_range = Some(range);
+            serde_json::json!({ "calls": calls.len(), "range": range })
+        }
+        _ => serde_json::Value::Null,
+    };
+    // Set-up of the first call at each batch the server had not warmed (ASR/TTS: one op).
+    // Set-up of the first call at each batch the server had not warmed, and the spread of the
+    // others around the table (ASR/TTS: one op).
+    let (mut first_calls, mut residuals) = (Vec::new(), Vec::new());
+    if let (Some(base), false) = (bases.first(), kind == ServiceKind::Llm) {
+        if let Some(table) = spec.ops.get(base.name) {
+            for l in &logs {
+                let calls = points_from(l, kind, base.name, false)?;
+                let (f, r) = crate::calibrate::log_residuals(&calls, table, &spec.warm_batches);
+                first_calls.extend(f);
+                residuals.extend(r);
+            }
+        }
+    }
+    spec.cold_call_ms = (median(first_calls.clone()).unwrap_or(0.0).max(0.0) * 10.0).round() / 10.0;
+    if !residuals.is_empty() {
+        spec.call_noise = (crate::calibrate::robust_sigma(&residuals) * 1e4).round() / 1e4;
+    }
     spec.call_gap_ms = (median(gaps).unwrap_or(0.0) * 1e4).round() / 1e4;
     spec.dispatch_ms = (median(disp).unwrap_or(spec.call_gap_ms) * 1e4).round() / 1e4;
     spec.calibration = serde_json::json!({
@@ -312,6 +345,18 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
         "ops": diags,
         "scaling": scaling_diag,
     });
+    if kind != ServiceKind::Llm {
+        spec.calibration["first_calls"] = serde_json::json!({
+            "warm_batches": spec.warm_batches,
+            "excess_ms": first_calls.iter().map(|x| (x * 10.0).round() / 10.0 + 0.0).collect::<Vec<_>>(),
+            "cold_call_ms": spec.cold_call_ms,
+            "other_calls": residuals.len(),
+            "call_noise": spec.call_noise,
+        });
+    }
+    if !frames_diag.is_null() {
+        spec.calibration["frames_range"] = frames_diag;
+    }
     spec.validate("calibrate")?;
     Ok(spec)
 }

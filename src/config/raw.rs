@@ -88,6 +88,14 @@ pub struct RawModel {
     /// In-flight TTS: frames synthesised before the first audio chunk is returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_chunk_frames: Option<u32>,
+    /// ASR/TTS: override of the spread of call times around the table (0: every call takes
+    /// its table time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_noise: Option<f64>,
+    /// ASR/TTS: override of the set-up of a first call at a batch not yet run [ms] (0: the
+    /// server warmed every batch shape before serving).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_call_ms: Option<f64>,
 }
 
 /// Size distribution as written.

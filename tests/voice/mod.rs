@@ -33,7 +33,8 @@ fn done(text: &str) -> Vec<RequestRecord> {
     records(text, 0, true).into_iter().flatten().collect()
 }
 
-/// One ASR model on a dedicated H100 (the table's own GPU), served to `users` closed-loop users.
+/// One ASR model on a dedicated H100 (the table's own GPU), served to `users` closed-loop users;
+/// every call takes its table time (no `call_noise`), so latencies can be checked to the ns.
 fn asr_scenario(model: &str, users: u32, pacing: &str, size: &str) -> String {
     format!(
         r#"
@@ -43,6 +44,7 @@ warmup_s = 0
 drain_s = 30
 [models.asr]
 from = "h100/asr"
+call_noise = 0
 {model}
 [[workload]]
 model = "asr"
@@ -142,7 +144,8 @@ fn an_upload_reaches_the_server_whole_when_the_speech_ends() {
     assert_eq!(a, done(&asr_scenario("", 1, "upload", fixed)));
 }
 
-/// A TTS-only scenario replaying `trace` (`id,arrival_s,chars`).
+/// A TTS-only scenario replaying `trace` (`id,arrival_s,chars`), every call at its table time
+/// (no `call_noise`, no first-call set-up).
 fn tts_trace_scenario(model: &str, trace: &str, policy: &str, max_batch: u32) -> String {
     format!(
         r#"
@@ -154,6 +157,8 @@ drain_s = 100
 from = "{model}"
 tts_policy = "{policy}"
 max_batch = {max_batch}
+call_noise = 0
+cold_call_ms = 0
 [[workload]]
 model = "tts"
 trace = "{trace}"
@@ -169,7 +174,7 @@ gpus = [{{ regime = "dedicated", models = ["tts"] }}]
 fn in_flight_tts_at_batch_1_equals_the_static_policy() {
     let d = TempDir::new("tts-b1");
     let m = builtin("h100/tts");
-    // Alone: one request every 1.5 s (the longest, 700 chars = 1003 frames, takes 0.93 s).
+    // Alone: one request every 1.5 s (the longest, 700 chars, is cut at 511 frames: 0.47 s).
     let mut sparse = String::from("id,arrival_s,chars\n");
     let mut frames = Vec::new();
     for i in 0..60u32 {
