@@ -133,9 +133,12 @@ const MODELS: &[(&str, &[&str])] = &[
     ("llm_max_seqs_zero.json", &["llm.max_seqs", "'0'"]),
     ("max_batch_zero.json", &["max_batch", "'0'"]),
     ("nan_literal.json", &["not valid JSON"]),
+    ("tts_call_noise_huge.json", &["call_noise", "'3'"]),
+    ("tts_cold_call_negative.json", &["cold_call_ms", "'-60.4'"]),
     ("tts_frames_per_char_negative.json", &["frames_per_char", "'-1.4'"]),
     ("tts_frames_range_reversed.json", &["frames_range", "[500, 4]"]),
     ("tts_host_phase_negative.json", &["host_phase_ms", "'-7.41'"]),
+    ("tts_warm_batch_zero.json", &["warm_batches", "'0'"]),
     ("unknown_field.json", &["unknown field `bogus`"]),
     ("weights_negative.json", &["memory.weights_gib", "'-5'"]),
 ];

@@ -31,11 +31,12 @@ fn single_model_runs_are_reproduced() {
 }
 
 /// Time-sliced co-location runs on the H100 and the H200 (2 and 3 servers on one GPU) and the
-/// ASR of the H100 time-slice probes. No latency of these runs was fitted: the slice and switch
-/// come from the probes, `shared_time_fraction`, `host_phase_ms` and `sync_copy_ms` from the calls'
-/// own CUDA events.
-/// Repeating a run moved p50 by up to 6 % and p95 by up to 10 %; the bound is 20 % per
-/// percentile (README "Time-slicing: the measured mechanism").
+/// H100 time-slice probes. No latency of these runs was fitted: the slice and switch come from
+/// the probes, `shared_time_fraction`, `host_phase_ms` and `sync_copy_ms` from the calls' own
+/// CUDA events, the frame clamp, `cold_call_ms` and `call_noise` from the solo serving logs.
+/// The bounds are the targets of README "Time-slicing: the measured mechanism": p50 within 15 %,
+/// p95 within 20 %, throughput within 2 %; repeating a run moved p50 by up to 7 % and p95 by up
+/// to 11 %.
 #[test]
 fn time_sliced_runs_are_reproduced() {
     let (mut within, mut total) = (0, 0);
@@ -66,22 +67,18 @@ fn time_sliced_runs_are_reproduced() {
         let v = validate_dir(&path, &BTreeMap::new(), TS).expect(run);
         assert!(v.models.len() >= 2);
         for (m, r) in &v.models {
-            // The probe's TTS is saturated on purpose: its latency is its own backlog.
-            if run.starts_with("h100/ts_probe") && m == "tts" {
-                continue;
-            }
             let e = &r.error_pct;
-            for pct in ["p50", "p95"] {
-                assert!(e[pct].abs() <= 20.0, "{run} {m} {pct} error {}%", e[pct]);
-                within += usize::from(e[pct].abs() <= 12.0);
+            for (pct, bound, tight) in [("p50", 15.0, 10.0), ("p95", 20.0, 15.0)] {
+                assert!(e[pct].abs() <= bound, "{run} {m} {pct} error {}%", e[pct]);
+                within += usize::from(e[pct].abs() <= tight);
                 total += 1;
             }
             assert!(e["throughput"].abs() <= 2.0, "{run} {m} throughput error {}%", e["throughput"]);
         }
     }
-    // 92 percentiles in all; 90 are within 12 % today (the repeat spread plus a little).
-    assert_eq!(total, 92);
-    assert!(within >= 86, "only {within} of {total} percentiles within 12 %");
+    // 96 percentiles in all; all are within 10 % (p50) and 15 % (p95) today.
+    assert_eq!(total, 96);
+    assert!(within >= 92, "only {within} of {total} percentiles within 10 % (p50) / 15 % (p95)");
 }
 
 #[test]
