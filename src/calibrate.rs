@@ -745,9 +745,15 @@ mod tests {
         let (_, bases) = gpubench_base(ServiceKind::Tts);
         let pts: Vec<Point> = [1.0, 2.0, 4.0, 8.0]
             .iter()
-            .flat_map(|&b| [10.0, 500.0].map(|s| Point { batch: b, size: s, latency_ms: b + s }))
+            .flat_map(|&b| {
+                [10.0, 500.0].map(|s| Point {
+                    batch: b,
+                    size: s,
+                    latency_ms: b + s,
+                })
+            })
             .collect();
-        let (table, _) = fit_op(&bases[0], &pts).unwrap();
+        let (table, _) = fit_op(&bases[0], &pts).expect("fits");
         let p = |batch: f64, size: f64, latency_ms: f64| Point { batch, size, latency_ms };
         let t = |b: f64, s: f64| table.grid_ms(b, s).0;
         // Batch 3 pads to 4; batch 2 is warm; the second call at a bucket is not a first call.
@@ -761,7 +767,10 @@ mod tests {
         assert_eq!(first.len(), 2);
         assert!((first[0] - 100.0).abs() < 1e-6 && (first[1] - 50.0).abs() < 1e-6, "{first:?}");
         assert_eq!(rest.len(), 2);
-        assert!((rest[0] - 1.1f64.ln()).abs() < 1e-9 && (rest[1] + 1.1f64.ln()).abs() < 1e-9, "{rest:?}");
+        assert!(
+            (rest[0] - 1.1f64.ln()).abs() < 1e-9 && (rest[1] + 1.1f64.ln()).abs() < 1e-9,
+            "{rest:?}"
+        );
         // One wild call does not widen the robust spread.
         let sigma = robust_sigma(&[-0.01, 0.0, 0.01, -0.01, 0.01, 2.0]);
         assert!((sigma - 1.4826 * 0.01).abs() < 1e-9, "{sigma}");
@@ -777,7 +786,8 @@ mod tests {
         assert_eq!(frame_clamp(&calls[..2], fpc, (4, 1023)), Ok((4, 1023)));
         // A call cut below another call's length is no clamp.
         let bad = [(400.0, 511.0), (380.0, 545.0)];
-        assert!(frame_clamp(&bad, fpc, (4, 1023)).unwrap_err().contains("380 characters has 545 frames"));
+        let e = frame_clamp(&bad, fpc, (4, 1023)).expect_err("no clamp fits");
+        assert!(e.contains("380 characters has 545 frames"), "{e}");
     }
 
     #[test]

@@ -404,7 +404,10 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
     }
     let not_llm = |field: &str| -> Result<()> {
         if spec.kind == ServiceKind::Llm {
-            Err(c.err(format!("{f}.{field}"), format!("applies to ASR and TTS models; '{}' is llm", spec.name)))
+            Err(c.err(
+                format!("{f}.{field}"),
+                format!("applies to ASR and TTS models; '{}' is llm", spec.name),
+            ))
         } else {
             Ok(())
         }

@@ -318,10 +318,7 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
     // range is shown beside the error.
     let noisy = scenario.models.iter().any(|m| m.call_noise > 0.0);
     let seeds: Vec<u64> = (1..=if noisy { REPLAYS } else { 1 }).collect();
-    let replays: Vec<Vec<Replayed>> = seeds
-        .par_iter()
-        .map(|&seed| replay(&scenario, seed, dir))
-        .collect::<Result<_>>()?;
+    let replays: Vec<Vec<Replayed>> = seeds.par_iter().map(|&seed| replay(&scenario, seed, dir)).collect::<Result<_>>()?;
     let mut out = BTreeMap::new();
     for (i, n) in names.iter().enumerate() {
         let rt = &measured[i];
@@ -376,7 +373,10 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
         }
         let range = |f: fn(&LatencySummary) -> f64, m: f64| {
             let e: Vec<f64> = sides.iter().map(|x| pct(f(&x.latency_ms), m)).collect();
-            [e.iter().copied().fold(f64::INFINITY, f64::min), e.iter().copied().fold(f64::NEG_INFINITY, f64::max)]
+            [
+                e.iter().copied().fold(f64::INFINITY, f64::min),
+                e.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ]
         };
         let replay_range_pct = (sides.len() > 1).then(|| {
             BTreeMap::from([

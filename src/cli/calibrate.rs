@@ -302,8 +302,7 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
                     calls.push((l.nonneg(i, "chars", true)?, l.nonneg(i, "frames", true)?));
                 }
             }
-            let range = crate::calibrate::frame_clamp(&calls, fpc, default)
-                .map_err(|m| Error::input(batches.join(","), "frames", m))?;
+            let range = crate::calibrate::frame_clamp(&calls, fpc, default).map_err(|m| Error::input(batches.join(","), "frames", m))?;
             spec.frames_range = Some(range);
             serde_json::json!({ "calls": calls.len(), "range": range })
         }
