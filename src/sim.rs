@@ -1092,7 +1092,8 @@ impl Simulation {
         let s = &mut self.servers[srv];
         let op = self.models[s.model as usize].op(name);
         let (dev, ctx, epoch) = (s.dev as usize, s.ctx as usize, s.epoch);
-        // The first call at a padded batch the server has not run yet pays its set-up on the host.
+        // The first call at a padded batch the server has not run yet pays its set-up, host time
+        // in which the other contexts of a shared GPU run; each call varies around its table.
         let bucket = op.padded(batch, size).0 as u32;
         let cold = if s.cold > 0 && !s.warm.contains(&bucket) {
             s.warm.push(bucket);

@@ -308,7 +308,6 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
         }
         _ => serde_json::Value::Null,
     };
-    // Set-up of the first call at each batch the server had not warmed (ASR/TTS: one op).
     // Set-up of the first call at each batch the server had not warmed, and the spread of the
     // others around the table (ASR/TTS: one op).
     let (mut first_calls, mut residuals) = (Vec::new(), Vec::new());

@@ -170,6 +170,73 @@ gpus = [{{ regime = "dedicated", models = ["tts"] }}]
     )
 }
 
+/// A static TTS server replaying `trace` with the built-in model's own `cold_call_ms` and the
+/// given `call_noise`.
+fn tts_static_scenario(trace: &str, call_noise: f64, seed: u64) -> Vec<RequestRecord> {
+    let text = tts_trace_scenario("h100/tts", trace, "static", 16)
+        .replace("call_noise = 0\ncold_call_ms = 0\n", &format!("call_noise = {call_noise}\n"));
+    let mut sim = Simulation::new(&parse(&text), 0, seed).expect("builds");
+    sim.keep_records().expect("before the first event");
+    while sim.step() {}
+    sim.request_records().expect("kept").into_iter().flatten().collect()
+}
+
+#[test]
+fn the_first_call_at_each_batch_shape_pays_the_set_up_once() {
+    let d = TempDir::new("tts-cold");
+    let m = builtin("h100/tts");
+    assert!(
+        m.cold_call_ms > 40.0 && m.warm_batches == [2],
+        "{} {:?}",
+        m.cold_call_ms,
+        m.warm_batches
+    );
+    // Sparse requests of 100 characters (one call each), then two arriving together (batch 2,
+    // warmed at start-up), then three together (batch 3, padded to 4: cold once).
+    let mut t = String::from("id,arrival_s,chars\n");
+    let arrivals = [0.0, 2.0, 4.0, 6.0, 6.0, 8.0, 8.0, 8.0, 10.0, 10.0, 10.0];
+    for (i, a) in arrivals.iter().enumerate() {
+        t.push_str(&format!("{i},{a},100\n"));
+    }
+    let recs = tts_static_scenario(&d.write("t.csv", &t), 0.0, 1);
+    let lat: Vec<SimTime> = recs.iter().map(|r| r.finish - r.arrival).collect();
+    let cold = from_ms(m.cold_call_ms);
+    assert_eq!(lat[0] - lat[1], cold, "first batch-1 call: {lat:?}");
+    assert_eq!(lat[1], lat[2], "later batch-1 calls are warm: {lat:?}");
+    assert!(lat[3] < lat[0], "batch 2 was warmed at start-up: {lat:?}");
+    assert_eq!(
+        lat[5] - lat[8],
+        cold,
+        "the first call padded to 4 is cold, the next is not: {lat:?}"
+    );
+}
+
+#[test]
+fn calls_spread_by_call_noise_and_follow_the_seed() {
+    let d = TempDir::new("tts-noise");
+    // 400 sparse requests of one length: each latency is dispatch + table x exp(sigma z).
+    let mut t = String::from("id,arrival_s,chars\n");
+    for i in 0..400u32 {
+        t.push_str(&format!("{i},{},100\n", 1.0 * f64::from(i)));
+    }
+    let t = d.write("t.csv", &t);
+    let exact = tts_static_scenario(&t, 0.0, 1);
+    let a = tts_static_scenario(&t, 0.05, 1);
+    assert_eq!(a, tts_static_scenario(&t, 0.05, 1), "same seed, same replay");
+    assert_ne!(a, tts_static_scenario(&t, 0.05, 2), "another seed, other draws");
+    // ln(noisy / exact) of the warm calls: mean 0 and sd 0.05 (400 draws: 3 standard errors).
+    let logs: Vec<f64> = a[1..]
+        .iter()
+        .zip(&exact[1..])
+        .map(|(x, y)| ((x.finish - x.arrival) as f64 / (y.finish - y.arrival) as f64).ln())
+        .collect();
+    let n = logs.len() as f64;
+    let mean = logs.iter().sum::<f64>() / n;
+    let sd = (logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    assert!(mean.abs() < 3.0 * 0.05 / n.sqrt(), "mean {mean}");
+    assert!((sd - 0.05).abs() < 3.0 * 0.05 / (2.0 * n).sqrt(), "sd {sd}");
+}
+
 #[test]
 fn in_flight_tts_at_batch_1_equals_the_static_policy() {
     let d = TempDir::new("tts-b1");
