@@ -220,6 +220,9 @@ pub struct Candidate {
     /// Worst SLO value relative to its bound (< 1: every SLO holds with margin).
     #[serde(skip)]
     pub violation: f64,
+    /// Every SLO's value relative to its bound, worst first, to 0.1 % of the bound.
+    #[serde(skip)]
+    pub margins: Vec<f64>,
 }
 
 /// The planner's answer.
@@ -286,6 +289,7 @@ struct Eval {
     values: BTreeMap<String, Option<f64>>,
     broken: Vec<String>,
     violation: f64,
+    margins: Vec<f64>,
     throughput_rps: f64,
     extrapolated: bool,
 }
@@ -899,6 +903,7 @@ impl Planner<'_> {
         let mut values: BTreeMap<String, Option<f64>> = BTreeMap::new();
         let mut broken = Vec::new();
         let mut violation: f64 = 0.0;
+        let mut margins = Vec::with_capacity(sc.slo.len());
         for slo in &sc.slo {
             let worst = runs.iter().try_fold(None::<f64>, |acc, r| {
                 let v = r.slo.iter().find(|x| x.key == slo.key).and_then(|x| x.value)?;
@@ -919,14 +924,17 @@ impl Planner<'_> {
                 broken.push(slo.key.clone());
             }
             violation = violation.max(ratio);
+            margins.push((ratio * 1000.0).round() / 1000.0);
             values.insert(slo.key.clone(), worst);
         }
         let throughput_rps = runs.iter().map(|r| r.throughput_rps).sum::<f64>() / runs.len().max(1) as f64;
+        margins.sort_by(|a, b| b.total_cmp(a));
         Ok(Ok(Eval {
             pass: broken.is_empty(),
             values,
             broken,
             violation,
+            margins,
             throughput_rps,
             extrapolated: runs.iter().any(|r| r.extrapolated),
         }))
@@ -1065,6 +1073,7 @@ impl Planner<'_> {
             extrapolated: e.extrapolated,
             variant: v,
             violation: e.violation,
+            margins: e.margins.clone(),
         })
     }
 
@@ -1100,13 +1109,24 @@ fn regime_of(name: &str) -> PlanRegime {
     }
 }
 
-/// Ranking: candidates meeting the SLOs first, then cheaper, then more margin, then by name.
+/// Ranking: candidates meeting the SLOs first, then cheaper, then more margin on the tightest
+/// SLO, on the next tightest where that ties (as it does when the tightest belongs to a tenant
+/// the candidates place alike), and so on, then by name.
 fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
     (!a.meets_slo)
         .cmp(&!b.meets_slo)
         .then(a.cost_per_hour_usd.total_cmp(&b.cost_per_hour_usd))
-        .then(a.violation.total_cmp(&b.violation))
+        .then(by_margins(&a.margins, &b.margins))
         .then(a.name.cmp(&b.name))
+}
+
+/// Worst-first margins compared at the first place they differ.
+fn by_margins(a: &[f64], b: &[f64]) -> std::cmp::Ordering {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.total_cmp(y))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
 }
 
 fn round2(x: f64) -> f64 {
@@ -1315,6 +1335,15 @@ pub fn mmc_response_tail(pw: f64, theta: f64, mu: f64, t: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_tightest_slo_leaves_the_choice_to_the_next() {
+        use std::cmp::Ordering::*;
+        // The same ASR p95 (0.67 of its bound) on both: the first-audio margin decides.
+        assert_eq!(by_margins(&[0.67, 0.357, 0.066], &[0.67, 0.645, 0.47]), Less);
+        assert_eq!(by_margins(&[0.6, 0.9], &[0.67, 0.1]), Less);
+        assert_eq!(by_margins(&[0.5, 0.2], &[0.5, 0.2]), Equal);
+    }
 
     #[test]
     fn set_partitions_count_is_bell() {
