@@ -516,6 +516,8 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
             ServiceKind::Llm => vec![],
         },
         frames_per_char: (kind == ServiceKind::Tts).then_some(21.5 / 15.0),
+        // Replaced by the clamp the serving logs show (`frame_clamp`); an end they never reach
+        // keeps this.
         frames_range: (kind == ServiceKind::Tts).then_some((4, 1023)),
         frames_per_s: (kind == ServiceKind::Tts).then_some(crate::service::DEFAULT_FRAMES_PER_S),
         llm: (kind == ServiceKind::Llm).then(LlmSpec::gpubench),
