@@ -94,6 +94,13 @@ RUNS = {
     "asr_H": [("asr", "asr_H")],
     "tts_H": [("tts", "tts_H")],
     "llm_H": [("llm", "llm_H")],
+    # Session 5, taken after the model was final, to check it on arrivals it never saw: new
+    # traces (rate req/s, seed) of 30 s at a medium load (_M) and with a heavy TTS (_X).
+    "ts_asr_tts_llm_M": [("asr", (100, 51)), ("tts", (3.5, 52)), ("llm", (0.45, 53))],
+    "ts_tts_llm_M": [("tts", (3.5, 54)), ("llm", (0.45, 55))],
+    "ts_asr_tts_X": [("asr", (60, 60)), ("tts", (12, 61))],
+    "ts_asr_tts_M": [("asr", (100, 56)), ("tts", (3.5, 57))],
+    "ts_asr_llm_M": [("asr", (100, 58)), ("llm", (0.45, 59))],
 }
 
 
@@ -153,8 +160,11 @@ def coloc_session(outdir, names):
             specs = []
             for m, solo in RUNS[name]:
                 tr = os.path.join(d, f"trace_{m}.csv")
-                with open(os.path.join(SOLO, solo, f"trace_{m}.csv")) as src, open(tr, "w") as dst:
-                    dst.write(src.read())
+                if isinstance(solo, tuple):  # a new trace: (rate, seed), 30 s
+                    subprocess.run([sys.executable, BENCH, "trace", m, str(solo[0]), "30", str(solo[1]), tr], check=True)
+                else:
+                    with open(os.path.join(SOLO, solo, f"trace_{m}.csv")) as src, open(tr, "w") as dst:
+                        dst.write(src.read())
                 specs.append((m, [sys.executable, BENCH, "serve", m, tr, ".", os.path.join(d, m), "--events"]))
             rcs = together(specs, d, lg, 240)
             gpu_csv(os.path.join(d, "gpu.csv"))
