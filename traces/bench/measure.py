@@ -102,6 +102,8 @@ RUNS = {
     "ts_asr_tts_M": [("asr", (100, 56)), ("tts", (3.5, 57))],
     "ts_asr_llm_M": [("asr", (100, 58)), ("llm", (0.45, 59))],
 }
+# Their repeats: the same arrivals (the traces are a function of rate and seed).
+RUNS.update({k + "_r2": v for k, v in list(RUNS.items()) if k.endswith(("_M", "_X"))})
 
 
 def together(procs_spec, outdir, lg, timeout):
