@@ -658,6 +658,17 @@ pub const ACCURACY_RUNS: &[(&str, &str)] = &[
     ("h200", "ts_tts_llm_H_r2"),
     ("h200", "ts_asr_tts_llm_L"),
     ("h200", "ts_asr_tts_llm_H"),
+    // Session 5: new arrivals, measured after the model was final.
+    ("h200", "ts_asr_tts_M"),
+    ("h200", "ts_asr_tts_M_r2"),
+    ("h200", "ts_asr_tts_X"),
+    ("h200", "ts_asr_tts_X_r2"),
+    ("h200", "ts_asr_llm_M"),
+    ("h200", "ts_asr_llm_M_r2"),
+    ("h200", "ts_tts_llm_M"),
+    ("h200", "ts_tts_llm_M_r2"),
+    ("h200", "ts_asr_tts_llm_M"),
+    ("h200", "ts_asr_tts_llm_M_r2"),
 ];
 
 /// The folder of the measured runs: `traces` under the working directory, else under the

@@ -62,6 +62,18 @@ fn time_sliced_runs_are_reproduced() {
         "h200/ts_asr_tts_H",
         "h200/ts_asr_tts_llm_L",
         "h200/ts_asr_tts_llm_H",
+        // Session 5: new arrivals at medium load and with a heavy TTS, measured after the
+        // model was final.
+        "h200/ts_asr_tts_M",
+        "h200/ts_asr_tts_M_r2",
+        "h200/ts_asr_tts_X",
+        "h200/ts_asr_tts_X_r2",
+        "h200/ts_asr_llm_M",
+        "h200/ts_asr_llm_M_r2",
+        "h200/ts_tts_llm_M",
+        "h200/ts_tts_llm_M_r2",
+        "h200/ts_asr_tts_llm_M",
+        "h200/ts_asr_tts_llm_M_r2",
     ] {
         let path = format!("{}/traces/{run}", env!("CARGO_MANIFEST_DIR"));
         let v = validate_dir(&path, &BTreeMap::new(), TS).expect(run);
@@ -76,9 +88,10 @@ fn time_sliced_runs_are_reproduced() {
             assert!(e["throughput"].abs() <= 2.0, "{run} {m} throughput error {}%", e["throughput"]);
         }
     }
-    // 96 percentiles in all; all are within 10 % (p50) and 15 % (p95) today.
-    assert_eq!(total, 96);
-    assert!(within >= 92, "only {within} of {total} percentiles within 10 % (p50) / 15 % (p95)");
+    // 140 percentiles in all; 139 are within 10 % (p50) and 15 % (p95) today (the heavy-TTS
+    // repeat's TTS p50 is +10.9 %).
+    assert_eq!(total, 140);
+    assert!(within >= 134, "only {within} of {total} percentiles within 10 % (p50) / 15 % (p95)");
 }
 
 #[test]
