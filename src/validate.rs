@@ -318,7 +318,7 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
     // range is shown beside the error.
     let noisy = scenario.models.iter().any(|m| m.call_noise > 0.0);
     let seeds: Vec<u64> = (1..=if noisy { REPLAYS } else { 1 }).collect();
-    let replays: Vec<Vec<Replayed>> = seeds.par_iter().map(|&seed| replay(&scenario, seed, dir)).collect::<Result<_>>()?;
+    let mut replays: Vec<Vec<Replayed>> = seeds.par_iter().map(|&seed| replay(&scenario, seed, dir)).collect::<Result<_>>()?;
     let mut out = BTreeMap::new();
     for (i, n) in names.iter().enumerate() {
         let rt = &measured[i];
@@ -342,8 +342,8 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
         let requests = m_lat.len();
         let mut sides = Vec::with_capacity(replays.len());
         let mut mapes = Vec::with_capacity(replays.len());
-        for r in &replays {
-            let Replayed { lat, ttft, last_s } = &r[i];
+        for r in &mut replays {
+            let Replayed { lat, ttft, last_s } = &mut r[i];
             if lat.len() != requests {
                 return Err(Error::Infeasible(format!(
                     "{dir}: model '{n}': {} of {requests} requests finished in the simulation",
@@ -351,8 +351,8 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
                 )));
             }
             mapes.push(lat.iter().zip(&m_lat).map(|(s, m)| ((s - m) / m).abs()).sum::<f64>() / requests as f64 * 100.0);
-            let (mut lat, mut ttft) = (lat.clone(), ttft.clone());
-            sides.push(side(&mut lat, is_llm.then_some(&mut ttft[..]), requests, *last_s));
+            // Each replay's model is read once: sorting in place is safe.
+            sides.push(side(lat, is_llm.then_some(&mut ttft[..]), requests, *last_s));
         }
         let mape = median_of(&mut mapes);
         let measured = side(&mut m_lat, is_llm.then_some(&mut m_ttft[..]), requests, m_last);
