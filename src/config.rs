@@ -329,13 +329,19 @@ fn resolve_models(raw: &RawScenario, src: &Sources, c: &Check) -> Result<Vec<Mod
 }
 
 fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpec) -> Result<()> {
-    let kind_only = |field: &str, want: ServiceKind| -> Result<()> {
-        if spec.kind == want {
+    let kind_only = |field: &str, want: &[ServiceKind]| -> Result<()> {
+        if want.contains(&spec.kind) {
             Ok(())
         } else {
+            let labels: Vec<&str> = want.iter().map(|k| k.label()).collect();
             Err(c.err(
                 format!("{f}.{field}"),
-                format!("applies only to {} models; '{}' is {}", want.label(), spec.name, spec.kind.label()),
+                format!(
+                    "applies only to {} models; '{}' is {}",
+                    labels.join(" and "),
+                    spec.name,
+                    spec.kind.label()
+                ),
             ))
         }
     };
@@ -353,71 +359,61 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
         }
     }
     if let Some(t) = m.max_context_tokens {
-        kind_only("max_context_tokens", ServiceKind::Llm)?;
+        kind_only("max_context_tokens", &[ServiceKind::Llm])?;
         let t = c.count(&format!("{f}.max_context_tokens"), t, 1, MAX_CONTEXT_TOKENS)?;
         if let Some(l) = spec.llm.as_mut() {
             l.max_context_tokens = t;
         }
     }
     if let Some(p) = m.scheduler {
-        kind_only("scheduler", ServiceKind::Llm)?;
+        kind_only("scheduler", &[ServiceKind::Llm])?;
         if let Some(l) = spec.llm.as_mut() {
             l.policy = p;
         }
     }
     if let Some(t) = m.max_num_batched_tokens {
-        kind_only("max_num_batched_tokens", ServiceKind::Llm)?;
+        kind_only("max_num_batched_tokens", &[ServiceKind::Llm])?;
         let t = c.count(&format!("{f}.max_num_batched_tokens"), t, 16, MAX_CONTEXT_TOKENS)?;
         if let Some(l) = spec.llm.as_mut() {
             l.max_num_batched_tokens = t;
         }
     }
     if let Some(t) = m.kv_block_tokens {
-        kind_only("kv_block_tokens", ServiceKind::Llm)?;
+        kind_only("kv_block_tokens", &[ServiceKind::Llm])?;
         let t = c.count(&format!("{f}.kv_block_tokens"), t, 1, 4096)?;
         if let Some(l) = spec.llm.as_mut() {
             l.kv_block_tokens = t;
         }
     }
     if let Some(u) = m.gpu_memory_utilization {
-        kind_only("gpu_memory_utilization", ServiceKind::Llm)?;
+        kind_only("gpu_memory_utilization", &[ServiceKind::Llm])?;
         let u = c.within(&format!("{f}.gpu_memory_utilization"), u, 0.01, 1.0)?;
         if let Some(l) = spec.llm.as_mut() {
             l.gpu_memory_utilization = u;
         }
     }
     if let Some(mode) = m.asr_mode {
-        kind_only("asr_mode", ServiceKind::Asr)?;
+        kind_only("asr_mode", &[ServiceKind::Asr])?;
         spec.asr_mode = mode;
     }
     if let Some(s) = m.chunk_s {
-        kind_only("chunk_s", ServiceKind::Asr)?;
+        kind_only("chunk_s", &[ServiceKind::Asr])?;
         spec.chunk_s = c.within(&format!("{f}.chunk_s"), s, 0.04, 10.0)?;
     }
     if let Some(p) = m.tts_policy {
-        kind_only("tts_policy", ServiceKind::Tts)?;
+        kind_only("tts_policy", &[ServiceKind::Tts])?;
         spec.tts_policy = p;
     }
     if let Some(n) = m.first_chunk_frames {
-        kind_only("first_chunk_frames", ServiceKind::Tts)?;
+        kind_only("first_chunk_frames", &[ServiceKind::Tts])?;
         spec.first_chunk_frames = c.count(&format!("{f}.first_chunk_frames"), n, 1, 100_000)?;
     }
-    let not_llm = |field: &str| -> Result<()> {
-        if spec.kind == ServiceKind::Llm {
-            Err(c.err(
-                format!("{f}.{field}"),
-                format!("applies to ASR and TTS models; '{}' is llm", spec.name),
-            ))
-        } else {
-            Ok(())
-        }
-    };
     if let Some(x) = m.call_noise {
-        not_llm("call_noise")?;
+        kind_only("call_noise", &[ServiceKind::Asr, ServiceKind::Tts])?;
         spec.call_noise = c.within(&format!("{f}.call_noise"), x, 0.0, 0.5)?;
     }
     if let Some(x) = m.cold_call_ms {
-        not_llm("cold_call_ms")?;
+        kind_only("cold_call_ms", &[ServiceKind::Asr, ServiceKind::Tts])?;
         spec.cold_call_ms = c.within(&format!("{f}.cold_call_ms"), x, 0.0, 60_000.0)?;
     }
     if spec.asr_mode == AsrMode::Streaming && !spec.ops.contains_key("encode_chunk") {

@@ -20,6 +20,13 @@ pub struct LatencySummary {
     pub p99: f64,
 }
 
+/// The upper of the two middle values (the middle one for an odd count), so that the result is
+/// always one of the samples; `None` for none. Sorts `v`.
+pub fn median_sample(v: &mut [f64]) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
 /// Type-7 quantile of an ascending-sorted slice (`q` in [0, 1]); 0 for an empty slice.
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     match sorted.len() {

@@ -220,7 +220,8 @@ pub struct Candidate {
     /// Worst SLO value relative to its bound (< 1: every SLO holds with margin).
     #[serde(skip)]
     pub violation: f64,
-    /// Every SLO's value relative to its bound, worst first, to 0.1 % of the bound.
+    /// Every SLO's violation ratio (value / bound, or bound / value for a minimum; > 1: broken),
+    /// worst first, to 0.1 % of the bound.
     #[serde(skip)]
     pub margins: Vec<f64>,
 }

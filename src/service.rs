@@ -327,9 +327,10 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cold_call_ms: f64,
     /// Spread of one call's time around the table: sigma of ln(measured / table) over the
-    /// calls of the serving logs (robust). Each ASR/TTS call's time is drawn as table x
-    /// exp(sigma z), z standard normal, from the server's own seeded stream: near saturation
-    /// a few percent on each call decide how queues form, as on the real GPU.
+    /// calls of the serving logs (robust). Each ASR call (streaming chunks too) and each static
+    /// TTS call is drawn as table x exp(sigma z), z standard normal, from the server's own
+    /// seeded stream (in-flight TTS frame steps stay exact): near saturation a few percent on
+    /// each call decide how queues form, as on the real GPU.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub call_noise: f64,
     /// Padded batch sizes the server runs while it starts (its warm-up), never cold.
@@ -638,19 +639,33 @@ impl ModelSpec {
                 format!("must be in [0, 0.5], got '{}'", crate::error::num(self.call_noise)),
             ));
         }
-        if (self.cold_call_ms > 0.0 || !self.warm_batches.is_empty() || self.call_noise > 0.0) && self.kind == ServiceKind::Llm {
-            return Err(Error::input(
-                file,
-                "cold_call_ms",
-                "cold_call_ms, warm_batches and call_noise apply to ASR and TTS servers, not to an LLM",
-            ));
+        if self.kind == ServiceKind::Llm {
+            let set = [
+                ("cold_call_ms", self.cold_call_ms > 0.0),
+                ("warm_batches", !self.warm_batches.is_empty()),
+                ("call_noise", self.call_noise > 0.0),
+            ];
+            if let Some((field, _)) = set.iter().find(|x| x.1) {
+                return Err(Error::input(file, *field, "applies to ASR and TTS servers, not to an LLM"));
+            }
         }
-        if let Some(&b) = self.warm_batches.iter().find(|&&b| b == 0 || b > self.max_batch.max(1)) {
-            return Err(Error::input(
-                file,
-                "warm_batches",
-                format!("a warm batch must be in [1, max_batch = {}], got '{b}'", self.max_batch),
-            ));
+        // A warm batch is a padded batch of the server's graphs, or it would never match a call.
+        for op in Self::required_ops(self.kind) {
+            let buckets = self.ops.get(*op).map(|t| t.batch_buckets.as_slice()).unwrap_or_default();
+            if let Some(&b) = self
+                .warm_batches
+                .iter()
+                .find(|&&b| b == 0 || b > self.max_batch.max(1) || !(buckets.is_empty() || buckets.contains(&b)))
+            {
+                return Err(Error::input(
+                    file,
+                    "warm_batches",
+                    format!(
+                        "a warm batch must be one of op {op}'s batch buckets {buckets:?} up to max_batch = {}, got '{b}'",
+                        self.max_batch
+                    ),
+                ));
+            }
         }
         if !(self.sync_copy_ms.is_finite() && (0.0..=100.0).contains(&self.sync_copy_ms)) {
             return Err(Error::input(

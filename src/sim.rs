@@ -58,6 +58,8 @@ enum Ev {
     Mps { dev: u32, token: u32 },
     /// A server's host is done with the synchronous copy of its call: it launches the kernels.
     Resume { srv: u32, epoch: u32 },
+    /// A server's host is done setting up a batch shape it had not run: it submits the call.
+    Warmed { srv: u32, epoch: u32 },
     /// Decision point of a time-sliced device.
     Ts { dev: u32, token: u32 },
     /// A turn or request reaches its timeout (`gen`: the unit slot's generation when scheduled,
@@ -229,6 +231,8 @@ struct Server {
     /// the batches run so far (the model's `warm_batches` at start and after a restart).
     cold: SimTime,
     warm: Vec<u32>,
+    /// The call waiting for its set-up: (op, batch, size).
+    cold_call: Option<(&'static str, u32, f64)>,
     /// ASR/TTS: sigma of a call's log-normal spread around the table, and its stream.
     noise: f64,
     noise_rng: SimRng,
@@ -468,6 +472,7 @@ impl Simulation {
                 host_phase: 0,
                 cold: from_ms(spec.cold_call_ms),
                 warm: spec.warm_batches.clone(),
+                cold_call: None,
                 noise: spec.call_noise,
                 noise_rng: stream_rng(seed, (1 << 21) | id as u64, 8),
                 chunks: Vec::new(),
@@ -734,6 +739,14 @@ impl Simulation {
                 if s.epoch == epoch {
                     let (dev, ctx, work) = (s.dev as usize, s.ctx as usize, std::mem::take(&mut s.pending));
                     self.submit(dev, ctx, srv as usize, epoch, work);
+                }
+            }
+            Ev::Warmed { srv, epoch } => {
+                let s = &mut self.servers[srv as usize];
+                if s.epoch == epoch {
+                    if let Some((name, batch, size)) = s.cold_call.take() {
+                        self.submit_table_call(srv as usize, name, batch, size);
+                    }
                 }
             }
             Ev::Timeout { unit, gen } => {
@@ -1087,20 +1100,22 @@ impl Simulation {
 
     /// Submit server `srv`'s call of op `name` over `batch` requests of `size` to its device:
     /// on MPS its latency on the whole reference GPU and its parts (the device rates it by the
-    /// clients running); elsewhere its duration on the server's share.
-    fn submit_table_call(&mut self, srv: usize, name: &str, batch: u32, size: f64) {
+    /// clients running); elsewhere its duration on the server's share. The first call at a
+    /// padded batch the server has not run yet first spends its set-up on the host (the TTS
+    /// server's eager encoder meets a new shape), asking nothing of the GPU, whatever the regime.
+    fn submit_table_call(&mut self, srv: usize, name: &'static str, batch: u32, size: f64) {
         let s = &mut self.servers[srv];
         let op = self.models[s.model as usize].op(name);
         let (dev, ctx, epoch) = (s.dev as usize, s.ctx as usize, s.epoch);
-        // The first call at a padded batch the server has not run yet pays its set-up, host time
-        // in which the other contexts of a shared GPU run; each call varies around its table.
-        let bucket = op.padded(batch, size).0 as u32;
-        let cold = if s.cold > 0 && !s.warm.contains(&bucket) {
-            s.warm.push(bucket);
-            s.cold
-        } else {
-            0
-        };
+        let (b, sz, beyond) = op.padded(batch, size);
+        if s.cold > 0 && !s.warm.contains(&(b as u32)) {
+            s.warm.push(b as u32);
+            s.cold_call = Some((name, batch, size));
+            let ev = Ev::Warmed { srv: srv as u32, epoch };
+            self.q.schedule_in(s.cold, ev);
+            return;
+        }
+        // Each call varies around its table.
         let jitter = if s.noise > 0.0 {
             let z: f64 = rand_distr::StandardNormal.sample(&mut s.noise_rng);
             (s.noise * z).exp()
@@ -1109,16 +1124,13 @@ impl Simulation {
         };
         let s = &self.servers[srv];
         if let DevKind::Mps(_) = self.devices[dev].kind {
-            let (b, sz, beyond) = op.padded(batch, size);
-            // On MPS the set-up is counted as part of the call.
             let (l_ms, ext) = op.grid_ms(b, sz);
-            let l_ref_ms = l_ms * jitter + to_ms(cold);
             let (fixed, compute) = op.fractions(b, sz);
             self.extrapolated |= ext || beyond;
             let call = device::MpsCall {
                 srv: srv as u32,
                 epoch,
-                l_ref_ms,
+                l_ref_ms: l_ms * jitter,
                 fixed,
                 compute,
                 left: 1.0,
@@ -1132,17 +1144,13 @@ impl Simulation {
         self.extrapolated |= ext;
         let work = from_ms(ms * jitter).max(1);
         if s.shared_saving == 0.0 && s.host_phase == 0 {
-            return self.submit_work(srv, work + cold, true);
+            return self.submit_work(srv, work, true);
         }
-        let w1 = if batch > 1 {
-            from_ms(op.latency_ms(1, size, &s.slow).0).max(1)
-        } else {
-            work
-        };
+        // The saving and the host phase are the table's, not this call's draw.
+        let w1 = from_ms(if batch > 1 { op.latency_ms(1, size, &s.slow).0 } else { ms }).max(1);
         // The host phase (TTS's eager encoder) asks nothing of the GPU; the rest is GPU work.
         let host = s.host_phase.min(w1 - 1).min(work - 1);
         let gpu = self.shared_work(srv, work - host, w1 - host);
-        let host = host + cold;
         if host == 0 {
             return self.submit_work(srv, gpu, true);
         }
@@ -1521,6 +1529,7 @@ impl Simulation {
             lost.extend(s.synth.drain(..).map(|x| x.req));
             s.kv_free = s.kv_total;
             s.warm.clone_from(&self.models[s.model as usize].warm_batches);
+            s.cold_call = None;
             s.block_steps = 1;
             if let Call::Prefill(r) = s.call {
                 lost.push(r);

@@ -12,7 +12,7 @@ use crate::config::files::load_sources;
 use crate::config::{from_raw, RawGpu, RawModel, RawScenario, RawVariant, RawWorkload};
 use crate::error::{Error, Result};
 use crate::input::Table;
-use crate::metrics::{round4, summarize, LatencySummary};
+use crate::metrics::{median_sample, round4, summarize, LatencySummary};
 use crate::scenario::*;
 use crate::service::{DeviceShare, ServiceKind, Slowdown};
 use crate::sim::Simulation;
@@ -45,7 +45,8 @@ pub struct ModelValidation {
     pub simulated: Side,
     /// (simulated - measured) / measured * 100.
     pub error_pct: BTreeMap<String, f64>,
-    /// Mean over requests of |simulated - measured| / measured latency * 100.
+    /// Mean over requests of |simulated - measured| / measured latency * 100 (the median of
+    /// that over the replays).
     pub request_mape_pct: f64,
     /// When the run was repeated (a sibling folder `<run>_r2`, or `<run>` for an `_r2`): how
     /// far the repeat's measured p50 and p95 moved, |repeat - this| / this * 100, so that an
@@ -160,14 +161,9 @@ fn replay(scenario: &Scenario, seed: u64, dir: &str) -> Result<Vec<Replayed>> {
         .collect())
 }
 
-fn median_of(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 /// Each statistic's median over the replays.
 fn median_side(sides: &[Side]) -> Side {
-    let med = |f: &dyn Fn(&Side) -> f64| median_of(&mut sides.iter().map(f).collect::<Vec<_>>());
+    let med = |f: &dyn Fn(&Side) -> f64| median_sample(&mut sides.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0);
     let summary = |f: &dyn Fn(&Side) -> Option<&LatencySummary>| -> Option<LatencySummary> {
         f(&sides[0])?;
         Some(LatencySummary {
@@ -354,7 +350,7 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
             // Each replay's model is read once: sorting in place is safe.
             sides.push(side(lat, is_llm.then_some(&mut ttft[..]), requests, *last_s));
         }
-        let mape = median_of(&mut mapes);
+        let mape = median_sample(&mut mapes).unwrap_or(0.0);
         let measured = side(&mut m_lat, is_llm.then_some(&mut m_ttft[..]), requests, m_last);
         let simulated = median_side(&sides);
         let mut err = BTreeMap::new();

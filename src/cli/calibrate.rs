@@ -6,6 +6,7 @@ use crate::calibrate::{fit_op, gpubench_base, OpBase, Point};
 use crate::catalog::{Catalog, GpuSpec};
 use crate::error::{Error, Result};
 use crate::input::Table;
+use crate::metrics::median_sample;
 use crate::service::{DeviceShare, ModelSpec, ServiceKind};
 use std::path::Path;
 
@@ -109,14 +110,6 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
         }
     }
     Ok(pts)
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
 }
 
 /// Measurements of the profile shapes on other device shares: each DIR holds `gpu.csv` (or its
@@ -311,7 +304,8 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
     // Set-up of the first call at each batch the server had not warmed, and the spread of the
     // others around the table (ASR/TTS: one op).
     let (mut first_calls, mut residuals) = (Vec::new(), Vec::new());
-    if let (Some(base), false) = (bases.first(), kind == ServiceKind::Llm) {
+    if kind != ServiceKind::Llm {
+        let base = &bases[0];
         if let Some(table) = spec.ops.get(base.name) {
             for l in &logs {
                 let calls = points_from(l, kind, base.name, false)?;
@@ -321,12 +315,12 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
             }
         }
     }
-    spec.cold_call_ms = (median(first_calls.clone()).unwrap_or(0.0).max(0.0) * 10.0).round() / 10.0;
+    spec.cold_call_ms = (median_sample(&mut first_calls.clone()).unwrap_or(0.0).max(0.0) * 10.0).round() / 10.0;
     if !residuals.is_empty() {
         spec.call_noise = (crate::calibrate::robust_sigma(&residuals) * 1e4).round() / 1e4;
     }
-    spec.call_gap_ms = (median(gaps).unwrap_or(0.0) * 1e4).round() / 1e4;
-    spec.dispatch_ms = (median(disp).unwrap_or(spec.call_gap_ms) * 1e4).round() / 1e4;
+    spec.call_gap_ms = (median_sample(&mut gaps).unwrap_or(0.0) * 1e4).round() / 1e4;
+    spec.dispatch_ms = (median_sample(&mut disp).unwrap_or(spec.call_gap_ms) * 1e4).round() / 1e4;
     spec.calibration = serde_json::json!({
         "form": match kind {
             ServiceKind::Tts => "per batch bucket, latency linear in frames (robust least squares)",

@@ -171,10 +171,19 @@ gpus = [{{ regime = "dedicated", models = ["tts"] }}]
 }
 
 /// A static TTS server replaying `trace` with the built-in model's own `cold_call_ms` and the
-/// given `call_noise`.
+/// given `call_noise`, on a dedicated GPU.
 fn tts_static_scenario(trace: &str, call_noise: f64, seed: u64) -> Vec<RequestRecord> {
+    tts_static_on(trace, call_noise, seed, r#"{ regime = "dedicated", models = ["tts"] }"#, "")
+}
+
+/// The same on the GPU entry `gpu`, with the variant lines `extra` (faults).
+fn tts_static_on(trace: &str, call_noise: f64, seed: u64, gpu: &str, extra: &str) -> Vec<RequestRecord> {
     let text = tts_trace_scenario("h100/tts", trace, "static", 16)
-        .replace("call_noise = 0\ncold_call_ms = 0\n", &format!("call_noise = {call_noise}\n"));
+        .replace("call_noise = 0\ncold_call_ms = 0\n", &format!("call_noise = {call_noise}\n"))
+        .replace(
+            r#"gpus = [{ regime = "dedicated", models = ["tts"] }]"#,
+            &format!("{extra}\ngpus = [{gpu}]"),
+        );
     let mut sim = Simulation::new(&parse(&text), 0, seed).expect("builds");
     sim.keep_records().expect("before the first event");
     while sim.step() {}
@@ -209,6 +218,20 @@ fn the_first_call_at_each_batch_shape_pays_the_set_up_once() {
         cold,
         "the first call padded to 4 is cold, the next is not: {lat:?}"
     );
+    // The set-up is host time: alone under MPS it adds exactly the same.
+    let t = d.write("t.csv", &t);
+    let mps = tts_static_on(&t, 0.0, 1, r#"{ regime = "mps", models = ["tts"] }"#, "");
+    let lat: Vec<SimTime> = mps.iter().map(|r| r.finish - r.arrival).collect();
+    assert_eq!(lat[0] - lat[1], cold, "MPS: {lat:?}");
+    // A restarted server is cold again: a crash at 3 s (between the 2nd and 3rd requests),
+    // back at 3.5 s.
+    let crash = r#"faults = [{ model = "tts", kind = "process", at_s = 3, restart_s = 0.5 }]"#;
+    let dedicated = r#"{ regime = "dedicated", models = ["tts"] }"#;
+    let lat: Vec<SimTime> = tts_static_on(&t, 0.0, 1, dedicated, crash)
+        .iter()
+        .map(|r| r.finish - r.arrival)
+        .collect();
+    assert_eq!(lat[2] - lat[1], cold, "the first call after the restart: {lat:?}");
 }
 
 #[test]
@@ -224,6 +247,12 @@ fn calls_spread_by_call_noise_and_follow_the_seed() {
     let a = tts_static_scenario(&t, 0.05, 1);
     assert_eq!(a, tts_static_scenario(&t, 0.05, 1), "same seed, same replay");
     assert_ne!(a, tts_static_scenario(&t, 0.05, 2), "another seed, other draws");
+    let mps = r#"{ regime = "mps", models = ["tts"] }"#;
+    assert_ne!(
+        tts_static_on(&t, 0.05, 1, mps, ""),
+        tts_static_on(&t, 0.0, 1, mps, ""),
+        "MPS calls spread too"
+    );
     // ln(noisy / exact) of the warm calls: mean 0 and sd 0.05 (400 draws: 3 standard errors).
     let logs: Vec<f64> = a[1..]
         .iter()
