@@ -3,6 +3,7 @@
 
 Run from anywhere:  python3 traces/h200/analyze_ts.py   (reads files relative to this script).
 Prints every table used for the time-slicing findings; analysis_ts.txt is its output.
+`analyze_ts.py --visits RUN...` prints section 14's table for other runs (visits_session5.txt).
 
 Clock model.  Every process writes gpu_s = ref_host + elapsed(ref, event): the reference
 event is assumed to execute at the host time it was recorded.  When the GPU was held by the
@@ -576,6 +577,31 @@ def units(S, E, r, m):
     return out
 
 
+def tts_visits(S, runs):
+    """The table of section 14 for `runs` (each loaded in S): TTS visits and time away."""
+    rows = []
+    for r in runs:
+        if "tts" not in S[r] or len(S[r]) < 2:
+            continue
+        M = S[r]["tts"]
+        on = []; off = []; nfr = []
+        for k, b in enumerate(M["bt"]):
+            if k == 0:
+                continue
+            f = np.array([g for h, g in M["calls"][k]["f"]])
+            st = np.diff(f)
+            clean = float(np.median(st))
+            inter = np.where(st > clean + 0.5e-3)[0]
+            for i, j in zip(inter[:-1], inter[1:]):
+                on.append(f[j] - f[i + 1] + clean); nfr.append(j - i)
+            off += list(st[inter] - clean)
+        on = np.array(on); nfr = np.array(nfr)
+        rows.append([r, len(on), q(nfr, (10, 50, 90), scale=1), q(on, (10, 25, 50, 75, 90)), f"{np.mean(on[nfr <= 3])*US:.0f}",
+                     q(off, (10, 25, 50, 75, 90)), f"{np.median(off)*US:.0f}"])
+    table("", ["run", "visits", "frames/visit p10/50/90", "TTS visit p10/25/50/75/90 us", "mean (<=3 frames)", "off p10/25/50/75/90 us",
+               "median off"], rows)
+
+
 def serving(pr):
     S = {r: load_run(r) for r in RUNS}
     E = solo_tables(S)
@@ -824,27 +850,7 @@ def serving(pr):
             "   Interior visits only (between two interruptions of one synthesis).  visit = f[j] - f[i+1] + clean step\n"
             "   (the preempted step is split before/after; its two parts are counted as one clean step);\n"
             "   off = interrupted step - clean step.  clean step = this run's median step.")
-    rows = []
-    for r in RUNS:
-        if "tts" not in S[r] or len(S[r]) < 2:
-            continue
-        M = S[r]["tts"]
-        on = []; off = []; nfr = []
-        for k, b in enumerate(M["bt"]):
-            if k == 0:
-                continue
-            f = np.array([g for h, g in M["calls"][k]["f"]])
-            st = np.diff(f)
-            clean = float(np.median(st))
-            inter = np.where(st > clean + 0.5e-3)[0]
-            for i, j in zip(inter[:-1], inter[1:]):
-                on.append(f[j] - f[i + 1] + clean); nfr.append(j - i)
-            off += list(st[inter] - clean)
-        on = np.array(on); nfr = np.array(nfr)
-        rows.append([r, len(on), q(nfr, (10, 50, 90), scale=1), q(on, (10, 25, 50, 75, 90)), f"{np.mean(on[nfr <= 3])*US:.0f}",
-                     q(off, (10, 25, 50, 75, 90)), f"{np.median(off)*US:.0f}"])
-    table("", ["run", "visits", "frames/visit p10/50/90", "TTS visit p10/25/50/75/90 us", "mean (<=3 frames)", "off p10/25/50/75/90 us",
-               "median off"], rows)
+    tts_visits(S, RUNS)
     print(f"  Visits are quantised by the ~0.8 ms step (2 or 3 frames: ~1.6 or ~2.4 ms); the mean of the <=3-frame visits")
     print(f"  estimates the slice of a real-work context (longer visits: the partner had no work).  Probe values: T = {T*US:.0f} us, s = {pr['s']*US:.0f} us, T + 2s = {(T+2*pr['s'])*US:.0f} us;")
     print("  off ~ 2.43-2.47 ms = one visit of a real-work partner + 2 switches (~0.05-0.08 ms more than spin probes);")
@@ -912,6 +918,12 @@ def serving(pr):
 
 
 def main():
+    if sys.argv[1:2] == ["--visits"]:
+        # Section 14 alone for other runs (e.g. the session 5 runs taken after the model was final).
+        runs = sys.argv[2:]
+        section("14 (for " + ", ".join(runs) + "). TTS time per visit and time away; see section 14 of analysis_ts.txt")
+        tts_visits({r: load_run(r) for r in runs}, runs)
+        return
     print("Time-slicing analysis, NVIDIA H200, driver 580.159.04, default time-slice policy (no MPS/MIG).")
     print("All times in microseconds unless marked; pNN = percentiles.")
     pr = probes()
