@@ -1,18 +1,18 @@
 //! Command-line interface (clap) and the subcommands' I/O. The logic lives in the library; this
 //! module reads inputs, calls it and prints.
 
+pub mod bench;
 pub mod calibrate;
 pub mod plan;
 pub mod sweep;
 
-use crate::input::calibrate_load_runs;
+use crate::validate::measured::calibrate_load_runs;
 use calibrate::{calibrate_files, kind_of};
 
-use crate::catalog::{place_layout, Catalog};
-use crate::config;
 use crate::error::{Error, Result};
-use crate::report;
-use crate::service::ServiceKind;
+use crate::gpu::{place_layout, Catalog};
+use crate::model::ServiceKind;
+use crate::scenario::files;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 
@@ -232,7 +232,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let sc = load_scenario_with(scenario.as_deref(), &set)?;
             if sc.variants.is_empty() {
                 return Err(Error::input(
-                    scenario.as_deref().unwrap_or(config::DEFAULT_SCENARIO_NAME),
+                    scenario.as_deref().unwrap_or(files::DEFAULT_SCENARIO_NAME),
                     "variant",
                     "no [[variant]] to run: a file without variants is a planning spec (`gpuslice plan FILE`)",
                 ));
@@ -243,12 +243,12 @@ pub fn run(cli: Cli) -> Result<u8> {
                 crate::sim::run_scenario(&sc, seed)?
             };
             let text = match format {
-                Format::Json => report::to_json(&report::RunReport {
+                Format::Json => crate::out::to_json(&crate::out::table::RunReport {
                     scenario: &sc.name,
                     seed,
                     variants: &runs,
                 }),
-                Format::Table => report::table(&sc.name, seed, &runs),
+                Format::Table => crate::out::table::table(&sc.name, seed, &runs),
             };
             print_out(&text)
         }
@@ -260,7 +260,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         } if mig.is_none() => print_out(&kv_out(&m, gpu.as_deref(), format)?),
         Command::Catalog { gpu, mig, format, .. } => print_out(&match format {
             Format::Table => catalog_text(gpu.as_deref(), mig.as_deref())?,
-            Format::Json => report::to_json(&catalog_json(gpu.as_deref(), mig.as_deref())?),
+            Format::Json => crate::out::to_json(&catalog_json(gpu.as_deref(), mig.as_deref())?),
         }),
         Command::Calibrate {
             kind,
@@ -287,7 +287,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 }
                 calibrate_load_runs(&genai_perf, &gpu, memory_gib, kv_slots, max_context_tokens)?
             };
-            config::files::write_atomic(&out, &report::to_json(&spec))?;
+            files::write_atomic(&out, &crate::out::to_json(&spec))?;
             print_out(&calibrate_summary(&out, &spec, format))
         }
         Command::Validate {
@@ -306,12 +306,12 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             // Checked here as a scenario checks them, even for a folder of one model (which
             // runs dedicated and does not use them): a wrong value is wrong either way.
-            let c = config::Check { file: "--quantum-ms" };
+            let c = crate::scenario::resolve::Check { file: "--quantum-ms" };
             if let Some(q) = quantum_ms {
-                c.within("", q, config::MIN_QUANTUM_MS, 1e4)?;
+                c.within("", q, crate::deploy::MIN_QUANTUM_MS, 1e4)?;
             }
             if let Some(s) = switch_us {
-                config::Check { file: "--switch-us" }.within("", s, 0.0, 1e6)?;
+                crate::scenario::resolve::Check { file: "--switch-us" }.within("", s, 0.0, 1e6)?;
             }
             let ts = crate::validate::TsParams { quantum_ms, switch_us };
             return validate_dirs(&dirs, &map, ts, format);
@@ -320,7 +320,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let a = crate::validate::accuracy(&root.unwrap_or_else(crate::validate::default_traces_root))?;
             print_out(&match format {
                 Format::Table => a.markdown(),
-                Format::Json => report::to_json(&a),
+                Format::Json => crate::out::to_json(&a),
             })
         }
         Command::Profile {
@@ -332,22 +332,22 @@ pub fn run(cli: Cli) -> Result<u8> {
             compare,
         } => print_out(&profile_text(&model, &gpu, mig.as_deref(), sms, format, compare.as_deref())?),
         Command::Bench { memory: true, format, .. } => {
-            let m = crate::bench::memory_bench()?;
+            let m = crate::cli::bench::memory_bench()?;
             print_out(&match format {
-                Format::Table => crate::bench::memory_text(&m),
-                Format::Json => report::to_json(&m),
+                Format::Table => crate::cli::bench::memory_text(&m),
+                Format::Json => crate::out::to_json(&m),
             })
         }
         Command::BenchMemoryCase { requests, trace } => {
-            print_out(&report::to_json(&crate::bench::memory_case(requests, trace.as_deref())?))
+            print_out(&crate::out::to_json(&crate::cli::bench::memory_case(requests, trace.as_deref())?))
         }
         Command::Bench {
             reps, sweep_runs, format, ..
         } => {
-            let b = crate::bench::bench(reps, sweep_runs)?;
+            let b = crate::cli::bench::bench(reps, sweep_runs)?;
             print_out(&match format {
                 Format::Table => b.text(),
-                Format::Json => report::to_json(&b),
+                Format::Json => crate::out::to_json(&b),
             })
         }
         Command::Tui { scenario, seed } => crate::tui::run(scenario, seed),
@@ -373,26 +373,22 @@ pub(crate) fn print_out(s: &str) -> Result<()> {
 /// A scenario file (or the embedded default) with `--set` edits applied before it is checked.
 pub fn load_scenario_with(path: Option<&str>, set: &[String]) -> Result<crate::scenario::Scenario> {
     if set.is_empty() {
-        return config::files::load_scenario(path);
+        return files::load_scenario(path);
     }
     let (file, text, dir) = match path {
         Some(p) => {
             let pp = std::path::Path::new(p);
-            let text = config::files::read_text(pp, config::files::MAX_TEXT_BYTES, "a scenario")?;
+            let text = files::read_text(pp, files::MAX_TEXT_BYTES, "a scenario")?;
             (p.to_string(), text, pp.parent())
         }
-        None => (
-            config::DEFAULT_SCENARIO_NAME.to_string(),
-            config::DEFAULT_SCENARIO.to_string(),
-            None,
-        ),
+        None => (files::DEFAULT_SCENARIO_NAME.to_string(), files::DEFAULT_SCENARIO.to_string(), None),
     };
-    let mut raw = config::parse_raw(&text, &file)?;
+    let mut raw = crate::scenario::raw::parse(&text, &file)?;
     for a in set {
-        raw = crate::sweep::set_raw(&raw, a, &file)?;
+        raw = crate::scenario::edit::set_raw(&raw, a, &file)?;
     }
-    let src = config::files::load_sources(&raw, &file, dir)?;
-    config::from_raw(&raw, &src)
+    let src = files::load_sources(&raw, &file, dir)?;
+    crate::scenario::from_raw(&raw, &src)
 }
 
 /// Wall time after which a run shows its progress: shorter runs would only flash a bar.
@@ -482,7 +478,7 @@ fn validate_dirs(
     let outcomes: Vec<DirOutcome> = dirs
         .iter()
         .map(
-            |d| match crate::input::check_run_folder(d).and_then(|()| crate::validate::validate_dir(d, models, ts)) {
+            |d| match crate::validate::measured::check_run_folder(d).and_then(|()| crate::validate::validate_dir(d, models, ts)) {
                 Ok(v) => DirOutcome::Done(v),
                 Err(e) => DirOutcome::Failed {
                     dir: d.clone(),
@@ -492,7 +488,7 @@ fn validate_dirs(
         )
         .collect();
     let text = match format {
-        Format::Json => report::to_json(&outcomes),
+        Format::Json => crate::out::to_json(&outcomes),
         Format::Table => outcomes
             .iter()
             .filter_map(|o| match o {
@@ -515,7 +511,7 @@ fn validate_dirs(
 
 /// What `gpuslice calibrate` prints after writing the model: per op its table size and the
 /// leave-one-out diagnostics, as text or as one JSON document.
-fn calibrate_summary(out: &str, spec: &crate::service::ModelSpec, format: Format) -> String {
+fn calibrate_summary(out: &str, spec: &crate::model::ModelSpec, format: Format) -> String {
     let mut ops = serde_json::Map::new();
     let mut msg = format!("wrote {out}\n");
     for (op, t) in &spec.ops {
@@ -547,7 +543,7 @@ fn calibrate_summary(out: &str, spec: &crate::service::ModelSpec, format: Format
     }
     match format {
         Format::Table => msg,
-        Format::Json => report::to_json(&serde_json::json!({ "out": out, "model": spec.name, "kind": spec.kind, "ops": ops })),
+        Format::Json => crate::out::to_json(&serde_json::json!({ "out": out, "model": spec.name, "kind": spec.kind, "ops": ops })),
     }
 }
 
@@ -584,12 +580,12 @@ pub fn catalog_json(gpu: Option<&str>, mig: Option<&str>) -> Result<serde_json::
                 "layout": layout,
                 "valid": true,
                 "instances": instances,
-                "memory_map": crate::catalog::slot_map(&placed, 8, true),
-                "compute_map": crate::catalog::slot_map(&placed, 7, false),
+                "memory_map": crate::gpu::slot_map(&placed, 8, true),
+                "compute_map": crate::gpu::slot_map(&placed, 7, false),
             })
         }
         (g, None) => {
-            let list: Vec<&crate::catalog::GpuSpec> = match g {
+            let list: Vec<&crate::gpu::GpuSpec> = match g {
                 Some(n) => vec![find(n)?],
                 None => cat.gpus.iter().collect(),
             };
@@ -629,15 +625,15 @@ pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
                     }
                     out.push_str(&format!(
                         "memory  [{}]\ncompute [{}]\n",
-                        crate::catalog::slot_map(&placed, 8, true),
-                        crate::catalog::slot_map(&placed, 7, false)
+                        crate::gpu::slot_map(&placed, 8, true),
+                        crate::gpu::slot_map(&placed, 7, false)
                     ));
                 }
                 Err(e) => return Err(Error::input("--mig", "", e.to_string())),
             }
         }
         (g, None) => {
-            let list: Vec<&crate::catalog::GpuSpec> = match g {
+            let list: Vec<&crate::gpu::GpuSpec> = match g {
                 Some(n) => vec![find(n)?],
                 None => cat.gpus.iter().collect(),
             };
@@ -690,12 +686,12 @@ pub fn kv_out(model: &str, gpu: Option<&str>, format: Format) -> Result<String> 
             format!("'{}' is not an LLM: it has no KV cache", m.name),
         ));
     };
-    if l.policy == crate::config::raw::LlmPolicy::PrefillFirst {
-        l.policy = crate::config::raw::LlmPolicy::Chunked;
+    if l.policy == crate::scenario::raw::LlmPolicy::PrefillFirst {
+        l.policy = crate::scenario::raw::LlmPolicy::Chunked;
     }
     let l = l.clone();
     let cat = Catalog::builtin();
-    let list: Vec<&crate::catalog::GpuSpec> = match gpu {
+    let list: Vec<&crate::gpu::GpuSpec> = match gpu {
         Some(n) => vec![cat
             .gpu(n)
             .ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{n}' (known: {})", cat.names())))?],
@@ -706,8 +702,8 @@ pub fn kv_out(model: &str, gpu: Option<&str>, format: Format) -> Result<String> 
         let devices =
             std::iter::once(("whole".to_string(), g.memory_gib)).chain(g.mig_profiles.iter().map(|p| (p.name.clone(), p.memory_gib)));
         for (name, cap) in devices {
-            let held = crate::sim::placement::memory_held_gib(&m, cap);
-            let tokens = crate::sim::placement::kv_capacity_tokens(&l, &m, held);
+            let held = crate::deploy::placement::memory_held_gib(&m, cap);
+            let tokens = crate::deploy::placement::kv_capacity_tokens(&l, &m, held);
             rows.push(serde_json::json!({
                 "gpu": g.name,
                 "device": name,
@@ -721,7 +717,7 @@ pub fn kv_out(model: &str, gpu: Option<&str>, format: Format) -> Result<String> 
         }
     }
     if format == Format::Json {
-        return Ok(report::to_json(&serde_json::json!({
+        return Ok(crate::out::to_json(&serde_json::json!({
             "model": m.name,
             "weights_gib": m.memory.weights_gib,
             "activation_reserve_gib": l.activation_reserve_gib,
@@ -774,10 +770,10 @@ pub fn kv_text(model: &str, gpu: Option<&str>) -> Result<String> {
 }
 
 /// A model named on the command line: a built-in name or a model file.
-fn load_model_arg(model: &str) -> Result<crate::service::ModelSpec> {
-    match config::builtin_model(model) {
+fn load_model_arg(model: &str) -> Result<crate::model::ModelSpec> {
+    match crate::model::builtin(model) {
         Some(m) => m,
-        None => config::files::read_model(std::path::Path::new(model)),
+        None => files::read_model(std::path::Path::new(model)),
     }
 }
 
@@ -790,8 +786,8 @@ pub fn profile_text(
     format: ProfileFormat,
     compare: Option<&str>,
 ) -> Result<String> {
-    use crate::profile::{self, ProfileRow};
-    use crate::service::DeviceShare;
+    use crate::model::profile::{self, ProfileRow};
+    use crate::model::DeviceShare;
     let m = load_model_arg(model)?;
     let cat = Catalog::builtin();
     let g = cat
@@ -802,7 +798,7 @@ pub fn profile_text(
         .ok_or_else(|| Error::input(model, "reference_gpu", format!("unknown GPU '{}'", m.reference_gpu)))?;
     let (share, device) = match (mig, sms) {
         (Some(p), _) => {
-            let prof = crate::catalog::parse_layout(g, p).map_err(|e| Error::input("--mig", "", e.to_string()))?;
+            let prof = crate::gpu::parse_layout(g, p).map_err(|e| Error::input("--mig", "", e.to_string()))?;
             if prof.len() != 1 {
                 return Err(Error::input("--mig", "", format!("give one profile, got '{p}'")));
             }
@@ -839,7 +835,7 @@ pub fn profile_text(
                 }
                 s
             }
-            ProfileFormat::Json => report::to_json(&serde_json::json!({ "model": model, "device": device, "cells": rows })),
+            ProfileFormat::Json => crate::out::to_json(&serde_json::json!({ "model": model, "device": device, "cells": rows })),
             ProfileFormat::Table => {
                 let mut s = format!(
                     "{model} on {device} (predicted from {})\nop            batch      size    latency ms\n",
@@ -852,7 +848,7 @@ pub fn profile_text(
             }
         });
     };
-    let t = crate::input::Table::read(path)?;
+    let t = crate::validate::measured::Table::read(path)?;
     t.require(&["op", "batch", "latency_ms"])?;
     let size_col = match m.kind {
         ServiceKind::Asr => "audio_s",
@@ -868,7 +864,7 @@ pub fn profile_text(
             t.nonneg(i, size_col, true)?
         };
         let batch = t.nonneg(i, "batch", true)?;
-        if batch.fract() != 0.0 || batch > f64::from(crate::service::MAX_BATCH) {
+        if batch.fract() != 0.0 || batch > f64::from(crate::model::MAX_BATCH) {
             return Err(Error::input(
                 path,
                 format!("line {} column 'batch'", i + 2),
@@ -893,7 +889,7 @@ pub fn profile_text(
     let (cells, ops) = profile::compare(&m, reference, &share, &measured).map_err(|e| e.in_file(path))?;
     Ok(match format {
         ProfileFormat::Json => {
-            report::to_json(&serde_json::json!({ "model": model, "device": device, "measured": path, "ops": ops, "cells": cells }))
+            crate::out::to_json(&serde_json::json!({ "model": model, "device": device, "measured": path, "ops": ops, "cells": cells }))
         }
         ProfileFormat::Csv => {
             let mut s = String::from("op,batch,size,measured_ms,predicted_ms,error_pct\n");
@@ -935,12 +931,11 @@ mod tests {
     /// The progress bar only watches: the runs are the same bytes as without it.
     #[test]
     fn progress_does_not_change_the_results() {
-        let sc = config::files::load_scenario(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/configs/valid/features.toml")))
-            .expect("scenario");
+        let sc = files::load_scenario(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/configs/valid/features.toml"))).expect("scenario");
         let plain = crate::sim::run_scenario(&sc, 3).expect("runs");
         let watched = run_with_progress(&sc, 3, indicatif::ProgressDrawTarget::hidden()).expect("runs");
         let json = |r: &[crate::sim::RunSummary]| {
-            report::to_json(&report::RunReport {
+            crate::out::to_json(&crate::out::table::RunReport {
                 scenario: &sc.name,
                 seed: 3,
                 variants: r,

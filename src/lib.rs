@@ -17,25 +17,18 @@
 //! * [`report`], [`cli`], [`bench`]: the binary's output.
 #![warn(missing_docs)]
 
-pub mod bench;
-pub mod calibrate;
-pub mod catalog;
 pub mod cli;
-pub mod config;
-pub mod engine;
+pub mod deploy;
 pub mod error;
-pub mod export;
-pub mod input;
-pub mod k8s;
+pub mod gpu;
 pub mod metrics;
+pub mod model;
+pub mod out;
 pub mod plan;
-pub mod profile;
-pub mod report;
+pub mod rng;
 pub mod scenario;
-pub mod service;
 pub mod sim;
 pub mod sweep;
 pub mod time;
 pub mod tui;
 pub mod validate;
-pub mod workload;

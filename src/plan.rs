@@ -32,12 +32,13 @@
 //! worst). Headroom is the load growth (every rate, trace speed and user count scaled) it absorbs
 //! before an SLO breaks, bisected by simulation up to +300 %.
 
-use crate::catalog::{place_profiles, Catalog, GpuSpec, MigProfile};
-use crate::config::raw::{PlanRegime, RawGpu, RawScenario, RawVariant};
-use crate::config::{from_raw, Sources};
 use crate::error::{Error, Result};
+use crate::gpu::{place_profiles, Catalog, GpuSpec, MigProfile};
+use crate::model::{DeviceShare, ModelSpec, ServiceKind, Slowdown};
+use crate::scenario::files::Sources;
+use crate::scenario::from_raw;
+use crate::scenario::raw::{PlanRegime, RawGpu, RawScenario, RawVariant};
 use crate::scenario::Scenario;
-use crate::service::{DeviceShare, ModelSpec, ServiceKind, Slowdown};
 use crate::sim::{OfferedLoad, Simulation};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -76,7 +77,7 @@ pub struct PlanSpec {
     /// Seeds every candidate is simulated with.
     pub seeds: Vec<u64>,
     /// Replica selection of every candidate.
-    pub balancer: Option<crate::config::raw::Balancer>,
+    pub balancer: Option<crate::scenario::raw::Balancer>,
 }
 
 /// Read `[plan]` (defaults for a missing table) and check it. A plan needs SLOs.
@@ -617,7 +618,7 @@ impl Planner<'_> {
                 .iter()
                 .enumerate()
                 .filter(|(_, p)| p.compute_slices == c && !p.name.contains('+'))
-                .filter(|(_, p)| crate::sim::placement::memory_held_gib(spec, p.memory_gib) <= p.memory_gib + 1e-9)
+                .filter(|(_, p)| crate::deploy::placement::memory_held_gib(spec, p.memory_gib) <= p.memory_gib + 1e-9)
                 .min_by(|a, b| a.1.memory_gib.total_cmp(&b.1.memory_gib).then(a.0.cmp(&b.0)));
             if let Some((i, _)) = fit {
                 units.push(Unit::Mig(i));
@@ -659,7 +660,7 @@ impl Planner<'_> {
                 if spec
                     .llm
                     .as_ref()
-                    .is_some_and(|l| l.policy != crate::config::raw::LlmPolicy::PrefillFirst)
+                    .is_some_and(|l| l.policy != crate::scenario::raw::LlmPolicy::PrefillFirst)
                 {
                     // Prefills ride in mixed steps: only their marginal cost counts.
                     prefill -= pre.latency_unpadded(1.0, 0.0, &slow).0.min(prefill);
@@ -882,7 +883,7 @@ impl Planner<'_> {
         let raw = self.scenario_of(v, load);
         let sc = match from_raw(&raw, self.src) {
             Ok(sc) => sc,
-            Err(e) => return Ok(Err(crate::catalog::one_line(&e.to_string()))),
+            Err(e) => return Ok(Err(crate::gpu::one_line(&e.to_string()))),
         };
         let run = |seed: u64| -> Result<crate::sim::RunSummary> {
             self.count_sim();

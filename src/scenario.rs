@@ -1,13 +1,24 @@
-//! The validated scenario: what the simulator runs. Built only by [`crate::config::from_raw`];
+//! The validated scenario: what the simulator runs. Built only by [`crate::scenario::resolve::from_raw`];
 //! every value here has been checked, so the simulation core never re-validates.
 
-use crate::catalog::{GpuSpec, MigProfile};
-use crate::service::ModelSpec;
-pub use crate::service::{AsrMode, LlmPolicy, TtsPolicy};
+use crate::deploy::placement::Placement;
+pub use crate::deploy::{Balancer, GpuPlan, Regime};
+use crate::gpu::GpuSpec;
+use crate::model::ModelSpec;
+pub use crate::model::{AsrMode, LlmPolicy, TtsPolicy};
+use crate::scenario::workload::{Arrivals, SizeDist, Trace};
 use crate::time::SimTime;
-use crate::workload::{Arrivals, SizeDist, Trace};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+pub mod edit;
+pub mod files;
+pub mod limits;
+pub mod raw;
+pub mod resolve;
+pub mod workload;
+
+pub use resolve::from_raw;
 
 /// A workload and the deployments to compare under it.
 #[derive(Debug, Clone)]
@@ -40,7 +51,7 @@ pub struct Slo {
     pub key: String,
     /// Whose metric.
     pub target: SloTarget,
-    /// Metric name, one of [`crate::config::SLO_METRICS`].
+    /// Metric name, one of [`crate::scenario::resolve::SLO_METRICS`].
     pub metric: String,
     /// The bound [ms, or a fraction for availability].
     pub bound: f64,
@@ -72,54 +83,9 @@ pub struct Variant {
     pub gpus: Vec<GpuPlan>,
     /// Injected crashes.
     pub faults: Vec<Fault>,
-}
-
-/// One physical GPU of a variant.
-#[derive(Debug, Clone)]
-pub struct GpuPlan {
-    /// How the GPU is shared.
-    pub regime: Regime,
-    /// Model index per tenant: the one model of a dedicated GPU, the time-sliced or MPS
-    /// clients, or the server of each MIG instance (`None`: instance left empty).
-    pub tenants: Vec<Option<usize>>,
-}
-
-/// Sharing regime of a GPU.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Regime {
-    /// One server owns the GPU.
-    Dedicated,
-    /// Kubernetes time-slicing: the GPU runs one context at a time.
-    TimeSliced {
-        /// Time slice [ns].
-        quantum: SimTime,
-        /// Context-switch cost [ns].
-        switch_cost: SimTime,
-    },
-    /// MIG instances (placed by [`crate::sim::placement::place`]).
-    Mig {
-        /// Profiles in tenant order.
-        profiles: Vec<MigProfile>,
-    },
-    /// CUDA MPS: concurrent clients, each capped at a share of the SMs.
-    Mps {
-        /// Active-thread percentage per tenant (0-100].
-        thread_pct: Vec<f64>,
-        /// Device-memory limit per tenant [GiB] (`CUDA_MPS_PINNED_DEVICE_MEM_LIMIT`).
-        mem_limit_gib: Vec<f64>,
-    },
-}
-
-impl Regime {
-    /// Short name for reports.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Regime::Dedicated => "dedicated",
-            Regime::TimeSliced { .. } => "time-sliced",
-            Regime::Mig { .. } => "mig",
-            Regime::Mps { .. } => "mps",
-        }
-    }
+    /// Where every server runs and what it gets there, placed once when the scenario is
+    /// resolved.
+    pub placement: Placement,
 }
 
 /// A fault that hits the `replica`-th server of `model` in a variant.
@@ -262,19 +228,6 @@ pub enum Pacing {
     /// No conversation: a request loop that sends the next turn `think_s` after the last reply
     /// was produced (a load generator's closed loop).
     Loop,
-}
-
-/// Replica selection.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Balancer {
-    /// Cycle through replicas that are up.
-    #[default]
-    RoundRobin,
-    /// The replica with the fewest requests queued or in service (ties: lowest index).
-    LeastOutstanding,
-    /// One queue at the router; an idle replica pulls the next requests (M/M/c-style dispatch).
-    SharedQueue,
 }
 
 /// What a fault breaks, and so how far it reaches (README "Faults").

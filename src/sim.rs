@@ -12,22 +12,23 @@
 //! [`Simulation::run_to_end`] advance the event queue. [`Simulation::summary`] turns the
 //! recorded samples into a [`RunSummary`].
 
-use crate::catalog::{Catalog, GpuSpec};
-use crate::engine::EventQueue;
 use crate::error::{Error, Result};
+use crate::gpu::{Catalog, GpuSpec};
 use crate::metrics::{round4, LatencySketch, LatencySummary};
+use crate::model::{DeviceShare, ModelSpec, ServiceKind, Slowdown};
+use crate::rng::{stream_rng, SimRng};
+use crate::scenario::workload::ArrivalGen;
 use crate::scenario::{AsrMode, TtsPolicy};
 use crate::scenario::{Balancer, FaultKind, FaultTime, Load, Pacing, Scenario, Target};
-use crate::service::{DeviceShare, ModelSpec, ServiceKind, Slowdown};
 use crate::time::{from_ms, from_secs, to_ms, to_secs, SimTime};
-use crate::workload::{stream_rng, ArrivalGen, SimRng};
+use engine::EventQueue;
 use rand_distr::{Distribution, Exp};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 
 mod device;
+pub mod engine;
 mod llm;
-pub mod placement;
 mod store;
 mod summary;
 mod voice;
@@ -421,11 +422,11 @@ fn window_overlap(a: SimTime, b: SimTime, lo: SimTime, hi: SimTime) -> SimTime {
 
 impl Simulation {
     /// Build the simulation of variant `variant` of `scenario` with `seed`. Fails if the variant
-    /// cannot be placed (see [`placement::place`]); a scenario built by
-    /// [`crate::config::from_raw`] has been placed already.
+    /// cannot be placed (see [`crate::deploy::placement::place`]); a scenario built by
+    /// [`crate::scenario::resolve::from_raw`] has been placed already.
     pub fn new(scenario: &Scenario, variant: usize, seed: u64) -> Result<Simulation> {
         let v = &scenario.variants[variant];
-        let p = placement::place(scenario, variant)?;
+        let p = &v.placement;
         let cat = Catalog::builtin();
         let mut ref_gpus: Vec<GpuSpec> = Vec::new();
         let mut replicas: Vec<Vec<u32>> = vec![Vec::new(); scenario.models.len()];
@@ -500,8 +501,8 @@ impl Simulation {
             .map(|d| {
                 let n = d.servers.len();
                 let kind = match d.kind {
-                    placement::DeviceKind::Exclusive => DevKind::Exclusive,
-                    placement::DeviceKind::Mps => DevKind::Mps(device::MpsState {
+                    crate::deploy::placement::DeviceKind::Exclusive => DevKind::Exclusive,
+                    crate::deploy::placement::DeviceKind::Mps => DevKind::Mps(device::MpsState {
                         pct: d
                             .servers
                             .iter()
@@ -510,7 +511,7 @@ impl Simulation {
                         calls: vec![None; n],
                         ..device::MpsState::default()
                     }),
-                    placement::DeviceKind::TimeSliced { quantum, switch_cost } => DevKind::TimeSliced(TsState {
+                    crate::deploy::placement::DeviceKind::TimeSliced { quantum, switch_cost } => DevKind::TimeSliced(TsState {
                         quantum,
                         switch_cost,
                         remaining: vec![0; n],

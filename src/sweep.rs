@@ -3,12 +3,8 @@
 //! Nothing here reads or writes a file; `cli/sweep.rs` does the I/O (appending rows, resuming,
 //! Ctrl-C, the progress bar, atomic writes).
 //!
-//! * Paths: `key`, `.key`, `[n]` and `[*]` (every element of an array), e.g.
-//!   `variant[*].gpus[0].quantum_ms` or `models.asr.max_batch`; a key with `.`, `[` or `]` in it is
-//!   written quoted: `models."asr.v2".max_batch`. A value is set on the scenario as TOML
-//!   ([`apply`]): every container on the path must exist, the last key may be new, and the edited
-//!   scenario is deserialised again, so a misspelt key or a value of the wrong type is refused
-//!   with the path named.
+//! * Paths: an axis is a path of the scenario edit language ([`crate::scenario::edit`]), e.g.
+//!   `variant[*].gpus[0].quantum_ms` or `models.asr.max_batch`.
 //! * Runs: configurations are the cross product of the axes, the first axis (in key order, the
 //!   order of the `[sweep]` table as a sorted map) outermost, values in list order; seeds are
 //!   innermost. Run `id = configuration * seeds + seed index`, the same on every machine and
@@ -22,9 +18,11 @@
 //!   variant goes right after its predecessor there); a variant that lacks a column leaves its
 //!   cell empty.
 
-use crate::config::raw::RawScenario;
-use crate::config::{from_raw, Sources};
 use crate::error::{Error, Result};
+use crate::scenario::edit::{apply, cell_text, parse_path, Step};
+use crate::scenario::files::Sources;
+use crate::scenario::from_raw;
+use crate::scenario::raw::RawScenario;
 use crate::scenario::Scenario;
 use crate::sim::{RunSummary, Simulation};
 use rayon::prelude::*;
@@ -47,174 +45,6 @@ pub const MAX_CONFIG_ENTRIES: u64 = 50_000;
 const RUN_COL: &str = "run";
 const SEED_COL: &str = "seed";
 const VARIANT_COL: &str = "variant";
-
-/// One step of an axis path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// A table key.
-    Key(String),
-    /// One array element.
-    Index(usize),
-    /// Every element of an array (`[*]`).
-    All,
-}
-
-/// Parse an axis path: `key ( .key | [n] | [*] )*`, keys bare or `"quoted"`.
-pub fn parse_path(path: &str) -> std::result::Result<Vec<Step>, String> {
-    let mut steps = Vec::new();
-    let mut rest = path;
-    let mut need_key = true;
-    while need_key || !rest.is_empty() {
-        if need_key {
-            let (key, after) = if let Some(r) = rest.strip_prefix('"') {
-                let end = r.find('"').ok_or_else(|| format!("unclosed quote in '{path}'"))?;
-                (&r[..end], &r[end + 1..])
-            } else {
-                let end = rest.find(['.', '[', ']', '"']).unwrap_or(rest.len());
-                if rest[..end].contains(char::is_whitespace) {
-                    return Err(format!("'{}' has a space: quote the key", &rest[..end]));
-                }
-                (&rest[..end], &rest[end..])
-            };
-            if key.is_empty() {
-                return Err(format!("empty key in '{path}'"));
-            }
-            steps.push(Step::Key(key.to_string()));
-            rest = after;
-            need_key = false;
-        } else if let Some(r) = rest.strip_prefix('.') {
-            rest = r;
-            need_key = true;
-        } else if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']').ok_or_else(|| format!("unclosed '[' in '{path}'"))?;
-            let inner = &r[..end];
-            steps.push(if inner == "*" {
-                Step::All
-            } else {
-                Step::Index(
-                    inner
-                        .parse::<usize>()
-                        .map_err(|_| format!("'[{inner}]' is neither an index nor [*]"))?,
-                )
-            });
-            rest = &r[end + 1..];
-        } else {
-            return Err(format!("unexpected '{}' in '{path}'", rest.chars().next().unwrap_or(' ')));
-        }
-    }
-    Ok(steps)
-}
-
-/// Set `value` at `steps` in `node`; `here` is the path walked so far, for messages. Returns the
-/// number of places set (`[*]` on an empty array sets none).
-fn set_at(node: &mut toml::Value, steps: &[Step], here: &str, value: &toml::Value) -> std::result::Result<usize, String> {
-    let Some((step, rest)) = steps.split_first() else {
-        *node = value.clone();
-        return Ok(1);
-    };
-    let what = if here.is_empty() {
-        "the scenario".to_string()
-    } else {
-        format!("'{here}'")
-    };
-    match step {
-        Step::Key(k) => {
-            let key = if k.contains(['.', '[', ']']) {
-                format!("\"{k}\"")
-            } else {
-                k.clone()
-            };
-            let next = if here.is_empty() { key } else { format!("{here}.{key}") };
-            let toml::Value::Table(t) = node else {
-                return Err(format!("{what} is {} {}, not a table", article(node), node.type_str()));
-            };
-            match t.get_mut(k) {
-                Some(child) => set_at(child, rest, &next, value),
-                None if rest.is_empty() => {
-                    t.insert(k.clone(), value.clone());
-                    Ok(1)
-                }
-                None => {
-                    let keys: Vec<&str> = t.keys().map(String::as_str).collect();
-                    Err(format!("'{next}' does not exist (present: {})", keys.join(", ")))
-                }
-            }
-        }
-        Step::Index(n) => {
-            let toml::Value::Array(a) = node else {
-                return Err(format!("{what} is {} {}, not an array", article(node), node.type_str()));
-            };
-            let len = a.len();
-            match a.get_mut(*n) {
-                Some(child) => set_at(child, rest, &format!("{here}[{n}]"), value),
-                None => Err(format!("'{here}[{n}]' does not exist ({what} has {len} entries)")),
-            }
-        }
-        Step::All => {
-            let toml::Value::Array(a) = node else {
-                return Err(format!("{what} is {} {}, not an array", article(node), node.type_str()));
-            };
-            let mut hits = 0;
-            for (i, child) in a.iter_mut().enumerate() {
-                hits += set_at(child, rest, &format!("{here}[{i}]"), value)?;
-            }
-            Ok(hits)
-        }
-    }
-}
-
-fn article(v: &toml::Value) -> &'static str {
-    if matches!(v, toml::Value::Array(_) | toml::Value::Integer(_)) {
-        "an"
-    } else {
-        "a"
-    }
-}
-
-/// Set an axis value on a scenario held as TOML (see the module doc for the rules).
-pub fn apply(scenario: &mut toml::Value, steps: &[Step], value: &toml::Value) -> std::result::Result<(), String> {
-    match set_at(scenario, steps, "", value)? {
-        0 => Err("matches nothing ([*] of an empty array)".into()),
-        _ => Ok(()),
-    }
-}
-
-/// One `PATH=VALUE` edit of a scenario (`gpuslice run --set`, the planner's emitted variants):
-/// the same paths as sweep axes, the value as TOML (`2.1`, `"device-reset"`, `[1, 2]`), checked
-/// by deserialising the edited scenario again.
-pub fn set_raw(raw: &RawScenario, assignment: &str, file: &str) -> Result<RawScenario> {
-    let field = format!("--set {assignment}");
-    let (path, value) = assignment.split_once('=').ok_or_else(|| {
-        Error::input(
-            file,
-            &field,
-            "expected PATH=VALUE, e.g. 'variant[*].faults[0].kind=\"device-reset\"'",
-        )
-    })?;
-    let steps = parse_path(path.trim()).map_err(|m| Error::input(file, &field, format!("bad path: {m}")))?;
-    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {}", value.trim()))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .ok_or_else(|| {
-            Error::input(
-                file,
-                &field,
-                format!("'{}' is not a TOML value (quote strings: \"...\")", value.trim()),
-            )
-        })?;
-    let mut v = toml::Value::try_from(raw).map_err(|e| Error::input(file, "", format!("cannot edit the scenario as TOML: {e}")))?;
-    apply(&mut v, &steps, &value).map_err(|m| Error::input(file, &field, m))?;
-    v.try_into::<RawScenario>()
-        .map_err(|e| Error::input(file, &field, crate::catalog::one_line(&e.to_string())))
-}
-
-/// A value as a results.csv cell: strings bare, everything else as TOML writes it.
-pub fn cell_text(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => s.clone(),
-        v => v.to_string(),
-    }
-}
 
 /// One axis of a sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -399,7 +229,7 @@ impl Plan {
                 apply(&mut v, &a.steps, &a.values[*k])?;
             }
         }
-        v.try_into::<RawScenario>().map_err(|e| crate::catalog::one_line(&e.to_string()))
+        v.try_into::<RawScenario>().map_err(|e| crate::gpu::one_line(&e.to_string()))
     }
 
     fn edited(&self, values: &[usize]) -> std::result::Result<RawScenario, String> {
@@ -1163,7 +993,7 @@ mod tests {
     use super::*;
 
     fn raw(text: &str) -> RawScenario {
-        crate::config::parse_raw(text, "t.toml").expect("parses")
+        crate::scenario::raw::parse(text, "t.toml").expect("parses")
     }
 
     const SPEC: &str = r#"
@@ -1196,28 +1026,6 @@ seeds = [3, 4]
 "#;
 
     #[test]
-    fn paths_parse() {
-        use Step::*;
-        assert_eq!(
-            parse_path("variant[*].gpus[0].quantum_ms"),
-            Ok(vec![
-                Key("variant".into()),
-                All,
-                Key("gpus".into()),
-                Index(0),
-                Key("quantum_ms".into())
-            ])
-        );
-        assert_eq!(
-            parse_path("models.\"a.b\".max_batch"),
-            Ok(vec![Key("models".into()), Key("a.b".into()), Key("max_batch".into())])
-        );
-        for bad in ["", "a.", "a[", "a[x]", ".a", "a]", "a b", "a[0]b", "\"a"] {
-            assert!(parse_path(bad).is_err(), "'{bad}' parsed");
-        }
-    }
-
-    #[test]
     fn cross_product_order_and_ids() {
         let p = plan(&raw(SPEC), "t.toml").expect("plan");
         // Axes in key order: "variant[*].gpu" sorts after "workload[0]..."? No: 'v' < 'w'.
@@ -1230,7 +1038,7 @@ seeds = [3, 4]
         let c = &p.configs[3]; // gpu index 1, rate index 1
         assert_eq!(c.values, vec![1, 1]);
         assert!(c.raw.variant.iter().all(|v| v.gpu == "a100-80gb"));
-        assert!(matches!(c.raw.workload[0].arrivals, Some(crate::config::raw::RawArrivals::Poisson { rate_rps }) if rate_rps == 20.5));
+        assert!(matches!(c.raw.workload[0].arrivals, Some(crate::scenario::raw::RawArrivals::Poisson { rate_rps }) if rate_rps == 20.5));
         assert!(c.raw.sweep.is_none());
         assert_eq!(p.spec.sweep.as_ref().map(|s| s.seeds.clone()), Some(vec![3, 4]));
     }

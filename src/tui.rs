@@ -19,8 +19,8 @@ pub mod update;
 pub mod view;
 pub mod worker;
 
-use crate::config::{self, RawScenario};
 use crate::error::{Error, Result};
+use crate::scenario::raw::{self, RawScenario};
 use app::{App, Effect};
 use message::Message;
 use ratatui::backend::CrosstermBackend;
@@ -38,22 +38,25 @@ const TICK: Duration = Duration::from_millis(50);
 /// Load the scenario (file or embedded default) with its raw form and the files it references,
 /// with relative model and trace paths made absolute so that an export written elsewhere still
 /// finds them.
-pub fn load(path: Option<&str>) -> Result<(RawScenario, config::Sources)> {
+pub fn load(path: Option<&str>) -> Result<(RawScenario, crate::scenario::files::Sources)> {
     match path {
         None => Ok((
-            config::parse_raw(config::DEFAULT_SCENARIO, config::DEFAULT_SCENARIO_NAME)?,
-            config::Sources::none(config::DEFAULT_SCENARIO_NAME),
+            raw::parse(
+                crate::scenario::files::DEFAULT_SCENARIO,
+                crate::scenario::files::DEFAULT_SCENARIO_NAME,
+            )?,
+            crate::scenario::files::Sources::none(crate::scenario::files::DEFAULT_SCENARIO_NAME),
         )),
         Some(p) => {
-            let text = config::files::read_text(Path::new(p), config::files::MAX_TEXT_BYTES, "a scenario")?;
-            let mut raw = config::parse_raw(&text, p)?;
+            let text = crate::scenario::files::read_text(Path::new(p), crate::scenario::files::MAX_TEXT_BYTES, "a scenario")?;
+            let mut raw = raw::parse(&text, p)?;
             let dir = Path::new(p).parent().map(Path::to_path_buf);
             let absolute = |f: &str| -> Option<String> {
                 let d = dir.as_ref()?.join(f);
                 (Path::new(f).is_relative() && d.exists()).then(|| d.canonicalize().unwrap_or(d).display().to_string())
             };
             for m in raw.models.values_mut() {
-                if config::builtin_model(&m.from).is_none() {
+                if crate::model::builtin(&m.from).is_none() {
                     if let Some(a) = absolute(&m.from) {
                         m.from = a;
                     }
@@ -64,7 +67,7 @@ pub fn load(path: Option<&str>) -> Result<(RawScenario, config::Sources)> {
                     w.trace = Some(a);
                 }
             }
-            let sources = config::files::load_sources(&raw, p, dir.as_deref())?;
+            let sources = crate::scenario::files::load_sources(&raw, p, dir.as_deref())?;
             Ok((raw, sources))
         }
     }
@@ -73,7 +76,7 @@ pub fn load(path: Option<&str>) -> Result<(RawScenario, config::Sources)> {
 /// Write an export atomically (temporary file, then rename) and report it as a message.
 pub fn export(path: &str, text: &str) -> Message {
     Message::Exported(
-        config::files::write_atomic(path, text)
+        crate::scenario::files::write_atomic(path, text)
             .map(|()| path.to_string())
             .map_err(|e| e.to_string()),
     )
@@ -111,8 +114,8 @@ fn perform(effect: Effect, tx: &Sender<Message>) {
             });
         }
         Effect::ExportPlan { scenario, k8s } => {
-            let written =
-                config::files::write_atomic(&scenario.0, &scenario.1).and_then(|()| crate::export::write_k8s_files(&k8s.0, &k8s.1));
+            let written = crate::scenario::files::write_atomic(&scenario.0, &scenario.1)
+                .and_then(|()| crate::out::export::write_k8s_files(&k8s.0, &k8s.1));
             let _ = tx.send(Message::Exported(
                 written
                     .map(|_| format!("{} and {}/ ({} files)", scenario.0, k8s.0, k8s.1.len()))

@@ -7,16 +7,19 @@
 //! Both sides use the same statistics: latency = finish - arrival, type-7 percentiles, and
 //! throughput = requests / last finish time (as gpubench reports it).
 
-use crate::catalog::Catalog;
-use crate::config::files::load_sources;
-use crate::config::{from_raw, RawGpu, RawModel, RawScenario, RawVariant, RawWorkload};
+pub mod measured;
+
 use crate::error::{Error, Result};
-use crate::input::Table;
+use crate::gpu::Catalog;
 use crate::metrics::{median_sample, round4, summarize, LatencySummary};
+use crate::model::{DeviceShare, ServiceKind, Slowdown};
+use crate::scenario::files::load_sources;
+use crate::scenario::from_raw;
+use crate::scenario::raw::{RawGpu, RawModel, RawScenario, RawVariant, RawWorkload};
 use crate::scenario::*;
-use crate::service::{DeviceShare, ServiceKind, Slowdown};
 use crate::sim::Simulation;
 use crate::time::{to_ms, to_secs};
+use crate::validate::measured::Table;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -500,7 +503,7 @@ pub struct PublishedRatio {
 /// The throughput ratio `share / baseline` the scaling model predicts for one cell of a built-in
 /// model (the inverse of the latency ratio).
 fn predicted_ratio(model: &str, op: &str, batch: u32, size: f64, share: &DeviceShare, baseline: &DeviceShare) -> Result<f64> {
-    let m = crate::config::builtin_model(model).ok_or_else(|| Error::Infeasible(format!("built-in model {model} missing")))??;
+    let m = crate::model::builtin(model).ok_or_else(|| Error::Infeasible(format!("built-in model {model} missing")))??;
     let reference = Catalog::builtin()
         .gpu(&m.reference_gpu)
         .ok_or_else(|| Error::Infeasible("reference GPU missing".into()))?;
@@ -530,7 +533,7 @@ pub fn published_comparisons() -> Result<Vec<PublishedRatio>> {
             .ok_or_else(|| Error::Infeasible(format!("{n} missing from catalog")))
     };
     let (h100, a100) = (get("h100-80gb")?, get("a100-80gb")?);
-    let slice = |gpu: &crate::catalog::GpuSpec, profile: &str| -> Result<DeviceShare> {
+    let slice = |gpu: &crate::gpu::GpuSpec, profile: &str| -> Result<DeviceShare> {
         let p = gpu
             .mig_profile(profile)
             .ok_or_else(|| Error::Infeasible(format!("{profile} missing")))?;
@@ -772,8 +775,8 @@ pub fn accuracy(root: &str) -> Result<Accuracy> {
     }
     Ok(Accuracy {
         runs,
-        quantum_ms: crate::config::DEFAULT_QUANTUM_MS,
-        switch_us: crate::config::DEFAULT_SWITCH_US,
+        quantum_ms: crate::deploy::DEFAULT_QUANTUM_MS,
+        switch_us: crate::deploy::DEFAULT_SWITCH_US,
         worst_time_sliced: worst
             .into_iter()
             .map(|((model, tenants), (p50, p95))| WorstTimeSliced {
@@ -862,7 +865,7 @@ pub fn accuracy_markdown(root: &str) -> Result<String> {
 /// A GenAI-Perf run as a scenario: its concurrency as closed-loop users with no think time and
 /// its fixed prompt and reply lengths, for 120 s (20 s warm-up) on one dedicated H100, against the
 /// model `from` with the extra `[models.llm]` lines `model_lines`.
-pub fn load_run_scenario(from: &str, model_lines: &str, run: &crate::calibrate::LoadRun) -> String {
+pub fn load_run_scenario(from: &str, model_lines: &str, run: &crate::model::calibrate::LoadRun) -> String {
     format!(
         r#"name = "genai-perf-replay"
 duration_s = 120
@@ -926,16 +929,19 @@ pub fn engine_check(fixture_dir: &str) -> Result<Vec<EngineCheck>> {
     let all: Vec<String> = [1, 5, 25, 50].map(file).to_vec();
     // The NIM's engine batches up to 256 sequences (`trtllm-build --max_batch_size`, default 256:
     // TensorRT-LLM docs, "trtllm-build" command reference), far above the fitted concurrencies.
-    let mut spec = crate::input::calibrate_load_runs(&all[..2], "h100-80gb", Some(70.0), Some(256), 8192)?;
+    let mut spec = crate::validate::measured::calibrate_load_runs(&all[..2], "h100-80gb", Some(70.0), Some(256), 8192)?;
     spec.name = "nim-fit".into();
-    let mut src = crate::config::Sources::none("traces/genai-perf");
+    let mut src = crate::scenario::files::Sources::none("traces/genai-perf");
     src.models.insert("nim-fit".into(), spec);
-    let runs: Vec<_> = all.iter().map(|f| crate::input::read_load_run(f)).collect::<Result<_>>()?;
+    let runs: Vec<_> = all
+        .iter()
+        .map(|f| crate::validate::measured::read_load_run(f))
+        .collect::<Result<_>>()?;
     let mut out = Vec::new();
     for policy in ["prefill-first", "chunked"] {
         for (i, run) in runs.iter().enumerate() {
             let model = format!("scheduler = \"{policy}\"\nmax_batch = 256");
-            let raw = crate::config::parse_raw(&load_run_scenario("nim-fit", &model, run), "genai-perf replay (embedded)")?;
+            let raw = crate::scenario::raw::parse(&load_run_scenario("nim-fit", &model, run), "genai-perf replay (embedded)")?;
             let sc = from_raw(&raw, &src)?;
             let s = Simulation::new(&sc, 0, 1)?.run_to_end();
             let m = &s.models["llm"];

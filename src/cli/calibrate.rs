@@ -1,13 +1,13 @@
 //! `gpuslice calibrate`: reading profiles, serving logs, SM-restricted profiles and load-generator
-//! exports, and handing them to the fitting code of [`crate::calibrate`].
+//! exports, and handing them to the fitting code of [`crate::model::calibrate`].
 
-use crate::calibrate::scaling::{self, ScalingPoint};
-use crate::calibrate::{fit_op, gpubench_base, OpBase, Point};
-use crate::catalog::{Catalog, GpuSpec};
 use crate::error::{Error, Result};
-use crate::input::Table;
+use crate::gpu::{Catalog, GpuSpec};
 use crate::metrics::median_sample;
-use crate::service::{DeviceShare, ModelSpec, ServiceKind};
+use crate::model::calibrate::scaling::{self, ScalingPoint};
+use crate::model::calibrate::{fit_op, gpubench_base, OpBase, Point};
+use crate::model::{DeviceShare, ModelSpec, ServiceKind};
+use crate::validate::measured::Table;
 use std::path::Path;
 
 pub(super) fn kind_of(s: &str) -> Result<ServiceKind> {
@@ -216,7 +216,7 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
         diags.insert(base.name.to_string(), serde_json::to_value(&d).unwrap_or_default());
     }
     let scaling_diag = if scaling_dirs.is_empty() {
-        let builtin = crate::config::builtin_model(&format!("h100/{}", kind.label()))
+        let builtin = crate::model::builtin(&format!("h100/{}", kind.label()))
             .ok_or_else(|| Error::Infeasible("no built-in model of this kind".into()))??;
         spec.scaling = builtin.scaling;
         for (name, t) in spec.ops.iter_mut() {
@@ -295,7 +295,8 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
                     calls.push((l.nonneg(i, "chars", true)?, l.nonneg(i, "frames", true)?));
                 }
             }
-            let range = crate::calibrate::frame_clamp(&calls, fpc, default).map_err(|m| Error::input(batches.join(","), "frames", m))?;
+            let range =
+                crate::model::calibrate::frame_clamp(&calls, fpc, default).map_err(|m| Error::input(batches.join(","), "frames", m))?;
             spec.frames_range = Some(range);
             serde_json::json!({ "calls": calls.len(), "range": range })
         }
@@ -309,7 +310,7 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
         if let Some(table) = spec.ops.get(base.name) {
             for l in &logs {
                 let calls = points_from(l, kind, base.name, false)?;
-                let (f, r) = crate::calibrate::log_residuals(&calls, table, &spec.warm_batches);
+                let (f, r) = crate::model::calibrate::log_residuals(&calls, table, &spec.warm_batches);
                 first_calls.extend(f);
                 residuals.extend(r);
             }
@@ -317,7 +318,7 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
     }
     spec.cold_call_ms = (median_sample(&mut first_calls.clone()).unwrap_or(0.0).max(0.0) * 10.0).round() / 10.0;
     if !residuals.is_empty() {
-        spec.call_noise = (crate::calibrate::robust_sigma(&residuals) * 1e4).round() / 1e4;
+        spec.call_noise = (crate::model::calibrate::robust_sigma(&residuals) * 1e4).round() / 1e4;
     }
     spec.call_gap_ms = (median_sample(&mut gaps).unwrap_or(0.0) * 1e4).round() / 1e4;
     spec.dispatch_ms = (median_sample(&mut disp).unwrap_or(spec.call_gap_ms) * 1e4).round() / 1e4;

@@ -2,11 +2,11 @@
 //! report, and the scenario and Kubernetes files of the answer (each written atomically).
 
 use crate::cli::Format;
-use crate::config::files::{read_scenario, write_atomic};
-use crate::config::raw::RawScenario;
 use crate::error::{Error, Result};
-use crate::export::{emitted_scenario, write_k8s};
+use crate::out::export::{emitted_scenario, write_k8s};
 use crate::plan::{fmt_value, plan_at, Candidate, PlanResult};
+use crate::scenario::files::{read_scenario, write_atomic};
+use crate::scenario::raw::RawScenario;
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -41,9 +41,9 @@ pub struct PlanArgs {
 pub fn run_plan(args: &PlanArgs) -> Result<u8> {
     let (mut raw, _) = read_scenario(&args.file)?;
     for a in &args.set {
-        raw = crate::sweep::set_raw(&raw, a, &args.file)?;
+        raw = crate::scenario::edit::set_raw(&raw, a, &args.file)?;
     }
-    let src = crate::config::files::load_sources(&raw, &args.file, Path::new(&args.file).parent())?;
+    let src = crate::scenario::files::load_sources(&raw, &args.file, Path::new(&args.file).parent())?;
     let spec = crate::plan::spec(&raw, &args.file)?;
     if !raw.variant.is_empty() {
         return Err(Error::input(
@@ -80,7 +80,7 @@ pub fn run_plan(args: &PlanArgs) -> Result<u8> {
     let result = plan_at(&raw, &src, 1.0, true, &tick)?;
     bar.finish_and_clear();
     let text = match args.format {
-        Format::Json => crate::report::to_json(&result),
+        Format::Json => crate::out::to_json(&result),
         Format::Table => plan_table(&result),
     };
     crate::cli::print_out(&text)?;
@@ -196,16 +196,16 @@ fn headroom_text(c: &Candidate) -> String {
 /// the bound stops an absurd spec at once (README "Limits").
 pub const MAX_PLAN_REQUESTS: f64 = 5e6;
 
-fn check_plan_work(raw: &RawScenario, src: &crate::config::Sources, seeds: usize, factor: f64) -> Result<()> {
+fn check_plan_work(raw: &RawScenario, src: &crate::scenario::files::Sources, seeds: usize, factor: f64) -> Result<()> {
     let mut base = raw.clone();
     base.variant.clear();
     base.sweep = None;
     base.plan = None;
-    let per_run = crate::config::expected_requests(&base, src)?;
+    let per_run = crate::scenario::resolve::expected_requests(&base, src)?;
     let work = per_run * seeds as f64 * factor.max(1.0);
     if work > MAX_PLAN_REQUESTS {
         let at = if factor > 1.0 {
-            format!(" at {}x the load (--load-range)", crate::config::num(factor))
+            format!(" at {}x the load (--load-range)", crate::error::num(factor))
         } else {
             String::new()
         };
@@ -214,8 +214,8 @@ fn check_plan_work(raw: &RawScenario, src: &crate::config::Sources, seeds: usize
             "workload",
             format!(
                 "each candidate would simulate about {} requests ({} per run x {seeds} seeds{at}), more than the planner's limit of {MAX_PLAN_REQUESTS:e} (README \"Limits\"): shorten duration_s, lower the load or use fewer plan.seeds",
-                crate::config::num(work.round()),
-                crate::config::num(per_run.round())
+                crate::error::num(work.round()),
+                crate::error::num(per_run.round())
             ),
         ));
     }
@@ -282,7 +282,7 @@ struct Projection<'a> {
     levels: Vec<Level>,
 }
 
-fn run_range(args: &PlanArgs, raw: &RawScenario, src: &crate::config::Sources, range: &str) -> Result<u8> {
+fn run_range(args: &PlanArgs, raw: &RawScenario, src: &crate::scenario::files::Sources, range: &str) -> Result<u8> {
     let levels = parse_range(range)?;
     let users: u32 = raw.workload.iter().filter_map(|w| w.users).sum();
     let unit = if users > 0 { "users" } else { "multiplier" };
@@ -306,7 +306,7 @@ fn run_range(args: &PlanArgs, raw: &RawScenario, src: &crate::config::Sources, r
         levels: out,
     };
     let text = match args.format {
-        Format::Json => crate::report::to_json(&p),
+        Format::Json => crate::out::to_json(&p),
         Format::Table => projection_table(&p, std::io::stdout().is_terminal()),
     };
     crate::cli::print_out(&text)?;

@@ -8,8 +8,8 @@
 //! summary; summary.csv (and results.csv when it must be re-sorted) are written to a temporary
 //! file and renamed.
 
-use crate::config::files::{load_sources, read_scenario, write_atomic, Sources};
 use crate::error::{Error, Result};
+use crate::scenario::files::{load_sources, read_scenario, write_atomic, Sources};
 use crate::sweep::{self, execute, Failure, Layout, Manifest, Plan, Shard};
 use clap::ValueEnum;
 use std::collections::BTreeMap;
@@ -102,13 +102,7 @@ fn read_results(path: &Path, layout: &Layout, plan: &Plan, shard: Shard, lenient
         let more = match rdr.read_record(&mut rec) {
             Ok(m) => m,
             Err(_) if lenient => break,
-            Err(e) => {
-                return Err(Error::input(
-                    &name,
-                    format!("line {line}"),
-                    crate::catalog::one_line(&e.to_string()),
-                ))
-            }
+            Err(e) => return Err(Error::input(&name, format!("line {line}"), crate::gpu::one_line(&e.to_string()))),
         };
         if !more {
             break;
@@ -192,7 +186,7 @@ fn extend_sources(src: &mut Sources, plan: &Plan, dir: Option<&Path>) -> Result<
             .raw
             .models
             .values()
-            .any(|m| crate::config::builtin_model(&m.from).is_none() && !src.models.contains_key(&m.from));
+            .any(|m| crate::model::builtin(&m.from).is_none() && !src.models.contains_key(&m.from));
         let missing_trace = c
             .raw
             .workload
@@ -231,7 +225,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
         .iter()
         .map(|c| sweep::parse_check(c, &layout))
         .collect::<Result<Vec<_>>>()?;
-    let manifest_text = crate::report::to_json(&Manifest::new(&plan, &layout, shard));
+    let manifest_text = crate::out::to_json(&Manifest::new(&plan, &layout, shard));
 
     let dir = Path::new(&args.out);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
@@ -395,7 +389,7 @@ fn finish(plan: &Plan, layout: &Layout, r: &Report, format: SweepFormat, termina
                     })
                 })
                 .collect();
-            crate::report::to_json(&serde_json::json!({
+            crate::out::to_json(&serde_json::json!({
                 "out": r.out, "runs": r.runs_total, "runs_done": r.runs_done, "runs_this_call": r.runs_this_call,
                 "interrupted": r.interrupted, "checks": r.checks, "failures": failures,
             }))
@@ -496,7 +490,7 @@ pub fn run_merge(dirs: &[String], out: &str, checks: &[String], format: SweepFor
     let dir = Path::new(out);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
     let path = |n: &str| dir.join(n).display().to_string();
-    write_atomic(&path("manifest.json"), &crate::report::to_json(&manifest))?;
+    write_atomic(&path("manifest.json"), &crate::out::to_json(&manifest))?;
     write_atomic(&path("results.csv"), &results_text(&layout, &runs))?;
     write_atomic(&path("summary.csv"), &layout.summary_csv(&plan, &runs))?;
     let failures = sweep::evaluate(&parsed, &runs);

@@ -65,7 +65,7 @@ pub(super) struct Device {
     pub(super) busy_any: SimTime,
     pub(super) busy_from: SimTime,
     pub(super) n_running: u32,
-    pub(super) instance: Option<crate::catalog::PlacedInstance>,
+    pub(super) instance: Option<crate::gpu::PlacedInstance>,
     /// Exclusive device: when its running call started (its busy time is counted at the end,
     /// since a block of LLM decode steps may be cut short).
     pub(super) call_start: SimTime,

@@ -40,7 +40,7 @@ use super::*;
 use crate::scenario::LlmPolicy;
 
 impl Simulation {
-    fn llm_spec(&self, srv: usize) -> &crate::service::LlmSpec {
+    fn llm_spec(&self, srv: usize) -> &crate::model::LlmSpec {
         self.models[self.servers[srv].model as usize]
             .llm
             .as_ref()

@@ -253,7 +253,7 @@ pub struct DeviceView {
     /// Busy fraction so far (measured from the end of the warm-up).
     pub busy_fraction: f64,
     /// The MIG instance, if the device is one.
-    pub instance: Option<crate::catalog::PlacedInstance>,
+    pub instance: Option<crate::gpu::PlacedInstance>,
     /// Busy fraction of each server's GPU work so far.
     pub server_busy: Vec<f64>,
 }

@@ -21,7 +21,7 @@
 //!   marginal cost of a frame at batch `b`; a step that admits newcomers also runs their setup
 //!   (text encoding), costed as the growth of the table's zero-frame intercept from the old
 //!   batch to the new one (from an idle server: the whole intercept), see
-//!   [`crate::service::OpTable::frame_costs_ms`]. A lone synthesis therefore costs exactly the
+//!   [`crate::model::OpTable::frame_costs_ms`]. A lone synthesis therefore costs exactly the
 //!   static call. The host's scheduling time (`call_gap_ms`) precedes a step that admits
 //!   newcomers; other steps follow each other directly, as in the measured frame loop. The
 //!   first audio chunk is out when a request's `first_chunk_frames`-th step ends.
@@ -373,7 +373,7 @@ name = "one"
 gpu = "h100-80gb"
 gpus = [{ regime = "dedicated", models = ["asr"] }]
 "#;
-        let sc = crate::config::files::parse_scenario(text, "conv.toml", None).expect("valid");
+        let sc = crate::scenario::files::parse_scenario(text, "conv.toml", None).expect("valid");
         Simulation::new(&sc, 0, 1).expect("builds")
     }
 

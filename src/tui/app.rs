@@ -4,10 +4,12 @@
 //! what-if edits change. Work for the run loop (background runs, the export file) is queued in
 //! [`App::effects`] rather than done here, which keeps `update` free of threads and I/O.
 
-use crate::config::{from_raw, RawScenario, Sources};
 use crate::metrics::{LatencySketch, LatencySummary};
+use crate::model::ServiceKind;
+use crate::scenario::files::Sources;
+use crate::scenario::from_raw;
+use crate::scenario::raw::RawScenario;
 use crate::scenario::Scenario;
-use crate::service::ServiceKind;
 use crate::sim::{DeviceView, RunSummary, Simulation};
 use crate::time::MS;
 use std::collections::VecDeque;
@@ -278,7 +280,7 @@ pub enum Effect {
         /// Scenario file and its text.
         scenario: (String, String),
         /// Kubernetes folder and its files.
-        k8s: (String, Vec<crate::k8s::K8sFile>),
+        k8s: (String, Vec<crate::out::k8s::K8sFile>),
     },
     /// Write `text` to `path` atomically; reply with [`super::message::Message::Exported`].
     Export {
@@ -428,7 +430,7 @@ impl App {
             let mut types: Vec<String> = raw.variant.iter().map(|v| v.gpu.clone()).collect();
             types.sort();
             types.dedup();
-            raw.plan = Some(crate::config::raw::RawPlan {
+            raw.plan = Some(crate::scenario::raw::RawPlan {
                 gpu_types: types,
                 seeds: Some(1),
                 ..Default::default()

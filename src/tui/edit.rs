@@ -1,13 +1,14 @@
 //! What-if edits. They work on the file-shaped [`RawScenario`] rather than on the validated
 //! [`crate::scenario::Scenario`]: the caller re-validates the edited copy with
-//! [`crate::config::from_raw`], so an edit is accepted only if `gpuslice run` would accept the
+//! [`crate::scenario::resolve::from_raw`], so an edit is accepted only if `gpuslice run` would accept the
 //! same file, and `e` (export) can write it back with `toml::to_string`.
 //!
 //! Every function here is pure: it takes the raw scenario and returns an edited copy (or the
 //! reason the edit is refused) plus a one-line description for the status bar.
 
-use crate::catalog::{place_layout, Catalog, GpuSpec, PlacedInstance};
-use crate::config::{RawGpu, RawScenario, DEFAULT_QUANTUM_MS};
+use crate::deploy::DEFAULT_QUANTUM_MS;
+use crate::gpu::{place_layout, Catalog, GpuSpec, PlacedInstance};
+use crate::scenario::raw::{RawGpu, RawScenario};
 
 /// Load changes by this factor per key press (10 %); down divides, so up then down restores it.
 pub const LOAD_FACTOR: f64 = 1.1;
@@ -226,7 +227,7 @@ pub fn export_toml(raw: &RawScenario, header: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_raw;
+    use crate::scenario::raw::parse as parse_raw;
 
     const SRC: &str = r#"
 name = "t"
@@ -269,7 +270,7 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"], count = 2 }]
         assert!(msg.contains("55 req/s") && msg.contains("tts 5 users"), "{msg}");
         let (down, _) = scale_load(&up, 1.0 / LOAD_FACTOR);
         match down.workload[0].arrivals {
-            Some(crate::config::RawArrivals::Poisson { rate_rps }) => assert!((rate_rps - 50.0).abs() < 1e-9),
+            Some(crate::scenario::raw::RawArrivals::Poisson { rate_rps }) => assert!((rate_rps - 50.0).abs() < 1e-9),
             _ => panic!("poisson expected"),
         }
         assert_eq!(down.workload[1].users, Some(4));

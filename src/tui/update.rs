@@ -5,8 +5,9 @@
 use super::app::{App, LayoutInput, Live, Mode, PlanState, RunState, Status, View, PLAN_EXPORT_PATH, PLAN_K8S_DIR, SPEEDS, STEP_MS};
 use super::edit;
 use super::message::Message;
-use crate::catalog::GpuSpec;
-use crate::config::{from_raw, RawScenario};
+use crate::gpu::GpuSpec;
+use crate::scenario::from_raw;
+use crate::scenario::raw::RawScenario;
 use crate::scenario::Scenario;
 use crate::time::MS;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -106,8 +107,8 @@ fn check_input(gpu: &GpuSpec, text: &str) -> Result<String, String> {
     edit::check_layout(gpu, text).map(|p| {
         format!(
             "memory {}  compute {}",
-            crate::catalog::slot_map(&p, 8, true),
-            crate::catalog::slot_map(&p, 7, false)
+            crate::gpu::slot_map(&p, 8, true),
+            crate::gpu::slot_map(&p, 7, false)
         )
     })
 }
@@ -208,7 +209,7 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
             let g = app.gpu.min(app.gpu_count().saturating_sub(1));
             let rg = &app.raw.variant[v].gpus[g];
             let text = match rg {
-                crate::config::RawGpu::Mig { layout, models, .. } => layout
+                crate::scenario::raw::RawGpu::Mig { layout, models, .. } => layout
                     .split(',')
                     .zip(models)
                     .map(|(p, m)| format!("{}={m}", p.trim()))
@@ -279,8 +280,8 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
                 return None;
             };
             let spec = app.plan_spec();
-            let scenario = crate::export::emitted_scenario(&spec, &app.source, PLAN_EXPORT_PATH, best);
-            let k8s = crate::k8s::emit(&crate::export::k8s_deployment(&spec.name, best));
+            let scenario = crate::out::export::emitted_scenario(&spec, &app.source, PLAN_EXPORT_PATH, best);
+            let k8s = crate::out::k8s::emit(&crate::out::export::k8s_deployment(&spec.name, best));
             match (scenario, k8s) {
                 (Ok(text), Ok(files)) => {
                     app.effects.push(super::app::Effect::ExportPlan {
@@ -390,7 +391,7 @@ pub fn dispatch(app: &mut App, msg: Message) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::parse_raw;
+    use crate::scenario::raw::parse as parse_raw;
     use crate::tui::app::Effect;
     use ratatui::crossterm::event::KeyEvent;
 
@@ -462,7 +463,7 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
     pub(crate) fn voice_app() -> App {
         App::new(
             parse_raw(VOICE, "voice.toml").expect("valid toml"),
-            crate::config::Sources::none("voice.toml"),
+            crate::scenario::files::Sources::none("voice.toml"),
             1,
         )
         .expect("valid scenario")
@@ -471,7 +472,7 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
     pub(crate) fn small_app() -> App {
         App::new(
             parse_raw(SMALL, "small.toml").expect("valid toml"),
-            crate::config::Sources::none("small.toml"),
+            crate::scenario::files::Sources::none("small.toml"),
             1,
         )
         .expect("valid scenario")
@@ -595,7 +596,7 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
         type_text(&mut app, "3g.40gb=asr,3g.40gb=tts");
         press(&mut app, KeyCode::Enter);
         assert_eq!(app.mode, Mode::Normal);
-        assert!(matches!(&app.raw.variant[2].gpus[0], crate::config::RawGpu::Mig { layout, .. } if layout == "3g.40gb,3g.40gb"));
+        assert!(matches!(&app.raw.variant[2].gpus[0], crate::scenario::raw::RawGpu::Mig { layout, .. } if layout == "3g.40gb,3g.40gb"));
         assert!(matches!(app.runs[2].state, RunState::Running));
         let effects = app.take_effects();
         assert!(matches!(effects.as_slice(), [Effect::Run { variant: 2, .. }]), "{effects:?}");
@@ -633,7 +634,7 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
         );
         assert!(matches!(&app.status, Some(Status::Refused(r)) if r.contains("at most 1")));
         assert!(
-            matches!(app.raw.variant[0].gpus[0], crate::config::RawGpu::Dedicated { .. }),
+            matches!(app.raw.variant[0].gpus[0], crate::scenario::raw::RawGpu::Dedicated { .. }),
             "nothing changed"
         );
         // A layout that places but starves a model of memory is refused by validation.
@@ -659,7 +660,7 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
         press(&mut app, KeyCode::Char('v'));
         press(&mut app, KeyCode::Char('t'));
         assert!(
-            matches!(app.raw.variant[1].gpus[0], crate::config::RawGpu::TimeSliced { quantum_ms: Some(q), .. } if q == 2.0 * crate::config::DEFAULT_QUANTUM_MS)
+            matches!(app.raw.variant[1].gpus[0], crate::scenario::raw::RawGpu::TimeSliced { quantum_ms: Some(q), .. } if q == 2.0 * crate::deploy::DEFAULT_QUANTUM_MS)
         );
         press(&mut app, KeyCode::Char('a'));
         assert_eq!(app.scenario.variants[1].gpus.len(), 2);
@@ -715,12 +716,12 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
         let [Effect::Export { path, text }] = effects.as_slice() else {
             panic!("{effects:?}")
         };
-        let sc = crate::config::files::parse_scenario(text, "export.toml", None).expect("gpuslice run accepts the export");
+        let sc = crate::scenario::files::parse_scenario(text, "export.toml", None).expect("gpuslice run accepts the export");
         assert_eq!(sc.variants.len(), 3);
         assert!(matches!(&sc.variants[1].gpus[0].regime, crate::scenario::Regime::Mig { profiles } if profiles.len() == 2));
         match &sc.workloads[0].load {
             crate::scenario::Load::Open {
-                arrivals: crate::workload::Arrivals::Poisson { rate_rps },
+                arrivals: crate::scenario::workload::Arrivals::Poisson { rate_rps },
                 ..
             } => {
                 assert!((rate_rps - 60.0 / 1.1).abs() < 0.01, "{rate_rps}")
@@ -733,7 +734,7 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
             "{:?}",
             app.status
         );
-        let back = crate::config::files::load_scenario(Some(path)).expect("file on disk is accepted too");
+        let back = crate::scenario::files::load_scenario(Some(path)).expect("file on disk is accepted too");
         assert_eq!(back.name, "tui-test");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -267,7 +267,7 @@ pub(crate) mod tests {
                 assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
             }
             let s = screen(&app_in(View::Live, 1), w, h);
-            let quantum = format!("quantum {} ms", crate::config::DEFAULT_QUANTUM_MS);
+            let quantum = format!("quantum {} ms", crate::deploy::DEFAULT_QUANTUM_MS);
             for want in ["time-sliced", quantum.as_str(), "ts:asr", "ts:tts", "running"] {
                 assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
             }
@@ -315,8 +315,8 @@ pub(crate) mod tests {
                 "[[variant]]\nname = \"v{v:02}-dedicated\"\ngpu = \"h100-80gb\"\ngpus = [{{ regime = \"dedicated\", models = [\"asr\"] }}, {{ regime = \"dedicated\", models = [\"tts\"] }}]\n"
             ));
         }
-        let raw = crate::config::parse_raw(&text, "twelve.toml").expect("valid toml");
-        let mut app = App::new(raw, crate::config::Sources::none("twelve.toml"), 1).expect("valid scenario");
+        let raw = crate::scenario::raw::parse(&text, "twelve.toml").expect("valid toml");
+        let mut app = App::new(raw, crate::scenario::files::Sources::none("twelve.toml"), 1).expect("valid scenario");
         finish_runs(&mut app);
         update(&mut app, Message::GotoView(View::Compare.index()));
         app
@@ -495,12 +495,12 @@ pub(crate) mod tests {
         );
         assert!(matches!(app.plan, PlanState::Done(_)));
         // [slo] sets the starting objectives.
-        let raw = crate::config::parse_raw(
+        let raw = crate::scenario::raw::parse(
             &format!("{}\n[slo]\n\"asr.p95_ms\" = 150\n", crate::tui::update::tests::SMALL),
             "t.toml",
         )
         .expect("parses");
-        let app = App::new(raw, crate::config::Sources::none("t.toml"), 1).expect("valid");
+        let app = App::new(raw, crate::scenario::files::Sources::none("t.toml"), 1).expect("valid");
         assert_eq!(app.slo_ms[0], 150.0);
     }
 
@@ -551,8 +551,13 @@ pub(crate) mod tests {
     #[test]
     #[ignore]
     fn print_all_screens() {
-        let raw = crate::config::parse_raw(crate::config::DEFAULT_SCENARIO, "default").expect("embedded scenario");
-        let mut app = App::new(raw, crate::config::Sources::none(crate::config::DEFAULT_SCENARIO_NAME), 1).expect("valid");
+        let raw = crate::scenario::raw::parse(crate::scenario::files::DEFAULT_SCENARIO, "default").expect("embedded scenario");
+        let mut app = App::new(
+            raw,
+            crate::scenario::files::Sources::none(crate::scenario::files::DEFAULT_SCENARIO_NAME),
+            1,
+        )
+        .expect("valid");
         finish_runs(&mut app);
         for _ in 0..30 {
             update(&mut app, Message::Tick { elapsed_ms: 100 });
@@ -578,8 +583,13 @@ pub(crate) mod tests {
     #[test]
     #[ignore]
     fn tui_capture() {
-        let raw = crate::config::parse_raw(crate::config::DEFAULT_SCENARIO, "default").expect("embedded scenario");
-        let mut app = App::new(raw, crate::config::Sources::none(crate::config::DEFAULT_SCENARIO_NAME), 1).expect("valid");
+        let raw = crate::scenario::raw::parse(crate::scenario::files::DEFAULT_SCENARIO, "default").expect("embedded scenario");
+        let mut app = App::new(
+            raw,
+            crate::scenario::files::Sources::none(crate::scenario::files::DEFAULT_SCENARIO_NAME),
+            1,
+        )
+        .expect("valid");
         finish_runs(&mut app);
         update(&mut app, Message::NextVariant);
         update(&mut app, Message::NextVariant);
@@ -591,7 +601,7 @@ pub(crate) mod tests {
         let s = screen(&app, 100, 30);
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tui-capture.txt");
         std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/docs")).expect("docs dir");
-        crate::config::files::write_atomic(path, &format!("{s}\n")).expect("write capture");
+        crate::scenario::files::write_atomic(path, &format!("{s}\n")).expect("write capture");
         println!("{s}");
     }
 }

@@ -21,7 +21,7 @@ pub fn run_variant(scenario: &Scenario, v: usize, seed: u64) -> Result<VariantRu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::to_json;
+    use crate::out::to_json;
 
     #[test]
     fn worker_run_equals_run_scenario() {

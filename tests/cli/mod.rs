@@ -135,8 +135,8 @@ fn calibrate_on_the_h100_data_writes_a_model_that_loads_and_runs() {
     ]);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     assert!(exists(&out_json), "no output file");
-    let spec = gpuslice::config::files::read_model(std::path::Path::new(&out_json)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(spec.kind, gpuslice::service::ServiceKind::Asr);
+    let spec = gpuslice::scenario::files::read_model(std::path::Path::new(&out_json)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(spec.kind, gpuslice::model::ServiceKind::Asr);
     assert!(spec.ops.contains_key("encode"));
     // Host overheads come from the serving logs (sub-millisecond, measured).
     assert!(spec.dispatch_ms > 0.0 && spec.dispatch_ms < 1.0, "dispatch_ms {}", spec.dispatch_ms);

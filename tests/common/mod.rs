@@ -2,7 +2,7 @@
 //! variant, reading utilisation entries, and `assert_close` for statistical comparisons.
 #![allow(dead_code)] // each test module uses a different subset
 
-use gpuslice::config::files::parse_scenario;
+use gpuslice::scenario::files::parse_scenario;
 use gpuslice::scenario::Scenario;
 use gpuslice::sim::{RunSummary, Simulation};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! every scenario in experiments/ and tests/configs/valid/ parses.
 
 use crate::common::*;
-use gpuslice::config::files::parse_scenario;
+use gpuslice::scenario::files::parse_scenario;
 use std::path::Path;
 
 /// Parse `path` as the CLI does (text, file name for messages, directory for relative paths).
@@ -88,7 +88,7 @@ fn every_experiment_and_valid_fixture_parses() {
     for f in &files {
         let name = f.display().to_string();
         let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("read {name}: {e}"));
-        let raw = gpuslice::config::parse_raw(&text, &name).unwrap_or_else(|e| panic!("{e}"));
+        let raw = gpuslice::scenario::raw::parse(&text, &name).unwrap_or_else(|e| panic!("{e}"));
         if raw.variant.is_empty() {
             // A planning spec: no variants, the planner builds them.
             gpuslice::plan::spec(&raw, &name).unwrap_or_else(|e| panic!("{e}"));
@@ -101,7 +101,7 @@ fn every_experiment_and_valid_fixture_parses() {
 
 #[test]
 fn the_embedded_default_scenario_parses() {
-    let sc = gpuslice::config::files::default_scenario().unwrap_or_else(|e| panic!("{e}"));
+    let sc = gpuslice::scenario::files::default_scenario().unwrap_or_else(|e| panic!("{e}"));
     assert!(!sc.variants.is_empty());
 }
 
@@ -132,7 +132,7 @@ fn fuzz_regressions_finish() {
         let p = path.clone();
         std::thread::spawn(move || {
             let text = String::from_utf8_lossy(&std::fs::read(&p).expect("readable")).into_owned();
-            let out = gpuslice::config::files::parse_scenario(&text, "fuzz.toml", None)
+            let out = gpuslice::scenario::files::parse_scenario(&text, "fuzz.toml", None)
                 .and_then(|sc| gpuslice::sim::run_scenario(&sc, 1))
                 .map(|r| r.len())
                 .map_err(|e| e.to_string());

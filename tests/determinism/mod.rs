@@ -6,12 +6,13 @@
 //! experiments/h100-asr-tts-timesliced.toml.
 
 use crate::common::*;
-use gpuslice::report::{to_json, RunReport};
+use gpuslice::out::table::RunReport;
+use gpuslice::out::to_json;
 use gpuslice::scenario::Scenario;
 use gpuslice::sim::run_scenario;
 
 fn load(rel: &str) -> Scenario {
-    gpuslice::config::files::load_scenario(Some(&repo_file(rel))).unwrap_or_else(|e| panic!("{e}"))
+    gpuslice::scenario::files::load_scenario(Some(&repo_file(rel))).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn report_in_pool(sc: &Scenario, seed: u64, threads: usize) -> String {

@@ -18,9 +18,9 @@ fn readme_accuracy_tables_are_current() {
 
 #[test]
 fn readme_default_study_is_current() {
-    let sc = gpuslice::config::files::default_scenario().expect("default scenario");
+    let sc = gpuslice::scenario::files::default_scenario().expect("default scenario");
     let runs = gpuslice::sim::run_scenario(&sc, 1).expect("runs");
-    let now = gpuslice::report::table(&sc.name, 1, &runs);
+    let now = gpuslice::out::table::table(&sc.name, 1, &runs);
     assert!(
         readme().contains(&now),
         "README default study differs from `cargo run --release -- run`; paste its output there"
@@ -33,7 +33,7 @@ fn readme_scenario_example_is_valid() {
     let text = readme();
     let start = text.find("```toml\nname = \"readme-example\"").expect("README has the example") + "```toml\n".len();
     let end = start + text[start..].find("```").expect("closing fence");
-    let sc = gpuslice::config::files::parse_scenario(&text[start..end], "README.md", None).expect("README example parses");
+    let sc = gpuslice::scenario::files::parse_scenario(&text[start..end], "README.md", None).expect("README example parses");
     let runs = gpuslice::sim::run_scenario(&sc, 1).expect("runs");
     assert_eq!(runs[0].gpus, 5);
     assert!(runs[0].completed > 0 && runs[0].failures.crashes == 1);

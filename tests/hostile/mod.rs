@@ -150,7 +150,7 @@ fn hostile_model_files_are_refused_naming_file_and_field() {
     let listed: Vec<&str> = MODELS.iter().map(|x| x.0).collect();
     assert_eq!(names, listed, "tests/hostile/models/ and the MODELS table differ");
     for (p, (file, needles)) in fs.iter().zip(MODELS) {
-        let e = gpuslice::config::files::read_model(p).expect_err(file).to_string();
+        let e = gpuslice::scenario::files::read_model(p).expect_err(file).to_string();
         assert!(!e.contains('\n'), "{file}: not one line: {e}");
         assert!(e.contains(file), "{file}: does not name the file: {e}");
         for n in *needles {
@@ -184,7 +184,7 @@ fn hostile_traces_are_refused_naming_file_line_and_column() {
     let listed: Vec<&str> = TRACES.iter().map(|x| x.0).collect();
     assert_eq!(names, listed, "tests/hostile/traces/ and the TRACES table differ");
     for (p, (file, needles)) in fs.iter().zip(TRACES) {
-        let e = gpuslice::config::files::read_trace(p).expect_err(file).to_string();
+        let e = gpuslice::scenario::files::read_trace(p).expect_err(file).to_string();
         assert!(!e.contains('\n'), "{file}: not one line: {e}");
         assert!(e.contains(file), "{file}: does not name the file: {e}");
         for n in *needles {

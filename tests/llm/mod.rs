@@ -88,14 +88,14 @@ fn decode_blocks_are_exact() {
 /// dim x bytes), and a cache that runs out preempts (recompute) rather than failing.
 #[test]
 fn kv_cache_is_sized_from_memory_and_preempts() {
-    let m = gpuslice::config::builtin_model("h100/llm").expect("built-in").expect("parses");
+    let m = gpuslice::model::builtin("h100/llm").expect("built-in").expect("parses");
     let l = m.llm.as_ref().expect("llm");
     assert_eq!(
         l.kv_bytes_per_token(),
         2.0 * 32.0 * 8.0 * 128.0 * 2.0,
         "Llama-3.1-8B: 128 KiB per token"
     );
-    let tokens = gpuslice::sim::placement::kv_capacity_tokens(l, &m, 20.0);
+    let tokens = gpuslice::deploy::placement::kv_capacity_tokens(l, &m, 20.0);
     let want = ((20.0 - m.memory.weights_gib - l.activation_reserve_gib) * (1u64 << 30) as f64 / 131072.0).floor() as u64;
     assert_eq!(tokens, want);
     let sc = parse(&scenario("chunked", HEAVY, "memory_gib = 20\nmax_batch = 64"));
@@ -135,8 +135,8 @@ fn policies_order_ttft_as_their_mechanisms_say() {
 #[test]
 fn catalog_prints_kv_capacity_by_the_formula() {
     let text = gpuslice::cli::kv_text("h100/llm", None).expect("prints");
-    let m = gpuslice::config::builtin_model("h100/llm").expect("built-in").expect("parses");
-    let cat = gpuslice::catalog::Catalog::builtin();
+    let m = gpuslice::model::builtin("h100/llm").expect("built-in").expect("parses");
+    let cat = gpuslice::gpu::Catalog::builtin();
     for (gpu, device, memory_gib) in [
         ("h100-80gb", "whole", cat.gpu("h100-80gb").expect("h100").memory_gib),
         ("a100-40gb", "whole", 40.0),

@@ -4,7 +4,7 @@
 //! their stated bound of the exact ones.
 
 use crate::common::*;
-use gpuslice::report::to_json;
+use gpuslice::out::to_json;
 use gpuslice::sim::Simulation;
 
 /// Report of variant `v`, with or without records kept, and the slots it allocated.
@@ -29,7 +29,7 @@ fn same_with_and_without_reuse(sc: &gpuslice::scenario::Scenario, seed: u64) {
 
 #[test]
 fn reuse_changes_nothing_with_traces_pipelines_timeouts_and_faults() {
-    let sc = gpuslice::config::files::load_scenario(Some(&repo_file("tests/configs/valid/features.toml"))).expect("features");
+    let sc = gpuslice::scenario::files::load_scenario(Some(&repo_file("tests/configs/valid/features.toml"))).expect("features");
     for seed in [1, 2, 3] {
         same_with_and_without_reuse(&sc, seed);
     }
@@ -39,7 +39,7 @@ fn reuse_changes_nothing_with_traces_pipelines_timeouts_and_faults() {
 /// call; a crash drops both.
 #[test]
 fn reuse_changes_nothing_in_voice_sessions() {
-    let sc = gpuslice::config::files::load_scenario(Some(&repo_file("tests/configs/valid/voice.toml"))).expect("voice");
+    let sc = gpuslice::scenario::files::load_scenario(Some(&repo_file("tests/configs/valid/voice.toml"))).expect("voice");
     for seed in [1, 2] {
         same_with_and_without_reuse(&sc, seed);
     }
@@ -142,7 +142,7 @@ gpus = [{{ regime = "dedicated", models = ["asr"] }}]
 
 #[test]
 fn records_must_be_asked_for_before_the_run() {
-    let sc = gpuslice::config::files::load_scenario(Some(&repo_file("tests/configs/valid/small.toml"))).expect("small");
+    let sc = gpuslice::scenario::files::load_scenario(Some(&repo_file("tests/configs/valid/small.toml"))).expect("small");
     let mut sim = Simulation::new(&sc, 0, 1).expect("builds");
     assert!(sim.request_records().is_err(), "not kept: an error, not a partial list");
     assert!(sim.model_latencies(0).is_err());
@@ -153,7 +153,7 @@ fn records_must_be_asked_for_before_the_run() {
 /// The run's percentiles are the sketch's, within its relative bound of the exact type-7 ones.
 #[test]
 fn reported_percentiles_are_within_the_sketch_bound_of_the_exact_ones() {
-    let sc = gpuslice::config::files::load_scenario(Some(&repo_file("tests/configs/valid/small.toml"))).expect("small");
+    let sc = gpuslice::scenario::files::load_scenario(Some(&repo_file("tests/configs/valid/small.toml"))).expect("small");
     for v in 0..sc.variants.len() {
         let (r, mut lat) = run_with_latencies(&sc, v, 1, 0);
         let exact = gpuslice::metrics::summarize(&mut lat);

@@ -4,8 +4,8 @@
 //! not depend on the thread count.
 
 use crate::common::*;
-use gpuslice::config::files::read_scenario;
 use gpuslice::plan::{plan, PlanResult};
+use gpuslice::scenario::files::read_scenario;
 
 fn plan_file(path: &str) -> PlanResult {
     let (raw, src) = read_scenario(path).expect("spec reads");
@@ -143,25 +143,29 @@ seeds = 2
     let r1 = one.install(|| plan(&raw, &src, &|_, _| {}).expect("plans"));
     let r = plan(&raw, &src, &|_, _| {}).expect("plans");
     assert_eq!(
-        gpuslice::report::to_json(&r1),
-        gpuslice::report::to_json(&r),
+        gpuslice::out::to_json(&r1),
+        gpuslice::out::to_json(&r),
         "thread count changed the plan"
     );
     let best = r.best.as_ref().expect("a plan");
     assert!(r.per_regime.contains_key("mig") && r.per_regime.contains_key("time-sliced"));
     // Every MIG layout of every candidate places on the GPU.
-    let gpu = gpuslice::catalog::Catalog::builtin().gpu("a100-80gb").expect("a100").clone();
+    let gpu = gpuslice::gpu::Catalog::builtin().gpu("a100-80gb").expect("a100").clone();
     for c in &r.candidates {
         for g in c.placement.iter().filter_map(|g| g.layout.as_deref()) {
-            assert!(gpuslice::catalog::place_layout(&gpu, g).is_ok(), "{}: invalid layout {g}", c.name);
+            assert!(gpuslice::gpu::place_layout(&gpu, g).is_ok(), "{}: invalid layout {g}", c.name);
         }
     }
     // The emitted scenario reproduces the plan: every seed meets every SLO, and the worst
     // value over the seeds is what the plan reported.
     let out = d.join("best.toml");
-    std::fs::write(&out, gpuslice::export::emitted_scenario(&raw, &spec, &out, best).expect("emits")).expect("writes");
+    std::fs::write(
+        &out,
+        gpuslice::out::export::emitted_scenario(&raw, &spec, &out, best).expect("emits"),
+    )
+    .expect("writes");
     let (raw2, src2) = read_scenario(&out).expect("emitted scenario reads");
-    let sc = gpuslice::config::from_raw(&raw2, &src2).expect("emitted scenario is valid");
+    let sc = gpuslice::scenario::resolve::from_raw(&raw2, &src2).expect("emitted scenario is valid");
     assert_eq!(sc.variants.len(), 1);
     let runs: Vec<_> = (1..=2).map(|seed| run(&sc, 0, seed)).collect();
     for run in &runs {
@@ -175,7 +179,7 @@ seeds = 2
     // Kubernetes files: each parses as YAML; each model gets a Deployment requesting a GPU or
     // the MIG profile the plan gave it.
     let dir = d.join("k8s");
-    let files = gpuslice::export::write_k8s(&dir, &raw.name, best).expect("k8s files");
+    let files = gpuslice::out::export::write_k8s(&dir, &raw.name, best).expect("k8s files");
     for f in &files {
         let text = std::fs::read_to_string(f).expect("written");
         if f.ends_with(".yaml") {

@@ -2,10 +2,10 @@
 //! (traces/h200/sms), its leave-one-out errors, and MPS clients sharing one GPU.
 
 use crate::common::*;
-use gpuslice::catalog::Catalog;
-use gpuslice::config::builtin_model;
-use gpuslice::profile::{compare, ProfileRow};
-use gpuslice::service::{DeviceShare, ServiceKind};
+use gpuslice::gpu::Catalog;
+use gpuslice::model::builtin;
+use gpuslice::model::profile::{compare, ProfileRow};
+use gpuslice::model::{DeviceShare, ServiceKind};
 
 /// Rows of a measured gpubench profile CSV.
 fn measured(path: &str, kind: ServiceKind) -> Vec<ProfileRow> {
@@ -47,7 +47,7 @@ fn sm_restricted_profiles_are_predicted_within_10_percent_median() {
     let h200 = cat.gpu("h200-141gb").expect("h200");
     let h100 = cat.gpu("h100-80gb").expect("h100");
     for (name, kind) in [("asr", ServiceKind::Asr), ("tts", ServiceKind::Tts), ("llm", ServiceKind::Llm)] {
-        let m = builtin_model(&format!("h100/{name}")).expect("built-in").expect("parses");
+        let m = builtin(&format!("h100/{name}")).expect("built-in").expect("parses");
         let mut all: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
         for (dir, sms) in [
             ("full", 132),
@@ -95,7 +95,7 @@ fn sm_restricted_profiles_are_predicted_within_10_percent_median() {
 #[test]
 fn leave_one_out_errors_of_the_scaling_fit_are_within_the_targets() {
     for name in ["asr", "tts", "llm"] {
-        let m = builtin_model(&format!("h100/{name}")).expect("built-in").expect("parses");
+        let m = builtin(&format!("h100/{name}")).expect("built-in").expect("parses");
         let fit = &m.calibration["scaling"]["fit"];
         let rows = fit["by_device"].as_array().expect("by_device");
         assert!(!rows.is_empty());
@@ -163,7 +163,7 @@ gpus = [{gpus}]
     let one = two / 2.0;
     // Saturated calls are full batches of 16 x 10 s: one GPU's SMs complete at most
     // 16 / (compute part of that call) requests per second.
-    let m = builtin_model("h100/asr").expect("built-in").expect("parses");
+    let m = builtin("h100/asr").expect("built-in").expect("parses");
     let t = m.op("encode");
     let (l, _) = t.grid_ms(16.0, 10.0);
     let (_, compute) = t.fractions(16.0, 10.0);

@@ -395,9 +395,9 @@ fn check_ci_yaml(name: &str, yaml: &str) -> (Vec<yaml_rust2::Yaml>, Vec<Vec<Stri
     let docs = yaml_rust2::YamlLoader::load_from_str(yaml).unwrap_or_else(|e| panic!("{name} is not YAML: {e}"));
     let mut all = Vec::new();
     docs.iter().for_each(|d| strings(d, &mut all));
-    let (raw, _) = gpuslice::config::files::read_scenario(&repo_file(SPEC)).expect("example spec");
+    let (raw, _) = gpuslice::scenario::files::read_scenario(&repo_file(SPEC)).expect("example spec");
     let plan = gpuslice::sweep::plan(&raw, SPEC).expect("plan");
-    let scs = gpuslice::sweep::resolve(&plan, &gpuslice::config::Sources::none(SPEC)).expect("valid");
+    let scs = gpuslice::sweep::resolve(&plan, &gpuslice::scenario::files::Sources::none(SPEC)).expect("valid");
     let layout = gpuslice::sweep::Layout::new(&plan, gpuslice::sweep::metric_columns(&scs).expect("columns")).expect("layout");
     let mut commands = Vec::new();
     for s in all {

@@ -122,9 +122,12 @@ fn genai_perf_fit_reproduces_its_measurements() {
             }
         })
         .collect();
-    let runs: Vec<_> = files.iter().map(|f| gpuslice::input::read_load_run(f).expect(f)).collect();
+    let runs: Vec<_> = files
+        .iter()
+        .map(|f| gpuslice::validate::measured::read_load_run(f).expect(f))
+        .collect();
     assert_eq!(runs[2].concurrency, 25.0, "CSV: concurrency from the folder name");
-    let spec = gpuslice::input::calibrate_load_runs(&files, "h100-80gb", Some(70.0), None, 8192).expect("fits");
+    let spec = gpuslice::validate::measured::calibrate_load_runs(&files, "h100-80gb", Some(70.0), None, 8192).expect("fits");
     let dir = TempDir::new("genai");
     let model = dir.write("llm.json", &serde_json::to_string(&spec).expect("json"));
     for r in &runs {
@@ -148,7 +151,7 @@ fn genai_perf_inputs_it_cannot_use_are_refused() {
     let one = vec![format!(
         "{fx}/llama-3.1-8b-h100-openai-chat-concurrency1/profile_export_genai_perf.json"
     )];
-    let e = gpuslice::input::calibrate_load_runs(&one, "h100-80gb", None, None, 8192)
+    let e = gpuslice::validate::measured::calibrate_load_runs(&one, "h100-80gb", None, None, 8192)
         .expect_err("one run")
         .to_string();
     assert!(e.contains("two or more concurrencies"), "{e}");
@@ -157,13 +160,17 @@ fn genai_perf_inputs_it_cannot_use_are_refused() {
         "profile_export_genai_perf.json",
         r#"{"request_throughput": {"avg": 1.0}, "input_config": {"concurrency": 2}}"#,
     );
-    let e = gpuslice::input::read_load_run(&bad).expect_err("missing metrics").to_string();
+    let e = gpuslice::validate::measured::read_load_run(&bad)
+        .expect_err("missing metrics")
+        .to_string();
     assert!(e.contains("input_sequence_length.avg"), "{e}");
     let neg = dir.write(
         "neg-concurrency3.json",
         r#"{"request_throughput":{"avg":1},"time_to_first_token":{"p50":-5},"inter_token_latency":{"avg":4},"input_sequence_length":{"avg":10},"output_sequence_length":{"avg":10}}"#,
     );
-    let e = gpuslice::input::read_load_run(&neg).expect_err("negative ttft").to_string();
+    let e = gpuslice::validate::measured::read_load_run(&neg)
+        .expect_err("negative ttft")
+        .to_string();
     assert!(e.contains("time_to_first_token.p50"), "{e}");
 }
 

@@ -10,12 +10,12 @@
 //! * bad settings are refused with the field named.
 
 use crate::common::*;
-use gpuslice::service::{ModelSpec, Slowdown};
+use gpuslice::model::{ModelSpec, Slowdown};
 use gpuslice::sim::{RequestRecord, Simulation};
 use gpuslice::time::{from_ms, from_secs, SimTime};
 
 fn builtin(name: &str) -> ModelSpec {
-    gpuslice::config::builtin_model(name).expect("built-in").expect("parses")
+    gpuslice::model::builtin(name).expect("built-in").expect("parses")
 }
 
 /// Every request of variant `v` (creation order), run with frame and decode blocks on or off.
@@ -510,7 +510,7 @@ fn turns_per_second_is_users_over_the_mean_cycle() {
 
 #[test]
 fn the_default_study_completes_fewer_turns_than_speech_allows() {
-    let sc = gpuslice::config::files::default_scenario().expect("default");
+    let sc = gpuslice::scenario::files::default_scenario().expect("default");
     let runs = gpuslice::sim::run_scenario(&sc, 1).expect("runs");
     // 50 users who each speak ~5 s and think 1 s per turn cannot exceed 50 / 6 turns/s.
     for r in &runs {

@@ -27,7 +27,7 @@ fn first_audio_p95(s: &RunSummary) -> Option<f64> {
 
 /// True when any variant's pipelines speak (the first-audio chart and column are shown).
 fn has_audio(app: &App) -> bool {
-    let speaks = |m: &usize| app.scenario.models[*m].kind == crate::service::ServiceKind::Tts;
+    let speaks = |m: &usize| app.scenario.models[*m].kind == crate::model::ServiceKind::Tts;
     app.scenario
         .workloads
         .iter()

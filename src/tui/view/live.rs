@@ -146,7 +146,7 @@ fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
                 lines.push(Line::from(t));
             }
             Regime::Mig { .. } => {
-                let instances: Vec<crate::catalog::PlacedInstance> = devs.iter().filter_map(|d| d.instance.clone()).collect();
+                let instances: Vec<crate::gpu::PlacedInstance> = devs.iter().filter_map(|d| d.instance.clone()).collect();
                 let instances = &instances;
                 lines.push(Line::from(head));
                 let mut map = vec![Span::raw("          memory ")];
@@ -210,7 +210,7 @@ fn render_gpus(app: &App, (lines, sel): (Vec<Line<'static>>, (usize, usize)), ar
 }
 
 /// The `n` memory slots or compute slices as coloured instance letters (`·` free).
-fn slots(instances: &[crate::catalog::PlacedInstance], n: u32, memory: bool) -> Vec<Span<'static>> {
+fn slots(instances: &[crate::gpu::PlacedInstance], n: u32, memory: bool) -> Vec<Span<'static>> {
     let mut out = Vec::new();
     for s in 0..n {
         let owner = instances.iter().position(|p| {

@@ -1,26 +1,12 @@
 //! Load generators: arrival processes, request-size distributions and trace rows.
 //!
-//! Each stochastic source owns its own RNG stream (see [`stream_rng`]) so that changing one
+//! Each stochastic source owns its own RNG stream (see [`crate::rng::stream_rng`]) so that changing one
 //! source (a rate, a distribution) does not shift the random numbers another source draws.
 
+use crate::rng::SimRng;
 use crate::time::{from_secs, SimTime};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_distr::{Distribution, Exp, Gamma, LogNormal};
-
-/// The RNG type. `StdRng`'s algorithm may change between `rand` releases; `Cargo.lock` pins it
-/// and the determinism tests notice a change.
-pub type SimRng = StdRng;
-
-/// An independent stream for `(seed, source, purpose)`, mixed with SplitMix64 so that nearby
-/// seeds give unrelated streams.
-pub fn stream_rng(seed: u64, source: u64, purpose: u64) -> SimRng {
-    let mut z = seed ^ source.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose.wrapping_mul(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    SimRng::seed_from_u64(z)
-}
 
 /// Open-loop arrival process.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,6 +204,7 @@ pub struct Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::stream_rng;
     use crate::time::SEC;
 
     #[test]

@@ -6,87 +6,25 @@
 //!   [`Sources`]. Nothing else in the crate reads a scenario's inputs.
 //! * Stage 2, [`from_raw`]: a pure function of the raw scenario and its sources, split into
 //!   `resolve_*` steps. Every value is range-checked once and converted to simulator units
-//!   once, here; then each variant is placed ([`crate::sim::placement::place`]) so that memory,
+//!   once, here; then each variant is placed ([`crate::deploy::placement::place`]) so that memory,
 //!   MIG and device limits are checked before anything runs.
 //!
 //! Every error names the file, the field (as a path such as `variant[1].gpus[0].layout`) and the
 //! offending value.
 
-pub mod files;
-pub mod raw;
-
-pub use files::Sources;
-pub use raw::*;
-
-use crate::catalog::{parse_layout, Catalog, GpuSpec};
+use super::files::Sources;
+use super::raw::*;
 use crate::error::{Error, Result};
+use crate::gpu::{parse_layout, Catalog, GpuSpec};
+use crate::model::{ModelSpec, ServiceKind};
+use crate::scenario::workload::{Arrivals, SizeDist, TraceSize};
 use crate::scenario::*;
-use crate::service::{ModelSpec, ServiceKind};
 use crate::time::SimTime;
-use crate::workload::{Arrivals, SizeDist, TraceSize};
 use std::collections::BTreeMap;
 
-/// Built-in calibrated models, compiled in so that a bare binary can run the default scenario.
-pub const BUILTIN_MODELS: &[(&str, &str)] = &[
-    ("h100/asr", include_str!("../models/h100/asr.json")),
-    ("h100/tts", include_str!("../models/h100/tts.json")),
-    ("h100/llm", include_str!("../models/h100/llm.json")),
-];
+use super::limits::*;
 
-/// The embedded default scenario (the A100 voice consolidation study).
-pub const DEFAULT_SCENARIO: &str = include_str!("../experiments/a100-voice-consolidation.toml");
-/// Name used for the embedded scenario in messages.
-pub const DEFAULT_SCENARIO_NAME: &str = "experiments/a100-voice-consolidation.toml (embedded)";
-
-/// Default time slice [ms]: measured with two contexts that always have work on an H200 (driver
-/// 580.159.04, default policy): every slice held 2107 us of work (traces/h200/analysis_ts.txt,
-/// section 2).
-pub const DEFAULT_QUANTUM_MS: f64 = 2.1;
-/// Default context-switch cost [us]: two contexts of full-GPU matrix products alternate every
-/// 2302 us, i.e. the slice plus 195 us per switch (traces/h200/analysis_ts.txt, section 7; spin
-/// kernels, which lose no preempted work, show 139 us).
-pub const DEFAULT_SWITCH_US: f64 = 200.0;
-/// Shortest time slice accepted [ms]: below ~50 us a slice is shorter than a context switch on
-/// any GPU, and the event count grows as 1/quantum.
-pub const MIN_QUANTUM_MS: f64 = 0.05;
-
-/// Bounds on everything that sizes work or memory (README "Limits"). Each is far above any real
-/// deployment and far below what would exhaust a workstation.
-pub mod limits {
-    /// Largest value any time or quantity in a scenario may take: 1e9 s still fits the
-    /// nanosecond clock (u64 holds 1.8e10 s) with room to add.
-    pub const MAX_VALUE: f64 = 1e9;
-    /// Most requests a scenario may be expected to simulate: summed over its workloads, times
-    /// its variants (each variant simulates every workload), a streaming ASR's chunk calls
-    /// counted as requests. The simulator does about 3 million requests a second on one core
-    /// (dedicated ASR), so 1e7 is a few seconds; an overloaded run holds every request that
-    /// waits (about 160 bytes each, in slabs that double as they grow), so 1e7 also stays
-    /// under 3 GB.
-    pub const MAX_REQUESTS: f64 = 1e7;
-    /// Most closed-loop users of one workload.
-    pub const MAX_USERS: u32 = 1_000_000;
-    /// Most GPUs in one variant (each GPU is a device and a server of the simulation).
-    pub const MAX_GPUS: u32 = 4096;
-    /// Most variants, workloads or models in one scenario.
-    pub const MAX_ENTRIES: usize = 1000;
-    /// Most stages of a pipeline.
-    pub const MAX_STAGES: usize = 16;
-    /// Most faults one variant may be expected to suffer (each fails and restarts servers).
-    pub const MAX_FAULTS: f64 = 1e6;
-    /// Largest coefficient of variation of gamma gaps: beyond it the shape parameter 1/cv^2 is
-    /// below 1e-4 and the gaps are numerically all zero or astronomically long.
-    pub const MAX_CV: f64 = 100.0;
-    pub use crate::service::MAX_BATCH;
-    /// Longest LLM context [tokens].
-    pub const MAX_CONTEXT_TOKENS: u32 = 10_000_000;
-    /// Most time slices a scenario may need: (duration_s + drain_s) / quantum_ms summed over
-    /// the time-sliced GPUs of every variant (the engine's cost grows with the slices of a
-    /// contended GPU: 2e10 took 40 s). 1e9 is 2.1e6 GPU-seconds at the default 2.1 ms slice.
-    pub const MAX_SLICES: f64 = 1e9;
-}
-use limits::*;
-
-pub use crate::error::num;
+use crate::error::num;
 
 /// Range checks and unit conversions, each in exactly one place, with errors that name the file
 /// and the field.
@@ -149,19 +87,6 @@ impl Check<'_> {
     }
 }
 
-/// Parse TOML text into a raw scenario (stage 1 only).
-pub fn parse_raw(text: &str, file: &str) -> Result<RawScenario> {
-    toml::from_str(text).map_err(|e| Error::input(file, "", crate::catalog::one_line(&e.to_string())))
-}
-
-/// The built-in model `from`, if it is one.
-pub fn builtin_model(from: &str) -> Option<Result<ModelSpec>> {
-    BUILTIN_MODELS
-        .iter()
-        .find(|(n, _)| *n == from)
-        .map(|(n, text)| files::parse_model(text, &format!("models/{n}.json")))
-}
-
 /// Stage 2: check and resolve a raw scenario against its sources. Pure: no file is read.
 pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
     let c = Check { file: &src.file };
@@ -212,7 +137,13 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
         }
     }
     let slo = resolve_slo(&c, &raw.slo, &models, &workloads)?;
-    let scenario = Scenario {
+    let mut variants = variants;
+    for (vi, v) in variants.iter_mut().enumerate() {
+        v.placement = crate::deploy::placement::place(&models, &v.name, &v.gpu, &v.gpus).map_err(|e| e.in_file(&src.file))?;
+        check_faults(&c, vi, v, &models)?;
+        check_served(&c, vi, v, &models, &workloads)?;
+    }
+    Ok(Scenario {
         name: raw.name.clone(),
         description: raw.description.clone(),
         duration,
@@ -222,13 +153,7 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
         workloads,
         variants,
         slo,
-    };
-    for (vi, v) in scenario.variants.iter().enumerate() {
-        let placement = crate::sim::placement::place(&scenario, vi).map_err(|e| e.in_file(&src.file))?;
-        check_faults(&c, vi, v, &scenario, &placement)?;
-        check_served(&c, vi, &scenario, &placement)?;
-    }
-    Ok(scenario)
+    })
 }
 
 /// A resolved workload with the requests it is expected to generate per variant, and the field
@@ -309,8 +234,8 @@ fn resolve_models(raw: &RawScenario, src: &Sources, c: &Check) -> Result<Vec<Mod
         let f = format!("models.{name}");
         let mut spec = match src.models.get(&m.from) {
             Some(s) => s.clone(),
-            None => builtin_model(&m.from).unwrap_or_else(|| {
-                let names: Vec<&str> = BUILTIN_MODELS.iter().map(|x| x.0).collect();
+            None => crate::model::builtin(&m.from).unwrap_or_else(|| {
+                let names: Vec<&str> = crate::model::BUILTIN_MODELS.iter().map(|x| x.0).collect();
                 Err(c.err(
                     format!("{f}.from"),
                     format!(
@@ -843,6 +768,7 @@ fn resolve_variant(
         balancer: v.balancer.unwrap_or_default(),
         gpus,
         faults,
+        placement: Placement::default(),
     })
 }
 
@@ -882,11 +808,16 @@ fn resolve_gpu(
             all_present()?;
             let q = c.within(
                 &format!("{gf}.quantum_ms"),
-                quantum_ms.unwrap_or(DEFAULT_QUANTUM_MS),
-                MIN_QUANTUM_MS,
+                quantum_ms.unwrap_or(crate::deploy::DEFAULT_QUANTUM_MS),
+                crate::deploy::MIN_QUANTUM_MS,
                 1e4,
             )?;
-            let s = c.within(&format!("{gf}.switch_us"), switch_us.unwrap_or(DEFAULT_SWITCH_US), 0.0, 1e6)?;
+            let s = c.within(
+                &format!("{gf}.switch_us"),
+                switch_us.unwrap_or(crate::deploy::DEFAULT_SWITCH_US),
+                0.0,
+                1e6,
+            )?;
             Regime::TimeSliced {
                 quantum: crate::time::from_ms(q),
                 switch_cost: crate::time::from_ms(s / 1e3),
@@ -894,7 +825,7 @@ fn resolve_gpu(
         }
         RawGpu::Mig { layout, .. } => {
             let profiles = parse_layout(gpu, layout).map_err(|e| c.err(format!("{gf}.layout"), e.to_string()))?;
-            crate::catalog::place_profiles(gpu, &profiles).map_err(|e| c.err(format!("{gf}.layout"), e.to_string()))?;
+            crate::gpu::place_profiles(gpu, &profiles).map_err(|e| c.err(format!("{gf}.layout"), e.to_string()))?;
             if profiles.len() != n {
                 return Err(c.err(
                     format!("{gf}.models"),
@@ -980,10 +911,10 @@ fn check_slices(c: &Check, variants: &[Variant], horizon: SimTime) -> Result<()>
 }
 
 /// A fault must hit a server that exists in the variant.
-fn check_faults(c: &Check, vi: usize, v: &Variant, sc: &Scenario, p: &crate::sim::placement::Placement) -> Result<()> {
+fn check_faults(c: &Check, vi: usize, v: &Variant, models: &[ModelSpec]) -> Result<()> {
     for (k, fault) in v.faults.iter().enumerate() {
-        let n = p.replicas(fault.model).len();
-        let name = &sc.models[fault.model].name;
+        let n = v.placement.replicas(fault.model).len();
+        let name = &models[fault.model].name;
         if n == 0 {
             return Err(c.err(
                 format!("variant[{vi}].faults[{k}].model"),
@@ -1006,16 +937,15 @@ fn check_faults(c: &Check, vi: usize, v: &Variant, sc: &Scenario, p: &crate::sim
 }
 
 /// Every model a workload sends requests to must run somewhere in every variant.
-fn check_served(c: &Check, vi: usize, sc: &Scenario, p: &crate::sim::placement::Placement) -> Result<()> {
-    let v = &sc.variants[vi];
-    for (i, w) in sc.workloads.iter().enumerate() {
+fn check_served(c: &Check, vi: usize, v: &Variant, models: &[ModelSpec], workloads: &[Workload]) -> Result<()> {
+    for (i, w) in workloads.iter().enumerate() {
         for m in w.target.stages() {
-            if p.replicas(m).is_empty() {
+            if v.placement.replicas(m).is_empty() {
                 return Err(c.err(
                     format!("variant[{vi}].gpus"),
                     format!(
                         "variant '{}': workload {i} ('{}') sends requests to model '{}', which no GPU of the variant runs",
-                        v.name, w.name, sc.models[m].name
+                        v.name, w.name, models[m].name
                     ),
                 ));
             }

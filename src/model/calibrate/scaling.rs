@@ -1,4 +1,4 @@
-//! Fitting the device scaling model ([`crate::service::scaling`]) from measurements of the same
+//! Fitting the device scaling model ([`crate::model::scaling`]) from measurements of the same
 //! calls on several device shares: the reference GPU and GPUs restricted to fewer SMs (CUDA green
 //! contexts) or with another memory system.
 //!
@@ -13,8 +13,8 @@
 //! cell in (log batch, log size).
 
 use super::median;
-use crate::catalog::GpuSpec;
-use crate::service::{DeviceShare, OpTable, Scaling, Slowdown};
+use crate::gpu::GpuSpec;
+use crate::model::{DeviceShare, OpTable, Scaling, Slowdown};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -339,7 +339,7 @@ pub fn reference_cells(op: &str, parts: &BTreeMap<CellKey, [f64; 3]>) -> Vec<(f6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::gpu::Catalog;
 
     #[test]
     fn nnls_recovers_non_negative_parts() {

@@ -75,8 +75,8 @@
 //! stays a string for Go's YAML 1.1 readers), fixed tokens (`v1`, `all`, booleans, counts) plain as
 //! in NVIDIA's examples.
 
-use crate::catalog::{place_layout, Catalog, GpuSpec, MigProfile};
 use crate::error::{Error, Result};
+use crate::gpu::{place_layout, Catalog, GpuSpec, MigProfile};
 
 /// GPUs per node when the caller does not say: DGX/HGX A100, H100 and H200 nodes carry 8.
 pub const DEFAULT_GPUS_PER_NODE: u32 = 8;

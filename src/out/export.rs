@@ -1,11 +1,11 @@
 //! What a plan exports: the scenario of the chosen candidate and its Kubernetes files, for
 //! `gpuslice plan --emit-scenario/--emit-k8s` and the TUI's Plan view alike.
 
-use crate::config::files::write_atomic;
-use crate::config::raw::RawScenario;
 use crate::error::{Error, Result};
-use crate::k8s::{K8sDeployment, K8sGpu};
+use crate::out::k8s::{K8sDeployment, K8sGpu};
 use crate::plan::Candidate;
+use crate::scenario::files::write_atomic;
+use crate::scenario::raw::RawScenario;
 use std::path::Path;
 
 /// The best candidate as a scenario `gpuslice run` accepts: the spec's models, workloads and
@@ -34,7 +34,7 @@ pub fn emitted_scenario(raw: &RawScenario, spec_path: &str, out_path: &str, best
             std::fs::canonicalize(from_dir.join(path)).map_or_else(|_| p.to_string(), |a| a.display().to_string())
         };
         for m in sc.models.values_mut() {
-            if crate::config::builtin_model(&m.from).is_none() {
+            if crate::model::builtin(&m.from).is_none() {
                 m.from = abs(&m.from);
             }
         }
@@ -92,12 +92,12 @@ pub fn k8s_deployment(name: &str, best: &Candidate) -> K8sDeployment {
 
 /// Write the Kubernetes files of a candidate into `dir` (created if missing).
 pub fn write_k8s(dir: &str, name: &str, best: &Candidate) -> Result<Vec<String>> {
-    write_k8s_files(dir, &crate::k8s::emit(&k8s_deployment(name, best))?)
+    write_k8s_files(dir, &crate::out::k8s::emit(&k8s_deployment(name, best))?)
 }
 
 /// Write emitted Kubernetes files into `dir` (created if missing), each whole or not at all;
 /// returns their paths.
-pub fn write_k8s_files(dir: &str, files: &[crate::k8s::K8sFile]) -> Result<Vec<String>> {
+pub fn write_k8s_files(dir: &str, files: &[crate::out::k8s::K8sFile]) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut written = Vec::new();
     for f in files {

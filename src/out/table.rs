@@ -1,4 +1,4 @@
-//! Reports: the JSON document and the side-by-side table of `gpuslice run`.
+//! The side-by-side table of `gpuslice run`, and its JSON document.
 
 use crate::sim::RunSummary;
 use serde::Serialize;
@@ -12,13 +12,6 @@ pub struct RunReport<'a> {
     pub seed: u64,
     /// One entry per variant, in file order.
     pub variants: &'a [RunSummary],
-}
-
-/// Serialise a report as one pretty JSON document with a trailing newline.
-pub fn to_json<T: Serialize>(r: &T) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    s.push('\n');
-    s
 }
 
 fn fmt_ms(v: f64) -> String {
@@ -256,7 +249,7 @@ size = { dist = "fixed", value = 5.0 }
                 "[[variant]]\nname = \"dedicated-h100-replica-{v:02}\"\ngpu = \"h100-80gb\"\ngpus = [{{ regime = \"dedicated\", models = [\"asr\"] }}]\n"
             ));
         }
-        let sc = crate::config::files::parse_scenario(&text, "many.toml", None).expect("valid");
+        let sc = crate::scenario::files::parse_scenario(&text, "many.toml", None).expect("valid");
         crate::sim::run_scenario(&sc, 1).expect("runs")
     }
 
@@ -297,7 +290,7 @@ size = { dist = "fixed", value = 5.0 }
         let t = table("many", 1, &runs);
         assert!(!t.contains("\n\n"), "{t}");
         // The default study stays in one block of at most 120 characters.
-        let sc = crate::config::files::default_scenario().expect("default scenario");
+        let sc = crate::scenario::files::default_scenario().expect("default scenario");
         let t = table(&sc.name, 1, &crate::sim::run_scenario(&sc, 1).expect("runs"));
         assert!(!t.contains("\n\n"), "{t}");
         assert!(t.lines().all(|l| l.chars().count() <= 120), "{t}");

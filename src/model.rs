@@ -14,6 +14,8 @@
 //!   memory parts, which [`scaling`] scales to a device share (fewer SMs, other bandwidth, clock
 //!   or GPU generation).
 
+pub mod calibrate;
+pub mod profile;
 pub mod scaling;
 
 pub use scaling::{DeviceShare, Scaling, Slowdown};
@@ -423,6 +425,18 @@ fn is_default_first_chunk(n: &u32) -> bool {
 pub const DEFAULT_FRAMES_PER_S: f64 = 21.5;
 
 impl ModelSpec {
+    /// Parse and check a model JSON text; `name` is the file for messages.
+    pub fn parse(text: &str, name: &str) -> crate::error::Result<ModelSpec> {
+        let m: ModelSpec = serde_json::from_str(text).map_err(|e| {
+            // A syntax error (garbage, an empty file, a NaN literal JSON does not have) says so; a
+            // wrong field or type is serde's own message, which names it.
+            let what = if e.is_syntax() || e.is_eof() { "not valid JSON: " } else { "" };
+            crate::error::Error::input(name, "", format!("{what}{e}"))
+        })?;
+        m.validate(name)?;
+        Ok(m)
+    }
+
     /// The fastest call the model's first op can make on its reference GPU [ms]: the smallest
     /// latency in its table (work estimates for the limits).
     pub fn min_call_ms(&self) -> f64 {
@@ -777,6 +791,21 @@ pub enum TtsPolicy {
     InFlight,
 }
 
+/// Built-in calibrated models, compiled in so that a bare binary can run the default scenario.
+pub const BUILTIN_MODELS: &[(&str, &str)] = &[
+    ("h100/asr", include_str!("../models/h100/asr.json")),
+    ("h100/tts", include_str!("../models/h100/tts.json")),
+    ("h100/llm", include_str!("../models/h100/llm.json")),
+];
+
+/// The built-in model `from`, if it is one.
+pub fn builtin(from: &str) -> Option<crate::error::Result<ModelSpec>> {
+    BUILTIN_MODELS
+        .iter()
+        .find(|(n, _)| *n == from)
+        .map(|(n, text)| ModelSpec::parse(text, &format!("models/{n}.json")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -837,7 +866,7 @@ mod tests {
     }
 
     fn h100_tts() -> ModelSpec {
-        crate::config::builtin_model("h100/tts").expect("built-in").expect("parses")
+        crate::model::builtin("h100/tts").expect("built-in").expect("parses")
     }
 
     #[test]

@@ -1,22 +1,22 @@
 //! `gpuslice bench`: engine throughput, scenario run time and sweep throughput, measured with the
 //! wall clock (the only place outside the TUI and the sweep's progress report that reads it).
 
-use crate::engine::EventQueue;
 use crate::error::{Error, Result};
+use crate::sim::engine::EventQueue;
 use serde::Serialize;
 use std::time::Instant;
 
 /// The sweep benchmark's scenario: the ASR + TTS time-slicing study (4 variants).
-const SWEEP_SCENARIO: &str = include_str!("../experiments/h100-asr-tts-timesliced.toml");
+const SWEEP_SCENARIO: &str = include_str!("../../experiments/h100-asr-tts-timesliced.toml");
 const SWEEP_SCENARIO_NAME: &str = "experiments/h100-asr-tts-timesliced.toml (embedded)";
 
 /// The benchmark sweep: the ASR + TTS study at 60 simulated seconds over `configs` ASR rates
 /// (80 req/s up in steps of 0.5) x `seeds` seeds; 125 x 8 is the 1,000-run sweep of the issue.
 pub fn bench_sweep_plan(configs: usize, seeds: u64) -> Result<crate::sweep::Plan> {
-    let mut raw = crate::config::parse_raw(SWEEP_SCENARIO, SWEEP_SCENARIO_NAME)?;
+    let mut raw = crate::scenario::raw::parse(SWEEP_SCENARIO, SWEEP_SCENARIO_NAME)?;
     raw.duration_s = 60.0;
     let rates = (0..configs).map(|i| toml::Value::Float(80.0 + 0.5 * i as f64)).collect();
-    raw.sweep = Some(crate::config::raw::RawSweep {
+    raw.sweep = Some(crate::scenario::raw::RawSweep {
         seeds: (1..=seeds).collect(),
         axes: [("workload[0].arrivals.rate_rps".to_string(), rates)].into_iter().collect(),
     });
@@ -31,7 +31,7 @@ pub fn time_sweep(plan: &crate::sweep::Plan, threads: usize) -> Result<(String, 
         .build()
         .map_err(|e| Error::Infeasible(format!("thread pool: {e}")))?;
     let t = Instant::now();
-    let src = crate::config::Sources::none(&plan.file);
+    let src = crate::scenario::files::Sources::none(&plan.file);
     let scenarios = pool.install(|| crate::sweep::resolve(plan, &src))?;
     let layout = crate::sweep::Layout::new(plan, pool.install(|| crate::sweep::metric_columns(&scenarios))?)?;
     let mut text = crate::sweep::csv_line(&layout.header());
@@ -260,7 +260,7 @@ pub fn bench(reps: u32, sweep_runs: usize) -> Result<BenchReport> {
         best = best.min(t.elapsed().as_secs_f64());
     }
     let event_queue_m_events_per_s = n as f64 / best / 1e6;
-    let sc = crate::config::files::default_scenario()?;
+    let sc = crate::scenario::files::default_scenario()?;
     let mut best = f64::INFINITY;
     let mut events = 0;
     for _ in 0..reps {
@@ -302,7 +302,7 @@ pub fn bench(reps: u32, sweep_runs: usize) -> Result<BenchReport> {
 /// The LLM benchmark's scenario: 14,400 requests (4/s for an hour, 500-token prompts) on one
 /// H100 with chunked prefill, every reply `out_tokens` long.
 fn llm_tokens_scenario(out_tokens: u32) -> Result<crate::scenario::Scenario> {
-    crate::config::files::parse_scenario(
+    crate::scenario::files::parse_scenario(
         &format!(
             r#"
 name = "bench-llm-{out_tokens}"
@@ -355,14 +355,14 @@ fn llm_tokens(reps: u32) -> Result<Vec<LlmBench>> {
 }
 
 /// The planner benchmark's spec: the voice pipeline over two GPU types and every regime.
-const PLAN_SPEC: &str = include_str!("../experiments/plan-voice.toml");
+const PLAN_SPEC: &str = include_str!("../../experiments/plan-voice.toml");
 
 /// Time `gpuslice plan experiments/plan-voice.toml` (every core).
 fn plan_bench() -> Result<PlanBench> {
     let name = "experiments/plan-voice.toml (embedded)";
-    let raw = crate::config::parse_raw(PLAN_SPEC, name)?;
+    let raw = crate::scenario::raw::parse(PLAN_SPEC, name)?;
     let t = Instant::now();
-    let r = crate::plan::plan(&raw, &crate::config::Sources::none(name), &|_, _| {})?;
+    let r = crate::plan::plan(&raw, &crate::scenario::files::Sources::none(name), &|_, _| {})?;
     Ok(PlanBench {
         scenario: r.scenario.clone(),
         structures: r.structures,
@@ -400,7 +400,7 @@ fn memory_scenario(requests: u64, trace: Option<&str>) -> Result<crate::scenario
         Some(path) => format!("trace = {path:?}"),
         None => format!("arrivals = {{ process = \"poisson\", rate_rps = {MEMORY_RATE_RPS} }}\nsize = {{ dist = \"lognormal\", median = 5.8, sigma = 0.6, min = 1.0, max = 30.0 }}"),
     };
-    crate::config::files::parse_scenario(
+    crate::scenario::files::parse_scenario(
         &format!(
             r#"
 name = "bench-memory"

@@ -5,12 +5,13 @@
 //! Traces are read incrementally (one record at a time, never the whole file in memory) into a
 //! compact [`Trace`] of 16-byte rows, which every workload and variant then shares.
 
-use super::{from_raw, parse_raw, RawScenario, DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME};
+use super::raw::{parse as parse_raw, RawScenario};
+use super::resolve::from_raw;
 use crate::error::{Error, Result};
+use crate::model::ModelSpec;
+use crate::scenario::workload::{Trace, TraceRow, TraceSize};
 use crate::scenario::Scenario;
-use crate::service::ModelSpec;
 use crate::time::{from_secs, SimTime};
-use crate::workload::{Trace, TraceRow, TraceSize};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -119,11 +120,11 @@ pub fn resolve_path(dir: Option<&Path>, p: &str) -> PathBuf {
 pub fn load_sources(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sources> {
     let mut src = Sources::none(file);
     for (name, m) in &raw.models {
-        if super::builtin_model(&m.from).is_none() && !src.models.contains_key(&m.from) {
+        if crate::model::builtin(&m.from).is_none() && !src.models.contains_key(&m.from) {
             let p = resolve_path(dir, &m.from);
             let spec = read_model(&p).map_err(|e| match e {
                 Error::Io { message, .. } => {
-                    let names: Vec<&str> = super::BUILTIN_MODELS.iter().map(|x| x.0).collect();
+                    let names: Vec<&str> = crate::model::BUILTIN_MODELS.iter().map(|x| x.0).collect();
                     Error::input(
                         file,
                         format!("models.{name}.from"),
@@ -183,23 +184,11 @@ pub fn parse_scenario(text: &str, file: &str, dir: Option<&Path>) -> Result<Scen
     from_raw(&raw, &src)
 }
 
-/// Parse and check a model JSON text; `name` is the file for messages.
-pub fn parse_model(text: &str, name: &str) -> Result<ModelSpec> {
-    let m: ModelSpec = serde_json::from_str(text).map_err(|e| {
-        // A syntax error (garbage, an empty file, a NaN literal JSON does not have) says so; a
-        // wrong field or type is serde's own message, which names it.
-        let what = if e.is_syntax() || e.is_eof() { "not valid JSON: " } else { "" };
-        Error::input(name, "", format!("{what}{e}"))
-    })?;
-    m.validate(name)?;
-    Ok(m)
-}
-
 /// Read a model JSON file. Larger than [`MAX_TEXT_BYTES`] is refused: a model file is a few
 /// tables, so anything that large is not one.
 pub fn read_model(path: &Path) -> Result<ModelSpec> {
     let text = read_text(path, MAX_TEXT_BYTES, "a model file")?;
-    parse_model(&text, &path.display().to_string())
+    ModelSpec::parse(&text, &path.display().to_string())
 }
 
 /// Write a file whole or not at all: write a temporary sibling, then rename it over the target.
@@ -297,14 +286,14 @@ impl<'a> TraceBuilder<'a> {
             return Err(self.err(
                 line,
                 "arrival",
-                format!("must be a time from 0 to 1e9 s, got '{}'", super::num(arrival_s)),
+                format!("must be a time from 0 to 1e9 s, got '{}'", crate::error::num(arrival_s)),
             ));
         }
         if !(size.is_finite() && size > 0.0 && size <= MAX_TRACE_SIZE) {
             return Err(self.err(
                 line,
                 size_col,
-                format!("must be a positive size up to 16777216, got '{}'", super::num(size)),
+                format!("must be a positive size up to 16777216, got '{}'", crate::error::num(size)),
             ));
         }
         let out_tokens = match out {
@@ -313,7 +302,7 @@ impl<'a> TraceBuilder<'a> {
                     return Err(self.err(
                         line,
                         col,
-                        format!("must be a positive token count up to 16777216, got '{}'", super::num(o)),
+                        format!("must be a positive token count up to 16777216, got '{}'", crate::error::num(o)),
                     ));
                 }
                 o.round() as u32
@@ -441,13 +430,7 @@ fn read_csv(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
         match csv.read_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => {
-                return Err(Error::input(
-                    b.file,
-                    format!("line {line}"),
-                    crate::catalog::one_line(&e.to_string()),
-                ))
-            }
+            Err(e) => return Err(Error::input(b.file, format!("line {line}"), crate::gpu::one_line(&e.to_string()))),
         }
         let num = |i: usize, name: &str| -> Result<f64> {
             let t = rec.get(i).unwrap_or("");
@@ -526,6 +509,11 @@ fn parse_timestamp(s: &str) -> Option<f64> {
     let days = era * 146097 + doe;
     Some(days as f64 * 86400.0 + h * 3600.0 + m * 60.0 + sec)
 }
+
+/// The embedded default scenario (the A100 voice consolidation study).
+pub const DEFAULT_SCENARIO: &str = include_str!("../../experiments/a100-voice-consolidation.toml");
+/// Name used for the embedded scenario in messages.
+pub const DEFAULT_SCENARIO_NAME: &str = "experiments/a100-voice-consolidation.toml (embedded)";
 
 #[cfg(test)]
 mod tests {

@@ -420,3 +420,8 @@ pub struct RawSweep {
     #[serde(flatten)]
     pub axes: BTreeMap<String, Vec<toml::Value>>,
 }
+
+/// Parse TOML text into a raw scenario (stage 1 only).
+pub fn parse(text: &str, file: &str) -> crate::error::Result<RawScenario> {
+    toml::from_str(text).map_err(|e| crate::error::Error::input(file, "", crate::gpu::one_line(&e.to_string())))
+}

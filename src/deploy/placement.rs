@@ -1,17 +1,17 @@
 //! Placement: where every server of a variant runs and what it gets there. A pure function of
-//! the scenario, so that scenario construction ([`crate::config::from_raw`]) can check a variant
+//! the scenario, so that scenario construction ([`crate::scenario::resolve::from_raw`]) can check a variant
 //! without simulating it, and the simulation, the planner and the TUI consume the same result.
 //!
 //! For every GPU of the variant it places the MIG layout (MIG user guide rules, see
-//! [`crate::catalog::place_profiles`]), checks that the servers fit in memory (each MIG
+//! [`crate::gpu::place_profiles`]), checks that the servers fit in memory (each MIG
 //! instance, each MPS client's limit, the co-tenants of a shared GPU together), sizes each LLM
 //! server's KV cache from the memory it gets, and gives every server its device share: the SMs,
 //! memory bandwidth and clock its calls run with.
 
-use crate::catalog::{place_profiles, Catalog, GpuSpec, PlacedInstance};
+use super::{GpuPlan, Regime};
 use crate::error::{Error, Result};
-use crate::scenario::{Regime, Scenario};
-use crate::service::{DeviceShare, ModelSpec};
+use crate::gpu::{place_profiles, Catalog, GpuSpec, PlacedInstance};
+use crate::model::{DeviceShare, ModelSpec};
 use crate::time::SimTime;
 
 /// How a device executes the calls of its servers.
@@ -65,7 +65,7 @@ pub struct PlacedServer {
 }
 
 /// Every server and device of one variant.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Placement {
     /// Devices in GPU order (a MIG GPU contributes one per instance).
     pub devices: Vec<PlacedDevice>,
@@ -84,10 +84,9 @@ impl Placement {
     }
 }
 
-/// Place variant `v` of `sc`.
-pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
-    let var = &sc.variants[v];
-    let gpu = &var.gpu;
+/// Place the GPUs `gpus` (all of type `gpu`) of the variant called `variant`, whose tenants index
+/// `models`.
+pub fn place(models: &[ModelSpec], variant: &str, gpu: &GpuSpec, gpus: &[GpuPlan]) -> Result<Placement> {
     let mut devices = Vec::new();
     let mut servers: Vec<PlacedServer> = Vec::new();
     let mut extrapolated = false;
@@ -101,18 +100,18 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
             )
         })
     };
-    for (g, plan) in var.gpus.iter().enumerate() {
-        let held = |m: usize, cap: f64| -> f64 { memory_held_gib(&sc.models[m], cap) };
-        let fit = |models: &[usize], cap: f64, what: &str| -> Result<()> {
-            let need: f64 = models.iter().map(|&m| held(m, cap)).sum();
+    for (g, plan) in gpus.iter().enumerate() {
+        let held = |m: usize, cap: f64| -> f64 { memory_held_gib(&models[m], cap) };
+        let fit = |tenants: &[usize], cap: f64, what: &str| -> Result<()> {
+            let need: f64 = tenants.iter().map(|&m| held(m, cap)).sum();
             if need > cap + 1e-9 {
-                let names: Vec<String> = models
+                let names: Vec<String> = tenants
                     .iter()
-                    .map(|&m| format!("{} {:.1} GiB", sc.models[m].name, held(m, cap)))
+                    .map(|&m| format!("{} {:.1} GiB", models[m].name, held(m, cap)))
                     .collect();
                 return Err(Error::Infeasible(format!(
                     "variant '{}': GPU {g} ({what}, {cap:.2} GiB): models do not fit in memory: {} = {need:.1} GiB",
-                    var.name,
+                    variant,
                     names.join(" + ")
                 )));
             }
@@ -136,7 +135,7 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
                 let dev = devices.len() as u32;
                 let mut ids = Vec::new();
                 for (t, &m) in present.iter().enumerate() {
-                    let spec = &sc.models[m];
+                    let spec = &models[m];
                     let (sm_fraction, cap) = match &plan.regime {
                         Regime::Mps {
                             thread_pct, mem_limit_gib, ..
@@ -167,7 +166,7 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
                 });
             }
             Regime::Mig { profiles } => {
-                let refs: Vec<&crate::catalog::MigProfile> = profiles.iter().collect();
+                let refs: Vec<&crate::gpu::MigProfile> = profiles.iter().collect();
                 let placed = place_profiles(gpu, &refs)?;
                 for (inst, tenant) in placed.into_iter().zip(&plan.tenants) {
                     let label = format!("{}@{}", inst.profile.name, inst.start);
@@ -175,7 +174,7 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
                     let mut ids = Vec::new();
                     if let Some(m) = *tenant {
                         fit(&[m], inst.profile.memory_gib, &format!("MIG {label}"))?;
-                        let spec = &sc.models[m];
+                        let spec = &models[m];
                         extrapolated |= reference(spec)?.name != gpu.name;
                         ids.push(servers.len() as u32);
                         servers.push(PlacedServer {
@@ -204,13 +203,13 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
         }
     }
     for s in &mut servers {
-        let spec = &sc.models[s.model];
+        let spec = &models[s.model];
         if let Some(l) = &spec.llm {
             s.kv_tokens = kv_capacity_tokens(l, spec, s.memory_gib);
             if s.kv_tokens < u64::from(l.max_context_tokens) {
                 return Err(Error::Infeasible(format!(
                     "variant '{}': server '{}' on GPU {}: its KV cache holds {} tokens ({:.2} GiB memory - {:.2} GiB weights - {:.2} GiB reserve, {} bytes per token) but one sequence may reach max_context_tokens = {}: give it more memory (memory_gib, a larger GPU or slice) or lower max_context_tokens",
-                    var.name,
+                    variant,
                     s.label,
                     devices[s.device as usize].gpu,
                     s.kv_tokens,
@@ -235,14 +234,14 @@ pub fn place(sc: &Scenario, v: usize) -> Result<Placement> {
 /// `gpu_memory_utilization` of `cap_gib`, as vLLM does, unless the scenario gives its memory.
 pub fn memory_held_gib(spec: &ModelSpec, cap_gib: f64) -> f64 {
     match &spec.llm {
-        Some(l) if l.policy != crate::scenario::LlmPolicy::PrefillFirst && !spec.memory_override => l.gpu_memory_utilization * cap_gib,
+        Some(l) if l.policy != crate::model::LlmPolicy::PrefillFirst && !spec.memory_override => l.gpu_memory_utilization * cap_gib,
         _ => spec.memory.total_gib(),
     }
 }
 
 /// Tokens of KV cache an LLM server holds with `memory_gib` of memory: what its weights and
 /// activation reserve leave, divided by the bytes one token takes in every layer.
-pub fn kv_capacity_tokens(l: &crate::service::LlmSpec, m: &ModelSpec, memory_gib: f64) -> u64 {
+pub fn kv_capacity_tokens(l: &crate::model::LlmSpec, m: &ModelSpec, memory_gib: f64) -> u64 {
     let free = (memory_gib - m.memory.weights_gib - l.activation_reserve_gib).max(0.0) * (1u64 << 30) as f64;
     (free / l.kv_bytes_per_token()).floor() as u64
 }

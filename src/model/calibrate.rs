@@ -15,7 +15,7 @@
 
 pub mod scaling;
 
-use crate::service::{LlmSpec, MemoryFootprint, ModelSpec, OpTable, Scaling, ServiceKind};
+use crate::model::{LlmSpec, MemoryFootprint, ModelSpec, OpTable, Scaling, ServiceKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -519,11 +519,11 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         // Replaced by the clamp the serving logs show (`frame_clamp`); an end they never reach
         // keeps this.
         frames_range: (kind == ServiceKind::Tts).then_some((4, 1023)),
-        frames_per_s: (kind == ServiceKind::Tts).then_some(crate::service::DEFAULT_FRAMES_PER_S),
+        frames_per_s: (kind == ServiceKind::Tts).then_some(crate::model::DEFAULT_FRAMES_PER_S),
         llm: (kind == ServiceKind::Llm).then(LlmSpec::gpubench),
-        asr_mode: crate::scenario::AsrMode::Offline,
+        asr_mode: crate::model::AsrMode::Offline,
         chunk_s: 0.32,
-        tts_policy: crate::scenario::TtsPolicy::Static,
+        tts_policy: crate::model::TtsPolicy::Static,
         first_chunk_frames: 22,
         ops: BTreeMap::new(),
         memory_override: false,

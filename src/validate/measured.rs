@@ -1,6 +1,6 @@
 //! Readers for measurement files: calibration profiles, serving logs and load-generator exports
 //! (the I/O edge of `calibrate` and `validate`). Every error names the file, the line (as
-//! `line N`) and the column. Scenario inputs (models, traces) are read by [`crate::config::files`].
+//! `line N`) and the column. Scenario inputs (models, traces) are read by [`crate::scenario::files`].
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -11,9 +11,9 @@ use std::collections::HashMap;
 pub const MAX_TABLE_BYTES: u64 = 256 << 20;
 
 /// Largest time in a serving log [s]: as a scenario's times.
-const MAX_TIME_S: f64 = crate::config::limits::MAX_VALUE;
+const MAX_TIME_S: f64 = crate::scenario::limits::MAX_VALUE;
 /// Largest size in a serving log (audio seconds, characters, frames, tokens): as a trace's.
-const MAX_SIZE: f64 = crate::config::files::MAX_TRACE_SIZE;
+const MAX_SIZE: f64 = crate::scenario::files::MAX_TRACE_SIZE;
 
 /// Check the serving logs of a measured run folder (`validate DIR`) before it is replayed:
 /// every `<model>.requests.csv` and `<model>.batches.csv` must parse, its times be finite and in
@@ -63,7 +63,7 @@ pub fn check_run_folder(dir: &str) -> Result<()> {
                     return Err(cell(
                         i,
                         c,
-                        format!("must be a time from 0 to 1e9 s, got '{}'", crate::config::num(v)),
+                        format!("must be a time from 0 to 1e9 s, got '{}'", crate::error::num(v)),
                     ));
                 }
             }
@@ -77,17 +77,17 @@ pub fn check_run_folder(dir: &str) -> Result<()> {
                     return Err(cell(
                         i,
                         c,
-                        format!("must be {want} and at most 16777216, got '{}'", crate::config::num(v)),
+                        format!("must be {want} and at most 16777216, got '{}'", crate::error::num(v)),
                     ));
                 }
             }
             if t.has("batch") && !t.text(i, "batch").is_empty() {
                 let b = t.num(i, "batch")?;
-                if !(1.0..=f64::from(crate::service::MAX_BATCH)).contains(&b) || b.fract() != 0.0 {
+                if !(1.0..=f64::from(crate::model::MAX_BATCH)).contains(&b) || b.fract() != 0.0 {
                     return Err(cell(
                         i,
                         "batch",
-                        format!("must be a whole number from 1 to 65536, got '{}'", crate::config::num(b)),
+                        format!("must be a whole number from 1 to 65536, got '{}'", crate::error::num(b)),
                     ));
                 }
             }
@@ -102,7 +102,7 @@ pub fn check_run_folder(dir: &str) -> Result<()> {
                     return Err(cell(
                         i,
                         to,
-                        format!("is before {from} ({} < {})", crate::config::num(z), crate::config::num(a)),
+                        format!("is before {from} ({} < {})", crate::error::num(z), crate::error::num(a)),
                     ));
                 }
             }
@@ -123,7 +123,7 @@ impl Table {
     /// Read `path` (header row required). A file over [`MAX_TABLE_BYTES`] is refused without
     /// holding more than that.
     pub fn read(path: &str) -> Result<Table> {
-        let text = crate::config::files::read_text(std::path::Path::new(path), MAX_TABLE_BYTES, "a measurement table")?;
+        let text = crate::scenario::files::read_text(std::path::Path::new(path), MAX_TABLE_BYTES, "a measurement table")?;
         Table::parse(&text, path)
     }
 
@@ -207,7 +207,7 @@ impl Table {
             return Err(Error::input(
                 &self.path,
                 format!("line {} column '{name}'", i + 2),
-                format!("must be {want}, got '{}'", crate::config::num(v)),
+                format!("must be {want}, got '{}'", crate::error::num(v)),
             ));
         }
         Ok(v)
@@ -218,10 +218,10 @@ impl Table {
 /// `profile_export_aiperf.json`) or the matching `.csv`. Concurrency comes from the JSON's
 /// `input_config` (or a top-level `concurrency`), else from a `concurrency<N>` part of the path,
 /// as GenAI-Perf names its artifact folders.
-pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
-    let text = crate::config::files::read_text(
+pub fn read_load_run(path: &str) -> Result<crate::model::calibrate::LoadRun> {
+    let text = crate::scenario::files::read_text(
         std::path::Path::new(path),
-        crate::config::files::MAX_TEXT_BYTES,
+        crate::scenario::files::MAX_TEXT_BYTES,
         "a GenAI-Perf export",
     )?;
     let from_path = || -> Option<f64> {
@@ -253,7 +253,7 @@ pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
         .find_map(|x| x.as_f64())
         .or_else(from_path)
         .ok_or_else(|| missing("input_config.concurrency"))?;
-        Ok(crate::calibrate::LoadRun {
+        Ok(crate::model::calibrate::LoadRun {
             concurrency: conc,
             input_tokens: stat("input_sequence_length", "avg")?,
             output_tokens: stat("output_sequence_length", "avg")?,
@@ -289,7 +289,7 @@ pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
                 .filter(|x| x.is_finite() && *x > 0.0)
                 .ok_or_else(|| missing(&format!("{metric} ({stat})")))
         };
-        Ok(crate::calibrate::LoadRun {
+        Ok(crate::model::calibrate::LoadRun {
             concurrency: from_path().ok_or_else(|| missing("concurrency (not in a CSV: name the folder ...-concurrency<N>)"))?,
             input_tokens: get("input sequence length", "avg")?,
             output_tokens: get("output sequence length", "avg")?,
@@ -300,20 +300,23 @@ pub fn read_load_run(path: &str) -> Result<crate::calibrate::LoadRun> {
     }
 }
 
-/// Fit an LLM model from GenAI-Perf / AIPerf exports (see [`crate::calibrate::fit_load_runs`]).
+/// Fit an LLM model from GenAI-Perf / AIPerf exports (see [`crate::model::calibrate::fit_load_runs`]).
 pub fn calibrate_load_runs(
     files: &[String],
     gpu: &str,
     memory_gib: Option<f64>,
     kv_slots: Option<u32>,
     max_context: u32,
-) -> Result<crate::service::ModelSpec> {
-    let cat = crate::catalog::Catalog::builtin();
+) -> Result<crate::model::ModelSpec> {
+    let cat = crate::gpu::Catalog::builtin();
     let g = cat
         .gpu(gpu)
         .ok_or_else(|| Error::input("--gpu", "", format!("unknown GPU '{gpu}' (known: {})", cat.names())))?;
-    let runs: Vec<_> = files.iter().map(|f| crate::input::read_load_run(f)).collect::<Result<_>>()?;
-    let (prefill, decode, diag) = crate::calibrate::fit_load_runs(&runs).map_err(|m| Error::input(files.join(","), "", m))?;
+    let runs: Vec<_> = files
+        .iter()
+        .map(|f| crate::validate::measured::read_load_run(f))
+        .collect::<Result<_>>()?;
+    let (prefill, decode, diag) = crate::model::calibrate::fit_load_runs(&runs).map_err(|m| Error::input(files.join(","), "", m))?;
     let max_c = runs.iter().map(|r| r.concurrency).fold(0.0, f64::max);
     // Without --memory-gib, assume the server takes 90 % of the GPU: the default memory share of
     // vLLM (`gpu_memory_utilization = 0.9`) and TensorRT-LLM's KV-cache fraction, which pre-allocate it.
@@ -327,19 +330,19 @@ pub fn calibrate_load_runs(
     }
     // Seen only from outside, the server's calls cannot be split into fixed, compute and memory
     // parts: take the split of the built-in LLM shape (the same Llama-3.1-8B class) at each cell.
-    let builtin = crate::config::builtin_model("h100/llm").ok_or_else(|| Error::Infeasible("built-in h100/llm missing".into()))??;
+    let builtin = crate::model::builtin("h100/llm").ok_or_else(|| Error::Infeasible("built-in h100/llm missing".into()))??;
     let decode = extend_decode(decode, builtin.op("decode"));
     let mut ops = std::collections::BTreeMap::new();
     for (name, mut t) in [("prefill", prefill), ("decode", decode)] {
         t.split_like(builtin.op(name));
         ops.insert(name.to_string(), t);
     }
-    let spec = crate::service::ModelSpec {
+    let spec = crate::model::ModelSpec {
         name: "llm".into(),
-        kind: crate::service::ServiceKind::Llm,
+        kind: crate::model::ServiceKind::Llm,
         reference_gpu: g.name.clone(),
         description: "LLM server fitted from GenAI-Perf/AIPerf concurrency sweeps".into(),
-        memory: crate::service::MemoryFootprint {
+        memory: crate::model::MemoryFootprint {
             weights_gib: 0.0,
             runtime_gib: memory,
         },
@@ -355,14 +358,14 @@ pub fn calibrate_load_runs(
         frames_per_char: None,
         frames_range: None,
         frames_per_s: None,
-        llm: Some(crate::service::LlmSpec {
+        llm: Some(crate::model::LlmSpec {
             max_seqs: kv_slots.unwrap_or(max_c.round().max(1.0) as u32),
             max_context_tokens: max_context,
-            ..crate::service::LlmSpec::gpubench()
+            ..crate::model::LlmSpec::gpubench()
         }),
-        asr_mode: crate::config::AsrMode::Offline,
+        asr_mode: crate::scenario::raw::AsrMode::Offline,
         chunk_s: 0.32,
-        tts_policy: crate::config::TtsPolicy::Static,
+        tts_policy: crate::scenario::raw::TtsPolicy::Static,
         first_chunk_frames: 22,
         ops,
         memory_override: false,
@@ -383,7 +386,7 @@ pub fn calibrate_load_runs(
 /// compute per step), scaled to this server at its last measured point. A line through the
 /// sweep's points alone can fall with the batch (their ITLs are within noise of each other),
 /// which no decode step does; extrapolated, it makes large batches nearly free.
-fn extend_decode(mut t: crate::service::OpTable, shape: &crate::service::OpTable) -> crate::service::OpTable {
+fn extend_decode(mut t: crate::model::OpTable, shape: &crate::model::OpTable) -> crate::model::OpTable {
     let (Some(&b_last), Some(row)) = (t.batch.last(), t.latency_ms.last()) else {
         return t;
     };

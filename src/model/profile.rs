@@ -4,10 +4,10 @@
 //! their own GPU: profile the shapes there (traces/bench/gpubench.py profile, optionally with
 //! `--sms N`), then `gpuslice profile MODEL --gpu G [--sms N] --compare profile.csv`.
 
-use crate::catalog::GpuSpec;
 use crate::error::{Error, Result};
+use crate::gpu::GpuSpec;
 use crate::metrics::round4;
-use crate::service::{DeviceShare, ModelSpec, ServiceKind, Slowdown};
+use crate::model::{DeviceShare, ModelSpec, ServiceKind, Slowdown};
 use serde::Serialize;
 
 /// One cell of a profile, as gpubench writes it.
@@ -201,11 +201,11 @@ pub fn csv_row(kind: ServiceKind, r: &ProfileRow) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
-    use crate::config::builtin_model;
+    use crate::gpu::Catalog;
+    use crate::model::builtin;
 
     fn model(name: &str) -> ModelSpec {
-        builtin_model(name).expect("built-in").expect("parses")
+        builtin(name).expect("built-in").expect("parses")
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! to Hopper (the same dense tensor peak is reached to different degrees by different
 //! generations; taken from published same-software MLPerf results, models/gpus.toml).
 
-use crate::catalog::GpuSpec;
+use crate::gpu::GpuSpec;
 use serde::{Deserialize, Serialize};
 
 /// What one server's calls run on: a whole GPU, a MIG instance, some SMs of a green context, or
@@ -139,7 +139,7 @@ impl Slowdown {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::gpu::Catalog;
 
     const S: Scaling = Scaling {
         sm_bw_gbps: 100.0,

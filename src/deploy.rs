@@ -1,0 +1,83 @@
+//! Deployments: how each GPU of a variant is shared (its [`Regime`]) and which model servers run
+//! on it ([`GpuPlan`]), how requests pick a replica ([`Balancer`]), and where every server ends up
+//! with what share of the GPU ([`placement`]). A pure description: the planner builds these, the
+//! scenario holds them, the simulator runs them and the Kubernetes writer deploys them.
+
+pub mod placement;
+
+use crate::gpu::MigProfile;
+use crate::time::SimTime;
+use serde::{Deserialize, Serialize};
+
+/// Default time slice [ms]: measured with two contexts that always have work on an H200 (driver
+/// 580.159.04, default policy): every slice held 2107 us of work (traces/h200/analysis_ts.txt,
+/// section 2).
+pub const DEFAULT_QUANTUM_MS: f64 = 2.1;
+/// Default context-switch cost [us]: two contexts of full-GPU matrix products alternate every
+/// 2302 us, i.e. the slice plus 195 us per switch (traces/h200/analysis_ts.txt, section 7; spin
+/// kernels, which lose no preempted work, show 139 us).
+pub const DEFAULT_SWITCH_US: f64 = 200.0;
+/// Shortest time slice accepted [ms]: below ~50 us a slice is shorter than a context switch on
+/// any GPU, and the event count grows as 1/quantum.
+pub const MIN_QUANTUM_MS: f64 = 0.05;
+
+/// One physical GPU of a variant.
+#[derive(Debug, Clone)]
+pub struct GpuPlan {
+    /// How the GPU is shared.
+    pub regime: Regime,
+    /// Model index per tenant: the one model of a dedicated GPU, the time-sliced or MPS
+    /// clients, or the server of each MIG instance (`None`: instance left empty).
+    pub tenants: Vec<Option<usize>>,
+}
+
+/// Sharing regime of a GPU.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Regime {
+    /// One server owns the GPU.
+    Dedicated,
+    /// Kubernetes time-slicing: the GPU runs one context at a time.
+    TimeSliced {
+        /// Time slice [ns].
+        quantum: SimTime,
+        /// Context-switch cost [ns].
+        switch_cost: SimTime,
+    },
+    /// MIG instances (placed by [`crate::deploy::placement::place`]).
+    Mig {
+        /// Profiles in tenant order.
+        profiles: Vec<MigProfile>,
+    },
+    /// CUDA MPS: concurrent clients, each capped at a share of the SMs.
+    Mps {
+        /// Active-thread percentage per tenant (0-100].
+        thread_pct: Vec<f64>,
+        /// Device-memory limit per tenant [GiB] (`CUDA_MPS_PINNED_DEVICE_MEM_LIMIT`).
+        mem_limit_gib: Vec<f64>,
+    },
+}
+
+impl Regime {
+    /// Short name for reports.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Regime::Dedicated => "dedicated",
+            Regime::TimeSliced { .. } => "time-sliced",
+            Regime::Mig { .. } => "mig",
+            Regime::Mps { .. } => "mps",
+        }
+    }
+}
+
+/// Replica selection.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balancer {
+    /// Cycle through replicas that are up.
+    #[default]
+    RoundRobin,
+    /// The replica with the fewest requests queued or in service (ties: lowest index).
+    LeastOutstanding,
+    /// One queue at the router; an idle replica pulls the next requests (M/M/c-style dispatch).
+    SharedQueue,
+}
