@@ -34,7 +34,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{place_profiles, Catalog, GpuSpec, MigProfile};
-use crate::model::{DeviceShare, ModelSpec, ServiceKind, Slowdown};
+use crate::model::{DeviceShare, LlmPolicy, Model, ServerKind, Slowdown};
 use crate::scenario::files::Sources;
 use crate::scenario::from_raw;
 use crate::scenario::raw::{PlanRegime, RawGpu, RawScenario, RawVariant};
@@ -366,7 +366,7 @@ pub fn scale_load(raw: &mut RawScenario, k: f64) {
 }
 
 impl Planner<'_> {
-    fn models(&self) -> &[ModelSpec] {
+    fn models(&self) -> &[Model] {
         &self.scenario.models
     }
 
@@ -548,7 +548,7 @@ impl Planner<'_> {
                     // Tenants whose footprints alone exceed the GPU cannot share it.
                     blocks
                         .iter()
-                        .all(|b| b.len() < 2 || b.iter().map(|&m| self.models()[m].memory.total_gib()).sum::<f64>() <= gpu.memory_gib)
+                        .all(|b| b.len() < 2 || b.iter().map(|&m| self.models()[m].spec.memory.total_gib()).sum::<f64>() <= gpu.memory_gib)
                 })
                 .map(|blocks| Structure {
                     gpu: gi,
@@ -618,7 +618,7 @@ impl Planner<'_> {
                 .iter()
                 .enumerate()
                 .filter(|(_, p)| p.compute_slices == c && !p.name.contains('+'))
-                .filter(|(_, p)| crate::deploy::placement::memory_held_gib(spec, p.memory_gib) <= p.memory_gib + 1e-9)
+                .filter(|(_, p)| crate::deploy::placement::memory_held_gib(&spec.spec, p.memory_gib) <= p.memory_gib + 1e-9)
                 .min_by(|a, b| a.1.memory_gib.total_cmp(&b.1.memory_gib).then(a.0.cmp(&b.0)));
             if let Some((i, _)) = fit {
                 units.push(Unit::Mig(i));
@@ -642,39 +642,31 @@ impl Planner<'_> {
     /// the service tables and the probe's mean sizes (an LLM: a batch of decodes amortised over
     /// its output tokens, plus its prefill alone).
     fn capacity_rps(&self, m: usize, gpu: &GpuSpec, share: &DeviceShare) -> f64 {
-        let spec = &self.models()[m];
-        let cat = Catalog::builtin();
-        let Some(reference) = cat.gpu(&spec.reference_gpu) else {
-            return f64::INFINITY;
-        };
         let _ = gpu;
-        let slow = Slowdown::of(&spec.scaling, reference, share);
+        let model = &self.models()[m];
+        let slow = Slowdown::of(&model.scaling, &model.reference, share);
         let load = self.loads[m];
-        let b = spec.max_batch.max(1);
-        let per_req_ms = match spec.kind {
-            ServiceKind::Llm => {
+        let b = model.max_batch.max(1);
+        let per_req_ms = match &model.server {
+            ServerKind::Llm { tables, llm } => {
                 let out = load.mean_out_tokens.max(1.0);
                 let ctx = load.mean_size + out / 2.0;
-                let pre = spec.op("prefill");
+                let pre = &tables.prefill;
                 let (mut prefill, _) = pre.latency_ms(1, load.mean_size.max(1.0), &slow);
-                if spec
-                    .llm
-                    .as_ref()
-                    .is_some_and(|l| l.policy != crate::scenario::raw::LlmPolicy::PrefillFirst)
-                {
+                if llm.policy != LlmPolicy::PrefillFirst {
                     // Prefills ride in mixed steps: only their marginal cost counts.
                     prefill -= pre.latency_unpadded(1.0, 0.0, &slow).0.min(prefill);
                 }
-                let (step, _) = spec.op("decode").latency_ms(b, ctx, &slow);
+                let (step, _) = tables.decode.latency_ms(b, ctx, &slow);
                 prefill + out * step / f64::from(b)
             }
-            ServiceKind::Tts => {
-                let frames = spec.tts_frames(load.mean_size.max(1.0));
-                let (l, _) = spec.op("synthesize").latency_ms(b, frames, &slow);
+            ServerKind::TtsStatic { synthesize, audio } | ServerKind::TtsInFlight { synthesize, audio, .. } => {
+                let frames = audio.frames(load.mean_size.max(1.0));
+                let (l, _) = synthesize.latency_ms(b, frames, &slow);
                 l / f64::from(b)
             }
-            ServiceKind::Asr => {
-                let (l, _) = spec.op("encode").latency_ms(b, load.mean_size.max(0.01), &slow);
+            ServerKind::AsrBatch { encode } | ServerKind::AsrStream { encode, .. } => {
+                let (l, _) = encode.latency_ms(b, load.mean_size.max(0.01), &slow);
                 l / f64::from(b)
             }
         };
@@ -741,26 +733,22 @@ impl Planner<'_> {
     }
 
     fn capacity_rps_at(&self, m: usize, share: &DeviceShare, batch: u32) -> f64 {
-        let spec = &self.models()[m];
-        let mut one = spec.clone();
-        one.max_batch = batch;
-        let cat = Catalog::builtin();
-        let (Some(reference), load) = (cat.gpu(&spec.reference_gpu), self.loads[m]) else {
-            return f64::INFINITY;
-        };
-        let slow = Slowdown::of(&spec.scaling, reference, share);
-        let ms = match spec.kind {
-            ServiceKind::Llm => {
+        let _ = batch;
+        let model = &self.models()[m];
+        let load = self.loads[m];
+        let slow = Slowdown::of(&model.scaling, &model.reference, share);
+        let ms = match &model.server {
+            ServerKind::Llm { tables, .. } => {
                 let out = load.mean_out_tokens.max(1.0);
-                spec.op("prefill").latency_ms(1, load.mean_size.max(1.0), &slow).0
-                    + out * spec.op("decode").latency_ms(1, load.mean_size + out / 2.0, &slow).0
+                tables.prefill.latency_ms(1, load.mean_size.max(1.0), &slow).0
+                    + out * tables.decode.latency_ms(1, load.mean_size + out / 2.0, &slow).0
             }
-            ServiceKind::Tts => {
-                spec.op("synthesize")
-                    .latency_ms(1, spec.tts_frames(load.mean_size.max(1.0)), &slow)
-                    .0
+            ServerKind::TtsStatic { synthesize, audio } | ServerKind::TtsInFlight { synthesize, audio, .. } => {
+                synthesize.latency_ms(1, audio.frames(load.mean_size.max(1.0)), &slow).0
             }
-            ServiceKind::Asr => spec.op("encode").latency_ms(1, load.mean_size.max(0.01), &slow).0,
+            ServerKind::AsrBatch { encode } | ServerKind::AsrStream { encode, .. } => {
+                encode.latency_ms(1, load.mean_size.max(0.01), &slow).0
+            }
         };
         if ms > 0.0 {
             1e3 / ms

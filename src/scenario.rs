@@ -4,7 +4,7 @@
 use crate::deploy::placement::Placement;
 pub use crate::deploy::{Balancer, GpuPlan, Regime};
 use crate::gpu::GpuSpec;
-use crate::model::ModelSpec;
+use crate::model::Model;
 pub use crate::model::{AsrMode, LlmPolicy, TtsPolicy};
 use crate::scenario::workload::{Arrivals, SizeDist, Trace};
 use crate::time::SimTime;
@@ -34,7 +34,7 @@ pub struct Scenario {
     /// After `duration`, in-flight work may finish for at most this long; what is left is counted failed [ns].
     pub drain: SimTime,
     /// The model servers that may be deployed (after per-scenario overrides).
-    pub models: Vec<ModelSpec>,
+    pub models: Vec<Model>,
     /// Load sources; all run at once.
     pub workloads: Vec<Workload>,
     /// Deployments compared side by side (empty for a planning spec).

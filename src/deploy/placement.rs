@@ -10,8 +10,8 @@
 
 use super::{GpuPlan, Regime};
 use crate::error::{Error, Result};
-use crate::gpu::{place_profiles, Catalog, GpuSpec, PlacedInstance};
-use crate::model::{DeviceShare, ModelSpec};
+use crate::gpu::{place_profiles, GpuSpec, PlacedInstance};
+use crate::model::{DeviceShare, Model, ModelSpec};
 use crate::time::SimTime;
 
 /// How a device executes the calls of its servers.
@@ -86,22 +86,12 @@ impl Placement {
 
 /// Place the GPUs `gpus` (all of type `gpu`) of the variant called `variant`, whose tenants index
 /// `models`.
-pub fn place(models: &[ModelSpec], variant: &str, gpu: &GpuSpec, gpus: &[GpuPlan]) -> Result<Placement> {
+pub fn place(models: &[Model], variant: &str, gpu: &GpuSpec, gpus: &[GpuPlan]) -> Result<Placement> {
     let mut devices = Vec::new();
     let mut servers: Vec<PlacedServer> = Vec::new();
     let mut extrapolated = false;
-    let cat = Catalog::builtin();
-    let reference = |m: &ModelSpec| -> Result<&GpuSpec> {
-        cat.gpu(&m.reference_gpu).ok_or_else(|| {
-            Error::input(
-                "",
-                format!("models.{}.reference_gpu", m.name),
-                format!("unknown GPU '{}'", m.reference_gpu),
-            )
-        })
-    };
     for (g, plan) in gpus.iter().enumerate() {
-        let held = |m: usize, cap: f64| -> f64 { memory_held_gib(&models[m], cap) };
+        let held = |m: usize, cap: f64| -> f64 { memory_held_gib(&models[m].spec, cap) };
         let fit = |tenants: &[usize], cap: f64, what: &str| -> Result<()> {
             let need: f64 = tenants.iter().map(|&m| held(m, cap)).sum();
             if need > cap + 1e-9 {
@@ -145,7 +135,7 @@ pub fn place(models: &[ModelSpec], variant: &str, gpu: &GpuSpec, gpus: &[GpuPlan
                         }
                         _ => (1.0, gpu.memory_gib),
                     };
-                    extrapolated |= reference(spec)?.name != gpu.name;
+                    extrapolated |= spec.reference.name != gpu.name;
                     ids.push(servers.len() as u32);
                     servers.push(PlacedServer {
                         model: m,
@@ -175,7 +165,7 @@ pub fn place(models: &[ModelSpec], variant: &str, gpu: &GpuSpec, gpus: &[GpuPlan
                     if let Some(m) = *tenant {
                         fit(&[m], inst.profile.memory_gib, &format!("MIG {label}"))?;
                         let spec = &models[m];
-                        extrapolated |= reference(spec)?.name != gpu.name;
+                        extrapolated |= spec.reference.name != gpu.name;
                         ids.push(servers.len() as u32);
                         servers.push(PlacedServer {
                             model: m,
@@ -204,8 +194,8 @@ pub fn place(models: &[ModelSpec], variant: &str, gpu: &GpuSpec, gpus: &[GpuPlan
     }
     for s in &mut servers {
         let spec = &models[s.model];
-        if let Some(l) = &spec.llm {
-            s.kv_tokens = kv_capacity_tokens(l, spec, s.memory_gib);
+        if let Some((_, l)) = spec.llm() {
+            s.kv_tokens = kv_capacity_tokens(l, &spec.spec, s.memory_gib);
             if s.kv_tokens < u64::from(l.max_context_tokens) {
                 return Err(Error::Infeasible(format!(
                     "variant '{}': server '{}' on GPU {}: its KV cache holds {} tokens ({:.2} GiB memory - {:.2} GiB weights - {:.2} GiB reserve, {} bytes per token) but one sequence may reach max_context_tokens = {}: give it more memory (memory_gib, a larger GPU or slice) or lower max_context_tokens",
@@ -214,7 +204,7 @@ pub fn place(models: &[ModelSpec], variant: &str, gpu: &GpuSpec, gpus: &[GpuPlan
                     devices[s.device as usize].gpu,
                     s.kv_tokens,
                     s.memory_gib,
-                    spec.memory.weights_gib,
+                    spec.spec.memory.weights_gib,
                     l.activation_reserve_gib,
                     l.kv_bytes_per_token(),
                     l.max_context_tokens

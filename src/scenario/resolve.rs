@@ -16,7 +16,7 @@ use super::files::Sources;
 use super::raw::*;
 use crate::error::{Error, Result};
 use crate::gpu::{parse_layout, Catalog, GpuSpec};
-use crate::model::{ModelSpec, ServiceKind};
+use crate::model::{Model, ModelSpec, ServiceKind};
 use crate::scenario::workload::{Arrivals, SizeDist, TraceSize};
 use crate::scenario::*;
 use crate::time::SimTime;
@@ -222,7 +222,7 @@ fn resolve_times(raw: &RawScenario, c: &Check) -> Result<(SimTime, SimTime, SimT
     Ok((duration, warmup, drain))
 }
 
-fn resolve_models(raw: &RawScenario, src: &Sources, c: &Check) -> Result<Vec<ModelSpec>> {
+fn resolve_models(raw: &RawScenario, src: &Sources, c: &Check) -> Result<Vec<Model>> {
     if raw.models.is_empty() {
         return Err(c.err("models", "at least one model is needed"));
     }
@@ -248,7 +248,7 @@ fn resolve_models(raw: &RawScenario, src: &Sources, c: &Check) -> Result<Vec<Mod
         };
         spec.name = name.clone();
         resolve_model_overrides(c, &f, m, &mut spec)?;
-        out.push(spec);
+        out.push(Model::resolve(spec, c.file)?);
     }
     Ok(out)
 }
@@ -383,7 +383,7 @@ fn resolve_workload(
     c: &Check,
     i: usize,
     w: &RawWorkload,
-    models: &[ModelSpec],
+    models: &[Model],
     model_idx: &dyn Fn(&str, &str) -> Result<usize>,
     src: &Sources,
     duration_s: f64,
@@ -485,8 +485,14 @@ fn resolve_workload(
     // Work per unit in requests; a streaming ASR first stage also makes one chunk call per
     // `chunk_s` of audio (plus the final one), which costs the events of a request.
     let first_spec = &models[first];
-    let streaming = first_kind == ServiceKind::Asr && first_spec.asr_mode == AsrMode::Streaming;
-    let chunks = |mean_audio_s: f64| if streaming { mean_audio_s / first_spec.chunk_s + 1.0 } else { 0.0 };
+    let streaming = first_kind == ServiceKind::Asr && first_spec.spec.asr_mode == AsrMode::Streaming;
+    let chunks = |mean_audio_s: f64| {
+        if streaming {
+            mean_audio_s / first_spec.spec.chunk_s + 1.0
+        } else {
+            0.0
+        }
+    };
     let stages_n = stages.len() as f64;
     // Every variant simulates the workload: the bound is on the requests of all of them.
     let over = |expected: f64| expected * n_variants > MAX_REQUESTS;
@@ -571,7 +577,7 @@ fn resolve_workload(
         }
         let audio_s: f64 = trace.rows.iter().map(|r| f64::from(r.size)).sum();
         let rows = trace.rows.len() as f64;
-        let expected = rows * stages_n + if streaming { audio_s / first_spec.chunk_s + rows } else { 0.0 };
+        let expected = rows * stages_n + if streaming { audio_s / first_spec.spec.chunk_s + rows } else { 0.0 };
         work = (expected, format!("{f}.trace"));
         if over(expected) {
             return Err(too_many(
@@ -606,7 +612,7 @@ fn resolve_workload(
         let size = need_size(size)?;
         // The shortest cycle of one user: think time, plus the utterance itself for a
         // conversation, plus the fastest call the first model can make.
-        let min_call_s = models[first].min_call_ms() / 1e3;
+        let min_call_s = models[first].spec.min_call_ms() / 1e3;
         let speech_s = if pacing == Pacing::Loop { 0.0 } else { size.min_value() };
         let cycle_s = (think_s + speech_s + min_call_s).max(1e-9);
         let active_s = (duration_s).min(crate::time::to_secs(ramp_up + hold + ramp_down).max(1e-9));
@@ -634,7 +640,7 @@ fn resolve_workload(
     // An LLM request longer than the context is refused at admission: a workload whose
     // smallest request is already too long would only fail.
     if let (Target::Model(m), Load::Open { size, out_tokens, .. } | Load::Closed { size, out_tokens, .. }) = (&target, &load) {
-        if let (Some(l), Some(o)) = (models[*m].llm.as_ref(), out_tokens.as_ref()) {
+        if let (Some(l), Some(o)) = (models[*m].spec.llm.as_ref(), out_tokens.as_ref()) {
             let least = size.min_value().round().max(1.0) + o.min_value().round().max(1.0);
             if least > f64::from(l.max_context_tokens) {
                 return Err(c.err(
@@ -911,7 +917,7 @@ fn check_slices(c: &Check, variants: &[Variant], horizon: SimTime) -> Result<()>
 }
 
 /// A fault must hit a server that exists in the variant.
-fn check_faults(c: &Check, vi: usize, v: &Variant, models: &[ModelSpec]) -> Result<()> {
+fn check_faults(c: &Check, vi: usize, v: &Variant, models: &[Model]) -> Result<()> {
     for (k, fault) in v.faults.iter().enumerate() {
         let n = v.placement.replicas(fault.model).len();
         let name = &models[fault.model].name;
@@ -937,7 +943,7 @@ fn check_faults(c: &Check, vi: usize, v: &Variant, models: &[ModelSpec]) -> Resu
 }
 
 /// Every model a workload sends requests to must run somewhere in every variant.
-fn check_served(c: &Check, vi: usize, v: &Variant, models: &[ModelSpec], workloads: &[Workload]) -> Result<()> {
+fn check_served(c: &Check, vi: usize, v: &Variant, models: &[Model], workloads: &[Workload]) -> Result<()> {
     for (i, w) in workloads.iter().enumerate() {
         for m in w.target.stages() {
             if v.placement.replicas(m).is_empty() {
@@ -965,7 +971,7 @@ pub const SLO_METRICS: &[(&str, bool)] = &[
     ("availability", false),
 ];
 
-fn resolve_slo(c: &Check, raw: &BTreeMap<String, f64>, models: &[ModelSpec], workloads: &[Workload]) -> Result<Vec<Slo>> {
+fn resolve_slo(c: &Check, raw: &BTreeMap<String, f64>, models: &[Model], workloads: &[Workload]) -> Result<Vec<Slo>> {
     let mut out = Vec::new();
     for (key, &bound) in raw {
         let field = format!("slo.\"{key}\"");

@@ -1,52 +1,25 @@
-//! Devices: where the servers' GPU calls execute. An exclusive device (dedicated GPU or MIG
-//! instance) runs one server's calls back to back; an MPS GPU runs its clients' calls at once,
-//! sharing SMs and bandwidth (see the comment above `mps_submit`); a time-sliced GPU runs one
-//! context at a time (see the comment above `ts_submit`).
+//! Devices: where the servers' GPU calls execute. Each owns its contexts' state and answers the
+//! same questions: take a call of a context, say when calls finish, drop a context's work when
+//! its server dies, and account for the time it was busy.
+//!
+//! * [`DevKind::Exclusive`]: a dedicated GPU or a MIG instance runs one server's calls back to back.
+//! * [`DevKind::TimeSliced`]: one context at a time, preempted at the end of its slice
+//!   ([`timesliced`]).
+//! * [`DevKind::Mps`]: every client's call at once, sharing SMs and bandwidth ([`mps`]).
 
-use super::*;
+mod mps;
+mod timesliced;
 
-#[derive(Debug, Clone, Default)]
-pub(super) struct TsState {
-    pub(super) quantum: SimTime,
-    pub(super) switch_cost: SimTime,
-    pub(super) running: Option<u32>,
-    pub(super) switching_to: Option<u32>,
-    pub(super) last: Option<u32>,
-    pub(super) slice_start: SimTime,
-    pub(super) updated: SimTime,
-    pub(super) remaining: Vec<SimTime>,
-    pub(super) has_work: Vec<bool>,
-    pub(super) ready: VecDeque<u32>,
-    pub(super) token: u32,
-    pub(super) switches: u64,
-}
+pub(super) use mps::{MpsCall, MpsClient, MpsState};
+pub(super) use timesliced::TsState;
 
-/// A call running on an MPS device: its latency on the whole reference GPU, the split of that
-/// latency into parts, and how much of it is left.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct MpsCall {
-    pub(super) srv: u32,
-    pub(super) epoch: u32,
-    pub(super) l_ref_ms: f64,
-    pub(super) fixed: f64,
-    pub(super) compute: f64,
-    /// Fraction of the call still to run.
-    pub(super) left: f64,
-    /// Fraction per ns at the current shares.
-    pub(super) rate: f64,
-    pub(super) started: SimTime,
-}
+use super::engine::EventQueue;
+use super::recorder::Window;
+use super::Ev;
+use crate::gpu::PlacedInstance;
+use crate::time::SimTime;
 
-#[derive(Debug, Clone, Default)]
-pub(super) struct MpsState {
-    /// Thread percentage of each client (its SM cap).
-    pub(super) pct: Vec<f64>,
-    /// The running call of each client.
-    pub(super) calls: Vec<Option<MpsCall>>,
-    pub(super) updated: SimTime,
-    pub(super) token: u32,
-}
-
+/// How a device executes its contexts' calls, with its own state.
 #[derive(Debug, Clone)]
 pub(super) enum DevKind {
     Exclusive,
@@ -54,315 +27,268 @@ pub(super) enum DevKind {
     Mps(MpsState),
 }
 
+/// Time a device and each of its contexts spent executing, within the measurement window.
+#[derive(Debug, Clone)]
+pub(super) struct Busy {
+    pub(super) window: Window,
+    /// Per context.
+    pub(super) ctx: Vec<SimTime>,
+    /// Any context executing (the device busy).
+    pub(super) any: SimTime,
+    /// Start of the current busy period, and the contexts executing now.
+    pub(super) from: SimTime,
+    pub(super) running: u32,
+}
+
+impl Busy {
+    fn new(window: Window, contexts: usize) -> Busy {
+        Busy {
+            window,
+            ctx: vec![0; contexts],
+            any: 0,
+            from: 0,
+            running: 0,
+        }
+    }
+
+    /// Context `c` executed during `[a, b)`.
+    pub(super) fn add(&mut self, c: usize, a: SimTime, b: SimTime) {
+        self.ctx[c] += self.window.overlap(a, b);
+    }
+
+    /// A context starts executing at `now`.
+    pub(super) fn start(&mut self, now: SimTime) {
+        if self.running == 0 {
+            self.from = now;
+        }
+        self.running += 1;
+    }
+
+    /// A context stops executing at `now`.
+    pub(super) fn stop(&mut self, now: SimTime) {
+        if self.running > 0 {
+            self.running -= 1;
+            if self.running == 0 {
+                self.any += self.window.overlap(self.from, now);
+            }
+        }
+    }
+
+    /// The device's busy time, counting a busy period still open at `now`.
+    pub(super) fn any_until(&self, now: SimTime) -> SimTime {
+        let open = if self.running > 0 { self.window.overlap(self.from, now) } else { 0 };
+        self.any + open
+    }
+}
+
 /// An execution unit: a whole GPU (dedicated, time-sliced, MPS) or a MIG instance.
 #[derive(Debug, Clone)]
 pub(super) struct Device {
+    /// Its index (the events it schedules name it).
+    pub(super) id: u32,
     pub(super) kind: DevKind,
+    /// Physical GPU index within the variant.
     pub(super) gpu: u32,
     pub(super) label: String,
+    /// Server of each context.
     pub(super) servers: Vec<u32>,
-    pub(super) busy_ctx: Vec<SimTime>,
-    pub(super) busy_any: SimTime,
-    pub(super) busy_from: SimTime,
-    pub(super) n_running: u32,
-    pub(super) instance: Option<crate::gpu::PlacedInstance>,
+    pub(super) busy: Busy,
+    pub(super) instance: Option<PlacedInstance>,
     /// Exclusive device: when its running call started (its busy time is counted at the end,
     /// since a block of LLM decode steps may be cut short).
-    pub(super) call_start: SimTime,
+    call_start: SimTime,
 }
 
-impl Simulation {
-    pub(super) fn busy_add(&mut self, dev: usize, ctx: usize, a: SimTime, b: SimTime) {
-        let o = window_overlap(a, b, self.warmup, self.duration);
-        self.devices[dev].busy_ctx[ctx] += o;
-    }
-
-    /// Track "any context executing" for the whole device.
-    pub(super) fn set_running(&mut self, dev: usize, delta: i32) {
-        let now = self.q.now();
-        let d = &mut self.devices[dev];
-        if delta > 0 {
-            if d.n_running == 0 {
-                d.busy_from = now;
-            }
-            d.n_running += 1;
-        } else if d.n_running > 0 {
-            d.n_running -= 1;
-            if d.n_running == 0 {
-                let from = d.busy_from;
-                let o = window_overlap(from, now, self.warmup, self.duration);
-                self.devices[dev].busy_any += o;
-            }
+impl Device {
+    pub(super) fn new(
+        id: u32,
+        kind: DevKind,
+        gpu: u32,
+        label: String,
+        servers: Vec<u32>,
+        instance: Option<PlacedInstance>,
+        window: Window,
+    ) -> Device {
+        let n = servers.len();
+        Device {
+            id,
+            kind,
+            gpu,
+            label,
+            servers,
+            busy: Busy::new(window, n),
+            instance,
+            call_start: 0,
         }
     }
 
-    pub(super) fn submit(&mut self, dev: usize, ctx: usize, srv: usize, epoch: u32, work: SimTime) {
-        let now = self.q.now();
-        match self.devices[dev].kind {
+    /// True for a device whose one server runs alone (dedicated GPU, MIG instance).
+    pub(super) fn exclusive(&self) -> bool {
+        matches!(self.kind, DevKind::Exclusive)
+    }
+
+    /// True for an MPS device (its calls are rated by the clients running).
+    pub(super) fn mps(&self) -> bool {
+        matches!(self.kind, DevKind::Mps(_))
+    }
+
+    /// Context `ctx` (server `srv`, at its `epoch`) submits `work` [ns] of solo GPU time now.
+    /// MPS calls go through [`Device::submit_mps`].
+    pub(super) fn submit(&mut self, ctx: usize, srv: u32, epoch: u32, work: SimTime, q: &mut EventQueue<Ev>) {
+        let now = q.now();
+        match &mut self.kind {
             DevKind::Exclusive => {
-                self.devices[dev].call_start = now;
-                self.set_running(dev, 1);
-                self.q.schedule(now + work, Ev::Done { srv: srv as u32, epoch });
+                self.call_start = now;
+                self.busy.start(now);
+                q.schedule(now + work, Ev::Done { srv, epoch });
             }
-            DevKind::TimeSliced(_) => self.ts_submit(dev, ctx, work),
-            DevKind::Mps(_) => unreachable!("MPS calls go through mps_submit"),
+            DevKind::TimeSliced(ts) => ts.submit(self.id, &mut self.busy, ctx, work, q),
+            DevKind::Mps(_) => unreachable!("MPS calls go through submit_mps"),
         }
     }
 
-    pub(super) fn device_call_ended(&mut self, dev: usize) {
-        let now = self.q.now();
-        self.device_call_ended_at(dev, now);
+    /// Context `ctx` submits an MPS call now.
+    pub(super) fn submit_mps(&mut self, ctx: usize, call: MpsCall, q: &mut EventQueue<Ev>) {
+        if let DevKind::Mps(m) = &mut self.kind {
+            m.submit(self.id, &mut self.busy, ctx, call, q);
+        }
     }
 
     /// An exclusive device's call ended at `end` (now, or earlier for a block cut in the gap
     /// after its last step).
-    pub(super) fn device_call_ended_at(&mut self, dev: usize, end: SimTime) {
-        if matches!(self.devices[dev].kind, DevKind::Exclusive) {
-            let start = self.devices[dev].call_start;
-            self.busy_add(dev, 0, start, end);
-            let d = &mut self.devices[dev];
-            if d.n_running > 0 {
-                d.n_running -= 1;
-                if d.n_running == 0 {
-                    let from = d.busy_from;
-                    let o = window_overlap(from, end, self.warmup, self.duration);
-                    self.devices[dev].busy_any += o;
-                }
-            }
+    pub(super) fn call_ended_at(&mut self, end: SimTime) {
+        if let DevKind::Exclusive = self.kind {
+            self.busy.add(0, self.call_start, end);
+            self.busy.stop(end);
         }
     }
 
-    // MPS. Every client's call runs at once. A client gets its thread percentage of the SMs
-    // while the running clients' percentages add up to at most 100; beyond that the SMs are
-    // shared in proportion to the percentages (each gets pct * 100 / sum). The memory system has
-    // no isolation: the running clients share the bandwidth equally (an approximation: a
-    // compute-bound client gets the same share as a bandwidth-bound one, so a bandwidth-bound
-    // call beside compute-bound ones is predicted up to k times too slow with k clients). Shares
-    // are revised whenever a call starts or ends: each running call advances at the rate of its
-    // current shares (its latency on that share, from the scaling model), so its duration is
-    // exact for piecewise-constant shares.
-
-    fn mps(&mut self, dev: usize) -> &mut MpsState {
-        match &mut self.devices[dev].kind {
-            DevKind::Mps(m) => m,
-            _ => unreachable!("MPS operation on a non-MPS device"),
+    /// A time-slice decision point is due: the context whose call it finished, if any.
+    pub(super) fn ts_timer(&mut self, token: u32, q: &mut EventQueue<Ev>) -> Option<usize> {
+        match &mut self.kind {
+            DevKind::TimeSliced(ts) => ts.timer(self.id, &mut self.busy, token, q),
+            _ => None,
         }
     }
 
-    /// Advance every running call to now at its current rate.
-    fn mps_advance(&mut self, dev: usize) {
-        let now = self.q.now();
-        let m = self.mps(dev);
-        let dt = (now - m.updated) as f64;
-        for c in m.calls.iter_mut().flatten() {
-            c.left = (c.left - c.rate * dt).max(0.0);
-        }
-        m.updated = now;
-    }
-
-    /// Recompute every running call's rate from the current set of clients and schedule the
-    /// next completion.
-    fn mps_revise(&mut self, dev: usize) {
-        let now = self.q.now();
-        let running: Vec<usize> = self.mps(dev).calls.iter().enumerate().filter_map(|(i, c)| c.map(|_| i)).collect();
-        if running.is_empty() {
-            return;
-        }
-        let pct_sum: f64 = running.iter().map(|&i| self.mps(dev).pct[i]).sum();
-        let sm_factor = (100.0 / pct_sum).min(1.0);
-        let bw_share = 1.0 / running.len() as f64;
-        let mut next = f64::INFINITY;
-        for &i in &running {
-            let srv = self.devices[dev].servers[i] as usize;
-            let s = &self.servers[srv];
-            let share = s.share.shrunk(sm_factor, bw_share);
-            let slow = Slowdown::of(&self.models[s.model as usize].scaling, &self.ref_gpus[s.ref_gpu], &share);
-            let c = self.mps(dev).calls[i].as_mut().expect("running");
-            c.rate = 1.0 / (c.l_ref_ms * 1e6 * slow.of_call(c.fixed, c.compute)).max(1.0);
-            next = next.min(c.left / c.rate);
-        }
-        let m = self.mps(dev);
-        m.token += 1;
-        let token = m.token;
-        self.q
-            .schedule(now + (next.ceil() as SimTime).max(1), Ev::Mps { dev: dev as u32, token });
-    }
-
-    pub(super) fn mps_submit(&mut self, dev: usize, ctx: usize, call: MpsCall) {
-        self.mps_advance(dev);
-        self.mps(dev).calls[ctx] = Some(call);
-        self.set_running(dev, 1);
-        self.mps_revise(dev);
-    }
-
-    /// The next completion is due: finish every call that has run out.
-    pub(super) fn mps_timer(&mut self, dev: usize, token: u32) {
-        if self.mps(dev).token != token {
-            return;
-        }
-        self.mps_advance(dev);
-        let now = self.q.now();
-        let mut done = Vec::new();
-        for (i, slot) in self.mps(dev).calls.iter_mut().enumerate() {
-            if slot.is_some_and(|c| c.left <= 1e-9) {
-                done.push((i, slot.take().expect("checked")));
-            }
-        }
-        for (i, c) in &done {
-            self.busy_add(dev, *i, c.started, now);
-            self.set_running(dev, -1);
-        }
-        self.mps_revise(dev);
-        for (_, c) in done {
-            if self.servers[c.srv as usize].epoch == c.epoch {
-                self.call_done(c.srv as usize);
-            }
+    /// An MPS completion is due: the (server, epoch) of every call that finished, in context
+    /// order, into `done`.
+    pub(super) fn mps_timer(&mut self, token: u32, q: &mut EventQueue<Ev>, done: &mut Vec<(u32, u32)>) {
+        if let DevKind::Mps(m) = &mut self.kind {
+            m.timer(self.id, &mut self.busy, token, q, done);
         }
     }
 
-    pub(super) fn device_abort(&mut self, dev: usize, ctx: usize, was_busy: bool) {
-        if let DevKind::Mps(m) = &self.devices[dev].kind {
-            if let Some(c) = m.calls[ctx] {
-                self.mps_advance(dev);
-                self.mps(dev).calls[ctx] = None;
-                let now = self.q.now();
-                self.busy_add(dev, ctx, c.started, now);
-                self.set_running(dev, -1);
-                self.mps_revise(dev);
-            }
-            return;
-        }
-        match &mut self.devices[dev].kind {
-            DevKind::Mps(_) => {}
-            DevKind::TimeSliced(ts) => {
-                ts.has_work[ctx] = false;
-                ts.remaining[ctx] = 0;
-                ts.ready.retain(|&c| c as usize != ctx);
-                if ts.running == Some(ctx as u32) || ts.switching_to == Some(ctx as u32) {
-                    ts.running = None;
-                    ts.switching_to = None;
-                    self.set_running(dev, -1);
-                    self.ts_next(dev);
-                }
-            }
-            _ => {
+    /// Context `ctx`'s server died: drop its work (`was_busy`: an exclusive call was running).
+    pub(super) fn abort(&mut self, ctx: usize, was_busy: bool, q: &mut EventQueue<Ev>) {
+        let now = q.now();
+        match &mut self.kind {
+            DevKind::Mps(m) => m.abort(self.id, &mut self.busy, ctx, q),
+            DevKind::TimeSliced(ts) => ts.abort(self.id, &mut self.busy, ctx, q),
+            DevKind::Exclusive => {
                 // The epoch bump voids the pending Done event; account the device as idle now.
                 if was_busy {
-                    let (start, now) = (self.devices[dev].call_start, self.q.now());
-                    self.busy_add(dev, ctx, start, now);
-                    self.set_running(dev, -1);
+                    self.busy.add(ctx, self.call_start, now);
+                    self.busy.stop(now);
                 }
             }
         }
     }
 
-    // Time slicing, as measured on an H200 (traces/h200/analysis_ts.txt). One context executes
-    // at a time. A context that is alone runs unhindered; when others are ready, the running one
-    // is preempted at the end of its current slice (`quantum`, counted from when it got the GPU,
-    // mid-kernel and mid-graph) and the next ready context, round-robin, gets the GPU after
-    // `switch_cost` of dead time. A context with no work left (its call ended: the host
-    // synchronises) yields at once, and the next one gets a whole slice: a context that comes
-    // back 50 us later waits for it. (What a call costs here, with the co-location saving and
-    // a host phase, is the server's: `Simulation::shared_work`.)
-
-    pub(super) fn ts(&mut self, dev: usize) -> &mut TsState {
-        match &mut self.devices[dev].kind {
-            DevKind::TimeSliced(ts) => ts,
-            _ => unreachable!("time-slice operation on a non-time-sliced device"),
+    /// The context running now on a time-sliced device.
+    pub(super) fn running(&self) -> Option<usize> {
+        match &self.kind {
+            DevKind::TimeSliced(ts) => ts.running.map(|c| c as usize),
+            _ => None,
         }
     }
 
-    pub(super) fn ts_submit(&mut self, dev: usize, ctx: usize, work: SimTime) {
-        let ts = self.ts(dev);
-        ts.remaining[ctx] = work;
-        ts.has_work[ctx] = true;
-        if ts.running.is_none() && ts.switching_to.is_none() {
-            self.ts_start(dev, ctx as u32);
-        } else {
-            ts.ready.push_back(ctx as u32);
-            if ts.running.is_some() {
-                self.ts_plan(dev);
+    /// Context switches so far (time-sliced devices).
+    pub(super) fn switches(&self) -> u64 {
+        match &self.kind {
+            DevKind::TimeSliced(ts) => ts.switches,
+            _ => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::MS;
+
+    const W: Window = Window {
+        warmup: 0,
+        duration: 1000 * MS,
+    };
+
+    fn ts(n: usize) -> Device {
+        let kind = DevKind::TimeSliced(TsState::new(2 * MS, MS / 10, n));
+        Device::new(0, kind, 0, "whole".into(), (0..n as u32).collect(), None, W)
+    }
+
+    /// Drive a device's events to the end; the (time, server) of each finished call.
+    fn drain(d: &mut Device, q: &mut EventQueue<Ev>) -> Vec<(SimTime, u32)> {
+        let mut out = Vec::new();
+        while let Some((t, ev)) = q.pop() {
+            match ev {
+                Ev::Done { srv, .. } => {
+                    d.call_ended_at(t);
+                    out.push((t, srv));
+                }
+                Ev::Ts { token, .. } => {
+                    if let Some(c) = d.ts_timer(token, q) {
+                        out.push((t, d.servers[c]));
+                    }
+                }
+                _ => {}
             }
         }
+        out
     }
 
-    pub(super) fn ts_start(&mut self, dev: usize, ctx: u32) {
-        let now = self.q.now();
-        let ts = self.ts(dev);
-        let cost = if ts.last == Some(ctx) { 0 } else { ts.switch_cost };
-        if cost > 0 {
-            ts.switches += 1;
-        }
-        ts.switching_to = Some(ctx);
-        ts.token += 1;
-        let token = ts.token;
-        self.set_running(dev, 1);
-        self.q.schedule(now + cost, Ev::Ts { dev: dev as u32, token });
+    #[test]
+    fn an_exclusive_device_runs_a_call_for_its_work_and_counts_it_busy() {
+        let mut d = Device::new(0, DevKind::Exclusive, 0, "whole".into(), vec![7], None, W);
+        let mut q = EventQueue::new();
+        d.submit(0, 7, 0, 5 * MS, &mut q);
+        assert_eq!(drain(&mut d, &mut q), vec![(5 * MS, 7)]);
+        assert_eq!((d.busy.ctx[0], d.busy.any_until(5 * MS)), (5 * MS, 5 * MS));
     }
 
-    /// Schedule the next decision for the running context: its call's end, or its slice end if others wait.
-    pub(super) fn ts_plan(&mut self, dev: usize) {
-        let now = self.q.now();
-        let ts = self.ts(dev);
-        let Some(r) = ts.running else { return };
-        let r = r as usize;
-        let done_at = ts.updated + ts.remaining[r];
-        let mut at = done_at;
-        if !ts.ready.is_empty() {
-            let q = ts.quantum.max(1);
-            let elapsed = now - ts.slice_start;
-            let boundary = ts.slice_start + q * (elapsed / q + 1);
-            at = at.min(boundary);
-        }
-        ts.token += 1;
-        let token = ts.token;
-        self.q.schedule(at, Ev::Ts { dev: dev as u32, token });
+    #[test]
+    fn a_lone_time_sliced_context_runs_unhindered() {
+        let mut d = ts(2);
+        let mut q = EventQueue::new();
+        d.submit(0, 0, 0, 7 * MS, &mut q);
+        // One switch to it (the first context ever), then its whole call in one go.
+        assert_eq!(drain(&mut d, &mut q), vec![(7 * MS + MS / 10, 0)]);
+        assert_eq!(d.switches(), 1);
     }
 
-    pub(super) fn ts_timer(&mut self, dev: usize, token: u32) {
-        let now = self.q.now();
-        if self.ts(dev).token != token {
-            return;
-        }
-        if let Some(c) = self.ts(dev).switching_to.take() {
-            // Switch complete: c runs.
-            let ts = self.ts(dev);
-            ts.running = Some(c);
-            ts.last = Some(c);
-            ts.slice_start = now;
-            ts.updated = now;
-            self.ts_plan(dev);
-            return;
-        }
-        let Some(r) = self.ts(dev).running else { return };
-        let r = r as usize;
-        let ts = self.ts(dev);
-        let ran = now - ts.updated;
-        ts.remaining[r] = ts.remaining[r].saturating_sub(ran);
-        ts.updated = now;
-        let seg_start = now - ran;
-        self.busy_add(dev, r, seg_start, now);
-        let ts = self.ts(dev);
-        if ts.remaining[r] == 0 {
-            ts.has_work[r] = false;
-            ts.running = None;
-            self.set_running(dev, -1);
-            let srv = self.devices[dev].servers[r] as usize;
-            self.ts_next(dev);
-            self.call_done(srv);
-        } else {
-            // Slice expired with others waiting: preempt.
-            ts.ready.push_back(r as u32);
-            ts.running = None;
-            self.set_running(dev, -1);
-            self.ts_next(dev);
-        }
+    #[test]
+    fn two_busy_contexts_alternate_by_slice_with_switches_between() {
+        let mut d = ts(2);
+        let mut q = EventQueue::new();
+        d.submit(0, 0, 0, 3 * MS, &mut q);
+        d.submit(1, 1, 0, 3 * MS, &mut q);
+        let s = MS / 10;
+        // 0: switch, 2 ms; 1: switch, 2 ms; 0: switch, 1 ms (done); 1: switch, 1 ms (done).
+        let done = drain(&mut d, &mut q);
+        assert_eq!(done, vec![(s + 2 * MS + s + 2 * MS + s + MS, 0), (4 * s + 6 * MS, 1)]);
+        assert_eq!(d.switches(), 4);
+        assert_eq!(d.busy.ctx, vec![3 * MS, 3 * MS]);
     }
 
-    pub(super) fn ts_next(&mut self, dev: usize) {
-        let ts = self.ts(dev);
-        if let Some(c) = ts.ready.pop_front() {
-            self.ts_start(dev, c);
-        }
+    #[test]
+    fn an_aborted_context_gives_the_gpu_to_the_next() {
+        let mut d = ts(2);
+        let mut q = EventQueue::new();
+        d.submit(0, 0, 0, 10 * MS, &mut q);
+        d.submit(1, 1, 0, 3 * MS, &mut q);
+        // Context 0 is switching in; it dies: context 1 runs at once, alone.
+        d.abort(0, true, &mut q);
+        let done = drain(&mut d, &mut q);
+        assert_eq!(done, vec![(MS / 10 + 3 * MS, 1)]);
     }
 }

@@ -1,6 +1,17 @@
-//! What a run reports: the summary types and the live views for the TUI.
+//! What a run reports: the summary types, the SLO verdicts, the live views for the TUI, and
+//! [`Simulation::summary`], which builds the report from the recorder and the components.
 
-use super::*;
+use super::store::ReqState;
+use super::Simulation;
+use crate::error::{Error, Result};
+use crate::metrics::{round4, LatencySketch, LatencySummary};
+use crate::model::ServiceKind;
+use crate::scenario::{FaultKind, Target};
+use crate::time::{to_secs, SimTime};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub use super::RequestRecord;
 
 /// Summary of one model in one run.
 #[derive(Debug, Clone, Serialize)]
@@ -261,36 +272,19 @@ pub struct DeviceView {
 impl Simulation {
     /// Per-device live view for the TUI.
     pub fn device_views(&self) -> Vec<DeviceView> {
-        let span = self.q.now().saturating_sub(self.warmup).min(self.duration - self.warmup).max(1);
+        let w = &self.rec.window;
+        let span = self.q.now().saturating_sub(w.warmup).min(w.duration - w.warmup).max(1);
         self.devices
             .iter()
-            .map(|d| {
-                let running = match &d.kind {
-                    DevKind::TimeSliced(ts) => ts.running.map(|c| self.servers[d.servers[c as usize] as usize].label.clone()),
-                    _ => None,
-                };
-                DeviceView {
-                    gpu: d.gpu,
-                    label: d.label.clone(),
-                    servers: d.servers.iter().map(|&s| self.servers[s as usize].label.clone()).collect(),
-                    queues: d
-                        .servers
-                        .iter()
-                        .map(|&s| {
-                            let s = &self.servers[s as usize];
-                            // A streaming server's queue holds its ready streams; show them all.
-                            if s.streams.is_empty() {
-                                s.queue.len() + s.active.len() + s.synth.len()
-                            } else {
-                                s.streams.len()
-                            }
-                        })
-                        .collect(),
-                    running,
-                    instance: d.instance.clone(),
-                    busy_fraction: (d.busy_ctx.iter().sum::<SimTime>() as f64 / span as f64).min(1.0),
-                    server_busy: d.busy_ctx.iter().map(|&b| (b as f64 / span as f64).min(1.0)).collect(),
-                }
+            .map(|d| DeviceView {
+                gpu: d.gpu,
+                label: d.label.clone(),
+                servers: d.servers.iter().map(|&s| self.servers[s as usize].host.label.clone()).collect(),
+                queues: d.servers.iter().map(|&s| self.servers[s as usize].queue_view()).collect(),
+                running: d.running().map(|c| self.servers[d.servers[c] as usize].host.label.clone()),
+                instance: d.instance.clone(),
+                busy_fraction: (d.busy.ctx.iter().sum::<SimTime>() as f64 / span as f64).min(1.0),
+                server_busy: d.busy.ctx.iter().map(|&b| (b as f64 / span as f64).min(1.0)).collect(),
             })
             .collect()
     }
@@ -298,15 +292,16 @@ impl Simulation {
     /// Every request in creation order; `None` for those that did not finish. Needs
     /// [`Simulation::keep_records`] (an error otherwise: finished requests' slots were reused).
     pub fn request_records(&self) -> Result<Vec<Option<RequestRecord>>> {
-        if !self.keep_records {
+        if !self.store.keep_records {
             return Err(Error::Infeasible("request records were not kept (Simulation::keep_records)".into()));
         }
         Ok(self
+            .store
             .reqs
             .iter()
             .map(|q| {
                 (q.state == ReqState::Done).then(|| RequestRecord {
-                    workload: self.units[q.unit as usize].wl as usize,
+                    workload: self.store.units[q.unit as usize].wl as usize,
                     model: q.model as usize,
                     arrival: q.arrival,
                     finish: q.finish,
@@ -319,13 +314,14 @@ impl Simulation {
     /// Conversations active now and users of the conversation workloads (`None`: the scenario
     /// has no conversation).
     pub fn conversations_now(&self) -> Option<(u32, u32)> {
-        (self.conv.users > 0).then_some((self.conv.active, self.conv.users))
+        let c = &self.rec.conv;
+        (c.users > 0).then_some((c.active, c.users))
     }
 
     /// Time to first audio of every measured turn finished so far, all workloads [ms].
     pub fn first_audio_sketch(&self) -> LatencySketch {
         let mut all = LatencySketch::new();
-        for a in &self.wl_acc {
+        for a in &self.rec.workloads {
             all.merge(&a.first_audio);
         }
         all
@@ -334,23 +330,25 @@ impl Simulation {
     /// Exact latencies of the measured requests of model `m` completed so far, in completion
     /// order [ms]. Needs [`Simulation::keep_records`] (an error otherwise).
     pub fn model_latencies(&self, m: usize) -> Result<&[f64]> {
-        if !self.keep_records {
+        if !self.rec.keep_samples {
             return Err(Error::Infeasible("exact latencies were not kept (Simulation::keep_records)".into()));
         }
-        Ok(&self.model_acc[m].samples)
+        Ok(&self.rec.models[m].samples)
     }
 
     /// Latencies of the measured requests of model `m` completed so far [ms], as a sketch: what
     /// the reports' percentiles come from (within `metrics::sketch::ALPHA`), kept in every run.
     pub fn model_sketch(&self, m: usize) -> &LatencySketch {
-        &self.model_acc[m].latency
+        &self.rec.models[m].latency
     }
 
     /// Per model, the load offered in the measurement window: requests per second, mean size
     /// and mean LLM output tokens (not part of the report; the planner's capacity bounds).
     pub fn offered_load(&self) -> Vec<OfferedLoad> {
-        let window = to_secs(self.duration - self.warmup).max(1e-9);
-        self.model_acc
+        let w = &self.rec.window;
+        let window = to_secs(w.duration - w.warmup).max(1e-9);
+        self.rec
+            .models
             .iter()
             .map(|a| {
                 let n = a.arrived.max(1) as f64;
@@ -365,35 +363,38 @@ impl Simulation {
 
     /// Summarise what has been simulated.
     pub fn summary(&self) -> RunSummary {
-        let window = to_secs(self.duration - self.warmup).max(1e-9);
+        let w = &self.rec.window;
+        let window = to_secs(w.duration - w.warmup).max(1e-9);
+        let now = self.q.now();
+        let names: Vec<String> = self.models.iter().map(|m| m.name.clone()).collect();
         let mut models = BTreeMap::new();
         // Measured requests (and units) still queued or running at the end count as failed.
-        let mut stuck = vec![0u64; self.model_acc.len()];
-        for q in &self.reqs {
-            if matches!(q.state, ReqState::Streaming | ReqState::Queued | ReqState::Running) && self.measured(q.arrival) {
+        let mut stuck = vec![0u64; self.rec.models.len()];
+        for q in &self.store.reqs {
+            if matches!(q.state, ReqState::Streaming | ReqState::Queued | ReqState::Running) && w.measured(q.arrival) {
                 stuck[q.model as usize] += 1;
             }
         }
-        let mut stuck_units = vec![0u64; self.wl_acc.len()];
-        for u in &self.units {
-            if !u.free && !u.done && !u.failed && self.measured(u.arrival) {
+        let mut stuck_units = vec![0u64; self.rec.workloads.len()];
+        for u in &self.store.units {
+            if !u.free && !u.over() && w.measured(u.arrival) {
                 stuck_units[u.wl as usize] += 1;
             }
         }
         let unfinished: u64 = stuck.iter().sum();
-        for (m, acc) in self.model_acc.iter().enumerate() {
+        for (m, acc) in self.rec.models.iter().enumerate() {
             let failed = acc.failed + stuck[m];
             let total = acc.completed + failed;
-            let ttft = (self.models[m].kind == ServiceKind::Llm).then(|| acc.ttft.summary().rounded());
+            let llm = self.models[m].kind == ServiceKind::Llm;
             models.insert(
-                self.model_names[m].clone(),
+                names[m].clone(),
                 ModelSummary {
                     completed: acc.completed,
                     failed,
                     throughput_rps: round4(acc.finished_in_window as f64 / window),
                     latency_ms: acc.latency.summary().rounded(),
-                    ttft_ms: ttft,
-                    preemptions: (self.models[m].kind == ServiceKind::Llm).then_some(acc.preemptions),
+                    ttft_ms: llm.then(|| acc.ttft.summary().rounded()),
+                    preemptions: llm.then_some(acc.preemptions),
                     availability: round4(if total == 0 { 1.0 } else { acc.completed as f64 / total as f64 }),
                 },
             );
@@ -401,24 +402,21 @@ impl Simulation {
         let mut stages = BTreeMap::new();
         let (mut completed, mut failed, mut in_window) = (0u64, 0u64, 0u64);
         let mut all_lat = LatencySketch::new();
-        for (i, w) in self.scenario_workloads.iter().enumerate() {
-            let acc = &self.wl_acc[i];
+        for (i, wl) in self.sources.workloads.iter().enumerate() {
+            let acc = &self.rec.workloads[i];
             let stuck = stuck_units[i];
             completed += acc.completed;
             failed += acc.failed + stuck;
             in_window += acc.finished_in_window;
             all_lat.merge(&acc.latency);
-            if let Target::Pipeline(p) = &w.target {
+            if let Target::Pipeline(p) = &wl.target {
+                let total = acc.completed + acc.failed + stuck;
                 stages.insert(
-                    w.name.clone(),
+                    wl.name.clone(),
                     PipelineSummary {
                         completed: acc.completed,
                         failed: acc.failed + stuck,
-                        availability: round4(if acc.completed + acc.failed + stuck == 0 {
-                            1.0
-                        } else {
-                            acc.completed as f64 / (acc.completed + acc.failed + stuck) as f64
-                        }),
+                        availability: round4(if total == 0 { 1.0 } else { acc.completed as f64 / total as f64 }),
                         turns_per_s: round4(acc.finished_in_window as f64 / window),
                         latency_ms: acc.latency.summary().rounded(),
                         time_to_first_audio_ms: acc.first_audio.summary().rounded(),
@@ -427,7 +425,7 @@ impl Simulation {
                             .iter()
                             .zip(&acc.stages)
                             .map(|(&m, s)| StageSummary {
-                                model: self.model_names[m].clone(),
+                                model: names[m].clone(),
                                 latency_ms: s.summary().rounded(),
                             })
                             .collect(),
@@ -436,107 +434,97 @@ impl Simulation {
             }
         }
         let mut util = Vec::new();
-        let span = (self.duration - self.warmup).max(1) as f64;
+        let span = w.span() as f64;
         for d in &self.devices {
-            match d.kind {
-                DevKind::Exclusive => {
-                    let b = d.busy_ctx.first().copied().unwrap_or(0);
-                    util.push(GpuUtil {
-                        gpu: d.gpu,
-                        partition: d.label.clone(),
-                        busy_fraction: round4(b as f64 / span),
-                    });
-                }
-                _ => {
-                    // A busy period still open at the end counts up to now.
-                    let open = if d.n_running > 0 {
-                        window_overlap(d.busy_from, self.q.now(), self.warmup, self.duration)
-                    } else {
-                        0
-                    };
-                    let any = d.busy_any + open;
-                    util.push(GpuUtil {
-                        gpu: d.gpu,
-                        partition: d.label.clone(),
-                        busy_fraction: round4((any as f64 / span).min(1.0)),
-                    });
-                    for (c, &s) in d.servers.iter().enumerate() {
-                        util.push(GpuUtil {
-                            gpu: d.gpu,
-                            partition: self.servers[s as usize].label.clone(),
-                            busy_fraction: round4(d.busy_ctx[c] as f64 / span),
-                        });
-                    }
-                }
+            if d.exclusive() {
+                let b = d.busy.ctx.first().copied().unwrap_or(0);
+                util.push(GpuUtil {
+                    gpu: d.gpu,
+                    partition: d.label.clone(),
+                    busy_fraction: round4(b as f64 / span),
+                });
+                continue;
+            }
+            util.push(GpuUtil {
+                gpu: d.gpu,
+                partition: d.label.clone(),
+                busy_fraction: round4((d.busy.any_until(now) as f64 / span).min(1.0)),
+            });
+            for (c, &s) in d.servers.iter().enumerate() {
+                util.push(GpuUtil {
+                    gpu: d.gpu,
+                    partition: self.servers[s as usize].host.label.clone(),
+                    busy_fraction: round4(d.busy.ctx[c] as f64 / span),
+                });
             }
         }
-        let mut fail = self.fail.clone();
-        fail.unfinished = unfinished;
-        fail.availability = models.iter().map(|(k, v)| (k.clone(), v.availability)).collect();
-        fail.by_kind = FaultKind::ALL
-            .iter()
-            .enumerate()
-            .map(|(k, kind)| {
-                let availability = self
-                    .model_acc
-                    .iter()
-                    .enumerate()
-                    .map(|(m, acc)| {
-                        let total = acc.completed + acc.failed + stuck[m];
-                        let ok = if total == 0 {
-                            1.0
-                        } else {
-                            1.0 - acc.failed_by_kind[k] as f64 / total as f64
-                        };
-                        (self.model_names[m].clone(), round4(ok))
-                    })
-                    .collect();
-                (
-                    kind.name().to_string(),
-                    KindFailures {
-                        crashes: self.kind_crashes[k],
-                        availability,
-                    },
-                )
-            })
-            .collect();
+        let f = &self.rec.fail;
+        let fail = FailureSummary {
+            crashes: f.crashes,
+            lost_requests: f.lost_requests,
+            rejected_requests: f.rejected_requests,
+            timed_out: f.timed_out,
+            unfinished,
+            availability: models.iter().map(|(k, v)| (k.clone(), v.availability)).collect(),
+            by_kind: FaultKind::ALL
+                .iter()
+                .enumerate()
+                .map(|(k, kind)| {
+                    let availability = self
+                        .rec
+                        .models
+                        .iter()
+                        .enumerate()
+                        .map(|(m, acc)| {
+                            let total = acc.completed + acc.failed + stuck[m];
+                            let ok = if total == 0 {
+                                1.0
+                            } else {
+                                1.0 - acc.failed_by_kind[k] as f64 / total as f64
+                            };
+                            (names[m].clone(), round4(ok))
+                        })
+                        .collect();
+                    (
+                        kind.name().to_string(),
+                        KindFailures {
+                            crashes: f.by_kind[k],
+                            availability,
+                        },
+                    )
+                })
+                .collect(),
+        };
         let throughput = in_window as f64 / window;
-        let switches = self
-            .devices
-            .iter()
-            .map(|d| match &d.kind {
-                DevKind::TimeSliced(ts) => ts.switches,
-                _ => 0,
-            })
-            .sum();
+        let v = &self.variant;
         let mut run = RunSummary {
-            name: self.variant_name.clone(),
-            gpus: self.n_gpus,
-            gpu_type: self.gpu.name.clone(),
-            cost_per_hour_usd: round4(self.price * self.n_gpus as f64),
+            name: v.name.clone(),
+            gpus: v.n_gpus,
+            gpu_type: v.gpu.name.clone(),
+            cost_per_hour_usd: round4(v.price * v.n_gpus as f64),
             completed,
             failed,
             throughput_rps: round4(throughput),
-            throughput_rps_per_gpu: round4(throughput / self.n_gpus.max(1) as f64),
+            throughput_rps_per_gpu: round4(throughput / v.n_gpus.max(1) as f64),
             latency_ms: all_lat.summary().rounded(),
             models,
             gpu_utilization: util,
-            extrapolated: self.extrapolated,
+            extrapolated: self.rec.extrapolated,
             stages,
-            conversations: (self.conv.users > 0).then(|| {
-                let (mean, max) = self.conv_window();
+            conversations: (self.rec.conv.users > 0).then(|| {
+                let (mean, max) = self.rec.conv.window(w, now);
                 ConversationSummary {
-                    users: self.conv.users,
+                    users: self.rec.conv.users,
                     active_mean: round4(mean),
                     active_max: max,
                 }
             }),
             failures: fail,
             events: self.q.processed(),
-            context_switches: switches,
+            context_switches: self.devices.iter().map(|d| d.switches()).sum(),
             slo: Vec::new(),
         };
-        run.slo = slo_verdicts(&run, &self.slo, &self.model_names, &self.scenario_workloads);
+        run.slo = slo_verdicts(&run, &self.slo, &names, &self.sources.workloads);
         run
     }
 }

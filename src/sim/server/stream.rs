@@ -1,0 +1,121 @@
+//! Streaming ASR (`asr_mode = "streaming"`). A stream stays on one replica. Its audio arrives in
+//! chunks of `chunk_s`: in real time, chunk k at `k * chunk_s` after the speech started;
+//! otherwise (an upload, an open-loop arrival) all at once. A stream has one chunk call per
+//! `chunk_s` of speech plus one: the final transcript needs one chunk of audio past the end of the
+//! speech (the look-ahead of a cache-aware streaming encoder, whose latency is its chunk;
+//! docs/sources.md S7.5), so the last chunk arrives `chunk_s` after the speech ends, possibly
+//! short. Each call encodes one chunk of every stream with one ready, up to `max_batch` streams,
+//! those waiting longest first, at the `encode_chunk` table's cost for (streams, `chunk_s`); a
+//! stream's chunks are encoded in order, one per call.
+
+use super::{Cx, Host, Out, SrvState};
+use crate::model::{Model, OpTable};
+use crate::sim::store::ReqState;
+use crate::sim::Ev;
+use crate::time::{from_secs, SimTime};
+
+/// The streams of a streaming ASR server.
+#[derive(Debug, Clone, Default)]
+pub(in crate::sim) struct Stream {
+    /// The streams in the running call.
+    pub(in crate::sim) batch: Vec<u32>,
+    /// Every stream attached (waiting for audio, ready, or in the call).
+    pub(in crate::sim) streams: Vec<u32>,
+}
+
+/// A chunk's duration on the clock.
+fn chunk_ns(chunk_s: f64) -> SimTime {
+    from_secs(chunk_s).max(1)
+}
+
+impl Stream {
+    /// Attach request `r`. Real time: its audio is still being spoken and ends at the request's
+    /// arrival; otherwise every chunk is there now.
+    pub(in crate::sim) fn open(&mut self, h: &mut Host, model: &Model, chunk_s: f64, r: u32, real_time: bool, cx: &mut Cx) {
+        let chunk = chunk_ns(chunk_s);
+        let q = &mut cx.store.reqs[r as usize];
+        let speech = if real_time { q.arrival - cx.now } else { from_secs(q.size) }.max(1);
+        q.srv = h.id;
+        q.chunks = (speech.div_ceil(chunk) + 1).min(u64::from(u32::MAX)) as u32;
+        self.streams.push(r);
+        h.outstanding += 1;
+        if real_time {
+            q.state = ReqState::Streaming;
+            cx.out.push(Out::At(cx.now + chunk, Ev::Chunk { req: r }));
+        } else {
+            q.chunks_in = q.chunks;
+            h.queue.push_back(r);
+            h.wake(model, cx);
+        }
+    }
+
+    /// The next chunk of real-time stream `r` has arrived.
+    pub(in crate::sim) fn chunk(h: &mut Host, model: &Model, chunk_s: f64, r: u32, cx: &mut Cx) {
+        let q = &mut cx.store.reqs[r as usize];
+        q.chunks_in += 1;
+        if q.chunks_in < q.chunks {
+            // Chunk k comes k chunks after the speech started, the last one a chunk after it
+            // ended (the request's arrival).
+            let chunk = chunk_ns(chunk_s);
+            let next = (cx.now + chunk).min(q.arrival + chunk);
+            cx.out.push(Out::At(next, Ev::Chunk { req: r }));
+        }
+        if q.state == ReqState::Streaming {
+            q.state = ReqState::Queued;
+            h.queue.push_back(r);
+            h.wake(model, cx);
+        }
+    }
+
+    /// The next call: one chunk of each ready stream, oldest first.
+    pub(super) fn dispatch(&mut self, h: &mut Host, model: &Model, op: &OpTable, chunk_s: f64, cx: &mut Cx) {
+        self.batch.clear();
+        while self.batch.len() < model.max_batch as usize {
+            let Some(r) = h.queue.pop_front() else { break };
+            let q = &mut cx.store.reqs[r as usize];
+            q.state = ReqState::Running;
+            if q.chunks_done == 0 {
+                q.start = cx.now;
+            }
+            self.batch.push(r);
+        }
+        if self.batch.is_empty() {
+            h.state = SrvState::Idle;
+            return;
+        }
+        h.state = SrvState::Busy;
+        h.submit_table(op, self.batch.len() as u32, chunk_s, model, cx);
+    }
+
+    /// A chunk call ended: each stream moves one chunk on; a stream whose last chunk this was
+    /// has its final transcript now.
+    pub(super) fn call_done(&mut self, h: &mut Host, cx: &mut Cx) {
+        for &r in &self.batch {
+            let q = &mut cx.store.reqs[r as usize];
+            if q.state != ReqState::Running {
+                continue;
+            }
+            q.chunks_done += 1;
+            if q.chunks_done >= q.chunks {
+                if let Some(i) = self.streams.iter().position(|&x| x == r) {
+                    self.streams.swap_remove(i);
+                }
+                h.outstanding -= 1;
+                cx.out.push(Out::Complete(r));
+                cx.out.push(Out::Release(r));
+            } else if q.chunks_in > q.chunks_done {
+                q.state = ReqState::Queued;
+                h.queue.push_back(r);
+            } else {
+                q.state = ReqState::Streaming;
+            }
+        }
+        self.batch.clear();
+    }
+
+    pub(super) fn kill(&mut self, lost: &mut Vec<u32>) {
+        lost.append(&mut self.batch);
+        // Streams waiting for audio are in neither the queue nor the call.
+        lost.append(&mut self.streams);
+    }
+}
