@@ -27,6 +27,8 @@ mod server;
 mod sources;
 mod store;
 mod summary;
+#[cfg(test)]
+mod testkit;
 
 pub use summary::*;
 

@@ -89,3 +89,63 @@ impl Router {
         n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::server::Server;
+    use crate::sim::testkit::*;
+
+    fn servers(n: usize) -> Vec<Server> {
+        let m = model("h100/asr", |_| {});
+        (0..n)
+            .map(|i| {
+                let mut h = host(&m);
+                h.id = i as u32;
+                Server::new(h, &m, 0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn round_robin_cycles_through_the_replicas_that_are_up() {
+        let mut s = servers(3);
+        let mut r = Router::new(Balancer::RoundRobin, vec![vec![0, 1, 2]]);
+        assert_eq!(
+            [r.pick(0, &s), r.pick(0, &s), r.pick(0, &s), r.pick(0, &s)],
+            [Some(0), Some(1), Some(2), Some(0)]
+        );
+        s[1].host.up = false;
+        assert_eq!([r.pick(0, &s), r.pick(0, &s)], [Some(2), Some(0)]);
+        for x in &mut s {
+            x.host.up = false;
+        }
+        assert_eq!(r.pick(0, &s), None);
+        assert!(!r.any_up(0, &s));
+    }
+
+    #[test]
+    fn least_outstanding_takes_the_emptiest_replica_lowest_index_first() {
+        let mut s = servers(3);
+        let mut r = Router::new(Balancer::LeastOutstanding, vec![vec![0, 1, 2]]);
+        s[0].host.outstanding = 2;
+        s[1].host.outstanding = 1;
+        s[2].host.outstanding = 1;
+        assert_eq!(r.pick(0, &s), Some(1));
+        s[1].host.up = false;
+        assert_eq!(r.pick(0, &s), Some(2));
+    }
+
+    #[test]
+    fn a_shared_queue_hands_out_its_oldest_requests_first() {
+        let mut r = Router::new(Balancer::SharedQueue, vec![vec![0]]);
+        for q in [7, 8, 9] {
+            r.push_shared(0, q);
+        }
+        let mut into = VecDeque::new();
+        assert_eq!(r.pull(0, 2, &mut into), 2);
+        assert_eq!(into, [7, 8]);
+        assert_eq!(r.shared_len(0), 1);
+        assert!(r.shared_queue());
+    }
+}

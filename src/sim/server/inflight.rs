@@ -178,3 +178,76 @@ impl InFlight {
         self.steps = 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ServerKind;
+    use crate::sim::testkit::*;
+
+    fn in_flight(s: &mut crate::model::ModelSpec) {
+        s.tts_policy = crate::model::TtsPolicy::InFlight;
+        s.call_noise = 0.0;
+        s.cold_call_ms = 0.0;
+    }
+
+    #[test]
+    fn a_block_runs_until_the_first_synthesis_ends_and_a_lone_one_costs_the_static_call() {
+        let m = model("h100/tts", in_flight);
+        let ServerKind::TtsInFlight {
+            synthesize,
+            audio,
+            first_chunk_frames,
+        } = &m.server
+        else {
+            panic!("in-flight")
+        };
+        let (mut st, mut rec, mut out) = (store(&[(60.0, 1), (200.0, 1)]), recorder(), Vec::new());
+        let mut h = host(&m);
+        h.queue.extend([0, 1]);
+        h.outstanding = 2;
+        let mut e = InFlight::default();
+        e.dispatch(&mut h, &m, synthesize, audio, &mut cx(0, &mut st, &mut rec, &mut out));
+        let short = audio.frames(60.0) as u32;
+        // Both join: the block is the shorter reply's frames (the first to finish).
+        assert_eq!(e.steps, short);
+        let w = submitted(&out);
+        assert_eq!(w, e.extra + SimTime::from(short) * e.w);
+        out.clear();
+        assert!(e.call_done(&mut h, *first_chunk_frames, &mut cx(w, &mut st, &mut rec, &mut out)));
+        assert_eq!(completed(&out), vec![0]);
+        // The first chunk of each came at the end of its first_chunk_frames-th step.
+        let first = e.extra + SimTime::from(*first_chunk_frames) * e.w;
+        assert_eq!((st.reqs[0].first_token, st.reqs[1].first_token), (first, first));
+        assert_eq!((e.synth.len(), h.outstanding), (1, 1));
+        // Alone, one synthesis costs its static call (setup + frames x step).
+        let mut alone = InFlight::default();
+        let (mut st, mut out) = (store(&[(200.0, 1)]), Vec::new());
+        h.queue.push_back(0);
+        alone.dispatch(&mut h, &m, synthesize, audio, &mut cx(0, &mut st, &mut rec, &mut out));
+        let frames = audio.frames(200.0);
+        let stat = crate::time::from_ms(synthesize.latency_ms(1, frames, &Slowdown::IDENTITY).0);
+        assert!(submitted(&out).abs_diff(stat) <= frames as u64, "{} vs {stat}", submitted(&out));
+    }
+
+    #[test]
+    fn an_arrival_that_can_join_cuts_the_block_at_the_next_step_boundary() {
+        let m = model("h100/tts", in_flight);
+        let ServerKind::TtsInFlight { synthesize, audio, .. } = &m.server else {
+            panic!("in-flight")
+        };
+        let (mut st, mut rec, mut out) = (store(&[(300.0, 1)]), recorder(), Vec::new());
+        let mut h = host(&m);
+        h.queue.push_back(0);
+        let mut e = InFlight::default();
+        e.dispatch(&mut h, &m, synthesize, audio, &mut cx(0, &mut st, &mut rec, &mut out));
+        let (first, w, epoch) = (e.start + e.extra, e.w, h.epoch);
+        out.clear();
+        // Half-way through the 4th step.
+        let now = first + 3 * w + w / 2;
+        e.enqueued(&mut h, &m, &mut cx(now, &mut st, &mut rec, &mut out));
+        assert_eq!(e.steps, 4);
+        assert_eq!(h.epoch, epoch + 1);
+        assert!(matches!(out[..], [Out::At(t, crate::sim::Ev::Done { .. })] if t == first + 4 * w));
+    }
+}

@@ -793,3 +793,102 @@ impl Llm {
         self.call = Call::None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ServerKind;
+    use crate::sim::testkit::*;
+
+    fn llm(m: &Model) -> (&LlmTables, &LlmSpec) {
+        match &m.server {
+            ServerKind::Llm { tables, llm } => (tables, llm),
+            _ => panic!("an LLM"),
+        }
+    }
+
+    /// Dispatch, then finish the call at once; the effects of both.
+    fn turn(e: &mut Llm, h: &mut Host, m: &Model, st: &mut crate::sim::store::Store, now: SimTime) -> (Vec<Out>, Vec<Out>) {
+        let (t, l) = llm(m);
+        let (mut rec, mut a, mut b) = (recorder(), Vec::new(), Vec::new());
+        e.dispatch(h, m, t, l, &mut cx(now, st, &mut rec, &mut a));
+        e.call_done(h, t, l, &mut cx(now, st, &mut rec, &mut b));
+        (a, b)
+    }
+
+    #[test]
+    fn prefill_first_prefills_alone_then_decodes_in_one_block_until_the_first_sequence_ends() {
+        // Without the synchronous copy, a call is submitted whole.
+        let m = model("h100/llm", |s| s.sync_copy_ms = 0.0);
+        let (t, l) = llm(&m);
+        let mut st = store(&[(300.0, 10), (100.0, 4)]);
+        let mut h = host(&m);
+        h.queue.extend([0, 1]);
+        h.outstanding = 2;
+        h.admit_budget = 2;
+        let mut e = Llm::new(l, 100_000);
+        // Two prefills, each alone at the table's padded prompt cost; first tokens at their ends.
+        for r in [0u32, 1] {
+            let (call, _) = turn(&mut e, &mut h, &m, &mut st, 7);
+            let prompt = st.reqs[r as usize].size;
+            assert_eq!(submitted(&call), from_ms(t.prefill.latency_ms(1, prompt, &h.slow).0).max(1));
+            assert_eq!(st.reqs[r as usize].first_token, 7);
+        }
+        // Then a block of decode steps: the shorter reply has 3 tokens left after its prefill.
+        let (call, done) = turn(&mut e, &mut h, &m, &mut st, 7);
+        assert_eq!(e.active.len(), 1);
+        let d = from_ms(t.decode.latency_ms(2, 512.0, &h.slow).0).max(1);
+        assert_eq!(submitted(&call), 3 * d + 2 * m.call_gap);
+        assert_eq!(completed(&done), vec![1]);
+        assert_eq!(h.outstanding, 1);
+    }
+
+    #[test]
+    fn a_full_kv_cache_preempts_the_newest_sequence_back_to_the_queue() {
+        let m = model("h100/llm", |_| {});
+        let (t, l) = llm(&m);
+        let bt = l.kv_block_tokens;
+        // Two prompts of two blocks hold three blocks each (their first token's too), which is
+        // the whole cache: 16 decode steps fill their third blocks, then a fourth is needed.
+        let prompt = 2 * bt;
+        let mut st = store(&[(f64::from(prompt), 50), (f64::from(prompt), 50)]);
+        let mut h = host(&m);
+        h.queue.extend([0, 1]);
+        h.admit_budget = 2;
+        let mut e = Llm::new(l, u64::from(6 * bt));
+        turn(&mut e, &mut h, &m, &mut st, 0);
+        turn(&mut e, &mut h, &m, &mut st, 0);
+        assert_eq!((e.active.len(), e.kv_free), (2, 0));
+        turn(&mut e, &mut h, &m, &mut st, 0);
+        let (mut rec, mut out) = (recorder(), Vec::new());
+        e.dispatch(&mut h, &m, t, l, &mut cx(0, &mut st, &mut rec, &mut out));
+        // The newest went back to the head of the queue, keeping the tokens it generated.
+        assert_eq!(h.queue.front(), Some(&1));
+        assert_eq!(e.active.len(), 1);
+        assert_eq!(st.reqs[1].generated, 1 + bt);
+        assert_eq!(rec.models[0].preemptions, 1);
+    }
+
+    #[test]
+    fn an_arrival_cuts_a_decode_block_at_the_first_step_that_ends_after_it() {
+        let m = model("h100/llm", |_| {});
+        let (t, l) = llm(&m);
+        let mut st = store(&[(100.0, 100)]);
+        let mut h = host(&m);
+        h.queue.push_back(0);
+        h.admit_budget = 1;
+        let mut e = Llm::new(l, 100_000);
+        turn(&mut e, &mut h, &m, &mut st, 0);
+        let (mut rec, mut out) = (recorder(), Vec::new());
+        e.dispatch(&mut h, &m, t, l, &mut cx(0, &mut st, &mut rec, &mut out));
+        assert_eq!(e.steps, 99);
+        let step = e.block_runs[0].1;
+        let epoch = h.epoch;
+        out.clear();
+        // Arrives during the 10th step: the prefill-first server sees it when that step ends.
+        let now = 9 * (step + m.call_gap) + step / 2;
+        e.enqueued(&mut h, &m, t, l, &mut cx(now, &mut st, &mut rec, &mut out));
+        assert_eq!((e.steps, h.epoch), (10, epoch + 1));
+        assert!(matches!(out[..], [Out::At(at, crate::sim::Ev::Done { .. })] if at == 10 * step + 9 * m.call_gap));
+    }
+}

@@ -119,3 +119,78 @@ impl Stream {
         lost.append(&mut self.streams);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ServerKind;
+    use crate::sim::testkit::*;
+    use crate::time::{from_ms, SEC};
+
+    fn streaming(s: &mut crate::model::ModelSpec) {
+        s.asr_mode = crate::model::AsrMode::Streaming;
+        s.call_noise = 0.0;
+    }
+
+    #[test]
+    fn a_real_time_stream_has_a_chunk_per_chunk_of_speech_plus_one_and_queues_as_chunks_arrive() {
+        let m = model("h100/asr", streaming);
+        let ServerKind::AsrStream { chunk_s, .. } = m.server else {
+            panic!("streaming")
+        };
+        // Speech ends at 1 s (the request's arrival); the stream opens as it starts, at 0.
+        let (mut st, mut rec, mut out) = (store(&[(1.0, 1)]), recorder(), Vec::new());
+        st.reqs[0].arrival = SEC;
+        let mut h = host(&m);
+        let mut e = Stream::default();
+        e.open(&mut h, &m, chunk_s, 0, true, &mut cx(0, &mut st, &mut rec, &mut out));
+        // ceil(1 / 0.32) = 4 chunks of speech, plus the look-ahead chunk.
+        assert_eq!(st.reqs[0].chunks, 5);
+        assert_eq!(
+            (st.reqs[0].state, h.outstanding, e.streams.clone()),
+            (ReqState::Streaming, 1, vec![0])
+        );
+        let chunk = from_secs(chunk_s);
+        assert!(matches!(out[..], [Out::At(t, Ev::Chunk { req: 0 })] if t == chunk));
+        // The first chunk arrives: the stream is ready and the idle server wakes.
+        out.clear();
+        Stream::chunk(&mut h, &m, chunk_s, 0, &mut cx(chunk, &mut st, &mut rec, &mut out));
+        assert_eq!((st.reqs[0].chunks_in, st.reqs[0].state), (1, ReqState::Queued));
+        assert_eq!(h.queue.front(), Some(&0));
+        assert!(
+            matches!(out[..], [Out::At(t, Ev::Chunk { .. }), Out::At(d, Ev::Dispatch { .. })] if t == 2 * chunk && d == chunk + m.dispatch)
+        );
+    }
+
+    #[test]
+    fn an_upload_is_queued_whole_and_finishes_after_its_last_chunk_call() {
+        let m = model("h100/asr", streaming);
+        let ServerKind::AsrStream {
+            chunk_s, ref encode_chunk, ..
+        } = m.server
+        else {
+            panic!("streaming")
+        };
+        let (mut st, mut rec, mut out) = (store(&[(0.5, 1)]), recorder(), Vec::new());
+        let mut h = host(&m);
+        let mut e = Stream::default();
+        e.open(&mut h, &m, chunk_s, 0, false, &mut cx(0, &mut st, &mut rec, &mut out));
+        // 0.5 s of audio: 2 chunks + 1, all there at once.
+        assert_eq!((st.reqs[0].chunks, st.reqs[0].chunks_in), (3, 3));
+        let mut calls = 0;
+        while completed(&out).is_empty() {
+            out.clear();
+            e.dispatch(&mut h, &m, encode_chunk, chunk_s, &mut cx(0, &mut st, &mut rec, &mut out));
+            let w = submitted(&out);
+            assert_eq!(
+                w,
+                from_ms(encode_chunk.latency_ms(1, chunk_s, &crate::model::Slowdown::IDENTITY).0).max(1)
+            );
+            out.clear();
+            e.call_done(&mut h, &mut cx(w, &mut st, &mut rec, &mut out));
+            calls += 1;
+        }
+        assert_eq!(calls, 3);
+        assert!(e.streams.is_empty() && h.outstanding == 0);
+    }
+}
