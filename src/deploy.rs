@@ -58,13 +58,48 @@ pub enum Regime {
 }
 
 impl Regime {
+    /// Which regime it is, without its parameters.
+    pub fn kind(&self) -> RegimeKind {
+        match self {
+            Regime::Dedicated => RegimeKind::Dedicated,
+            Regime::TimeSliced { .. } => RegimeKind::TimeSliced,
+            Regime::Mig { .. } => RegimeKind::Mig,
+            Regime::Mps { .. } => RegimeKind::Mps,
+        }
+    }
+
     /// Short name for reports.
     pub fn label(&self) -> &'static str {
+        self.kind().name()
+    }
+}
+
+/// A sharing regime without its parameters: what `[plan] regimes` lists and a candidate is
+/// searched under.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegimeKind {
+    /// Every model on GPUs of its own.
+    Dedicated,
+    /// Small models time-sliced on shared GPUs.
+    TimeSliced,
+    /// Small models on MIG instances.
+    Mig,
+    /// Small models as MPS clients of shared GPUs.
+    Mps,
+}
+
+impl RegimeKind {
+    /// Every regime, in the planner's order.
+    pub const ALL: [RegimeKind; 4] = [RegimeKind::Dedicated, RegimeKind::TimeSliced, RegimeKind::Mig, RegimeKind::Mps];
+
+    /// The name as scenario files write it.
+    pub fn name(self) -> &'static str {
         match self {
-            Regime::Dedicated => "dedicated",
-            Regime::TimeSliced { .. } => "time-sliced",
-            Regime::Mig { .. } => "mig",
-            Regime::Mps { .. } => "mps",
+            RegimeKind::Dedicated => "dedicated",
+            RegimeKind::TimeSliced => "time-sliced",
+            RegimeKind::Mig => "mig",
+            RegimeKind::Mps => "mps",
         }
     }
 }

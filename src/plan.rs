@@ -32,12 +32,14 @@
 //! worst). Headroom is the load growth (every rate, trace speed and user count scaled) it absorbs
 //! before an SLO breaks, bisected by simulation up to +300 %.
 
+use crate::deploy::RegimeKind;
 use crate::error::{Error, Result};
 use crate::gpu::{place_profiles, Catalog, GpuSpec, MigProfile};
 use crate::model::{DeviceShare, LlmPolicy, Model, ServerKind, Slowdown};
 use crate::scenario::files::Sources;
 use crate::scenario::from_raw;
-use crate::scenario::raw::{PlanRegime, RawGpu, RawScenario, RawVariant};
+use crate::scenario::raw::{RawGpu, RawScenario, RawVariant};
+use crate::scenario::resolve::add_variant;
 use crate::scenario::Scenario;
 use crate::sim::{OfferedLoad, Simulation};
 use rayon::prelude::*;
@@ -71,7 +73,7 @@ pub struct PlanSpec {
     /// GPU types to consider, with their price [$ per GPU-hour].
     pub gpu_types: Vec<(GpuSpec, f64)>,
     /// Regimes to consider.
-    pub regimes: Vec<PlanRegime>,
+    pub regimes: Vec<RegimeKind>,
     /// Most GPUs of a candidate.
     pub max_gpus: u32,
     /// Seeds every candidate is simulated with.
@@ -131,7 +133,7 @@ pub fn spec(raw: &RawScenario, file: &str) -> Result<PlanSpec> {
         }
     }
     let mut regimes = if p.regimes.is_empty() {
-        vec![PlanRegime::Dedicated, PlanRegime::TimeSliced, PlanRegime::Mig, PlanRegime::Mps]
+        vec![RegimeKind::Dedicated, RegimeKind::TimeSliced, RegimeKind::Mig, RegimeKind::Mps]
     } else {
         p.regimes.clone()
     };
@@ -162,16 +164,6 @@ pub fn spec(raw: &RawScenario, file: &str) -> Result<PlanSpec> {
     })
 }
 
-/// Name of a regime as scenario files write it.
-pub fn regime_name(r: PlanRegime) -> &'static str {
-    match r {
-        PlanRegime::Dedicated => "dedicated",
-        PlanRegime::TimeSliced => "time-sliced",
-        PlanRegime::Mig => "mig",
-        PlanRegime::Mps => "mps",
-    }
-}
-
 /// One GPU of a candidate, as the JSON report shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PlacedGpu {
@@ -194,7 +186,7 @@ pub struct Candidate {
     /// GPU type.
     pub gpu_type: String,
     /// The regime the candidate was searched under.
-    pub regime: String,
+    pub regime: RegimeKind,
     /// Physical GPUs.
     pub gpus: u32,
     /// Price of the GPUs [$ per hour].
@@ -217,7 +209,13 @@ pub struct Candidate {
     pub extrapolated: bool,
     /// The variant, as a scenario file writes it.
     #[serde(skip)]
-    pub variant: RawVariant,
+    pub raw: RawVariant,
+    /// The variant resolved and placed: what the simulations ran and the Kubernetes files deploy.
+    #[serde(skip)]
+    pub variant: crate::scenario::Variant,
+    /// The study's model names, which the variant's tenants index.
+    #[serde(skip)]
+    pub model_names: Vec<String>,
     /// Worst SLO value relative to its bound (< 1: every SLO holds with margin).
     #[serde(skip)]
     pub violation: f64,
@@ -232,8 +230,9 @@ pub struct Candidate {
 pub struct PlanResult {
     /// Scenario name.
     pub scenario: String,
-    /// The objectives: key -> bound (a maximum; a minimum for availability).
-    pub slo: BTreeMap<String, f64>,
+    /// The objectives (in the JSON: key -> bound, a maximum; a minimum for availability).
+    #[serde(serialize_with = "slo_bounds")]
+    pub slo: Vec<crate::scenario::Slo>,
     /// The cheapest candidate meeting every SLO.
     pub best: Option<Candidate>,
     /// The cheapest meeting every SLO under each regime considered.
@@ -266,7 +265,7 @@ enum Unit {
     /// Whole GPUs, one model each.
     Whole,
     /// Co-tenants of whole GPUs under this regime (time-sliced or MPS).
-    Shared(PlanRegime),
+    Shared(RegimeKind),
     /// MIG instances of this profile (index into the GPU's profiles).
     Mig(usize),
 }
@@ -280,7 +279,7 @@ struct Group {
 #[derive(Debug, Clone)]
 struct Structure {
     gpu: usize,
-    regime: PlanRegime,
+    regime: RegimeKind,
     groups: Vec<Group>,
 }
 
@@ -389,14 +388,12 @@ impl Planner<'_> {
                 .collect(),
             faults: Vec::new(),
         };
-        let mut raw = self.base.clone();
-        raw.variant = vec![v];
         // A model that fits no whole GPU of this type makes the probe fail: estimate no load
         // then (the structures that cannot hold it are found infeasible one by one).
-        match from_raw(&raw, self.src) {
-            Ok(sc) => {
+        match add_variant(&self.scenario, &v, &self.src.file) {
+            Ok(v) => {
                 self.count_sim();
-                let mut sim = Simulation::new(&sc, 0, self.spec.seeds[0])?;
+                let mut sim = Simulation::of_variant(&self.scenario, &v, self.spec.seeds[0]);
                 while sim.step() {}
                 Ok(sim.offered_load())
             }
@@ -431,7 +428,7 @@ impl Planner<'_> {
         keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
 
         let total = keyed.len();
-        let mut best: BTreeMap<PlanRegime, f64> = BTreeMap::new();
+        let mut best: BTreeMap<RegimeKind, f64> = BTreeMap::new();
         let mut found: Vec<Candidate> = Vec::new();
         let mut infeasible: Vec<String> = Vec::new();
         let mut pruned = 0;
@@ -451,8 +448,7 @@ impl Planner<'_> {
                 match r? {
                     Ok(c) => {
                         if c.meets_slo {
-                            let regime = regime_of(&c.regime);
-                            let b = best.entry(regime).or_insert(f64::INFINITY);
+                            let b = best.entry(c.regime).or_insert(f64::INFINITY);
                             *b = b.min(c.cost_per_hour_usd);
                         }
                         found.push(c);
@@ -466,10 +462,7 @@ impl Planner<'_> {
         found.sort_by(rank);
         let mut per_regime: BTreeMap<String, Option<Candidate>> = BTreeMap::new();
         for &r in &self.spec.regimes {
-            per_regime.insert(
-                regime_name(r).to_string(),
-                found.iter().find(|c| c.meets_slo && c.regime == regime_name(r)).cloned(),
-            );
+            per_regime.insert(r.name().to_string(), found.iter().find(|c| c.meets_slo && c.regime == r).cloned());
         }
         if headroom {
             // The top of the table and each regime's best (one search each, in parallel).
@@ -508,7 +501,10 @@ impl Planner<'_> {
                     c.gpus,
                     c.broken
                         .iter()
-                        .map(|k| format!("{k} = {} (bound {})", fmt_value(c.slo_values[k]), self.base.slo[k]))
+                        .map(|k| {
+                            let bound = self.scenario.slo.iter().find(|s| &s.key == k).map_or(f64::NAN, |s| s.bound);
+                            format!("{k} = {} (bound {bound})", fmt_value(c.slo_values[k]))
+                        })
                         .collect::<Vec<_>>()
                         .join(", ")
                 ))
@@ -516,7 +512,7 @@ impl Planner<'_> {
         };
         Ok(PlanResult {
             scenario: self.base.name.clone(),
-            slo: self.base.slo.clone(),
+            slo: self.scenario.slo.clone(),
             best,
             per_regime,
             candidates: found,
@@ -528,7 +524,7 @@ impl Planner<'_> {
     }
 
     /// Every structure of one GPU type under one regime.
-    fn structures(&self, gi: usize, regime: PlanRegime) -> Vec<Structure> {
+    fn structures(&self, gi: usize, regime: RegimeKind) -> Vec<Structure> {
         let n = self.models().len();
         let gpu = &self.spec.gpu_types[gi].0;
         let whole = |m: usize| Group {
@@ -536,12 +532,12 @@ impl Planner<'_> {
             unit: Unit::Whole,
         };
         match regime {
-            PlanRegime::Dedicated => vec![Structure {
+            RegimeKind::Dedicated => vec![Structure {
                 gpu: gi,
                 regime,
                 groups: (0..n).map(whole).collect(),
             }],
-            PlanRegime::TimeSliced | PlanRegime::Mps => set_partitions(n)
+            RegimeKind::TimeSliced | RegimeKind::Mps => set_partitions(n)
                 .into_iter()
                 .filter(|blocks| blocks.iter().any(|b| b.len() >= 2))
                 .filter(|blocks| {
@@ -568,7 +564,7 @@ impl Planner<'_> {
                         .collect(),
                 })
                 .collect(),
-            PlanRegime::Mig if gpu.has_mig() => {
+            RegimeKind::Mig if gpu.has_mig() => {
                 let options: Vec<Vec<Unit>> = (0..n).map(|m| self.mig_units(gpu, m)).collect();
                 let mut out = Vec::new();
                 let mut pick = vec![0usize; n];
@@ -601,7 +597,7 @@ impl Planner<'_> {
                 }
                 out
             }
-            PlanRegime::Mig => Vec::new(),
+            RegimeKind::Mig => Vec::new(),
         }
     }
 
@@ -709,23 +705,23 @@ impl Planner<'_> {
             return lb;
         }
         let m = g.models[0];
-        let name = &self.models()[m].name;
         let share = self.share(gpu, &g.unit);
         // Batch-1 service time: the slowest case of a batching server.
         let mu = self.capacity_rps_at(m, &share, 1);
         let lambda = self.loads[m].rate_rps;
         let mut c = lb;
-        for (key, &bound) in &self.base.slo {
-            let Some((who, metric)) = key.rsplit_once('.') else { continue };
-            if who != name || !matches!(metric, "mean_ms" | "p95_ms" | "p99_ms") || !(mu.is_finite() && mu > 0.0) {
+        for slo in &self.scenario.slo {
+            use crate::scenario::{SloMetric, SloTarget};
+            let q = match slo.metric {
+                SloMetric::Mean => None,
+                SloMetric::P95 => Some(0.95),
+                SloMetric::P99 => Some(0.99),
+                _ => continue,
+            };
+            if slo.target != SloTarget::Model(m) || !(mu.is_finite() && mu > 0.0) {
                 continue;
             }
-            let q = match metric {
-                "mean_ms" => None,
-                "p95_ms" => Some(0.95),
-                _ => Some(0.99),
-            };
-            if let Some(n) = mmc_servers_for(lambda, mu, bound / 1e3, q, self.spec.max_gpus) {
+            if let Some(n) = mmc_servers_for(lambda, mu, slo.bound / 1e3, q, self.spec.max_gpus) {
                 c = c.max(n);
             }
         }
@@ -775,7 +771,7 @@ impl Planner<'_> {
     }
 
     /// The variant of a structure at counts `r`.
-    fn variant(&self, s: &Structure, r: &[u32]) -> Option<(RawVariant, Vec<PlacedGpu>, String)> {
+    fn variant(&self, s: &Structure, r: &[u32]) -> Option<(RawVariant, String)> {
         let (gpu, _) = &self.spec.gpu_types[s.gpu];
         let names: Vec<&String> = self.base.models.keys().collect();
         let mut gpus = Vec::new();
@@ -788,7 +784,7 @@ impl Planner<'_> {
                     gpus.push(RawGpu::Dedicated { models, count: Some(k) });
                     parts.push(format!("{} {k}x gpu", names[g.models[0]]));
                 }
-                Unit::Shared(PlanRegime::Mps) => {
+                Unit::Shared(RegimeKind::Mps) => {
                     parts.push(format!("{} {k}x mps", models.join("+")));
                     gpus.push(RawGpu::Mps {
                         models,
@@ -825,27 +821,7 @@ impl Planner<'_> {
                 });
             }
         }
-        let name = format!("{} {}: {}", regime_name(s.regime), gpu.name, parts.join(", "));
-        let mut placed = Vec::new();
-        for g in &gpus {
-            for _ in 0..g.clone().count_mut().unwrap_or(1) {
-                placed.push(PlacedGpu {
-                    gpu: placed.len() as u32,
-                    regime: match g {
-                        RawGpu::Dedicated { .. } => "dedicated",
-                        RawGpu::TimeSliced { .. } => "time-sliced",
-                        RawGpu::Mig { .. } => "mig",
-                        RawGpu::Mps { .. } => "mps",
-                    }
-                    .into(),
-                    layout: match g {
-                        RawGpu::Mig { layout, .. } => Some(layout.clone()),
-                        _ => None,
-                    },
-                    models: g.models().to_vec(),
-                });
-            }
-        }
+        let name = format!("{} {}: {}", s.regime.name(), gpu.name, parts.join(", "));
         let v = RawVariant {
             name: name.clone(),
             gpu: gpu.name.clone(),
@@ -854,28 +830,32 @@ impl Planner<'_> {
             gpus,
             faults: Vec::new(),
         };
-        Some((v, placed, name))
-    }
-
-    /// The scenario of one variant at load factor `load`.
-    fn scenario_of(&self, v: &RawVariant, load: f64) -> RawScenario {
-        let mut raw = self.base.clone();
-        scale_load(&mut raw, load);
-        raw.variant = vec![v.clone()];
-        raw
+        Some((v, name))
     }
 
     /// Simulate a variant on every seed (stopping at the first that breaks an SLO when
-    /// `lazy`); Err(reason) when the variant is not a valid deployment (memory, placement).
+    /// `lazy`), at load factor `load` (the study resolved again with every load scaled);
+    /// Err(reason) when the variant is not a valid deployment (memory, placement).
     fn evaluate(&self, v: &RawVariant, load: f64, lazy: bool) -> Result<std::result::Result<Eval, String>> {
-        let raw = self.scenario_of(v, load);
-        let sc = match from_raw(&raw, self.src) {
-            Ok(sc) => sc,
+        let scaled;
+        let sc = if load == 1.0 {
+            &self.scenario
+        } else {
+            let mut raw = self.base.clone();
+            scale_load(&mut raw, load);
+            scaled = match from_raw(&raw, self.src) {
+                Ok(sc) => sc,
+                Err(e) => return Ok(Err(crate::gpu::one_line(&e.to_string()))),
+            };
+            &scaled
+        };
+        let var = match add_variant(sc, v, &self.src.file) {
+            Ok(v) => v,
             Err(e) => return Ok(Err(crate::gpu::one_line(&e.to_string()))),
         };
         let run = |seed: u64| -> Result<crate::sim::RunSummary> {
             self.count_sim();
-            Ok(Simulation::new(&sc, 0, seed)?.run_to_end())
+            Ok(Simulation::of_variant(sc, &var, seed).run_to_end())
         };
         let mut runs = Vec::new();
         if lazy {
@@ -897,20 +877,11 @@ impl Planner<'_> {
         for slo in &sc.slo {
             let worst = runs.iter().try_fold(None::<f64>, |acc, r| {
                 let v = r.slo.iter().find(|x| x.key == slo.key).and_then(|x| x.value)?;
-                Some(Some(match acc {
-                    None => v,
-                    Some(a) if slo.is_max => a.max(v),
-                    Some(a) => a.min(v),
-                }))
+                Some(Some(acc.map_or(v, |a| slo.worse(a, v))))
             });
             let worst = worst.flatten();
-            let ratio = match worst {
-                None => f64::INFINITY,
-                Some(v) if slo.is_max => v / slo.bound.max(1e-12),
-                Some(v) => slo.bound / v.max(1e-12),
-            };
-            let met = worst.is_some_and(|v| if slo.is_max { v <= slo.bound } else { v >= slo.bound });
-            if !met {
+            let ratio = slo.ratio(worst);
+            if !slo.met(worst) {
                 broken.push(slo.key.clone());
             }
             violation = violation.max(ratio);
@@ -944,7 +915,7 @@ impl Planner<'_> {
                 Some(n) if n <= self.spec.max_gpus => {}
                 _ => return Ok(Ok(None)),
             }
-            let Some((v, _, _)) = self.variant(s, r) else { return Ok(Ok(None)) };
+            let Some((v, _)) = self.variant(s, r) else { return Ok(Ok(None)) };
             match self.evaluate(&v, 1.0, true)? {
                 Ok(e) => {
                     memo.insert(r.to_vec(), e.clone());
@@ -982,7 +953,7 @@ impl Planner<'_> {
                 Some((r, e)) => self.candidate(s, &r, &e).ok_or_else(|| "not packable".to_string()),
                 None => Err(format!(
                     "{} {}: more than {} GPUs even at the start",
-                    regime_name(s.regime),
+                    s.regime.name(),
                     gpu.name,
                     self.spec.max_gpus
                 )),
@@ -1044,13 +1015,16 @@ impl Planner<'_> {
     }
 
     fn candidate(&self, s: &Structure, r: &[u32], e: &Eval) -> Option<Candidate> {
-        let (v, placement, name) = self.variant(s, r)?;
+        let (raw, name) = self.variant(s, r)?;
+        // It was simulated, so it resolves and places.
+        let variant = add_variant(&self.scenario, &raw, &self.src.file).ok()?;
+        let placement = placed_gpus(&variant, &self.scenario.models);
         let gpus = placement.len() as u32;
         let cost = f64::from(gpus) * self.spec.gpu_types[s.gpu].1;
         Some(Candidate {
             name,
             gpu_type: self.spec.gpu_types[s.gpu].0.name.clone(),
-            regime: regime_name(s.regime).to_string(),
+            regime: s.regime,
             gpus,
             cost_per_hour_usd: round2(cost),
             meets_slo: e.pass,
@@ -1061,7 +1035,9 @@ impl Planner<'_> {
             headroom_pct: None,
             placement,
             extrapolated: e.extrapolated,
-            variant: v,
+            raw,
+            variant,
+            model_names: self.scenario.models.iter().map(|m| m.name.clone()).collect(),
             violation: e.violation,
             margins: e.margins.clone(),
         })
@@ -1073,7 +1049,7 @@ impl Planner<'_> {
         if !c.meets_slo {
             return Ok(None);
         }
-        let passes = |k: f64| -> Result<bool> { Ok(matches!(self.evaluate(&c.variant, k, true)?, Ok(e) if e.pass)) };
+        let passes = |k: f64| -> Result<bool> { Ok(matches!(self.evaluate(&c.raw, k, true)?, Ok(e) if e.pass)) };
         if passes(MAX_LOAD_FACTOR)? {
             return Ok(Some((MAX_LOAD_FACTOR - 1.0) * 100.0));
         }
@@ -1090,13 +1066,30 @@ impl Planner<'_> {
     }
 }
 
-fn regime_of(name: &str) -> PlanRegime {
-    match name {
-        "time-sliced" => PlanRegime::TimeSliced,
-        "mig" => PlanRegime::Mig,
-        "mps" => PlanRegime::Mps,
-        _ => PlanRegime::Dedicated,
-    }
+/// The objectives as the JSON report writes them: key -> bound.
+fn slo_bounds<S: serde::Serializer>(slo: &[crate::scenario::Slo], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_map(slo.iter().map(|x| (&x.key, x.bound)))
+}
+
+/// Every GPU of a placed variant as the report shows it.
+fn placed_gpus(v: &crate::scenario::Variant, models: &[Model]) -> Vec<PlacedGpu> {
+    v.gpus
+        .iter()
+        .enumerate()
+        .map(|(i, g)| PlacedGpu {
+            gpu: i as u32,
+            regime: g.regime.label().to_string(),
+            layout: match &g.regime {
+                crate::deploy::Regime::Mig { profiles } => Some(profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(",")),
+                _ => None,
+            },
+            models: g
+                .tenants
+                .iter()
+                .map(|t| t.map_or("-".to_string(), |m| models[m].name.clone()))
+                .collect(),
+        })
+        .collect()
 }
 
 /// Ranking: candidates meeting the SLOs first, then cheaper, then more margin on the tightest

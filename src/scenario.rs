@@ -51,12 +51,97 @@ pub struct Slo {
     pub key: String,
     /// Whose metric.
     pub target: SloTarget,
-    /// Metric name, one of [`crate::scenario::resolve::SLO_METRICS`].
-    pub metric: String,
+    /// What is bounded.
+    pub metric: SloMetric,
     /// The bound [ms, or a fraction for availability].
     pub bound: f64,
-    /// True: the value must not exceed the bound; false: it must reach it.
-    pub is_max: bool,
+}
+
+impl Slo {
+    /// True: the value must not exceed the bound (latencies); false: it must reach it.
+    pub fn is_max(&self) -> bool {
+        self.metric.is_max()
+    }
+
+    /// Whether a run's value meets the objective; nothing measured fails.
+    pub fn met(&self, value: Option<f64>) -> bool {
+        value.is_some_and(|v| if self.is_max() { v <= self.bound } else { v >= self.bound })
+    }
+
+    /// The worse of two values for this objective (the larger latency, the smaller availability).
+    pub fn worse(&self, a: f64, b: f64) -> f64 {
+        if self.is_max() {
+            a.max(b)
+        } else {
+            a.min(b)
+        }
+    }
+
+    /// How far a value is from the bound, as a ratio that exceeds 1 when the objective is broken
+    /// (value / bound for a latency, bound / value for availability); nothing measured is
+    /// infinitely far.
+    pub fn ratio(&self, value: Option<f64>) -> f64 {
+        match value {
+            None => f64::INFINITY,
+            Some(v) if self.is_max() => v / self.bound.max(1e-12),
+            Some(v) => self.bound / v.max(1e-12),
+        }
+    }
+}
+
+/// A metric an SLO may bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SloMetric {
+    /// Median latency [ms].
+    P50,
+    /// 95th-percentile latency [ms].
+    P95,
+    /// 99th-percentile latency [ms].
+    P99,
+    /// Mean latency [ms].
+    Mean,
+    /// An LLM's 95th-percentile time to first token [ms].
+    TtftP95,
+    /// A pipeline's 95th-percentile time to first audio [ms].
+    FirstAudioP95,
+    /// Fraction of requests (or turns) that did not fail.
+    Availability,
+}
+
+impl SloMetric {
+    /// Every metric, in the order messages list them.
+    pub const ALL: [SloMetric; 7] = [
+        SloMetric::P50,
+        SloMetric::P95,
+        SloMetric::P99,
+        SloMetric::Mean,
+        SloMetric::TtftP95,
+        SloMetric::FirstAudioP95,
+        SloMetric::Availability,
+    ];
+
+    /// The name as written after the model or workload in `[slo]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SloMetric::P50 => "p50_ms",
+            SloMetric::P95 => "p95_ms",
+            SloMetric::P99 => "p99_ms",
+            SloMetric::Mean => "mean_ms",
+            SloMetric::TtftP95 => "ttft_p95_ms",
+            SloMetric::FirstAudioP95 => "first_audio_p95_ms",
+            SloMetric::Availability => "availability",
+        }
+    }
+
+    /// The metric called `name`.
+    pub fn parse(name: &str) -> Option<SloMetric> {
+        SloMetric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// True for the latencies (bounded above); availability is bounded below.
+    pub fn is_max(self) -> bool {
+        self != SloMetric::Availability
+    }
 }
 
 /// What an SLO is about.

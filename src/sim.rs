@@ -135,6 +135,12 @@ impl Simulation {
             .variants
             .get(variant)
             .ok_or_else(|| Error::Infeasible(format!("scenario '{}' has no variant {variant}", scenario.name)))?;
+        Ok(Simulation::of_variant(scenario, v, seed))
+    }
+
+    /// Build the simulation of variant `v` (resolved against `scenario`, e.g. by
+    /// [`crate::scenario::resolve::add_variant`]) with `seed`.
+    pub fn of_variant(scenario: &Scenario, v: &crate::scenario::Variant, seed: u64) -> Simulation {
         let p = &v.placement;
         let window = Window {
             warmup: scenario.warmup,
@@ -220,7 +226,7 @@ impl Simulation {
                 q.schedule(t, Ev::Crash { fault: k as u32 });
             }
         }
-        Ok(Simulation {
+        Simulation {
             q,
             models: scenario.models.clone(),
             slo: scenario.slo.clone(),
@@ -241,7 +247,7 @@ impl Simulation {
                 n_gpus: v.gpus.len() as u32,
                 price: v.price_usd_per_hour,
             },
-        })
+        }
     }
 
     /// Current simulated time [ns].

@@ -117,7 +117,7 @@ pub fn plan_table(r: &PlanResult) -> String {
         r.simulations,
         r.slo
             .iter()
-            .map(|(k, v)| format!("{k} {} {v}", if k.ends_with("availability") { ">=" } else { "<=" }))
+            .map(|s| format!("{} {} {}", s.key, if s.is_max() { "<=" } else { ">=" }, s.bound))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -142,7 +142,7 @@ pub fn plan_table(r: &PlanResult) -> String {
         }
     }
     out.push_str("\ncandidates (cheapest first; * = extrapolated calibration):\n");
-    let keys: Vec<&String> = r.slo.keys().collect();
+    let keys: Vec<&String> = r.slo.iter().map(|s| &s.key).collect();
     let mut header = format!(
         "{:>3}  {:<11} {:<10} {:>4} {:>8} {:>8}",
         "#", "regime", "gpu", "GPUs", "$/h", "$/1M"
@@ -157,7 +157,7 @@ pub fn plan_table(r: &PlanResult) -> String {
         let mut line = format!(
             "{:>3}  {:<11} {:<10} {:>4} {:>8.2} {:>8}",
             i + 1,
-            c.regime,
+            c.regime.name(),
             c.gpu_type,
             c.gpus,
             c.cost_per_hour_usd,
@@ -330,7 +330,7 @@ fn projection_table(p: &Projection, chart: bool) -> String {
                 fmt_load(l.load),
                 c.gpus,
                 c.cost_per_hour_usd,
-                c.regime,
+                c.regime.name(),
                 c.gpu_type,
                 c.name
             )),

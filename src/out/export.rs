@@ -1,6 +1,7 @@
 //! What a plan exports: the scenario of the chosen candidate and its Kubernetes files, for
 //! `gpuslice plan --emit-scenario/--emit-k8s` and the TUI's Plan view alike.
 
+use crate::deploy::Regime;
 use crate::error::{Error, Result};
 use crate::out::k8s::{K8sDeployment, K8sGpu};
 use crate::plan::Candidate;
@@ -15,7 +16,7 @@ pub fn emitted_scenario(raw: &RawScenario, spec_path: &str, out_path: &str, best
     let mut sc = raw.clone();
     sc.plan = None;
     sc.sweep = None;
-    sc.variant = vec![best.variant.clone()];
+    sc.variant = vec![best.raw.clone()];
     let from_dir = Path::new(spec_path).parent().unwrap_or(Path::new(""));
     let to_dir = Path::new(out_path).parent().unwrap_or(Path::new(""));
     let same = std::fs::canonicalize(if from_dir.as_os_str().is_empty() {
@@ -62,24 +63,23 @@ pub fn k8s_deployment(name: &str, best: &Candidate) -> K8sDeployment {
         .chars()
         .take(40)
         .collect();
+    let names = |tenants: &[Option<usize>]| -> Vec<String> { tenants.iter().flatten().map(|&m| best.model_names[m].clone()).collect() };
     let gpus = best
-        .placement
+        .variant
+        .gpus
         .iter()
-        .map(|g| match g.regime.as_str() {
-            "mig" => K8sGpu::Mig {
-                instances: g
-                    .layout
-                    .as_deref()
-                    .unwrap_or("")
-                    .split(',')
-                    .zip(&g.models)
-                    .map(|(p, m)| (p.to_string(), Some(m.clone())))
+        .map(|g| match &g.regime {
+            Regime::Mig { profiles } => K8sGpu::Mig {
+                instances: profiles
+                    .iter()
+                    .zip(&g.tenants)
+                    .map(|(p, m)| (p.clone(), m.map(|m| best.model_names[m].clone())))
                     .collect(),
             },
-            "time-sliced" => K8sGpu::TimeSliced { models: g.models.clone() },
-            "mps" => K8sGpu::Mps { models: g.models.clone() },
-            _ => K8sGpu::Dedicated {
-                model: g.models[0].clone(),
+            Regime::TimeSliced { .. } => K8sGpu::TimeSliced { models: names(&g.tenants) },
+            Regime::Mps { .. } => K8sGpu::Mps { models: names(&g.tenants) },
+            Regime::Dedicated => K8sGpu::Dedicated {
+                model: names(&g.tenants).into_iter().next().unwrap_or_default(),
             },
         })
         .collect();

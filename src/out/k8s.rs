@@ -76,7 +76,7 @@
 //! in NVIDIA's examples.
 
 use crate::error::{Error, Result};
-use crate::gpu::{place_layout, Catalog, GpuSpec, MigProfile};
+use crate::gpu::{place_profiles, Catalog, GpuSpec, MigProfile};
 
 /// GPUs per node when the caller does not say: DGX/HGX A100, H100 and H200 nodes carry 8.
 pub const DEFAULT_GPUS_PER_NODE: u32 = 8;
@@ -141,11 +141,11 @@ pub enum K8sGpu {
         /// The tenants.
         models: Vec<String>,
     },
-    /// MIG instances: profile name as the catalog spells it (e.g. `3g.40gb`) and the model it
-    /// serves (`None`: instance created but left empty).
+    /// MIG instances: the catalog profile of the deployment's GPU type and the model it serves
+    /// (`None`: instance created but left empty).
     Mig {
         /// Instances.
-        instances: Vec<(String, Option<String>)>,
+        instances: Vec<(MigProfile, Option<String>)>,
     },
 }
 
@@ -420,29 +420,34 @@ impl<'a> Plan<'a> {
                 if instances.is_empty() {
                     return Err(bad(f, "MIG GPU has no instances"));
                 }
-                let layout: Vec<&str> = instances.iter().map(|(p, _)| p.as_str()).collect();
-                // Unknown profiles, count limits and placement, with the catalog's messages.
-                place_layout(gpu, &layout.join(",")).map_err(|e| bad(f.clone(), e.to_string()))?;
+                if let Some((p, _)) = instances.iter().find(|(p, _)| gpu.mig_profile(&p.name) != Some(p)) {
+                    let known: Vec<&str> = gpu.mig_profiles.iter().map(|p| p.name.as_str()).collect();
+                    return Err(bad(
+                        f,
+                        format!("unknown MIG profile '{}' for {} (known: {})", p.name, gpu.name, known.join(", ")),
+                    ));
+                }
+                let layout: Vec<&MigProfile> = instances.iter().map(|(p, _)| p).collect();
+                // Count limits and placement, with the catalog's messages.
+                place_profiles(gpu, &layout).map_err(|e| bad(f.clone(), e.to_string()))?;
                 let mut tenants = Vec::new();
                 for (j, (p, m)) in instances.iter().enumerate() {
                     if let Some(m) = m {
                         check_dns_label(m, &format!("{f}[{j}]"), "model name")?;
-                        tenants.push((m.clone(), mig_resource(p)));
+                        tenants.push((m.clone(), mig_resource(&p.name)));
                     }
                 }
                 let mut profiles: Vec<&MigProfile> = Vec::new();
                 for p in &layout {
-                    if let Some(spec) = gpu.mig_profile(p) {
-                        if !profiles.iter().any(|q| q.name == spec.name) {
-                            profiles.push(spec);
-                        }
+                    if !profiles.iter().any(|q| q.name == p.name) {
+                        profiles.push(p);
                     }
                 }
                 // Canonical order, so equal layouts written in any order form one pool.
                 profiles.sort_by(|a, b| (b.mem_slices, b.compute_slices, &a.name).cmp(&(a.mem_slices, a.compute_slices, &b.name)));
                 let layout = profiles
                     .iter()
-                    .map(|p| (p.name.clone(), count_u32(layout.iter().filter(|q| **q == p.name).count())))
+                    .map(|p| (p.name.clone(), count_u32(layout.iter().filter(|q| q.name == p.name).count())))
                     .collect();
                 Ok((PoolKind::Mig { layout }, tenants))
             }
@@ -798,9 +803,16 @@ mod tests {
             models: ms.iter().map(|m| m.to_string()).collect(),
         }
     }
-    fn mig(inst: &[(&str, Option<&str>)]) -> K8sGpu {
+    /// MIG instances by profile name, the profiles of GPU type `gpu`.
+    fn mig(gpu: &str, inst: &[(&str, Option<&str>)]) -> K8sGpu {
+        let gpu = Catalog::builtin().gpu(gpu).expect("catalog GPU");
+        let profile = |name: &str| {
+            gpu.mig_profile(name)
+                .unwrap_or_else(|| panic!("{} has no profile {name}", gpu.name))
+                .clone()
+        };
         K8sGpu::Mig {
-            instances: inst.iter().map(|(p, m)| (p.to_string(), m.map(str::to_string))).collect(),
+            instances: inst.iter().map(|(p, m)| (profile(p), m.map(str::to_string))).collect(),
         }
     }
 
@@ -1100,7 +1112,7 @@ mod tests {
         K8sDeployment::new(
             "voice",
             "a100-80gb",
-            vec![mig(&[("3g.40gb", Some("asr")), ("3g.40gb", Some("tts"))]), ded("llm")],
+            vec![mig("a100-80gb", &[("3g.40gb", Some("asr")), ("3g.40gb", Some("tts"))]), ded("llm")],
         )
     }
 
@@ -1157,21 +1169,27 @@ mod tests {
             "h100-80gb",
             vec![
                 ded("llm"),
-                mig(&[
-                    ("1g.10gb", Some("tts")),
-                    ("3g.40gb", Some("llm")),
-                    ("2g.20gb", Some("asr")),
-                    ("1g.10gb", None),
-                ]),
+                mig(
+                    "h100-80gb",
+                    &[
+                        ("1g.10gb", Some("tts")),
+                        ("3g.40gb", Some("llm")),
+                        ("2g.20gb", Some("asr")),
+                        ("1g.10gb", None),
+                    ],
+                ),
                 ts(&["asr", "tts"]),
                 ded("llm"),
                 mps(&["asr", "tts"]),
-                mig(&[
-                    ("3g.40gb", Some("llm")),
-                    ("1g.10gb", Some("tts")),
-                    ("1g.10gb", Some("tts")),
-                    ("2g.20gb", Some("asr")),
-                ]),
+                mig(
+                    "h100-80gb",
+                    &[
+                        ("3g.40gb", Some("llm")),
+                        ("1g.10gb", Some("tts")),
+                        ("1g.10gb", Some("tts")),
+                        ("2g.20gb", Some("asr")),
+                    ],
+                ),
                 ded("llm"),
             ],
         );
@@ -1217,7 +1235,11 @@ mod tests {
 
     #[test]
     fn one_model_on_two_profiles_of_one_pool_gets_two_deployments() {
-        let d = K8sDeployment::new("p", "a100-80gb", vec![mig(&[("4g.40gb", Some("llm")), ("3g.40gb", Some("llm"))])]);
+        let d = K8sDeployment::new(
+            "p",
+            "a100-80gb",
+            vec![mig("a100-80gb", &[("4g.40gb", Some("llm")), ("3g.40gb", Some("llm"))])],
+        );
         let out = emit_checked(&d);
         assert_eq!(resources(&out.deployment("llm-pool1-mig-4g-40gb")).0[0].0, "nvidia.com/mig-4g.40gb");
         assert_eq!(resources(&out.deployment("llm-pool1-mig-3g-40gb")).0[0].0, "nvidia.com/mig-3g.40gb");
@@ -1228,7 +1250,7 @@ mod tests {
         let d = K8sDeployment::new(
             "p",
             "a100-80gb",
-            vec![mig(&[("1g.10gb+me", Some("asr")), ("3g.40gb", Some("tts"))])],
+            vec![mig("a100-80gb", &[("1g.10gb+me", Some("asr")), ("3g.40gb", Some("tts"))])],
         );
         let out = emit_checked(&d);
         let mp = out.mig_parted();
@@ -1277,13 +1299,13 @@ mod tests {
             e.contains("gpu_type") && e.contains("unknown GPU type 'a100-99gb'") && e.contains("a100-80gb"),
             "{e}"
         );
-        let e = err(&K8sDeployment::new("v", "l4", vec![mig(&[("1g.10gb", Some("asr"))])]));
+        let e = err(&K8sDeployment::new("v", "l4", vec![mig("a100-80gb", &[("1g.10gb", Some("asr"))])]));
         assert!(e.contains("gpus[0].instances") && e.contains("does not support MIG"), "{e}");
         let e = err(&K8sDeployment::new("v", "a100-80gb", vec![ded("llm"), ts(&[])]));
         assert!(e.contains("gpus[1].models") && e.contains("no tenants"), "{e}");
         let e = err(&K8sDeployment::new("v", "a100-80gb", vec![mps(&[])]));
         assert!(e.contains("gpus[0].models") && e.contains("MPS GPU has no tenants"), "{e}");
-        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![mig(&[])]));
+        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![mig("a100-80gb", &[])]));
         assert!(e.contains("gpus[0].instances") && e.contains("no instances"), "{e}");
         let e = err(&K8sDeployment::new("v", "a100-80gb", vec![ded("")]));
         assert!(e.contains("gpus[0].model") && e.contains("empty"), "{e}");
@@ -1292,10 +1314,14 @@ mod tests {
         let e = err(&K8sDeployment::new(
             "v",
             "a100-80gb",
-            vec![mig(&[("3g.40gb", None), ("3g.40gb", None), ("3g.40gb", None)])],
+            vec![mig("a100-80gb", &[("3g.40gb", None), ("3g.40gb", None), ("3g.40gb", None)])],
         ));
         assert!(e.contains("gpus[0].instances") && e.contains("'3g.40gb'"), "{e}");
-        let e = err(&K8sDeployment::new("v", "a100-80gb", vec![mig(&[("3g.20gb", Some("asr"))])]));
+        let e = err(&K8sDeployment::new(
+            "v",
+            "a100-80gb",
+            vec![mig("a100-40gb", &[("3g.20gb", Some("asr"))])],
+        ));
         assert!(e.contains("unknown MIG profile '3g.20gb'"), "{e}");
         let e = err(&K8sDeployment::new("v", "a100-80gb", vec![ded("LLM_8B")]));
         assert!(e.contains("gpus[0].model") && e.contains("'LLM_8B'"), "{e}");

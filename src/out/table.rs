@@ -147,7 +147,7 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
     }
     // SLO verdicts, in [slo] order (every run of a scenario has the same SLOs).
     for (k, v) in runs.first().map_or(&[][..], |r| &r.slo[..]).iter().enumerate() {
-        let op = if v.key.ends_with("availability") { ">=" } else { "<=" };
+        let op = if v.metric.is_max() { "<=" } else { ">=" };
         row(
             &format!("SLO {} {op} {}", v.key, v.bound),
             runs.iter()

@@ -380,7 +380,7 @@ pub struct RawPlan {
     pub gpu_types: Vec<String>,
     /// Regimes to consider (default: all four).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub regimes: Vec<PlanRegime>,
+    pub regimes: Vec<crate::deploy::RegimeKind>,
     /// Most GPUs of a candidate (default 64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_gpus: Option<u32>,
@@ -394,20 +394,6 @@ pub struct RawPlan {
     /// Service spreads connections).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balancer: Option<Balancer>,
-}
-
-/// A regime the planner may use.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "kebab-case")]
-pub enum PlanRegime {
-    /// Every model on GPUs of its own.
-    Dedicated,
-    /// Small models time-sliced on shared GPUs.
-    TimeSliced,
-    /// Small models on MIG instances.
-    Mig,
-    /// Small models as MPS clients of shared GPUs.
-    Mps,
 }
 
 /// The `[sweep]` table: `seeds` and one list of values per scenario path.

@@ -156,6 +156,26 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
     })
 }
 
+/// Resolve one more variant against a resolved scenario (the planner's candidates): the checks
+/// and placement a variant of a file gets, without resolving the models and workloads again.
+/// Errors name `variant[0]` of `file`.
+pub fn add_variant(sc: &Scenario, raw: &RawVariant, file: &str) -> Result<Variant> {
+    let c = Check { file };
+    let model_idx = |field: &str, n: &str| -> Result<usize> {
+        sc.models.iter().position(|m| m.name == n).ok_or_else(|| {
+            let names: Vec<&str> = sc.models.iter().map(|m| m.name.as_str()).collect();
+            c.err(field, format!("unknown model '{n}' (defined: {names:?})"))
+        })
+    };
+    let horizon = sc.duration + sc.drain;
+    let mut v = resolve_variant(&c, 0, raw, &model_idx, horizon)?;
+    check_slices(&c, std::slice::from_ref(&v), horizon)?;
+    v.placement = crate::deploy::placement::place(&sc.models, &v.name, &v.gpu, &v.gpus).map_err(|e| e.in_file(file))?;
+    check_faults(&c, 0, &v, &sc.models)?;
+    check_served(&c, 0, &v, &sc.models, &sc.workloads)?;
+    Ok(v)
+}
+
 /// A resolved workload with the requests it is expected to generate per variant, and the field
 /// that sets that number (for the message when the scenario as a whole is too large).
 struct Resolved {
@@ -960,17 +980,6 @@ fn check_served(c: &Check, vi: usize, v: &Variant, models: &[Model], workloads: 
     Ok(())
 }
 
-/// Metrics an SLO may bound, and whether the bound is a maximum (latencies) or a minimum.
-pub const SLO_METRICS: &[(&str, bool)] = &[
-    ("p50_ms", true),
-    ("p95_ms", true),
-    ("p99_ms", true),
-    ("mean_ms", true),
-    ("ttft_p95_ms", true),
-    ("first_audio_p95_ms", true),
-    ("availability", false),
-];
-
 fn resolve_slo(c: &Check, raw: &BTreeMap<String, f64>, models: &[Model], workloads: &[Workload]) -> Result<Vec<Slo>> {
     let mut out = Vec::new();
     for (key, &bound) in raw {
@@ -978,8 +987,8 @@ fn resolve_slo(c: &Check, raw: &BTreeMap<String, f64>, models: &[Model], workloa
         let (who, metric) = key
             .rsplit_once('.')
             .ok_or_else(|| c.err(&field, format!("expected '<model or workload>.<metric>', got '{key}'")))?;
-        let (_, is_max) = SLO_METRICS.iter().find(|(m, _)| *m == metric).ok_or_else(|| {
-            let names: Vec<&str> = SLO_METRICS.iter().map(|x| x.0).collect();
+        let metric = SloMetric::parse(metric).ok_or_else(|| {
+            let names: Vec<&str> = SloMetric::ALL.iter().map(|m| m.name()).collect();
             c.err(&field, format!("unknown metric '{metric}' (known: {})", names.join(", ")))
         })?;
         let target = if let Some(m) = models.iter().position(|m| m.name == who) {
@@ -992,20 +1001,20 @@ fn resolve_slo(c: &Check, raw: &BTreeMap<String, f64>, models: &[Model], workloa
             return Err(c.err(&field, format!("unknown model or workload '{who}' (known: {})", known.join(", "))));
         };
         let applies = match (&target, metric) {
-            (SloTarget::Model(m), "ttft_p95_ms") => models[*m].kind == ServiceKind::Llm,
-            (SloTarget::Model(_), "first_audio_p95_ms") => false,
-            (SloTarget::Workload(w), "first_audio_p95_ms") => {
+            (SloTarget::Model(m), SloMetric::TtftP95) => models[*m].kind == ServiceKind::Llm,
+            (SloTarget::Model(_), SloMetric::FirstAudioP95) => false,
+            (SloTarget::Workload(w), SloMetric::FirstAudioP95) => {
                 workloads[*w].target.stages().iter().any(|&m| models[m].kind == ServiceKind::Tts)
             }
-            (SloTarget::Workload(w), "ttft_p95_ms") => {
+            (SloTarget::Workload(w), SloMetric::TtftP95) => {
                 matches!(workloads[*w].target, Target::Model(m) if models[m].kind == ServiceKind::Llm)
             }
             _ => true,
         };
         if !applies {
-            return Err(c.err(&field, format!("metric '{metric}' does not apply to '{who}'")));
+            return Err(c.err(&field, format!("metric '{}' does not apply to '{who}'", metric.name())));
         }
-        let bound = if *is_max {
+        let bound = if metric.is_max() {
             c.pos(&field, bound)?
         } else {
             c.within(&field, bound, 0.0, 1.0)?
@@ -1013,9 +1022,8 @@ fn resolve_slo(c: &Check, raw: &BTreeMap<String, f64>, models: &[Model], workloa
         out.push(Slo {
             key: key.clone(),
             target,
-            metric: metric.to_string(),
+            metric,
             bound,
-            is_max: *is_max,
         });
     }
     Ok(out)

@@ -133,6 +133,9 @@ pub struct OfferedLoad {
 pub struct SloVerdict {
     /// As written in `[slo]`, e.g. `asr.p95_ms`.
     pub key: String,
+    /// What is bounded (the key names it in the report).
+    #[serde(skip)]
+    pub metric: crate::scenario::SloMetric,
     /// The bound [ms, or a fraction for availability].
     pub bound: f64,
     /// The run's value; `null` when nothing was measured (no request finished), which fails.
@@ -166,20 +169,21 @@ pub fn slo_value(
             }
         },
     };
-    if slo.metric == "availability" {
+    use crate::scenario::SloMetric::*;
+    if slo.metric == Availability {
         return Some(availability);
     }
     if completed == 0 {
         return None;
     }
-    match slo.metric.as_str() {
-        "p50_ms" => Some(lat.p50),
-        "p95_ms" => Some(lat.p95),
-        "p99_ms" => Some(lat.p99),
-        "mean_ms" => Some(lat.mean),
-        "ttft_p95_ms" => ttft.map(|t| t.p95),
-        "first_audio_p95_ms" => first_audio.map(|t| t.p95),
-        _ => None,
+    match slo.metric {
+        P50 => Some(lat.p50),
+        P95 => Some(lat.p95),
+        P99 => Some(lat.p99),
+        Mean => Some(lat.mean),
+        TtftP95 => ttft.map(|t| t.p95),
+        FirstAudioP95 => first_audio.map(|t| t.p95),
+        Availability => Some(availability),
     }
 }
 
@@ -195,9 +199,10 @@ pub fn slo_verdicts(
             let value = slo_value(run, s, model_names, workloads);
             SloVerdict {
                 key: s.key.clone(),
+                metric: s.metric,
                 bound: s.bound,
                 value,
-                met: value.is_some_and(|v| if s.is_max { v <= s.bound } else { v >= s.bound }),
+                met: s.met(value),
             }
         })
         .collect()

@@ -18,7 +18,11 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .slo
         .iter()
         .map(|(k, v)| {
-            if k.ends_with("availability") {
+            let at_least = k
+                .rsplit_once('.')
+                .and_then(|(_, m)| crate::scenario::SloMetric::parse(m))
+                .is_some_and(|m| !m.is_max());
+            if at_least {
                 format!("{k} >= {v}")
             } else {
                 format!("{k} <= {} ms", fmt_ms(*v))
@@ -75,7 +79,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 lines.push(Line::from(Span::raw(fit(&text, w))));
             }
             lines.push(Line::raw(""));
-            let keys: Vec<&String> = r.slo.keys().collect();
+            let keys: Vec<&String> = r.slo.iter().map(|s| &s.key).collect();
             let mut head = format!("  {:>3} {:>4} {:>8}", "#", "GPUs", "$/h");
             for k in &keys {
                 head.push_str(&format!(" {:>9}", fit(k.rsplit('.').next().unwrap_or(k), 9)));
