@@ -21,6 +21,7 @@ pub mod cli;
 pub mod deploy;
 pub mod error;
 pub mod gpu;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod out;

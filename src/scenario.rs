@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 pub mod edit;
 pub mod files;
-pub mod limits;
 pub mod raw;
 pub mod resolve;
 pub mod workload;

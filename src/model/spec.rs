@@ -3,11 +3,10 @@
 //! own consistency check. The simulator runs the [`super::Model`] resolved from it.
 
 use super::{OpTable, Scaling};
+use crate::limits;
 use serde::{Deserialize, Serialize};
 
-/// Largest batch or sequence count a model may be given (README "Limits"): far above any
-/// server, and small enough that a batch table or a batch of request ids stays small.
-pub const MAX_BATCH: u32 = 65_536;
+pub use crate::limits::MAX_BATCH;
 
 /// Which server behaviour a model has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -417,14 +416,10 @@ impl ModelSpec {
             ));
         }
         if let Some(fpc) = self.frames_per_char {
-            if !(fpc.is_finite() && fpc > 0.0 && fpc <= 100.0) {
-                return Err(Error::input(file, "frames_per_char", format!("must be in (0, 100], got '{fpc}'")));
-            }
+            limits::FRAMES_PER_CHAR.check(file, "frames_per_char", fpc)?;
         }
         if let Some(fps) = self.frames_per_s {
-            if !(fps.is_finite() && (0.1..=10_000.0).contains(&fps)) {
-                return Err(Error::input(file, "frames_per_s", format!("must be in [0.1, 10000], got '{fps}'")));
-            }
+            limits::FRAMES_PER_S.check(file, "frames_per_s", fps)?;
         }
         if let Some((lo, hi)) = self.frames_range {
             if lo == 0 || lo > hi || hi > 1_000_000 {
@@ -435,20 +430,8 @@ impl ModelSpec {
                 ));
             }
         }
-        if !(self.shared_time_fraction.is_finite() && self.shared_time_fraction > 0.05 && self.shared_time_fraction <= 1.0) {
-            return Err(Error::input(
-                file,
-                "shared_time_fraction",
-                format!("must be in (0.05, 1], got '{}'", crate::error::num(self.shared_time_fraction)),
-            ));
-        }
-        if !(self.host_phase_ms.is_finite() && (0.0..=1000.0).contains(&self.host_phase_ms)) {
-            return Err(Error::input(
-                file,
-                "host_phase_ms",
-                format!("must be in [0, 1000] ms, got '{}'", crate::error::num(self.host_phase_ms)),
-            ));
-        }
+        limits::SHARED_TIME_FRACTION.check(file, "shared_time_fraction", self.shared_time_fraction)?;
+        limits::HOST_PHASE_MS.check(file, "host_phase_ms", self.host_phase_ms)?;
         if self.host_phase_ms > 0.0 && self.kind == ServiceKind::Llm {
             return Err(Error::input(
                 file,
@@ -470,20 +453,8 @@ impl ModelSpec {
                 ),
             ));
         }
-        if !(self.cold_call_ms.is_finite() && (0.0..=60_000.0).contains(&self.cold_call_ms)) {
-            return Err(Error::input(
-                file,
-                "cold_call_ms",
-                format!("must be in [0, 60000] ms, got '{}'", crate::error::num(self.cold_call_ms)),
-            ));
-        }
-        if !(self.call_noise.is_finite() && (0.0..=0.5).contains(&self.call_noise)) {
-            return Err(Error::input(
-                file,
-                "call_noise",
-                format!("must be in [0, 0.5], got '{}'", crate::error::num(self.call_noise)),
-            ));
-        }
+        limits::COLD_CALL_MS.check(file, "cold_call_ms", self.cold_call_ms)?;
+        limits::CALL_NOISE.check(file, "call_noise", self.call_noise)?;
         if self.kind == ServiceKind::Llm {
             let set = [
                 ("cold_call_ms", self.cold_call_ms > 0.0),
@@ -512,76 +483,36 @@ impl ModelSpec {
                 ));
             }
         }
-        if !(self.sync_copy_ms.is_finite() && (0.0..=100.0).contains(&self.sync_copy_ms)) {
-            return Err(Error::input(
-                file,
-                "sync_copy_ms",
-                format!("must be in [0, 100] ms, got '{}'", crate::error::num(self.sync_copy_ms)),
-            ));
-        }
-        if !(self.chunk_s.is_finite() && (0.04..=10.0).contains(&self.chunk_s)) {
-            return Err(Error::input(
-                file,
-                "chunk_s",
-                format!("must be in [0.04, 10] s, got '{}'", crate::error::num(self.chunk_s)),
-            ));
-        }
-        if self.first_chunk_frames == 0 {
-            return Err(Error::input(file, "first_chunk_frames", "must be at least 1, got '0'"));
-        }
+        limits::SYNC_COPY_MS.check(file, "sync_copy_ms", self.sync_copy_ms)?;
+        limits::CHUNK_S.check(file, "chunk_s", self.chunk_s)?;
+        limits::FIRST_CHUNK_FRAMES.count(file, "first_chunk_frames", self.first_chunk_frames)?;
         for (k, v) in [
             ("memory.weights_gib", self.memory.weights_gib),
             ("memory.runtime_gib", self.memory.runtime_gib),
             ("dispatch_ms", self.dispatch_ms),
             ("call_gap_ms", self.call_gap_ms),
         ] {
-            if !(v.is_finite() && (0.0..=1e5).contains(&v)) {
-                return Err(Error::input(
-                    file,
-                    k,
-                    format!("must be a number between 0 and 1e5, got '{}'", crate::error::num(v)),
-                ));
-            }
+            limits::HOST_TIME_MS.check(file, k, v)?;
         }
-        if self.max_batch == 0 || self.max_batch > MAX_BATCH {
-            return Err(Error::input(
-                file,
-                "max_batch",
-                format!("must be between 1 and 65536, got '{}'", self.max_batch),
-            ));
-        }
+        limits::BATCH.count(file, "max_batch", self.max_batch)?;
         match (&self.llm, self.kind) {
             (None, ServiceKind::Llm) => return Err(Error::input(file, "llm", "an LLM model needs an 'llm' section")),
             (Some(_), k) if k != ServiceKind::Llm => return Err(Error::input(file, "llm", "only an LLM model has an 'llm' section")),
             (Some(l), _) => {
-                for (k, v, lo, hi) in [
-                    ("llm.max_seqs", l.max_seqs, 1, MAX_BATCH),
-                    ("llm.max_context_tokens", l.max_context_tokens, 1, 10_000_000),
-                    ("llm.max_num_batched_tokens", l.max_num_batched_tokens, 16, 10_000_000),
-                    ("llm.kv_block_tokens", l.kv_block_tokens, 1, 4096),
-                    ("llm.layers", l.layers, 1, 1024),
-                    ("llm.kv_heads", l.kv_heads, 1, 1024),
-                    ("llm.head_dim", l.head_dim, 1, 4096),
-                    ("llm.kv_bytes_per_element", l.kv_bytes_per_element, 1, 8),
+                for (k, v, bound) in [
+                    ("llm.max_seqs", l.max_seqs, limits::BATCH),
+                    ("llm.max_context_tokens", l.max_context_tokens, limits::CONTEXT_TOKENS),
+                    ("llm.max_num_batched_tokens", l.max_num_batched_tokens, limits::BATCHED_TOKENS),
+                    ("llm.kv_block_tokens", l.kv_block_tokens, limits::KV_BLOCK_TOKENS),
+                    ("llm.layers", l.layers, limits::LAYERS),
+                    ("llm.kv_heads", l.kv_heads, limits::LAYERS),
+                    ("llm.head_dim", l.head_dim, limits::HEAD_DIM),
+                    ("llm.kv_bytes_per_element", l.kv_bytes_per_element, limits::KV_BYTES_PER_ELEMENT),
                 ] {
-                    if !(lo..=hi).contains(&v) {
-                        return Err(Error::input(file, k, format!("must be between {lo} and {hi}, got '{v}'")));
-                    }
+                    bound.count(file, k, v)?;
                 }
-                if !(l.gpu_memory_utilization > 0.0 && l.gpu_memory_utilization <= 1.0) {
-                    return Err(Error::input(
-                        file,
-                        "llm.gpu_memory_utilization",
-                        format!("must be in (0, 1], got '{}'", crate::error::num(l.gpu_memory_utilization)),
-                    ));
-                }
-                if !(l.activation_reserve_gib.is_finite() && (0.0..=1e4).contains(&l.activation_reserve_gib)) {
-                    return Err(Error::input(
-                        file,
-                        "llm.activation_reserve_gib",
-                        format!("must be between 0 and 10000, got '{}'", crate::error::num(l.activation_reserve_gib)),
-                    ));
-                }
+                limits::GPU_MEMORY_UTILIZATION.check(file, "llm.gpu_memory_utilization", l.gpu_memory_utilization)?;
+                limits::ACTIVATION_RESERVE_GIB.check(file, "llm.activation_reserve_gib", l.activation_reserve_gib)?;
             }
             _ => {}
         }

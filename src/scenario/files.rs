@@ -282,7 +282,7 @@ impl<'a> TraceBuilder<'a> {
     }
 
     fn push(&mut self, line: usize, arrival_s: f64, size: f64, size_col: &str, out: Option<(f64, &str)>) -> Result<()> {
-        if !(arrival_s.is_finite() && (0.0..=super::limits::MAX_VALUE).contains(&arrival_s)) {
+        if !(arrival_s.is_finite() && (0.0..=crate::limits::MAX_VALUE).contains(&arrival_s)) {
             return Err(self.err(
                 line,
                 "arrival",

@@ -22,7 +22,7 @@ use crate::scenario::*;
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
-use super::limits::*;
+use crate::limits::*;
 
 use crate::error::num;
 
@@ -39,32 +39,17 @@ impl Check<'_> {
 
     /// A positive finite number up to [`MAX_VALUE`].
     pub(crate) fn pos(&self, field: &str, v: f64) -> Result<f64> {
-        if v.is_finite() && v > 0.0 && v <= MAX_VALUE {
-            Ok(v)
-        } else {
-            Err(self.err(field, format!("must be a positive number up to {MAX_VALUE:e}, got '{}'", num(v))))
-        }
+        Bound::above(0.0, MAX_VALUE, "").check(self.file, field, v)
     }
 
     /// A non-negative finite number up to [`MAX_VALUE`].
     pub(crate) fn nonneg(&self, field: &str, v: f64) -> Result<f64> {
-        if v.is_finite() && (0.0..=MAX_VALUE).contains(&v) {
-            Ok(v)
-        } else {
-            Err(self.err(
-                field,
-                format!("must be a non-negative number up to {MAX_VALUE:e}, got '{}'", num(v)),
-            ))
-        }
+        Bound::closed(0.0, MAX_VALUE, "").check(self.file, field, v)
     }
 
     /// A number in `[lo, hi]`.
     pub(crate) fn within(&self, field: &str, v: f64, lo: f64, hi: f64) -> Result<f64> {
-        if v.is_finite() && v >= lo && v <= hi {
-            Ok(v)
-        } else {
-            Err(self.err(field, format!("must be between {} and {}, got '{}'", num(lo), num(hi), num(v))))
-        }
+        Bound::closed(lo, hi, "").check(self.file, field, v)
     }
 
     /// A duration in seconds, checked and converted to the clock.
@@ -79,11 +64,7 @@ impl Check<'_> {
 
     /// A count in `[lo, hi]`.
     pub(crate) fn count(&self, field: &str, v: u32, lo: u32, hi: u32) -> Result<u32> {
-        if (lo..=hi).contains(&v) {
-            Ok(v)
-        } else {
-            Err(self.err(field, format!("must be between {lo} and {hi}, got '{v}'")))
-        }
+        Bound::closed(f64::from(lo), f64::from(hi), "").count(self.file, field, v)
     }
 }
 
@@ -297,7 +278,7 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
         spec.memory.weights_gib = spec.memory.weights_gib.min(total);
     }
     if let Some(b) = m.max_batch {
-        let b = c.count(&format!("{f}.max_batch"), b, 1, MAX_BATCH)?;
+        let b = BATCH.count(c.file, format!("{f}.max_batch"), b)?;
         match spec.llm.as_mut() {
             Some(l) => l.max_seqs = b,
             None => spec.max_batch = b,
@@ -305,7 +286,7 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
     }
     if let Some(t) = m.max_context_tokens {
         kind_only("max_context_tokens", &[ServiceKind::Llm])?;
-        let t = c.count(&format!("{f}.max_context_tokens"), t, 1, MAX_CONTEXT_TOKENS)?;
+        let t = CONTEXT_TOKENS.count(c.file, format!("{f}.max_context_tokens"), t)?;
         if let Some(l) = spec.llm.as_mut() {
             l.max_context_tokens = t;
         }
@@ -318,21 +299,21 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
     }
     if let Some(t) = m.max_num_batched_tokens {
         kind_only("max_num_batched_tokens", &[ServiceKind::Llm])?;
-        let t = c.count(&format!("{f}.max_num_batched_tokens"), t, 16, MAX_CONTEXT_TOKENS)?;
+        let t = BATCHED_TOKENS.count(c.file, format!("{f}.max_num_batched_tokens"), t)?;
         if let Some(l) = spec.llm.as_mut() {
             l.max_num_batched_tokens = t;
         }
     }
     if let Some(t) = m.kv_block_tokens {
         kind_only("kv_block_tokens", &[ServiceKind::Llm])?;
-        let t = c.count(&format!("{f}.kv_block_tokens"), t, 1, 4096)?;
+        let t = KV_BLOCK_TOKENS.count(c.file, format!("{f}.kv_block_tokens"), t)?;
         if let Some(l) = spec.llm.as_mut() {
             l.kv_block_tokens = t;
         }
     }
     if let Some(u) = m.gpu_memory_utilization {
         kind_only("gpu_memory_utilization", &[ServiceKind::Llm])?;
-        let u = c.within(&format!("{f}.gpu_memory_utilization"), u, 0.01, 1.0)?;
+        let u = GPU_MEMORY_UTILIZATION.check(c.file, format!("{f}.gpu_memory_utilization"), u)?;
         if let Some(l) = spec.llm.as_mut() {
             l.gpu_memory_utilization = u;
         }
@@ -343,7 +324,7 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
     }
     if let Some(s) = m.chunk_s {
         kind_only("chunk_s", &[ServiceKind::Asr])?;
-        spec.chunk_s = c.within(&format!("{f}.chunk_s"), s, 0.04, 10.0)?;
+        spec.chunk_s = CHUNK_S.check(c.file, format!("{f}.chunk_s"), s)?;
     }
     if let Some(p) = m.tts_policy {
         kind_only("tts_policy", &[ServiceKind::Tts])?;
@@ -351,15 +332,15 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
     }
     if let Some(n) = m.first_chunk_frames {
         kind_only("first_chunk_frames", &[ServiceKind::Tts])?;
-        spec.first_chunk_frames = c.count(&format!("{f}.first_chunk_frames"), n, 1, 100_000)?;
+        spec.first_chunk_frames = FIRST_CHUNK_FRAMES.count(c.file, format!("{f}.first_chunk_frames"), n)?;
     }
     if let Some(x) = m.call_noise {
         kind_only("call_noise", &[ServiceKind::Asr, ServiceKind::Tts])?;
-        spec.call_noise = c.within(&format!("{f}.call_noise"), x, 0.0, 0.5)?;
+        spec.call_noise = CALL_NOISE.check(c.file, format!("{f}.call_noise"), x)?;
     }
     if let Some(x) = m.cold_call_ms {
         kind_only("cold_call_ms", &[ServiceKind::Asr, ServiceKind::Tts])?;
-        spec.cold_call_ms = c.within(&format!("{f}.cold_call_ms"), x, 0.0, 60_000.0)?;
+        spec.cold_call_ms = COLD_CALL_MS.check(c.file, format!("{f}.cold_call_ms"), x)?;
     }
     if spec.asr_mode == AsrMode::Streaming && !spec.ops.contains_key("encode_chunk") {
         return Err(c.err(

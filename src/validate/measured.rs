@@ -11,7 +11,7 @@ use std::collections::HashMap;
 pub const MAX_TABLE_BYTES: u64 = 256 << 20;
 
 /// Largest time in a serving log [s]: as a scenario's times.
-const MAX_TIME_S: f64 = crate::scenario::limits::MAX_VALUE;
+const MAX_TIME_S: f64 = crate::limits::MAX_VALUE;
 /// Largest size in a serving log (audio seconds, characters, frames, tokens): as a trace's.
 const MAX_SIZE: f64 = crate::scenario::files::MAX_TRACE_SIZE;
 

@@ -1,0 +1,162 @@
+//! Every bound of the inputs, in one table (README "Limits"), and the one check that enforces
+//! them with one message format (`must be in [lo, hi] unit, got 'value'`).
+//!
+//! * What sizes work or memory (requests, users, GPUs, entries, slices): each is far above any
+//!   real deployment and far below what would exhaust a workstation.
+//! * A model's fields ([`Bound`] constants below): the range a model file and a scenario's
+//!   override of it must both respect.
+
+use crate::error::{num, Error, Result};
+
+/// Largest value any time or quantity in a scenario may take: 1e9 s still fits the
+/// nanosecond clock (u64 holds 1.8e10 s) with room to add.
+pub const MAX_VALUE: f64 = 1e9;
+/// Most requests a scenario may be expected to simulate: summed over its workloads, times
+/// its variants (each variant simulates every workload), a streaming ASR's chunk calls
+/// counted as requests. The simulator does about 3 million requests a second on one core
+/// (dedicated ASR), so 1e7 is a few seconds; an overloaded run holds every request that
+/// waits (about 160 bytes each, in slabs that double as they grow), so 1e7 also stays
+/// under 3 GB.
+pub const MAX_REQUESTS: f64 = 1e7;
+/// Most closed-loop users of one workload.
+pub const MAX_USERS: u32 = 1_000_000;
+/// Most GPUs in one variant (each GPU is a device and a server of the simulation).
+pub const MAX_GPUS: u32 = 4096;
+/// Most variants, workloads or models in one scenario.
+pub const MAX_ENTRIES: usize = 1000;
+/// Most stages of a pipeline.
+pub const MAX_STAGES: usize = 16;
+/// Most faults one variant may be expected to suffer (each fails and restarts servers).
+pub const MAX_FAULTS: f64 = 1e6;
+/// Largest coefficient of variation of gamma gaps: beyond it the shape parameter 1/cv^2 is
+/// below 1e-4 and the gaps are numerically all zero or astronomically long.
+pub const MAX_CV: f64 = 100.0;
+/// Longest LLM context [tokens].
+pub const MAX_CONTEXT_TOKENS: u32 = 10_000_000;
+/// Most time slices a scenario may need: (duration_s + drain_s) / quantum_ms summed over
+/// the time-sliced GPUs of every variant (the engine's cost grows with the slices of a
+/// contended GPU: 2e10 took 40 s). 1e9 is 2.1e6 GPU-seconds at the default 2.1 ms slice.
+pub const MAX_SLICES: f64 = 1e9;
+
+/// Largest batch or sequence count a model may be given: far above any server, and small enough
+/// that a batch table or a batch of request ids stays small.
+pub const MAX_BATCH: u32 = 65_536;
+
+/// A closed range a value must lie in (`lo_open`: `lo` itself excluded), with its unit for
+/// messages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bound {
+    /// Least value.
+    pub lo: f64,
+    /// Greatest value.
+    pub hi: f64,
+    /// `lo` itself is not allowed.
+    pub lo_open: bool,
+    /// Unit after the range in messages (`" ms"`, or empty).
+    pub unit: &'static str,
+}
+
+impl Bound {
+    /// `[lo, hi]`.
+    pub const fn closed(lo: f64, hi: f64, unit: &'static str) -> Bound {
+        Bound {
+            lo,
+            hi,
+            lo_open: false,
+            unit,
+        }
+    }
+
+    /// `(lo, hi]`.
+    pub const fn above(lo: f64, hi: f64, unit: &'static str) -> Bound {
+        Bound {
+            lo,
+            hi,
+            lo_open: true,
+            unit,
+        }
+    }
+
+    /// Whether `v` lies in the range (NaN never does).
+    pub fn contains(&self, v: f64) -> bool {
+        v.is_finite() && (if self.lo_open { v > self.lo } else { v >= self.lo }) && v <= self.hi
+    }
+
+    /// `v`, or the error naming `file`, `field` and the value.
+    pub fn check(&self, file: &str, field: impl Into<String>, v: f64) -> Result<f64> {
+        if self.contains(v) {
+            Ok(v)
+        } else {
+            Err(Error::input(file, field, format!("{}, got '{}'", self.describe(), num(v))))
+        }
+    }
+
+    /// A count `v` in the range, or the error.
+    pub fn count(&self, file: &str, field: impl Into<String>, v: u32) -> Result<u32> {
+        if self.contains(f64::from(v)) {
+            Ok(v)
+        } else {
+            Err(Error::input(file, field, format!("{}, got '{v}'", self.describe())))
+        }
+    }
+
+    /// `must be in [lo, hi] unit`.
+    pub fn describe(&self) -> String {
+        let open = if self.lo_open { "(" } else { "[" };
+        format!("must be in {open}{}, {}]{}", num(self.lo), num(self.hi), self.unit)
+    }
+}
+
+/// Share of its batch-1 solo time a call takes on a shared time-sliced GPU.
+pub const SHARED_TIME_FRACTION: Bound = Bound::above(0.05, 1.0, "");
+/// Host-bound start of each call [ms].
+pub const HOST_PHASE_MS: Bound = Bound::closed(0.0, 1000.0, " ms");
+/// Host set-up of a call at a padded batch not run before [ms].
+pub const COLD_CALL_MS: Bound = Bound::closed(0.0, 60_000.0, " ms");
+/// Sigma of a call's log-normal spread around its table.
+pub const CALL_NOISE: Bound = Bound::closed(0.0, 0.5, "");
+/// Synchronous copy before each call [ms].
+pub const SYNC_COPY_MS: Bound = Bound::closed(0.0, 100.0, " ms");
+/// Audio per streaming chunk [s]: from a 40 ms frame to 10 s.
+pub const CHUNK_S: Bound = Bound::closed(0.04, 10.0, " s");
+/// TTS codec frames per character.
+pub const FRAMES_PER_CHAR: Bound = Bound::above(0.0, 100.0, "");
+/// TTS codec frames per second of audio.
+pub const FRAMES_PER_S: Bound = Bound::closed(0.1, 10_000.0, "");
+/// A model's host times and memory figures [ms or GiB].
+pub const HOST_TIME_MS: Bound = Bound::closed(0.0, 1e5, "");
+/// Share of a device's memory an LLM engine takes.
+pub const GPU_MEMORY_UTILIZATION: Bound = Bound::above(0.0, 1.0, "");
+/// Memory an LLM keeps free of KV blocks [GiB].
+pub const ACTIVATION_RESERVE_GIB: Bound = Bound::closed(0.0, 1e4, " GiB");
+/// Requests per batch, sequences per LLM server.
+pub const BATCH: Bound = Bound::closed(1.0, MAX_BATCH as f64, "");
+/// Longest LLM context [tokens].
+pub const CONTEXT_TOKENS: Bound = Bound::closed(1.0, MAX_CONTEXT_TOKENS as f64, " tokens");
+/// Tokens per chunked LLM step.
+pub const BATCHED_TOKENS: Bound = Bound::closed(16.0, MAX_CONTEXT_TOKENS as f64, " tokens");
+/// Tokens per KV block.
+pub const KV_BLOCK_TOKENS: Bound = Bound::closed(1.0, 4096.0, " tokens");
+/// Transformer layers, KV heads.
+pub const LAYERS: Bound = Bound::closed(1.0, 1024.0, "");
+/// Size of one attention head [elements].
+pub const HEAD_DIM: Bound = Bound::closed(1.0, 4096.0, "");
+/// Bytes per cached KV element.
+pub const KV_BYTES_PER_ELEMENT: Bound = Bound::closed(1.0, 8.0, "");
+/// Frames before an in-flight TTS's first audio chunk.
+pub const FIRST_CHUNK_FRAMES: Bound = Bound::closed(1.0, 100_000.0, "");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_refuses_nan_and_values_outside_with_the_field_and_value() {
+        assert!(CHUNK_S.contains(0.04) && CHUNK_S.contains(10.0) && !CHUNK_S.contains(f64::NAN));
+        assert!(!GPU_MEMORY_UTILIZATION.contains(0.0) && GPU_MEMORY_UTILIZATION.contains(1e-3));
+        let e = CHUNK_S.check("m.json", "chunk_s", 12.0).expect_err("out of range").to_string();
+        assert_eq!(e, "m.json: chunk_s: must be in [0.04, 10] s, got '12'");
+        let e = BATCH.count("s.toml", "models.asr.max_batch", 0).expect_err("zero").to_string();
+        assert!(e.contains("must be in [1, 65536], got '0'"), "{e}");
+    }
+}
