@@ -306,12 +306,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             // Checked here as a scenario checks them, even for a folder of one model (which
             // runs dedicated and does not use them): a wrong value is wrong either way.
-            let c = crate::scenario::resolve::Check { file: "--quantum-ms" };
             if let Some(q) = quantum_ms {
-                c.within("", q, crate::deploy::MIN_QUANTUM_MS, 1e4)?;
+                crate::limits::QUANTUM_MS.check("--quantum-ms", "", q)?;
             }
             if let Some(s) = switch_us {
-                crate::scenario::resolve::Check { file: "--switch-us" }.within("", s, 0.0, 1e6)?;
+                crate::limits::SWITCH_US.check("--switch-us", "", s)?;
             }
             let ts = crate::validate::TsParams { quantum_ms, switch_us };
             return validate_dirs(&dirs, &map, ts, format);

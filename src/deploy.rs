@@ -17,9 +17,31 @@ pub const DEFAULT_QUANTUM_MS: f64 = 2.1;
 /// 2302 us, i.e. the slice plus 195 us per switch (traces/h200/analysis_ts.txt, section 7; spin
 /// kernels, which lose no preempted work, show 139 us).
 pub const DEFAULT_SWITCH_US: f64 = 200.0;
-/// Shortest time slice accepted [ms]: below ~50 us a slice is shorter than a context switch on
-/// any GPU, and the event count grows as 1/quantum.
-pub const MIN_QUANTUM_MS: f64 = 0.05;
+
+/// A time-sliced GPU's scheduler: the slice each context gets and the dead time of a switch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeSlice {
+    /// Time slice [ns].
+    pub quantum: SimTime,
+    /// Context-switch cost [ns].
+    pub switch_cost: SimTime,
+}
+
+impl TimeSlice {
+    /// The slice from a slice [ms] and a switch cost [us] as written (the measured defaults
+    /// where not), each checked against its bound ([`crate::limits::QUANTUM_MS`],
+    /// [`crate::limits::SWITCH_US`]); errors name `file` and `field.quantum_ms` or
+    /// `field.switch_us` (`field` empty: the bare names).
+    pub fn from_input(quantum_ms: Option<f64>, switch_us: Option<f64>, file: &str, field: &str) -> crate::error::Result<TimeSlice> {
+        let name = |f: &str| if field.is_empty() { f.to_string() } else { format!("{field}.{f}") };
+        let q = crate::limits::QUANTUM_MS.check(file, name("quantum_ms"), quantum_ms.unwrap_or(DEFAULT_QUANTUM_MS))?;
+        let s = crate::limits::SWITCH_US.check(file, name("switch_us"), switch_us.unwrap_or(DEFAULT_SWITCH_US))?;
+        Ok(TimeSlice {
+            quantum: crate::time::from_ms(q),
+            switch_cost: crate::time::from_ms(s / 1e3),
+        })
+    }
+}
 
 /// One physical GPU of a variant.
 #[derive(Debug, Clone)]
@@ -37,12 +59,7 @@ pub enum Regime {
     /// One server owns the GPU.
     Dedicated,
     /// Kubernetes time-slicing: the GPU runs one context at a time.
-    TimeSliced {
-        /// Time slice [ns].
-        quantum: SimTime,
-        /// Context-switch cost [ns].
-        switch_cost: SimTime,
-    },
+    TimeSliced(TimeSlice),
     /// MIG instances (placed by [`crate::deploy::placement::place`]).
     Mig {
         /// Profiles in tenant order.
@@ -62,7 +79,7 @@ impl Regime {
     pub fn kind(&self) -> RegimeKind {
         match self {
             Regime::Dedicated => RegimeKind::Dedicated,
-            Regime::TimeSliced { .. } => RegimeKind::TimeSliced,
+            Regime::TimeSliced(_) => RegimeKind::TimeSliced,
             Regime::Mig { .. } => RegimeKind::Mig,
             Regime::Mps { .. } => RegimeKind::Mps,
         }

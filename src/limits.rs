@@ -113,6 +113,11 @@ pub const SHARED_TIME_FRACTION: Bound = Bound::above(0.05, 1.0, "");
 pub const HOST_PHASE_MS: Bound = Bound::closed(0.0, 1000.0, " ms");
 /// Host set-up of a call at a padded batch not run before [ms].
 pub const COLD_CALL_MS: Bound = Bound::closed(0.0, 60_000.0, " ms");
+/// A time slice [ms]: below ~50 us a slice is shorter than a context switch on any GPU, and
+/// the event count grows as 1/quantum.
+pub const QUANTUM_MS: Bound = Bound::closed(0.05, 1e4, " ms");
+/// A context switch [us].
+pub const SWITCH_US: Bound = Bound::closed(0.0, 1e6, " us");
 /// Sigma of a call's log-normal spread around its table.
 pub const CALL_NOISE: Bound = Bound::closed(0.0, 0.5, "");
 /// Synchronous copy before each call [ms].

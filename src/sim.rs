@@ -185,7 +185,7 @@ impl Simulation {
                         })
                         .collect(),
                 )),
-                DeviceKind::TimeSliced { quantum, switch_cost } => DevKind::TimeSliced(TsState::new(quantum, switch_cost, n)),
+                DeviceKind::TimeSliced(ts) => DevKind::TimeSliced(TsState::new(ts, n)),
             };
             for &s in &d.servers {
                 let h = &mut servers[s as usize].host;

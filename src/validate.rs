@@ -409,11 +409,11 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
         );
     }
     let regime_label = match &scenario.variants[0].gpus[0].regime {
-        Regime::TimeSliced { quantum, switch_cost } => {
+        Regime::TimeSliced(ts) => {
             format!(
                 "time-sliced (quantum {} ms, switch {} us)",
-                to_ms(*quantum),
-                to_ms(*switch_cost) * 1e3
+                to_ms(ts.quantum),
+                to_ms(ts.switch_cost) * 1e3
             )
         }
         r => r.label().to_string(),

@@ -12,7 +12,6 @@ use super::{GpuPlan, Regime};
 use crate::error::{Error, Result};
 use crate::gpu::{place_profiles, GpuSpec, PlacedInstance};
 use crate::model::{DeviceShare, Model, ModelSpec};
-use crate::time::SimTime;
 
 /// How a device executes the calls of its servers.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,12 +19,7 @@ pub enum DeviceKind {
     /// A dedicated GPU or a MIG instance: one server, calls back to back.
     Exclusive,
     /// Time-slicing: one context at a time.
-    TimeSliced {
-        /// Time slice [ns].
-        quantum: SimTime,
-        /// Context-switch cost [ns].
-        switch_cost: SimTime,
-    },
+    TimeSliced(super::TimeSlice),
     /// MPS: the clients' calls run concurrently.
     Mps,
 }
@@ -109,17 +103,11 @@ pub fn place(models: &[Model], variant: &str, gpu: &GpuSpec, gpus: &[GpuPlan]) -
         };
         let present: Vec<usize> = plan.tenants.iter().flatten().copied().collect();
         match &plan.regime {
-            Regime::Dedicated | Regime::TimeSliced { .. } | Regime::Mps { .. } => {
+            Regime::Dedicated | Regime::TimeSliced(_) | Regime::Mps { .. } => {
                 fit(&present, gpu.memory_gib, plan.regime.label())?;
                 let (kind, prefix) = match &plan.regime {
                     Regime::Dedicated => (DeviceKind::Exclusive, ""),
-                    Regime::TimeSliced { quantum, switch_cost } => (
-                        DeviceKind::TimeSliced {
-                            quantum: *quantum,
-                            switch_cost: *switch_cost,
-                        },
-                        "ts:",
-                    ),
+                    Regime::TimeSliced(ts) => (DeviceKind::TimeSliced(*ts), "ts:"),
                     _ => (DeviceKind::Mps, "mps:"),
                 };
                 let dev = devices.len() as u32;

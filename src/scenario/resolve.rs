@@ -14,6 +14,7 @@
 
 use super::files::Sources;
 use super::raw::*;
+use crate::deploy::TimeSlice;
 use crate::error::{Error, Result};
 use crate::gpu::{parse_layout, Catalog, GpuSpec};
 use crate::model::{Model, ModelSpec, ServiceKind};
@@ -813,22 +814,7 @@ fn resolve_gpu(
         }
         RawGpu::TimeSliced { quantum_ms, switch_us, .. } => {
             all_present()?;
-            let q = c.within(
-                &format!("{gf}.quantum_ms"),
-                quantum_ms.unwrap_or(crate::deploy::DEFAULT_QUANTUM_MS),
-                crate::deploy::MIN_QUANTUM_MS,
-                1e4,
-            )?;
-            let s = c.within(
-                &format!("{gf}.switch_us"),
-                switch_us.unwrap_or(crate::deploy::DEFAULT_SWITCH_US),
-                0.0,
-                1e6,
-            )?;
-            Regime::TimeSliced {
-                quantum: crate::time::from_ms(q),
-                switch_cost: crate::time::from_ms(s / 1e3),
-            }
+            Regime::TimeSliced(TimeSlice::from_input(*quantum_ms, *switch_us, c.file, gf)?)
         }
         RawGpu::Mig { layout, .. } => {
             let profiles = parse_layout(gpu, layout).map_err(|e| c.err(format!("{gf}.layout"), e.to_string()))?;
@@ -894,7 +880,7 @@ fn check_slices(c: &Check, variants: &[Variant], horizon: SimTime) -> Result<()>
     let mut worst: Option<(usize, SimTime)> = None;
     for (vi, v) in variants.iter().enumerate() {
         for g in &v.gpus {
-            if let Regime::TimeSliced { quantum, .. } = g.regime {
+            if let Regime::TimeSliced(TimeSlice { quantum, .. }) = g.regime {
                 total += horizon as f64 / quantum.max(1) as f64;
                 if worst.is_none_or(|(_, q)| quantum < q) {
                     worst = Some((vi, quantum));

@@ -223,7 +223,13 @@ mod tests {
     };
 
     fn ts(n: usize) -> Device {
-        let kind = DevKind::TimeSliced(TsState::new(2 * MS, MS / 10, n));
+        let kind = DevKind::TimeSliced(TsState::new(
+            crate::deploy::TimeSlice {
+                quantum: 2 * MS,
+                switch_cost: MS / 10,
+            },
+            n,
+        ));
         Device::new(0, kind, 0, "whole".into(), (0..n as u32).collect(), None, W)
     }
 

@@ -31,11 +31,11 @@ pub(in crate::sim) struct TsState {
 }
 
 impl TsState {
-    /// A scheduler of `contexts` contexts with slice `quantum` and switch cost `switch_cost` [ns].
-    pub(in crate::sim) fn new(quantum: SimTime, switch_cost: SimTime, contexts: usize) -> TsState {
+    /// A scheduler of `contexts` contexts.
+    pub(in crate::sim) fn new(ts: crate::deploy::TimeSlice, contexts: usize) -> TsState {
         TsState {
-            quantum,
-            switch_cost,
+            quantum: ts.quantum,
+            switch_cost: ts.switch_cost,
             remaining: vec![0; contexts],
             has_work: vec![false; contexts],
             ..TsState::default()

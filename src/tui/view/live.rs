@@ -117,18 +117,18 @@ fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
                 }
                 lines.push(Line::from(head));
             }
-            Regime::TimeSliced { .. } | Regime::Mps { .. } if !devs.is_empty() => {
+            Regime::TimeSliced(_) | Regime::Mps { .. } if !devs.is_empty() => {
                 let d = devs[0];
                 head.extend(gauge(busy(d), gw));
                 match &plan.regime {
-                    Regime::TimeSliced { quantum, .. } => {
-                        head.push(Span::styled(format!("  quantum {} ms", *quantum as f64 / 1e6), DIM));
+                    Regime::TimeSliced(ts) => {
+                        head.push(Span::styled(format!("  quantum {} ms", ts.quantum as f64 / 1e6), DIM));
                     }
                     _ => head.push(Span::styled("  SM shares", DIM)),
                 }
                 lines.push(Line::from(head));
                 let mut t = vec![Span::raw("          ")];
-                if let Regime::TimeSliced { .. } = &plan.regime {
+                if let Regime::TimeSliced(_) = &plan.regime {
                     let now = d.running.clone().unwrap_or_else(|| "idle".into());
                     t.push(Span::styled(format!("running {now:<8} "), SELECTED));
                 }
