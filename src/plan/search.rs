@@ -1,0 +1,444 @@
+//! The search: structures taken in order of their cost bound, in fixed waves, each searched for
+//! the fewest replicas that meet every SLO by simulation (see the module doc of [`super`]), and
+//! the headroom of the best.
+
+use super::*;
+
+/// How a group of models runs.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Unit {
+    /// Whole GPUs, one model each.
+    Whole,
+    /// Co-tenants of whole GPUs under this regime (time-sliced or MPS).
+    Shared(RegimeKind),
+    /// MIG instances of this profile (index into the GPU's profiles).
+    Mig(usize),
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Group {
+    pub(super) models: Vec<usize>,
+    pub(super) unit: Unit,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Structure {
+    pub(super) gpu: usize,
+    pub(super) regime: RegimeKind,
+    pub(super) groups: Vec<Group>,
+}
+
+/// One evaluation (all seeds) of a structure at given counts.
+#[derive(Debug, Clone)]
+pub(super) struct Eval {
+    pub(super) pass: bool,
+    pub(super) values: BTreeMap<String, Option<f64>>,
+    pub(super) broken: Vec<String>,
+    pub(super) violation: f64,
+    pub(super) margins: Vec<f64>,
+    pub(super) throughput_rps: f64,
+    pub(super) extrapolated: bool,
+}
+
+pub(super) struct Planner<'a> {
+    pub(super) base: RawScenario,
+    pub(super) src: &'a Sources,
+    pub(super) spec: &'a PlanSpec,
+    pub(super) scenario: Scenario,
+    pub(super) loads: Vec<OfferedLoad>,
+    /// Per model: some closed-loop workload sends it requests.
+    pub(super) closed_loop: Vec<bool>,
+    pub(super) sims: std::sync::atomic::AtomicU64,
+}
+
+impl Planner<'_> {
+    pub(super) fn models(&self) -> &[Model] {
+        &self.scenario.models
+    }
+
+    /// One simulation of every model on whole GPUs of the first type, generously replicated,
+    /// to measure the load each model is offered.
+    pub(super) fn probe(&self) -> Result<Vec<OfferedLoad>> {
+        let (gpu, _) = &self.spec.gpu_types[0];
+        let names: Vec<&String> = self.base.models.keys().collect();
+        let v = RawVariant {
+            name: "probe".into(),
+            gpu: gpu.name.clone(),
+            price_usd_per_hour: None,
+            balancer: None,
+            gpus: names
+                .iter()
+                .map(|m| RawGpu::Dedicated {
+                    models: vec![(*m).clone()],
+                    count: Some(4),
+                })
+                .collect(),
+            faults: Vec::new(),
+        };
+        // A model that fits no whole GPU of this type makes the probe fail: estimate no load
+        // then (the structures that cannot hold it are found infeasible one by one).
+        match add_variant(&self.scenario, &v, &self.src.file) {
+            Ok(v) => {
+                self.count_sim();
+                let mut sim = Simulation::of_variant(&self.scenario, &v, self.spec.seeds[0]);
+                while sim.step() {}
+                Ok(sim.offered_load())
+            }
+            Err(_) => Ok(vec![
+                OfferedLoad {
+                    rate_rps: 0.0,
+                    mean_size: 1.0,
+                    mean_out_tokens: 1.0
+                };
+                names.len()
+            ]),
+        }
+    }
+
+    pub(super) fn count_sim(&self) {
+        self.sims.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(super) fn run(&self, headroom: bool, progress: Progress) -> Result<PlanResult> {
+        let mut structures = Vec::new();
+        for gi in 0..self.spec.gpu_types.len() {
+            for &r in &self.spec.regimes {
+                structures.extend(self.structures(gi, r));
+            }
+        }
+        // Cheapest bound first; ties in enumeration order (deterministic).
+        let mut keyed: Vec<(f64, usize, Structure)> = structures
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (self.bound_cost(&s), i, s))
+            .collect();
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+
+        let total = keyed.len();
+        let mut best: BTreeMap<RegimeKind, f64> = BTreeMap::new();
+        let mut found: Vec<Candidate> = Vec::new();
+        let mut infeasible: Vec<String> = Vec::new();
+        let mut pruned = 0;
+        let mut done = 0;
+        for wave in keyed.chunks(WAVE) {
+            let todo: Vec<&Structure> = wave
+                .iter()
+                .filter(|(lb, _, s)| {
+                    let skip = best.get(&s.regime).is_some_and(|&b| *lb > b + 1e-9);
+                    pruned += usize::from(skip);
+                    !skip
+                })
+                .map(|(_, _, s)| s)
+                .collect();
+            let results: Vec<Result<std::result::Result<Candidate, String>>> = todo.par_iter().map(|s| self.search(s)).collect();
+            for r in results {
+                match r? {
+                    Ok(c) => {
+                        if c.meets_slo {
+                            let b = best.entry(c.regime).or_insert(f64::INFINITY);
+                            *b = b.min(c.cost_per_hour_usd);
+                        }
+                        found.push(c);
+                    }
+                    Err(why) => infeasible.push(why),
+                }
+            }
+            done += wave.len();
+            progress(done, total);
+        }
+        found.sort_by(rank);
+        let mut per_regime: BTreeMap<String, Option<Candidate>> = BTreeMap::new();
+        for &r in &self.spec.regimes {
+            per_regime.insert(r.name().to_string(), found.iter().find(|c| c.meets_slo && c.regime == r).cloned());
+        }
+        if headroom {
+            // The top of the table and each regime's best (one search each, in parallel).
+            let mut want: Vec<usize> = (0..found.len().min(HEADROOM_TOP)).collect();
+            for c in per_regime.values().flatten() {
+                if let Some(i) = found.iter().position(|x| x.name == c.name) {
+                    if !want.contains(&i) {
+                        want.push(i);
+                    }
+                }
+            }
+            let rooms: Vec<Result<Option<f64>>> = want.par_iter().map(|&i| self.headroom(&found[i])).collect();
+            for (&i, h) in want.iter().zip(rooms) {
+                found[i].headroom_pct = h?;
+            }
+            for c in per_regime.values_mut().flatten() {
+                c.headroom_pct = found.iter().find(|x| x.name == c.name).and_then(|x| x.headroom_pct);
+            }
+        }
+        let best = found.iter().find(|c| c.meets_slo).cloned();
+        let reason = match (&best, found.is_empty()) {
+            (Some(_), _) => None,
+            (None, true) => Some(format!(
+                "no deployment fits: {}",
+                infeasible
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "no structure to consider (check plan.regimes and plan.gpu_types)".into())
+            )),
+            (None, false) => {
+                let c = found.iter().min_by(|a, b| a.violation.total_cmp(&b.violation)).expect("non-empty");
+                Some(format!(
+                    "no candidate within {} GPUs meets every SLO; closest: {} ({} GPUs) breaks {}",
+                    self.spec.max_gpus,
+                    c.name,
+                    c.gpus,
+                    c.broken
+                        .iter()
+                        .map(|k| {
+                            let bound = self.scenario.slo.iter().find(|s| &s.key == k).map_or(f64::NAN, |s| s.bound);
+                            format!("{k} = {} (bound {bound})", fmt_value(c.slo_values[k]))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+        };
+        Ok(PlanResult {
+            scenario: self.base.name.clone(),
+            slo: self.scenario.slo.clone(),
+            best,
+            per_regime,
+            candidates: found,
+            reason,
+            structures: total,
+            pruned,
+            simulations: self.sims.load(std::sync::atomic::Ordering::Relaxed),
+        })
+    }
+
+    /// Simulate a variant on every seed (stopping at the first that breaks an SLO when
+    /// `lazy`), at load factor `load` (the study resolved again with every load scaled);
+    /// Err(reason) when the variant is not a valid deployment (memory, placement).
+    pub(super) fn evaluate(&self, v: &RawVariant, load: f64, lazy: bool) -> Result<std::result::Result<Eval, String>> {
+        let scaled;
+        let sc = if load == 1.0 {
+            &self.scenario
+        } else {
+            let mut raw = self.base.clone();
+            scale_load(&mut raw, load);
+            scaled = match from_raw(&raw, self.src) {
+                Ok(sc) => sc,
+                Err(e) => return Ok(Err(crate::gpu::one_line(&e.to_string()))),
+            };
+            &scaled
+        };
+        let var = match add_variant(sc, v, &self.src.file) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(crate::gpu::one_line(&e.to_string()))),
+        };
+        let run = |seed: u64| -> Result<crate::sim::RunSummary> {
+            self.count_sim();
+            Ok(Simulation::of_variant(sc, &var, seed).run_to_end())
+        };
+        let mut runs = Vec::new();
+        if lazy {
+            for &s in &self.spec.seeds {
+                let r = run(s)?;
+                let fail = r.slo.iter().any(|x| !x.met);
+                runs.push(r);
+                if fail {
+                    break;
+                }
+            }
+        } else {
+            runs = self.spec.seeds.par_iter().map(|&s| run(s)).collect::<Result<Vec<_>>>()?;
+        }
+        let mut values: BTreeMap<String, Option<f64>> = BTreeMap::new();
+        let mut broken = Vec::new();
+        let mut violation: f64 = 0.0;
+        let mut margins = Vec::with_capacity(sc.slo.len());
+        for slo in &sc.slo {
+            let worst = runs.iter().try_fold(None::<f64>, |acc, r| {
+                let v = r.slo.iter().find(|x| x.key == slo.key).and_then(|x| x.value)?;
+                Some(Some(acc.map_or(v, |a| slo.worse(a, v))))
+            });
+            let worst = worst.flatten();
+            let ratio = slo.ratio(worst);
+            if !slo.met(worst) {
+                broken.push(slo.key.clone());
+            }
+            violation = violation.max(ratio);
+            margins.push((ratio * 1000.0).round() / 1000.0);
+            values.insert(slo.key.clone(), worst);
+        }
+        let throughput_rps = runs.iter().map(|r| r.throughput_rps).sum::<f64>() / runs.len().max(1) as f64;
+        margins.sort_by(|a, b| b.total_cmp(a));
+        Ok(Ok(Eval {
+            pass: broken.is_empty(),
+            values,
+            broken,
+            violation,
+            margins,
+            throughput_rps,
+            extrapolated: runs.iter().any(|r| r.extrapolated),
+        }))
+    }
+
+    /// Find the fewest replicas of a structure that meet every SLO (see the module doc);
+    /// Err(reason) when the structure cannot be deployed at all.
+    pub(super) fn search(&self, s: &Structure) -> Result<std::result::Result<Candidate, String>> {
+        let gpu = &self.spec.gpu_types[s.gpu].0;
+        let mut memo: HashMap<Vec<u32>, Eval> = HashMap::new();
+        // Evaluate counts `r`: Ok(None) over the GPU budget or not packable; Err(reason): invalid.
+        let mut eval = |r: &[u32]| -> Result<std::result::Result<Option<Eval>, String>> {
+            if let Some(e) = memo.get(r) {
+                return Ok(Ok(Some(e.clone())));
+            }
+            match self.gpu_count(s, r) {
+                Some(n) if n <= self.spec.max_gpus => {}
+                _ => return Ok(Ok(None)),
+            }
+            let Some((v, _)) = self.variant(s, r) else { return Ok(Ok(None)) };
+            match self.evaluate(&v, 1.0, true)? {
+                Ok(e) => {
+                    memo.insert(r.to_vec(), e.clone());
+                    Ok(Ok(Some(e)))
+                }
+                Err(why) => Ok(Err(why)),
+            }
+        };
+        // 1. Double from the start until everything holds.
+        let mut r: Vec<u32> = s.groups.iter().map(|g| self.start_replicas(gpu, g)).collect();
+        let mut last: Option<(Vec<u32>, Eval)> = None;
+        let mut stalls = 0;
+        let hi = loop {
+            match eval(&r)? {
+                Err(why) => return Ok(Err(why)),
+                Ok(None) => break None,
+                Ok(Some(e)) if e.pass => break Some(r.clone()),
+                Ok(Some(e)) => {
+                    // A latency floor: more replicas stop helping.
+                    if last.as_ref().is_some_and(|(_, l)| e.violation > 0.98 * l.violation) {
+                        stalls += 1;
+                        if stalls >= 2 {
+                            last = Some((r.clone(), e));
+                            break None;
+                        }
+                    }
+                    last = Some((r.clone(), e));
+                    r.iter_mut().for_each(|x| *x *= 2);
+                }
+            }
+        };
+        let Some(hi) = hi else {
+            // Nothing within the budget meets the SLOs: report the closest tried.
+            return Ok(match last {
+                Some((r, e)) => self.candidate(s, &r, &e).ok_or_else(|| "not packable".to_string()),
+                None => Err(format!(
+                    "{} {}: more than {} GPUs even at the start",
+                    s.regime.name(),
+                    gpu.name,
+                    self.spec.max_gpus
+                )),
+            });
+        };
+        // 2. Each group's fewest with the others at theirs.
+        let mut minima = hi.clone();
+        for g in 0..hi.len() {
+            let (mut lo, mut up) = (0u32, hi[g]); // lo fails (0 is not a count), up passes
+            while up - lo > 1 {
+                let mid = lo + (up - lo) / 2;
+                let mut t = hi.clone();
+                t[g] = mid;
+                match eval(&t)? {
+                    Ok(Some(e)) if e.pass => up = mid,
+                    Ok(_) => lo = mid,
+                    Err(_) => lo = mid,
+                }
+            }
+            minima[g] = up;
+        }
+        // 3. From the minima, add where it helps most until everything holds.
+        let mut r = minima;
+        loop {
+            match eval(&r)? {
+                Ok(Some(e)) if !e.pass => {}
+                _ => break,
+            }
+            let mut best: Option<(bool, u32, f64, Vec<u32>)> = None;
+            for g in 0..r.len() {
+                let mut t = r.clone();
+                t[g] += 1;
+                if let Ok(Some(e)) = eval(&t)? {
+                    let n = self.gpu_count(s, &t).unwrap_or(u32::MAX);
+                    let key = (!e.pass, n, e.violation);
+                    if best.as_ref().is_none_or(|b| (key.0, key.1, key.2) < (b.0, b.1, b.2)) {
+                        best = Some((key.0, key.1, key.2, t));
+                    }
+                }
+            }
+            match best {
+                Some((_, _, _, t)) if self.gpu_count(s, &t).unwrap_or(u32::MAX) < self.gpu_count(s, &hi).unwrap_or(u32::MAX) => r = t,
+                _ => break,
+            }
+        }
+        // The answer: the cheapest passing counts seen. A passing evaluation ran every seed
+        // (evaluation stops early only at a failing seed).
+        let (best_r, full) = memo
+            .iter()
+            .filter(|(_, e)| e.pass)
+            .map(|(r, e)| (r.clone(), e.clone()))
+            .min_by(|a, b| {
+                let ca = self.gpu_count(s, &a.0).unwrap_or(u32::MAX);
+                let cb = self.gpu_count(s, &b.0).unwrap_or(u32::MAX);
+                ca.cmp(&cb).then(a.1.violation.total_cmp(&b.1.violation)).then(a.0.cmp(&b.0))
+            })
+            .expect("hi passed");
+        Ok(self.candidate(s, &best_r, &full).ok_or_else(|| "not packable".to_string()))
+    }
+
+    pub(super) fn candidate(&self, s: &Structure, r: &[u32], e: &Eval) -> Option<Candidate> {
+        let (raw, name) = self.variant(s, r)?;
+        // It was simulated, so it resolves and places.
+        let variant = add_variant(&self.scenario, &raw, &self.src.file).ok()?;
+        let placement = placed_gpus(&variant, &self.scenario.models);
+        let gpus = placement.len() as u32;
+        let cost = f64::from(gpus) * self.spec.gpu_types[s.gpu].1;
+        Some(Candidate {
+            name,
+            gpu_type: self.spec.gpu_types[s.gpu].0.name.clone(),
+            regime: s.regime,
+            gpus,
+            cost_per_hour_usd: round2(cost),
+            meets_slo: e.pass,
+            slo_values: e.values.clone(),
+            broken: e.broken.clone(),
+            throughput_rps: crate::metrics::round4(e.throughput_rps),
+            usd_per_million: (e.throughput_rps > 0.0).then(|| round2(cost / (e.throughput_rps * 3600.0) * 1e6)),
+            headroom_pct: None,
+            placement,
+            extrapolated: e.extrapolated,
+            raw,
+            variant,
+            model_names: self.scenario.models.iter().map(|m| m.name.clone()).collect(),
+            violation: e.violation,
+            margins: e.margins.clone(),
+        })
+    }
+
+    /// Load growth a candidate absorbs before an SLO breaks [%], by bisection over the load
+    /// factor (None for a candidate that does not meet the SLOs).
+    pub(super) fn headroom(&self, c: &Candidate) -> Result<Option<f64>> {
+        if !c.meets_slo {
+            return Ok(None);
+        }
+        let passes = |k: f64| -> Result<bool> { Ok(matches!(self.evaluate(&c.raw, k, true)?, Ok(e) if e.pass)) };
+        if passes(MAX_LOAD_FACTOR)? {
+            return Ok(Some((MAX_LOAD_FACTOR - 1.0) * 100.0));
+        }
+        let (mut lo, mut hi) = (1.0, MAX_LOAD_FACTOR);
+        for _ in 0..HEADROOM_STEPS {
+            let mid = 0.5 * (lo + hi);
+            if passes(mid)? {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(Some(((lo - 1.0) * 100.0).round()))
+    }
+}
