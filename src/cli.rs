@@ -316,7 +316,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             return validate_dirs(&dirs, &map, ts, format);
         }
         Command::Accuracy { root, format } => {
-            let a = crate::validate::accuracy(&root.unwrap_or_else(crate::validate::default_traces_root))?;
+            let a = crate::validate::accuracy::accuracy(&root.unwrap_or_else(crate::validate::accuracy::default_traces_root))?;
             print_out(&match format {
                 Format::Table => a.markdown(),
                 Format::Json => crate::out::to_json(&a),
