@@ -33,8 +33,8 @@ pub fn time_sweep(plan: &crate::sweep::Plan, threads: usize) -> Result<(String, 
     let t = Instant::now();
     let src = crate::scenario::files::Sources::none(&plan.file);
     let scenarios = pool.install(|| crate::sweep::resolve(plan, &src))?;
-    let layout = crate::sweep::Layout::new(plan, pool.install(|| crate::sweep::metric_columns(&scenarios))?)?;
-    let mut text = crate::sweep::csv_line(&layout.header());
+    let layout = crate::sweep::layout::Layout::new(plan, pool.install(|| crate::sweep::layout::metric_columns(&scenarios))?)?;
+    let mut text = crate::sweep::layout::csv_line(&layout.header());
     let todo: Vec<u64> = (0..plan.runs()).collect();
     let stop = std::sync::atomic::AtomicBool::new(false);
     let mut sink = |rows: &str| {

@@ -10,7 +10,10 @@
 
 use crate::error::{Error, Result};
 use crate::scenario::files::{load_sources, read_scenario, write_atomic, Sources};
-use crate::sweep::{self, execute, Failure, Layout, Manifest, Plan, Shard};
+use crate::sweep::check::{self, Failure};
+use crate::sweep::layout::{csv_line, Layout};
+use crate::sweep::manifest::{Manifest, Shard};
+use crate::sweep::{self, execute, Plan};
 use clap::ValueEnum;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Seek, Write};
@@ -219,11 +222,11 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
     let plan = sweep::plan(&raw, &args.spec)?;
     extend_sources(&mut src, &plan, Path::new(&args.spec).parent())?;
     let scenarios = pool.install(|| sweep::resolve(&plan, &src))?;
-    let layout = Layout::new(&plan, pool.install(|| sweep::metric_columns(&scenarios))?)?;
+    let layout = Layout::new(&plan, pool.install(|| sweep::layout::metric_columns(&scenarios))?)?;
     let checks = args
         .checks
         .iter()
-        .map(|c| sweep::parse_check(c, &layout))
+        .map(|c| check::parse_check(c, &layout))
         .collect::<Result<Vec<_>>>()?;
     let manifest_text = crate::out::to_json(&Manifest::new(&plan, &layout, shard));
 
@@ -259,14 +262,14 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
         f.set_len(keep).map_err(|e| Error::io(results.display(), e))?;
         f.seek(std::io::SeekFrom::End(0)).map_err(|e| Error::io(results.display(), e))?;
         if keep == 0 {
-            f.write_all(sweep::csv_line(&layout.header()).as_bytes())
+            f.write_all(csv_line(&layout.header()).as_bytes())
                 .map_err(|e| Error::io(results.display(), e))?;
         }
         f
     } else {
         write_atomic(&manifest.display().to_string(), &manifest_text)?;
         let mut f = std::fs::File::create(&results).map_err(|e| Error::io(results.display(), e))?;
-        f.write_all(sweep::csv_line(&layout.header()).as_bytes())
+        f.write_all(csv_line(&layout.header()).as_bytes())
             .and_then(|_| f.flush())
             .map_err(|e| Error::io(results.display(), e))?;
         f
@@ -290,7 +293,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
     let (runs, _) = read_results(&results, &layout, &plan, shard, false)?;
     let runs = sorted(&results, &layout, runs)?;
     write_atomic(&summary.display().to_string(), &layout.summary_csv(&plan, &runs))?;
-    let failures = sweep::evaluate(&checks, &runs);
+    let failures = check::evaluate(&checks, &runs);
     let in_shard = shard.ids(plan.runs()).count();
     let report = Report {
         out: &args.out,
@@ -317,10 +320,10 @@ fn sorted(path: &Path, layout: &Layout, mut runs: Runs) -> Result<Runs> {
 }
 
 fn results_text(layout: &Layout, runs: &Runs) -> String {
-    let mut text = sweep::csv_line(&layout.header());
+    let mut text = csv_line(&layout.header());
     for (_, rows) in runs {
         for r in rows {
-            text.push_str(&sweep::csv_line(r));
+            text.push_str(&csv_line(r));
         }
     }
     text
@@ -361,11 +364,11 @@ fn finish(plan: &Plan, layout: &Layout, r: &Report, format: SweepFormat, termina
             let mut h = vec!["run".to_string()];
             h.extend(layout.axes.iter().cloned());
             h.extend(["seed", "variant", "check", "column", "value"].map(String::from));
-            let mut s = sweep::csv_line(&h);
+            let mut s = csv_line(&h);
             for f in r.failures {
                 let mut row: Vec<&str> = f.row.iter().take(axes + 3).map(String::as_str).collect();
                 row.extend([f.check.as_str(), f.column.as_str(), f.value.as_str()]);
-                s.push_str(&sweep::csv_line(&row));
+                s.push_str(&csv_line(&row));
             }
             s
         }
@@ -453,7 +456,7 @@ pub fn run_merge(dirs: &[String], out: &str, checks: &[String], format: SweepFor
         ));
     }
     let layout = Layout::new(&plan, manifest.metrics.clone())?;
-    let parsed = checks.iter().map(|c| sweep::parse_check(c, &layout)).collect::<Result<Vec<_>>>()?;
+    let parsed = checks.iter().map(|c| check::parse_check(c, &layout)).collect::<Result<Vec<_>>>()?;
     let mut all: BTreeMap<u64, Vec<Vec<String>>> = BTreeMap::new();
     for d in dirs {
         let p = Path::new(d).join("results.csv");
@@ -493,7 +496,7 @@ pub fn run_merge(dirs: &[String], out: &str, checks: &[String], format: SweepFor
     write_atomic(&path("manifest.json"), &crate::out::to_json(&manifest))?;
     write_atomic(&path("results.csv"), &results_text(&layout, &runs))?;
     write_atomic(&path("summary.csv"), &layout.summary_csv(&plan, &runs))?;
-    let failures = sweep::evaluate(&parsed, &runs);
+    let failures = check::evaluate(&parsed, &runs);
     let report = Report {
         out,
         runs_total: plan.runs(),

@@ -9,7 +9,7 @@ fn readme() -> String {
 #[test]
 fn readme_accuracy_tables_are_current() {
     let root = format!("{}/traces", env!("CARGO_MANIFEST_DIR"));
-    let now = gpuslice::validate::accuracy_markdown(&root).expect("accuracy");
+    let now = gpuslice::validate::accuracy::accuracy_markdown(&root).expect("accuracy");
     assert!(
         readme().contains(now.trim()),
         "README 'How accurate is it' differs from `gpuslice accuracy`; paste its output there"

@@ -134,7 +134,7 @@ fn policies_order_ttft_as_their_mechanisms_say() {
 /// A100-40GB and a 3g.40gb slice by the formula: (0.9 x memory - weights - reserve) / 128 KiB.
 #[test]
 fn catalog_prints_kv_capacity_by_the_formula() {
-    let text = gpuslice::cli::kv_text("h100/llm", None).expect("prints");
+    let text = gpuslice::cli::catalog::kv_text("h100/llm", None).expect("prints");
     let m = gpuslice::model::builtin("h100/llm").expect("built-in").expect("parses");
     let cat = gpuslice::gpu::Catalog::builtin();
     for (gpu, device, memory_gib) in [
@@ -157,7 +157,7 @@ fn catalog_prints_kv_capacity_by_the_formula() {
         text.lines().any(|l| l.starts_with("h100-80gb  1g.10gb ") && l.contains("no fit")),
         "{text}"
     );
-    let e = gpuslice::cli::kv_text("h100/asr", None)
+    let e = gpuslice::cli::catalog::kv_text("h100/asr", None)
         .expect_err("ASR has no KV cache")
         .to_string();
     assert!(e.contains("not an LLM"), "{e}");

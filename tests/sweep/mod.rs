@@ -398,7 +398,8 @@ fn check_ci_yaml(name: &str, yaml: &str) -> (Vec<yaml_rust2::Yaml>, Vec<Vec<Stri
     let (raw, _) = gpuslice::scenario::files::read_scenario(&repo_file(SPEC)).expect("example spec");
     let plan = gpuslice::sweep::plan(&raw, SPEC).expect("plan");
     let scs = gpuslice::sweep::resolve(&plan, &gpuslice::scenario::files::Sources::none(SPEC)).expect("valid");
-    let layout = gpuslice::sweep::Layout::new(&plan, gpuslice::sweep::metric_columns(&scs).expect("columns")).expect("layout");
+    let layout =
+        gpuslice::sweep::layout::Layout::new(&plan, gpuslice::sweep::layout::metric_columns(&scs).expect("columns")).expect("layout");
     let mut commands = Vec::new();
     for s in all {
         let Some(at) = s.find("gpuslice sweep") else { continue };
@@ -412,7 +413,7 @@ fn check_ci_yaml(name: &str, yaml: &str) -> (Vec<yaml_rust2::Yaml>, Vec<Vec<Stri
             panic!("{name}: '{line}' does not parse with the CLI: {e}");
         }
         for w in words.windows(2).filter(|w| w[0] == "--check") {
-            gpuslice::sweep::parse_check(&w[1], &layout).unwrap_or_else(|e| panic!("{name}: {e}"));
+            gpuslice::sweep::check::parse_check(&w[1], &layout).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         if words[1] == "sweep" {
             let spec = &words[2];

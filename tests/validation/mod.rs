@@ -131,7 +131,7 @@ fn genai_perf_fit_reproduces_its_measurements() {
     let dir = TempDir::new("genai");
     let model = dir.write("llm.json", &serde_json::to_string(&spec).expect("json"));
     for r in &runs {
-        let sc = parse(&gpuslice::validate::load_run_scenario(&model, "", r));
+        let sc = parse(&gpuslice::validate::published::load_run_scenario(&model, "", r));
         let s = run(&sc, 0, 1);
         let m = &s.models["llm"];
         let ttft = m.ttft_ms.expect("llm has ttft");
@@ -182,7 +182,7 @@ fn genai_perf_inputs_it_cannot_use_are_refused() {
 #[test]
 fn llm_engines_against_the_published_sweep() {
     let fx = format!("{}/traces/genai-perf", env!("CARGO_MANIFEST_DIR"));
-    let checks = gpuslice::validate::engine_check(&fx).expect("runs");
+    let checks = gpuslice::validate::published::engine_check(&fx).expect("runs");
     assert_eq!(checks.len(), 2 * 4 * 3);
     for c in &checks {
         let bound = match (c.fitted, c.metric) {
