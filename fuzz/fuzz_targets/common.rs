@@ -1,7 +1,7 @@
 //! Helpers shared by the fuzz targets: when a scenario is small enough to simulate.
 #![allow(dead_code)]
 
-use gpuslice::config::Pacing;
+use gpuslice::scenario::raw::Pacing;
 use gpuslice::scenario::{FaultTime, Load, Scenario};
 use gpuslice::time::to_secs;
 
@@ -94,7 +94,7 @@ pub fn small(sc: &Scenario) -> bool {
 /// hangs and huge allocations are what the fuzzer looks for.
 pub fn place_and_run(sc: &Scenario) {
     for v in 0..sc.variants.len() {
-        if let Err(e) = gpuslice::sim::placement::place(sc, v) {
+        if let Err(e) = gpuslice::deploy::placement::place(sc, v) {
             check_error(&e);
         }
     }
@@ -102,8 +102,8 @@ pub fn place_and_run(sc: &Scenario) {
         match gpuslice::sim::run_scenario(sc, 1) {
             Ok(runs) => {
                 // What `gpuslice run` prints, in both formats.
-                let _ = gpuslice::report::table(&sc.name, 1, &runs);
-                let _ = gpuslice::report::to_json(&gpuslice::report::RunReport {
+                let _ = gpuslice::out::table::table(&sc.name, 1, &runs);
+                let _ = gpuslice::out::to_json(&gpuslice::out::table::RunReport {
                     scenario: &sc.name,
                     seed: 1,
                     variants: &runs,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use gpuslice::catalog::{place_layout, slot_map, Catalog};
+use gpuslice::gpu::{place_layout, slot_map, Catalog};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

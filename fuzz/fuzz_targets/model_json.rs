@@ -5,8 +5,8 @@
 
 mod common;
 
-use gpuslice::config::{self, files, Sources};
-use gpuslice::service::ServiceKind;
+use gpuslice::scenario::files::{self, Sources};
+use gpuslice::model::ServiceKind;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use gpuslice::config::{self, Sources};
+use gpuslice::scenario::raw::{self, Sources};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,8 +6,8 @@
 
 mod common;
 
-use gpuslice::config::{self, files, Sources};
-use gpuslice::workload::TraceSize;
+use gpuslice::scenario::files::{self, Sources};
+use gpuslice::scenario::workload::TraceSize;
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 
