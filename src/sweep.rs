@@ -30,7 +30,7 @@ use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-/// Most runs (configurations x seeds) of one sweep (README "Limits"): each run writes a row of
+/// Most runs (configurations x seeds) of one sweep (docs/src/limits.md): each run writes a row of
 /// results.csv and is at least milliseconds of simulation.
 pub const MAX_RUNS: u64 = 1_000_000;
 /// Most configurations (the cross product of the axes) of one sweep: every configuration is
@@ -111,7 +111,7 @@ pub fn plan(spec: &RawScenario, file: &str) -> Result<Plan> {
         return Err(Error::input(
             file,
             "sweep.seeds",
-            format!("{} seeds is more than {MAX_RUNS} runs (README \"Limits\")", seeds.len()),
+            format!("{} seeds is more than {MAX_RUNS} runs (docs/src/limits.md)", seeds.len()),
         ));
     }
     let mut seen = std::collections::HashSet::new();
@@ -145,7 +145,7 @@ pub fn plan(spec: &RawScenario, file: &str) -> Result<Plan> {
                 file,
                 "sweep",
                 format!(
-                    "{grid} = {n} configurations of {entries} models, workloads and variants each is more than {MAX_CONFIG_ENTRIES} in all (README \"Limits\"): every configuration is built before the first run"
+                    "{grid} = {n} configurations of {entries} models, workloads and variants each is more than {MAX_CONFIG_ENTRIES} in all (docs/src/limits.md): every configuration is built before the first run"
                 ),
             ));
         }
@@ -154,7 +154,7 @@ pub fn plan(spec: &RawScenario, file: &str) -> Result<Plan> {
                 file,
                 "sweep",
                 format!(
-                    "{grid} values x {} seeds is more than {MAX_RUNS} runs (README \"Limits\")",
+                    "{grid} values x {} seeds is more than {MAX_RUNS} runs (docs/src/limits.md)",
                     seeds.len()
                 ),
             ));
@@ -164,7 +164,7 @@ pub fn plan(spec: &RawScenario, file: &str) -> Result<Plan> {
                 file,
                 "sweep",
                 format!(
-                    "{grid} values is more than {MAX_CONFIGS} configurations (README \"Limits\"): every configuration is built before the first run; split the sweep into several specs"
+                    "{grid} values is more than {MAX_CONFIGS} configurations (docs/src/limits.md): every configuration is built before the first run; split the sweep into several specs"
                 ),
             ));
         }

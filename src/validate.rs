@@ -792,7 +792,7 @@ pub fn accuracy(root: &str) -> Result<Accuracy> {
 }
 
 impl Accuracy {
-    /// The README's "How accurate is it" tables, as Markdown.
+    /// The accuracy tables of docs/src/accuracy.md, as Markdown.
     pub fn markdown(&self) -> String {
         let mut s = String::from(
             "| GPU | run | model | requests | throughput err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE | replay range p50 / p95 | repeat spread p50 / p95 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
@@ -857,7 +857,7 @@ impl Accuracy {
     }
 }
 
-/// The README's "How accurate is it" tables, as Markdown.
+/// The accuracy tables of docs/src/accuracy.md, as Markdown.
 pub fn accuracy_markdown(root: &str) -> Result<String> {
     Ok(accuracy(root)?.markdown())
 }

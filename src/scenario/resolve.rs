@@ -179,7 +179,7 @@ fn check_total_work(c: &Check, ws: &[Resolved], n_variants: f64) -> Result<()> {
         return Err(c.err(
             &big.field,
             format!(
-                "{} workloads x {} variant(s) would simulate about {} requests, more than the limit of {MAX_REQUESTS:e} (README \"Limits\"); the largest, '{}', makes {} per variant",
+                "{} workloads x {} variant(s) would simulate about {} requests, more than the limit of {MAX_REQUESTS:e} (docs/src/limits.md); the largest, '{}', makes {} per variant",
                 ws.len(),
                 n_variants,
                 num(total.round()),
@@ -507,7 +507,7 @@ fn resolve_workload(
         c.err(
             field,
             format!(
-                "{why}{times} would generate about {} requests, more than the limit of {MAX_REQUESTS:e} (README \"Limits\")",
+                "{why}{times} would generate about {} requests, more than the limit of {MAX_REQUESTS:e} (docs/src/limits.md)",
                 num((expected * n_variants).round())
             ),
         )
@@ -751,7 +751,7 @@ fn resolve_variant(
                     return Err(c.err(
                         format!("{ff}.mtbf_s"),
                         format!(
-                            "'{}' would strike about {} times in the run, more than the limit of {MAX_FAULTS:e} (README \"Limits\")",
+                            "'{}' would strike about {} times in the run, more than the limit of {MAX_FAULTS:e} (docs/src/limits.md)",
                             num(m),
                             num(expected.round())
                         ),
@@ -893,7 +893,7 @@ fn check_slices(c: &Check, variants: &[Variant], horizon: SimTime) -> Result<()>
         return Err(c.err(
             format!("variant[{vi}].gpus"),
             format!(
-                "time-sliced GPUs of {} ms slices over {} s (duration_s + drain_s) would take up to {} slices, more than the limit of {MAX_SLICES:e} (README \"Limits\"): a longer quantum_ms, a shorter run or fewer time-sliced GPUs",
+                "time-sliced GPUs of {} ms slices over {} s (duration_s + drain_s) would take up to {} slices, more than the limit of {MAX_SLICES:e} (docs/src/limits.md): a longer quantum_ms, a shorter run or fewer time-sliced GPUs",
                 num(crate::time::to_secs(q) * 1e3),
                 num(crate::time::to_secs(horizon)),
                 num(total.round())
