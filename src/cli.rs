@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod calibrate;
 pub mod catalog;
+pub mod docs;
 pub mod plan;
 pub mod profile;
 pub mod sweep;
@@ -68,7 +69,7 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// Edit the scenario before running: PATH=VALUE, paths as sweep axes (README "Sweeps"),
+        /// Edit the scenario before running: PATH=VALUE, paths as sweep axes (docs/src/sweeps.md),
         /// e.g. 'variant[*].faults[0].kind="device-reset"'. Repeatable.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
@@ -143,12 +144,12 @@ pub enum Command {
         #[arg(long)]
         switch_us: Option<f64>,
     },
-    /// Print the README's accuracy tables: every measured run replayed, and the MIG ratios vs published data.
+    /// Print the accuracy tables (docs/src/accuracy.md): every measured run replayed, and the MIG ratios vs published data.
     Accuracy {
         /// Folder holding the measured runs (`h100/`, `h200/`; default: `traces` of this clone).
         #[arg(long)]
         root: Option<String>,
-        /// Output format: the README's Markdown tables, or one JSON document.
+        /// Output format: the Markdown tables of docs/src/accuracy.md, or one JSON document.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -217,6 +218,15 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Rewrite every generated block of the book (docs/src) and README.md from the program's
+    /// current output: the default study, the fault table, the accuracy tables and the copies of
+    /// the TUI capture and the CI examples (docs/src/guide/commands.md).
+    Docs {
+        /// The clone to rewrite (default: the working directory when it holds docs/src, else
+        /// the clone the binary was built from).
+        #[arg(long)]
+        root: Option<String>,
     },
     /// One case of `bench --memory` in this process (what the benchmark runs in each child).
     #[command(hide = true)]
@@ -358,6 +368,10 @@ pub fn run(cli: Cli) -> Result<u8> {
                 Format::Table => b.text(),
                 Format::Json => crate::out::to_json(&b),
             })
+        }
+        Command::Docs { root } => {
+            let root = root.map_or_else(docs::default_root, std::path::PathBuf::from);
+            print_out(&docs::regenerate(&root)?)
         }
         Command::Tui { scenario, seed } => crate::tui::run(scenario, seed),
         Command::Sweep(args) => return sweep::run_sweep(&args),

@@ -1,4 +1,4 @@
-//! Every bound of the inputs, in one table (README "Limits"), and the one check that enforces
+//! Every bound of the inputs, in one table (docs/src/limits.md), and the one check that enforces
 //! them with one message format (`must be in [lo, hi] unit, got 'value'`).
 //!
 //! * What sizes work or memory (requests, users, GPUs, entries, slices): each is far above any

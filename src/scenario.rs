@@ -314,7 +314,7 @@ pub enum Pacing {
     Loop,
 }
 
-/// What a fault breaks, and so how far it reaches (README "Faults").
+/// What a fault breaks, and so how far it reaches (docs/src/model/faults.md).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {

@@ -45,7 +45,7 @@ use layout::Layout;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
-/// Most runs (configurations x seeds) of one sweep (README "Limits"): each run writes a row of
+/// Most runs (configurations x seeds) of one sweep (docs/src/limits.md): each run writes a row of
 /// results.csv and is at least milliseconds of simulation.
 pub const MAX_RUNS: u64 = 1_000_000;
 /// Most configurations (the cross product of the axes) of one sweep: every configuration is
@@ -101,7 +101,7 @@ pub fn plan(spec: &RawScenario, file: &str) -> Result<Plan> {
         return Err(Error::input(
             file,
             "sweep.seeds",
-            format!("{} seeds is more than {MAX_RUNS} runs (README \"Limits\")", seeds.len()),
+            format!("{} seeds is more than {MAX_RUNS} runs (docs/src/limits.md)", seeds.len()),
         ));
     }
     let mut seen = std::collections::HashSet::new();

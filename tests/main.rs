@@ -8,7 +8,8 @@
 //! * `regimes`: time slicing, MIG capacity, memory limits, fault domains, pipelines;
 //! * `configs`: scenario files, bad (tests/configs/invalid) and good (experiments/, tests/configs/valid);
 //! * `determinism`: byte-identical reports across runs and thread pools;
-//! * `docs`: README figures equal the program's current output;
+//! * `docs`: the generated blocks of the book (docs/src) and README equal the program's current
+//!   output; the book's example is valid, its links resolve; no circular module imports;
 //! * `cli`: the `gpuslice` binary's output and exit codes;
 //! * `hostile`: plainly wrong inputs of every class (tests/hostile/) refused with one line, status 2;
 //! * `scaling`: the device scaling model against SM-restricted measurements; MPS SM sharing;

@@ -6,7 +6,7 @@ use gpuslice::scenario::{FaultTime, Load, Scenario};
 use gpuslice::time::to_secs;
 
 /// Format an error as the CLI prints it. With `GPUSLICE_FUZZ_STRICT=1` in the environment, also
-/// check the README's contract that every error prints on one line (off by default: user text
+/// check the manual's contract (docs/src/guide/commands.md) that every error prints on one line (off by default: user text
 /// echoed into a message can break it, see README.md "Findings").
 pub fn check_error(e: &gpuslice::error::Error) {
     use std::sync::OnceLock;

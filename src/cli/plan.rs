@@ -193,7 +193,7 @@ fn headroom_text(c: &Candidate) -> String {
 /// Most requests one candidate evaluation of the planner may simulate (the spec's expected
 /// requests times its seeds, at the highest `--load-range` level): the planner simulates tens
 /// of candidates (each regime, GPU type and count searched), so a plan near the bound takes minutes;
-/// the bound stops an absurd spec at once (README "Limits").
+/// the bound stops an absurd spec at once (docs/src/limits.md).
 pub const MAX_PLAN_REQUESTS: f64 = 5e6;
 
 fn check_plan_work(raw: &RawScenario, src: &crate::scenario::files::Sources, seeds: usize, factor: f64) -> Result<()> {
@@ -213,7 +213,7 @@ fn check_plan_work(raw: &RawScenario, src: &crate::scenario::files::Sources, see
             &src.file,
             "workload",
             format!(
-                "each candidate would simulate about {} requests ({} per run x {seeds} seeds{at}), more than the planner's limit of {MAX_PLAN_REQUESTS:e} (README \"Limits\"): shorten duration_s, lower the load or use fewer plan.seeds",
+                "each candidate would simulate about {} requests ({} per run x {seeds} seeds{at}), more than the planner's limit of {MAX_PLAN_REQUESTS:e} (docs/src/limits.md): shorten duration_s, lower the load or use fewer plan.seeds",
                 crate::error::num(work.round()),
                 crate::error::num(per_run.round())
             ),

@@ -420,7 +420,7 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         ),
         // 0.26 B params = 0.52 GB; 16-way graphs, KV and cross-attention buffers ~1 GiB (estimate).
         ServiceKind::Tts => ("tts", "Magpie-like encoder-decoder TTS shape (gpubench tts)", 0.52, 1.0, 16),
-        // 8.03 B params = 16.06 GB; KV cache 32 slots x 3072 tokens = 12.9 GB (README) + 1 GiB context.
+        // 8.03 B params = 16.06 GB; KV cache 32 slots x 3072 tokens = 12.9 GB (traces/h100/README.md) + 1 GiB context.
         ServiceKind::Llm => (
             "llm",
             "Llama-3.1-8B decoder shape (gpubench llm)",

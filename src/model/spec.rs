@@ -147,8 +147,8 @@ pub struct ModelSpec {
     pub host_phase_ms: f64,
     /// Extra host time of a server's first call at each padded batch size it has not run since
     /// it started [ms] (the TTS server's eager encoder meets a new batch shape: allocations and
-    /// library set-up; 44-117 ms on the measured server's solo logs, README "How accurate is
-    /// it"). ASR and TTS servers that run whole calls; a restarted server is cold again.
+    /// library set-up; 44-117 ms on the measured server's solo logs, docs/src/model/time-slicing.md,
+    /// "What the solo serving logs showed"). ASR and TTS servers that run whole calls; a restarted server is cold again.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cold_call_ms: f64,
     /// Spread of one call's time around the table: sigma of ln(measured / table) over the
@@ -587,7 +587,7 @@ mod tests {
         assert!(op.frame_costs_ms(32, &Slowdown::IDENTITY).2, "batch 32 is beyond the 16 bucket");
     }
 
-    /// The property behind in-flight joins (docs/voice.md): a join adds to the running
+    /// The property behind in-flight joins (docs/src/model/voice.md): a join adds to the running
     /// syntheses only the growth of the setup with the batch, and in the calibrated table that
     /// growth is below one frame step at every bucket (the fitted intercept is the same 1.948 ms
     /// at every batch).

@@ -17,7 +17,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Most rows a trace may have: 1e7 rows take 160 MB (README "Limits").
+/// Most rows a trace may have: 1e7 rows take 160 MB (docs/src/limits.md).
 pub const MAX_TRACE_ROWS: usize = 10_000_000;
 /// Largest request size in a trace (tokens, characters, audio seconds): f32, in which a trace
 /// holds sizes, is exact for integers up to 2^24.
@@ -41,7 +41,7 @@ pub fn read_text(path: &Path, max: u64, what: &str) -> Result<String> {
         return Err(Error::input(
             path.display().to_string(),
             "",
-            format!("more than {max} bytes is too large for {what} (README \"Limits\")"),
+            format!("more than {max} bytes is too large for {what} (docs/src/limits.md)"),
         ));
     }
     String::from_utf8(buf).map_err(|e| {
@@ -70,7 +70,7 @@ impl<R: std::io::Read> std::io::Read for Capped<R> {
             if self.line > MAX_LINE_BYTES {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
-                    format!("a line longer than {MAX_LINE_BYTES} bytes: not a trace (README \"Limits\")"),
+                    format!("a line longer than {MAX_LINE_BYTES} bytes: not a trace (docs/src/limits.md)"),
                 ));
             }
         }
@@ -78,7 +78,7 @@ impl<R: std::io::Read> std::io::Read for Capped<R> {
         if self.total > MAX_TRACE_BYTES {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                format!("more than {MAX_TRACE_BYTES} bytes is too large for a trace (README \"Limits\")"),
+                format!("more than {MAX_TRACE_BYTES} bytes is too large for a trace (docs/src/limits.md)"),
             ));
         }
         Ok(n)
@@ -177,7 +177,7 @@ pub fn default_scenario() -> Result<Scenario> {
     from_raw(&raw, &Sources::none(DEFAULT_SCENARIO_NAME))
 }
 
-/// Scenario text as if read from `file` in `dir` (tests, the README example).
+/// Scenario text as if read from `file` in `dir` (tests, the book's example).
 pub fn parse_scenario(text: &str, file: &str, dir: Option<&Path>) -> Result<Scenario> {
     let raw = parse_raw(text, file)?;
     let src = load_sources(&raw, file, dir)?;
@@ -316,7 +316,7 @@ impl<'a> TraceBuilder<'a> {
             return Err(Error::input(
                 self.file,
                 "",
-                format!("more than {MAX_TRACE_ROWS} rows: split the trace or raise the limit (README \"Limits\")"),
+                format!("more than {MAX_TRACE_ROWS} rows: split the trace or raise the limit (docs/src/limits.md)"),
             ));
         }
         let arrival: SimTime = from_secs(arrival_s);

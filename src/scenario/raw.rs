@@ -284,10 +284,10 @@ pub enum RawGpu {
     TimeSliced {
         /// The tenants.
         models: Vec<String>,
-        /// Time slice [ms] (default: the measured value, README "Time-slicing: the measured mechanism").
+        /// Time slice [ms] (default: the measured value, docs/src/model/time-slicing.md).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         quantum_ms: Option<f64>,
-        /// Context-switch cost [us] (default: the measured value, README "Time-slicing: the measured mechanism").
+        /// Context-switch cost [us] (default: the measured value, docs/src/model/time-slicing.md).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         switch_us: Option<f64>,
         /// Repeat this GPU (default 1).

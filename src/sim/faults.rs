@@ -1,5 +1,5 @@
 //! Faults: when each injected fault strikes (once, or repeatedly with exponential times between
-//! failures from the run's fault stream) and how far it reaches (README "Faults", with the NVIDIA
+//! failures from the run's fault stream) and how far it reaches (docs/src/model/faults.md, with the NVIDIA
 //! documentation behind each row in docs/sources.md S2.10).
 
 use super::device::Device;

@@ -6,7 +6,7 @@
 //! audio seconds, waits for the reply, hears it (its frames at the TTS model's frame rate, from
 //! its first audio), thinks and speaks again. A turn's clock (latency, time to first audio,
 //! timeout) starts at the end of the speech. A conversation is active from its user's first
-//! utterance until the user, past its ramp-down time, would speak again (docs/voice.md).
+//! utterance until the user, past its ramp-down time, would speak again (docs/src/model/voice.md).
 
 use super::engine::EventQueue;
 use super::store::NONE;

@@ -63,7 +63,7 @@ pub(super) fn count_configs(axes: &[Axis], seeds: &[u64], spec: &RawScenario, fi
                 file,
                 "sweep",
                 format!(
-                    "{grid} = {n} configurations of {entries} models, workloads and variants each is more than {MAX_CONFIG_ENTRIES} in all (README \"Limits\"): every configuration is built before the first run"
+                    "{grid} = {n} configurations of {entries} models, workloads and variants each is more than {MAX_CONFIG_ENTRIES} in all (docs/src/limits.md): every configuration is built before the first run"
                 ),
             ));
         }
@@ -72,7 +72,7 @@ pub(super) fn count_configs(axes: &[Axis], seeds: &[u64], spec: &RawScenario, fi
                 file,
                 "sweep",
                 format!(
-                    "{grid} values x {} seeds is more than {MAX_RUNS} runs (README \"Limits\")",
+                    "{grid} values x {} seeds is more than {MAX_RUNS} runs (docs/src/limits.md)",
                     seeds.len()
                 ),
             ));
@@ -82,7 +82,7 @@ pub(super) fn count_configs(axes: &[Axis], seeds: &[u64], spec: &RawScenario, fi
                 file,
                 "sweep",
                 format!(
-                    "{grid} values is more than {MAX_CONFIGS} configurations (README \"Limits\"): every configuration is built before the first run; split the sweep into several specs"
+                    "{grid} values is more than {MAX_CONFIGS} configurations (docs/src/limits.md): every configuration is built before the first run; split the sweep into several specs"
                 ),
             ));
         }

@@ -40,7 +40,7 @@ pub const INSTANCE: [Color; 7] = [
     Color::LightBlue,
 ];
 
-/// Every key, as the help overlay and the README list them.
+/// Every key, as the help overlay and docs/src/tui.md list them.
 pub const KEYS: &[(&str, &str)] = &[
     ("q  Ctrl-C", "quit (the terminal is restored)"),
     ("?  Esc", "show / hide this help"),
@@ -579,7 +579,8 @@ pub(crate) mod tests {
         }
     }
 
-    /// Writes the README capture (`cargo test --release tui_capture -- --ignored`).
+    /// Writes docs/tui-capture.txt, the capture docs/src/tui.md shows (`cargo test --release tui_capture
+    /// -- --ignored`, then `cargo run --release -- docs` to update the book's copy).
     #[test]
     #[ignore]
     fn tui_capture() {

@@ -1,6 +1,6 @@
 //! `gpuslice accuracy`: every measured run under traces/ replayed through [`validate_dir`], with
-//! the published comparisons, as the README's "How accurate is it" tables. Apart from the replay
-//! of one folder because it is a fixed list of runs and a report over them (the README test
+//! the published comparisons, as the tables of docs/src/accuracy.md. Apart from the replay
+//! of one folder because it is a fixed list of runs and a report over them (the docs test
 //! checks its output), not a way to read a folder.
 
 use super::published::{engine_check, published_comparisons, EngineCheck, PublishedRatio};
@@ -179,7 +179,7 @@ pub fn accuracy(root: &str) -> Result<Accuracy> {
 }
 
 impl Accuracy {
-    /// The README's "How accurate is it" tables, as Markdown.
+    /// The accuracy tables of docs/src/accuracy.md, as Markdown.
     pub fn markdown(&self) -> String {
         let mut s = String::from(
             "| GPU | run | model | requests | throughput err | p50 err | p95 err | p99 err | TTFT p50 err | request MAPE | replay range p50 / p95 | repeat spread p50 / p95 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
@@ -244,7 +244,7 @@ impl Accuracy {
     }
 }
 
-/// The README's "How accurate is it" tables, as Markdown.
+/// The accuracy tables of docs/src/accuracy.md, as Markdown.
 pub fn accuracy_markdown(root: &str) -> Result<String> {
     Ok(accuracy(root)?.markdown())
 }

@@ -1,76 +1,212 @@
-//! `docs`: the figures in README.md are the program's current output, not stale copies.
-//! If one of these fails after a model change, regenerate the README block with the command named
-//! in the message.
+//! `docs`: the book (docs/src) and README.md. Their generated blocks (between
+//! `<!-- generated: NAME -->` and `<!-- end generated -->`) are the program's current output or
+//! the files they copy, not stale copies: if one of these tests fails after a change of the model,
+//! the measured runs or a copied file, run `cargo run --release -- docs`, which rewrites every
+//! block, then read the new figures and update the prose around them. The book's scenario example
+//! is valid, its relative links resolve, every page is in SUMMARY.md, and the crate's modules do
+//! not import each other in circles (docs/src/architecture.md).
 
-fn readme() -> String {
-    std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).expect("README.md")
+use gpuslice::cli::docs;
+use std::path::{Path, PathBuf};
+
+const REGENERATE: &str = "run `cargo run --release -- docs` (it rewrites every generated block of the book and README.md)";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn readme_accuracy_tables_are_current() {
-    let root = format!("{}/traces", env!("CARGO_MANIFEST_DIR"));
-    let now = gpuslice::validate::accuracy::accuracy_markdown(&root).expect("accuracy");
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Every block called `name` in the pages equals what the program makes now, and `page` has one.
+fn block_is_current(name: &str, page: &str) {
+    let want = docs::block(name, &root()).unwrap_or_else(|e| panic!("block '{name}': {e}"));
+    let mut in_page = false;
+    for p in docs::pages(&root()).expect("pages") {
+        for (n, text) in docs::blocks_of(&read(&p), &p).expect("well-formed blocks") {
+            if n == name {
+                in_page |= p == page;
+                assert!(
+                    text == want,
+                    "{p}: generated block '{name}' differs from the program's output; {REGENERATE}.\nnow:\n{want}"
+                );
+            }
+        }
+    }
     assert!(
-        readme().contains(now.trim()),
-        "README 'How accurate is it' differs from `gpuslice accuracy`; paste its output there"
+        in_page,
+        "{page} has no generated block '{name}' (<!-- generated: {name} --> ... <!-- end generated -->)"
     );
 }
 
 #[test]
-fn readme_default_study_is_current() {
-    let sc = gpuslice::scenario::files::default_scenario().expect("default scenario");
-    let runs = gpuslice::sim::run_scenario(&sc, 1).expect("runs");
-    let now = gpuslice::out::table::table(&sc.name, 1, &runs);
+fn accuracy_tables_are_current() {
+    block_is_current("accuracy", "docs/src/accuracy.md");
+}
+
+#[test]
+fn default_study_is_current() {
+    block_is_current("default-study", "docs/src/guide/default-study.md");
+    block_is_current("default-study", "README.md");
+}
+
+#[test]
+fn fault_table_is_current() {
+    block_is_current("fault-table", "docs/src/model/faults.md");
+}
+
+#[test]
+fn copies_of_the_tui_capture_and_the_ci_examples_are_current() {
+    block_is_current("tui-capture", "docs/src/tui.md");
+    block_is_current("ci-github-actions", "docs/src/sweeps-ci.md");
+    block_is_current("ci-k8s-indexed-job", "docs/src/sweeps-ci.md");
+}
+
+/// Every block of every page is closed and has a known name, and the generator leaves a page
+/// that is current unchanged (it rewrites the text between the markers and nothing else).
+#[test]
+fn generated_blocks_are_well_formed_and_known() {
+    for p in docs::pages(&root()).expect("pages") {
+        let text = read(&p);
+        for (name, _) in docs::blocks_of(&text, &p).unwrap_or_else(|e| panic!("{e}")) {
+            assert!(
+                docs::BLOCKS.contains(&name.as_str()),
+                "{p}: unknown generated block '{name}' (known: {:?})",
+                docs::BLOCKS
+            );
+        }
+        let same = docs::rewrite(&text, &p, &mut |name| {
+            Ok(docs::blocks_of(&text, &p)?
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t)
+                .unwrap_or_default())
+        })
+        .expect("rewrite");
+        assert_eq!(same, text, "{p}: rewriting blocks with their own text changed the page");
+    }
+    let fixed = docs::rewrite("a\n<!-- generated: x -->\nold\n<!-- end generated -->\nb\n", "t.md", &mut |n| {
+        Ok(format!("\nnew {n}\n\n"))
+    })
+    .expect("rewrite");
+    assert_eq!(fixed, "a\n<!-- generated: x -->\n\nnew x\n\n<!-- end generated -->\nb\n");
     assert!(
-        readme().contains(&now),
-        "README default study differs from `cargo run --release -- run`; paste its output there"
+        docs::blocks_of("<!-- generated: x -->\nno end\n", "t.md").is_err(),
+        "an unclosed block is an error"
     );
 }
 
-/// The scenario example in README "Scenario files" is a complete, valid scenario.
+/// The scenario example of docs/src/guide/scenario-files.md is a complete, valid scenario.
 #[test]
-fn readme_scenario_example_is_valid() {
-    let text = readme();
-    let start = text.find("```toml\nname = \"readme-example\"").expect("README has the example") + "```toml\n".len();
+fn scenario_example_is_valid() {
+    let page = "docs/src/guide/scenario-files.md";
+    let text = read(page);
+    let start = text
+        .find("```toml\nname = \"book-example\"")
+        .unwrap_or_else(|| panic!("{page} has the example"))
+        + "```toml\n".len();
     let end = start + text[start..].find("```").expect("closing fence");
-    let sc = gpuslice::scenario::files::parse_scenario(&text[start..end], "README.md", None).expect("README example parses");
+    let sc = gpuslice::scenario::files::parse_scenario(&text[start..end], page, None).expect("the book's example parses");
     let runs = gpuslice::sim::run_scenario(&sc, 1).expect("runs");
     assert_eq!(runs[0].gpus, 5);
     assert!(runs[0].completed > 0 && runs[0].failures.crashes == 1);
 }
 
-/// The fault-isolation table of README "Faults": the crash study with each fault kind.
-fn fault_table() -> String {
-    let file = format!("{}/experiments/a100-voice-consolidation-crash.toml", env!("CARGO_MANIFEST_DIR"));
-    let mut s = String::from("| TTS fault kind | dedicated (3 GPUs) | time-sliced | MIG | MPS |\n|---|---|---|---|---|\n");
-    for kind in ["process", "context-error", "memory-exhaustion", "device-reset"] {
-        let set = [format!("variant[*].faults[0].kind=\"{kind}\"")];
-        let sc = gpuslice::cli::load_scenario_with(Some(&file), &set).expect("crash study");
-        let runs = gpuslice::sim::run_scenario(&sc, 1).expect("runs");
-        s.push_str(&format!("| `{kind}` |"));
-        for r in &runs {
-            let a = |m: &str| 100.0 * r.failures.availability.get(m).copied().unwrap_or(1.0);
-            let turns = r.stages.values().next().expect("the voice pipeline");
-            s.push_str(&format!(
-                " ASR {:.1} %, TTS {:.1} %, turns {:.1} % |",
-                a("asr"),
-                a("tts"),
-                100.0 * turns.availability
-            ));
+/// The anchor GitHub and mdBook give a heading: lower case, spaces to `-`, other punctuation dropped.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The anchors of a Markdown file's headings (outside code blocks).
+fn anchors(text: &str) -> Vec<String> {
+    let mut fence = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fence = !fence;
+        } else if !fence && line.starts_with('#') {
+            out.push(slug(line.trim_start_matches('#')));
         }
-        s.push('\n');
     }
-    s
+    out
 }
 
+/// The targets of the inline links `[text](target)` and mdBook includes `{{#include target}}` of a
+/// Markdown text, outside code blocks and code spans.
+fn links(text: &str) -> Vec<String> {
+    let mut fence = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fence = !fence;
+            continue;
+        }
+        if fence {
+            continue;
+        }
+        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        for part in prose.split("](").skip(1) {
+            if let Some(end) = part.find(')') {
+                out.push(part[..end].to_string());
+            }
+        }
+        if let Some(at) = line.find("{{#include ") {
+            let rest = &line[at + "{{#include ".len()..];
+            let target = rest.split(['}', ':']).next().unwrap_or_default();
+            out.push(target.trim().to_string());
+        }
+    }
+    out
+}
+
+/// Every relative link of README.md and of the book resolves to a file of the repository (and,
+/// with `#anchor`, to one of its headings), and every page of docs/src is in SUMMARY.md, as mdBook
+/// builds it.
 #[test]
-fn readme_fault_table_is_current() {
-    let now = fault_table();
-    assert!(readme().contains(&now), "README 'Faults' table differs; paste:\n{now}");
+fn book_links_resolve_and_every_page_is_in_the_summary() {
+    let root = root();
+    let pages = docs::pages(&root).expect("pages");
+    let mut broken = Vec::new();
+    for p in &pages {
+        let dir = Path::new(p).parent().unwrap_or(Path::new(""));
+        for target in links(&read(p)) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (file, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let path = if file.is_empty() { PathBuf::from(p) } else { dir.join(file) };
+            let full = root.join(&path);
+            if !full.exists() {
+                broken.push(format!("{p}: {target} (no {})", path.display()));
+            } else if !anchor.is_empty() && !anchors(&std::fs::read_to_string(&full).unwrap_or_default()).contains(&anchor.to_string()) {
+                broken.push(format!("{p}: {target} (no heading #{anchor})"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+
+    let summary = read("docs/src/SUMMARY.md");
+    let listed: Vec<String> = links(&summary).into_iter().map(|l| format!("docs/src/{l}")).collect();
+    let missing: Vec<&String> = pages
+        .iter()
+        .filter(|p| p.starts_with("docs/src/") && !p.ends_with("SUMMARY.md") && !listed.contains(p))
+        .collect();
+    assert!(missing.is_empty(), "pages not in docs/src/SUMMARY.md: {missing:?}");
 }
 
-/// README "Layout": no module of the crate imports another that imports it back (directly or
-/// through others). Comments and test modules are left out; submodules count as their parent.
+/// docs/src/architecture.md, "The module graph": no module of the crate imports another that
+/// imports it back (directly or through others). Comments and test modules are left out;
+/// submodules count as their parent.
 #[test]
 fn module_imports_have_no_circles() {
     use std::collections::{BTreeMap, BTreeSet};

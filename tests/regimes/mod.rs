@@ -357,7 +357,7 @@ gpus = [{{ regime = "dedicated", models = ["a"] }}, {{ regime = "dedicated", mod
     )
 }
 
-/// Each fault kind reaches what NVIDIA documents for it (README "Faults"): `b` fails exactly
+/// Each fault kind reaches what NVIDIA documents for it (docs/src/model/faults.md): `b` fails exactly
 /// where the table says, `a` (the server hit) always does, the failure accounting adds up, and
 /// the per-kind availability charges the fault's kind and no other.
 #[test]

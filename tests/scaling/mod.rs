@@ -107,7 +107,7 @@ fn leave_one_out_errors_of_the_scaling_fit_are_within_the_targets() {
             );
             // Predicting the H100 from H200 data alone leaves the memory part pinned by one
             // point less; the prefill's five cells miss by a median of 10.5 %, up to 26 %, there
-            // (README "Other GPUs and slices").
+            // (docs/src/model/device-scaling.md).
             let bound = if dev == "h100-80gb" { 0.20 } else { 0.12 };
             assert!(med <= bound, "{name} {op} {dev}: LOO median {med}");
             assert!(p90 <= 0.30, "{name} {op} {dev}: LOO p90 {p90}");

@@ -1,8 +1,8 @@
 //! `gpuslice sweep` and `sweep-merge` through the binary: the files are byte-identical for any
 //! `--threads`; shards merge into exactly the files of one run; a killed or Ctrl-C'd sweep
 //! resumes into the same files; `--check` exits 0 / 1 / 2; a bad axis path is refused before
-//! anything runs; the CI examples in docs/ci (and any in the README) parse and their gpuslice
-//! command lines parse with the CLI.
+//! anything runs; the CI examples in docs/ci (and their copies in the book) parse and their
+//! gpuslice command lines parse with the CLI.
 
 use crate::common::*;
 use clap::Parser;
@@ -462,12 +462,20 @@ fn ci_examples_parse_and_their_commands_match_the_cli() {
         job["spec"]["completions"].as_i64().expect("completions"),
     );
 
-    // The README's copies: every YAML block parses and its commands match the CLI.
-    for file in ["README.md"] {
+    // The copies in the book (docs/src/sweeps-ci.md) and any in the README: every YAML block
+    // parses and its commands match the CLI.
+    let pages = gpuslice::cli::docs::pages(&repo()).expect("pages");
+    let mut blocks = 0;
+    for file in &pages {
         let md = std::fs::read_to_string(repo_file(file)).expect(file);
         for block in md.split("```yaml\n").skip(1) {
             let yaml = block.split("```").next().unwrap_or_default();
             check_ci_yaml(file, yaml);
+            blocks += 1;
         }
     }
+    assert!(
+        blocks >= 2,
+        "the book's copies of the CI examples are missing ({blocks} YAML blocks)"
+    );
 }

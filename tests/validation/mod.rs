@@ -34,7 +34,7 @@ fn single_model_runs_are_reproduced() {
 /// H100 time-slice probes. No latency of these runs was fitted: the slice and switch come from
 /// the probes, `shared_time_fraction`, `host_phase_ms` and `sync_copy_ms` from the calls' own
 /// CUDA events, the frame clamp, `cold_call_ms` and `call_noise` from the solo serving logs.
-/// The bounds are the targets of README "Time-slicing: the measured mechanism": p50 within 15 %,
+/// The bounds are the targets of docs/src/model/time-slicing.md: p50 within 15 %,
 /// p95 within 20 %, throughput within 2 %; repeating a run moved p50 by up to 7 % and p95 by up
 /// to 11 %.
 #[test]
@@ -176,9 +176,9 @@ fn genai_perf_inputs_it_cannot_use_are_refused() {
 
 /// The LLM engines against the published NIM sweep (fitted on concurrency 1 and 5, predicting 25
 /// and 50): the fitted points are reproduced (ITL and throughput within 2 %); the predictions
-/// stay within the errors the README reports (ITL 30 %, throughput 20 %), so a change that
+/// stay within the errors docs/src/accuracy.md reports (ITL 30 %, throughput 20 %), so a change that
 /// makes them worse fails here. TTFT is not bounded: the sweep's TTFT includes request overhead
-/// the fit reads as prefill time (README "How accurate is it").
+/// the fit reads as prefill time (docs/src/accuracy.md).
 #[test]
 fn llm_engines_against_the_published_sweep() {
     let fx = format!("{}/traces/genai-perf", env!("CARGO_MANIFEST_DIR"));

@@ -1,4 +1,4 @@
-//! `voice`: conversations, streaming ASR and in-flight TTS (docs/voice.md).
+//! `voice`: conversations, streaming ASR and in-flight TTS (docs/src/model/voice.md).
 //! * a streaming stream's final transcript comes one chunk plus one call after the speech ends
 //!   on an idle GPU, chunk calls batch across streams, and an upload is encoded chunk by chunk;
 //! * in-flight TTS at batch 1 equals the static policy; a synthesis joining mid-way delays a

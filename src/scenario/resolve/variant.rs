@@ -86,7 +86,7 @@ pub(super) fn resolve_variant(
                     return Err(c.err(
                         format!("{ff}.mtbf_s"),
                         format!(
-                            "'{}' would strike about {} times in the run, more than the limit of {MAX_FAULTS:e} (README \"Limits\")",
+                            "'{}' would strike about {} times in the run, more than the limit of {MAX_FAULTS:e} (docs/src/limits.md)",
                             num(m),
                             num(expected.round())
                         ),
@@ -228,7 +228,7 @@ pub(super) fn check_slices(c: &Check, variants: &[Variant], horizon: SimTime) ->
         return Err(c.err(
             format!("variant[{vi}].gpus"),
             format!(
-                "time-sliced GPUs of {} ms slices over {} s (duration_s + drain_s) would take up to {} slices, more than the limit of {MAX_SLICES:e} (README \"Limits\"): a longer quantum_ms, a shorter run or fewer time-sliced GPUs",
+                "time-sliced GPUs of {} ms slices over {} s (duration_s + drain_s) would take up to {} slices, more than the limit of {MAX_SLICES:e} (docs/src/limits.md): a longer quantum_ms, a shorter run or fewer time-sliced GPUs",
                 num(crate::time::to_secs(q) * 1e3),
                 num(crate::time::to_secs(horizon)),
                 num(total.round())

@@ -45,7 +45,7 @@ pub(super) fn check_total_work(c: &Check, ws: &[Resolved], n_variants: f64) -> R
         return Err(c.err(
             &big.field,
             format!(
-                "{} workloads x {} variant(s) would simulate about {} requests, more than the limit of {MAX_REQUESTS:e} (README \"Limits\"); the largest, '{}', makes {} per variant",
+                "{} workloads x {} variant(s) would simulate about {} requests, more than the limit of {MAX_REQUESTS:e} (docs/src/limits.md); the largest, '{}', makes {} per variant",
                 ws.len(),
                 n_variants,
                 num(total.round()),
@@ -96,7 +96,7 @@ impl Unit<'_> {
         Err(self.c.err(
             field,
             format!(
-                "{}{times} would generate about {} requests, more than the limit of {MAX_REQUESTS:e} (README \"Limits\")",
+                "{}{times} would generate about {} requests, more than the limit of {MAX_REQUESTS:e} (docs/src/limits.md)",
                 why(),
                 num((expected * self.n_variants).round())
             ),

@@ -18,7 +18,7 @@
 //! prefill of `p` tokens alone is the `prefill` table. A mixed step streams the weights once, so
 //! it costs the decode step plus the prefill's marginal cost: `decode(d, c) + prefill(p) -
 //! prefill(0)`, where `prefill(0)` is the table's fixed per-pass cost (extrapolated to zero
-//! tokens: weights and launches). Checked against a NIM concurrency sweep (README).
+//! tokens: weights and launches). Checked against a NIM concurrency sweep (docs/src/accuracy.md).
 //!
 //! **KV cache.** `kv_tokens` (from the memory the server gets, see placement) in blocks of
 //! `kv_block_tokens`. A sequence holds the blocks of its cached tokens. When a decode step needs
