@@ -221,7 +221,7 @@ def profile(spec, out, reps, sms):
     print(json.dumps(info), flush=True)
     rows = []
     if k == "llm":
-        m.prefill(0, 64); m.decode([64, 64])
+        m.prefill(0, m.PB[0]); m.decode([min(64, m.TB[0] - 1)] * min(2, m.BB[-1]))
         for P in m.PB:
             rows.append(dict(model=name, op="prefill", batch=1, tokens=P, latency_ms=timed(lambda: m.prefill(0, P)) * 1e3))
         for ctx in spec.get("decode_contexts", [256, 1024, 2048]):

@@ -156,7 +156,7 @@ def handle(x):
 def make_parts(splits=(64, 32)):
     """{'full', 'p<n>', 'r<n>' for n in splits}: one green context + stream per SM group."""
     from cuda.bindings import driver as drv
-    torch.zeros(1, device="cuda")
+    torch.zeros(1, device=gb.DEV)
     torch.cuda.synchronize()
     ck(drv.cuInit(0), "cuInit")
     dev = ck(drv.cuDeviceGet(torch.cuda.current_device()), "cuDeviceGet")
@@ -212,7 +212,7 @@ class SGraph:
 def init_model(cls, **kw):
     """gpubench.build without the graph capture: random bf16 weights N(0, 0.02)."""
     torch.manual_seed(0)
-    with torch.device("cuda"):
+    with torch.device(gb.DEV):
         m = cls(**kw)
     m = m.to(DT).eval()
     for p in m.parameters():
@@ -302,7 +302,7 @@ def cmd_verify(a):
     try:
         p = parts["p32"]
         with torch.cuda.stream(p.stream):
-            x = torch.ones(1 << 20, device="cuda")
+            x = torch.ones(1 << 20, device=gb.DEV)
             e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             e0.record(p.stream); x.mul_(1.0001); e1.record(p.stream); e1.synchronize()
             res["events_on_green_stream_ms"] = e0.elapsed_time(e1)
@@ -315,9 +315,9 @@ def cmd_verify(a):
     N = 8192
     graphs = {}
     try:
-        A = torch.randn(N, N, device="cuda", dtype=DT)
-        B = torch.randn(N, N, device="cuda", dtype=DT)
-        Cs = {k: torch.empty(N, N, device="cuda", dtype=DT) for k in parts}
+        A = torch.randn(N, N, device=gb.DEV, dtype=DT)
+        B = torch.randn(N, N, device=gb.DEV, dtype=DT)
+        Cs = {k: torch.empty(N, N, device=gb.DEV, dtype=DT) for k in parts}
         torch.cuda.synchronize()
         full_ms = None
         for k in ["full", "p32", "r32", "p64", "r64"]:
@@ -388,7 +388,7 @@ def cmd_verify(a):
         import numpy as np
         k = cp.RawKernel(SPIN_SRC, "spin")
         nb, cycles = 264, 200000
-        bufs = {key: torch.zeros(nb * 3, dtype=torch.int64, device="cuda") for key in parts}
+        bufs = {key: torch.zeros(nb * 3, dtype=torch.int64, device=gb.DEV) for key in parts}
         torch.cuda.synchronize()
 
         def launch(key):
@@ -479,33 +479,33 @@ class Probe:
         p = s.parts[pk]
         with torch.cuda.stream(p.stream):
             if kind == "bw":
-                src = torch.empty(GB_BW // 4, device="cuda", dtype=torch.float32).fill_(1.0)
+                src = torch.empty(GB_BW // 4, device=gb.DEV, dtype=torch.float32).fill_(1.0)
                 dst = torch.empty_like(src)
                 w = (True, lambda: torch.mul(src, 1.0001, out=dst), 2 * GB_BW)
             elif kind == "mm":
                 N = 8192
-                A = torch.randn(N, N, device="cuda", dtype=DT)
-                B = torch.randn(N, N, device="cuda", dtype=DT)
-                C = torch.empty(N, N, device="cuda", dtype=DT)
+                A = torch.randn(N, N, device=gb.DEV, dtype=DT)
+                B = torch.randn(N, N, device=gb.DEV, dtype=DT)
+                C = torch.empty(N, N, device=gb.DEV, dtype=DT)
                 w = (True, lambda: torch.matmul(A, B, out=C), 2 * N ** 3)
             else:
                 m = s.model(kind)
                 POOL[0] = None
                 if kind == "asr":   # one streaming chunk of 0.16 s at batch 1 (42 conformer layers)
-                    g = SGraph(m._run, torch.zeros(1, 80, 16, device="cuda", dtype=DT))
+                    g = SGraph(m._run, torch.zeros(1, 80, 16, device=gb.DEV, dtype=DT))
                 elif kind == "tts":  # one decoder frame step at batch 1, context bucket 128
                     h, hd, L = m.h, m.hd, len(m.dec)
-                    mk = [torch.zeros(1, h, m.CMAX, hd, device="cuda", dtype=DT) for _ in range(L)]
-                    mv = [torch.zeros(1, h, m.CMAX, hd, device="cuda", dtype=DT) for _ in range(L)]
-                    kc = [torch.zeros(1, h, m.TB[-1], hd, device="cuda", dtype=DT) for _ in range(L)]
-                    vc = [torch.zeros(1, h, m.TB[-1], hd, device="cuda", dtype=DT) for _ in range(L)]
-                    tok = torch.zeros(1, m.books, dtype=torch.long, device="cuda")
-                    ln = torch.full((1,), 60, dtype=torch.long, device="cuda")
+                    mk = [torch.zeros(1, h, m.CMAX, hd, device=gb.DEV, dtype=DT) for _ in range(L)]
+                    mv = [torch.zeros(1, h, m.CMAX, hd, device=gb.DEV, dtype=DT) for _ in range(L)]
+                    kc = [torch.zeros(1, h, m.TB[-1], hd, device=gb.DEV, dtype=DT) for _ in range(L)]
+                    vc = [torch.zeros(1, h, m.TB[-1], hd, device=gb.DEV, dtype=DT) for _ in range(L)]
+                    tok = torch.zeros(1, m.books, dtype=torch.long, device=gb.DEV)
+                    ln = torch.full((1,), 60, dtype=torch.long, device=gb.DEV)
                     g = SGraph(lambda t, n: m._step(t, n, mk, mv, kc, vc, 128), tok, ln)
                 else:                # one LLM decode step at batch 1, context bucket 512
-                    ln = torch.full((1,), 300, dtype=torch.long, device="cuda")
+                    ln = torch.full((1,), 300, dtype=torch.long, device=gb.DEV)
                     m.T_of = {id(ln): 512}
-                    g = SGraph(m._decode, torch.zeros(1, 1, dtype=torch.long, device="cuda"), ln)
+                    g = SGraph(m._decode, torch.zeros(1, 1, dtype=torch.long, device=gb.DEV), ln)
                 w = (False, g.g.replay, None)
                 s.cache[key + ("graph",)] = g
             p.stream.synchronize()
