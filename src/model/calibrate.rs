@@ -13,9 +13,16 @@
 //!
 //! Diagnostics: leave-one-out error of every cell (or point): remove it, refit, predict it.
 
+mod calls;
+mod gpubench;
+mod load_runs;
 pub mod scaling;
 
-use crate::model::{LlmSpec, MemoryFootprint, ModelSpec, OpTable, Scaling, ServiceKind};
+pub use calls::{frame_clamp, log_residuals, robust_sigma};
+pub use gpubench::gpubench_base;
+pub use load_runs::{fit_load_runs, LoadRun};
+
+use crate::model::OpTable;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -107,7 +114,7 @@ pub fn bucket(x: f64, buckets: &[f64]) -> f64 {
     buckets.iter().copied().find(|&b| x <= b + 1e-9).unwrap_or(x)
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(super) fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
@@ -187,7 +194,7 @@ type Lines = BTreeMap<usize, (f64, f64)>;
 /// vocoder cost hardly depends on batch at these sizes) and a slope per bucket (per-frame cost).
 /// Sharing the intercept keeps buckets with few points from fitting noise. Points more than 3
 /// scaled MADs off their line are dropped once and the lines refitted.
-fn fit_lines(rows: &BTreeMap<usize, Vec<(f64, f64)>>) -> Option<(Lines, usize)> {
+pub(super) fn fit_lines(rows: &BTreeMap<usize, Vec<(f64, f64)>>) -> Option<(Lines, usize)> {
     let all: Vec<(f64, f64)> = rows.values().flatten().copied().collect();
     let (a, _, _) = robust_line(&all)?;
     let slopes = |rows: &BTreeMap<usize, Vec<(f64, f64)>>| -> BTreeMap<usize, (f64, f64)> {
@@ -225,7 +232,7 @@ fn fit_lines(rows: &BTreeMap<usize, Vec<(f64, f64)>>) -> Option<(Lines, usize)> 
     Some((slopes(&kept), dropped))
 }
 
-fn robust_line(pts: &[(f64, f64)]) -> Option<(f64, f64, usize)> {
+pub(super) fn robust_line(pts: &[(f64, f64)]) -> Option<(f64, f64, usize)> {
     let fit = |p: &[(f64, f64)]| -> Option<(f64, f64)> {
         let n = p.len() as f64;
         let mx = p.iter().map(|x| x.0).sum::<f64>() / n;
@@ -373,7 +380,7 @@ pub fn fit_op(base: &OpBase, points: &[Point]) -> Result<(OpTable, OpDiagnostics
     Ok((table, diag))
 }
 
-fn interp_row(row: &[f64], axis: &[f64], s: f64) -> f64 {
+pub(super) fn interp_row(row: &[f64], axis: &[f64], s: f64) -> f64 {
     if axis.len() == 1 {
         return row[0];
     }
@@ -385,7 +392,7 @@ fn interp_row(row: &[f64], axis: &[f64], s: f64) -> f64 {
     row[i] + (s - axis[i]) / (axis[i + 1] - axis[i]) * (row[i + 1] - row[i])
 }
 
-fn diag_of(points: usize, dropped: usize, loo: Vec<LooPoint>, fit_err: &[f64]) -> OpDiagnostics {
+pub(super) fn diag_of(points: usize, dropped: usize, loo: Vec<LooPoint>, fit_err: &[f64]) -> OpDiagnostics {
     let errs: Vec<f64> = loo.iter().map(|l| l.rel_err.abs()).collect();
     let r4 = |x: f64| (x * 1e4).round() / 1e4;
     OpDiagnostics {
@@ -406,327 +413,6 @@ fn diag_of(points: usize, dropped: usize, loo: Vec<LooPoint>, fit_err: &[f64]) -
     }
 }
 
-/// The servers of `gpubench.py` (traces/h100/README.md, "The serving policy of the runs"):
-/// buckets, batch limits, KV slots and memory, i.e. everything but the fitted latency tables.
-pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
-    let (name, description, weights_gb, runtime_gib, max_batch): (&str, &str, f64, f64, u32) = match kind {
-        // 1.02 B params bf16 = 2.04 GB; CUDA context + graph pool ~1 GiB (not measured: estimate).
-        ServiceKind::Asr => (
-            "asr",
-            "Parakeet-1.1B FastConformer encoder + CTC shape (gpubench asr)",
-            2.04,
-            1.0,
-            16,
-        ),
-        // 0.26 B params = 0.52 GB; 16-way graphs, KV and cross-attention buffers ~1 GiB (estimate).
-        ServiceKind::Tts => ("tts", "Magpie-like encoder-decoder TTS shape (gpubench tts)", 0.52, 1.0, 16),
-        // 8.03 B params = 16.06 GB; KV cache 32 slots x 3072 tokens = 12.9 GB (traces/h100/README.md) + 1 GiB context.
-        ServiceKind::Llm => (
-            "llm",
-            "Llama-3.1-8B decoder shape (gpubench llm)",
-            16.06,
-            12.9 / 1.073_741_824 + 1.0,
-            32,
-        ),
-    };
-    let ops = match kind {
-        ServiceKind::Asr => vec![
-            OpBase {
-                name: "encode",
-                batch_buckets: vec![1, 2, 4, 8, 16, 32],
-                size_buckets: vec![5.0, 10.0, 20.0, 30.0],
-                size_axis: vec![],
-                form: FitForm::Cells,
-                optional: false,
-            },
-            // Streaming chunks: one unpadded graph per chunk length (gpubench profile --chunks).
-            OpBase {
-                name: "encode_chunk",
-                batch_buckets: vec![1, 2, 4, 8, 16, 32, 64],
-                size_buckets: vec![0.16, 0.32, 0.64, 1.28],
-                size_axis: vec![],
-                form: FitForm::Cells,
-                optional: true,
-            },
-        ],
-        ServiceKind::Tts => vec![OpBase {
-            name: "synthesize",
-            batch_buckets: vec![1, 2, 4, 8, 16],
-            size_buckets: vec![],
-            size_axis: vec![4.0, 1023.0],
-            form: FitForm::LinearInSize,
-            optional: false,
-        }],
-        ServiceKind::Llm => vec![
-            OpBase {
-                name: "prefill",
-                batch_buckets: vec![1],
-                size_buckets: vec![128.0, 256.0, 512.0, 1024.0, 2048.0],
-                size_axis: vec![],
-                form: FitForm::Cells,
-                optional: false,
-            },
-            OpBase {
-                name: "decode",
-                batch_buckets: vec![1, 2, 4, 8, 16, 32],
-                size_buckets: vec![512.0, 1024.0, 2048.0, 3072.0],
-                size_axis: vec![],
-                form: FitForm::Cells,
-                optional: false,
-            },
-        ],
-    };
-    let spec = ModelSpec {
-        name: name.into(),
-        kind,
-        reference_gpu: "h100-80gb".into(),
-        description: description.into(),
-        memory: MemoryFootprint {
-            weights_gib: weights_gb / 1.073_741_824,
-            runtime_gib,
-        },
-        max_batch,
-        dispatch_ms: 0.0,
-        call_gap_ms: 0.0,
-        // Uninterrupted co-located calls over solo calls of the same shape, light-load runs
-        // (traces/h200/analysis_ts.txt, section 13); the same with or without another context's
-        // work around the call (section 15: alone 0.900-0.913, 0.887-0.889, 0.953-0.961); applied as
-        // a saving of (1 - this) x the batch-1 time per call, which section 16 finds constant.
-        shared_time_fraction: match kind {
-            ServiceKind::Asr => 0.911,
-            ServiceKind::Tts => 0.888,
-            ServiceKind::Llm => 0.960,
-        },
-        // The LLM server copies the batch's sequence lengths (pageable, synchronous) before every
-        // prefill and decode graph: 0.12 ms from the call's start event to the copy's end event
-        // in the solo H200 run (section 12, llm_H begin->h2d median).
-        sync_copy_ms: if kind == ServiceKind::Llm { 0.12 } else { 0.0 },
-        // The TTS server's eager text encoder keeps the host busy and the GPU nearly idle before
-        // the decoder's first frame: 7.41 ms median from the call's start event to its `enc`
-        // event in the solo H200 run (traces/h200/analysis_ts.txt, section 11, tts_H).
-        host_phase_ms: if kind == ServiceKind::Tts { 7.41 } else { 0.0 },
-        // Set from the serving logs (`first_call_excess`).
-        cold_call_ms: 0.0,
-        call_noise: 0.0,
-        // gpubench.py `serve` runs one call before the clock starts: ASR at batch 4, TTS at
-        // batch 2 (the LLM's graphs are all captured up front).
-        warm_batches: match kind {
-            ServiceKind::Asr => vec![4],
-            ServiceKind::Tts => vec![2],
-            ServiceKind::Llm => vec![],
-        },
-        frames_per_char: (kind == ServiceKind::Tts).then_some(21.5 / 15.0),
-        // Replaced by the clamp the serving logs show (`frame_clamp`); an end they never reach
-        // keeps this.
-        frames_range: (kind == ServiceKind::Tts).then_some((4, 1023)),
-        frames_per_s: (kind == ServiceKind::Tts).then_some(crate::model::DEFAULT_FRAMES_PER_S),
-        llm: (kind == ServiceKind::Llm).then(LlmSpec::gpubench),
-        asr_mode: crate::model::AsrMode::Offline,
-        chunk_s: 0.32,
-        tts_policy: crate::model::TtsPolicy::Static,
-        first_chunk_frames: 22,
-        ops: BTreeMap::new(),
-        memory_override: false,
-        // Set by the scaling fit.
-        scaling: Scaling {
-            sm_bw_gbps: 120.0,
-            knee: 3.0,
-        },
-        calibration: serde_json::Value::Null,
-    };
-    (spec, ops)
-}
-
-/// One GenAI-Perf / AIPerf run of an LLM server at a fixed concurrency (the aggregate export).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LoadRun {
-    /// Concurrent clients.
-    pub concurrency: f64,
-    /// Mean prompt length [tokens].
-    pub input_tokens: f64,
-    /// Mean output length [tokens].
-    pub output_tokens: f64,
-    /// Median time to first token [ms].
-    pub ttft_p50_ms: f64,
-    /// Mean inter-token latency [ms].
-    pub itl_avg_ms: f64,
-    /// Request throughput [req/s].
-    pub throughput_rps: f64,
-}
-
-/// Fit the `prefill` and `decode` tables of an LLM server seen only from outside, by a load
-/// generator at several concurrencies (GenAI-Perf / AIPerf exports).
-///
-/// Reading, for a continuous-batching server with `c` closed-loop clients and no think time:
-/// the decode batch is `c`; each decode step is interleaved with `c / output_tokens` prefills
-/// on average, so `ITL = decode(c) + (c / output_tokens) * prefill`; at the lowest concurrency
-/// TTFT is one prefill with no queue. Hence `prefill(input_tokens) = TTFT_p50 at the lowest
-/// concurrency` and `decode(c, context = input + output / 2) = ITL - c / output * prefill`.
-/// With a single prompt length, prefill is taken as proportional to tokens beyond it (stated
-/// in the diagnostics). Leave-one-out: each concurrency's decode step predicted from the others.
-pub fn fit_load_runs(runs: &[LoadRun]) -> Result<(OpTable, OpTable, serde_json::Value), String> {
-    if runs.len() < 2 {
-        return Err(format!("needs runs at two or more concurrencies, got {}", runs.len()));
-    }
-    for r in runs {
-        for (k, v) in [
-            ("concurrency", r.concurrency),
-            ("input_sequence_length", r.input_tokens),
-            ("output_sequence_length", r.output_tokens),
-            ("time_to_first_token", r.ttft_p50_ms),
-            ("inter_token_latency", r.itl_avg_ms),
-            ("request_throughput", r.throughput_rps),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(format!("{k} must be positive, got '{v}' (concurrency {})", r.concurrency));
-            }
-        }
-    }
-    let mut runs = runs.to_vec();
-    runs.sort_by(|a, b| a.concurrency.total_cmp(&b.concurrency));
-    if runs.windows(2).any(|w| w[0].concurrency == w[1].concurrency) {
-        return Err("two runs have the same concurrency".into());
-    }
-    // Prefill points: lowest-concurrency TTFT for each distinct prompt length.
-    let mut prefill: BTreeMap<u64, f64> = BTreeMap::new();
-    // Runs are sorted by concurrency, so the first run of each prompt length is its lowest.
-    for r in &runs {
-        prefill.entry(r.input_tokens.round() as u64).or_insert(r.ttft_p50_ms);
-    }
-    let single_prompt = prefill.len() == 1;
-    if single_prompt {
-        let (&t, &ms) = prefill.iter().next().ok_or("no prefill point")?;
-        prefill.insert(2 * t, 2.0 * ms);
-    }
-    let prefill_at = |tokens: f64| -> f64 {
-        let pts: Vec<(f64, f64)> = prefill.iter().map(|(&t, &v)| (t as f64, v)).collect();
-        interp_row(
-            &pts.iter().map(|p| p.1).collect::<Vec<_>>(),
-            &pts.iter().map(|p| p.0).collect::<Vec<_>>(),
-            tokens,
-        )
-        .max(1e-3)
-    };
-    let decode_pts: Vec<(f64, f64)> = runs
-        .iter()
-        .map(|r| {
-            (
-                r.concurrency,
-                (r.itl_avg_ms - r.concurrency / r.output_tokens * prefill_at(r.input_tokens)).max(0.05 * r.itl_avg_ms),
-            )
-        })
-        .collect();
-    let context = (runs.iter().map(|r| r.input_tokens + r.output_tokens / 2.0).sum::<f64>() / runs.len() as f64).round();
-    let batch: Vec<f64> = decode_pts.iter().map(|p| p.0).collect();
-    let decode = OpTable {
-        batch_buckets: vec![],
-        size_buckets: vec![],
-        batch: batch.clone(),
-        size: vec![context],
-        latency_ms: decode_pts.iter().map(|p| vec![(p.1 * 1e4).round() / 1e4]).collect(),
-        fixed_frac: vec![vec![1.0]; batch.len()],
-        compute_frac: vec![vec![0.0]; batch.len()],
-    };
-    let toks: Vec<f64> = prefill.keys().map(|&t| t as f64).collect();
-    let pre = OpTable {
-        batch_buckets: vec![],
-        size_buckets: vec![],
-        batch: vec![1.0],
-        size: toks.clone(),
-        latency_ms: vec![prefill.values().map(|v| (v * 1e4).round() / 1e4).collect()],
-        fixed_frac: vec![vec![1.0; toks.len()]],
-        compute_frac: vec![vec![0.0; toks.len()]],
-    };
-    // Leave-one-out over the decode points (interior by interpolation, ends by extrapolation).
-    let mut loo = Vec::new();
-    if decode_pts.len() >= 3 {
-        for k in 0..decode_pts.len() {
-            let rest: Vec<(f64, f64)> = decode_pts.iter().enumerate().filter(|(i, _)| *i != k).map(|(_, p)| *p).collect();
-            let pred = interp_row(
-                &rest.iter().map(|p| p.1).collect::<Vec<_>>(),
-                &rest.iter().map(|p| p.0).collect::<Vec<_>>(),
-                decode_pts[k].0,
-            );
-            let v = decode_pts[k].1;
-            loo.push(LooPoint {
-                batch: decode_pts[k].0,
-                size: context,
-                measured_ms: v,
-                predicted_ms: pred,
-                rel_err: (pred - v) / v,
-            });
-        }
-    }
-    let d = diag_of(runs.len(), 0, loo, &[]);
-    let diag = serde_json::json!({
-        "form": "decode(c) = ITL - c/OSL * prefill; prefill = TTFT p50 at the lowest concurrency",
-        "single_prompt_length": single_prompt,
-        "prefill_rule": if single_prompt { "one prompt length measured: prefill assumed proportional to tokens" } else { "interpolated between measured prompt lengths" },
-        "decode": d,
-    });
-    Ok((pre, decode, diag))
-}
-
-/// A serving log's calls against the fitted `table`: how much longer than the table each first
-/// call at a padded batch outside `warm` took [ms] (the set-up a server pays once per batch
-/// shape, `ModelSpec::cold_call_ms`), and ln(measured / table) of every other call (their
-/// spread is `ModelSpec::call_noise`).
-pub fn log_residuals(calls: &[Point], table: &OpTable, warm: &[u32]) -> (Vec<f64>, Vec<f64>) {
-    let mut seen = warm.to_vec();
-    let (mut first, mut rest) = (Vec::new(), Vec::new());
-    for p in calls {
-        let (b, s, _) = table.padded(p.batch as u32, p.size);
-        let t = table.grid_ms(b, s).0;
-        if seen.contains(&(b as u32)) {
-            rest.push((p.latency_ms / t).ln());
-        } else {
-            seen.push(b as u32);
-            first.push(p.latency_ms - t);
-        }
-    }
-    (first, rest)
-}
-
-/// Robust standard deviation (1.4826 x the median absolute deviation): a few slow outliers in
-/// a serving log do not widen it.
-pub fn robust_sigma(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    let m = median(&mut v);
-    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
-    1.4826 * median(&mut dev)
-}
-
-/// The frame clamp a TTS server applies, read from its serving log's (longest characters,
-/// frames) per call: a call with fewer frames than `chars` x `frames_per_char` was cut at the
-/// server's longest reply (the measured server's decoder holds 512 frames, so 400 characters
-/// give 511 frames, not 573), one with more was raised to its shortest. An end no call reached
-/// keeps `default`. One frame either way is rounding (the measured server rounds halves to
-/// even). Errors name a call whose frames fit neither a clamp nor the rate.
-pub fn frame_clamp(calls: &[(f64, f64)], frames_per_char: f64, default: (u32, u32)) -> Result<(u32, u32), String> {
-    let (mut lo, mut hi) = (None::<f64>, None::<f64>);
-    for &(chars, frames) in calls {
-        let want = (chars * frames_per_char).round();
-        if frames < want - 1.0 {
-            hi = Some(hi.map_or(frames, |h: f64| h.max(frames)));
-        } else if frames > want + 1.0 {
-            lo = Some(lo.map_or(frames, |l: f64| l.min(frames)));
-        }
-    }
-    let (lo, hi) = (lo.unwrap_or(default.0 as f64), hi.unwrap_or(default.1 as f64));
-    if lo > hi {
-        return Err(format!("frames clamp [{lo}, {hi}] is empty"));
-    }
-    for &(chars, frames) in calls {
-        let want = (chars * frames_per_char).round().clamp(lo, hi);
-        if (frames - want).abs() > 1.0 {
-            return Err(format!(
-                "a call of {chars} characters has {frames} frames; the rate {frames_per_char:.4} per character within [{lo}, {hi}] gives {want}"
-            ));
-        }
-    }
-    Ok((lo as u32, hi as u32))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -740,56 +426,6 @@ mod tests {
             form: FitForm::Cells,
             optional: false,
         }
-    }
-
-    #[test]
-    fn first_calls_are_set_apart_from_the_spread_of_the_others() {
-        let (_, bases) = gpubench_base(ServiceKind::Tts);
-        let pts: Vec<Point> = [1.0, 2.0, 4.0, 8.0]
-            .iter()
-            .flat_map(|&b| {
-                [10.0, 500.0].map(|s| Point {
-                    batch: b,
-                    size: s,
-                    latency_ms: b + s,
-                })
-            })
-            .collect();
-        let (table, _) = fit_op(&bases[0], &pts).expect("fits");
-        let p = |batch: f64, size: f64, latency_ms: f64| Point { batch, size, latency_ms };
-        let t = |b: f64, s: f64| table.grid_ms(b, s).0;
-        // Batch 3 pads to 4; batch 2 is warm; the second call at a bucket is not a first call.
-        let log = [
-            p(1.0, 10.0, t(1.0, 10.0) + 100.0),
-            p(2.0, 10.0, t(2.0, 10.0) * 1.1),
-            p(3.0, 500.0, t(4.0, 500.0) + 50.0),
-            p(1.0, 500.0, t(1.0, 500.0) / 1.1),
-        ];
-        let (first, rest) = log_residuals(&log, &table, &[2]);
-        assert_eq!(first.len(), 2);
-        assert!((first[0] - 100.0).abs() < 1e-6 && (first[1] - 50.0).abs() < 1e-6, "{first:?}");
-        assert_eq!(rest.len(), 2);
-        assert!(
-            (rest[0] - 1.1f64.ln()).abs() < 1e-9 && (rest[1] + 1.1f64.ln()).abs() < 1e-9,
-            "{rest:?}"
-        );
-        // One wild call does not widen the robust spread.
-        let sigma = robust_sigma(&[-0.01, 0.0, 0.01, -0.01, 0.01, 2.0]);
-        assert!((sigma - 1.4826 * 0.01).abs() < 1e-9, "{sigma}");
-    }
-
-    #[test]
-    fn frame_clamp_is_read_where_calls_were_cut() {
-        let fpc = 21.5 / 15.0;
-        // 400 characters would be 573 frames; the log shows 511 (the measured server's cap).
-        let calls = [(26.0, 37.0), (105.0, 150.0), (400.0, 511.0), (380.0, 511.0), (2.0, 4.0)];
-        assert_eq!(frame_clamp(&calls, fpc, (4, 1023)), Ok((4, 511)));
-        // No call reached either end: the defaults stay.
-        assert_eq!(frame_clamp(&calls[..2], fpc, (4, 1023)), Ok((4, 1023)));
-        // A call cut below another call's length is no clamp.
-        let bad = [(400.0, 511.0), (380.0, 545.0)];
-        let e = frame_clamp(&bad, fpc, (4, 1023)).expect_err("no clamp fits");
-        assert!(e.contains("380 characters has 545 frames"), "{e}");
     }
 
     #[test]
