@@ -310,6 +310,13 @@ impl ModelSpec {
 
     /// Check internal consistency; `file` names the source in errors.
     pub fn validate(&self, file: &str) -> crate::error::Result<()> {
+        self.validate_ops(file)?;
+        self.validate_server(file)?;
+        self.validate_llm(file)
+    }
+
+    /// The ops its kind needs, each table well formed, and the scaling parameters.
+    fn validate_ops(&self, file: &str) -> crate::error::Result<()> {
         use crate::error::Error;
         for op in Self::required_ops(self.kind) {
             if !self.ops.contains_key(*op) {
@@ -415,6 +422,12 @@ impl ModelSpec {
                 format!("sm_bw_gbps must be positive and knee in [0.5, 64], got {:?}", self.scaling),
             ));
         }
+        Ok(())
+    }
+
+    /// The server's host times, TTS frame counts, call spread and batches.
+    fn validate_server(&self, file: &str) -> crate::error::Result<()> {
+        use crate::error::Error;
         if let Some(fpc) = self.frames_per_char {
             limits::FRAMES_PER_CHAR.check(file, "frames_per_char", fpc)?;
         }
@@ -495,6 +508,12 @@ impl ModelSpec {
             limits::HOST_TIME_MS.check(file, k, v)?;
         }
         limits::BATCH.count(file, "max_batch", self.max_batch)?;
+        Ok(())
+    }
+
+    /// The LLM section: present exactly for an LLM, within its bounds.
+    fn validate_llm(&self, file: &str) -> crate::error::Result<()> {
+        use crate::error::Error;
         match (&self.llm, self.kind) {
             (None, ServiceKind::Llm) => return Err(Error::input(file, "llm", "an LLM model needs an 'llm' section")),
             (Some(_), k) if k != ServiceKind::Llm => return Err(Error::input(file, "llm", "only an LLM model has an 'llm' section")),

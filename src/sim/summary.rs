@@ -373,19 +373,7 @@ impl Simulation {
         let now = self.q.now();
         let names: Vec<String> = self.models.iter().map(|m| m.name.clone()).collect();
         let mut models = BTreeMap::new();
-        // Measured requests (and units) still queued or running at the end count as failed.
-        let mut stuck = vec![0u64; self.rec.models.len()];
-        for q in &self.store.reqs {
-            if matches!(q.state, ReqState::Streaming | ReqState::Queued | ReqState::Running) && w.measured(q.arrival) {
-                stuck[q.model as usize] += 1;
-            }
-        }
-        let mut stuck_units = vec![0u64; self.rec.workloads.len()];
-        for u in &self.store.units {
-            if !u.free && !u.over() && w.measured(u.arrival) {
-                stuck_units[u.wl as usize] += 1;
-            }
-        }
+        let (stuck, stuck_units) = self.unfinished();
         let unfinished: u64 = stuck.iter().sum();
         for (m, acc) in self.rec.models.iter().enumerate() {
             let failed = acc.failed + stuck[m];
@@ -438,6 +426,62 @@ impl Simulation {
                 );
             }
         }
+        let fail = self.failures(&models, &stuck, unfinished);
+        let throughput = in_window as f64 / window;
+        let v = &self.variant;
+        let mut run = RunSummary {
+            name: v.name.clone(),
+            gpus: v.n_gpus,
+            gpu_type: v.gpu.name.clone(),
+            cost_per_hour_usd: round4(v.price * v.n_gpus as f64),
+            completed,
+            failed,
+            throughput_rps: round4(throughput),
+            throughput_rps_per_gpu: round4(throughput / v.n_gpus.max(1) as f64),
+            latency_ms: all_lat.summary().rounded(),
+            models,
+            gpu_utilization: self.utilization(),
+            extrapolated: self.rec.extrapolated,
+            stages,
+            conversations: (self.rec.conv.users > 0).then(|| {
+                let (mean, max) = self.rec.conv.window(w, now);
+                ConversationSummary {
+                    users: self.rec.conv.users,
+                    active_mean: round4(mean),
+                    active_max: max,
+                }
+            }),
+            failures: fail,
+            events: self.q.processed(),
+            context_switches: self.devices.iter().map(|d| d.switches()).sum(),
+            slo: Vec::new(),
+        };
+        run.slo = slo_verdicts(&run, &self.slo, &names, &self.sources.workloads);
+        run
+    }
+
+    /// Measured requests of each model and units of each workload still queued or running at
+    /// the end (they count as failed).
+    fn unfinished(&self) -> (Vec<u64>, Vec<u64>) {
+        let w = &self.rec.window;
+        let mut stuck = vec![0u64; self.rec.models.len()];
+        for q in &self.store.reqs {
+            if matches!(q.state, ReqState::Streaming | ReqState::Queued | ReqState::Running) && w.measured(q.arrival) {
+                stuck[q.model as usize] += 1;
+            }
+        }
+        let mut stuck_units = vec![0u64; self.rec.workloads.len()];
+        for u in &self.store.units {
+            if !u.free && !u.over() && w.measured(u.arrival) {
+                stuck_units[u.wl as usize] += 1;
+            }
+        }
+        (stuck, stuck_units)
+    }
+
+    /// Busy fraction of every device, and of each context of a shared one.
+    fn utilization(&self) -> Vec<GpuUtil> {
+        let (w, now) = (&self.rec.window, self.q.now());
         let mut util = Vec::new();
         let span = w.span() as f64;
         for d in &self.devices {
@@ -463,8 +507,14 @@ impl Simulation {
                 });
             }
         }
+        util
+    }
+
+    /// Failure accounting: totals, availability per model and per fault kind.
+    fn failures(&self, models: &BTreeMap<String, ModelSummary>, stuck: &[u64], unfinished: u64) -> FailureSummary {
+        let names: Vec<&String> = self.models.iter().map(|m| &m.name).collect();
         let f = &self.rec.fail;
-        let fail = FailureSummary {
+        FailureSummary {
             crashes: f.crashes,
             lost_requests: f.lost_requests,
             rejected_requests: f.rejected_requests,
@@ -499,37 +549,6 @@ impl Simulation {
                     )
                 })
                 .collect(),
-        };
-        let throughput = in_window as f64 / window;
-        let v = &self.variant;
-        let mut run = RunSummary {
-            name: v.name.clone(),
-            gpus: v.n_gpus,
-            gpu_type: v.gpu.name.clone(),
-            cost_per_hour_usd: round4(v.price * v.n_gpus as f64),
-            completed,
-            failed,
-            throughput_rps: round4(throughput),
-            throughput_rps_per_gpu: round4(throughput / v.n_gpus.max(1) as f64),
-            latency_ms: all_lat.summary().rounded(),
-            models,
-            gpu_utilization: util,
-            extrapolated: self.rec.extrapolated,
-            stages,
-            conversations: (self.rec.conv.users > 0).then(|| {
-                let (mean, max) = self.rec.conv.window(w, now);
-                ConversationSummary {
-                    users: self.rec.conv.users,
-                    active_mean: round4(mean),
-                    active_max: max,
-                }
-            }),
-            failures: fail,
-            events: self.q.processed(),
-            context_switches: self.devices.iter().map(|d| d.switches()).sum(),
-            slo: Vec::new(),
-        };
-        run.slo = slo_verdicts(&run, &self.slo, &names, &self.sources.workloads);
-        run
+        }
     }
 }
