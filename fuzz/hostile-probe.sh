@@ -347,7 +347,7 @@ arrivals = { process = \"poisson\", rate_rps = 1 }
 size = { dist = \"fixed\", value = 30 }
 out_tokens = { dist = \"fixed\", value = 1e9 }
 ${VDED/asr/llm}"
-# At the work bound (config::limits::MAX_REQUESTS): each must finish in 20 s and 4 GB.
+# At the work bound (limits::MAX_REQUESTS): each must finish in 20 s and 4 GB.
 scen any limit_overloaded_1gpu "" "${HDR/duration_s = 2/duration_s = 100}${WASR/rate_rps = 5/rate_rps = 99000}$VDED"
 scen any limit_served_64gpu "" "${HDR/duration_s = 2/duration_s = 100}${WASR/rate_rps = 5/rate_rps = 99000}${VDED/models = \[\"asr\"\] \}/models = [\"asr\"], count = 64 \}}"
 scen any limit_timesliced "" "${HDR/duration_s = 2/duration_s = 100}${WASR/rate_rps = 5/rate_rps = 75000}${WTTS/rate_rps = 2/rate_rps = 20000}[[variant]]
@@ -374,7 +374,7 @@ scen any limit_10_variants "" "${HDR/duration_s = 2/duration_s = 100}${WASR/rate
 scen err over_limit_variants "x 10 variants" "${HDR/duration_s = 2/duration_s = 100}${WASR/rate_rps = 5/rate_rps = 30000}$(for i in $(seq 1 10); do printf '[[variant]]\nname = "v%s"\ngpu = "h100-80gb"\ngpus = [{ regime = "dedicated", models = ["asr"] }]\n' "$i"; done)"
 scen err over_limit_workloads "workload[" "${HDR/duration_s = 2/duration_s = 100}$(for i in $(seq 1 30); do printf '[[workload]]\nname = "w%s"\nmodel = "asr"\narrivals = { process = "poisson", rate_rps = 10000 }\nsize = { dist = "fixed", value = 3 }\n' "$i"; done)
 $VDED"
-# Time slices (config::limits::MAX_SLICES): a contended time-sliced GPU costs per slice.
+# Time slices (limits::MAX_SLICES): a contended time-sliced GPU costs per slice.
 TSW='[[workload]]
 model = "asr"
 arrivals = { process = "poisson", rate_rps = 0.01 }

@@ -38,7 +38,7 @@ pub const MAX_RUN_GPUS: usize = 8;
 pub const MAX_RUN_FAULTS: f64 = 50.0;
 
 /// True when `sc` generates little enough work to simulate on every fuzz input. This estimates
-/// the *number* of requests, GPUs and faults, as the scenario checks (`config::limits`) do; it
+/// the *number* of requests, GPUs and faults, as the scenario checks (`gpuslice::limits`) do; it
 /// deliberately does not bound the work of one request, so an input whose few requests take
 /// unbounded time is a finding (a hang the limits miss), not something filtered out.
 pub fn small(sc: &Scenario) -> bool {
@@ -81,7 +81,7 @@ pub fn small(sc: &Scenario) -> bool {
                 }
                 let first = &sc.models[stages[0]];
                 let speech_s = if *pacing == Pacing::Loop { 0.0 } else { size.min_value() };
-                let cycle_s = (to_secs(*think) + speech_s + first.min_call_ms() / 1e3).max(1e-9);
+                let cycle_s = (to_secs(*think) + speech_s + first.spec.min_call_ms() / 1e3).max(1e-9);
                 // Every user sends at least one request.
                 (*users as f64 * duration_s / cycle_s).max(*users as f64) * n
             }
@@ -93,9 +93,11 @@ pub fn small(sc: &Scenario) -> bool {
 /// Place every variant, and simulate the scenario if it is small. Errors are fine; panics,
 /// hangs and huge allocations are what the fuzzer looks for.
 pub fn place_and_run(sc: &Scenario) {
-    for v in 0..sc.variants.len() {
-        if let Err(e) = gpuslice::deploy::placement::place(sc, v) {
-            check_error(&e);
+    for v in &sc.variants {
+        // Placed when the scenario was resolved: placing again must give the same answer.
+        match gpuslice::deploy::placement::place(&sc.models, &v.name, &v.gpu, &v.gpus) {
+            Ok(p) => assert_eq!(p, v.placement, "placement is a pure function of the variant"),
+            Err(e) => panic!("a resolved variant does not place again: {e}"),
         }
     }
     if small(sc) {

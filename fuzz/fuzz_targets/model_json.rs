@@ -5,7 +5,7 @@
 
 mod common;
 
-use gpuslice::scenario::files::{self, Sources};
+use gpuslice::scenario::files::Sources;
 use gpuslice::model::ServiceKind;
 use libfuzzer_sys::fuzz_target;
 
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let spec = match files::parse_model(text, "fuzz.json") {
+    let spec = match gpuslice::model::ModelSpec::parse(text, "fuzz.json") {
         Ok(m) => m,
         Err(e) => {
             common::check_error(&e);
@@ -38,10 +38,10 @@ fuzz_target!(|data: &[u8]| {
              [[workload]]\nmodel = \"m\"\narrivals = {{ process = \"poisson\", rate_rps = 20 }}\n{load}\
              [[variant]]\nname = \"v\"\ngpu = \"h100-80gb\"\n{gpus}\n"
         );
-        let raw = config::parse_raw(&text, "model.toml").expect("the harness's scenario parses");
+        let raw = gpuslice::scenario::raw::parse(&text, "model.toml").expect("the harness's scenario parses");
         let mut src = Sources::none("model.toml");
         src.models.insert("fuzz.json".to_string(), spec.clone());
-        match config::from_raw(&raw, &src) {
+        match gpuslice::scenario::from_raw(&raw, &src) {
             Ok(sc) => common::place_and_run(&sc),
             Err(e) => common::check_error(&e),
         }

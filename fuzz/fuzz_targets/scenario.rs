@@ -4,21 +4,21 @@
 
 mod common;
 
-use gpuslice::scenario::raw::{self, Sources};
+use gpuslice::scenario::files::Sources;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let raw = match config::parse_raw(text, "fuzz.toml") {
+    let raw = match gpuslice::scenario::raw::parse(text, "fuzz.toml") {
         Ok(r) => r,
         Err(e) => {
             common::check_error(&e);
             return;
         }
     };
-    let sc = match config::from_raw(&raw, &Sources::none("fuzz.toml")) {
+    let sc = match gpuslice::scenario::from_raw(&raw, &Sources::none("fuzz.toml")) {
         Ok(sc) => sc,
         Err(e) => {
             common::check_error(&e);

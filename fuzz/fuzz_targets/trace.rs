@@ -44,10 +44,10 @@ fuzz_target!(|data: &[u8]| {
          [[variant]]\nname = \"dedicated\"\ngpu = \"h100-80gb\"\n\
          gpus = [{{ regime = \"dedicated\", models = [\"{model}\"] }}]\n"
     );
-    let raw = config::parse_raw(&text, "trace.toml").expect("the harness's scenario parses");
+    let raw = gpuslice::scenario::raw::parse(&text, "trace.toml").expect("the harness's scenario parses");
     let mut src = Sources::none("trace.toml");
     src.traces.insert("fuzz".to_string(), Arc::new(trace));
-    match config::from_raw(&raw, &src) {
+    match gpuslice::scenario::from_raw(&raw, &src) {
         Ok(sc) => common::place_and_run(&sc),
         Err(e) => common::check_error(&e),
     }
