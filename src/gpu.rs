@@ -61,8 +61,51 @@ pub struct GpuSpec {
     pub tdp_w: f64,
     /// Default on-demand price [$ per GPU-hour].
     pub price_usd_per_hour: f64,
+    /// Dense FP8 tensor throughput [TFLOP/s] (0: no FP8 tensor cores).
+    pub fp8_tflops: f64,
+    /// GPUs in one node of this type (the largest tensor-parallel group that stays on one node).
+    pub gpus_per_node: u32,
+    /// How GPUs of this type talk to each other (tensor-parallel all-reduces).
+    pub interconnect: Interconnect,
+    /// PCI device ids of every SKU of the type (`0xDDDDVVVV`: device << 16 | vendor).
+    pub pci_ids: Vec<String>,
     /// MIG profiles (empty: the GPU has no MIG).
     pub mig_profiles: Vec<MigProfile>,
+}
+
+/// GPU-to-GPU links of a GPU type, as an all-reduce sees them.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Interconnect {
+    /// GPUs joined by NVLink (or Infinity Fabric) all-to-all: 8 on an NVSwitch board, 2 for
+    /// bridged PCIe pairs, 1 without links.
+    pub nvlink_domain: u32,
+    /// All-reduce bus bandwidth inside the domain [GB/s] (NCCL's `busbw`: large messages).
+    pub allreduce_bus_gbps: f64,
+    /// All-reduce time of a small message inside the domain [us].
+    pub allreduce_latency_us: f64,
+    /// The same over PCIe (a group larger than the domain) [GB/s].
+    pub pcie_bus_gbps: f64,
+    /// Small-message all-reduce time over PCIe [us].
+    pub pcie_latency_us: f64,
+}
+
+impl Interconnect {
+    /// Time of one all-reduce of `bytes` among `n` GPUs [us]: its latency plus the ring's
+    /// `2 (n-1)/n` of the message over the bus bandwidth (the NCCL `busbw` convention). One GPU
+    /// needs none.
+    pub fn allreduce_us(&self, bytes: f64, n: u32) -> f64 {
+        if n <= 1 {
+            return 0.0;
+        }
+        let (lat, bw) = if n <= self.nvlink_domain {
+            (self.allreduce_latency_us, self.allreduce_bus_gbps)
+        } else {
+            (self.pcie_latency_us, self.pcie_bus_gbps)
+        };
+        let k = f64::from(n);
+        lat + 2.0 * (k - 1.0) / k * bytes / (bw * 1e3)
+    }
 }
 
 impl GpuSpec {
@@ -111,9 +154,21 @@ impl Catalog {
                 ("boost_clock_mhz", g.boost_clock_mhz),
                 ("compute_efficiency", g.compute_efficiency),
                 ("price_usd_per_hour", g.price_usd_per_hour),
+                ("interconnect.allreduce_bus_gbps", g.interconnect.allreduce_bus_gbps),
+                ("interconnect.allreduce_latency_us", g.interconnect.allreduce_latency_us),
+                ("interconnect.pcie_bus_gbps", g.interconnect.pcie_bus_gbps),
+                ("interconnect.pcie_latency_us", g.interconnect.pcie_latency_us),
             ] {
                 if !(v.is_finite() && v > 0.0) {
                     return Err(Error::input(file, f(k), format!("must be a positive number, got '{v}'")));
+                }
+            }
+            if !(g.fp8_tflops.is_finite() && g.fp8_tflops >= 0.0) {
+                return Err(Error::input(file, f("fp8_tflops"), format!("must be 0 or positive, got '{}'", g.fp8_tflops)));
+            }
+            for (k, v) in [("gpus_per_node", g.gpus_per_node), ("interconnect.nvlink_domain", g.interconnect.nvlink_domain)] {
+                if v == 0 {
+                    return Err(Error::input(file, f(k), "must be at least 1, got '0'"));
                 }
             }
             for (j, p) in g.mig_profiles.iter().enumerate() {
@@ -159,12 +214,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_catalog_parses_and_has_the_seven_gpus() {
+    fn builtin_catalog_parses_and_has_every_gpu() {
         let c = Catalog::builtin();
-        for n in ["a100-40gb", "a100-80gb", "h100-80gb", "h100-pcie", "h200-141gb", "l40s", "l4"] {
-            assert!(c.gpu(n).is_some(), "{n}");
+        for n in [
+            "a100-40gb", "a100-80gb", "h100-80gb", "h100-pcie", "h200-141gb", "l40s", "l4", "h100-nvl", "b200", "gb200", "a10g", "mi300x",
+        ] {
+            let g = c.gpu(n).unwrap_or_else(|| panic!("{n}"));
+            assert!(g.gpus_per_node >= 1 && !g.pci_ids.is_empty(), "{n}");
         }
         assert!(!c.gpu("l4").expect("l4").has_mig());
         assert_eq!(c.gpu("h100-80gb").and_then(|g| g.mig_profile("3g.40gb")).map(|p| p.sms), Some(60));
+    }
+
+    #[test]
+    fn an_all_reduce_costs_its_latency_plus_the_ring_share_over_the_bus() {
+        let ic = Catalog::builtin().gpu("h100-80gb").expect("h100").interconnect;
+        assert_eq!(ic.allreduce_us(1e6, 1), 0.0);
+        // 64 MiB among 8 H100s: 26 us + 1.75 x 67.1 MB / 478 GB/s = 272 us (Azure measured 325 us).
+        let t = ic.allreduce_us(67_108_864.0, 8);
+        assert!((t - (26.0 + 1.75 * 67_108_864.0 / 478e3)).abs() < 1e-9 && (250.0..350.0).contains(&t), "{t}");
+        // Small messages cost the latency; a group past the NVLink domain pays PCIe.
+        assert!((ic.allreduce_us(1024.0, 8) - 26.0).abs() < 0.1);
+        assert!(ic.allreduce_us(1e6, 16) > ic.allreduce_us(1e6, 8));
     }
 }

@@ -80,7 +80,7 @@ fn run_json_prints_one_document_with_the_report_keys() {
 fn a_bad_scenario_exits_2_with_one_stderr_line() {
     let out = gpuslice(&["run", "tests/configs/invalid/unknown_gpu.toml"]);
     let err = assert_usage_error(&out, "unknown GPU");
-    assert!(err.contains("unknown_gpu.toml") && err.contains("'b200'"), "{err}");
+    assert!(err.contains("unknown_gpu.toml") && err.contains("'b300'"), "{err}");
     let out = gpuslice(&["run", "tests/configs/invalid/malformed.toml", "--format", "json"]);
     assert_usage_error(&out, "malformed TOML");
     let out = gpuslice(&["run", "tests/configs/no-such-file.toml"]);
@@ -97,7 +97,7 @@ fn catalog_checks_mig_layouts() {
     let out = gpuslice(&["catalog", "--gpu", "a100-80gb", "--mig", "4g.40gb,4g.40gb"]);
     let err = assert_usage_error(&out, "impossible layout");
     assert!(err.contains("'4g.40gb'"), "{err}");
-    let out = gpuslice(&["catalog", "--gpu", "b200"]);
+    let out = gpuslice(&["catalog", "--gpu", "b300"]);
     assert_usage_error(&out, "unknown GPU");
     let out = gpuslice(&["catalog"]);
     assert!(out.status.success() && text(&out.stdout).contains("a100-40gb"));

@@ -36,7 +36,7 @@ const INVALID: &[(&str, &[&str])] = &[
         "too_many_requests.toml",
         &["workload[0].arrivals.rate_rps", "'10000000'", "more than the limit of 1e7"],
     ),
-    ("unknown_gpu.toml", &["variant[0].gpu", "'b200'"]),
+    ("unknown_gpu.toml", &["variant[0].gpu", "'b300'"]),
     (
         "impossible_mig.toml",
         &["variant[0].gpus[0].layout", "'4g.40gb,4g.40gb'", "profile '4g.40gb'"],
