@@ -7,6 +7,7 @@
 //!   its reference GPU).
 //! * [`calibrate`]: fitting models from measurements; [`profile`]: a model's predicted grid.
 
+pub mod arch;
 pub mod calibrate;
 pub mod profile;
 pub mod scaling;
@@ -78,9 +79,9 @@ pub struct Model {
 /// What a model's server does, with the tables it calls: the engine of its server.
 #[derive(Debug, Clone)]
 pub enum ServerKind {
-    /// Offline ASR: batches of whole utterances, one `encode` call per batch.
-    AsrBatch {
-        /// Latency of a batch over padded audio seconds.
+    /// Offline ASR and text encoders: batches of whole requests, one `encode` call per batch.
+    EncodeBatch {
+        /// Latency of a batch over padded sizes (audio seconds, tokens).
         encode: OpTable,
     },
     /// Streaming ASR: each call encodes one chunk of every ready stream.
@@ -182,7 +183,7 @@ impl Model {
                 encode_chunk: table("encode_chunk")?,
                 chunk_s: spec.chunk_s,
             },
-            (ServiceKind::Asr, _) => ServerKind::AsrBatch { encode: table("encode")? },
+            (ServiceKind::Asr | ServiceKind::Encoder, _) => ServerKind::EncodeBatch { encode: table("encode")? },
             (ServiceKind::Tts, _) if spec.tts_policy == TtsPolicy::InFlight => ServerKind::TtsInFlight {
                 synthesize: table("synthesize")?,
                 audio,

@@ -736,7 +736,7 @@ impl Simulation {
     fn first_audio_part(&self, q: &Req, now: SimTime, stream_frames: f64) -> SimTime {
         use crate::model::Slowdown;
         match &self.models[q.model as usize].server {
-            ServerKind::AsrBatch { .. } | ServerKind::AsrStream { .. } => now - q.arrival,
+            ServerKind::EncodeBatch { .. } | ServerKind::AsrStream { .. } => now - q.arrival,
             ServerKind::Llm { .. } | ServerKind::TtsInFlight { .. } => q.first_token - q.arrival,
             ServerKind::TtsStatic { synthesize, audio } if stream_frames > 0.0 => {
                 let frames = audio.frames(q.size);

@@ -15,7 +15,8 @@ pub(super) fn kind_of(s: &str) -> Result<ServiceKind> {
         "asr" => Ok(ServiceKind::Asr),
         "tts" => Ok(ServiceKind::Tts),
         "llm" => Ok(ServiceKind::Llm),
-        o => Err(Error::input("--kind", "", format!("must be 'asr', 'tts' or 'llm', got '{o}'"))),
+        "encoder" => Ok(ServiceKind::Encoder),
+        o => Err(Error::input("--kind", "", format!("must be 'asr', 'tts', 'llm' or 'encoder', got '{o}'"))),
     }
 }
 
@@ -47,8 +48,9 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
         t.require(&c)
     };
     match kind {
-        ServiceKind::Asr => {
-            req(&["batch", "audio_s"])?;
+        ServiceKind::Asr | ServiceKind::Encoder => {
+            let size_col = if kind == ServiceKind::Asr { "audio_s" } else { "tokens" };
+            req(&["batch", size_col])?;
             for i in 0..t.len() {
                 // Profiles name the op (encode, or encode_chunk for streaming chunks); serving
                 // logs of an offline server are all encode calls.
@@ -58,7 +60,7 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
                 }
                 pts.push(Point {
                     batch: t.nonneg(i, "batch", true)?,
-                    size: t.nonneg(i, "audio_s", true)?,
+                    size: t.nonneg(i, size_col, true)?,
                     latency_ms: lat(i)?,
                 });
             }
@@ -216,13 +218,15 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
         diags.insert(base.name.to_string(), serde_json::to_value(&d).unwrap_or_default());
     }
     let scaling_diag = if scaling_dirs.is_empty() {
-        let builtin = crate::model::builtin(&format!("h100/{}", kind.label()))
+        // An encoder's memory system behaves like the measured ASR encoder's.
+        let like = if kind == ServiceKind::Encoder { "asr" } else { kind.label() };
+        let builtin = crate::model::builtin(&format!("h100/{like}"))
             .ok_or_else(|| Error::Infeasible("no built-in model of this kind".into()))??;
         spec.scaling = builtin.scaling;
         for (name, t) in spec.ops.iter_mut() {
             t.split_like(builtin.op(name));
         }
-        serde_json::json!({ "from": format!("built-in h100/{} (no --scaling data)", kind.label()) })
+        serde_json::json!({ "from": format!("built-in h100/{like} (no --scaling data)") })
     } else {
         let mut pts = scaling_points(scaling_dirs, kind, &bases)?;
         // The reference GPU's own point of every cell measured elsewhere: the table's value.

@@ -101,7 +101,7 @@ fn read_measured_profile(path: &str, m: &ModelSpec) -> Result<Vec<ProfileRow>> {
     let size_col = match m.kind {
         ServiceKind::Asr => "audio_s",
         ServiceKind::Tts => "chars",
-        ServiceKind::Llm => "tokens",
+        ServiceKind::Llm | ServiceKind::Encoder => "tokens",
     };
     let mut measured = Vec::new();
     for i in 0..t.len() {

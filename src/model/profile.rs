@@ -52,6 +52,13 @@ pub fn grid(m: &ModelSpec) -> Vec<ProfileRow> {
                 }
             }
         }
+        ServiceKind::Encoder => {
+            for t in [32.0, 128.0, 512.0] {
+                for b in [1, 4, 16, 64] {
+                    out.push(row("encode", b, t, None));
+                }
+            }
+        }
         ServiceKind::Tts => {
             for chars in [40.0, 120.0, 300.0] {
                 for b in [1, 2, 4, 8, 16] {
@@ -77,7 +84,7 @@ pub fn grid(m: &ModelSpec) -> Vec<ProfileRow> {
 /// token; TTS synthesises `frames`.
 fn op_and_size(m: &ModelSpec, r: &ProfileRow) -> Result<(&'static str, f64)> {
     let (op, size) = match (m.kind, r.op.as_str()) {
-        (ServiceKind::Asr, "encode") => ("encode", r.size),
+        (ServiceKind::Asr | ServiceKind::Encoder, "encode") => ("encode", r.size),
         (ServiceKind::Asr, "encode_chunk") => ("encode_chunk", r.size),
         (ServiceKind::Tts, "synthesize") => ("synthesize", r.frames.unwrap_or_else(|| m.tts_frames(r.size))),
         (ServiceKind::Llm, "prefill") => ("prefill", r.size),
@@ -185,6 +192,7 @@ pub fn csv_header(kind: ServiceKind) -> &'static str {
         ServiceKind::Asr => "model,op,batch,audio_s,latency_ms",
         ServiceKind::Tts => "model,op,batch,chars,frames,latency_ms",
         ServiceKind::Llm => "model,op,batch,tokens,latency_ms,context",
+        ServiceKind::Encoder => "model,op,batch,tokens,latency_ms",
     }
 }
 
@@ -195,6 +203,7 @@ pub fn csv_row(kind: ServiceKind, r: &ProfileRow) -> String {
         ServiceKind::Tts => format!("tts,{},{},{},{},{}", r.op, r.batch, r.size, r.frames.unwrap_or(0.0), r.latency_ms),
         ServiceKind::Llm if r.op == "prefill" => format!("llm,prefill,1,{},{},", r.size, r.latency_ms),
         ServiceKind::Llm => format!("llm,{},{},,{},{}", r.op, r.batch, r.latency_ms, r.size),
+        ServiceKind::Encoder => format!("encoder,{},{},{},{}", r.op, r.batch, r.size, r.latency_ms),
     }
 }
 

@@ -18,24 +18,54 @@ pub enum ServiceKind {
     Tts,
     /// Continuous batching with `prefill` and `decode` calls.
     Llm,
+    /// Dynamic batching of whole text inputs (one `encode` call per batch over padded tokens):
+    /// embedding models, rerankers, classifiers.
+    Encoder,
 }
 
 impl ServiceKind {
-    /// Short name: `asr`, `tts` or `llm`.
+    /// Short name: `asr`, `tts`, `llm` or `encoder`.
     pub fn label(self) -> &'static str {
         match self {
             ServiceKind::Asr => "asr",
             ServiceKind::Tts => "tts",
             ServiceKind::Llm => "llm",
+            ServiceKind::Encoder => "encoder",
         }
     }
 
-    /// Name of the request-size axis for this kind.
+    /// Name of the request-size axis for this kind (an encoder's default unit; see
+    /// [`ModelSpec::size_unit`]).
     pub fn size_name(self) -> &'static str {
         match self {
             ServiceKind::Asr => "audio_s",
             ServiceKind::Tts => "chars",
             ServiceKind::Llm => "prompt_tokens",
+            ServiceKind::Encoder => "tokens",
+        }
+    }
+}
+
+/// The size unit of an encoder's requests.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SizeUnit {
+    /// Text tokens (embeddings, rerankers, classifiers).
+    #[default]
+    Tokens,
+    /// Audio seconds (offline ASR).
+    Seconds,
+    /// Image pixels.
+    Pixels,
+}
+
+impl SizeUnit {
+    /// The column name of this unit in profiles and traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            SizeUnit::Tokens => "tokens",
+            SizeUnit::Seconds => "audio_s",
+            SizeUnit::Pixels => "pixels",
         }
     }
 }
@@ -200,6 +230,13 @@ pub struct ModelSpec {
     /// exactly that, whatever its policy.
     #[serde(skip)]
     pub memory_override: bool,
+    /// Encoder only: the unit of a request's size (default tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_unit: Option<SizeUnit>,
+    /// The transformer shape the tables were derived from, for a model defined by its
+    /// architecture (see [`super::arch`]): what tensor parallelism splits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<super::arch::Arch>,
     /// Where the data came from and how well the tables fit it (written by `gpuslice calibrate`).
     #[serde(default)]
     pub calibration: serde_json::Value,
@@ -271,7 +308,7 @@ impl ModelSpec {
     /// latency in its table (work estimates for the limits).
     pub fn min_call_ms(&self) -> f64 {
         let op = match self.kind {
-            ServiceKind::Asr => "encode",
+            ServiceKind::Asr | ServiceKind::Encoder => "encode",
             ServiceKind::Tts => "synthesize",
             ServiceKind::Llm => "prefill",
         };
@@ -290,7 +327,7 @@ impl ModelSpec {
     /// Ops a model of `kind` must have.
     pub fn required_ops(kind: ServiceKind) -> &'static [&'static str] {
         match kind {
-            ServiceKind::Asr => &["encode"],
+            ServiceKind::Asr | ServiceKind::Encoder => &["encode"],
             ServiceKind::Tts => &["synthesize"],
             ServiceKind::Llm => &["prefill", "decode"],
         }

@@ -145,7 +145,7 @@ impl Planner<'_> {
                 let (l, _) = synthesize.latency_ms(b, frames, &slow);
                 l / f64::from(b)
             }
-            ServerKind::AsrBatch { encode } | ServerKind::AsrStream { encode, .. } => {
+            ServerKind::EncodeBatch { encode } | ServerKind::AsrStream { encode, .. } => {
                 let (l, _) = encode.latency_ms(b, load.mean_size.max(0.01), &slow);
                 l / f64::from(b)
             }
@@ -226,7 +226,7 @@ impl Planner<'_> {
             ServerKind::TtsStatic { synthesize, audio } | ServerKind::TtsInFlight { synthesize, audio, .. } => {
                 synthesize.latency_ms(1, audio.frames(load.mean_size.max(1.0)), &slow).0
             }
-            ServerKind::AsrBatch { encode } | ServerKind::AsrStream { encode, .. } => {
+            ServerKind::EncodeBatch { encode } | ServerKind::AsrStream { encode, .. } => {
                 encode.latency_ms(1, load.mean_size.max(0.01), &slow).0
             }
         };

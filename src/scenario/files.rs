@@ -403,10 +403,10 @@ fn read_csv(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
         b.size = TraceSize::PromptTokens;
         Fmt::Burst { ts, req, resp }
     } else if let Some(arrival) = col("arrival_s") {
-        let (size, kind) = [TraceSize::AudioS, TraceSize::Chars, TraceSize::PromptTokens]
+        let (size, kind) = [TraceSize::AudioS, TraceSize::Chars, TraceSize::PromptTokens, TraceSize::Pixels]
             .into_iter()
             .find_map(|k| col(k.column()).map(|i| (i, k)))
-            .ok_or_else(|| Error::input(b.file, "header", "needs a size column: 'audio_s', 'chars' or 'prompt_tokens'"))?;
+            .ok_or_else(|| Error::input(b.file, "header", "needs a size column: 'audio_s', 'chars', 'prompt_tokens' or 'pixels'"))?;
         b.size = kind;
         Fmt::Gpubench {
             arrival,
@@ -418,7 +418,7 @@ fn read_csv(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
             b.file,
             "header",
             format!(
-                "unknown trace format (columns: {header:?}); expected gpubench (arrival_s + audio_s|chars|prompt_tokens), Azure (TIMESTAMP,ContextTokens,GeneratedTokens), BurstGPT (Timestamp, Request tokens, Response tokens) or Mooncake JSON lines"
+                "unknown trace format (columns: {header:?}); expected gpubench (arrival_s + audio_s|chars|prompt_tokens|pixels), Azure (TIMESTAMP,ContextTokens,GeneratedTokens), BurstGPT (Timestamp, Request tokens, Response tokens) or Mooncake JSON lines"
             ),
         ));
     };

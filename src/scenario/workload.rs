@@ -175,8 +175,10 @@ pub enum TraceSize {
     AudioS,
     /// Characters (a TTS trace).
     Chars,
-    /// Prompt tokens (an LLM trace).
+    /// Prompt tokens (an LLM or text-encoder trace).
     PromptTokens,
+    /// Image pixels (an image encoder's trace).
+    Pixels,
 }
 
 impl TraceSize {
@@ -186,6 +188,7 @@ impl TraceSize {
             TraceSize::AudioS => "audio_s",
             TraceSize::Chars => "chars",
             TraceSize::PromptTokens => "prompt_tokens",
+            TraceSize::Pixels => "pixels",
         }
     }
 }

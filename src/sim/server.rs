@@ -309,7 +309,7 @@ impl Server {
     /// A server of `model` with host `host`; `kv_tokens` sizes an LLM's KV cache.
     pub(super) fn new(host: Host, model: &Model, kv_tokens: u64) -> Server {
         let engine = match &model.server {
-            ServerKind::AsrBatch { .. } | ServerKind::TtsStatic { .. } => Engine::Batch(batch::Batch::default()),
+            ServerKind::EncodeBatch { .. } | ServerKind::TtsStatic { .. } => Engine::Batch(batch::Batch::default()),
             ServerKind::AsrStream { .. } => Engine::Stream(stream::Stream::default()),
             ServerKind::TtsInFlight { .. } => Engine::InFlight(inflight::InFlight::default()),
             ServerKind::Llm { llm, .. } => Engine::Llm(Box::new(llm::Llm::new(llm, kv_tokens))),
@@ -322,7 +322,7 @@ impl Server {
     pub(super) fn dispatch(&mut self, model: &Model, cx: &mut Cx) {
         let h = &mut self.host;
         match (&mut self.engine, &model.server) {
-            (Engine::Batch(e), ServerKind::AsrBatch { encode }) => e.dispatch(h, model, encode, None, cx),
+            (Engine::Batch(e), ServerKind::EncodeBatch { encode }) => e.dispatch(h, model, encode, None, cx),
             (Engine::Batch(e), ServerKind::TtsStatic { synthesize, audio }) => e.dispatch(h, model, synthesize, Some(audio), cx),
             (Engine::Stream(e), ServerKind::AsrStream { encode_chunk, chunk_s, .. }) => e.dispatch(h, model, encode_chunk, *chunk_s, cx),
             (Engine::InFlight(e), ServerKind::TtsInFlight { synthesize, audio, .. }) => e.dispatch(h, model, synthesize, audio, cx),
@@ -350,7 +350,7 @@ impl Server {
     pub(super) fn warmed(&mut self, model: &Model, cx: &mut Cx) {
         let Some((batch, size)) = self.host.cold_call.take() else { return };
         let op = match &model.server {
-            ServerKind::AsrBatch { encode: op }
+            ServerKind::EncodeBatch { encode: op }
             | ServerKind::TtsStatic { synthesize: op, .. }
             | ServerKind::AsrStream { encode_chunk: op, .. } => op,
             _ => return,

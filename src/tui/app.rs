@@ -353,7 +353,7 @@ pub fn slo_of(raw: &RawScenario, name: &str, kind: ServiceKind) -> f64 {
 /// that the line starts inside the plotted range; `[` and `]` move it.
 pub fn default_slo_ms(kind: ServiceKind) -> f64 {
     match kind {
-        ServiceKind::Asr => 200.0,
+        ServiceKind::Asr | ServiceKind::Encoder => 200.0,
         ServiceKind::Tts => 2000.0,
         ServiceKind::Llm => 2500.0,
     }

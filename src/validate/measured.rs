@@ -370,6 +370,8 @@ pub fn calibrate_load_runs(
         ops,
         memory_override: false,
         scaling: builtin.scaling,
+        arch: None,
+        size_unit: None,
         calibration: serde_json::json!({
             "sources": { "genai_perf": files },
             "form": diag["form"],

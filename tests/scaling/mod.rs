@@ -21,6 +21,7 @@ fn measured(path: &str, kind: ServiceKind) -> Vec<ProfileRow> {
             let size = match kind {
                 ServiceKind::Asr => num("audio_s"),
                 ServiceKind::Tts => num("chars"),
+                ServiceKind::Encoder => num("tokens"),
                 ServiceKind::Llm if op == "prefill" => num("tokens"),
                 ServiceKind::Llm => num("context"),
             };

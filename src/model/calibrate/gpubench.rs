@@ -27,6 +27,8 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
             12.9 / 1.073_741_824 + 1.0,
             32,
         ),
+        // No gpubench server: a user's encoder, sized by the calibration's flags or architecture.
+        ServiceKind::Encoder => ("encoder", "text encoder (user-measured)", 0.0, 1.0, 32),
     };
     let ops = match kind {
         ServiceKind::Asr => vec![
@@ -48,6 +50,15 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
                 optional: true,
             },
         ],
+        // Buckets come from the user's measurements or flags.
+        ServiceKind::Encoder => vec![OpBase {
+            name: "encode",
+            batch_buckets: vec![1, 2, 4, 8, 16, 32],
+            size_buckets: vec![32.0, 64.0, 128.0, 256.0, 512.0],
+            size_axis: vec![],
+            form: FitForm::Cells,
+            optional: false,
+        }],
         ServiceKind::Tts => vec![OpBase {
             name: "synthesize",
             batch_buckets: vec![1, 2, 4, 8, 16],
@@ -95,6 +106,8 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
             ServiceKind::Asr => 0.911,
             ServiceKind::Tts => 0.888,
             ServiceKind::Llm => 0.960,
+            // Not measured for an encoder: no saving assumed.
+            ServiceKind::Encoder => 1.0,
         },
         // The LLM server copies the batch's sequence lengths (pageable, synchronous) before every
         // prefill and decode graph: 0.12 ms from the call's start event to the copy's end event
@@ -112,7 +125,7 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
         warm_batches: match kind {
             ServiceKind::Asr => vec![4],
             ServiceKind::Tts => vec![2],
-            ServiceKind::Llm => vec![],
+            ServiceKind::Llm | ServiceKind::Encoder => vec![],
         },
         frames_per_char: (kind == ServiceKind::Tts).then_some(21.5 / 15.0),
         // Replaced by the clamp the serving logs show (`frame_clamp`); an end they never reach
@@ -131,6 +144,8 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
             sm_bw_gbps: 120.0,
             knee: 3.0,
         },
+        arch: None,
+        size_unit: None,
         calibration: serde_json::Value::Null,
     };
     (spec, ops)

@@ -5,7 +5,7 @@
 use super::Check;
 use crate::error::{num, Result};
 use crate::limits::*;
-use crate::model::{Model, ServiceKind};
+use crate::model::{Model, ServiceKind, SizeUnit};
 use crate::scenario::files::Sources;
 use crate::scenario::raw::*;
 use crate::scenario::workload::{Arrivals, SizeDist, TraceSize};
@@ -301,10 +301,11 @@ fn trace_load(
         .get(t)
         .cloned()
         .ok_or_else(|| c.err(format!("{f}.trace"), format!("trace '{t}' was not read")))?;
-    let want = match first.kind {
-        ServiceKind::Asr => TraceSize::AudioS,
-        ServiceKind::Tts => TraceSize::Chars,
-        ServiceKind::Llm => TraceSize::PromptTokens,
+    let want = match (first.kind, first.spec.size_unit.unwrap_or_default()) {
+        (ServiceKind::Asr, _) | (ServiceKind::Encoder, SizeUnit::Seconds) => TraceSize::AudioS,
+        (ServiceKind::Tts, _) => TraceSize::Chars,
+        (ServiceKind::Llm, _) | (ServiceKind::Encoder, SizeUnit::Tokens) => TraceSize::PromptTokens,
+        (ServiceKind::Encoder, SizeUnit::Pixels) => TraceSize::Pixels,
     };
     if trace.size != want {
         return Err(c.err(

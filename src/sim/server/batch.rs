@@ -64,7 +64,7 @@ mod tests {
     #[test]
     fn a_batch_takes_the_queue_in_order_padded_to_its_longest_and_completes_together() {
         let m = model("h100/asr", exact);
-        let ServerKind::AsrBatch { encode } = &m.server else {
+        let ServerKind::EncodeBatch { encode } = &m.server else {
             panic!("offline ASR")
         };
         let (mut st, mut rec, mut out) = (store(&[(3.0, 1), (7.5, 1), (2.0, 1)]), recorder(), Vec::new());
