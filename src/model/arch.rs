@@ -764,4 +764,4 @@ mod tests {
             assert!(median < m && worst < w, "{family:?}: median {median}, worst {worst}");
         }
     }
-}}
+}
