@@ -82,6 +82,18 @@ pub fn export(path: &str, text: &str) -> Message {
     )
 }
 
+/// Write the plan's scenario file and Kubernetes folder (each file atomically) and report it as a
+/// message.
+pub fn export_plan(scenario: &(String, String), k8s: &(String, Vec<crate::out::k8s::K8sFile>)) -> Message {
+    let written =
+        crate::scenario::files::write_atomic(&scenario.0, &scenario.1).and_then(|()| crate::out::export::write_k8s_files(&k8s.0, &k8s.1));
+    Message::Exported(
+        written
+            .map(|_| format!("{} and {}/ ({} files)", scenario.0, k8s.0, k8s.1.len()))
+            .map_err(|e| e.to_string()),
+    )
+}
+
 /// Execute one effect: runs go to a worker thread, exports are written here (small and fast).
 fn perform(effect: Effect, tx: &Sender<Message>) {
     match effect {
@@ -114,13 +126,7 @@ fn perform(effect: Effect, tx: &Sender<Message>) {
             });
         }
         Effect::ExportPlan { scenario, k8s } => {
-            let written = crate::scenario::files::write_atomic(&scenario.0, &scenario.1)
-                .and_then(|()| crate::out::export::write_k8s_files(&k8s.0, &k8s.1));
-            let _ = tx.send(Message::Exported(
-                written
-                    .map(|_| format!("{} and {}/ ({} files)", scenario.0, k8s.0, k8s.1.len()))
-                    .map_err(|e| e.to_string()),
-            ));
+            let _ = tx.send(export_plan(&scenario, &k8s));
         }
     }
 }

@@ -121,13 +121,58 @@ fn round3(x: f64) -> f64 {
     }
 }
 
-/// Apply one message. Returns a follow-up message, which the caller feeds back in.
+/// Apply one message. Returns a follow-up message, which the caller feeds back in. Each group of
+/// messages has its own function below; this only routes.
 pub fn update(app: &mut App, msg: Message) -> Option<Message> {
-    let v = app.variant;
+    match msg {
+        Message::Tick { .. } | Message::TogglePause | Message::StepOnce | Message::SpeedUp | Message::SpeedDown | Message::Restart => {
+            playback(app, msg);
+            None
+        }
+        Message::NextView
+        | Message::PrevView
+        | Message::GotoView(_)
+        | Message::NextVariant
+        | Message::PrevVariant
+        | Message::NextGpu
+        | Message::PrevGpu
+        | Message::NextModel
+        | Message::ToggleHelp
+        | Message::Quit => {
+            navigate(app, msg);
+            None
+        }
+        Message::ScaleLoad(_) | Message::CycleGpuType | Message::Quantum(_) | Message::AddReplica | Message::RemoveReplica => {
+            what_if(app, msg)
+        }
+        Message::EditLayout | Message::InputChar(_) | Message::InputBackspace | Message::InputSubmit | Message::InputCancel => {
+            layout_input(app, msg)
+        }
+        Message::Slo(up) => {
+            change_slo(app, up);
+            None
+        }
+        Message::StartPlan | Message::PlanProgress { .. } | Message::PlanDone { .. } => {
+            planning(app, msg);
+            None
+        }
+        Message::Export | Message::Exported(_) => {
+            export(app, msg);
+            None
+        }
+        Message::Rerun(_) | Message::RunDone { .. } => {
+            background(app, msg);
+            None
+        }
+    }
+}
+
+/// The live simulation's clock: ticks, play/pause, step, speed, restart.
+fn playback(app: &mut App, msg: Message) {
     match msg {
         Message::Tick { elapsed_ms } => {
             if app.live.paused || app.live.finished() {
-                return None;
+                return;
             }
             let dt = elapsed_ms.saturating_mul(app.ns_per_wall_ms());
             app.live.advance(dt);
@@ -154,14 +199,22 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
             app.restart_live();
             app.status = Some(Status::Info(format!(
                 "live simulation of '{}' restarted",
-                app.scenario.variants[v].name
+                app.scenario.variants[app.variant].name
             )));
         }
-        Message::NextView => app.view = View::ALL[(app.view.index() + 1) % View::ALL.len()],
-        Message::PrevView => app.view = View::ALL[(app.view.index() + View::ALL.len() - 1) % View::ALL.len()],
-        Message::GotoView(i) => app.view = View::ALL[i.min(View::ALL.len() - 1)],
+        _ => {}
+    }
+}
+
+/// Views, the selected variant, GPU and model, the help overlay, quitting.
+fn navigate(app: &mut App, msg: Message) {
+    let n_views = View::ALL.len();
+    match msg {
+        Message::NextView => app.view = View::ALL[(app.view.index() + 1) % n_views],
+        Message::PrevView => app.view = View::ALL[(app.view.index() + n_views - 1) % n_views],
+        Message::GotoView(i) => app.view = View::ALL[i.min(n_views - 1)],
         Message::NextVariant | Message::PrevVariant => {
-            let n = app.scenario.variants.len();
+            let (v, n) = (app.variant, app.scenario.variants.len());
             app.variant = if matches!(msg, Message::NextVariant) {
                 (v + 1) % n
             } else {
@@ -173,42 +226,73 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
         Message::NextGpu => app.gpu = (app.gpu + 1) % app.gpu_count().max(1),
         Message::PrevGpu => app.gpu = (app.gpu + app.gpu_count().max(1) - 1) % app.gpu_count().max(1),
         Message::NextModel => app.model = (app.model + 1) % app.scenario.models.len().max(1),
+        Message::ToggleHelp => app.show_help = !app.show_help,
+        Message::Quit => app.should_quit = true,
+        _ => {}
+    }
+}
+
+/// What-if edits of the scenario: load, GPU type, time slice, replicas. An accepted edit returns
+/// the re-run it needs.
+fn what_if(app: &mut App, msg: Message) -> Option<Message> {
+    let v = app.variant;
+    match msg {
         Message::ScaleLoad(up) => {
             let f = if up { edit::LOAD_FACTOR } else { 1.0 / edit::LOAD_FACTOR };
-            let (raw, desc) = edit::scale_load(&app.raw, f);
-            let next = apply_edit(app, Ok((raw, desc)), None);
+            let next = apply_edit(app, Ok(edit::scale_load(&app.raw, f)), None);
             if next.is_some() {
                 app.load_factor *= f;
             }
-            return next;
+            next
         }
-        Message::CycleGpuType => {
-            let mut skipped = Vec::new();
-            for (name, cand) in edit::gpu_candidates(&app.raw, v) {
-                match cand.and_then(|raw| validate(app, &raw).map(|sc| (raw, sc))) {
-                    Ok((raw, sc)) => {
-                        let from = app.raw.variant[v].gpu.clone();
-                        let mut desc = format!("'{}': GPU type {from} -> {name}", app.raw.variant[v].name);
-                        if !skipped.is_empty() {
-                            desc.push_str(&format!(" (skipped {}: cannot hold it)", skipped.join(", ")));
-                        }
-                        app.raw = raw;
-                        app.scenario = Arc::new(sc);
-                        app.status = Some(Status::Info(desc));
-                        return Some(Message::Rerun(Some(v)));
-                    }
-                    Err(_) => skipped.push(name),
+        Message::CycleGpuType => cycle_gpu_type(app),
+        Message::Quantum(up) => apply_edit(app, edit::change_quantum(&app.raw, v, app.gpu, up), Some(v)),
+        Message::AddReplica => {
+            let m = app.model_name().to_string();
+            apply_edit(app, Ok(edit::add_replica(&app.raw, v, &m)), Some(v))
+        }
+        Message::RemoveReplica => {
+            let m = app.model_name().to_string();
+            apply_edit(app, edit::remove_replica(&app.raw, v, &m), Some(v))
+        }
+        _ => None,
+    }
+}
+
+/// Switch the selected variant to the next catalog GPU type that validates, naming those skipped.
+fn cycle_gpu_type(app: &mut App) -> Option<Message> {
+    let v = app.variant;
+    let mut skipped = Vec::new();
+    for (name, cand) in edit::gpu_candidates(&app.raw, v) {
+        match cand.and_then(|raw| validate(app, &raw).map(|sc| (raw, sc))) {
+            Ok((raw, sc)) => {
+                let from = app.raw.variant[v].gpu.clone();
+                let mut desc = format!("'{}': GPU type {from} -> {name}", app.raw.variant[v].name);
+                if !skipped.is_empty() {
+                    desc.push_str(&format!(" (skipped {}: cannot hold it)", skipped.join(", ")));
                 }
+                app.raw = raw;
+                app.scenario = Arc::new(sc);
+                app.status = Some(Status::Info(desc));
+                return Some(Message::Rerun(Some(v)));
             }
-            app.status = Some(Status::Refused(format!(
-                "no other GPU type can run '{}' as laid out",
-                app.raw.variant[v].name
-            )));
+            Err(_) => skipped.push(name),
         }
+    }
+    app.status = Some(Status::Refused(format!(
+        "no other GPU type can run '{}' as laid out",
+        app.raw.variant[v].name
+    )));
+    None
+}
+
+/// The MIG layout input line: open it, type, submit (refused: stays open with the reason), cancel.
+fn layout_input(app: &mut App, msg: Message) -> Option<Message> {
+    let v = app.variant;
+    match msg {
         Message::EditLayout => {
             let g = app.gpu.min(app.gpu_count().saturating_sub(1));
-            let rg = &app.raw.variant[v].gpus[g];
-            let text = match rg {
+            let text = match &app.raw.variant[v].gpus[g] {
                 crate::scenario::raw::RawGpu::Mig { layout, models, .. } => layout
                     .split(',')
                     .zip(models)
@@ -220,8 +304,7 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
             let check = check_input(&app.scenario.variants[v].gpu, &text);
             app.mode = Mode::EditLayout(LayoutInput { gpu: g, text, check });
         }
-        Message::InputChar(_) | Message::InputBackspace if matches!(app.mode, Mode::EditLayout(_)) => {
-            let gpu = app.scenario.variants[v].gpu.clone();
+        Message::InputChar(_) | Message::InputBackspace => {
             if let Mode::EditLayout(inp) = &mut app.mode {
                 match msg {
                     Message::InputChar(c) => inp.text.push(c),
@@ -229,72 +312,40 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
                         inp.text.pop();
                     }
                 }
-                inp.check = check_input(&gpu, &inp.text);
+                inp.check = check_input(&app.scenario.variants[v].gpu, &inp.text);
             }
         }
         Message::InputSubmit => {
             let Mode::EditLayout(inp) = app.mode.clone() else { return None };
             let edited = edit::set_layout(&app.raw, v, inp.gpu, &inp.text);
             let next = apply_edit(app, edited, Some(v));
-            match next {
-                Some(m) => {
-                    app.mode = Mode::Normal;
-                    return Some(m);
-                }
-                None => {
-                    // Refused: keep the input line open with the reason under it.
-                    if let (Mode::EditLayout(i), Some(Status::Refused(r))) = (&mut app.mode, &app.status) {
-                        i.check = Err(r.clone());
-                    }
-                }
+            if next.is_some() {
+                app.mode = Mode::Normal;
+                return next;
+            }
+            // Refused: keep the input line open with the reason under it.
+            if let (Mode::EditLayout(i), Some(Status::Refused(r))) = (&mut app.mode, &app.status) {
+                i.check = Err(r.clone());
             }
         }
         Message::InputCancel => {
             app.mode = Mode::Normal;
             app.status = Some(Status::Info("layout edit cancelled".into()));
         }
-        Message::InputChar(_) | Message::InputBackspace => {}
-        Message::Quantum(up) => return apply_edit(app, edit::change_quantum(&app.raw, v, app.gpu, up), Some(v)),
-        Message::AddReplica => {
-            let m = app.model_name().to_string();
-            return apply_edit(app, Ok(edit::add_replica(&app.raw, v, &m)), Some(v));
-        }
-        Message::RemoveReplica => {
-            let m = app.model_name().to_string();
-            return apply_edit(app, edit::remove_replica(&app.raw, v, &m), Some(v));
-        }
-        Message::Slo(up) => {
-            let s = &mut app.slo_ms[app.model];
-            *s = round3(if up { *s * 1.1 } else { *s / 1.1 }).max(0.1);
-        }
-        Message::Export if app.view == View::Plan => {
-            let PlanState::Done(r) = &app.plan else {
-                app.status = Some(Status::Refused("no plan to export yet: p plans".into()));
-                return None;
-            };
-            let Some(best) = &r.best else {
-                app.status = Some(Status::Refused(format!(
-                    "no plan to export: {}",
-                    r.reason.as_deref().unwrap_or("none meets the SLOs")
-                )));
-                return None;
-            };
-            let spec = app.plan_spec();
-            let scenario = crate::out::export::emitted_scenario(&spec, &app.source, PLAN_EXPORT_PATH, best);
-            let k8s = crate::out::k8s::emit(&crate::out::export::k8s_deployment(&spec.name, best));
-            match (scenario, k8s) {
-                (Ok(text), Ok(files)) => {
-                    app.effects.push(super::app::Effect::ExportPlan {
-                        scenario: (PLAN_EXPORT_PATH.to_string(), text),
-                        k8s: (PLAN_K8S_DIR.to_string(), files),
-                    });
-                    app.status = Some(Status::Info(format!(
-                        "exporting the plan to {PLAN_EXPORT_PATH} and {PLAN_K8S_DIR}/"
-                    )));
-                }
-                (Err(e), _) | (_, Err(e)) => app.status = Some(Status::Refused(e.to_string())),
-            }
-        }
+        _ => {}
+    }
+    None
+}
+
+/// Raise or lower the selected model's latency objective by 10 %.
+fn change_slo(app: &mut App, up: bool) {
+    let s = &mut app.slo_ms[app.model];
+    *s = round3(if up { *s * 1.1 } else { *s / 1.1 }).max(0.1);
+}
+
+/// The planner: start it in the background, follow its progress, take its result.
+fn planning(app: &mut App, msg: Message) {
+    match msg {
         Message::StartPlan => {
             app.plan_gen += 1;
             app.plan = PlanState::Running(0, 0);
@@ -311,41 +362,92 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
                 sources: app.sources.clone(),
             });
         }
-        Message::PlanProgress { gen, done, total } => {
-            if gen == app.plan_gen && matches!(app.plan, PlanState::Running(..)) {
-                app.plan = PlanState::Running(done, total);
-            }
+        Message::PlanProgress { gen, done, total } if gen == app.plan_gen && matches!(app.plan, PlanState::Running(..)) => {
+            app.plan = PlanState::Running(done, total);
         }
-        Message::PlanDone { gen, outcome } => {
-            if gen == app.plan_gen {
-                app.plan = match outcome {
-                    Ok(r) => {
-                        app.status = Some(Status::Info(match &r.best {
-                            Some(b) => format!("plan: {} ({} GPUs, ${:.2}/h); e exports it", b.name, b.gpus, b.cost_per_hour_usd),
-                            None => format!("no plan: {}", r.reason.as_deref().unwrap_or("none meets the SLOs")),
-                        }));
-                        PlanState::Done(r)
-                    }
-                    Err(e) => PlanState::Failed(e),
-                };
-            }
-        }
-        Message::Export => {
-            let header = format!(
-                "Exported by `gpuslice tui` from {} (seed {}, load x{:.3} of the file).\nRun it with: gpuslice run {}",
-                app.source, app.seed, app.load_factor, app.export_path
-            );
-            match edit::export_toml(&app.raw, &header) {
-                Ok(text) => {
-                    app.effects.push(super::app::Effect::Export {
-                        path: app.export_path.clone(),
-                        text,
-                    });
-                    app.status = Some(Status::Info(format!("exporting to {}", app.export_path)));
+        Message::PlanDone { gen, outcome } if gen == app.plan_gen => {
+            app.plan = match outcome {
+                Ok(r) => {
+                    app.status = Some(Status::Info(match &r.best {
+                        Some(b) => format!("plan: {} ({} GPUs, ${:.2}/h); e exports it", b.name, b.gpus, b.cost_per_hour_usd),
+                        None => format!("no plan: {}", r.reason.as_deref().unwrap_or("none meets the SLOs")),
+                    }));
+                    PlanState::Done(r)
                 }
-                Err(e) => app.status = Some(Status::Refused(e)),
-            }
+                Err(e) => PlanState::Failed(e),
+            };
         }
+        _ => {}
+    }
+}
+
+/// `e` (the edited scenario; in the Plan view, the plan) and the report of what was written.
+fn export(app: &mut App, msg: Message) {
+    match msg {
+        Message::Export if app.view == View::Plan => export_plan(app),
+        Message::Export => export_scenario(app),
+        Message::Exported(r) => {
+            app.status = Some(match r {
+                Ok(p) => Status::Info(format!("exported to {p}: gpuslice run {p}")),
+                Err(e) => Status::Refused(format!("export failed: {e}")),
+            })
+        }
+        _ => {}
+    }
+}
+
+/// Queue the edited scenario's export, with a header saying where it came from.
+fn export_scenario(app: &mut App) {
+    let header = format!(
+        "Exported by `gpuslice tui` from {} (seed {}, load x{:.3} of the file).\nRun it with: gpuslice run {}",
+        app.source, app.seed, app.load_factor, app.export_path
+    );
+    match edit::export_toml(&app.raw, &header) {
+        Ok(text) => {
+            app.effects.push(super::app::Effect::Export {
+                path: app.export_path.clone(),
+                text,
+            });
+            app.status = Some(Status::Info(format!("exporting to {}", app.export_path)));
+        }
+        Err(e) => app.status = Some(Status::Refused(e)),
+    }
+}
+
+/// Queue the plan's scenario and Kubernetes files, or say why there is nothing to export.
+fn export_plan(app: &mut App) {
+    let PlanState::Done(r) = &app.plan else {
+        app.status = Some(Status::Refused("no plan to export yet: p plans".into()));
+        return;
+    };
+    let Some(best) = &r.best else {
+        app.status = Some(Status::Refused(format!(
+            "no plan to export: {}",
+            r.reason.as_deref().unwrap_or("none meets the SLOs")
+        )));
+        return;
+    };
+    let spec = app.plan_spec();
+    let scenario = crate::out::export::emitted_scenario(&spec, &app.source, PLAN_EXPORT_PATH, best);
+    let k8s = crate::out::k8s::emit(&crate::out::export::k8s_deployment(&spec.name, best));
+    match (scenario, k8s) {
+        (Ok(text), Ok(files)) => {
+            app.effects.push(super::app::Effect::ExportPlan {
+                scenario: (PLAN_EXPORT_PATH.to_string(), text),
+                k8s: (PLAN_K8S_DIR.to_string(), files),
+            });
+            app.status = Some(Status::Info(format!(
+                "exporting the plan to {PLAN_EXPORT_PATH} and {PLAN_K8S_DIR}/"
+            )));
+        }
+        (Err(e), _) | (_, Err(e)) => app.status = Some(Status::Refused(e.to_string())),
+    }
+}
+
+/// Background runs: re-run variants after an edit (restarting the live view of an affected
+/// one), and take their results unless a newer request superseded them.
+fn background(app: &mut App, msg: Message) {
+    match msg {
         Message::Rerun(affected) => {
             let all: Vec<usize> = match affected {
                 Some(x) => vec![x],
@@ -359,25 +461,15 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
             }
         }
         Message::RunDone { variant, gen, outcome } => {
-            if let Some(slot) = app.runs.get_mut(variant) {
-                if slot.gen == gen {
-                    slot.state = match outcome {
-                        Ok(r) => RunState::Done(r),
-                        Err(e) => RunState::Failed(e),
-                    };
-                }
+            if let Some(slot) = app.runs.get_mut(variant).filter(|s| s.gen == gen) {
+                slot.state = match outcome {
+                    Ok(r) => RunState::Done(r),
+                    Err(e) => RunState::Failed(e),
+                };
             }
         }
-        Message::Exported(r) => {
-            app.status = Some(match r {
-                Ok(p) => Status::Info(format!("exported to {p}: gpuslice run {p}")),
-                Err(e) => Status::Refused(format!("export failed: {e}")),
-            })
-        }
-        Message::ToggleHelp => app.show_help = !app.show_help,
-        Message::Quit => app.should_quit = true,
+        _ => {}
     }
-    None
 }
 
 /// Apply a message and every follow-up it returns.
