@@ -25,6 +25,9 @@ pub const START_SPEED: usize = 3;
 pub const HISTORY: usize = 240;
 /// File `e` writes, in the current directory.
 pub const EXPORT_PATH: &str = "gpuslice-export.toml";
+/// Why a scenario without `[[variant]]` (a planning spec) has no live, compare or latency view.
+pub const NO_VARIANTS: &str =
+    "this scenario has no [[variant]] to simulate: it is a planning spec; the Plan view (4) shows its objectives and p plans it";
 
 /// The screens `tab` cycles through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,11 +128,16 @@ pub struct Live {
 
 impl Live {
     /// Build the live simulation of variant `v`.
+    /// Without variants (a planning spec) there is nothing to simulate, and `error` says so.
     pub fn new(scenario: &Scenario, v: usize, seed: u64, paused: bool, speed: usize) -> Live {
         let n = scenario.models.len();
-        let (sim, error) = match Simulation::new(scenario, v, seed) {
-            Ok(s) => (Some(s), None),
-            Err(e) => (None, Some(e.to_string())),
+        let (sim, error) = if v >= scenario.variants.len() {
+            (None, Some(NO_VARIANTS.to_string()))
+        } else {
+            match Simulation::new(scenario, v, seed) {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
         };
         let mut live = Live {
             sim,
@@ -362,12 +370,14 @@ pub fn default_slo_ms(kind: ServiceKind) -> f64 {
 impl App {
     /// Build the app from a raw scenario (validated here) and queue a background run of every
     /// variant. GPU entries with `count = n` are expanded so that GPU `i` is the same GPU in
-    /// the raw file, the validated scenario and the live view.
+    /// the raw file, the validated scenario and the live view. A scenario without variants (a
+    /// planning spec) opens on the Plan view.
     pub fn new(mut raw: RawScenario, sources: Sources, seed: u64) -> crate::error::Result<App> {
         from_raw(&raw, &sources)?;
         super::edit::expand_counts(&mut raw);
         let scenario = Arc::new(from_raw(&raw, &sources)?);
         let live = Live::new(&scenario, 0, seed, false, START_SPEED);
+        let no_variants = scenario.variants.is_empty();
         let mut app = App {
             source: sources.file.clone(),
             sources,
@@ -377,7 +387,7 @@ impl App {
             scenario,
             seed,
             load_factor: 1.0,
-            view: View::Live,
+            view: if no_variants { View::Plan } else { View::Live },
             mode: Mode::Normal,
             show_help: false,
             should_quit: false,
@@ -406,7 +416,8 @@ impl App {
     pub fn request_run(&mut self, v: usize) {
         self.next_gen += 1;
         let gen = self.next_gen;
-        self.runs[v] = RunSlot {
+        let Some(slot) = self.runs.get_mut(v) else { return };
+        *slot = RunSlot {
             gen,
             state: RunState::Running,
         };
@@ -449,9 +460,14 @@ impl App {
         self.live = Live::new(&self.scenario, self.variant, self.seed, self.live.paused, self.live.speed);
     }
 
-    /// Number of GPUs of the selected variant.
+    /// The selected variant; `None` when the scenario has none (a planning spec).
+    pub fn selected_variant(&self) -> Option<&crate::scenario::Variant> {
+        self.scenario.variants.get(self.variant)
+    }
+
+    /// Number of GPUs of the selected variant (0 without variants).
     pub fn gpu_count(&self) -> usize {
-        self.scenario.variants[self.variant].gpus.len()
+        self.selected_variant().map_or(0, |v| v.gpus.len())
     }
 
     /// Name of the selected model.

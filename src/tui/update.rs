@@ -95,6 +95,16 @@ fn apply_edit(app: &mut App, edited: Result<(RawScenario, String), String>, affe
     }
 }
 
+/// The selected variant, or `None` (with the action refused in the status bar) when the scenario
+/// has no variant to act on: a planning spec.
+fn need_variant(app: &mut App) -> Option<usize> {
+    if app.variant < app.scenario.variants.len() {
+        return Some(app.variant);
+    }
+    app.status = Some(Status::Refused("no [[variant]] to act on: a planning spec (p plans it)".into()));
+    None
+}
+
 /// The slot map of a typed layout, or why it does not place.
 fn check_input(gpu: &GpuSpec, text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
@@ -196,10 +206,11 @@ fn playback(app: &mut App, msg: Message) {
         Message::SpeedUp => app.live.speed = (app.live.speed + 1).min(SPEEDS.len() - 1),
         Message::SpeedDown => app.live.speed = app.live.speed.saturating_sub(1),
         Message::Restart => {
+            let Some(v) = need_variant(app) else { return };
             app.restart_live();
             app.status = Some(Status::Info(format!(
                 "live simulation of '{}' restarted",
-                app.scenario.variants[app.variant].name
+                app.scenario.variants[v].name
             )));
         }
         _ => {}
@@ -213,7 +224,7 @@ fn navigate(app: &mut App, msg: Message) {
         Message::NextView => app.view = View::ALL[(app.view.index() + 1) % n_views],
         Message::PrevView => app.view = View::ALL[(app.view.index() + n_views - 1) % n_views],
         Message::GotoView(i) => app.view = View::ALL[i.min(n_views - 1)],
-        Message::NextVariant | Message::PrevVariant => {
+        Message::NextVariant | Message::PrevVariant if !app.scenario.variants.is_empty() => {
             let (v, n) = (app.variant, app.scenario.variants.len());
             app.variant = if matches!(msg, Message::NextVariant) {
                 (v + 1) % n
@@ -235,17 +246,17 @@ fn navigate(app: &mut App, msg: Message) {
 /// What-if edits of the scenario: load, GPU type, time slice, replicas. An accepted edit returns
 /// the re-run it needs.
 fn what_if(app: &mut App, msg: Message) -> Option<Message> {
-    let v = app.variant;
-    match msg {
-        Message::ScaleLoad(up) => {
-            let f = if up { edit::LOAD_FACTOR } else { 1.0 / edit::LOAD_FACTOR };
-            let next = apply_edit(app, Ok(edit::scale_load(&app.raw, f)), None);
-            if next.is_some() {
-                app.load_factor *= f;
-            }
-            next
+    if let Message::ScaleLoad(up) = msg {
+        let f = if up { edit::LOAD_FACTOR } else { 1.0 / edit::LOAD_FACTOR };
+        let next = apply_edit(app, Ok(edit::scale_load(&app.raw, f)), None);
+        if next.is_some() {
+            app.load_factor *= f;
         }
-        Message::CycleGpuType => cycle_gpu_type(app),
+        return next;
+    }
+    let v = need_variant(app)?;
+    match msg {
+        Message::CycleGpuType => cycle_gpu_type(app, v),
         Message::Quantum(up) => apply_edit(app, edit::change_quantum(&app.raw, v, app.gpu, up), Some(v)),
         Message::AddReplica => {
             let m = app.model_name().to_string();
@@ -260,8 +271,7 @@ fn what_if(app: &mut App, msg: Message) -> Option<Message> {
 }
 
 /// Switch the selected variant to the next catalog GPU type that validates, naming those skipped.
-fn cycle_gpu_type(app: &mut App) -> Option<Message> {
-    let v = app.variant;
+fn cycle_gpu_type(app: &mut App, v: usize) -> Option<Message> {
     let mut skipped = Vec::new();
     for (name, cand) in edit::gpu_candidates(&app.raw, v) {
         match cand.and_then(|raw| validate(app, &raw).map(|sc| (raw, sc))) {
@@ -291,6 +301,7 @@ fn layout_input(app: &mut App, msg: Message) -> Option<Message> {
     let v = app.variant;
     match msg {
         Message::EditLayout => {
+            let v = need_variant(app)?;
             let g = app.gpu.min(app.gpu_count().saturating_sub(1));
             let text = match &app.raw.variant[v].gpus[g] {
                 crate::scenario::raw::RawGpu::Mig { layout, models, .. } => layout
@@ -551,6 +562,75 @@ name = "time-sliced-2gpu"
 gpu = "h100-80gb"
 gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicated", models = ["llm"] }]
 "#;
+
+    /// The app of a scenario text.
+    pub(crate) fn app_of(text: &str, file: &str) -> App {
+        App::new(
+            parse_raw(text, file).expect("valid toml"),
+            crate::scenario::files::Sources::none(file),
+            1,
+        )
+        .expect("valid scenario")
+    }
+
+    /// A planning spec: [`SMALL`]'s models and load with an objective and no `[[variant]]`.
+    pub(crate) fn no_variant_app() -> App {
+        let head = &SMALL[..SMALL.find("[[variant]]").expect("variants")];
+        app_of(&format!("{head}\n[slo]\n\"asr.p95_ms\" = 300\n"), "plan.toml")
+    }
+
+    /// Every message a key or the run loop can send (background replies with stale generations).
+    pub(crate) fn every_message() -> Vec<Message> {
+        vec![
+            Message::Tick { elapsed_ms: 50 },
+            Message::TogglePause,
+            Message::StepOnce,
+            Message::SpeedUp,
+            Message::SpeedDown,
+            Message::Restart,
+            Message::NextView,
+            Message::PrevView,
+            Message::GotoView(2),
+            Message::NextVariant,
+            Message::PrevVariant,
+            Message::NextGpu,
+            Message::PrevGpu,
+            Message::NextModel,
+            Message::ScaleLoad(true),
+            Message::ScaleLoad(false),
+            Message::CycleGpuType,
+            Message::EditLayout,
+            Message::InputChar('1'),
+            Message::InputBackspace,
+            Message::InputSubmit,
+            Message::InputCancel,
+            Message::InputChar('1'),
+            Message::InputBackspace,
+            Message::InputSubmit,
+            Message::Quantum(true),
+            Message::Quantum(false),
+            Message::AddReplica,
+            Message::RemoveReplica,
+            Message::Slo(true),
+            Message::Slo(false),
+            Message::Export,
+            Message::Rerun(None),
+            Message::Rerun(Some(0)),
+            Message::RunDone {
+                variant: 0,
+                gen: 0,
+                outcome: Err("stale".into()),
+            },
+            Message::Exported(Err("disk full".into())),
+            Message::PlanProgress { gen: 0, done: 1, total: 2 },
+            Message::PlanDone {
+                gen: 0,
+                outcome: Err("stale".into()),
+            },
+            Message::ToggleHelp,
+            Message::ToggleHelp,
+        ]
+    }
 
     pub(crate) fn voice_app() -> App {
         App::new(
@@ -829,6 +909,33 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
         let back = crate::scenario::files::load_scenario(Some(path)).expect("file on disk is accepted too");
         assert_eq!(back.name, "tui-test");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A spec without `[[variant]]` (what `gpuslice plan` reads) opens on the Plan view, says
+    /// why there is nothing to simulate, and takes every message without panicking.
+    #[test]
+    fn a_spec_without_variants_opens_on_the_plan_and_takes_every_message() {
+        let mut app = no_variant_app();
+        assert_eq!(app.view, View::Plan);
+        assert!(app.live.sim.is_none());
+        assert!(
+            app.live.error.as_deref().is_some_and(|e| e.contains("no [[variant]]")),
+            "{:?}",
+            app.live.error
+        );
+        assert!(app.take_effects().is_empty(), "no variant to run in the background");
+        for view in View::ALL {
+            dispatch(&mut app, Message::GotoView(view.index()));
+            for m in every_message() {
+                dispatch(&mut app, m);
+                let _ = crate::tui::view::tests::screen(&app, 80, 24);
+            }
+            dispatch(&mut app, Message::InputCancel);
+        }
+        assert!(app.runs.is_empty() && app.scenario.variants.is_empty());
+        // Planning works as for any scenario.
+        dispatch(&mut app, Message::StartPlan);
+        assert!(app.take_effects().iter().any(|e| matches!(e, Effect::Plan { .. })));
     }
 
     #[test]

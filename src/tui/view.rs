@@ -73,6 +73,7 @@ impl Widget for &App {
         let [header, body, foot] = Layout::vertical([Constraint::Length(2), Constraint::Min(0), Constraint::Length(footer_h)]).areas(area);
         render_header(self, header, buf);
         match self.view {
+            View::Live | View::Compare | View::Latency if self.scenario.variants.is_empty() => render_no_variants(body, buf),
             View::Live => live::render(self, body, buf),
             View::Compare => compare::render(self, body, buf),
             View::Latency => latency::render(self, body, buf),
@@ -140,7 +141,11 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     }
     tabs.push(Span::styled(" ? help  q quit  ", DIM));
     tabs.push(Span::styled(app.scenario.name.clone(), DIM));
-    let var = &app.scenario.variants[app.variant];
+    let Some(var) = app.selected_variant() else {
+        let info = Line::from(Span::styled(" planning spec: no [[variant]] to simulate; p plans it", DIM));
+        Paragraph::new(vec![Line::from(tabs), info]).render(area, buf);
+        return;
+    };
     let live = &app.live;
     // The clock comes first so that it survives a narrow terminal.
     let clock = if live.sim.is_none() {
@@ -171,6 +176,14 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         )),
     ]);
     Paragraph::new(vec![Line::from(tabs), info]).render(area, buf);
+}
+
+/// The body of the views that show variants (live, compare, latency) when there are none: why.
+fn render_no_variants(area: Rect, buf: &mut Buffer) {
+    Paragraph::new(Span::styled(super::app::NO_VARIANTS, DIM))
+        .wrap(Wrap { trim: true })
+        .block(Block::bordered().title(Span::styled(" no [[variant]] ", TITLE)))
+        .render(area, buf);
 }
 
 fn footer_lines(app: &App) -> Vec<Line<'static>> {
@@ -539,11 +552,40 @@ pub(crate) mod tests {
                     app.show_help = help;
                     let mut buf = Buffer::empty(Rect::ZERO);
                     (&app).render(Rect::ZERO, &mut buf);
-                    for (w, h) in [(1, 1), (2, 5), (10, 3), (20, 8), (39, 12), (80, 5)] {
+                    for (w, h) in [(1, 1), (2, 5), (10, 3), (20, 5), (20, 8), (39, 12), (80, 5), (80, 24)] {
                         let _ = screen(&app, w, h);
                     }
                 }
             }
+        }
+    }
+
+    /// `gpuslice tui experiments/plan-voice.toml`: the shipped planning spec (no `[[variant]]`)
+    /// opens on the Plan view with its own objectives, and every view renders, at 80x24 and in
+    /// tiny terminals, with and without the help.
+    #[test]
+    fn a_planning_spec_opens_on_the_plan_view_and_every_view_renders() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/plan-voice.toml");
+        let (raw, sources) = crate::tui::load(Some(path)).expect("loads");
+        let mut app = App::new(raw, sources, 1).expect("a planning spec opens");
+        assert_eq!(app.view, View::Plan);
+        let s = screen(&app, 80, 24);
+        assert!(s.contains("4 Plan") && s.contains("asr.p95_ms <= 500 ms"), "{s}");
+        for view in View::ALL {
+            update(&mut app, Message::GotoView(view.index()));
+            let s = screen(&app, 80, 24);
+            if view != View::Plan {
+                assert!(s.contains("it is a planning spec"), "{view:?} says why it is empty:\n{s}");
+            }
+            for help in [false, true] {
+                app.show_help = help;
+                let mut buf = Buffer::empty(Rect::ZERO);
+                (&app).render(Rect::ZERO, &mut buf);
+                for (w, h) in [(80, 24), (20, 5), (1, 1), (0, 0), (200, 60)] {
+                    let _ = screen(&app, w, h);
+                }
+            }
+            app.show_help = false;
         }
     }
 

@@ -89,7 +89,9 @@ fn busy(d: &DeviceView, warm: bool) -> Option<f64> {
 /// The rows of every GPU of the selected variant, and the first row and row count of the
 /// selected GPU.
 fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
-    let var = &app.scenario.variants[app.variant];
+    let Some(var) = app.selected_variant() else {
+        return (Vec::new(), (0, 1));
+    };
     let warm = app.live.now_s() > crate::time::to_secs(app.scenario.warmup);
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut sel = (0usize, 1usize);
@@ -204,8 +206,10 @@ fn mig_lines(head: Vec<Span<'static>>, devs: &[&DeviceView], gw: usize, warm: bo
 }
 
 fn render_gpus(app: &App, (lines, sel): (Vec<Line<'static>>, (usize, usize)), area: Rect, buf: &mut Buffer) {
-    let var = &app.scenario.variants[app.variant];
-    let block = Block::bordered().title(Span::styled(format!(" GPUs of {} ({}) ", var.name, var.gpu.name), TITLE));
+    let title = app
+        .selected_variant()
+        .map_or(" GPUs ".to_string(), |var| format!(" GPUs of {} ({}) ", var.name, var.gpu.name));
+    let block = Block::bordered().title(Span::styled(title, TITLE));
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.is_empty() {
