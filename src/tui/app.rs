@@ -5,7 +5,6 @@
 //! [`App::effects`] rather than done here, which keeps `update` free of threads and I/O.
 
 use crate::metrics::{LatencySketch, LatencySummary};
-use crate::model::ServiceKind;
 use crate::scenario::files::Sources;
 use crate::scenario::from_raw;
 use crate::scenario::raw::RawScenario;
@@ -328,8 +327,9 @@ pub struct App {
     pub gpu: usize,
     /// Selected model.
     pub model: usize,
-    /// Latency objective per model [ms].
-    pub slo_ms: Vec<f64>,
+    /// Latency objective (p95) per model [ms]: the scenario's `[slo]` `"<model>.p95_ms"`, as
+    /// `]` and `[` moved it; `None` where the scenario has none (nothing is made up).
+    pub slo_ms: Vec<Option<f64>>,
     /// The live simulation of the selected variant.
     pub live: Live,
     /// Background runs, one per variant.
@@ -347,24 +347,9 @@ pub struct App {
     next_gen: u64,
 }
 
-/// A model's latency objective [ms]: its `"<model>.p95_ms"` in the scenario's `[slo]`, else the
-/// default of its kind.
-pub fn slo_of(raw: &RawScenario, name: &str, kind: ServiceKind) -> f64 {
-    raw.slo
-        .get(&format!("{name}.p95_ms"))
-        .copied()
-        .unwrap_or_else(|| default_slo_ms(kind))
-}
-
-/// Default latency objective of a model kind without `[slo]` [ms]: round numbers near what the
-/// calibrated models reach on a dedicated GPU under the shipped scenarios (`gpuslice run`), so
-/// that the line starts inside the plotted range; `[` and `]` move it.
-pub fn default_slo_ms(kind: ServiceKind) -> f64 {
-    match kind {
-        ServiceKind::Asr => 200.0,
-        ServiceKind::Tts => 2000.0,
-        ServiceKind::Llm => 2500.0,
-    }
+/// A model's latency objective [ms]: its `"<model>.p95_ms"` in the scenario's `[slo]`, if any.
+pub fn slo_of(raw: &RawScenario, name: &str) -> Option<f64> {
+    raw.slo.get(&format!("{name}.p95_ms")).copied()
 }
 
 impl App {
@@ -381,7 +366,7 @@ impl App {
         let mut app = App {
             source: sources.file.clone(),
             sources,
-            slo_ms: scenario.models.iter().map(|m| slo_of(&raw, &m.name, m.kind)).collect(),
+            slo_ms: scenario.models.iter().map(|m| slo_of(&raw, &m.name)).collect(),
             runs: Vec::new(),
             raw,
             scenario,
@@ -429,13 +414,15 @@ impl App {
         });
     }
 
-    /// The planning spec: the scenario with each model's p95 objective as the TUI shows it
-    /// (other `[slo]` keys kept), and `[plan]` as written or, without one, the GPU types the
-    /// variants use, every regime and one seed.
+    /// The planning spec: the scenario with the p95 objective of each model that has one as the
+    /// TUI shows it (other `[slo]` keys kept, none added), and `[plan]` as written or, without
+    /// one, the GPU types the variants use, every regime and one seed.
     pub fn plan_spec(&self) -> RawScenario {
         let mut raw = self.raw.clone();
         for (m, slo) in self.scenario.models.iter().zip(&self.slo_ms) {
-            raw.slo.insert(format!("{}.p95_ms", m.name), *slo);
+            if let Some(slo) = slo {
+                raw.slo.insert(format!("{}.p95_ms", m.name), *slo);
+            }
         }
         if raw.plan.is_none() {
             let mut types: Vec<String> = raw.variant.iter().map(|v| v.gpu.clone()).collect();
@@ -487,6 +474,12 @@ impl App {
             }
         }
         (self.live.sim.as_ref().map(|s| s.model_sketch(m)), "live")
+    }
+
+    /// The p95 latency of model `m` measured so far [ms] (see [`App::latency_samples`]); `None`
+    /// before any request completed.
+    pub fn measured_p95(&self, m: usize) -> Option<f64> {
+        self.latency_samples(m).0.filter(|s| s.count() > 0).map(|s| s.quantile(0.95))
     }
 
     /// Simulated time the live simulation advances per wall millisecond at the current speed [ns].

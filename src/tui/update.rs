@@ -348,10 +348,27 @@ fn layout_input(app: &mut App, msg: Message) -> Option<Message> {
     None
 }
 
-/// Raise or lower the selected model's latency objective by 10 %.
+/// Raise or lower the selected model's latency objective by 10 %. A model without one (the
+/// scenario's `[slo]` has none) gets one at its measured p95, if anything was measured yet.
 fn change_slo(app: &mut App, up: bool) {
-    let s = &mut app.slo_ms[app.model];
-    *s = round3(if up { *s * 1.1 } else { *s / 1.1 }).max(0.1);
+    let m = app.model;
+    if let Some(s) = &mut app.slo_ms[m] {
+        *s = round3(if up { *s * 1.1 } else { *s / 1.1 }).max(0.1);
+        return;
+    }
+    let name = app.model_name().to_string();
+    app.status = Some(match app.measured_p95(m) {
+        Some(p95) => {
+            let slo = round3(p95).max(0.1);
+            app.slo_ms[m] = Some(slo);
+            Status::Info(format!(
+                "{name}.p95_ms <= {slo} ms: the measured p95 as a start; ] [ move it by 10%"
+            ))
+        }
+        None => Status::Refused(format!(
+            "'{name}' has no p95 objective in [slo], and no latency is measured yet to start one from"
+        )),
+    });
 }
 
 /// The planner: start it in the background, follow its progress, take its result.
@@ -571,6 +588,14 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
             1,
         )
         .expect("valid scenario")
+    }
+
+    /// `[slo]` objectives for the models of [`SMALL`].
+    pub(crate) const SMALL_SLO: &str = "[slo]\n\"asr.p95_ms\" = 200\n\"tts.p95_ms\" = 2000\n";
+
+    /// [`SMALL`] with [`SMALL_SLO`].
+    pub(crate) fn small_slo_app() -> App {
+        app_of(&format!("{SMALL}\n{SMALL_SLO}"), "small-slo.toml")
     }
 
     /// A planning spec: [`SMALL`]'s models and load with an objective and no `[[variant]]`.
@@ -843,8 +868,40 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
         press(&mut app, KeyCode::Char('g'));
         assert_eq!(app.raw.variant[1].gpu, "h100-pcie");
         press(&mut app, KeyCode::Char(']'));
-        assert_eq!(app.slo_ms[0], 220.0);
+        assert_eq!(
+            app.slo_ms[0], None,
+            "no [slo] and nothing measured since the re-run: {:?}",
+            app.status
+        );
+        assert!(matches!(&app.status, Some(Status::Refused(r)) if r.contains("no p95 objective in [slo]")));
         assert_eq!(app.take_effects().len(), 4);
+        let mut app = small_slo_app();
+        press(&mut app, KeyCode::Char(']'));
+        assert_eq!(app.slo_ms[0], Some(220.0), "] raises the [slo] objective by 10%");
+    }
+
+    /// Without `[slo]`, `]` and `[` start the selected model's objective at its measured p95 (of
+    /// the variant's full run) rather than at a made-up default.
+    #[test]
+    fn slo_keys_start_from_the_measured_p95_without_slo() {
+        let mut app = small_app();
+        assert_eq!(app.slo_ms, [None, None]);
+        press(&mut app, KeyCode::Char(']'));
+        assert_eq!(app.slo_ms[0], None, "nothing measured yet");
+        finish_runs(&mut app);
+        let p95 = app.measured_p95(0).expect("the full run measured asr");
+        press(&mut app, KeyCode::Char(']'));
+        assert_eq!(app.slo_ms[0], Some(round3(p95)));
+        assert!(
+            matches!(&app.status, Some(Status::Info(s)) if s.contains("measured p95")),
+            "{:?}",
+            app.status
+        );
+        press(&mut app, KeyCode::Char(']'));
+        assert_eq!(app.slo_ms[0], Some(round3(round3(p95) * 1.1)));
+        assert_eq!(app.slo_ms[1], None, "the other model still has none");
+        let keys: Vec<String> = app.plan_spec().slo.into_keys().collect();
+        assert_eq!(keys, ["asr.p95_ms"]);
     }
 
     #[test]

@@ -439,8 +439,12 @@ pub(crate) mod tests {
 
     #[test]
     fn latency_view_shows_cdfs_and_slo() {
+        let mut app = crate::tui::update::tests::small_slo_app();
+        finish_runs(&mut app);
+        update(&mut app, Message::NextVariant);
+        update(&mut app, Message::GotoView(View::Latency.index()));
         for (w, h) in SIZES {
-            let s = screen(&app_in(View::Latency, 1), w, h);
+            let s = screen(&app, w, h);
             for want in ["Latency", "asr", "tts", "≤200 ms", "≤2000 ms", "full run"] {
                 assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
             }
@@ -460,12 +464,12 @@ pub(crate) mod tests {
 
     /// `p` queues a plan of the loaded scenario with the TUI's SLOs and opens the Plan view; its
     /// progress and result are drawn; `e` then queues the plan's scenario and Kubernetes files.
-    /// The objectives come from `[slo]` when the scenario has one.
+    /// The objectives come from `[slo]`.
     #[test]
     fn plan_view_plans_shows_and_exports() {
         use crate::tui::app::{Effect, PlanState};
-        let mut app = small_app();
-        assert_eq!(app.slo_ms, vec![200.0, 2000.0], "defaults without [slo]");
+        let mut app = crate::tui::update::tests::small_slo_app();
+        assert_eq!(app.slo_ms, vec![Some(200.0), Some(2000.0)], "as in [slo]");
         update(&mut app, Message::GotoView(3));
         assert!(screen(&app, 100, 30).contains("p plans the cheapest deployment"));
         let key = ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char('p'));
@@ -514,7 +518,7 @@ pub(crate) mod tests {
         )
         .expect("parses");
         let app = App::new(raw, crate::scenario::files::Sources::none("t.toml"), 1).expect("valid");
-        assert_eq!(app.slo_ms[0], 150.0);
+        assert_eq!(app.slo_ms, [Some(150.0), None]);
     }
 
     #[test]
@@ -587,6 +591,51 @@ pub(crate) mod tests {
             }
             app.show_help = false;
         }
+    }
+
+    /// True when some cell of the screen is drawn in red (the colour of SLO bounds and lines).
+    fn has_red(app: &App, w: u16, h: u16) -> bool {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+        t.draw(|f| f.render_widget(app, f.area())).expect("draw");
+        let buf = t.backend().buffer();
+        buf.content().iter().any(|c| c.fg == Color::Red)
+    }
+
+    /// Without `[slo]` no objective is made up: no bound in the latency titles, no red line, no
+    /// objective in the Plan view or the planning spec. With one, only that one is shown.
+    #[test]
+    fn without_slo_no_objective_is_invented() {
+        let app = app_in(View::Latency, 1);
+        let s = screen(&app, 80, 24);
+        assert!(!s.contains('≤') && !has_red(&app, 80, 24), "an invented SLO is drawn:\n{s}");
+        assert!(app.plan_spec().slo.is_empty(), "{:?}", app.plan_spec().slo);
+        let mut app = app;
+        update(&mut app, Message::GotoView(View::Plan.index()));
+        let s = screen(&app, 100, 30);
+        assert!(!s.contains("p95_ms"), "{s}");
+        // One objective in [slo]: the model without one has no line.
+        let text = format!("{}\n[slo]\n\"asr.p95_ms\" = 150\n", crate::tui::update::tests::SMALL);
+        let mut app = crate::tui::update::tests::app_of(&text, "one-slo.toml");
+        finish_runs(&mut app);
+        update(&mut app, Message::GotoView(View::Latency.index()));
+        let s = screen(&app, 80, 24);
+        assert!(s.contains("≤150 ms") && s.matches('≤').count() == 1, "{s}");
+        let keys: Vec<String> = app.plan_spec().slo.into_keys().collect();
+        assert_eq!(keys, ["asr.p95_ms"]);
+        // The voice planning spec plans against its own four objectives, no others.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/plan-voice.toml");
+        let (raw, sources) = crate::tui::load(Some(path)).expect("loads");
+        let app = App::new(raw, sources, 1).expect("opens");
+        let keys: Vec<String> = app.plan_spec().slo.into_keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "asr.p95_ms",
+                "llm.ttft_p95_ms",
+                "voice-turn.first_audio_p95_ms",
+                "voice-turn.p95_ms"
+            ]
+        );
     }
 
     /// Prints every view of the embedded scenario at both sizes (`-- --ignored --nocapture`).

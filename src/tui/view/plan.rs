@@ -29,17 +29,33 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             }
         })
         .collect();
-    lines.push(Line::from(vec![
-        Span::styled(" Objectives ", TITLE),
-        Span::raw(fit(&slos.join(", "), w.saturating_sub(12))),
-    ]));
+    let objectives = if slos.is_empty() {
+        Span::styled(fit("none: the scenario has no [slo]", w.saturating_sub(12)), DIM)
+    } else {
+        Span::raw(fit(&slos.join(", "), w.saturating_sub(12)))
+    };
+    lines.push(Line::from(vec![Span::styled(" Objectives ", TITLE), objectives]));
     let types = spec.plan.as_ref().map(|p| p.gpu_types.join(", ")).unwrap_or_default();
     lines.push(Line::from(Span::styled(fit(&format!(" GPU types: {types}; every regime"), w), DIM)));
     lines.push(Line::raw(""));
     match &app.plan {
-        PlanState::Idle => lines.push(Line::from(Span::raw(
-            " p plans the cheapest deployment that meets these objectives (] [ change the model's p95).",
-        ))),
+        PlanState::Idle if slos.is_empty() => {
+            lines.push(Line::from(Span::raw(fit(
+                " Nothing to plan against: add [slo] to the scenario,",
+                w,
+            ))));
+            lines.push(Line::from(Span::raw(fit(
+                " or ] [ start the model's p95 objective at its measured p95.",
+                w,
+            ))));
+        }
+        PlanState::Idle => {
+            lines.push(Line::from(Span::raw(fit(
+                " p plans the cheapest deployment that meets these objectives",
+                w,
+            ))));
+            lines.push(Line::from(Span::raw(fit(" (] [ change the selected model's p95).", w))));
+        }
         PlanState::Running(done, total) => {
             let frac = if *total > 0 { *done as f64 / *total as f64 } else { 0.0 };
             lines.push(Line::from(vec![
