@@ -638,6 +638,77 @@ pub(crate) mod tests {
         );
     }
 
+    /// The Plan table's objective columns say whose metric they are, cut to the column but
+    /// still told apart.
+    #[test]
+    fn plan_columns_name_the_model_or_workload() {
+        use crate::tui::app::PlanState;
+        let mut app = crate::tui::update::tests::small_slo_app();
+        let raw = app.plan_spec();
+        let mut result = crate::plan::plan(&raw, &app.sources, &|_, _| {}).expect("plans");
+        app.plan = PlanState::Done(Box::new(result.clone()));
+        update(&mut app, Message::GotoView(View::Plan.index()));
+        let s = screen(&app, 120, 40);
+        let head = s
+            .lines()
+            .find(|l| l.contains("GPUs") && l.contains("deployment"))
+            .expect("table header");
+        assert!(head.contains("asr.p95_ms") && head.contains("tts.p95_ms"), "{head}");
+        // Long keys (the voice planning spec's) are cut, yet every column stays distinct.
+        let long = ["voice-turn.p95_ms", "voice-turn.first_audio_p95_ms"];
+        for (s, k) in result.slo.iter_mut().zip(long) {
+            s.key = k.to_string();
+        }
+        for c in &mut result.candidates {
+            let values: Vec<Option<f64>> = c.slo_values.values().copied().collect();
+            c.slo_values = long.iter().map(|k| k.to_string()).zip(values).collect();
+        }
+        app.plan = PlanState::Done(Box::new(result));
+        for w in [80, 120] {
+            let s = screen(&app, w, 40);
+            let head = s.lines().find(|l| l.contains("GPUs") && l.contains("$/h")).expect("table header");
+            let cols: Vec<&str> = head.split_whitespace().skip(3).take(2).collect();
+            assert!(cols.iter().all(|c| c.starts_with("voice")), "{w}: {head}");
+            assert_ne!(cols[0], cols[1], "{w}: {head}");
+            assert!(cols.iter().all(|c| c.contains("p95")), "{w}: {head}");
+        }
+    }
+
+    /// Objective column headers: the key when it fits, else cut to the column yet telling the
+    /// model or workload, the metric and every column apart.
+    #[test]
+    fn plan_column_labels_fit_and_stay_distinct() {
+        use super::plan::{column_labels, COLUMN_MAX};
+        let voice = [
+            "asr.p95_ms",
+            "llm.ttft_p95_ms",
+            "voice-turn.p95_ms",
+            "voice-turn.first_audio_p95_ms",
+        ];
+        assert_eq!(
+            column_labels(&voice, COLUMN_MAX),
+            ["asr.p95_ms", "llm.ttft_p95_ms", "voice-turn.p95", "voice….audio_p95"]
+        );
+        let alike = [
+            "conversation-alpha.p95_ms",
+            "conversation-omega.p95_ms",
+            "conversation-omega.p99_ms",
+        ];
+        let l = column_labels(&alike, 12);
+        assert_eq!(l, ["conv…pha.p95", "conv…ega.p95", "conv…ega.p99"]);
+        let same_ends = ["long-name-a-x.p95_ms", "long-name-b-x.p95_ms"];
+        for keys in [&voice[..], &alike[..], &same_ends[..]] {
+            for max in [8, 10, 12, COLUMN_MAX, 30] {
+                let l = column_labels(keys, max);
+                for (i, a) in l.iter().enumerate() {
+                    assert!(a.chars().count() <= max.max(8), "{max}: {a}");
+                    assert!(l.iter().filter(|b| *b == a).count() == 1, "{max}: {l:?}");
+                    assert!(a.contains(keys[i].split('.').next().unwrap_or("")) || a.contains('…'), "{a}");
+                }
+            }
+        }
+    }
+
     /// Prints every view of the embedded scenario at both sizes (`-- --ignored --nocapture`).
     #[test]
     #[ignore]
