@@ -416,7 +416,7 @@ fn export(app: &mut App, msg: Message) {
         Message::Export => export_scenario(app),
         Message::Exported(r) => {
             app.status = Some(match r {
-                Ok(p) => Status::Info(format!("exported to {p}: gpuslice run {p}")),
+                Ok(w) => Status::Info(w.to_string()),
                 Err(e) => Status::Refused(format!("export failed: {e}")),
             })
         }
@@ -993,6 +993,38 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
         // Planning works as for any scenario.
         dispatch(&mut app, Message::StartPlan);
         assert!(app.take_effects().iter().any(|e| matches!(e, Effect::Plan { .. })));
+    }
+
+    /// The export reports say once what was written where: the scenario's path once, the plan's
+    /// scenario file and Kubernetes folder once each.
+    #[test]
+    fn an_export_says_once_what_it_wrote_where() {
+        let mut app = small_app();
+        let dir = std::env::temp_dir().join(format!("gpuslice-tui-once-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("export.toml").display().to_string();
+        dispatch(&mut app, crate::tui::export(&path, "name = \"x\"\n"));
+        let Some(Status::Info(s)) = &app.status else {
+            panic!("{:?}", app.status)
+        };
+        assert_eq!(s.matches(path.as_str()).count(), 1, "{s}");
+        assert!(s.contains("gpuslice run"), "says how to use it: {s}");
+        let scenario = (dir.join("plan.toml").display().to_string(), "name = \"x\"\n".to_string());
+        let k8s_dir = dir.join("k8s").display().to_string();
+        let files = ["a.yaml", "b.yaml"].map(|n| crate::out::k8s::K8sFile {
+            name: n.into(),
+            text: "a: 1\n".into(),
+        });
+        dispatch(&mut app, crate::tui::export_plan(&scenario, &(k8s_dir.clone(), files.to_vec())));
+        let Some(Status::Info(s)) = &app.status else {
+            panic!("{:?}", app.status)
+        };
+        assert_eq!(s.matches(scenario.0.as_str()).count(), 1, "{s}");
+        assert_eq!(s.matches(k8s_dir.as_str()).count(), 1, "{s}");
+        assert!(s.contains("2 Kubernetes files"), "{s}");
+        assert!(std::path::Path::new(&k8s_dir).join("b.yaml").exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
