@@ -40,6 +40,9 @@ pub const INSTANCE: [Color; 7] = [
     Color::LightBlue,
 ];
 
+/// Columns of a help line before its description (` {key:<11}`).
+const HELP_KEY_W: usize = 12;
+
 /// Every key, as the help overlay and docs/src/tui.md list them.
 pub const KEYS: &[(&str, &str)] = &[
     ("q  Ctrl-C", "quit (the terminal is restored)"),
@@ -86,10 +89,28 @@ impl Widget for &App {
     }
 }
 
-/// Rows a line takes when wrapped to `width` columns.
+/// Rows a line takes when word-wrapped to `width` columns: a word that does not fit the rest of a
+/// row starts the next one (so a long status takes more rows than its width alone says, and the
+/// key hints under it are not pushed off the footer); a word wider than a row is broken.
 fn wrapped_height(l: &Line, width: u16) -> u16 {
-    let w = l.width().max(1);
-    w.div_ceil(usize::from(width.max(1))) as u16
+    let width = usize::from(width.max(1));
+    let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+    let (mut rows, mut col) = (1usize, 0usize);
+    for token in text.split_inclusive(' ') {
+        let word = Span::raw(token.trim_end_matches(' ')).width();
+        if col > 0 && col + word > width {
+            rows += 1;
+            col = 0;
+        }
+        if word > width {
+            rows += (word - 1) / width;
+            col = word - (word - 1) / width * width;
+        } else {
+            col += word;
+        }
+        col = (col + token.len() - token.trim_end_matches(' ').len()).min(width);
+    }
+    rows.max(l.width().div_ceil(width).max(1)) as u16
 }
 
 /// Milliseconds with 3 significant figures.
@@ -213,13 +234,16 @@ fn footer_lines(app: &App) -> Vec<Line<'static>> {
         View::Live => " space play/pause  s step  +/- speed  ←→ variant  ↑↓ GPU  l layout  ? keys",
         View::Compare => " full runs of every variant  > < load  g GPU type  a x replicas  ? keys",
         View::Latency => " CDF per model, red line: SLO  m model  ] [ SLO  ←→ variant  ? keys",
-        View::Plan => " p plan with these SLOs  m model  ] [ its p95 SLO  e export plan + Kubernetes  ? keys",
+        View::Plan => " p plan  m model  ] [ its p95 SLO  e export plan + Kubernetes files  ? keys",
     };
     vec![status, Line::from(Span::styled(hints, DIM))]
 }
 
+/// The help overlay: as wide as its longest line (descriptions wrap where the terminal is
+/// narrower), centred.
 fn render_help(area: Rect, buf: &mut Buffer) {
-    let w = area.width.min(62);
+    let widest = KEYS.iter().map(|(_, d)| Span::raw(*d).width()).max().unwrap_or(0) + HELP_KEY_W;
+    let w = area.width.min(widest as u16 + 2);
     let h = area.height.min(KEYS.len() as u16 + 2);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
@@ -233,6 +257,7 @@ fn render_help(area: Rect, buf: &mut Buffer) {
         .map(|(k, d)| Line::from(vec![Span::styled(format!(" {k:<11}"), SELECTED), Span::raw(d.to_string())]))
         .collect();
     Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
         .block(Block::bordered().title(Span::styled(" Keys (? or Esc closes) ", TITLE)))
         .render(r, buf);
 }
@@ -707,6 +732,33 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    /// At 80x24 the help shows every key and its whole description, and each view's key hints
+    /// fit their footer row.
+    #[test]
+    fn help_and_footer_fit_80x24() {
+        let mut app = small_app();
+        update(&mut app, Message::ToggleHelp);
+        let s = screen(&app, 80, 24);
+        for (k, d) in KEYS {
+            assert!(s.lines().any(|l| l.contains(k) && l.contains(d)), "help cuts '{k}  {d}':\n{s}");
+        }
+        update(&mut app, Message::ToggleHelp);
+        for view in View::ALL {
+            update(&mut app, Message::GotoView(view.index()));
+            let hint = footer_lines(&app).last().expect("hints").to_string();
+            let s = screen(&app, 80, 24);
+            assert!(s.lines().any(|l| l == hint.trim_end()), "{view:?} cuts its hints '{hint}':\n{s}");
+        }
+        // A long refusal whose words wrap into more rows than its width alone needs still leaves
+        // the hints their row.
+        let word = "x".repeat(45);
+        app.status = Some(Status::Refused([word.as_str(); 3].join(" ")));
+        let hint = footer_lines(&app).last().expect("hints").to_string();
+        let s = screen(&app, 80, 24);
+        assert!(s.lines().any(|l| l == hint.trim_end()), "the refusal pushes out the hints:\n{s}");
+        assert_eq!(s.matches(word.as_str()).count(), 3, "the whole refusal is shown:\n{s}");
     }
 
     /// Prints every view of the embedded scenario at both sizes (`-- --ignored --nocapture`).
