@@ -22,7 +22,7 @@ pub mod worker;
 use crate::error::{Error, Result};
 use crate::scenario::raw::{self, RawScenario};
 use app::{App, Effect};
-use message::Message;
+use message::{Message, Written};
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::crossterm::execute;
@@ -77,7 +77,23 @@ pub fn load(path: Option<&str>) -> Result<(RawScenario, crate::scenario::files::
 pub fn export(path: &str, text: &str) -> Message {
     Message::Exported(
         crate::scenario::files::write_atomic(path, text)
-            .map(|()| path.to_string())
+            .map(|()| Written::Scenario(path.to_string()))
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// Write the plan's scenario file and Kubernetes folder (each file atomically) and report it as a
+/// message.
+pub fn export_plan(scenario: &(String, String), k8s: &(String, Vec<crate::out::k8s::K8sFile>)) -> Message {
+    let written =
+        crate::scenario::files::write_atomic(&scenario.0, &scenario.1).and_then(|()| crate::out::export::write_k8s_files(&k8s.0, &k8s.1));
+    Message::Exported(
+        written
+            .map(|files| Written::Plan {
+                scenario: scenario.0.clone(),
+                k8s_dir: k8s.0.clone(),
+                k8s_files: files.len(),
+            })
             .map_err(|e| e.to_string()),
     )
 }
@@ -114,13 +130,7 @@ fn perform(effect: Effect, tx: &Sender<Message>) {
             });
         }
         Effect::ExportPlan { scenario, k8s } => {
-            let written = crate::scenario::files::write_atomic(&scenario.0, &scenario.1)
-                .and_then(|()| crate::out::export::write_k8s_files(&k8s.0, &k8s.1));
-            let _ = tx.send(Message::Exported(
-                written
-                    .map(|_| format!("{} and {}/ ({} files)", scenario.0, k8s.0, k8s.1.len()))
-                    .map_err(|e| e.to_string()),
-            ));
+            let _ = tx.send(export_plan(&scenario, &k8s));
         }
     }
 }

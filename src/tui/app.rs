@@ -5,7 +5,6 @@
 //! [`App::effects`] rather than done here, which keeps `update` free of threads and I/O.
 
 use crate::metrics::{LatencySketch, LatencySummary};
-use crate::model::ServiceKind;
 use crate::scenario::files::Sources;
 use crate::scenario::from_raw;
 use crate::scenario::raw::RawScenario;
@@ -25,6 +24,9 @@ pub const START_SPEED: usize = 3;
 pub const HISTORY: usize = 240;
 /// File `e` writes, in the current directory.
 pub const EXPORT_PATH: &str = "gpuslice-export.toml";
+/// Why a scenario without `[[variant]]` (a planning spec) has no live, compare or latency view.
+pub const NO_VARIANTS: &str =
+    "this scenario has no [[variant]] to simulate: it is a planning spec; the Plan view (4) shows its objectives and p plans it";
 
 /// The screens `tab` cycles through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,11 +127,16 @@ pub struct Live {
 
 impl Live {
     /// Build the live simulation of variant `v`.
+    /// Without variants (a planning spec) there is nothing to simulate, and `error` says so.
     pub fn new(scenario: &Scenario, v: usize, seed: u64, paused: bool, speed: usize) -> Live {
         let n = scenario.models.len();
-        let (sim, error) = match Simulation::new(scenario, v, seed) {
-            Ok(s) => (Some(s), None),
-            Err(e) => (None, Some(e.to_string())),
+        let (sim, error) = if v >= scenario.variants.len() {
+            (None, Some(NO_VARIANTS.to_string()))
+        } else {
+            match Simulation::new(scenario, v, seed) {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
         };
         let mut live = Live {
             sim,
@@ -320,8 +327,9 @@ pub struct App {
     pub gpu: usize,
     /// Selected model.
     pub model: usize,
-    /// Latency objective per model [ms].
-    pub slo_ms: Vec<f64>,
+    /// Latency objective (p95) per model [ms]: the scenario's `[slo]` `"<model>.p95_ms"`, as
+    /// `]` and `[` moved it; `None` where the scenario has none (nothing is made up).
+    pub slo_ms: Vec<Option<f64>>,
     /// The live simulation of the selected variant.
     pub live: Live,
     /// Background runs, one per variant.
@@ -339,45 +347,32 @@ pub struct App {
     next_gen: u64,
 }
 
-/// A model's latency objective [ms]: its `"<model>.p95_ms"` in the scenario's `[slo]`, else the
-/// default of its kind.
-pub fn slo_of(raw: &RawScenario, name: &str, kind: ServiceKind) -> f64 {
-    raw.slo
-        .get(&format!("{name}.p95_ms"))
-        .copied()
-        .unwrap_or_else(|| default_slo_ms(kind))
-}
-
-/// Default latency objective of a model kind without `[slo]` [ms]: round numbers near what the
-/// calibrated models reach on a dedicated GPU under the shipped scenarios (`gpuslice run`), so
-/// that the line starts inside the plotted range; `[` and `]` move it.
-pub fn default_slo_ms(kind: ServiceKind) -> f64 {
-    match kind {
-        ServiceKind::Asr | ServiceKind::Encoder => 200.0,
-        ServiceKind::Tts => 2000.0,
-        ServiceKind::Llm => 2500.0,
-    }
+/// A model's latency objective [ms]: its `"<model>.p95_ms"` in the scenario's `[slo]`, if any.
+pub fn slo_of(raw: &RawScenario, name: &str) -> Option<f64> {
+    raw.slo.get(&format!("{name}.p95_ms")).copied()
 }
 
 impl App {
     /// Build the app from a raw scenario (validated here) and queue a background run of every
     /// variant. GPU entries with `count = n` are expanded so that GPU `i` is the same GPU in
-    /// the raw file, the validated scenario and the live view.
+    /// the raw file, the validated scenario and the live view. A scenario without variants (a
+    /// planning spec) opens on the Plan view.
     pub fn new(mut raw: RawScenario, sources: Sources, seed: u64) -> crate::error::Result<App> {
         from_raw(&raw, &sources)?;
         super::edit::expand_counts(&mut raw);
         let scenario = Arc::new(from_raw(&raw, &sources)?);
         let live = Live::new(&scenario, 0, seed, false, START_SPEED);
+        let no_variants = scenario.variants.is_empty();
         let mut app = App {
             source: sources.file.clone(),
             sources,
-            slo_ms: scenario.models.iter().map(|m| slo_of(&raw, &m.name, m.kind)).collect(),
+            slo_ms: scenario.models.iter().map(|m| slo_of(&raw, &m.name)).collect(),
             runs: Vec::new(),
             raw,
             scenario,
             seed,
             load_factor: 1.0,
-            view: View::Live,
+            view: if no_variants { View::Plan } else { View::Live },
             mode: Mode::Normal,
             show_help: false,
             should_quit: false,
@@ -406,7 +401,8 @@ impl App {
     pub fn request_run(&mut self, v: usize) {
         self.next_gen += 1;
         let gen = self.next_gen;
-        self.runs[v] = RunSlot {
+        let Some(slot) = self.runs.get_mut(v) else { return };
+        *slot = RunSlot {
             gen,
             state: RunState::Running,
         };
@@ -418,13 +414,15 @@ impl App {
         });
     }
 
-    /// The planning spec: the scenario with each model's p95 objective as the TUI shows it
-    /// (other `[slo]` keys kept), and `[plan]` as written or, without one, the GPU types the
-    /// variants use, every regime and one seed.
+    /// The planning spec: the scenario with the p95 objective of each model that has one as the
+    /// TUI shows it (other `[slo]` keys kept, none added), and `[plan]` as written or, without
+    /// one, the GPU types the variants use, every regime and one seed.
     pub fn plan_spec(&self) -> RawScenario {
         let mut raw = self.raw.clone();
         for (m, slo) in self.scenario.models.iter().zip(&self.slo_ms) {
-            raw.slo.insert(format!("{}.p95_ms", m.name), *slo);
+            if let Some(slo) = slo {
+                raw.slo.insert(format!("{}.p95_ms", m.name), *slo);
+            }
         }
         if raw.plan.is_none() {
             let mut types: Vec<String> = raw.variant.iter().map(|v| v.gpu.clone()).collect();
@@ -449,9 +447,14 @@ impl App {
         self.live = Live::new(&self.scenario, self.variant, self.seed, self.live.paused, self.live.speed);
     }
 
-    /// Number of GPUs of the selected variant.
+    /// The selected variant; `None` when the scenario has none (a planning spec).
+    pub fn selected_variant(&self) -> Option<&crate::scenario::Variant> {
+        self.scenario.variants.get(self.variant)
+    }
+
+    /// Number of GPUs of the selected variant (0 without variants).
     pub fn gpu_count(&self) -> usize {
-        self.scenario.variants[self.variant].gpus.len()
+        self.selected_variant().map_or(0, |v| v.gpus.len())
     }
 
     /// Name of the selected model.
@@ -471,6 +474,12 @@ impl App {
             }
         }
         (self.live.sim.as_ref().map(|s| s.model_sketch(m)), "live")
+    }
+
+    /// The p95 latency of model `m` measured so far [ms] (see [`App::latency_samples`]); `None`
+    /// before any request completed.
+    pub fn measured_p95(&self, m: usize) -> Option<f64> {
+        self.latency_samples(m).0.filter(|s| s.count() > 0).map(|s| s.quantile(0.95))
     }
 
     /// Simulated time the live simulation advances per wall millisecond at the current speed [ns].

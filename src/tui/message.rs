@@ -3,6 +3,40 @@
 
 use super::app::VariantRun;
 
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// The edited scenario, to this file.
+    Scenario(String),
+    /// The plan: its scenario file, and its Kubernetes folder with how many files.
+    Plan {
+        /// Scenario file.
+        scenario: String,
+        /// Kubernetes folder.
+        k8s_dir: String,
+        /// Files written into it.
+        k8s_files: usize,
+    },
+}
+
+impl std::fmt::Display for Written {
+    /// What was written where, each path once.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Written::Scenario(p) => write!(f, "exported to {p} (a scenario file `gpuslice run` accepts)"),
+            Written::Plan {
+                scenario,
+                k8s_dir,
+                k8s_files,
+            } => write!(
+                f,
+                "exported the plan to {scenario} and its {k8s_files} Kubernetes file{} to {k8s_dir}/",
+                if *k8s_files == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
 /// One event for [`super::update::update`].
 #[derive(Debug)]
 pub enum Message {
@@ -74,8 +108,8 @@ pub enum Message {
         /// The run, or why it could not be built.
         outcome: Result<Box<VariantRun>, String>,
     },
-    /// The export finished: the path written, or the error.
-    Exported(Result<String, String>),
+    /// The export finished: what was written where, or the error.
+    Exported(Result<Written, String>),
     /// Plan the scenario with the current SLOs in the background.
     StartPlan,
     /// The planner reports progress: structures done of total.

@@ -95,6 +95,16 @@ fn apply_edit(app: &mut App, edited: Result<(RawScenario, String), String>, affe
     }
 }
 
+/// The selected variant, or `None` (with the action refused in the status bar) when the scenario
+/// has no variant to act on: a planning spec.
+fn need_variant(app: &mut App) -> Option<usize> {
+    if app.variant < app.scenario.variants.len() {
+        return Some(app.variant);
+    }
+    app.status = Some(Status::Refused("no [[variant]] to act on: a planning spec (p plans it)".into()));
+    None
+}
+
 /// The slot map of a typed layout, or why it does not place.
 fn check_input(gpu: &GpuSpec, text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
@@ -121,13 +131,58 @@ fn round3(x: f64) -> f64 {
     }
 }
 
-/// Apply one message. Returns a follow-up message, which the caller feeds back in.
+/// Apply one message. Returns a follow-up message, which the caller feeds back in. Each group of
+/// messages has its own function below; this only routes.
 pub fn update(app: &mut App, msg: Message) -> Option<Message> {
-    let v = app.variant;
+    match msg {
+        Message::Tick { .. } | Message::TogglePause | Message::StepOnce | Message::SpeedUp | Message::SpeedDown | Message::Restart => {
+            playback(app, msg);
+            None
+        }
+        Message::NextView
+        | Message::PrevView
+        | Message::GotoView(_)
+        | Message::NextVariant
+        | Message::PrevVariant
+        | Message::NextGpu
+        | Message::PrevGpu
+        | Message::NextModel
+        | Message::ToggleHelp
+        | Message::Quit => {
+            navigate(app, msg);
+            None
+        }
+        Message::ScaleLoad(_) | Message::CycleGpuType | Message::Quantum(_) | Message::AddReplica | Message::RemoveReplica => {
+            what_if(app, msg)
+        }
+        Message::EditLayout | Message::InputChar(_) | Message::InputBackspace | Message::InputSubmit | Message::InputCancel => {
+            layout_input(app, msg)
+        }
+        Message::Slo(up) => {
+            change_slo(app, up);
+            None
+        }
+        Message::StartPlan | Message::PlanProgress { .. } | Message::PlanDone { .. } => {
+            planning(app, msg);
+            None
+        }
+        Message::Export | Message::Exported(_) => {
+            export(app, msg);
+            None
+        }
+        Message::Rerun(_) | Message::RunDone { .. } => {
+            background(app, msg);
+            None
+        }
+    }
+}
+
+/// The live simulation's clock: ticks, play/pause, step, speed, restart.
+fn playback(app: &mut App, msg: Message) {
     match msg {
         Message::Tick { elapsed_ms } => {
             if app.live.paused || app.live.finished() {
-                return None;
+                return;
             }
             let dt = elapsed_ms.saturating_mul(app.ns_per_wall_ms());
             app.live.advance(dt);
@@ -151,17 +206,26 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
         Message::SpeedUp => app.live.speed = (app.live.speed + 1).min(SPEEDS.len() - 1),
         Message::SpeedDown => app.live.speed = app.live.speed.saturating_sub(1),
         Message::Restart => {
+            let Some(v) = need_variant(app) else { return };
             app.restart_live();
             app.status = Some(Status::Info(format!(
                 "live simulation of '{}' restarted",
                 app.scenario.variants[v].name
             )));
         }
-        Message::NextView => app.view = View::ALL[(app.view.index() + 1) % View::ALL.len()],
-        Message::PrevView => app.view = View::ALL[(app.view.index() + View::ALL.len() - 1) % View::ALL.len()],
-        Message::GotoView(i) => app.view = View::ALL[i.min(View::ALL.len() - 1)],
-        Message::NextVariant | Message::PrevVariant => {
-            let n = app.scenario.variants.len();
+        _ => {}
+    }
+}
+
+/// Views, the selected variant, GPU and model, the help overlay, quitting.
+fn navigate(app: &mut App, msg: Message) {
+    let n_views = View::ALL.len();
+    match msg {
+        Message::NextView => app.view = View::ALL[(app.view.index() + 1) % n_views],
+        Message::PrevView => app.view = View::ALL[(app.view.index() + n_views - 1) % n_views],
+        Message::GotoView(i) => app.view = View::ALL[i.min(n_views - 1)],
+        Message::NextVariant | Message::PrevVariant if !app.scenario.variants.is_empty() => {
+            let (v, n) = (app.variant, app.scenario.variants.len());
             app.variant = if matches!(msg, Message::NextVariant) {
                 (v + 1) % n
             } else {
@@ -173,42 +237,73 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
         Message::NextGpu => app.gpu = (app.gpu + 1) % app.gpu_count().max(1),
         Message::PrevGpu => app.gpu = (app.gpu + app.gpu_count().max(1) - 1) % app.gpu_count().max(1),
         Message::NextModel => app.model = (app.model + 1) % app.scenario.models.len().max(1),
-        Message::ScaleLoad(up) => {
-            let f = if up { edit::LOAD_FACTOR } else { 1.0 / edit::LOAD_FACTOR };
-            let (raw, desc) = edit::scale_load(&app.raw, f);
-            let next = apply_edit(app, Ok((raw, desc)), None);
-            if next.is_some() {
-                app.load_factor *= f;
-            }
-            return next;
+        Message::ToggleHelp => app.show_help = !app.show_help,
+        Message::Quit => app.should_quit = true,
+        _ => {}
+    }
+}
+
+/// What-if edits of the scenario: load, GPU type, time slice, replicas. An accepted edit returns
+/// the re-run it needs.
+fn what_if(app: &mut App, msg: Message) -> Option<Message> {
+    if let Message::ScaleLoad(up) = msg {
+        let f = if up { edit::LOAD_FACTOR } else { 1.0 / edit::LOAD_FACTOR };
+        let next = apply_edit(app, Ok(edit::scale_load(&app.raw, f)), None);
+        if next.is_some() {
+            app.load_factor *= f;
         }
-        Message::CycleGpuType => {
-            let mut skipped = Vec::new();
-            for (name, cand) in edit::gpu_candidates(&app.raw, v) {
-                match cand.and_then(|raw| validate(app, &raw).map(|sc| (raw, sc))) {
-                    Ok((raw, sc)) => {
-                        let from = app.raw.variant[v].gpu.clone();
-                        let mut desc = format!("'{}': GPU type {from} -> {name}", app.raw.variant[v].name);
-                        if !skipped.is_empty() {
-                            desc.push_str(&format!(" (skipped {}: cannot hold it)", skipped.join(", ")));
-                        }
-                        app.raw = raw;
-                        app.scenario = Arc::new(sc);
-                        app.status = Some(Status::Info(desc));
-                        return Some(Message::Rerun(Some(v)));
-                    }
-                    Err(_) => skipped.push(name),
+        return next;
+    }
+    let v = need_variant(app)?;
+    match msg {
+        Message::CycleGpuType => cycle_gpu_type(app, v),
+        Message::Quantum(up) => apply_edit(app, edit::change_quantum(&app.raw, v, app.gpu, up), Some(v)),
+        Message::AddReplica => {
+            let m = app.model_name().to_string();
+            apply_edit(app, Ok(edit::add_replica(&app.raw, v, &m)), Some(v))
+        }
+        Message::RemoveReplica => {
+            let m = app.model_name().to_string();
+            apply_edit(app, edit::remove_replica(&app.raw, v, &m), Some(v))
+        }
+        _ => None,
+    }
+}
+
+/// Switch the selected variant to the next catalog GPU type that validates, naming those skipped.
+fn cycle_gpu_type(app: &mut App, v: usize) -> Option<Message> {
+    let mut skipped = Vec::new();
+    for (name, cand) in edit::gpu_candidates(&app.raw, v) {
+        match cand.and_then(|raw| validate(app, &raw).map(|sc| (raw, sc))) {
+            Ok((raw, sc)) => {
+                let from = app.raw.variant[v].gpu.clone();
+                let mut desc = format!("'{}': GPU type {from} -> {name}", app.raw.variant[v].name);
+                if !skipped.is_empty() {
+                    desc.push_str(&format!(" (skipped {}: cannot hold it)", skipped.join(", ")));
                 }
+                app.raw = raw;
+                app.scenario = Arc::new(sc);
+                app.status = Some(Status::Info(desc));
+                return Some(Message::Rerun(Some(v)));
             }
-            app.status = Some(Status::Refused(format!(
-                "no other GPU type can run '{}' as laid out",
-                app.raw.variant[v].name
-            )));
+            Err(_) => skipped.push(name),
         }
+    }
+    app.status = Some(Status::Refused(format!(
+        "no other GPU type can run '{}' as laid out",
+        app.raw.variant[v].name
+    )));
+    None
+}
+
+/// The MIG layout input line: open it, type, submit (refused: stays open with the reason), cancel.
+fn layout_input(app: &mut App, msg: Message) -> Option<Message> {
+    let v = app.variant;
+    match msg {
         Message::EditLayout => {
+            let v = need_variant(app)?;
             let g = app.gpu.min(app.gpu_count().saturating_sub(1));
-            let rg = &app.raw.variant[v].gpus[g];
-            let text = match rg {
+            let text = match &app.raw.variant[v].gpus[g] {
                 crate::scenario::raw::RawGpu::Mig { layout, models, .. } => layout
                     .split(',')
                     .zip(models)
@@ -220,8 +315,7 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
             let check = check_input(&app.scenario.variants[v].gpu, &text);
             app.mode = Mode::EditLayout(LayoutInput { gpu: g, text, check });
         }
-        Message::InputChar(_) | Message::InputBackspace if matches!(app.mode, Mode::EditLayout(_)) => {
-            let gpu = app.scenario.variants[v].gpu.clone();
+        Message::InputChar(_) | Message::InputBackspace => {
             if let Mode::EditLayout(inp) = &mut app.mode {
                 match msg {
                     Message::InputChar(c) => inp.text.push(c),
@@ -229,72 +323,57 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
                         inp.text.pop();
                     }
                 }
-                inp.check = check_input(&gpu, &inp.text);
+                inp.check = check_input(&app.scenario.variants[v].gpu, &inp.text);
             }
         }
         Message::InputSubmit => {
             let Mode::EditLayout(inp) = app.mode.clone() else { return None };
             let edited = edit::set_layout(&app.raw, v, inp.gpu, &inp.text);
             let next = apply_edit(app, edited, Some(v));
-            match next {
-                Some(m) => {
-                    app.mode = Mode::Normal;
-                    return Some(m);
-                }
-                None => {
-                    // Refused: keep the input line open with the reason under it.
-                    if let (Mode::EditLayout(i), Some(Status::Refused(r))) = (&mut app.mode, &app.status) {
-                        i.check = Err(r.clone());
-                    }
-                }
+            if next.is_some() {
+                app.mode = Mode::Normal;
+                return next;
+            }
+            // Refused: keep the input line open with the reason under it.
+            if let (Mode::EditLayout(i), Some(Status::Refused(r))) = (&mut app.mode, &app.status) {
+                i.check = Err(r.clone());
             }
         }
         Message::InputCancel => {
             app.mode = Mode::Normal;
             app.status = Some(Status::Info("layout edit cancelled".into()));
         }
-        Message::InputChar(_) | Message::InputBackspace => {}
-        Message::Quantum(up) => return apply_edit(app, edit::change_quantum(&app.raw, v, app.gpu, up), Some(v)),
-        Message::AddReplica => {
-            let m = app.model_name().to_string();
-            return apply_edit(app, Ok(edit::add_replica(&app.raw, v, &m)), Some(v));
+        _ => {}
+    }
+    None
+}
+
+/// Raise or lower the selected model's latency objective by 10 %. A model without one (the
+/// scenario's `[slo]` has none) gets one at its measured p95, if anything was measured yet.
+fn change_slo(app: &mut App, up: bool) {
+    let m = app.model;
+    if let Some(s) = &mut app.slo_ms[m] {
+        *s = round3(if up { *s * 1.1 } else { *s / 1.1 }).max(0.1);
+        return;
+    }
+    let name = app.model_name().to_string();
+    app.status = Some(match app.measured_p95(m) {
+        Some(p95) => {
+            let slo = round3(p95).max(0.1);
+            app.slo_ms[m] = Some(slo);
+            Status::Info(format!(
+                "{name}.p95_ms <= {slo} ms: the measured p95 as a start; ] [ move it by 10%"
+            ))
         }
-        Message::RemoveReplica => {
-            let m = app.model_name().to_string();
-            return apply_edit(app, edit::remove_replica(&app.raw, v, &m), Some(v));
-        }
-        Message::Slo(up) => {
-            let s = &mut app.slo_ms[app.model];
-            *s = round3(if up { *s * 1.1 } else { *s / 1.1 }).max(0.1);
-        }
-        Message::Export if app.view == View::Plan => {
-            let PlanState::Done(r) = &app.plan else {
-                app.status = Some(Status::Refused("no plan to export yet: p plans".into()));
-                return None;
-            };
-            let Some(best) = &r.best else {
-                app.status = Some(Status::Refused(format!(
-                    "no plan to export: {}",
-                    r.reason.as_deref().unwrap_or("none meets the SLOs")
-                )));
-                return None;
-            };
-            let spec = app.plan_spec();
-            let scenario = crate::out::export::emitted_scenario(&spec, &app.source, PLAN_EXPORT_PATH, best);
-            let k8s = crate::out::k8s::emit(&crate::out::export::k8s_deployment(&spec.name, best));
-            match (scenario, k8s) {
-                (Ok(text), Ok(files)) => {
-                    app.effects.push(super::app::Effect::ExportPlan {
-                        scenario: (PLAN_EXPORT_PATH.to_string(), text),
-                        k8s: (PLAN_K8S_DIR.to_string(), files),
-                    });
-                    app.status = Some(Status::Info(format!(
-                        "exporting the plan to {PLAN_EXPORT_PATH} and {PLAN_K8S_DIR}/"
-                    )));
-                }
-                (Err(e), _) | (_, Err(e)) => app.status = Some(Status::Refused(e.to_string())),
-            }
-        }
+        None => Status::Refused(format!(
+            "'{name}' has no p95 objective in [slo], and no latency is measured yet to start one from"
+        )),
+    });
+}
+
+/// The planner: start it in the background, follow its progress, take its result.
+fn planning(app: &mut App, msg: Message) {
+    match msg {
         Message::StartPlan => {
             app.plan_gen += 1;
             app.plan = PlanState::Running(0, 0);
@@ -311,41 +390,92 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
                 sources: app.sources.clone(),
             });
         }
-        Message::PlanProgress { gen, done, total } => {
-            if gen == app.plan_gen && matches!(app.plan, PlanState::Running(..)) {
-                app.plan = PlanState::Running(done, total);
-            }
+        Message::PlanProgress { gen, done, total } if gen == app.plan_gen && matches!(app.plan, PlanState::Running(..)) => {
+            app.plan = PlanState::Running(done, total);
         }
-        Message::PlanDone { gen, outcome } => {
-            if gen == app.plan_gen {
-                app.plan = match outcome {
-                    Ok(r) => {
-                        app.status = Some(Status::Info(match &r.best {
-                            Some(b) => format!("plan: {} ({} GPUs, ${:.2}/h); e exports it", b.name, b.gpus, b.cost_per_hour_usd),
-                            None => format!("no plan: {}", r.reason.as_deref().unwrap_or("none meets the SLOs")),
-                        }));
-                        PlanState::Done(r)
-                    }
-                    Err(e) => PlanState::Failed(e),
-                };
-            }
-        }
-        Message::Export => {
-            let header = format!(
-                "Exported by `gpuslice tui` from {} (seed {}, load x{:.3} of the file).\nRun it with: gpuslice run {}",
-                app.source, app.seed, app.load_factor, app.export_path
-            );
-            match edit::export_toml(&app.raw, &header) {
-                Ok(text) => {
-                    app.effects.push(super::app::Effect::Export {
-                        path: app.export_path.clone(),
-                        text,
-                    });
-                    app.status = Some(Status::Info(format!("exporting to {}", app.export_path)));
+        Message::PlanDone { gen, outcome } if gen == app.plan_gen => {
+            app.plan = match outcome {
+                Ok(r) => {
+                    app.status = Some(Status::Info(match &r.best {
+                        Some(b) => format!("plan: {} ({} GPUs, ${:.2}/h); e exports it", b.name, b.gpus, b.cost_per_hour_usd),
+                        None => format!("no plan: {}", r.reason.as_deref().unwrap_or("none meets the SLOs")),
+                    }));
+                    PlanState::Done(r)
                 }
-                Err(e) => app.status = Some(Status::Refused(e)),
-            }
+                Err(e) => PlanState::Failed(e),
+            };
         }
+        _ => {}
+    }
+}
+
+/// `e` (the edited scenario; in the Plan view, the plan) and the report of what was written.
+fn export(app: &mut App, msg: Message) {
+    match msg {
+        Message::Export if app.view == View::Plan => export_plan(app),
+        Message::Export => export_scenario(app),
+        Message::Exported(r) => {
+            app.status = Some(match r {
+                Ok(w) => Status::Info(w.to_string()),
+                Err(e) => Status::Refused(format!("export failed: {e}")),
+            })
+        }
+        _ => {}
+    }
+}
+
+/// Queue the edited scenario's export, with a header saying where it came from.
+fn export_scenario(app: &mut App) {
+    let header = format!(
+        "Exported by `gpuslice tui` from {} (seed {}, load x{:.3} of the file).\nRun it with: gpuslice run {}",
+        app.source, app.seed, app.load_factor, app.export_path
+    );
+    match edit::export_toml(&app.raw, &header) {
+        Ok(text) => {
+            app.effects.push(super::app::Effect::Export {
+                path: app.export_path.clone(),
+                text,
+            });
+            app.status = Some(Status::Info(format!("exporting to {}", app.export_path)));
+        }
+        Err(e) => app.status = Some(Status::Refused(e)),
+    }
+}
+
+/// Queue the plan's scenario and Kubernetes files, or say why there is nothing to export.
+fn export_plan(app: &mut App) {
+    let PlanState::Done(r) = &app.plan else {
+        app.status = Some(Status::Refused("no plan to export yet: p plans".into()));
+        return;
+    };
+    let Some(best) = &r.best else {
+        app.status = Some(Status::Refused(format!(
+            "no plan to export: {}",
+            r.reason.as_deref().unwrap_or("none meets the SLOs")
+        )));
+        return;
+    };
+    let spec = app.plan_spec();
+    let scenario = crate::out::export::emitted_scenario(&spec, &app.source, PLAN_EXPORT_PATH, best);
+    let k8s = crate::out::k8s::emit(&crate::out::export::k8s_deployment(&spec.name, best));
+    match (scenario, k8s) {
+        (Ok(text), Ok(files)) => {
+            app.effects.push(super::app::Effect::ExportPlan {
+                scenario: (PLAN_EXPORT_PATH.to_string(), text),
+                k8s: (PLAN_K8S_DIR.to_string(), files),
+            });
+            app.status = Some(Status::Info(format!(
+                "exporting the plan to {PLAN_EXPORT_PATH} and {PLAN_K8S_DIR}/"
+            )));
+        }
+        (Err(e), _) | (_, Err(e)) => app.status = Some(Status::Refused(e.to_string())),
+    }
+}
+
+/// Background runs: re-run variants after an edit (restarting the live view of an affected
+/// one), and take their results unless a newer request superseded them.
+fn background(app: &mut App, msg: Message) {
+    match msg {
         Message::Rerun(affected) => {
             let all: Vec<usize> = match affected {
                 Some(x) => vec![x],
@@ -359,25 +489,15 @@ pub fn update(app: &mut App, msg: Message) -> Option<Message> {
             }
         }
         Message::RunDone { variant, gen, outcome } => {
-            if let Some(slot) = app.runs.get_mut(variant) {
-                if slot.gen == gen {
-                    slot.state = match outcome {
-                        Ok(r) => RunState::Done(r),
-                        Err(e) => RunState::Failed(e),
-                    };
-                }
+            if let Some(slot) = app.runs.get_mut(variant).filter(|s| s.gen == gen) {
+                slot.state = match outcome {
+                    Ok(r) => RunState::Done(r),
+                    Err(e) => RunState::Failed(e),
+                };
             }
         }
-        Message::Exported(r) => {
-            app.status = Some(match r {
-                Ok(p) => Status::Info(format!("exported to {p}: gpuslice run {p}")),
-                Err(e) => Status::Refused(format!("export failed: {e}")),
-            })
-        }
-        Message::ToggleHelp => app.show_help = !app.show_help,
-        Message::Quit => app.should_quit = true,
+        _ => {}
     }
-    None
 }
 
 /// Apply a message and every follow-up it returns.
@@ -459,6 +579,83 @@ name = "time-sliced-2gpu"
 gpu = "h100-80gb"
 gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicated", models = ["llm"] }]
 "#;
+
+    /// The app of a scenario text.
+    pub(crate) fn app_of(text: &str, file: &str) -> App {
+        App::new(
+            parse_raw(text, file).expect("valid toml"),
+            crate::scenario::files::Sources::none(file),
+            1,
+        )
+        .expect("valid scenario")
+    }
+
+    /// `[slo]` objectives for the models of [`SMALL`].
+    pub(crate) const SMALL_SLO: &str = "[slo]\n\"asr.p95_ms\" = 200\n\"tts.p95_ms\" = 2000\n";
+
+    /// [`SMALL`] with [`SMALL_SLO`].
+    pub(crate) fn small_slo_app() -> App {
+        app_of(&format!("{SMALL}\n{SMALL_SLO}"), "small-slo.toml")
+    }
+
+    /// A planning spec: [`SMALL`]'s models and load with an objective and no `[[variant]]`.
+    pub(crate) fn no_variant_app() -> App {
+        let head = &SMALL[..SMALL.find("[[variant]]").expect("variants")];
+        app_of(&format!("{head}\n[slo]\n\"asr.p95_ms\" = 300\n"), "plan.toml")
+    }
+
+    /// Every message a key or the run loop can send (background replies with stale generations).
+    pub(crate) fn every_message() -> Vec<Message> {
+        vec![
+            Message::Tick { elapsed_ms: 50 },
+            Message::TogglePause,
+            Message::StepOnce,
+            Message::SpeedUp,
+            Message::SpeedDown,
+            Message::Restart,
+            Message::NextView,
+            Message::PrevView,
+            Message::GotoView(2),
+            Message::NextVariant,
+            Message::PrevVariant,
+            Message::NextGpu,
+            Message::PrevGpu,
+            Message::NextModel,
+            Message::ScaleLoad(true),
+            Message::ScaleLoad(false),
+            Message::CycleGpuType,
+            Message::EditLayout,
+            Message::InputChar('1'),
+            Message::InputBackspace,
+            Message::InputSubmit,
+            Message::InputCancel,
+            Message::InputChar('1'),
+            Message::InputBackspace,
+            Message::InputSubmit,
+            Message::Quantum(true),
+            Message::Quantum(false),
+            Message::AddReplica,
+            Message::RemoveReplica,
+            Message::Slo(true),
+            Message::Slo(false),
+            Message::Export,
+            Message::Rerun(None),
+            Message::Rerun(Some(0)),
+            Message::RunDone {
+                variant: 0,
+                gen: 0,
+                outcome: Err("stale".into()),
+            },
+            Message::Exported(Err("disk full".into())),
+            Message::PlanProgress { gen: 0, done: 1, total: 2 },
+            Message::PlanDone {
+                gen: 0,
+                outcome: Err("stale".into()),
+            },
+            Message::ToggleHelp,
+            Message::ToggleHelp,
+        ]
+    }
 
     pub(crate) fn voice_app() -> App {
         App::new(
@@ -671,8 +868,40 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
         press(&mut app, KeyCode::Char('g'));
         assert_eq!(app.raw.variant[1].gpu, "h100-pcie");
         press(&mut app, KeyCode::Char(']'));
-        assert_eq!(app.slo_ms[0], 220.0);
+        assert_eq!(
+            app.slo_ms[0], None,
+            "no [slo] and nothing measured since the re-run: {:?}",
+            app.status
+        );
+        assert!(matches!(&app.status, Some(Status::Refused(r)) if r.contains("no p95 objective in [slo]")));
         assert_eq!(app.take_effects().len(), 4);
+        let mut app = small_slo_app();
+        press(&mut app, KeyCode::Char(']'));
+        assert_eq!(app.slo_ms[0], Some(220.0), "] raises the [slo] objective by 10%");
+    }
+
+    /// Without `[slo]`, `]` and `[` start the selected model's objective at its measured p95 (of
+    /// the variant's full run) rather than at a made-up default.
+    #[test]
+    fn slo_keys_start_from_the_measured_p95_without_slo() {
+        let mut app = small_app();
+        assert_eq!(app.slo_ms, [None, None]);
+        press(&mut app, KeyCode::Char(']'));
+        assert_eq!(app.slo_ms[0], None, "nothing measured yet");
+        finish_runs(&mut app);
+        let p95 = app.measured_p95(0).expect("the full run measured asr");
+        press(&mut app, KeyCode::Char(']'));
+        assert_eq!(app.slo_ms[0], Some(round3(p95)));
+        assert!(
+            matches!(&app.status, Some(Status::Info(s)) if s.contains("measured p95")),
+            "{:?}",
+            app.status
+        );
+        press(&mut app, KeyCode::Char(']'));
+        assert_eq!(app.slo_ms[0], Some(round3(round3(p95) * 1.1)));
+        assert_eq!(app.slo_ms[1], None, "the other model still has none");
+        let keys: Vec<String> = app.plan_spec().slo.into_keys().collect();
+        assert_eq!(keys, ["asr.p95_ms"]);
     }
 
     #[test]
@@ -736,6 +965,65 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"] }, { regime = "dedicat
         );
         let back = crate::scenario::files::load_scenario(Some(path)).expect("file on disk is accepted too");
         assert_eq!(back.name, "tui-test");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A spec without `[[variant]]` (what `gpuslice plan` reads) opens on the Plan view, says
+    /// why there is nothing to simulate, and takes every message without panicking.
+    #[test]
+    fn a_spec_without_variants_opens_on_the_plan_and_takes_every_message() {
+        let mut app = no_variant_app();
+        assert_eq!(app.view, View::Plan);
+        assert!(app.live.sim.is_none());
+        assert!(
+            app.live.error.as_deref().is_some_and(|e| e.contains("no [[variant]]")),
+            "{:?}",
+            app.live.error
+        );
+        assert!(app.take_effects().is_empty(), "no variant to run in the background");
+        for view in View::ALL {
+            dispatch(&mut app, Message::GotoView(view.index()));
+            for m in every_message() {
+                dispatch(&mut app, m);
+                let _ = crate::tui::view::tests::screen(&app, 80, 24);
+            }
+            dispatch(&mut app, Message::InputCancel);
+        }
+        assert!(app.runs.is_empty() && app.scenario.variants.is_empty());
+        // Planning works as for any scenario.
+        dispatch(&mut app, Message::StartPlan);
+        assert!(app.take_effects().iter().any(|e| matches!(e, Effect::Plan { .. })));
+    }
+
+    /// The export reports say once what was written where: the scenario's path once, the plan's
+    /// scenario file and Kubernetes folder once each.
+    #[test]
+    fn an_export_says_once_what_it_wrote_where() {
+        let mut app = small_app();
+        let dir = std::env::temp_dir().join(format!("gpuslice-tui-once-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("export.toml").display().to_string();
+        dispatch(&mut app, crate::tui::export(&path, "name = \"x\"\n"));
+        let Some(Status::Info(s)) = &app.status else {
+            panic!("{:?}", app.status)
+        };
+        assert_eq!(s.matches(path.as_str()).count(), 1, "{s}");
+        assert!(s.contains("gpuslice run"), "says how to use it: {s}");
+        let scenario = (dir.join("plan.toml").display().to_string(), "name = \"x\"\n".to_string());
+        let k8s_dir = dir.join("k8s").display().to_string();
+        let files = ["a.yaml", "b.yaml"].map(|n| crate::out::k8s::K8sFile {
+            name: n.into(),
+            text: "a: 1\n".into(),
+        });
+        dispatch(&mut app, crate::tui::export_plan(&scenario, &(k8s_dir.clone(), files.to_vec())));
+        let Some(Status::Info(s)) = &app.status else {
+            panic!("{:?}", app.status)
+        };
+        assert_eq!(s.matches(scenario.0.as_str()).count(), 1, "{s}");
+        assert_eq!(s.matches(k8s_dir.as_str()).count(), 1, "{s}");
+        assert!(s.contains("2 Kubernetes files"), "{s}");
+        assert!(std::path::Path::new(&k8s_dir).join("b.yaml").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -40,6 +40,9 @@ pub const INSTANCE: [Color; 7] = [
     Color::LightBlue,
 ];
 
+/// Columns of a help line before its description (` {key:<11}`).
+const HELP_KEY_W: usize = 12;
+
 /// Every key, as the help overlay and docs/src/tui.md list them.
 pub const KEYS: &[(&str, &str)] = &[
     ("q  Ctrl-C", "quit (the terminal is restored)"),
@@ -73,6 +76,7 @@ impl Widget for &App {
         let [header, body, foot] = Layout::vertical([Constraint::Length(2), Constraint::Min(0), Constraint::Length(footer_h)]).areas(area);
         render_header(self, header, buf);
         match self.view {
+            View::Live | View::Compare | View::Latency if self.scenario.variants.is_empty() => render_no_variants(body, buf),
             View::Live => live::render(self, body, buf),
             View::Compare => compare::render(self, body, buf),
             View::Latency => latency::render(self, body, buf),
@@ -85,10 +89,28 @@ impl Widget for &App {
     }
 }
 
-/// Rows a line takes when wrapped to `width` columns.
+/// Rows a line takes when word-wrapped to `width` columns: a word that does not fit the rest of a
+/// row starts the next one (so a long status takes more rows than its width alone says, and the
+/// key hints under it are not pushed off the footer); a word wider than a row is broken.
 fn wrapped_height(l: &Line, width: u16) -> u16 {
-    let w = l.width().max(1);
-    w.div_ceil(usize::from(width.max(1))) as u16
+    let width = usize::from(width.max(1));
+    let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+    let (mut rows, mut col) = (1usize, 0usize);
+    for token in text.split_inclusive(' ') {
+        let word = Span::raw(token.trim_end_matches(' ')).width();
+        if col > 0 && col + word > width {
+            rows += 1;
+            col = 0;
+        }
+        if word > width {
+            rows += (word - 1) / width;
+            col = word - (word - 1) / width * width;
+        } else {
+            col += word;
+        }
+        col = (col + token.len() - token.trim_end_matches(' ').len()).min(width);
+    }
+    rows.max(l.width().div_ceil(width).max(1)) as u16
 }
 
 /// Milliseconds with 3 significant figures.
@@ -140,7 +162,11 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     }
     tabs.push(Span::styled(" ? help  q quit  ", DIM));
     tabs.push(Span::styled(app.scenario.name.clone(), DIM));
-    let var = &app.scenario.variants[app.variant];
+    let Some(var) = app.selected_variant() else {
+        let info = Line::from(Span::styled(" planning spec: no [[variant]] to simulate; p plans it", DIM));
+        Paragraph::new(vec![Line::from(tabs), info]).render(area, buf);
+        return;
+    };
     let live = &app.live;
     // The clock comes first so that it survives a narrow terminal.
     let clock = if live.sim.is_none() {
@@ -173,6 +199,14 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(vec![Line::from(tabs), info]).render(area, buf);
 }
 
+/// The body of the views that show variants (live, compare, latency) when there are none: why.
+fn render_no_variants(area: Rect, buf: &mut Buffer) {
+    Paragraph::new(Span::styled(super::app::NO_VARIANTS, DIM))
+        .wrap(Wrap { trim: true })
+        .block(Block::bordered().title(Span::styled(" no [[variant]] ", TITLE)))
+        .render(area, buf);
+}
+
 fn footer_lines(app: &App) -> Vec<Line<'static>> {
     if let Mode::EditLayout(inp) = &app.mode {
         let check = match &inp.check {
@@ -200,13 +234,16 @@ fn footer_lines(app: &App) -> Vec<Line<'static>> {
         View::Live => " space play/pause  s step  +/- speed  ←→ variant  ↑↓ GPU  l layout  ? keys",
         View::Compare => " full runs of every variant  > < load  g GPU type  a x replicas  ? keys",
         View::Latency => " CDF per model, red line: SLO  m model  ] [ SLO  ←→ variant  ? keys",
-        View::Plan => " p plan with these SLOs  m model  ] [ its p95 SLO  e export plan + Kubernetes  ? keys",
+        View::Plan => " p plan  m model  ] [ its p95 SLO  e export plan + Kubernetes files  ? keys",
     };
     vec![status, Line::from(Span::styled(hints, DIM))]
 }
 
+/// The help overlay: as wide as its longest line (descriptions wrap where the terminal is
+/// narrower), centred.
 fn render_help(area: Rect, buf: &mut Buffer) {
-    let w = area.width.min(62);
+    let widest = KEYS.iter().map(|(_, d)| Span::raw(*d).width()).max().unwrap_or(0) + HELP_KEY_W;
+    let w = area.width.min(widest as u16 + 2);
     let h = area.height.min(KEYS.len() as u16 + 2);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
@@ -220,6 +257,7 @@ fn render_help(area: Rect, buf: &mut Buffer) {
         .map(|(k, d)| Line::from(vec![Span::styled(format!(" {k:<11}"), SELECTED), Span::raw(d.to_string())]))
         .collect();
     Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
         .block(Block::bordered().title(Span::styled(" Keys (? or Esc closes) ", TITLE)))
         .render(r, buf);
 }
@@ -426,8 +464,12 @@ pub(crate) mod tests {
 
     #[test]
     fn latency_view_shows_cdfs_and_slo() {
+        let mut app = crate::tui::update::tests::small_slo_app();
+        finish_runs(&mut app);
+        update(&mut app, Message::NextVariant);
+        update(&mut app, Message::GotoView(View::Latency.index()));
         for (w, h) in SIZES {
-            let s = screen(&app_in(View::Latency, 1), w, h);
+            let s = screen(&app, w, h);
             for want in ["Latency", "asr", "tts", "≤200 ms", "≤2000 ms", "full run"] {
                 assert!(s.contains(want), "{w}x{h} lacks '{want}':\n{s}");
             }
@@ -447,12 +489,12 @@ pub(crate) mod tests {
 
     /// `p` queues a plan of the loaded scenario with the TUI's SLOs and opens the Plan view; its
     /// progress and result are drawn; `e` then queues the plan's scenario and Kubernetes files.
-    /// The objectives come from `[slo]` when the scenario has one.
+    /// The objectives come from `[slo]`.
     #[test]
     fn plan_view_plans_shows_and_exports() {
         use crate::tui::app::{Effect, PlanState};
-        let mut app = small_app();
-        assert_eq!(app.slo_ms, vec![200.0, 2000.0], "defaults without [slo]");
+        let mut app = crate::tui::update::tests::small_slo_app();
+        assert_eq!(app.slo_ms, vec![Some(200.0), Some(2000.0)], "as in [slo]");
         update(&mut app, Message::GotoView(3));
         assert!(screen(&app, 100, 30).contains("p plans the cheapest deployment"));
         let key = ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char('p'));
@@ -501,7 +543,7 @@ pub(crate) mod tests {
         )
         .expect("parses");
         let app = App::new(raw, crate::scenario::files::Sources::none("t.toml"), 1).expect("valid");
-        assert_eq!(app.slo_ms[0], 150.0);
+        assert_eq!(app.slo_ms, [Some(150.0), None]);
     }
 
     #[test]
@@ -539,12 +581,184 @@ pub(crate) mod tests {
                     app.show_help = help;
                     let mut buf = Buffer::empty(Rect::ZERO);
                     (&app).render(Rect::ZERO, &mut buf);
-                    for (w, h) in [(1, 1), (2, 5), (10, 3), (20, 8), (39, 12), (80, 5)] {
+                    for (w, h) in [(1, 1), (2, 5), (10, 3), (20, 5), (20, 8), (39, 12), (80, 5), (80, 24)] {
                         let _ = screen(&app, w, h);
                     }
                 }
             }
         }
+    }
+
+    /// `gpuslice tui experiments/plan-voice.toml`: the shipped planning spec (no `[[variant]]`)
+    /// opens on the Plan view with its own objectives, and every view renders, at 80x24 and in
+    /// tiny terminals, with and without the help.
+    #[test]
+    fn a_planning_spec_opens_on_the_plan_view_and_every_view_renders() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/plan-voice.toml");
+        let (raw, sources) = crate::tui::load(Some(path)).expect("loads");
+        let mut app = App::new(raw, sources, 1).expect("a planning spec opens");
+        assert_eq!(app.view, View::Plan);
+        let s = screen(&app, 80, 24);
+        assert!(s.contains("4 Plan") && s.contains("asr.p95_ms <= 500 ms"), "{s}");
+        for view in View::ALL {
+            update(&mut app, Message::GotoView(view.index()));
+            let s = screen(&app, 80, 24);
+            if view != View::Plan {
+                assert!(s.contains("it is a planning spec"), "{view:?} says why it is empty:\n{s}");
+            }
+            for help in [false, true] {
+                app.show_help = help;
+                let mut buf = Buffer::empty(Rect::ZERO);
+                (&app).render(Rect::ZERO, &mut buf);
+                for (w, h) in [(80, 24), (20, 5), (1, 1), (0, 0), (200, 60)] {
+                    let _ = screen(&app, w, h);
+                }
+            }
+            app.show_help = false;
+        }
+    }
+
+    /// True when some cell of the screen is drawn in red (the colour of SLO bounds and lines).
+    fn has_red(app: &App, w: u16, h: u16) -> bool {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+        t.draw(|f| f.render_widget(app, f.area())).expect("draw");
+        let buf = t.backend().buffer();
+        buf.content().iter().any(|c| c.fg == Color::Red)
+    }
+
+    /// Without `[slo]` no objective is made up: no bound in the latency titles, no red line, no
+    /// objective in the Plan view or the planning spec. With one, only that one is shown.
+    #[test]
+    fn without_slo_no_objective_is_invented() {
+        let app = app_in(View::Latency, 1);
+        let s = screen(&app, 80, 24);
+        assert!(!s.contains('≤') && !has_red(&app, 80, 24), "an invented SLO is drawn:\n{s}");
+        assert!(app.plan_spec().slo.is_empty(), "{:?}", app.plan_spec().slo);
+        let mut app = app;
+        update(&mut app, Message::GotoView(View::Plan.index()));
+        let s = screen(&app, 100, 30);
+        assert!(!s.contains("p95_ms"), "{s}");
+        // One objective in [slo]: the model without one has no line.
+        let text = format!("{}\n[slo]\n\"asr.p95_ms\" = 150\n", crate::tui::update::tests::SMALL);
+        let mut app = crate::tui::update::tests::app_of(&text, "one-slo.toml");
+        finish_runs(&mut app);
+        update(&mut app, Message::GotoView(View::Latency.index()));
+        let s = screen(&app, 80, 24);
+        assert!(s.contains("≤150 ms") && s.matches('≤').count() == 1, "{s}");
+        let keys: Vec<String> = app.plan_spec().slo.into_keys().collect();
+        assert_eq!(keys, ["asr.p95_ms"]);
+        // The voice planning spec plans against its own four objectives, no others.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/plan-voice.toml");
+        let (raw, sources) = crate::tui::load(Some(path)).expect("loads");
+        let app = App::new(raw, sources, 1).expect("opens");
+        let keys: Vec<String> = app.plan_spec().slo.into_keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "asr.p95_ms",
+                "llm.ttft_p95_ms",
+                "voice-turn.first_audio_p95_ms",
+                "voice-turn.p95_ms"
+            ]
+        );
+    }
+
+    /// The Plan table's objective columns say whose metric they are, cut to the column but
+    /// still told apart.
+    #[test]
+    fn plan_columns_name_the_model_or_workload() {
+        use crate::tui::app::PlanState;
+        let mut app = crate::tui::update::tests::small_slo_app();
+        let raw = app.plan_spec();
+        let mut result = crate::plan::plan(&raw, &app.sources, &|_, _| {}).expect("plans");
+        app.plan = PlanState::Done(Box::new(result.clone()));
+        update(&mut app, Message::GotoView(View::Plan.index()));
+        let s = screen(&app, 120, 40);
+        let head = s
+            .lines()
+            .find(|l| l.contains("GPUs") && l.contains("deployment"))
+            .expect("table header");
+        assert!(head.contains("asr.p95_ms") && head.contains("tts.p95_ms"), "{head}");
+        // Long keys (the voice planning spec's) are cut, yet every column stays distinct.
+        let long = ["voice-turn.p95_ms", "voice-turn.first_audio_p95_ms"];
+        for (s, k) in result.slo.iter_mut().zip(long) {
+            s.key = k.to_string();
+        }
+        for c in &mut result.candidates {
+            let values: Vec<Option<f64>> = c.slo_values.values().copied().collect();
+            c.slo_values = long.iter().map(|k| k.to_string()).zip(values).collect();
+        }
+        app.plan = PlanState::Done(Box::new(result));
+        for w in [80, 120] {
+            let s = screen(&app, w, 40);
+            let head = s.lines().find(|l| l.contains("GPUs") && l.contains("$/h")).expect("table header");
+            let cols: Vec<&str> = head.split_whitespace().skip(3).take(2).collect();
+            assert!(cols.iter().all(|c| c.starts_with("voice")), "{w}: {head}");
+            assert_ne!(cols[0], cols[1], "{w}: {head}");
+            assert!(cols.iter().all(|c| c.contains("p95")), "{w}: {head}");
+        }
+    }
+
+    /// Objective column headers: the key when it fits, else cut to the column yet telling the
+    /// model or workload, the metric and every column apart.
+    #[test]
+    fn plan_column_labels_fit_and_stay_distinct() {
+        use super::plan::{column_labels, COLUMN_MAX};
+        let voice = [
+            "asr.p95_ms",
+            "llm.ttft_p95_ms",
+            "voice-turn.p95_ms",
+            "voice-turn.first_audio_p95_ms",
+        ];
+        assert_eq!(
+            column_labels(&voice, COLUMN_MAX),
+            ["asr.p95_ms", "llm.ttft_p95_ms", "voice-turn.p95", "voice….audio_p95"]
+        );
+        let alike = [
+            "conversation-alpha.p95_ms",
+            "conversation-omega.p95_ms",
+            "conversation-omega.p99_ms",
+        ];
+        let l = column_labels(&alike, 12);
+        assert_eq!(l, ["conv…pha.p95", "conv…ega.p95", "conv…ega.p99"]);
+        let same_ends = ["long-name-a-x.p95_ms", "long-name-b-x.p95_ms"];
+        for keys in [&voice[..], &alike[..], &same_ends[..]] {
+            for max in [8, 10, 12, COLUMN_MAX, 30] {
+                let l = column_labels(keys, max);
+                for (i, a) in l.iter().enumerate() {
+                    assert!(a.chars().count() <= max.max(8), "{max}: {a}");
+                    assert!(l.iter().filter(|b| *b == a).count() == 1, "{max}: {l:?}");
+                    assert!(a.contains(keys[i].split('.').next().unwrap_or("")) || a.contains('…'), "{a}");
+                }
+            }
+        }
+    }
+
+    /// At 80x24 the help shows every key and its whole description, and each view's key hints
+    /// fit their footer row.
+    #[test]
+    fn help_and_footer_fit_80x24() {
+        let mut app = small_app();
+        update(&mut app, Message::ToggleHelp);
+        let s = screen(&app, 80, 24);
+        for (k, d) in KEYS {
+            assert!(s.lines().any(|l| l.contains(k) && l.contains(d)), "help cuts '{k}  {d}':\n{s}");
+        }
+        update(&mut app, Message::ToggleHelp);
+        for view in View::ALL {
+            update(&mut app, Message::GotoView(view.index()));
+            let hint = footer_lines(&app).last().expect("hints").to_string();
+            let s = screen(&app, 80, 24);
+            assert!(s.lines().any(|l| l == hint.trim_end()), "{view:?} cuts its hints '{hint}':\n{s}");
+        }
+        // A long refusal whose words wrap into more rows than its width alone needs still leaves
+        // the hints their row.
+        let word = "x".repeat(45);
+        app.status = Some(Status::Refused([word.as_str(); 3].join(" ")));
+        let hint = footer_lines(&app).last().expect("hints").to_string();
+        let s = screen(&app, 80, 24);
+        assert!(s.lines().any(|l| l == hint.trim_end()), "the refusal pushes out the hints:\n{s}");
+        assert_eq!(s.matches(word.as_str()).count(), 3, "the whole refusal is shown:\n{s}");
     }
 
     /// Prints every view of the embedded scenario at both sizes (`-- --ignored --nocapture`).

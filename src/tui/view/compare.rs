@@ -145,26 +145,20 @@ fn chart(title: &str, lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
 }
 
-/// Draw the compare view into `area`.
+/// Draw the compare view into `area`: the three charts of the left column, the p95 chart on the
+/// right, and the summary table under them when there is room.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
     let total = app.scenario.variants.len();
-    let models: Vec<String> = app.scenario.models.iter().map(|m| m.name.clone()).collect();
-    // Rows for bars: three stacked charts on the left (n bars and 2 border rows each), one bar
-    // group per model plus end to end on the right (n bars and a heading each, 2 border rows).
     let audio = has_audio(app);
-    let groups = models.len() + 1 + usize::from(audio);
-    let fit_left = usize::from(area.height / 3).saturating_sub(2);
-    let fit_right = usize::from(area.height.saturating_sub(2)) / groups.max(1);
-    let fit_right = fit_right.saturating_sub(1);
-    let shown = window(total, app.variant, fit_left.min(fit_right));
+    // Bar groups of the p95 chart: end to end, first audio when a pipeline speaks, each model.
+    let groups = app.scenario.models.len() + 1 + usize::from(audio);
+    let shown = window(total, app.variant, bar_rows(area.height, groups));
     let note = window_note(&shown, total);
     let n = shown.len() as u16;
-    let left_need = 3 * (n + 2);
-    let right_need = groups as u16 * (n + 1) + 1;
-    let charts_h = left_need.max(right_need);
+    let charts_h = (3 * (n + 2)).max(groups as u16 * (n + 1) + 1);
     let table_h = n + 3;
     let (charts, table) = if area.height >= charts_h + table_h {
         let [c, t] = Layout::vertical([Constraint::Min(charts_h), Constraint::Length(table_h)]).areas(area);
@@ -173,79 +167,75 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         (area, None)
     };
     let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
-    let [thr, cost, fail] = Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(left);
-    let inner_w = |r: Rect| r.width.saturating_sub(2);
-    let t_left = thickness(thr.height.saturating_sub(2), n, 0);
+    render_left(app, &shown, &note, left, buf);
     let groups = groups as u16;
     let t_right = thickness(right.height.saturating_sub(2), groups * n, groups);
-    chart(
-        &format!("throughput per GPU [req/s]{note}"),
-        bar_lines(
-            &items(app, &shown, |s| {
-                Some((s.throughput_rps_per_gpu, format!("{:.2}", s.throughput_rps_per_gpu)))
-            }),
-            inner_w(thr),
-            t_left,
-        ),
-        thr,
-        buf,
-    );
-    chart(
-        "cost [$/h]",
-        bar_lines(
-            &items(app, &shown, |s| Some((s.cost_per_hour_usd, format!("${:.2}", s.cost_per_hour_usd)))),
-            inner_w(cost),
-            t_left,
-        ),
-        cost,
-        buf,
-    );
-    chart(
-        "failures [requests or turns]",
-        bar_lines(
-            &items(app, &shown, |s| {
-                let f = s.failed;
-                let crash = if s.failures.crashes > 0 {
-                    format!(" ({} crashes)", s.failures.crashes)
-                } else {
-                    String::new()
-                };
-                Some((f as f64, format!("{f}{crash}")))
-            }),
-            inner_w(fail),
-            t_left,
-        ),
-        fail,
-        buf,
-    );
-    let mut lines = vec![Line::from(Span::styled("end to end", DIM))];
-    lines.extend(bar_lines(
-        &items(app, &shown, |s| Some((s.latency_ms.p95, fmt_ms(s.latency_ms.p95)))),
-        inner_w(right),
-        t_right,
-    ));
-    if audio {
-        lines.push(Line::from(Span::styled("first audio", DIM)));
-        lines.extend(bar_lines(
-            &items(app, &shown, |s| first_audio_p95(s).map(|x| (x, fmt_ms(x)))),
-            inner_w(right),
-            t_right,
-        ));
-    }
-    for m in &models {
-        lines.push(Line::from(Span::styled(m.clone(), DIM)));
-        lines.extend(bar_lines(
-            &items(app, &shown, |s| {
-                s.models.get(m).map(|x| (x.latency_ms.p95, fmt_ms(x.latency_ms.p95)))
-            }),
-            inner_w(right),
-            t_right,
-        ));
-    }
+    let lines = p95_lines(app, &shown, audio, right.width.saturating_sub(2), t_right);
     chart(&format!("p95 latency [ms]{note}"), lines, right, buf);
     if let Some(t) = table {
         render_table(app, &shown, t, buf);
     }
+}
+
+/// How many variants' bars fit `height` rows: three stacked charts on the left (a bar per
+/// variant and 2 border rows each), `groups` bar groups on the right (a bar per variant and a
+/// heading each, 2 border rows).
+fn bar_rows(height: u16, groups: usize) -> usize {
+    let fit_left = usize::from(height / 3).saturating_sub(2);
+    let fit_right = (usize::from(height.saturating_sub(2)) / groups.max(1)).saturating_sub(1);
+    fit_left.min(fit_right)
+}
+
+/// The left column: throughput per GPU, cost per hour and failures of the shown variants.
+fn render_left(app: &App, shown: &std::ops::Range<usize>, note: &str, area: Rect, buf: &mut Buffer) {
+    let [thr, cost, fail] = Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(area);
+    let w = thr.width.saturating_sub(2);
+    let t = thickness(thr.height.saturating_sub(2), shown.len() as u16, 0);
+    let throughput = items(app, shown, |s| {
+        Some((s.throughput_rps_per_gpu, format!("{:.2}", s.throughput_rps_per_gpu)))
+    });
+    chart(&format!("throughput per GPU [req/s]{note}"), bar_lines(&throughput, w, t), thr, buf);
+    let dollars = items(app, shown, |s| Some((s.cost_per_hour_usd, format!("${:.2}", s.cost_per_hour_usd))));
+    chart("cost [$/h]", bar_lines(&dollars, w, t), cost, buf);
+    let failures = items(app, shown, |s| {
+        let crash = if s.failures.crashes > 0 {
+            format!(" ({} crashes)", s.failures.crashes)
+        } else {
+            String::new()
+        };
+        Some((s.failed as f64, format!("{}{crash}", s.failed)))
+    });
+    chart("failures [requests or turns]", bar_lines(&failures, w, t), fail, buf);
+}
+
+/// The p95 chart's lines, `width` columns wide: end to end, the first audio (`audio`), then
+/// each model, a dim heading over each group of bars.
+fn p95_lines(app: &App, shown: &std::ops::Range<usize>, audio: bool, width: u16, thick: u16) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled("end to end", DIM))];
+    lines.extend(bar_lines(
+        &items(app, shown, |s| Some((s.latency_ms.p95, fmt_ms(s.latency_ms.p95)))),
+        width,
+        thick,
+    ));
+    if audio {
+        lines.push(Line::from(Span::styled("first audio", DIM)));
+        lines.extend(bar_lines(
+            &items(app, shown, |s| first_audio_p95(s).map(|x| (x, fmt_ms(x)))),
+            width,
+            thick,
+        ));
+    }
+    for m in &app.scenario.models {
+        lines.push(Line::from(Span::styled(m.name.clone(), DIM)));
+        lines.extend(bar_lines(
+            &items(app, shown, |s| {
+                s.models.get(&m.name).map(|x| (x.latency_ms.p95, fmt_ms(x.latency_ms.p95)))
+            }),
+            width,
+            thick,
+        ));
+    }
+    lines
 }
 
 fn render_table(app: &App, shown: &std::ops::Range<usize>, area: Rect, buf: &mut Buffer) {

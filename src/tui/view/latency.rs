@@ -1,6 +1,7 @@
 //! Latency view: the empirical CDF of each model's request latency for the selected variant
 //! (its finished background run, or the live simulation until that arrives), with the model's
-//! SLO as a vertical red line; the title gives the SLO and the share of requests within it.
+//! SLO as a vertical red line; the title gives the SLO and the share of requests within it. A
+//! model without a p95 objective in the scenario's `[slo]` has neither (none is made up).
 //! Both come from the run's latency sketch, the source of the reports' percentiles (within
 //! `metrics::sketch::ALPHA` of the exact values).
 
@@ -36,20 +37,31 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
     let name = &app.scenario.models[m].name;
-    let slo = app.slo_ms[m];
+    let slo = app.slo_ms.get(m).copied().flatten();
     let (s, source) = app.latency_samples(m);
     let empty = LatencySketch::new();
     let s = s.unwrap_or(&empty);
-    let met = s.fraction_at_most(slo);
     // Scale to the data; stretch to show the SLO line unless it lies far beyond the data.
     let data_max = s.quantile(0.995) * 1.15;
-    let x_max = if slo <= data_max * 4.0 { data_max.max(slo * 1.1) } else { data_max }.max(1e-3);
+    let x_max = match slo {
+        Some(slo) if slo <= data_max * 4.0 => data_max.max(slo * 1.1),
+        _ => data_max,
+    }
+    .max(1e-3);
     let style = if m == app.model { SELECTED } else { TITLE };
-    let title = Line::from(vec![
-        Span::styled(format!(" {}{name} ", if m == app.model { "▸" } else { "" }), style),
-        Span::styled(format!("≤{} ms: {:.1}% ", fmt_ms(slo), met * 100.0), Style::new().fg(Color::Red)),
-        Span::styled(if slo > x_max { "(SLO off scale →) " } else { "" }, DIM),
-    ]);
+    let mut title = vec![Span::styled(format!(" {}{name} ", if m == app.model { "▸" } else { "" }), style)];
+    match slo {
+        Some(slo) => {
+            let met = s.fraction_at_most(slo);
+            title.push(Span::styled(
+                format!("≤{} ms: {:.1}% ", fmt_ms(slo), met * 100.0),
+                Style::new().fg(Color::Red),
+            ));
+            title.push(Span::styled(if slo > x_max { "(SLO off scale →) " } else { "" }, DIM));
+        }
+        None => title.push(Span::styled("no SLO ", DIM)),
+    }
+    let title = Line::from(title);
     let (p50, p95, p99) = (s.quantile(0.5), s.quantile(0.95), s.quantile(0.99));
     // The most detail that fits the border.
     let foot = [
@@ -76,19 +88,21 @@ fn render_model(app: &App, m: usize, area: Rect, buf: &mut Buffer) {
         return;
     }
     let cdf: Vec<(f64, f64)> = s.cdf_points(CDF_POINTS + 1).into_iter().map(|(ms, q)| (ms.min(x_max), q)).collect();
-    let slo_line = [(slo, 0.0), (slo, 1.0)];
-    let datasets = vec![
-        Dataset::default()
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(BAR)
-            .data(&cdf),
-        Dataset::default()
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Red))
-            .data(&slo_line),
-    ];
+    let slo_line: Vec<(f64, f64)> = slo.map_or(Vec::new(), |slo| vec![(slo, 0.0), (slo, 1.0)]);
+    let mut datasets = vec![Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(BAR)
+        .data(&cdf)];
+    if !slo_line.is_empty() {
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(Color::Red))
+                .data(&slo_line),
+        );
+    }
     Chart::new(datasets)
         .block(block)
         .x_axis(

@@ -81,105 +81,31 @@ fn queue(label: &str, q: usize, running: bool) -> Vec<Span<'static>> {
     ]
 }
 
+/// A device's busy fraction, once the warm-up is over (`warm`); before, `None`.
+fn busy(d: &DeviceView, warm: bool) -> Option<f64> {
+    warm.then_some(d.busy_fraction)
+}
+
 /// The rows of every GPU of the selected variant, and the first row and row count of the
 /// selected GPU.
 fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
-    let var = &app.scenario.variants[app.variant];
-    let busy = |d: &DeviceView| (app.live.now_s() > crate::time::to_secs(app.scenario.warmup)).then_some(d.busy_fraction);
+    let Some(var) = app.selected_variant() else {
+        return (Vec::new(), (0, 1));
+    };
+    let warm = app.live.now_s() > crate::time::to_secs(app.scenario.warmup);
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut sel = (0usize, 1usize);
     for (g, plan) in var.gpus.iter().enumerate() {
         let start = lines.len();
         let devs: Vec<&DeviceView> = app.live.devices.iter().filter(|d| d.gpu as usize == g).collect();
         let selected = g == app.gpu;
-        let head_style = if selected { SELECTED } else { Style::new() };
-        let mut head = vec![
-            Span::styled(format!("{}GPU {g:<2} ", if selected { "▸" } else { " " }), head_style),
-            Span::styled(
-                format!(
-                    "{:<12}",
-                    match plan.regime {
-                        Regime::Mig { .. } => "MIG",
-                        ref r => r.label(),
-                    }
-                ),
-                head_style,
-            ),
-        ];
+        let head = gpu_head(g, &plan.regime, selected);
         match &plan.regime {
-            Regime::Dedicated => {
-                if let Some(d) = devs.first() {
-                    head.extend(gauge(busy(d), gw));
-                    head.push(Span::raw("  "));
-                    for (s, q) in d.servers.iter().zip(&d.queues) {
-                        head.extend(queue(s, *q, false));
-                    }
-                }
-                lines.push(Line::from(head));
-            }
+            Regime::Dedicated => lines.push(dedicated_line(head, devs.first().copied(), gw, warm)),
             Regime::TimeSliced(_) | Regime::Mps { .. } if !devs.is_empty() => {
-                let d = devs[0];
-                head.extend(gauge(busy(d), gw));
-                match &plan.regime {
-                    Regime::TimeSliced(ts) => {
-                        head.push(Span::styled(format!("  quantum {} ms", ts.quantum as f64 / 1e6), DIM));
-                    }
-                    _ => head.push(Span::styled("  SM shares", DIM)),
-                }
-                lines.push(Line::from(head));
-                let mut t = vec![Span::raw("          ")];
-                if let Regime::TimeSliced(_) = &plan.regime {
-                    let now = d.running.clone().unwrap_or_else(|| "idle".into());
-                    t.push(Span::styled(format!("running {now:<8} "), SELECTED));
-                }
-                for (i, (s, q)) in d.servers.iter().zip(&d.queues).enumerate() {
-                    // Each tenant's own busy share (after the warm-up), and on MPS its SM cap.
-                    let b = busy(d)
-                        .and_then(|_| d.server_busy.get(i))
-                        .map_or(String::new(), |b| format!(" {:.0}%", b * 100.0));
-                    let label = match &plan.regime {
-                        Regime::Mps { thread_pct, .. } => format!("{s} {:.0}%SM{b}", thread_pct.get(i).copied().unwrap_or(0.0)),
-                        _ => format!("{s}{b}"),
-                    };
-                    t.extend(queue(&label, *q, d.running.as_deref() == Some(s.as_str())));
-                }
-                lines.push(Line::from(t));
+                lines.extend(shared_lines(head, &plan.regime, devs[0], gw, warm));
             }
-            Regime::Mig { .. } => {
-                let instances: Vec<crate::gpu::PlacedInstance> = devs.iter().filter_map(|d| d.instance.clone()).collect();
-                let instances = &instances;
-                lines.push(Line::from(head));
-                let mut map = vec![Span::raw("          memory ")];
-                map.extend(slots(instances, 8, true));
-                map.push(Span::raw("  compute "));
-                map.extend(slots(instances, 7, false));
-                lines.push(Line::from(map));
-                for (i, inst) in instances.iter().enumerate() {
-                    let label = format!("{}@{}", inst.profile.name, inst.start);
-                    let letter = char::from(b'A' + (i % 26) as u8);
-                    let color = Style::new().fg(INSTANCE[i % INSTANCE.len()]).add_modifier(Modifier::BOLD);
-                    let mut l = vec![
-                        Span::raw("          "),
-                        Span::styled(format!("{letter} "), color),
-                        Span::raw(format!("{label:<12}")),
-                    ];
-                    match devs.iter().find(|d| d.label == label) {
-                        Some(d) => {
-                            l.extend(gauge(busy(d), gw));
-                            l.push(Span::raw(" "));
-                            for (s, q) in d.servers.iter().zip(&d.queues) {
-                                let name = s.rsplit(':').next().unwrap_or(s);
-                                l.extend(queue(name, *q, false));
-                            }
-                            if d.servers.is_empty() {
-                                l.push(Span::styled(" (empty)", DIM));
-                            }
-                        }
-                        None => l.push(Span::styled("(empty)", DIM)),
-                    }
-                    lines.push(Line::from(l));
-                }
-            }
+            Regime::Mig { .. } => lines.extend(mig_lines(head, &devs, gw, warm)),
             _ => lines.push(Line::from(head)),
         }
         if selected {
@@ -189,9 +115,101 @@ fn gpu_lines(app: &App, gw: usize) -> (Vec<Line<'static>>, (usize, usize)) {
     (lines, sel)
 }
 
+/// `▸GPU g  regime      `: the start of a GPU's first row.
+fn gpu_head(g: usize, regime: &Regime, selected: bool) -> Vec<Span<'static>> {
+    let style = if selected { SELECTED } else { Style::new() };
+    let label = match regime {
+        Regime::Mig { .. } => "MIG",
+        r => r.label(),
+    };
+    vec![
+        Span::styled(format!("{}GPU {g:<2} ", if selected { "▸" } else { " " }), style),
+        Span::styled(format!("{label:<12}"), style),
+    ]
+}
+
+/// A dedicated GPU: one row, its gauge and the queue of its server.
+fn dedicated_line(mut head: Vec<Span<'static>>, d: Option<&DeviceView>, gw: usize, warm: bool) -> Line<'static> {
+    if let Some(d) = d {
+        head.extend(gauge(busy(d, warm), gw));
+        head.push(Span::raw("  "));
+        for (s, q) in d.servers.iter().zip(&d.queues) {
+            head.extend(queue(s, *q, false));
+        }
+    }
+    Line::from(head)
+}
+
+/// A time-sliced or MPS GPU: the gauge (with the quantum or `SM shares`), then a row of its
+/// tenants with their own busy share, SM cap (MPS) and the context running now (time-sliced).
+fn shared_lines(mut head: Vec<Span<'static>>, regime: &Regime, d: &DeviceView, gw: usize, warm: bool) -> [Line<'static>; 2] {
+    head.extend(gauge(busy(d, warm), gw));
+    match regime {
+        Regime::TimeSliced(ts) => head.push(Span::styled(format!("  quantum {} ms", ts.quantum as f64 / 1e6), DIM)),
+        _ => head.push(Span::styled("  SM shares", DIM)),
+    }
+    let mut t = vec![Span::raw("          ")];
+    if let Regime::TimeSliced(_) = regime {
+        let now = d.running.clone().unwrap_or_else(|| "idle".into());
+        t.push(Span::styled(format!("running {now:<8} "), SELECTED));
+    }
+    for (i, (s, q)) in d.servers.iter().zip(&d.queues).enumerate() {
+        // Each tenant's own busy share (after the warm-up), and on MPS its SM cap.
+        let b = busy(d, warm)
+            .and_then(|_| d.server_busy.get(i))
+            .map_or(String::new(), |b| format!(" {:.0}%", b * 100.0));
+        let label = match regime {
+            Regime::Mps { thread_pct, .. } => format!("{s} {:.0}%SM{b}", thread_pct.get(i).copied().unwrap_or(0.0)),
+            _ => format!("{s}{b}"),
+        };
+        t.extend(queue(&label, *q, d.running.as_deref() == Some(s.as_str())));
+    }
+    [Line::from(head), Line::from(t)]
+}
+
+/// A MIG GPU: its head row, the memory slot and compute slice maps, then one row per instance
+/// (letter, profile@start, gauge, queues).
+fn mig_lines(head: Vec<Span<'static>>, devs: &[&DeviceView], gw: usize, warm: bool) -> Vec<Line<'static>> {
+    let instances: Vec<crate::gpu::PlacedInstance> = devs.iter().filter_map(|d| d.instance.clone()).collect();
+    let mut lines = vec![Line::from(head)];
+    let mut map = vec![Span::raw("          memory ")];
+    map.extend(slots(&instances, 8, true));
+    map.push(Span::raw("  compute "));
+    map.extend(slots(&instances, 7, false));
+    lines.push(Line::from(map));
+    for (i, inst) in instances.iter().enumerate() {
+        let label = format!("{}@{}", inst.profile.name, inst.start);
+        let letter = char::from(b'A' + (i % 26) as u8);
+        let color = Style::new().fg(INSTANCE[i % INSTANCE.len()]).add_modifier(Modifier::BOLD);
+        let mut l = vec![
+            Span::raw("          "),
+            Span::styled(format!("{letter} "), color),
+            Span::raw(format!("{label:<12}")),
+        ];
+        match devs.iter().find(|d| d.label == label) {
+            Some(d) => {
+                l.extend(gauge(busy(d, warm), gw));
+                l.push(Span::raw(" "));
+                for (s, q) in d.servers.iter().zip(&d.queues) {
+                    let name = s.rsplit(':').next().unwrap_or(s);
+                    l.extend(queue(name, *q, false));
+                }
+                if d.servers.is_empty() {
+                    l.push(Span::styled(" (empty)", DIM));
+                }
+            }
+            None => l.push(Span::styled("(empty)", DIM)),
+        }
+        lines.push(Line::from(l));
+    }
+    lines
+}
+
 fn render_gpus(app: &App, (lines, sel): (Vec<Line<'static>>, (usize, usize)), area: Rect, buf: &mut Buffer) {
-    let var = &app.scenario.variants[app.variant];
-    let block = Block::bordered().title(Span::styled(format!(" GPUs of {} ({}) ", var.name, var.gpu.name), TITLE));
+    let title = app
+        .selected_variant()
+        .map_or(" GPUs ".to_string(), |var| format!(" GPUs of {} ({}) ", var.name, var.gpu.name));
+    let block = Block::bordered().title(Span::styled(title, TITLE));
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.is_empty() {
