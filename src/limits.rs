@@ -138,6 +138,10 @@ pub const ACTIVATION_RESERVE_GIB: Bound = Bound::closed(0.0, 1e4, " GiB");
 pub const BATCH: Bound = Bound::closed(1.0, MAX_BATCH as f64, "");
 /// Longest LLM context [tokens].
 pub const CONTEXT_TOKENS: Bound = Bound::closed(1.0, MAX_CONTEXT_TOKENS as f64, " tokens");
+/// GPUs of a tensor-parallel group: within one NVLink/NVSwitch domain (72 on a GB200 NVL72).
+pub const TENSOR_PARALLEL: Bound = Bound::closed(1.0, 72.0, " GPUs");
+/// Pipeline stages of one replica.
+pub const PIPELINE_PARALLEL: Bound = Bound::closed(1.0, 64.0, " stages");
 /// Tokens per chunked LLM step.
 pub const BATCHED_TOKENS: Bound = Bound::closed(16.0, MAX_CONTEXT_TOKENS as f64, " tokens");
 /// Tokens per KV block.
@@ -146,6 +150,14 @@ pub const KV_BLOCK_TOKENS: Bound = Bound::closed(1.0, 4096.0, " tokens");
 pub const LAYERS: Bound = Bound::closed(1.0, 1024.0, "");
 /// Size of one attention head [elements].
 pub const HEAD_DIM: Bound = Bound::closed(1.0, 4096.0, "");
+/// A transformer's hidden and MLP widths (Llama-3.1-405B: 16384 and 53248).
+pub const ARCH_WIDTH: Bound = Bound::closed(1.0, 1_048_576.0, "");
+/// Vocabulary or output classes.
+pub const VOCAB: Bound = Bound::closed(1.0, 16_777_216.0, "");
+/// Published parameters [billions] (the largest dense models are ~1,000).
+pub const PARAMS_B: Bound = Bound::closed(1e-6, 100_000.0, " B");
+/// Encoder tokens per unit of request size.
+pub const TOKENS_PER_UNIT: Bound = Bound::closed(1e-6, 1e6, "");
 /// Bytes per cached KV element.
 pub const KV_BYTES_PER_ELEMENT: Bound = Bound::closed(1.0, 8.0, "");
 /// Frames before an in-flight TTS's first audio chunk.

@@ -152,7 +152,7 @@ impl Simulation {
             replicas[ps.model].push(id as u32);
             let model = &scenario.models[ps.model];
             let rng = stream_rng(seed, (1 << 21) | id as u64, 8);
-            let host = Host::new(
+            let mut host = Host::new(
                 id as u32,
                 model,
                 ps.model as u32,
@@ -162,6 +162,7 @@ impl Simulation {
                 ps.share,
                 rng,
             );
+            host.comm = ps.comm;
             servers.push(Server::new(host, model, ps.kv_tokens));
         }
         let shared_queue = v.balancer == crate::deploy::Balancer::SharedQueue;

@@ -56,10 +56,8 @@ pub fn load(path: Option<&str>) -> Result<(RawScenario, crate::scenario::files::
                 (Path::new(f).is_relative() && d.exists()).then(|| d.canonicalize().unwrap_or(d).display().to_string())
             };
             for m in raw.models.values_mut() {
-                if crate::model::builtin(&m.from).is_none() {
-                    if let Some(a) = absolute(&m.from) {
-                        m.from = a;
-                    }
+                if let Some(a) = m.model_file().and_then(absolute) {
+                    m.from = Some(a);
                 }
             }
             for w in &mut raw.workload {

@@ -283,7 +283,7 @@ fn replay_raw(dir: &str, names: &[String], gkey: &str, overrides: &BTreeMap<Stri
         raw.models.insert(
             n.clone(),
             RawModel {
-                from,
+                from: Some(from),
                 ..RawModel::default()
             },
         );

@@ -4,6 +4,8 @@
 //!   Kubernetes files, impossible specs, thread-count determinism;
 //! * `memory`: request slots reused once finished (flat memory) without changing any result;
 //!   percentiles from sketches within their bound;
+//! * `parallel`: tensor-parallel LLMs: weights and KV split, all-reduces by interconnect, group
+//!   placement rules and faults, the 70B TP4 inter-token latency against NVIDIA's published figure;
 //! * `queueing`: the engine against queueing theory (M/M/1, M/D/1, M/M/c, Little's law, closed loop);
 //! * `regimes`: time slicing, MIG capacity, memory limits, fault domains, pipelines;
 //! * `configs`: scenario files, bad (tests/configs/invalid) and good (experiments/, tests/configs/valid);
@@ -27,6 +29,7 @@ mod docs;
 mod hostile;
 mod llm;
 mod memory;
+mod parallel;
 mod plan;
 mod queueing;
 mod regimes;

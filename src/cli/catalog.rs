@@ -164,7 +164,7 @@ pub fn kv_out(model: &str, gpu: Option<&str>, format: Format) -> Result<String> 
             std::iter::once(("whole".to_string(), g.memory_gib)).chain(g.mig_profiles.iter().map(|p| (p.name.clone(), p.memory_gib)));
         for (name, cap) in devices {
             let held = crate::deploy::placement::memory_held_gib(&m, cap);
-            let tokens = crate::deploy::placement::kv_capacity_tokens(&l, &m, held);
+            let tokens = crate::deploy::placement::kv_capacity_tokens(&l, &m, held, 1);
             rows.push(serde_json::json!({
                 "gpu": g.name,
                 "device": name,

@@ -189,7 +189,7 @@ fn extend_sources(src: &mut Sources, plan: &Plan, dir: Option<&Path>) -> Result<
             .raw
             .models
             .values()
-            .any(|m| crate::model::builtin(&m.from).is_none() && !src.models.contains_key(&m.from));
+            .any(|m| m.model_file().is_some_and(|f| !src.models.contains_key(f)));
         let missing_trace = c
             .raw
             .workload

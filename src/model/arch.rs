@@ -157,6 +157,56 @@ impl std::ops::Mul<f64> for Work {
 }
 
 impl Arch {
+    /// Every field within its bound and the heads consistent with the width; errors name
+    /// `file` and `field.<name>`.
+    pub fn check(&self, file: &str, field: &str) -> Result<()> {
+        use crate::limits::*;
+        let f = |n: &str| format!("{field}.{n}");
+        LAYERS.count(file, f("layers"), self.layers)?;
+        ARCH_WIDTH.count(file, f("hidden"), self.hidden)?;
+        ARCH_WIDTH.count(file, f("intermediate"), self.intermediate)?;
+        LAYERS.count(file, f("heads"), self.heads)?;
+        VOCAB.count(file, f("vocab"), self.vocab)?;
+        if let Some(k) = self.kv_heads {
+            LAYERS.count(file, f("kv_heads"), k)?;
+            if k > self.heads || self.heads % k != 0 {
+                return Err(Error::input(
+                    file,
+                    f("kv_heads"),
+                    format!("'{k}' must divide the {} query heads", self.heads),
+                ));
+            }
+        }
+        match self.head_dim {
+            Some(e) => {
+                HEAD_DIM.count(file, f("head_dim"), e)?;
+            }
+            None if self.hidden % self.heads != 0 => {
+                return Err(Error::input(
+                    file,
+                    f("head_dim"),
+                    format!("not given, and hidden {} is not a multiple of heads {}", self.hidden, self.heads),
+                ))
+            }
+            None => {}
+        }
+        if let Some(p) = self.params_b {
+            PARAMS_B.check(file, f("params_b"), p)?;
+        }
+        if let Some(t) = self.tokens_per_unit {
+            TOKENS_PER_UNIT.check(file, f("tokens_per_unit"), t)?;
+        }
+        for (n, v) in [("mlps_per_layer", self.mlps_per_layer), ("conv_kernel", self.conv_kernel), ("encoder_layers", self.encoder_layers)] {
+            if let Some(v) = v {
+                LAYERS.count(file, f(n), v)?;
+            }
+        }
+        if let Some(t) = self.text_tokens {
+            CONTEXT_TOKENS.count(file, f("text_tokens"), t)?;
+        }
+        Ok(())
+    }
+
     fn d(&self) -> f64 {
         f64::from(self.hidden)
     }
@@ -519,9 +569,20 @@ fn measured_cells(family: Family) -> Result<(Vec<Cell>, GpuSpec, ModelSpec)> {
 }
 
 /// The efficiency of `family`, learnt from its measured shape.
+/// Fitted once per process (a pure function of the built-in tables).
 pub fn efficiency(family: Family) -> Result<Efficiency> {
-    let (cells, gpu, _) = measured_cells(family)?;
-    Ok(fit(&cells, &gpu, Dtype::Bf16.peak_tflops(&gpu)))
+    static FITTED: std::sync::OnceLock<Vec<std::result::Result<Efficiency, String>>> = std::sync::OnceLock::new();
+    let all = FITTED.get_or_init(|| {
+        Family::ALL
+            .iter()
+            .map(|&f| {
+                let (cells, gpu, _) = measured_cells(f).map_err(|e| e.to_string())?;
+                Ok(fit(&cells, &gpu, Dtype::Bf16.peak_tflops(&gpu)))
+            })
+            .collect()
+    });
+    let i = Family::ALL.iter().position(|&f| f == family).unwrap_or(0);
+    all[i].clone().map_err(Error::Infeasible)
 }
 
 /// How close the architecture-defined version of each measured shape lands to its measured

@@ -230,6 +230,14 @@ pub struct ModelSpec {
     /// exactly that, whatever its policy.
     #[serde(skip)]
     pub memory_override: bool,
+    /// LLM only: GPUs each layer's weights, KV cache and work are split across, with two
+    /// all-reduces per layer over the GPU type's interconnect (docs/src/model/parallelism.md).
+    #[serde(default = "one_u32", skip_serializing_if = "is_one_u32")]
+    pub tensor_parallel: u32,
+    /// LLM only: stages the layers are split into, one GPU group (of `tensor_parallel`) each,
+    /// with one activation hand-off between consecutive stages per step.
+    #[serde(default = "one_u32", skip_serializing_if = "is_one_u32")]
+    pub pipeline_parallel: u32,
     /// Encoder only: the unit of a request's size (default tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_unit: Option<SizeUnit>,
@@ -244,6 +252,12 @@ pub struct ModelSpec {
 
 fn one() -> f64 {
     1.0
+}
+fn one_u32() -> u32 {
+    1
+}
+fn is_one_u32(x: &u32) -> bool {
+    *x == 1
 }
 fn is_one(x: &f64) -> bool {
     *x == 1.0
@@ -349,7 +363,59 @@ impl ModelSpec {
     pub fn validate(&self, file: &str) -> crate::error::Result<()> {
         self.validate_ops(file)?;
         self.validate_server(file)?;
-        self.validate_llm(file)
+        self.validate_llm(file)?;
+        self.check_parallel(file, "")
+    }
+
+    /// GPUs one replica spans: its tensor-parallel group times its pipeline stages.
+    pub fn gpus_per_replica(&self) -> u32 {
+        self.tensor_parallel * self.pipeline_parallel
+    }
+
+    /// Parallelism needs an LLM whose shape is known (the all-reduces' size is its hidden
+    /// size) and whose heads divide among the tensor-parallel GPUs (as vLLM and TensorRT-LLM
+    /// require).
+    /// Errors name `file` and `prefix` + the field.
+    pub fn check_parallel(&self, file: &str, prefix: &str) -> crate::error::Result<()> {
+        use crate::error::Error;
+        let (tp, pp) = (self.tensor_parallel, self.pipeline_parallel);
+        let tpf = format!("{prefix}tensor_parallel");
+        let ppf = format!("{prefix}pipeline_parallel");
+        limits::TENSOR_PARALLEL.count(file, &tpf, tp)?;
+        limits::PIPELINE_PARALLEL.count(file, &ppf, pp)?;
+        if tp * pp == 1 {
+            return Ok(());
+        }
+        let field = if tp > 1 { tpf.clone() } else { ppf.clone() };
+        if self.kind != ServiceKind::Llm {
+            return Err(Error::input(
+                file,
+                field,
+                format!("applies to LLM models; '{}' is {}", self.name, self.kind.label()),
+            ));
+        }
+        let Some(a) = &self.arch else {
+            return Err(Error::input(
+                file,
+                field,
+                format!("needs the model's architecture ('arch') to size its all-reduces; '{}' has none", self.name),
+            ));
+        };
+        if a.heads % tp != 0 {
+            return Err(Error::input(
+                file,
+                tpf,
+                format!("'{tp}' does not divide the model's {} attention heads", a.heads),
+            ));
+        }
+        if a.layers < pp {
+            return Err(Error::input(
+                file,
+                ppf,
+                format!("'{pp}' stages but the model has {} layers", a.layers),
+            ));
+        }
+        Ok(())
     }
 
     /// The ops its kind needs, each table well formed, and the scaling parameters.

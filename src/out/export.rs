@@ -35,8 +35,8 @@ pub fn emitted_scenario(raw: &RawScenario, spec_path: &str, out_path: &str, best
             std::fs::canonicalize(from_dir.join(path)).map_or_else(|_| p.to_string(), |a| a.display().to_string())
         };
         for m in sc.models.values_mut() {
-            if crate::model::builtin(&m.from).is_none() {
-                m.from = abs(&m.from);
+            if let Some(f) = m.model_file() {
+                m.from = Some(abs(f));
             }
         }
         for w in &mut sc.workload {

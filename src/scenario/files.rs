@@ -120,8 +120,9 @@ pub fn resolve_path(dir: Option<&Path>, p: &str) -> PathBuf {
 pub fn load_sources(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result<Sources> {
     let mut src = Sources::none(file);
     for (name, m) in &raw.models {
-        if crate::model::builtin(&m.from).is_none() && !src.models.contains_key(&m.from) {
-            let p = resolve_path(dir, &m.from);
+        let Some(from) = m.model_file() else { continue };
+        if !src.models.contains_key(from) {
+            let p = resolve_path(dir, from);
             let spec = read_model(&p).map_err(|e| match e {
                 Error::Io { message, .. } => {
                     let names: Vec<&str> = crate::model::BUILTIN_MODELS.iter().map(|x| x.0).collect();
@@ -129,15 +130,14 @@ pub fn load_sources(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result
                         file,
                         format!("models.{name}.from"),
                         format!(
-                            "'{}' is neither a built-in model ({}) nor a readable file: {message}",
-                            m.from,
+                            "'{from}' is neither a built-in model ({}) nor a readable file: {message}",
                             names.join(", ")
                         ),
                     )
                 }
                 e => e,
             })?;
-            src.models.insert(m.from.clone(), spec);
+            src.models.insert(from.to_string(), spec);
         }
     }
     for w in &raw.workload {

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 /// Policy and mode enums live with the validated scenario; the raw structs use them as written.
 pub use crate::scenario::{AsrMode, Balancer, FaultKind, LlmPolicy, Pacing, ThinkMode, TtsPolicy};
+pub use crate::model::arch::Arch;
+pub use crate::model::{ServiceKind, SizeUnit};
 
 /// A scenario file.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -52,8 +54,28 @@ pub struct RawScenario {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawModel {
-    /// `h100/asr`-style built-in name or a path to a model JSON (relative to the scenario file).
-    pub from: String,
+    /// `h100/asr`-style built-in name or a path to a model JSON (relative to the scenario file);
+    /// or none, for a model defined by `kind` and `arch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Server behaviour of a model defined by its architecture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ServiceKind>,
+    /// The transformer's shape: the model's tables are derived from it (docs/src/model/architecture.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
+    /// LLM: GPUs of a tensor-parallel group (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor_parallel: Option<u32>,
+    /// LLM: pipeline stages (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_parallel: Option<u32>,
+    /// Encoder defined by its architecture: the unit of a request's size (default tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_unit: Option<SizeUnit>,
+    /// Encoder or ASR defined by its architecture: the padded batches and sizes its server runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<RawBuckets>,
     /// Override of the total memory footprint [GiB].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_gib: Option<f64>,
@@ -96,6 +118,23 @@ pub struct RawModel {
     /// server warmed every batch shape before serving).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_call_ms: Option<f64>,
+}
+
+/// Padding buckets as written.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuckets {
+    /// Batch sizes (ascending).
+    pub batch: Vec<u32>,
+    /// Request sizes, in the model's unit (ascending).
+    pub size: Vec<f64>,
+}
+
+impl RawModel {
+    /// The model file it reads, if `from` names one (not a built-in model).
+    pub fn model_file(&self) -> Option<&str> {
+        self.from.as_deref().filter(|f| crate::model::builtin(f).is_none())
+    }
 }
 
 /// Size distribution as written.

@@ -186,25 +186,103 @@ fn resolve_models(raw: &RawScenario, src: &Sources, c: &Check) -> Result<Vec<Mod
     let mut out = Vec::new();
     for (name, m) in &raw.models {
         let f = format!("models.{name}");
-        let mut spec = match src.models.get(&m.from) {
-            Some(s) => s.clone(),
-            None => crate::model::builtin(&m.from).unwrap_or_else(|| {
-                let names: Vec<&str> = crate::model::BUILTIN_MODELS.iter().map(|x| x.0).collect();
-                Err(c.err(
-                    format!("{f}.from"),
-                    format!(
-                        "'{}' is neither a built-in model ({}) nor a model file that was read",
-                        m.from,
-                        names.join(", ")
-                    ),
-                ))
-            })?,
-        };
+        let mut spec = model_spec(c, &f, name, m, src)?;
         spec.name = name.clone();
         resolve_model_overrides(c, &f, m, &mut spec)?;
         out.push(Model::resolve(spec, c.file)?);
     }
     Ok(out)
+}
+
+/// The model as `from` names it, or derived from `kind` and `arch`.
+fn model_spec(c: &Check, f: &str, name: &str, m: &RawModel, src: &Sources) -> Result<ModelSpec> {
+    let derive_only = [("size_unit", m.size_unit.is_some()), ("buckets", m.buckets.is_some())];
+    match (&m.from, m.kind, &m.arch) {
+        (Some(from), None, None) => {
+            if let Some((field, _)) = derive_only.iter().find(|x| x.1) {
+                return Err(c.err(
+                    format!("{f}.{field}"),
+                    format!("applies to a model defined by its architecture (kind + arch), not to one read from '{from}'"),
+                ));
+            }
+            match src.models.get(from) {
+                Some(s) => Ok(s.clone()),
+                None => crate::model::builtin(from).unwrap_or_else(|| {
+                    let names: Vec<&str> = crate::model::BUILTIN_MODELS.iter().map(|x| x.0).collect();
+                    Err(c.err(
+                        format!("{f}.from"),
+                        format!(
+                            "'{from}' is neither a built-in model ({}) nor a model file that was read",
+                            names.join(", ")
+                        ),
+                    ))
+                }),
+            }
+        }
+        (Some(_), _, Some(_)) => Err(c.err(
+            format!("{f}.arch"),
+            "defines the model itself: give either 'from' or 'kind' and 'arch', not both",
+        )),
+        (Some(_), Some(k), None) => Err(c.err(
+            format!("{f}.kind"),
+            format!("'{}' comes with the model 'from' names: drop it, or define the model by 'kind' and 'arch'", k.label()),
+        )),
+        (None, None, _) => Err(c.err(
+            f,
+            format!("model '{name}' needs 'from' (a built-in model or a model file) or 'kind' and 'arch'"),
+        )),
+        (None, Some(_), None) => Err(c.err(format!("{f}.arch"), "a model without 'from' is defined by its architecture: give 'arch'")),
+        (None, Some(kind), Some(arch)) => {
+            arch.check(c.file, &format!("{f}.arch"))?;
+            let buckets = match &m.buckets {
+                None => None,
+                Some(b) => {
+                    if !matches!(kind, ServiceKind::Asr | ServiceKind::Encoder) {
+                        return Err(c.err(format!("{f}.buckets"), format!("applies to ASR and encoder models; this one is {}", kind.label())));
+                    }
+                    Some(check_buckets(c, &format!("{f}.buckets"), b)?)
+                }
+            };
+            if m.size_unit.is_some() && kind != ServiceKind::Encoder {
+                return Err(c.err(format!("{f}.size_unit"), format!("applies to encoder models; this one is {}", kind.label())));
+            }
+            // Defaults: vLLM's max_num_seqs (256) and an 8k context for an LLM; the largest batch
+            // bucket for an encoder; the measured TTS server's 16.
+            let max_batch = m.max_batch.unwrap_or(match kind {
+                ServiceKind::Llm => 256,
+                ServiceKind::Tts => 16,
+                _ => buckets.as_ref().and_then(|b| b.0.last().copied()).unwrap_or(32),
+            });
+            let d = crate::model::arch::Derive {
+                kind,
+                max_batch: BATCH.count(c.file, format!("{f}.max_batch"), max_batch)?,
+                max_context_tokens: CONTEXT_TOKENS.count(c.file, format!("{f}.max_context_tokens"), m.max_context_tokens.unwrap_or(8192))?,
+                buckets,
+                unit: m.size_unit.unwrap_or_default(),
+            };
+            crate::model::arch::derive(name, arch, &d).map_err(|e| c.err(format!("{f}.arch"), e.to_string()))
+        }
+    }
+}
+
+/// Ascending, positive, bounded buckets.
+fn check_buckets(c: &Check, f: &str, b: &RawBuckets) -> Result<(Vec<u32>, Vec<f64>)> {
+    if b.batch.is_empty() || b.size.is_empty() {
+        return Err(c.err(f, "needs at least one batch and one size"));
+    }
+    for (i, &x) in b.batch.iter().enumerate() {
+        BATCH.count(c.file, format!("{f}.batch[{i}]"), x)?;
+        if i > 0 && x <= b.batch[i - 1] {
+            return Err(c.err(format!("{f}.batch[{i}]"), format!("must be larger than the one before, got '{x}'")));
+        }
+    }
+    for (i, &x) in b.size.iter().enumerate() {
+        c.pos(&format!("{f}.size[{i}]"), x)?;
+        if i > 0 && x <= b.size[i - 1] {
+            return Err(c.err(format!("{f}.size[{i}]"), format!("must be larger than the one before, got '{}'", num(x))));
+        }
+    }
+    Ok((b.batch.clone(), b.size.clone()))
 }
 
 fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpec) -> Result<()> {
@@ -295,10 +373,18 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
         kind_only("cold_call_ms", &[ServiceKind::Asr, ServiceKind::Tts])?;
         spec.cold_call_ms = COLD_CALL_MS.check(c.file, format!("{f}.cold_call_ms"), x)?;
     }
+    if let Some(t) = m.tensor_parallel {
+        spec.tensor_parallel = t;
+    }
+    if let Some(p) = m.pipeline_parallel {
+        spec.pipeline_parallel = p;
+    }
+    spec.check_parallel(c.file, &format!("{f}."))?;
+    let what = m.from.as_deref().unwrap_or("(architecture-defined)");
     if spec.asr_mode == AsrMode::Streaming && !spec.ops.contains_key("encode_chunk") {
         return Err(c.err(
             format!("{f}.asr_mode"),
-            format!("streaming needs an 'encode_chunk' op, which model '{}' does not have", m.from),
+            format!("streaming needs an 'encode_chunk' op, which model '{what}' does not have"),
         ));
     }
     if spec.kind == ServiceKind::Tts && spec.tts_policy == TtsPolicy::InFlight {
@@ -311,8 +397,7 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
             return Err(c.err(
                 format!("{f}.tts_policy"),
                 format!(
-                    "in-flight needs a 'synthesize' table whose latency grows with frames at every batch (two or more frame points), which model '{}' does not have",
-                    m.from
+                    "in-flight needs a 'synthesize' table whose latency grows with frames at every batch (two or more frame points), which model '{what}' does not have"
                 ),
             ));
         }

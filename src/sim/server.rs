@@ -28,6 +28,7 @@ use super::device::MpsCall;
 use super::recorder::Recorder;
 use super::store::Store;
 use super::Ev;
+use crate::model::parallel::Comm;
 use crate::model::{DeviceShare, Model, OpTable, ServerKind, Slowdown};
 use crate::rng::SimRng;
 use crate::time::{from_ms, SimTime};
@@ -99,6 +100,8 @@ pub(super) struct Host {
     /// clients running).
     pub(super) share: DeviceShare,
     pub(super) slow: Slowdown,
+    /// A multi-GPU replica's collectives and hand-offs per step (LLM steps add it).
+    pub(super) comm: Comm,
     /// Its device rates calls by the clients running (MPS).
     pub(super) mps: bool,
     /// Its device runs it alone and no shared queue feeds it: runs of steps may be one call.
@@ -149,6 +152,7 @@ impl Host {
             outstanding: 0,
             admit_budget: 0,
             slow: Slowdown::of(&model.scaling, &model.reference, &share),
+            comm: Comm::NONE,
             share,
             mps: false,
             alone: false,

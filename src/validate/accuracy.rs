@@ -3,7 +3,7 @@
 //! of one folder because it is a fixed list of runs and a report over them (the docs test
 //! checks its output), not a way to read a folder.
 
-use super::published::{engine_check, published_comparisons, EngineCheck, PublishedRatio};
+use super::published::{arch_checks, engine_check, published_comparisons, ArchCheck, EngineCheck, PublishedRatio};
 use super::{validate_dir, TsParams, REPLAYS};
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -117,6 +117,8 @@ pub struct Accuracy {
     pub device_comparisons: Vec<PublishedRatio>,
     /// The LLM engines against NVIDIA's published GenAI-Perf concurrency sweep.
     pub engine_checks: Vec<EngineCheck>,
+    /// LLMs from their architecture, one GPU and tensor-parallel, against published serving runs.
+    pub arch_checks: Vec<ArchCheck>,
 }
 
 /// A metric of an error map (0 when absent, which `validate_dir` never leaves).
@@ -175,6 +177,7 @@ pub fn accuracy(root: &str) -> Result<Accuracy> {
             .collect(),
         device_comparisons: published_comparisons()?,
         engine_checks: engine_check(&format!("{root}/genai-perf"))?,
+        arch_checks: arch_checks()?,
     })
 }
 
@@ -238,6 +241,18 @@ impl Accuracy {
                 c[0].error_pct,
                 c[1].error_pct,
                 c[2].error_pct
+            ));
+        }
+        s.push_str("\n| LLM from its architecture | metric | held out | published | simulated | error |\n|---|---|---|---|---|---|\n");
+        for c in &self.arch_checks {
+            s.push_str(&format!(
+                "| {} | {} | {} | {:.1} | {:.1} | {:+.1}% |\n",
+                c.what,
+                c.metric,
+                if c.held_out { "yes" } else { "no" },
+                c.published,
+                c.simulated,
+                c.error_pct
             ));
         }
         s

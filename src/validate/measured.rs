@@ -372,6 +372,8 @@ pub fn calibrate_load_runs(
         scaling: builtin.scaling,
         arch: None,
         size_unit: None,
+        tensor_parallel: 1,
+        pipeline_parallel: 1,
         calibration: serde_json::json!({
             "sources": { "genai_perf": files },
             "form": diag["form"],

@@ -254,3 +254,136 @@ pub fn engine_check(fixture_dir: &str) -> Result<Vec<EngineCheck>> {
     }
     Ok(out)
 }
+
+/// One figure of the architecture-derived LLMs against a published serving benchmark.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchCheck {
+    /// Model, GPUs, tensor-parallel degree, lengths and load.
+    pub what: String,
+    /// `ttft_mean_ms`, `itl_mean_ms` or `output_tok_per_s`.
+    pub metric: &'static str,
+    /// Published value.
+    pub published: f64,
+    /// Simulated value.
+    pub simulated: f64,
+    /// (simulated - published) / published [%].
+    pub error_pct: f64,
+    /// False where the model's shape is the one its op efficiencies were fitted on (the 8B on
+    /// one H100); the 70B, every multi-GPU degree and the A100 are held out.
+    pub held_out: bool,
+    /// Source of the published figure.
+    pub source: &'static str,
+}
+
+const TRTLLM_ONLINE: &str = "TensorRT-LLM v0.14.0 perf-overview, Online Serving Measurements (Triton TRT-LLM backend, BF16, 500 requests) (github.com/NVIDIA/TensorRT-LLM docs/source/performance/perf-overview.md; docs/src/sources.md S7.8)";
+const TRTLLM_OFFLINE: &str = "TensorRT-LLM v0.14.0 perf-overview, LLaMA v3 70B FP16 max-throughput (trtllm-bench, all requests queued at once) (github.com/NVIDIA/TensorRT-LLM docs/source/performance/perf-overview.md; docs/src/sources.md S7.8)";
+
+/// Llama-3.1-8B and -70B (their Hugging Face config.json), 16-bit weights.
+const LLAMA8B_ARCH: &str = "{ layers = 32, hidden = 4096, heads = 32, kv_heads = 8, head_dim = 128, intermediate = 14336, vocab = 128256, params_b = 8.03, dtype = \"bf16\" }";
+const LLAMA70B_ARCH: &str = "{ layers = 80, hidden = 8192, heads = 64, kv_heads = 8, head_dim = 128, intermediate = 28672, vocab = 128256, params_b = 70.6, dtype = \"bf16\" }";
+
+/// Mean TTFT, mean inter-token latency and output tokens/s of one derived LLM replica of `tp`
+/// GPUs under `load` (workload lines), `isl`/`osl` tokens a request.
+fn arch_run(arch: &str, gpu: &str, tp: u32, load: &str, isl: u32, osl: u32, duration_s: u32) -> Result<(f64, f64, f64)> {
+    let text = format!(
+        r#"name = "published-tp"
+duration_s = {duration_s}
+warmup_s = 60
+drain_s = 0
+[models.llm]
+kind = "llm"
+arch = {arch}
+tensor_parallel = {tp}
+max_batch = 1024
+[[workload]]
+model = "llm"
+{load}
+size = {{ dist = "fixed", value = {isl} }}
+out_tokens = {{ dist = "fixed", value = {osl} }}
+[[variant]]
+name = "v"
+gpu = "{gpu}"
+gpus = [{{ regime = "dedicated", models = ["llm"], count = {tp} }}]
+"#
+    );
+    let raw = crate::scenario::raw::parse(&text, "published TP check (embedded)")?;
+    let sc = from_raw(&raw, &crate::scenario::files::Sources::none("."))?;
+    let s = Simulation::new(&sc, 0, 1)?.run_to_end();
+    let m = &s.models["llm"];
+    let ttft = m.ttft_ms.unwrap_or_default().mean;
+    let itl = (m.latency_ms.mean - ttft) / f64::from(osl.max(2) - 1);
+    Ok((ttft, itl, m.throughput_rps * f64::from(osl)))
+}
+
+/// LLMs defined only by their architecture (no measurement of their own) against NVIDIA's
+/// published TensorRT-LLM figures: Llama-3.1-70B over 4 H100s under Poisson load (the Triton
+/// harness's offered QPS; its arrival process is not stated), and LLaMA-3-70B's maximum
+/// throughput with 4 and 8 H100s or A100s, every request queued at once (here 1,024 clients
+/// without think time: as many as the engine admits, the rest wait). The engine is the
+/// derived default (chunked, up to 1,024 sequences, KV cache from memory, preemption by
+/// recompute); TensorRT-LLM's build heuristics chose its batch limits and it never evicts, so
+/// the offline rows also measure that difference. Llama-3.1-8B on one H100 is the shape the op
+/// efficiencies were fitted on (`held_out: false`).
+pub fn arch_checks() -> Result<Vec<ArchCheck>> {
+    let mut out = Vec::new();
+    let mut push = |what: String, metric: &'static str, published: f64, simulated: f64, held_out: bool, source: &'static str| {
+        out.push(ArchCheck {
+            what,
+            metric,
+            published,
+            simulated: round4(simulated),
+            error_pct: round4((simulated - published) / published * 100.0),
+            held_out,
+            source,
+        })
+    };
+    // (model, arch, tp, QPS, published mean TTFT ms, mean ITL ms), 467 in / 256 out, H100 SXM.
+    for (model, arch, tp, qps, ttft, itl) in [
+        ("Llama-3.1-8B", LLAMA8B_ARCH, 1, 2.0, 23.0, 8.0),
+        ("Llama-3.1-8B", LLAMA8B_ARCH, 1, 16.0, 30.0, 11.0),
+        ("Llama-3.1-70B", LLAMA70B_ARCH, 4, 2.0, 62.0, 21.0),
+        ("Llama-3.1-70B", LLAMA70B_ARCH, 4, 8.0, 92.0, 32.0),
+        ("Llama-3.1-70B", LLAMA70B_ARCH, 4, 16.0, 175.0, 66.0),
+    ] {
+        let load = format!("arrivals = {{ process = \"poisson\", rate_rps = {qps} }}");
+        let (s_ttft, s_itl, _) = arch_run(arch, "h100-80gb", tp, &load, 467, 256, 300)?;
+        let what = format!("{model} TP{tp} H100, 467/256 tokens, {qps} req/s");
+        push(what.clone(), "ttft_mean_ms", ttft, s_ttft, tp > 1, TRTLLM_ONLINE);
+        push(what, "itl_mean_ms", itl, s_itl, tp > 1, TRTLLM_ONLINE);
+    }
+    // (GPU, label, tp, ISL, OSL, published output tok/s), FP16.
+    for (gpu, label, tp, isl, osl, tok_s) in [
+        ("h100-80gb", "H100", 4, 1000, 1000, 3730.2064),
+        ("h100-80gb", "H100", 8, 1000, 1000, 5963.0914),
+        ("a100-80gb", "A100-SXM", 4, 1000, 1000, 1765.9123),
+        ("a100-80gb", "A100-SXM", 8, 1000, 1000, 3054.8915),
+        ("h100-80gb", "H100", 4, 2048, 128, 670.6725),
+        ("h100-80gb", "H100", 8, 2048, 128, 1288.7599),
+        ("a100-80gb", "A100-SXM", 4, 2048, 128, 278.5717),
+        ("a100-80gb", "A100-SXM", 8, 2048, 128, 546.9599),
+    ] {
+        let arch = LLAMA70B_ARCH.replace("bf16", "fp16");
+        let (_, _, s_tok) = arch_run(&arch, gpu, tp, "users = 1024\nthink_s = 0", isl, osl, 600)?;
+        let what = format!("LLaMA-3-70B TP{tp} {label}, {isl}/{osl} tokens, all queued");
+        push(what, "output_tok_per_s", tok_s, s_tok, true, TRTLLM_OFFLINE);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The architecture-derived LLMs stay within the errors docs/src/accuracy.md states for the
+    /// held-out figures (70B, multi-GPU, A100): median 20 %, worst 45 %.
+    #[test]
+    fn held_out_tensor_parallel_figures_within_the_stated_error() {
+        let rows = arch_checks().expect("runs");
+        let mut held: Vec<f64> = rows.iter().filter(|r| r.held_out).map(|r| r.error_pct.abs()).collect();
+        held.sort_by(f64::total_cmp);
+        assert!(held.len() >= 10, "{} held-out rows", held.len());
+        let median = held[held.len() / 2];
+        let worst = held[held.len() - 1];
+        assert!(median < 20.0 && worst < 45.0, "held out: median {median:.1} %, worst {worst:.1} %");
+    }
+}

@@ -95,7 +95,7 @@ fn kv_cache_is_sized_from_memory_and_preempts() {
         2.0 * 32.0 * 8.0 * 128.0 * 2.0,
         "Llama-3.1-8B: 128 KiB per token"
     );
-    let tokens = gpuslice::deploy::placement::kv_capacity_tokens(l, &m, 20.0);
+    let tokens = gpuslice::deploy::placement::kv_capacity_tokens(l, &m, 20.0, 1);
     let want = ((20.0 - m.memory.weights_gib - l.activation_reserve_gib) * (1u64 << 30) as f64 / 131072.0).floor() as u64;
     assert_eq!(tokens, want);
     let sc = parse(&scenario("chunked", HEAVY, "memory_gib = 20\nmax_batch = 64"));

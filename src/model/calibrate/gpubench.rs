@@ -2,6 +2,7 @@
 //! from (ops, buckets, memory, host timing) before the measured tables replace the latencies.
 
 use super::{FitForm, OpBase};
+use crate::model::arch::Family;
 use crate::model::{LlmSpec, MemoryFootprint, ModelSpec, Scaling, ServiceKind};
 use std::collections::BTreeMap;
 
@@ -144,8 +145,16 @@ pub fn gpubench_base(kind: ServiceKind) -> (ModelSpec, Vec<OpBase>) {
             sm_bw_gbps: 120.0,
             knee: 3.0,
         },
-        arch: None,
+        // The shape gpubench builds (traces/h100/README.md): what tensor parallelism splits.
+        arch: match kind {
+            ServiceKind::Asr => Some(Family::Encode.measured_arch()),
+            ServiceKind::Tts => Some(Family::Synthesize.measured_arch()),
+            ServiceKind::Llm => Some(Family::Decode.measured_arch()),
+            ServiceKind::Encoder => None,
+        },
         size_unit: None,
+        tensor_parallel: 1,
+        pipeline_parallel: 1,
         calibration: serde_json::Value::Null,
     };
     (spec, ops)

@@ -141,7 +141,7 @@ impl Llm {
         }
         let (ms, ext) = t.decode.latency_ms(d, ctx as f64, &h.slow);
         cx.rec.extrapolated |= ext;
-        let w = from_ms(ms).max(1);
+        let w = from_ms(ms).max(1) + h.comm.ns(d);
         self.cost_cache.insert(key, w);
         w
     }
@@ -290,7 +290,7 @@ impl Llm {
                     let (ms, ext) = t.prefill.latency_ms(1, prompt as f64, &h.slow);
                     cx.rec.extrapolated |= ext;
                     cx.store.mark_started(r, now);
-                    (from_ms(ms).max(1), Call::Prefill(r))
+                    (from_ms(ms).max(1) + h.comm.ns(prompt), Call::Prefill(r))
                 } else if running > 0 {
                     match self.plan_decode(h, model, t, l, cx) {
                         Some(w) => (w, Call::Decode),
@@ -332,7 +332,7 @@ impl Llm {
                     self.chunks.extend((0..n as u32).map(|i| (i, 0)));
                     let (ms, ext) = t.prefill.latency_unpadded(1.0, tokens as f64, &h.slow);
                     cx.rec.extrapolated |= ext;
-                    (from_ms(ms).max(1), Call::Step)
+                    (from_ms(ms).max(1) + h.comm.ns(tokens), Call::Step)
                 } else {
                     match self.plan_decode(h, model, t, l, cx) {
                         Some(w) => (w, Call::Decode),
@@ -577,13 +577,14 @@ impl Llm {
         self.steps = 1;
         let pre = &t.prefill;
         let (p_ms, e1) = pre.latency_unpadded(1.0, p_tokens as f64, &h.slow);
+        // The step's collectives carry its decodes' tokens and its prefill chunks'.
         let w = if d == 0 {
-            from_ms(p_ms).max(1)
+            from_ms(p_ms).max(1) + h.comm.ns(p_tokens)
         } else {
             let (p0, _) = pre.latency_unpadded(1.0, 0.0, &h.slow);
             let c = Self::ctx_at(t, l, &st, 0);
             let dw = self.decode_ns(h, t, d, c, cx);
-            dw + from_ms((p_ms - p0).max(0.0))
+            dw + from_ms((p_ms - p0).max(0.0)) + h.comm.ns(d + p_tokens) - h.comm.ns(d)
         };
         cx.rec.extrapolated |= e1;
         Some((w, Call::Step))
