@@ -216,6 +216,10 @@ pub struct Candidate {
     pub placement: Vec<PlacedGpu>,
     /// Some service time was derived for another GPU or beyond the measured tables.
     pub extrapolated: bool,
+    /// Tensor-parallel degree of each model above 1 (chosen by the planner where the spec left
+    /// it open).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tensor_parallel: BTreeMap<String, u32>,
     /// The variant, as a scenario file writes it.
     #[serde(skip)]
     pub raw: RawVariant,
@@ -277,9 +281,132 @@ pub fn plan(raw: &RawScenario, src: &Sources, progress: Progress) -> Result<Plan
 }
 
 /// Plan with every load scaled by `load` (rates, trace speed and users); `headroom` measures it
-/// for the top candidates.
+/// for the top candidates. Every tensor-parallel assignment of [`tp_choices`] is planned in turn
+/// and the answers merged.
 pub fn plan_at(raw: &RawScenario, src: &Sources, load: f64, headroom: bool, progress: Progress) -> Result<PlanResult> {
     let spec = spec(raw, &src.file)?;
+    let assignments = tp_assignments(&tp_choices(raw, src, &spec)?);
+    let k = assignments.len();
+    let mut results = Vec::with_capacity(k);
+    for (i, a) in assignments.iter().enumerate() {
+        let mut r = raw.clone();
+        for (name, &t) in a {
+            if let Some(m) = r.models.get_mut(name) {
+                m.tensor_parallel = Some(t);
+            }
+        }
+        let tick = |done: usize, total: usize| progress(i * total + done, k * total);
+        results.push(plan_fixed(&r, src, &spec, load, headroom, &tick)?);
+    }
+    Ok(merge(results))
+}
+
+/// The models whose tensor-parallel degree the planner chooses, with the degrees it tries: LLMs
+/// defined by their architecture whose spec sets neither `tensor_parallel` nor
+/// `pipeline_parallel`. The degrees are powers of two that divide the attention heads and fit a
+/// node of some planned GPU type, from the smallest at which a replica's share of the weights and
+/// one longest sequence's KV fit one GPU up to four times that (more GPUs a replica buy lower
+/// latency and more KV cache, at a coarser count).
+pub fn tp_choices(raw: &RawScenario, src: &Sources, spec: &PlanSpec) -> Result<Vec<(String, Vec<u32>)>> {
+    let open: Vec<&String> = raw
+        .models
+        .iter()
+        .filter(|(_, m)| m.arch.is_some() && m.tensor_parallel.is_none() && m.pipeline_parallel.is_none())
+        .map(|(n, _)| n)
+        .collect();
+    if open.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut base = raw.clone();
+    base.variant.clear();
+    base.sweep = None;
+    base.plan = None;
+    let scenario = from_raw(&base, src)?;
+    let node = spec.gpu_types.iter().map(|(g, _)| g.gpus_per_node.max(1)).max().unwrap_or(1);
+    let mut out = Vec::new();
+    for name in open {
+        let Some(m) = scenario.models.iter().find(|m| &m.name == name) else { continue };
+        let (Some(a), Some((_, l))) = (&m.spec.arch, m.llm()) else { continue };
+        let fits = |t: u32| {
+            let t = f64::from(t);
+            let kv_gib = l.kv_bytes_per_token() * f64::from(l.max_context_tokens) / f64::from(1u32 << 30);
+            let need = (m.spec.memory.weights_gib + kv_gib) / t + l.activation_reserve_gib;
+            spec.gpu_types.iter().any(|(g, _)| need <= g.memory_gib * l.gpu_memory_utilization)
+        };
+        let valid: Vec<u32> = (0..7).map(|k| 1u32 << k).filter(|&t| t <= node && a.heads % t == 0).collect();
+        let Some(first) = valid.iter().position(|&t| fits(t)) else { continue };
+        let degrees: Vec<u32> = valid[first..].iter().copied().take_while(|&t| t <= valid[first] * 4).collect();
+        out.push((name.clone(), degrees));
+    }
+    Ok(out)
+}
+
+/// Most tensor-parallel assignments planned (each is a whole search).
+const MAX_TP_ASSIGNMENTS: usize = 8;
+
+/// Every combination of the degrees, narrowed (later models to their smallest degree first) to
+/// at most [`MAX_TP_ASSIGNMENTS`]; one empty assignment when nothing is open.
+fn tp_assignments(choices: &[(String, Vec<u32>)]) -> Vec<BTreeMap<String, u32>> {
+    let mut choices = choices.to_vec();
+    for i in (0..choices.len()).rev() {
+        if choices.iter().map(|c| c.1.len()).product::<usize>() <= MAX_TP_ASSIGNMENTS {
+            break;
+        }
+        choices[i].1.truncate(1);
+    }
+    let mut out = vec![BTreeMap::new()];
+    for (name, degrees) in &choices {
+        out = out
+            .into_iter()
+            .flat_map(|a| {
+                degrees.iter().map(move |&t| {
+                    let mut a = a.clone();
+                    a.insert(name.clone(), t);
+                    a
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// One answer from the answers of several tensor-parallel assignments.
+fn merge(results: Vec<PlanResult>) -> PlanResult {
+    let mut it = results.into_iter();
+    let mut acc = it.next().expect("at least one assignment");
+    let mut reasons = vec![acc.reason.take()];
+    for r in it {
+        acc.candidates.extend(r.candidates);
+        for (k, c) in r.per_regime {
+            let slot = acc.per_regime.entry(k).or_insert(None);
+            if let Some(c) = c {
+                if slot.as_ref().is_none_or(|s| rank(&c, s).is_lt()) {
+                    *slot = Some(c);
+                }
+            }
+        }
+        reasons.push(r.reason);
+        acc.structures += r.structures;
+        acc.pruned += r.pruned;
+        acc.simulations += r.simulations;
+    }
+    acc.candidates.sort_by(rank);
+    acc.best = acc.candidates.iter().find(|c| c.meets_slo).cloned();
+    if acc.best.is_none() {
+        // The reason of the assignment whose candidate came closest (or the first's).
+        let closest = acc.closest().map(|c| c.name.clone());
+        acc.reason = reasons
+            .iter()
+            .flatten()
+            .find(|r| closest.as_ref().is_some_and(|n| r.contains(n.as_str())))
+            .or(reasons.iter().flatten().next())
+            .cloned();
+    }
+    acc
+}
+
+/// Plan one tensor-parallel assignment (the parallelism of every model is fixed in `raw`).
+fn plan_fixed(raw: &RawScenario, src: &Sources, spec: &PlanSpec, load: f64, headroom: bool, progress: Progress) -> Result<PlanResult> {
     let mut base = raw.clone();
     base.variant.clear();
     base.sweep = None;
@@ -299,7 +426,7 @@ pub fn plan_at(raw: &RawScenario, src: &Sources, load: f64, headroom: bool, prog
         closed_loop,
         base,
         src,
-        spec: &spec,
+        spec,
         scenario,
         sims: 0.into(),
     };

@@ -17,6 +17,12 @@ pub fn emitted_scenario(raw: &RawScenario, spec_path: &str, out_path: &str, best
     sc.plan = None;
     sc.sweep = None;
     sc.variant = vec![best.raw.clone()];
+    // The tensor parallelism the planner chose.
+    for (name, &n) in &best.tensor_parallel {
+        if let Some(m) = sc.models.get_mut(name) {
+            m.tensor_parallel = Some(n);
+        }
+    }
     let from_dir = Path::new(spec_path).parent().unwrap_or(Path::new(""));
     let to_dir = Path::new(out_path).parent().unwrap_or(Path::new(""));
     let same = std::fs::canonicalize(if from_dir.as_os_str().is_empty() {
@@ -83,11 +89,20 @@ pub fn k8s_deployment(name: &str, best: &Candidate) -> K8sDeployment {
             },
         })
         .collect();
-    K8sDeployment::new(
+    let mut d = K8sDeployment::new(
         if label.is_empty() { "gpuslice".to_string() } else { label },
         best.gpu_type.clone(),
         gpus,
-    )
+    );
+    d.replica_gpus = best
+        .variant
+        .placement
+        .servers
+        .iter()
+        .filter(|s| s.gpus > 1)
+        .map(|s| (best.model_names[s.model].clone(), s.gpus))
+        .collect();
+    d
 }
 
 /// Write the Kubernetes files of a candidate into `dir` (created if missing).

@@ -107,6 +107,9 @@ pub struct K8sDeployment {
     pub gpus: Vec<K8sGpu>,
     /// GPUs per node, which sets how many nodes each pool needs.
     pub gpus_per_node: u32,
+    /// GPUs one pod of a model takes on dedicated GPUs (a tensor-parallel replica: its
+    /// `tensor_parallel x pipeline_parallel`; absent: 1).
+    pub replica_gpus: std::collections::BTreeMap<String, u32>,
 }
 
 impl K8sDeployment {
@@ -117,6 +120,7 @@ impl K8sDeployment {
             gpu_type: gpu_type.into(),
             gpus,
             gpus_per_node: DEFAULT_GPUS_PER_NODE,
+            replica_gpus: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -226,6 +230,8 @@ struct Workload {
     pool: usize,
     resource: String,
     replicas: u32,
+    /// Units of `resource` each pod requests.
+    per_pod: u32,
 }
 
 /// The validated plan the files are written from.
@@ -388,9 +394,26 @@ impl<'a> Plan<'a> {
                         pool,
                         resource,
                         replicas: 1,
+                        per_pod: 1,
                     }),
                 }
             }
+        }
+        // A multi-GPU replica is one pod asking for all its GPUs (the scheduler puts them on one
+        // node, which NVLink needs).
+        for w in &mut workloads {
+            let n = d.replica_gpus.get(&w.model).copied().unwrap_or(1).max(1);
+            if n == 1 || pools[w.pool].kind != PoolKind::Exclusive {
+                continue;
+            }
+            if w.replicas % n != 0 {
+                return Err(bad(
+                    format!("replica_gpus.{}", w.model),
+                    format!("{} GPUs of '{}' are not a whole number of {n}-GPU replicas", w.replicas, w.model),
+                ));
+            }
+            w.replicas /= n;
+            w.per_pod = n;
         }
         Self::name_workloads(&mut workloads)?;
         Ok(Plan { d, gpu, pools, workloads })
@@ -730,7 +753,7 @@ impl<'a> Plan<'a> {
             pool.kind.describe()
         );
         o.push_str("# Replace the placeholder image with your model server, and add its ports, probes, env and\n");
-        o.push_str("# CPU/memory requests. Each pod asks for one unit of the resource below; the nodeSelector keeps it on\n");
+        o.push_str("# CPU/memory requests. Each pod asks for the units of the resource below; the nodeSelector keeps it on\n");
         o.push_str("# the pool's nodes (labelled by node-labels.sh).\n");
         o.push_str("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n");
         o.push_str(&format!("  name: {}\n", q(&w.name)));
@@ -761,7 +784,7 @@ impl<'a> Plan<'a> {
         ));
         o.push_str("          resources:\n");
         for section in ["requests", "limits"] {
-            o.push_str(&format!("            {section}:\n              {}: 1\n", w.resource));
+            o.push_str(&format!("            {section}:\n              {}: {}\n", w.resource, w.per_pod));
         }
         o
     }

@@ -61,16 +61,19 @@ impl Planner<'_> {
     pub(super) fn probe(&self) -> Result<Vec<OfferedLoad>> {
         let (gpu, _) = &self.spec.gpu_types[0];
         let names: Vec<&String> = self.base.models.keys().collect();
+        // Multi-GPU replicas first, widest first (see `variant`).
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_by_key(|&m| std::cmp::Reverse(self.span(m)));
         let v = RawVariant {
             name: "probe".into(),
             gpu: gpu.name.clone(),
             price_usd_per_hour: None,
             balancer: None,
-            gpus: names
+            gpus: order
                 .iter()
-                .map(|m| RawGpu::Dedicated {
-                    models: vec![(*m).clone()],
-                    count: Some(4),
+                .map(|&m| RawGpu::Dedicated {
+                    models: vec![names[m].clone()],
+                    count: Some(4 * self.span(m)),
                 })
                 .collect(),
             faults: Vec::new(),
@@ -412,6 +415,12 @@ impl Planner<'_> {
             headroom_pct: None,
             placement,
             extrapolated: e.extrapolated,
+            tensor_parallel: self
+                .models()
+                .iter()
+                .filter(|m| m.spec.tensor_parallel > 1)
+                .map(|m| (m.name.clone(), m.spec.tensor_parallel))
+                .collect(),
             raw,
             variant,
             model_names: self.scenario.models.iter().map(|m| m.name.clone()).collect(),

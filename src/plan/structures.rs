@@ -5,6 +5,7 @@
 use super::pack::set_partitions;
 use super::search::{Group, Planner, Structure, Unit};
 use super::*;
+use crate::model::parallel::Comm;
 
 impl Planner<'_> {
     /// Every structure of one GPU type under one regime.
@@ -24,6 +25,9 @@ impl Planner<'_> {
             RegimeKind::TimeSliced | RegimeKind::Mps => set_partitions(n)
                 .into_iter()
                 .filter(|blocks| blocks.iter().any(|b| b.len() >= 2))
+                // A multi-GPU replica runs on GPUs of its own here (the planner does not put
+                // co-tenants beside a tensor-parallel group).
+                .filter(|blocks| blocks.iter().all(|b| b.len() < 2 || b.iter().all(|&m| self.span(m) == 1)))
                 .filter(|blocks| {
                     // Tenants whose footprints alone exceed the GPU cannot share it.
                     blocks
@@ -89,6 +93,10 @@ impl Planner<'_> {
     pub(super) fn mig_units(&self, gpu: &GpuSpec, m: usize) -> Vec<Unit> {
         let spec = &self.models()[m];
         let mut units = vec![Unit::Whole];
+        if self.span(m) > 1 {
+            // MIG instances cannot be tensor-parallel peers.
+            return units;
+        }
         let mut sizes: Vec<u32> = gpu.mig_profiles.iter().map(|p| p.compute_slices).filter(|&c| c < 7).collect();
         sizes.sort();
         sizes.dedup();
@@ -107,6 +115,22 @@ impl Planner<'_> {
         units
     }
 
+    /// GPUs one replica of model `m` spans (tensor x pipeline parallel).
+    pub(super) fn span(&self, m: usize) -> u32 {
+        self.models()[m].spec.gpus_per_replica()
+    }
+
+    /// What one replica of model `m` runs on: `share` of one GPU, or a multi-GPU replica's
+    /// tensor-parallel GPUs with the communication its steps add.
+    fn replica(&self, m: usize, gpu: &GpuSpec, share: &DeviceShare) -> (DeviceShare, Comm) {
+        let spec = &self.models()[m].spec;
+        if spec.gpus_per_replica() == 1 {
+            return (*share, Comm::NONE);
+        }
+        let tp = f64::from(spec.tensor_parallel);
+        (DeviceShare::of(gpu, tp, tp), Comm::of(spec, gpu))
+    }
+
     /// The share of a GPU one replica of a group's models runs on.
     pub(super) fn share(&self, gpu: &GpuSpec, unit: &Unit) -> DeviceShare {
         match unit {
@@ -122,9 +146,10 @@ impl Planner<'_> {
     /// the service tables and the probe's mean sizes (an LLM: a batch of decodes amortised over
     /// its output tokens, plus its prefill alone).
     pub(super) fn capacity_rps(&self, m: usize, gpu: &GpuSpec, share: &DeviceShare) -> f64 {
-        let _ = gpu;
         let model = &self.models()[m];
-        let slow = Slowdown::of(&model.scaling, &model.reference, share);
+        let (share, comm) = self.replica(m, gpu, share);
+        let wire_ms = |tokens: f64| comm.ns(tokens.round() as u32) as f64 / 1e6;
+        let slow = Slowdown::of(&model.scaling, &model.reference, &share);
         let load = self.loads[m];
         let b = model.max_batch.max(1);
         let per_req_ms = match &model.server {
@@ -137,7 +162,8 @@ impl Planner<'_> {
                     // Prefills ride in mixed steps: only their marginal cost counts.
                     prefill -= pre.latency_unpadded(1.0, 0.0, &slow).0.min(prefill);
                 }
-                let (step, _) = tables.decode.latency_ms(b, ctx, &slow);
+                prefill += wire_ms(load.mean_size) - wire_ms(0.0);
+                let step = tables.decode.latency_ms(b, ctx, &slow).0 + wire_ms(f64::from(b));
                 prefill + out * step / f64::from(b)
             }
             ServerKind::TtsStatic { synthesize, audio } | ServerKind::TtsInFlight { synthesize, audio, .. } => {
@@ -189,9 +215,14 @@ impl Planner<'_> {
             return lb;
         }
         let m = g.models[0];
+        if self.models()[m].max_batch > 1 && matches!(self.models()[m].server, ServerKind::Llm { .. }) {
+            // Continuous batching serves many requests at once: M/M/c with the batch-1 time is
+            // no lower bound (a 70B at TP8 would start at 70 GPUs where 8 do).
+            return lb;
+        }
         let share = self.share(gpu, &g.unit);
         // Batch-1 service time: the slowest case of a batching server.
-        let mu = self.capacity_rps_at(m, &share, 1);
+        let mu = self.capacity_rps_at_batch_1(m, gpu, &share);
         let lambda = self.loads[m].rate_rps;
         let mut c = lb;
         for slo in &self.scenario.slo {
@@ -212,16 +243,19 @@ impl Planner<'_> {
         c
     }
 
-    pub(super) fn capacity_rps_at(&self, m: usize, share: &DeviceShare, batch: u32) -> f64 {
-        let _ = batch;
+    /// Requests per second of one replica serving one request at a time.
+    pub(super) fn capacity_rps_at_batch_1(&self, m: usize, gpu: &GpuSpec, share: &DeviceShare) -> f64 {
         let model = &self.models()[m];
         let load = self.loads[m];
-        let slow = Slowdown::of(&model.scaling, &model.reference, share);
+        let (share, comm) = self.replica(m, gpu, share);
+        let wire_ms = |tokens: f64| comm.ns(tokens.round() as u32) as f64 / 1e6;
+        let slow = Slowdown::of(&model.scaling, &model.reference, &share);
         let ms = match &model.server {
             ServerKind::Llm { tables, .. } => {
                 let out = load.mean_out_tokens.max(1.0);
                 tables.prefill.latency_ms(1, load.mean_size.max(1.0), &slow).0
-                    + out * tables.decode.latency_ms(1, load.mean_size + out / 2.0, &slow).0
+                    + wire_ms(load.mean_size)
+                    + out * (tables.decode.latency_ms(1, load.mean_size + out / 2.0, &slow).0 + wire_ms(1.0))
             }
             ServerKind::TtsStatic { synthesize, audio } | ServerKind::TtsInFlight { synthesize, audio, .. } => {
                 synthesize.latency_ms(1, audio.frames(load.mean_size.max(1.0)), &slow).0
@@ -245,7 +279,8 @@ impl Planner<'_> {
         for (g, &k) in s.groups.iter().zip(r) {
             match g.unit {
                 Unit::Mig(p) => mig.push((p, k, g.models[0])),
-                _ => n += k,
+                Unit::Whole => n += k * self.span(g.models[0]),
+                Unit::Shared(_) => n += k,
             }
         }
         if !mig.is_empty() {
@@ -261,12 +296,24 @@ impl Planner<'_> {
         let mut gpus = Vec::new();
         let mut mig: Vec<(usize, u32, usize)> = Vec::new();
         let mut parts = Vec::new();
-        for (g, &k) in s.groups.iter().zip(r) {
+        // Multi-GPU replicas first, widest first: their groups then start at multiples of their
+        // width and never straddle a node.
+        let mut order: Vec<usize> = (0..s.groups.len()).collect();
+        order.sort_by_key(|&i| match s.groups[i].unit {
+            Unit::Whole => std::cmp::Reverse(self.span(s.groups[i].models[0])),
+            _ => std::cmp::Reverse(0),
+        });
+        for (g, &k) in order.iter().map(|&i| (&s.groups[i], &r[i])) {
             let models: Vec<String> = g.models.iter().map(|&m| names[m].clone()).collect();
             match g.unit {
                 Unit::Whole => {
-                    gpus.push(RawGpu::Dedicated { models, count: Some(k) });
-                    parts.push(format!("{} {k}x gpu", names[g.models[0]]));
+                    let n = self.span(g.models[0]);
+                    gpus.push(RawGpu::Dedicated { models, count: Some(k * n) });
+                    if n > 1 {
+                        parts.push(format!("{} {k}x tp{} gpu", names[g.models[0]], n));
+                    } else {
+                        parts.push(format!("{} {k}x gpu", names[g.models[0]]));
+                    }
                 }
                 Unit::Shared(RegimeKind::Mps) => {
                     parts.push(format!("{} {k}x mps", models.join("+")));

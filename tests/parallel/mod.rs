@@ -144,3 +144,65 @@ fn groups_need_whole_consecutive_gpus_of_one_node() {
         assert!(err.contains(want), "tp {tp}: {err}");
     }
 }
+
+/// The planner chooses the tensor-parallel degree of an architecture-defined LLM that leaves it
+/// open: the 70B does not fit one H100, so it tries 2, 4 and 8 GPUs a replica; the cheapest
+/// layout meeting the SLO is written out with its degree and the Kubernetes pod asks for that
+/// many GPUs.
+#[test]
+fn the_planner_chooses_the_tensor_parallel_degree() {
+    let d = TempDir::new("plan-tp");
+    let spec = format!(
+        r#"
+name = "plan-tp"
+duration_s = 60
+warmup_s = 10
+drain_s = 60
+[models.llama70b]
+{LLAMA70B}
+max_context_tokens = 2048
+[[workload]]
+model = "llama70b"
+arrivals = {{ process = "poisson", rate_rps = 4 }}
+size = {{ dist = "uniform", min = 200, max = 800 }}
+out_tokens = {{ dist = "uniform", min = 50, max = 150 }}
+[slo]
+"llama70b.ttft_p95_ms" = 400
+"llama70b.p95_ms" = 8000
+[plan]
+gpu_types = ["h100-80gb"]
+regimes = ["dedicated"]
+seeds = 1
+"#
+    );
+    let path = d.write("spec.toml", &spec);
+    let (raw, src) = gpuslice::scenario::files::read_scenario(&path).expect("reads");
+    let plan_spec = gpuslice::plan::spec(&raw, &path).expect("spec");
+    let choices = gpuslice::plan::tp_choices(&raw, &src, &plan_spec).expect("choices");
+    assert_eq!(choices, vec![("llama70b".to_string(), vec![2, 4, 8])]);
+    let r = gpuslice::plan::plan(&raw, &src, &|_, _| {}).expect("plans");
+    let best = r.best.as_ref().expect("a plan");
+    let tp = best.tensor_parallel["llama70b"];
+    assert!([2, 4, 8].contains(&tp), "{best:?}");
+    assert_eq!(best.gpus % tp, 0, "whole replicas: {} GPUs at TP{tp}", best.gpus);
+    // Every degree was searched: candidates of each appear.
+    for t in [2, 4, 8] {
+        assert!(
+            r.candidates.iter().any(|c| c.tensor_parallel.get("llama70b") == Some(&t)),
+            "no TP{t} candidate"
+        );
+    }
+    // The emitted scenario carries the degree and reproduces the plan's figures.
+    let out = d.path.join("best.toml").display().to_string();
+    let text = gpuslice::out::export::emitted_scenario(&raw, &path, &out, best).expect("emits");
+    assert!(text.contains(&format!("tensor_parallel = {tp}")), "{text}");
+    let sc = parse(&text);
+    let s = run(&sc, 0, 1);
+    let key = "llama70b.ttft_p95_ms";
+    assert_eq!(best.slo_values[key], s.models["llama70b"].ttft_ms.map(|t| (t.p95 * 1e4).round() / 1e4), "{key}");
+    // One pod per replica, asking for all its GPUs.
+    let files = gpuslice::out::k8s::emit(&gpuslice::out::export::k8s_deployment("plan-tp", best)).expect("k8s");
+    let dep = files.iter().find(|f| f.name.contains("llama70b")).expect("a Deployment");
+    assert!(dep.text.contains(&format!("replicas: {}", best.gpus / tp)), "{}", dep.text);
+    assert!(dep.text.contains(&format!("nvidia.com/gpu: {tp}")), "{}", dep.text);
+}
