@@ -5,6 +5,8 @@
 //! * `memory`: request slots reused once finished (flat memory) without changing any result;
 //!   percentiles from sketches within their bound;
 //! * `queueing`: the engine against queueing theory (M/M/1, M/D/1, M/M/c, Little's law, closed loop);
+//! * `report`: `gpuslice report` and `--report`: well-formed, self-contained, deterministic
+//!   pages whose numbers are the commands' output;
 //! * `regimes`: time slicing, MIG capacity, memory limits, fault domains, pipelines;
 //! * `configs`: scenario files, bad (tests/configs/invalid) and good (experiments/, tests/configs/valid);
 //! * `determinism`: byte-identical reports across runs and thread pools;
@@ -30,6 +32,7 @@ mod memory;
 mod plan;
 mod queueing;
 mod regimes;
+mod report;
 mod scaling;
 mod sweep;
 mod validation;
