@@ -7,6 +7,7 @@
 //! * [`catalog`]: `gpuslice catalog` (GPUs, MIG layouts, an LLM's KV cache per device).
 //! * [`profile`]: `gpuslice profile` (a predicted batch-latency grid, or one against a measured profile).
 //! * [`calibrate`], [`plan`], [`sweep`], [`bench`](mod@bench): those subcommands.
+//! * [`report`]: `gpuslice report` and the `--report FILE` of `run`, `plan`, `sweep`, `validate`.
 
 pub mod bench;
 pub mod calibrate;
@@ -14,6 +15,7 @@ pub mod catalog;
 pub mod docs;
 pub mod plan;
 pub mod profile;
+pub mod report;
 pub mod sweep;
 
 use crate::validate::measured::calibrate_load_runs;
@@ -73,6 +75,9 @@ pub enum Command {
         /// e.g. 'variant[*].faults[0].kind="device-reset"'. Repeatable.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// Also write an HTML report of the runs (charts; `gpuslice report run` alone).
+        #[arg(long, value_name = "FILE")]
+        report: Option<String>,
     },
     /// List GPUs and MIG profiles, or check a MIG layout.
     Catalog {
@@ -143,6 +148,9 @@ pub enum Command {
         /// Context-switch cost for co-located runs [us] (default: the measured 200 us).
         #[arg(long)]
         switch_us: Option<f64>,
+        /// Also write an HTML report: measured against simulated CDFs per run.
+        #[arg(long, value_name = "FILE")]
+        report: Option<String>,
     },
     /// Print the accuracy tables (docs/src/accuracy.md): every measured run replayed, and the MIG ratios vs published data.
     Accuracy {
@@ -188,6 +196,9 @@ pub enum Command {
     /// Find the cheapest deployment that meets a scenario's `[slo]` (per regime, ranked), and
     /// write it as a scenario and as Kubernetes files. Exit 1 when no candidate meets the SLOs.
     Plan(plan::PlanArgs),
+    /// Write one self-contained HTML page (inline SVG charts, no script) of a run, plan, sweep
+    /// folder or validation.
+    Report(report::ReportArgs),
     /// Join the folders of `sweep --shard` runs into the files one unsharded sweep writes.
     SweepMerge {
         /// Shard folders.
@@ -248,6 +259,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             seed,
             format,
             set,
+            report,
         } => {
             let sc = load_scenario_with(scenario.as_deref(), &set)?;
             if sc.variants.is_empty() {
@@ -257,7 +269,13 @@ pub fn run(cli: Cli) -> Result<u8> {
                     "no [[variant]] to run: a file without variants is a planning spec (`gpuslice plan FILE`)",
                 ));
             }
-            let runs = if std::io::stderr().is_terminal() {
+            let runs = if let Some(path) = &report {
+                // The report's runs record a utilisation timeline too; the summaries are the same.
+                let detailed = crate::sim::detail::run_scenario_detailed(&sc, seed)?;
+                let source = scenario.as_deref().unwrap_or(files::DEFAULT_SCENARIO_NAME);
+                report::write_run(path, &sc, source, &set, seed, &detailed)?;
+                detailed.into_iter().map(|(s, _)| s).collect()
+            } else if std::io::stderr().is_terminal() {
                 run_with_progress(&sc, seed, indicatif::ProgressDrawTarget::stderr())?
             } else {
                 crate::sim::run_scenario(&sc, seed)?
@@ -316,24 +334,10 @@ pub fn run(cli: Cli) -> Result<u8> {
             models,
             quantum_ms,
             switch_us,
+            report,
         } => {
-            let mut map = std::collections::BTreeMap::new();
-            for m in &models {
-                let (k, v) = m
-                    .split_once('=')
-                    .ok_or_else(|| Error::input("--model", "", format!("expected NAME=FROM, got '{m}'")))?;
-                map.insert(k.to_string(), v.to_string());
-            }
-            // Checked here as a scenario checks them, even for a folder of one model (which
-            // runs dedicated and does not use them): a wrong value is wrong either way.
-            if let Some(q) = quantum_ms {
-                crate::limits::QUANTUM_MS.check("--quantum-ms", "", q)?;
-            }
-            if let Some(s) = switch_us {
-                crate::limits::SWITCH_US.check("--switch-us", "", s)?;
-            }
-            let ts = crate::validate::TsParams { quantum_ms, switch_us };
-            return validate_dirs(&dirs, &map, ts, format);
+            let (map, ts) = validate_options(&models, quantum_ms, switch_us)?;
+            return validate_dirs(&dirs, &map, ts, format, report.as_deref());
         }
         Command::Accuracy { root, format } => {
             let a = crate::validate::accuracy::accuracy(&root.unwrap_or_else(crate::validate::accuracy::default_traces_root))?;
@@ -376,6 +380,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Tui { scenario, seed } => crate::tui::run(scenario, seed),
         Command::Sweep(args) => return sweep::run_sweep(&args),
         Command::Plan(args) => return plan::run_plan(&args),
+        Command::Report(args) => return report::run_report(&args),
         Command::SweepMerge { dirs, out, checks, format } => return sweep::run_merge(&dirs, &out, &checks, format),
     }?;
     Ok(0)
@@ -489,17 +494,33 @@ enum DirOutcome {
     Failed { dir: String, error: String },
 }
 
-/// `gpuslice validate DIR...`: every folder is replayed and reported (JSON: always an array, one
-/// entry per folder in argument order; a failed folder is `{"dir", "error"}`). The reasons of
-/// failed folders also go to stderr, one line each, and the status is 2 if any failed.
-fn validate_dirs(
-    dirs: &[String],
-    models: &std::collections::BTreeMap<String, String>,
-    ts: crate::validate::TsParams,
-    format: Format,
-) -> Result<u8> {
-    let outcomes: Vec<DirOutcome> = dirs
-        .iter()
+/// `--model NAME=FROM`, `--quantum-ms` and `--switch-us` of `validate` (and `report validate`),
+/// checked. The time-slicing values are checked as a scenario checks them, even for a folder of
+/// one model (which runs dedicated and does not use them): a wrong value is wrong either way.
+fn validate_options(
+    models: &[String],
+    quantum_ms: Option<f64>,
+    switch_us: Option<f64>,
+) -> Result<(std::collections::BTreeMap<String, String>, crate::validate::TsParams)> {
+    let mut map = std::collections::BTreeMap::new();
+    for m in models {
+        let (k, v) = m
+            .split_once('=')
+            .ok_or_else(|| Error::input("--model", "", format!("expected NAME=FROM, got '{m}'")))?;
+        map.insert(k.to_string(), v.to_string());
+    }
+    if let Some(q) = quantum_ms {
+        crate::limits::QUANTUM_MS.check("--quantum-ms", "", q)?;
+    }
+    if let Some(s) = switch_us {
+        crate::limits::SWITCH_US.check("--switch-us", "", s)?;
+    }
+    Ok((map, crate::validate::TsParams { quantum_ms, switch_us }))
+}
+
+/// Every folder replayed, in argument order; a bad folder fails alone.
+fn replay_dirs(dirs: &[String], models: &std::collections::BTreeMap<String, String>, ts: crate::validate::TsParams) -> Vec<DirOutcome> {
+    dirs.iter()
         .map(
             |d| match crate::validate::measured::check_run_folder(d).and_then(|()| crate::validate::validate_dir(d, models, ts)) {
                 Ok(v) => DirOutcome::Done(v),
@@ -509,7 +530,37 @@ fn validate_dirs(
                 },
             },
         )
-        .collect();
+        .collect()
+}
+
+/// Say on stderr, one line each, why folders could not be replayed; the exit status (2 if any).
+fn failed_status(outcomes: &[DirOutcome]) -> u8 {
+    let mut failed = false;
+    for o in outcomes {
+        if let DirOutcome::Failed { dir, error } = o {
+            eprintln!("gpuslice: validate {dir}: {error}");
+            failed = true;
+        }
+    }
+    if failed {
+        2
+    } else {
+        0
+    }
+}
+
+/// `gpuslice validate DIR...`: every folder is replayed and reported (JSON: always an array, one
+/// entry per folder in argument order; a failed folder is `{"dir", "error"}`). The reasons of
+/// failed folders also go to stderr, one line each, and the status is 2 if any failed. With
+/// `--report FILE` the page is written after stdout.
+fn validate_dirs(
+    dirs: &[String],
+    models: &std::collections::BTreeMap<String, String>,
+    ts: crate::validate::TsParams,
+    format: Format,
+    report: Option<&str>,
+) -> Result<u8> {
+    let outcomes = replay_dirs(dirs, models, ts);
     let text = match format {
         Format::Json => crate::out::to_json(&outcomes),
         Format::Table => outcomes
@@ -522,14 +573,10 @@ fn validate_dirs(
             .join("\n"),
     };
     print_out(&text)?;
-    let mut failed = false;
-    for o in &outcomes {
-        if let DirOutcome::Failed { dir, error } = o {
-            eprintln!("gpuslice: validate {dir}: {error}");
-            failed = true;
-        }
+    if let Some(path) = report {
+        report::write_validate(path, (&report::validate_title(dirs), "gpuslice validate"), &outcomes, false)?;
     }
-    Ok(if failed { 2 } else { 0 })
+    Ok(failed_status(&outcomes))
 }
 
 /// What `gpuslice calibrate` prints after writing the model: per op its table size and the

@@ -173,14 +173,14 @@ impl Catalog {
             }
             for (j, p) in g.mig_profiles.iter().enumerate() {
                 let pf = format!("gpu[{i}].mig_profiles[{j}]");
-                if p.mem_slices == 0 || p.mem_slices > 8 || p.compute_slices == 0 || p.compute_slices > 7 {
+                if p.mem_slices == 0 || p.mem_slices > mig::MEM_SLOTS || p.compute_slices == 0 || p.compute_slices > mig::COMPUTE_SLICES {
                     return Err(Error::input(file, pf, format!("profile '{}' has impossible slice counts", p.name)));
                 }
-                if p.placements.iter().any(|&s| s + p.mem_slices > 8) {
+                if p.placements.iter().any(|&s| s + p.mem_slices > mig::MEM_SLOTS) {
                     return Err(Error::input(
                         file,
                         pf,
-                        format!("profile '{}' has a start slot past the 8 memory slots", p.name),
+                        format!("profile '{}' has a start slot past the {} memory slots", p.name, mig::MEM_SLOTS),
                     ));
                 }
             }

@@ -1,8 +1,9 @@
 //! Output at the edge: the run table and JSON document ([`table`]), a plan's scenario and
-//! Kubernetes files ([`export`], written by [`k8s`]).
+//! Kubernetes files ([`export`], written by [`k8s`]), and the HTML reports ([`report`]).
 
 pub mod export;
 pub mod k8s;
+pub mod report;
 pub mod table;
 
 use serde::Serialize;

@@ -70,7 +70,7 @@ pub(super) const WAVE: usize = 8;
 /// give at mean sizes, so that a structure is never skipped on the estimate's error.
 pub(super) const BOUND_SLACK: f64 = 1.25;
 /// Headroom is searched up to this load factor (+300 %).
-pub(super) const MAX_LOAD_FACTOR: f64 = 4.0;
+pub const MAX_LOAD_FACTOR: f64 = 4.0;
 /// Bisection steps of the headroom search (~5 % of load).
 pub(super) const HEADROOM_STEPS: u32 = 6;
 /// Candidates of the ranked table whose headroom is measured (besides each regime's best).

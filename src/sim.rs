@@ -18,6 +18,7 @@
 //! [`Simulation::run_to_end`] advance the event queue (the only ordering rule: `(time, seq)`,
 //! see [`engine`]). [`Simulation::summary`] turns the recorded samples into a [`RunSummary`].
 
+pub mod detail;
 mod device;
 pub mod engine;
 mod faults;

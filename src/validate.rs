@@ -15,6 +15,7 @@
 //!   device ratios; NVIDIA's GenAI-Perf sweep for the LLM engines).
 
 pub mod accuracy;
+pub mod curves;
 pub mod measured;
 pub mod published;
 
@@ -69,6 +70,9 @@ pub struct ModelValidation {
     /// run-to-run spread.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replay_range_pct: Option<BTreeMap<String, [f64; 2]>>,
+    /// The distributions behind these numbers, for `gpuslice report validate` (not in the JSON).
+    #[serde(skip)]
+    pub curves: curves::ModelCurves,
 }
 
 /// The repeat of a measured run: `<dir>_r2`, or `<dir>` without `_r2`.
@@ -400,6 +404,11 @@ fn compare_model(dir: &str, n: &str, i: usize, rt: &Table, is_llm: bool, replays
     }
     let mape = median_sample(&mut mapes).unwrap_or(0.0);
     let measured = side(&mut m_lat, is_llm.then_some(&mut m_ttft[..]), requests, m_last);
+    // `side` sorted every sample in place: the CDFs read them as they are.
+    let curves = curves::ModelCurves {
+        latency: curves::pair(&m_lat, &replays.iter().map(|r| &r[i].lat[..]).collect::<Vec<_>>()),
+        ttft: is_llm.then(|| curves::pair(&m_ttft, &replays.iter().map(|r| &r[i].ttft[..]).collect::<Vec<_>>())),
+    };
     let simulated = median_side(&sides);
     let error_pct = error_map(&simulated, &measured);
     let replay_range_pct = replay_range(&sides, &measured);
@@ -412,6 +421,7 @@ fn compare_model(dir: &str, n: &str, i: usize, rt: &Table, is_llm: bool, replays
         request_mape_pct: round4(mape),
         repeat_spread_pct,
         replay_range_pct,
+        curves,
     })
 }
 

@@ -7,6 +7,8 @@
 //! * `parallel`: tensor-parallel LLMs: weights and KV split, all-reduces by interconnect, group
 //!   placement rules and faults, the 70B TP4 inter-token latency against NVIDIA's published figure;
 //! * `queueing`: the engine against queueing theory (M/M/1, M/D/1, M/M/c, Little's law, closed loop);
+//! * `report`: `gpuslice report` and `--report`: well-formed, self-contained, deterministic
+//!   pages whose numbers are the commands' output;
 //! * `regimes`: time slicing, MIG capacity, memory limits, fault domains, pipelines;
 //! * `configs`: scenario files, bad (tests/configs/invalid) and good (experiments/, tests/configs/valid);
 //! * `determinism`: byte-identical reports across runs and thread pools;
@@ -33,6 +35,7 @@ mod parallel;
 mod plan;
 mod queueing;
 mod regimes;
+mod report;
 mod scaling;
 mod sweep;
 mod validation;

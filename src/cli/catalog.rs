@@ -41,8 +41,8 @@ pub fn catalog_json(gpu: Option<&str>, mig: Option<&str>) -> Result<serde_json::
                 "layout": layout,
                 "valid": true,
                 "instances": instances,
-                "memory_map": crate::gpu::slot_map(&placed, 8, true),
-                "compute_map": crate::gpu::slot_map(&placed, 7, false),
+                "memory_map": crate::gpu::slot_map(&placed, crate::gpu::mig::MEM_SLOTS, true),
+                "compute_map": crate::gpu::slot_map(&placed, crate::gpu::mig::COMPUTE_SLICES, false),
             })
         }
         (g, None) => {
@@ -86,8 +86,8 @@ pub fn catalog_text(gpu: Option<&str>, mig: Option<&str>) -> Result<String> {
                     }
                     out.push_str(&format!(
                         "memory  [{}]\ncompute [{}]\n",
-                        crate::gpu::slot_map(&placed, 8, true),
-                        crate::gpu::slot_map(&placed, 7, false)
+                        crate::gpu::slot_map(&placed, crate::gpu::mig::MEM_SLOTS, true),
+                        crate::gpu::slot_map(&placed, crate::gpu::mig::COMPUTE_SLICES, false)
                     ));
                 }
                 Err(e) => return Err(Error::input("--mig", "", e.to_string())),

@@ -35,6 +35,13 @@ pub struct PlanArgs {
     /// Edit the spec first: PATH=VALUE as `run --set` (e.g. 'workload[0].users=500').
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
+    /// Also write an HTML report: the best per regime, the ranked candidates and their margins,
+    /// the layout; with --load-range the projection too.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<String>,
+    /// Print nothing on stdout (`gpuslice report plan`, which writes only the report).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 /// Run `gpuslice plan`; the exit status (0 with a plan, 1 without).
@@ -83,7 +90,13 @@ pub fn run_plan(args: &PlanArgs) -> Result<u8> {
         Format::Json => crate::out::to_json(&result),
         Format::Table => plan_table(&result),
     };
-    crate::cli::print_out(&text)?;
+    if !args.quiet {
+        crate::cli::print_out(&text)?;
+    }
+    if let Some(path) = &args.report {
+        let outcome = crate::cli::report::PlanOutcome::Plan(&result);
+        crate::cli::report::write_plan(path, (&args.file, &args.set), &raw, &src, outcome, args.quiet)?;
+    }
     let Some(best) = &result.best else {
         return Ok(EXIT_NO_PLAN);
     };
@@ -309,7 +322,14 @@ fn run_range(args: &PlanArgs, raw: &RawScenario, src: &crate::scenario::files::S
         Format::Json => crate::out::to_json(&p),
         Format::Table => projection_table(&p, std::io::stdout().is_terminal()),
     };
-    crate::cli::print_out(&text)?;
+    if !args.quiet {
+        crate::cli::print_out(&text)?;
+    }
+    if let Some(path) = &args.report {
+        let levels = p.levels.iter().map(|l| (l.load, l.best.as_ref())).collect();
+        let outcome = crate::cli::report::PlanOutcome::Projection { unit, levels };
+        crate::cli::report::write_plan(path, (&args.file, &args.set), raw, src, outcome, args.quiet)?;
+    }
     Ok(if p.levels.iter().all(|l| l.best.is_some()) {
         0
     } else {

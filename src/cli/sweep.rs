@@ -59,6 +59,9 @@ pub struct SweepArgs {
     /// What stdout gets: the rows that break a check as CSV, or one JSON report.
     #[arg(long, value_enum, default_value_t = SweepFormat::Csv)]
     pub format: SweepFormat,
+    /// Also write an HTML report of the sweep (as `gpuslice report sweep DIR`) once it is done.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<String>,
 }
 
 /// Set by Ctrl-C or SIGTERM (a Kubernetes eviction): launch no more runs.
@@ -293,6 +296,9 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
     let (runs, _) = read_results(&results, &layout, &plan, shard, false)?;
     let runs = sorted(&results, &layout, runs)?;
     write_atomic(&summary.display().to_string(), &layout.summary_csv(&plan, &runs))?;
+    if let Some(path) = &args.report {
+        crate::cli::report::write_sweep(path, &args.out)?;
+    }
     let failures = check::evaluate(&checks, &runs);
     let in_shard = shard.ids(plan.runs()).count();
     let report = Report {

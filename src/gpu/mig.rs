@@ -7,6 +7,12 @@
 use super::{GpuSpec, MigProfile};
 use crate::error::{Error, Result};
 
+/// Memory slots of a MIG-capable GPU (each 1/8 of its capacity, bandwidth and L2).
+pub const MEM_SLOTS: u32 = 8;
+
+/// Compute slices of a MIG-capable GPU (slot 7 has none).
+pub const COMPUTE_SLICES: u32 = 7;
+
 /// One placed MIG instance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedInstance {

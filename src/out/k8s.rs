@@ -242,6 +242,32 @@ struct Plan<'a> {
     workloads: Vec<Workload>,
 }
 
+/// One node pool as [`emit`] lays it out: GPUs of one configuration, on nodes of their own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodePool {
+    /// The configuration, in words (as the emitted files' comments say it).
+    pub describe: String,
+    /// Indices into the deployment's GPUs, in order.
+    pub gpus: Vec<usize>,
+    /// Nodes the pool takes (`ceil(gpus / gpus_per_node)`).
+    pub nodes: u32,
+}
+
+/// The node pools [`emit`] would write for `d`, so that a report draws the same nodes the files
+/// deploy (one grouping rule, here).
+pub fn node_pools(d: &K8sDeployment) -> Result<Vec<NodePool>> {
+    let plan = Plan::build(d)?;
+    Ok(plan
+        .pools
+        .iter()
+        .map(|p| NodePool {
+            describe: p.kind.describe(),
+            gpus: p.gpus.clone(),
+            nodes: plan.nodes(p),
+        })
+        .collect())
+}
+
 /// Emit the Kubernetes files for a deployment, in apply order: ConfigMaps, operator values, node
 /// labels, Deployments. Errors name the offending field (`gpus[2].models`, ...) on one line.
 pub fn emit(d: &K8sDeployment) -> Result<Vec<K8sFile>> {

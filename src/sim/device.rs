@@ -38,6 +38,8 @@ pub(super) struct Busy {
     /// Start of the current busy period, and the contexts executing now.
     pub(super) from: SimTime,
     pub(super) running: u32,
+    /// The same busy time per window, for a report's timeline (empty unless recorded).
+    pub(super) line: super::detail::Timeline,
 }
 
 impl Busy {
@@ -48,12 +50,14 @@ impl Busy {
             any: 0,
             from: 0,
             running: 0,
+            line: super::detail::Timeline::default(),
         }
     }
 
     /// Context `c` executed during `[a, b)`.
     pub(super) fn add(&mut self, c: usize, a: SimTime, b: SimTime) {
         self.ctx[c] += self.window.overlap(a, b);
+        self.line.add_ctx(c, a, b);
     }
 
     /// A context starts executing at `now`.
@@ -70,6 +74,7 @@ impl Busy {
             self.running -= 1;
             if self.running == 0 {
                 self.any += self.window.overlap(self.from, now);
+                self.line.add_any(self.from, now);
             }
         }
     }

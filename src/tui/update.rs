@@ -117,8 +117,8 @@ fn check_input(gpu: &GpuSpec, text: &str) -> Result<String, String> {
     edit::check_layout(gpu, text).map(|p| {
         format!(
             "memory {}  compute {}",
-            crate::gpu::slot_map(&p, 8, true),
-            crate::gpu::slot_map(&p, 7, false)
+            crate::gpu::slot_map(&p, crate::gpu::mig::MEM_SLOTS, true),
+            crate::gpu::slot_map(&p, crate::gpu::mig::COMPUTE_SLICES, false)
         )
     })
 }

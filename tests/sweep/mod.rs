@@ -388,7 +388,7 @@ fn strings(y: &yaml_rust2::Yaml, out: &mut Vec<String>) {
     }
 }
 
-/// Parse YAML text; check every `gpuslice sweep` / `sweep-merge` command line in it with the CLI
+/// Parse YAML text; check every `gpuslice sweep` / `sweep-merge` / `report` command line in it with the CLI
 /// (CI variables set to shard 0, the spec variable to the example spec) and every `--check`
 /// against the example sweep's columns; returns the documents and the command lines.
 fn check_ci_yaml(name: &str, yaml: &str) -> (Vec<yaml_rust2::Yaml>, Vec<Vec<String>>) {
@@ -402,7 +402,7 @@ fn check_ci_yaml(name: &str, yaml: &str) -> (Vec<yaml_rust2::Yaml>, Vec<Vec<Stri
         gpuslice::sweep::layout::Layout::new(&plan, gpuslice::sweep::layout::metric_columns(&scs).expect("columns")).expect("layout");
     let mut commands = Vec::new();
     for s in all {
-        let Some(at) = s.find("gpuslice sweep") else { continue };
+        let Some(at) = s.find("gpuslice sweep").or_else(|| s.find("gpuslice report")) else { continue };
         let line = s[at..]
             .replace("${{ matrix.shard }}", "0")
             .replace("${JOB_COMPLETION_INDEX}", "0")
