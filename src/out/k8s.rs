@@ -779,7 +779,8 @@ impl<'a> Plan<'a> {
             pool.kind.describe()
         );
         o.push_str("# Replace the placeholder image with your model server, and add its ports, probes, env and\n");
-        o.push_str("# CPU/memory requests. Each pod asks for the units of the resource below; the nodeSelector keeps it on\n");
+        let units = if w.per_pod == 1 { "one unit".to_string() } else { format!("{} units", w.per_pod) };
+        o.push_str(&format!("# CPU/memory requests. Each pod asks for {units} of the resource below; the nodeSelector keeps it on\n"));
         o.push_str("# the pool's nodes (labelled by node-labels.sh).\n");
         o.push_str("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n");
         o.push_str(&format!("  name: {}\n", q(&w.name)));

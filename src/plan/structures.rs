@@ -300,8 +300,8 @@ impl Planner<'_> {
         // width and never straddle a node.
         let mut order: Vec<usize> = (0..s.groups.len()).collect();
         order.sort_by_key(|&i| match s.groups[i].unit {
-            Unit::Whole => std::cmp::Reverse(self.span(s.groups[i].models[0])),
-            _ => std::cmp::Reverse(0),
+            Unit::Whole if self.span(s.groups[i].models[0]) > 1 => std::cmp::Reverse(self.span(s.groups[i].models[0])),
+            _ => std::cmp::Reverse(1),
         });
         for (g, &k) in order.iter().map(|&i| (&s.groups[i], &r[i])) {
             let models: Vec<String> = g.models.iter().map(|&m| names[m].clone()).collect();
