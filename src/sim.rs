@@ -17,6 +17,9 @@
 //! seeds the load sources; then [`Simulation::step`] / [`Simulation::step_until`] /
 //! [`Simulation::run_to_end`] advance the event queue (the only ordering rule: `(time, seq)`,
 //! see [`engine`]). [`Simulation::summary`] turns the recorded samples into a [`RunSummary`].
+//!
+//! Why one file of ~900 lines: the event loop and the routing of every event kind between the components are one
+//! dispatch (`handle`) whose arms must be read together; each component's state and logic lives in sim/.
 
 pub mod detail;
 mod device;

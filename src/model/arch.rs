@@ -28,6 +28,9 @@
 //!
 //! Activations move `2 (8 d + 3 ff)` bytes per token and layer (reads and writes around the
 //! norms, attention and MLP: an estimate, absorbed by the fitted memory efficiency).
+//!
+//! Why one file of ~830 lines: the work formulas, the efficiency fit and the derivation share the `Work`
+//! decomposition; the fit's identifiability depends on the formulas' exact terms.
 
 use super::{LlmPolicy, SizeUnit, LlmSpec, MemoryFootprint, ModelSpec, OpTable, Scaling, ServiceKind};
 use crate::error::{Error, Result};

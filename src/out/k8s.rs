@@ -74,6 +74,9 @@
 //! quotes (JSON string syntax, which YAML 1.1 and 1.2 read alike, so a model called `no` or `on`
 //! stays a string for Go's YAML 1.1 readers), fixed tokens (`v1`, `all`, booleans, counts) plain as
 //! in NVIDIA's examples.
+//!
+//! Why one file of ~840 lines: the five files of one deployment share one validated plan (pools, workloads,
+//! names) and must agree byte for byte; splitting the writers would split that plan's invariants.
 
 use crate::error::{Error, Result};
 use crate::gpu::{place_profiles, Catalog, GpuSpec, MigProfile};

@@ -1,6 +1,9 @@
 //! The two pure functions of the TUI: [`key_to_message`] maps a key press to a [`Message`], and
 //! [`update`] applies a message to the [`App`]. Neither touches the terminal, a thread or a
 //! file: background runs and the export are queued as [`super::app::Effect`]s for the run loop.
+//!
+//! Why one file of ~1,050 lines: half is tests that drive the Elm update by message; the update itself is
+//! split per message group into small functions.
 
 use super::app::{App, LayoutInput, Live, Mode, PlanState, RunState, Status, View, PLAN_EXPORT_PATH, PLAN_K8S_DIR, SPEEDS, STEP_MS};
 use super::edit;

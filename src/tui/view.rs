@@ -4,6 +4,8 @@
 //! Frame: a two-line header (tabs; variant and clock), the body of the current view, and a
 //! footer (status or the layout input line, then key hints) that grows to fit a long refusal
 //! reason. The help overlay is drawn on top.
+//!
+//! Why one file of ~820 lines: the pure view of every screen, two thirds of it TestBackend rendering tests.
 
 pub(crate) mod compare;
 mod latency;
