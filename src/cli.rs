@@ -317,13 +317,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             quantum_ms,
             switch_us,
         } => {
-            let mut map = std::collections::BTreeMap::new();
-            for m in &models {
-                let (k, v) = m
-                    .split_once('=')
-                    .ok_or_else(|| Error::input("--model", "", format!("expected NAME=FROM, got '{m}'")))?;
-                map.insert(k.to_string(), v.to_string());
-            }
+            let map = validate_models(&models, &dirs)?;
             // Checked here as a scenario checks them, even for a folder of one model (which
             // runs dedicated and does not use them): a wrong value is wrong either way.
             if let Some(q) = quantum_ms {
@@ -487,6 +481,35 @@ pub fn run_with_progress(
 enum DirOutcome {
     Done(crate::validate::Validation),
     Failed { dir: String, error: String },
+}
+
+/// The `--model NAME=FROM` overrides of `validate`, checked before any folder is replayed: each
+/// NAME given once and replayed by some folder (a `trace_NAME.csv`), each FROM a built-in model
+/// or a model file that reads; otherwise the override would be silently unused, or fail as a
+/// folder's error far from the flag.
+fn validate_models(models: &[String], dirs: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut map = std::collections::BTreeMap::new();
+    for m in models {
+        let bad = |why: String| Error::input("--model", "", format!("'{m}': {why}"));
+        let (k, v) = m.split_once('=').ok_or_else(|| bad("expected NAME=FROM".into()))?;
+        if k.is_empty() || v.is_empty() {
+            return Err(bad("expected NAME=FROM".into()));
+        }
+        if map.contains_key(k) {
+            return Err(bad(format!("model '{k}' is given twice")));
+        }
+        if !dirs.iter().any(|d| std::path::Path::new(d).join(format!("trace_{k}.csv")).is_file()) {
+            return Err(bad(format!(
+                "no folder replays a model '{k}' (it would need a trace_{k}.csv in {})",
+                dirs.join(", ")
+            )));
+        }
+        if crate::model::builtin(v).is_none() {
+            files::read_model(std::path::Path::new(v)).map_err(|e| bad(format!("not a built-in model, and {e}")))?;
+        }
+        map.insert(k.to_string(), v.to_string());
+    }
+    Ok(map)
 }
 
 /// `gpuslice validate DIR...`: every folder is replayed and reported (JSON: always an array, one
