@@ -9,6 +9,9 @@
 #   ACCEPTED an input marked plainly wrong (`err`) exited 0
 #   EXIT     an `err` input exited with a status other than 2 (the input-error status)
 #   NONAME   an `err` input's message does not name the file given (with `err`, NEEDLE too)
+#   NOFILE   an error that names no file ('<input>: ...')
+#   REFUSED  an input marked valid (`ok`) did not exit 0
+#   PARTIAL  a refused command left some of its output files (see `nofiles`)
 # Usage: fuzz/hostile-probe.sh [path/to/gpuslice]   (from anywhere; exit 1 when anything failed)
 # GPUSLICE_PROBE_VERBOSE=1 prints every input's status and first stderr line.
 set -u
@@ -24,7 +27,7 @@ VERBOSE=${GPUSLICE_PROBE_VERBOSE:-0}
 
 # probe EXPECT NAME NEEDLE -- ARGS...
 #   EXPECT: err (plainly wrong: exit 2, one line naming NEEDLE), any (no panic, hang, memory
-#   blow-up or long error; any status).
+#   blow-up or long error; any status), ok (valid: exit 0, and stderr holds NEEDLE).
 probe() {
     local expect=$1 name=$2 needle=$3
     shift 4
@@ -53,6 +56,12 @@ probe() {
         why="EXIT($rc)"
     elif [ "$expect" = err ] && [ -n "$needle" ] && ! grep -qF -- "$needle" "$W/.stderr"; then
         why="NONAME(no '$needle')"
+    elif grep -qF -- "<input>" "$W/.stderr"; then
+        why="NOFILE"
+    elif [ "$expect" = ok ] && [ $rc -ne 0 ]; then
+        why="REFUSED"
+    elif [ "$expect" = ok ] && [ -n "$needle" ] && ! grep -qF -- "$needle" "$W/.stderr"; then
+        why="NOLINE(no '$needle')"
     fi
     if [ -n "$why" ]; then
         FAILED=$((FAILED + 1))
@@ -801,6 +810,127 @@ probe err validate/switch_huge "switch" -- validate v_ok --switch-us 1e300
 probe err catalog/layout_newline "--mig" -- catalog --gpu h100-80gb --mig $'1g.10gb,x\ny'
 probe err catalog/layout_long "" -- catalog --gpu h100-80gb --mig "$(head -c 100000 /dev/zero | tr '\0' ',')"
 probe err catalog/gpu_unknown "h900" -- catalog --gpu h900
+
+# ---------------------------------------------------------------- issue 23: crash, hang or lie
+# nofiles NAME PATH...: none of the paths exists (a refused command wrote nothing).
+nofiles() {
+    local name=$1
+    shift
+    for f in "$@"; do
+        if [ -e "$f" ]; then
+            FAILED=$((FAILED + 1))
+            printf 'FAIL %-40s PARTIAL: %s was written\n' "$name" "$f"
+        fi
+    done
+}
+H="$ROOT/tests/hostile"
+# Special files: refused from their metadata, never opened (a FIFO would block forever).
+mkfifo fifo.toml fifo.trace fifo.csv fifo.json
+probe err special/scenario_fifo "fifo.toml" -- run fifo.toml
+probe err special/plan_fifo "fifo.toml" -- plan fifo.toml
+probe err special/sweep_fifo "fifo.toml" -- sweep fifo.toml --out out_fifo
+printf '%s[[workload]]\nmodel = "asr"\ntrace = "fifo.trace"\n%s' "$HDR" "$VDED" >fifo_trace.toml
+probe err special/trace_fifo "fifo.trace" -- run fifo_trace.toml
+printf '%s' "${HDR/from = \"h100\/asr\"/from = \"fifo.json\"}$WASR$VDED" >fifo_model.toml
+probe err special/model_fifo "fifo.json" -- run fifo_model.toml
+probe err special/profile_fifo "fifo.csv" -- calibrate --kind asr --profile fifo.csv --out x.json
+probe err special/batches_fifo "fifo.csv" -- calibrate --kind asr --batches fifo.csv --out x.json
+probe err special/genai_fifo "fifo.csv" -- calibrate --kind llm --genai-perf fifo.csv --genai-perf "$GP" --out x.json
+probe err special/validate_model_fifo "fifo.json" -- validate v_ok --model asr=fifo.json
+probe err special/profile_cmd_fifo "fifo.json" -- profile --gpu h100-80gb fifo.json
+probe err special/tui_fifo "fifo.toml" -- tui fifo.toml
+mkdir -p outdir.json
+probe err special/calibrate_out_dir "outdir.json" -- calibrate --kind asr --profile profile_ok.csv --out outdir.json
+printf 'id,arrival_s,audio_s,audio_s\n0,0.1,3,400\n' >dupcol.trace
+printf '%s[[workload]]\nmodel = "asr"\ntrace = "dupcol.trace"\n%s' "$HDR" "$VDED" >dupcol.toml
+probe err csv/trace_column_twice "appears twice" -- run dupcol.toml
+printf 'model,op,batch,audio_s,latency_ms,latency_ms\nasr,encode,1,2,5,9\nasr,encode,2,2,6,9\n' >dupcol.csv
+probe err csv/profile_column_twice "appears twice" -- calibrate --kind asr --profile dupcol.csv --out x.json
+# Sweeps: checks validated first (before 9900 configurations are built), text columns refused,
+# '>' in a column name, scopes and statistics accepted, one summary line, axes in file order.
+probe err sweep/check_no_column_big_grid "latency_ms.p96" -- sweep "$H/cli/sweep_grid.toml" --out out_grid --check 'latency_ms.p96 < 3'
+probe err sweep/check_text_variant "numeric columns" -- sweep "$H/cli/sweep_pipeline.toml" --out out_ct --check 'variant < 3'
+probe err sweep/check_text_gpu_type "gpu_type" -- sweep "$H/cli/sweep_pipeline.toml" --out out_ct --check 'gpu_type >= 1'
+probe err sweep/check_unknown_variant "nope" -- sweep "$H/cli/sweep_pipeline.toml" --out out_ct --check 'variant=nope: latency_ms.p95 < 3'
+probe err sweep/check_inf_bound "finite" -- sweep "$H/cli/sweep_pipeline.toml" --out out_ct --check 'latency_ms.p95 < inf'
+probe err sweep/check_empty "--check" -- sweep "$H/cli/sweep_pipeline.toml" --out out_ct --check ''
+probe err sweep/check_unicode "--check" -- sweep "$H/cli/sweep_pipeline.toml" --out out_ct --check 'lätency ≤ 3'
+probe err sweep/merge_check_bad "--check" -- sweep-merge --out out_mc out_resume --check 'nonsense'
+nofiles sweep/check_refused_writes_nothing out_grid out_ct
+probe ok sweep/check_pipeline_gt_scoped_stats "--check passed" -- sweep "$H/cli/sweep_pipeline.toml" --out out_okc --threads 1 \
+    --check 'stages.asr->tts.latency_ms.p95 < 1e6' --check 'variant=ts: mean(models.asr.latency_ms.p95) < 1e6' --check 'ci_hi(latency_ms.p95) <= 1e6'
+if ! head -1 out_okc/results.csv 2>/dev/null | grep -q '^run,workload\[0\].arrivals.rate_rps,seed,'; then
+    FAILED=$((FAILED + 1))
+    echo "FAIL sweep/axes_in_file_order: $(head -c 120 out_okc/results.csv 2>/dev/null)"
+fi
+probe err sweep/axes_overlap "also sets" -- sweep "$H/sweep/axes_overlap.toml" --out out_ov
+sweep err axes_same_field "also sets" "$SWBASE[sweep]
+\"variant[0].gpu\" = [\"l4\"]
+\"variant[*].gpu\" = [\"a100-80gb\"]
+"
+# Plans: bounded candidate space, prices in range, objectives that can be measured, models that
+# fit, whole users, all-or-nothing outputs.
+probe err plan/models_13 "plan.regimes" -- plan "$H/plan/models_13.toml"
+probe err plan/price_1e300 "'1e300'" -- plan "$H/plan/price_1e300.toml"
+plan err price_zero "price_usd_per_hour" "$PLBASE[slo]
+\"asr.p95_ms\" = 500
+${PLAN}price_usd_per_hour = { \"h100-80gb\" = 0 }
+"
+probe err plan/slo_unused_model "receives no requests" -- plan "$H/plan/slo_unused_model.toml"
+probe err plan/model_fits_no_gpu "models.asr.memory_gib" -- plan "$H/plan/model_fits_no_gpu.toml"
+probe err plan/load_range_fractional_users "must be whole" -- plan "$H/cli/plan_users.toml" --load-range '10.5:20:+1'
+probe err plan/load_range_unsplittable_users "make 2 users" -- plan "$H/cli/plan_users.toml" --load-range '1:3:+1'
+probe err plan/emit_k8s_bad_name "models.ASR_1" -- plan "$H/cli/plan_k8s_name.toml" --emit-scenario emit1.toml --emit-k8s emit1_k8s
+nofiles plan/emit_k8s_bad_name emit1.toml emit1_k8s
+mkdir -p emit2_k8s/deployment-asr.yaml
+probe err plan/emit_k8s_target_dir "deployment-asr.yaml" -- plan "$H/cli/plan_ok.toml" --emit-scenario emit2.toml --emit-k8s emit2_k8s
+nofiles plan/emit_k8s_target_dir emit2.toml emit2_k8s/node-labels.sh emit2_k8s/device-plugin-config.yaml
+mkdir -p emit3.toml
+probe err plan/emit_scenario_dir "emit3.toml" -- plan "$H/cli/plan_ok.toml" --emit-scenario emit3.toml --emit-k8s emit3_k8s
+nofiles plan/emit_scenario_dir emit3_k8s
+# Scenarios: pipelines in kind order, names that cannot be confused, traces that replay, units.
+probe err scenario/pipeline_tts_before_llm "pipeline[2]" -- run "$H/scenario/pipeline_tts_before_llm.toml"
+scen err pipeline_llm_before_asr "pipeline[1]" "$HDR[[workload]]
+pipeline = [\"llm\", \"asr\"]
+arrivals = { process = \"poisson\", rate_rps = 1 }
+size = { dist = \"fixed\", value = 30 }
+out_tokens = { dist = \"fixed\", value = 3 }
+[[variant]]
+name = \"v\"
+gpu = \"h100-80gb\"
+gpus = [{ regime = \"time-sliced\", models = [\"asr\", \"llm\"] }]
+"
+probe err scenario/workload_named_like_model "workload[0].name" -- run "$H/scenario/workload_named_like_model.toml"
+probe err scenario/slo_unused_model "receives no requests" -- run "$H/scenario/slo_unused_model.toml"
+probe err scenario/trace_after_run_end "duration_s is 2 s" -- run "$H/scenario/trace_after_run_end.toml"
+probe err scenario/memory_gib_in_mib "did you mean 13400 MiB" -- run "$H/scenario/memory_gib_in_mib.toml"
+probe err scenario/mps_mem_in_mib "did you mean" -- run "$H/scenario/mps_mem_in_mib.toml"
+probe err scenario/price_1e300 "price_usd_per_hour" -- run "$H/scenario/price_1e300.toml"
+model err weights_in_mib "did you mean 13400 MiB" asr 'd["memory"]["weights_gib"]=13400'
+model err weights_in_bytes "bytes" asr 'd["memory"]["weights_gib"]=1.34e10'
+# Traces: times quoted as written, real calendar days, no blame on the next row.
+trace err mooncake_ts_negative "'-5000 ms'" llm $'{"timestamp": -5000, "input_length": 5, "output_length": 3}\n'
+trace err azure_feb_30 "line 2 column 'TIMESTAMP'" llm $'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-02-30 10:00:00,374,44\n2023-03-01 10:00:00,374,44\n'
+trace err azure_feb_29_2023 "line 2 column 'TIMESTAMP'" llm $'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-02-29 10:00:00,374,44\n'
+trace any azure_feb_29_2024 "" llm $'TIMESTAMP,ContextTokens,GeneratedTokens\n2024-02-29 10:00:00,374,44\n2024-02-29 10:00:01,374,44\n'
+trace err azure_far_future "'2099-03-01 10:00:00'" llm $'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-02-01 10:00:00,374,44\n2099-03-01 10:00:00,374,44\n'
+trace err burst_backwards "line 3 column 'Timestamp'" llm $'Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n10,ChatGPT,472,18,490,Conversation log\n5,ChatGPT,1087,230,1317,Conversation log\n'
+trace err all_after_end "nothing would be replayed" asr $'id,arrival_s,audio_s\n0,100,3\n1,200,4\n'
+# Calibration: every value checked as written, one model per profile, whole batches.
+cal err latency_1e300_as_written "line 2 column 'latency_ms'" asr $'model,op,batch,audio_s,latency_ms\nasr,encode,1,2,1e300\nasr,encode,2,2,5\n'
+cal err two_models "'whisper'" asr $'model,op,batch,audio_s,latency_ms\nasr,encode,1,2,5\nasr,encode,2,2,6\nwhisper,encode,1,4,7\nwhisper,encode,2,4,8\n'
+cal err batch_fractional "'1.5'" asr $'model,op,batch,audio_s,latency_ms\nasr,encode,1.5,2,5\nasr,encode,2,2,6\n'
+cal err batch_100000 "'100000'" asr $'model,op,batch,audio_s,latency_ms\nasr,encode,100000,2,5\nasr,encode,2,2,6\n'
+cal err size_1e9 "'1e9'" asr $'model,op,batch,audio_s,latency_ms\nasr,encode,1,1e9,5\nasr,encode,2,2,6\n'
+probe err calibrate/genai_metric_twice "appears twice" -- calibrate --kind llm --genai-perf "$H/genai/itl-twice-concurrency5/profile_export_genai_perf.csv" --genai-perf "$GP" --out x.json
+probe err calibrate/genai_itl_huge "'1e300'" -- calibrate --kind llm --genai-perf "$H/genai/itl-huge-concurrency5/profile_export_genai_perf.csv" --genai-perf "$GP" --out x.json
+probe ok calibrate/genai_spread_row "" -- calibrate --kind llm --genai-perf "$H/genai/itl-spread-concurrency5/profile_export_genai_perf.csv" --genai-perf "$GP2" --out x.json
+probe err calibrate/genai_memory_in_mib "did you mean 13400 MiB" -- calibrate --kind llm --genai-perf "$GP" --genai-perf "$GP2" --memory-gib 13400 --out x.json
+# validate --model: unknown names, files that do not read, names given twice.
+probe err validate/model_unknown_name "whisper" -- validate v_ok --model whisper=h100/asr
+probe err validate/model_missing_file "nosuch.json" -- validate v_ok --model asr=nosuch.json
+probe err validate/model_twice "given twice" -- validate v_ok --model asr=h100/asr --model asr=h100/tts
+probe err validate/model_empty_name "--model" -- validate v_ok --model =h100/asr
 
 echo "hostile-probe: $N inputs, $FAILED failures"
 [ "$FAILED" -eq 0 ]

@@ -336,7 +336,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             switch_us,
             report,
         } => {
-            let (map, ts) = validate_options(&models, quantum_ms, switch_us)?;
+            let (map, ts) = validate_options(&models, &dirs, quantum_ms, switch_us)?;
             return validate_dirs(&dirs, &map, ts, format, report.as_deref());
         }
         Command::Accuracy { root, format } => {
@@ -494,21 +494,45 @@ enum DirOutcome {
     Failed { dir: String, error: String },
 }
 
+/// The `--model NAME=FROM` overrides of `validate`, checked before any folder is replayed: each
+/// NAME given once and replayed by some folder (a `trace_NAME.csv`), each FROM a built-in model
+/// or a model file that reads; otherwise the override would be silently unused, or fail as a
+/// folder's error far from the flag.
+fn validate_models(models: &[String], dirs: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut map = std::collections::BTreeMap::new();
+    for m in models {
+        let bad = |why: String| Error::input("--model", "", format!("'{m}': {why}"));
+        let (k, v) = m.split_once('=').ok_or_else(|| bad("expected NAME=FROM".into()))?;
+        if k.is_empty() || v.is_empty() {
+            return Err(bad("expected NAME=FROM".into()));
+        }
+        if map.contains_key(k) {
+            return Err(bad(format!("model '{k}' is given twice")));
+        }
+        if !dirs.iter().any(|d| std::path::Path::new(d).join(format!("trace_{k}.csv")).is_file()) {
+            return Err(bad(format!(
+                "no folder replays a model '{k}' (it would need a trace_{k}.csv in {})",
+                dirs.join(", ")
+            )));
+        }
+        if crate::model::builtin(v).is_none() {
+            files::read_model(std::path::Path::new(v)).map_err(|e| bad(format!("not a built-in model, and {e}")))?;
+        }
+        map.insert(k.to_string(), v.to_string());
+    }
+    Ok(map)
+}
+
 /// `--model NAME=FROM`, `--quantum-ms` and `--switch-us` of `validate` (and `report validate`),
 /// checked. The time-slicing values are checked as a scenario checks them, even for a folder of
 /// one model (which runs dedicated and does not use them): a wrong value is wrong either way.
 fn validate_options(
     models: &[String],
+    dirs: &[String],
     quantum_ms: Option<f64>,
     switch_us: Option<f64>,
 ) -> Result<(std::collections::BTreeMap<String, String>, crate::validate::TsParams)> {
-    let mut map = std::collections::BTreeMap::new();
-    for m in models {
-        let (k, v) = m
-            .split_once('=')
-            .ok_or_else(|| Error::input("--model", "", format!("expected NAME=FROM, got '{m}'")))?;
-        map.insert(k.to_string(), v.to_string());
-    }
+    let map = validate_models(models, dirs)?;
     if let Some(q) = quantum_ms {
         crate::limits::QUANTUM_MS.check("--quantum-ms", "", q)?;
     }

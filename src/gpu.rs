@@ -193,6 +193,11 @@ impl Catalog {
         self.gpus.iter().find(|g| g.name.eq_ignore_ascii_case(name))
     }
 
+    /// The GPU type with the most memory: a model or memory figure above it fits no GPU at all.
+    pub fn largest_memory(&self) -> Option<&GpuSpec> {
+        self.gpus.iter().max_by(|a, b| a.memory_gib.total_cmp(&b.memory_gib))
+    }
+
     /// The catalog keys, for error messages.
     pub fn names(&self) -> String {
         self.gpus.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")

@@ -38,9 +38,52 @@ pub const MAX_CONTEXT_TOKENS: u32 = 10_000_000;
 /// contended GPU: 2e10 took 40 s). 1e9 is 2.1e6 GPU-seconds at the default 2.1 ms slice.
 pub const MAX_SLICES: f64 = 1e9;
 
+/// Most GPUs over every configuration of a sweep (each variant's GPUs, counted with their
+/// `count`): every configuration is built before the first run, and a GPU is a device, a
+/// server and a set of results.csv columns in each; 1000 configurations of a 4096-GPU variant
+/// (4.1e6) took 3.7 GB and 16 s before the first run, so 1e6 stays near 1 GB.
+pub const MAX_SWEEP_GPUS: u64 = 1_000_000;
+/// Most structures (how the models share each GPU type under each regime) a plan may
+/// enumerate: time-slicing and MPS take every set partition of the models (Bell numbers: 4140
+/// for 8 models, 2.8e7 for 13, which took more than 4 GB before the first simulation) and MIG
+/// every choice of slice per model, and each structure is kept in memory, bounded and perhaps
+/// searched by simulation; counted before any is built. 1e5 holds 9 models on two GPU types
+/// under time-slicing and MPS (8.5e4) in about 100 MB.
+pub const MAX_PLAN_STRUCTURES: f64 = 1e5;
+
+/// A GPU's price [$ per GPU-hour]: far above any cloud list price (a few dollars), and small
+/// enough that a candidate's cost and its cost per request stay finite numbers to rank.
+pub const PRICE_USD_PER_HOUR: Bound = Bound::above(0.0, 1e4, " $/h");
+
 /// Largest batch or sequence count a model may be given: far above any server, and small enough
 /// that a batch table or a batch of request ids stays small.
 pub const MAX_BATCH: u32 = 65_536;
+
+/// Memory figures written in GiB are most often slipped in MiB (13400 for 13.4 GB) or bytes.
+pub const GIB_SLIPS: &[(f64, &str)] = &[(1024.0, "MiB"), (1024.0 * 1024.0 * 1024.0, "bytes")];
+
+/// For a value `v` above a physical limit `max` that fits under it once divided by a unit
+/// factor of `slips` (a value in MiB written where GiB is meant), the hint that names the
+/// smaller unit: `"; did you mean 13400 MiB (13.09 GiB)?"`; otherwise nothing. The factor must
+/// be the reason: the value converted must be a plausible one (at least a thousandth of the
+/// limit), so a value that is absurd in every unit gets no hint.
+pub fn unit_hint(v: f64, max: f64, unit: &str, slips: &[(f64, &str)]) -> String {
+    // An order of magnitude over at least: a value just over the limit is no slip of unit.
+    if !(v.is_finite() && v > 10.0 * max) {
+        return String::new();
+    }
+    slips
+        .iter()
+        .find(|(k, _)| v / k <= max && v / k >= max * 1e-3)
+        .map(|(k, name)| {
+            format!(
+                "; did you mean {} {name} ({} {unit})?",
+                num(v),
+                num((v / k * 100.0).round() / 100.0)
+            )
+        })
+        .unwrap_or_default()
+}
 
 /// A closed range a value must lie in (`lo_open`: `lo` itself excluded), with its unit for
 /// messages.
@@ -106,6 +149,13 @@ impl Bound {
         format!("must be in {open}{}, {}]{}", num(self.lo), num(self.hi), self.unit)
     }
 }
+
+/// One GPU call [ms]: more than 1e7 ms (2.8 hours) is no GPU call; the bound also keeps every
+/// scaled latency far inside the nanosecond clock. Model tables and measured profiles alike.
+pub const CALL_MS: Bound = Bound::above(0.0, 1e7, " ms");
+/// A request or call size (audio seconds, characters, frames, tokens, pixels) as measured:
+/// positive, up to 2^24 (a trace's sizes are stored as f32, exact to there).
+pub const MEASURED_SIZE: Bound = Bound::above(0.0, 16_777_216.0, "");
 
 /// Share of its batch-1 solo time a call takes on a shared time-sliced GPU.
 pub const SHARED_TIME_FRACTION: Bound = Bound::above(0.05, 1.0, "");
@@ -173,6 +223,15 @@ mod tests {
         assert!(!GPU_MEMORY_UTILIZATION.contains(0.0) && GPU_MEMORY_UTILIZATION.contains(1e-3));
         let e = CHUNK_S.check("m.json", "chunk_s", 12.0).expect_err("out of range").to_string();
         assert_eq!(e, "m.json: chunk_s: must be in [0.04, 10] s, got '12'");
+        assert_eq!(unit_hint(13400.0, 192.0, "GiB", GIB_SLIPS), "; did you mean 13400 MiB (13.09 GiB)?");
+        assert_eq!(
+            unit_hint(1.34e10, 192.0, "GiB", GIB_SLIPS),
+            "; did you mean 1.34e10 bytes (12.48 GiB)?"
+        );
+        assert_eq!(unit_hint(1e300, 192.0, "GiB", GIB_SLIPS), "");
+        assert_eq!(unit_hint(100.0, 192.0, "GiB", GIB_SLIPS), "");
+        assert_eq!(unit_hint(1e6, 192.0, "GiB", GIB_SLIPS), "");
+        assert_eq!(unit_hint(60.0, 40.0, "GiB", GIB_SLIPS), "");
         let e = BATCH.count("s.toml", "models.asr.max_batch", 0).expect_err("zero").to_string();
         assert!(e.contains("must be in [1, 65536], got '0'"), "{e}");
     }

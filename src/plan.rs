@@ -120,14 +120,7 @@ pub fn spec(raw: &RawScenario, file: &str) -> Result<PlanSpec> {
             return Err(Error::input(file, format!("plan.gpu_types[{i}]"), format!("'{n}' is listed twice")));
         }
         let price = match p.price_usd_per_hour.get(n) {
-            Some(&x) if x.is_finite() && x > 0.0 => x,
-            Some(&x) => {
-                return Err(Error::input(
-                    file,
-                    format!("plan.price_usd_per_hour.{n}"),
-                    format!("must be a positive price, got '{x}'"),
-                ));
-            }
+            Some(&x) => crate::limits::PRICE_USD_PER_HOUR.check(file, format!("plan.price_usd_per_hour.{n}"), x)?,
             None => g.price_usd_per_hour,
         };
         gpu_types.push((g.clone(), price));
@@ -413,6 +406,7 @@ fn plan_fixed(raw: &RawScenario, src: &Sources, spec: &PlanSpec, load: f64, head
     base.plan = None;
     scale_load(&mut base, load);
     let scenario = from_raw(&base, src)?;
+    check_models_fit(&scenario, &spec, &src.file)?;
     let mut closed_loop = vec![false; scenario.models.len()];
     for w in &scenario.workloads {
         if matches!(w.load, crate::scenario::Load::Closed { .. }) {
@@ -432,6 +426,43 @@ fn plan_fixed(raw: &RawScenario, src: &Sources, spec: &PlanSpec, load: f64, head
     };
     p.loads = p.probe()?;
     p.run(headroom, progress)
+}
+
+/// Every model fits a whole GPU of some type of `[plan] gpu_types`: one that fits none makes
+/// every structure infeasible, which is a mistake in the spec (a memory figure, a GPU list), not
+/// a plan that was searched and not found.
+fn check_models_fit(sc: &Scenario, spec: &PlanSpec, file: &str) -> Result<()> {
+    for m in &sc.models {
+        let fits = |g: &GpuSpec| crate::deploy::placement::memory_held_gib(&m.spec, g.memory_gib) <= g.memory_gib + 1e-9;
+        if spec.gpu_types.iter().any(|(g, _)| fits(g)) {
+            continue;
+        }
+        let largest = spec
+            .gpu_types
+            .iter()
+            .map(|(g, _)| g)
+            .max_by(|a, b| a.memory_gib.total_cmp(&b.memory_gib));
+        let Some(g) = largest else { continue };
+        let held = crate::deploy::placement::memory_held_gib(&m.spec, g.memory_gib);
+        let field = if m.spec.memory_override {
+            format!("models.{}.memory_gib", m.name)
+        } else {
+            format!("models.{}.from", m.name)
+        };
+        return Err(Error::input(
+            file,
+            field,
+            format!(
+                "model '{}' needs {} GiB, more than a whole GPU of any type of plan.gpu_types holds (the largest, {}, {} GiB){}",
+                m.name,
+                crate::error::num(held),
+                g.name,
+                g.memory_gib,
+                crate::limits::unit_hint(held, g.memory_gib, "GiB", crate::limits::GIB_SLIPS)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Scale a scenario's load: open-loop rates and trace speed by `k`, closed-loop users rounded

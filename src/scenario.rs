@@ -228,7 +228,8 @@ impl Target {
     }
 }
 
-/// A voice turn: ASR -> LLM -> TTS (or any chain of the model kinds), with linked sizes.
+/// A voice turn: ASR -> LLM -> TTS (or ASR -> TTS, stages of one kind in a row: see
+/// [`crate::model::ServiceKind::feeds`]), with linked sizes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pipeline {
     /// Model index of each stage, in order.

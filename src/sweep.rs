@@ -9,15 +9,15 @@
 //! * [`layout`]: the results.csv / summary.csv columns, a run summary flattened into cells, CSV
 //!   quoting.
 //! * [`stats`]: the mean and 95 % confidence interval of summary.csv.
-//! * [`check`]: the `--check 'COLUMN OP NUMBER'` gates.
+//! * [`check`]: the `--check '[variant=NAME:] COLUMN OP NUMBER'` gates (a column, or a statistic
+//!   over seeds such as `mean(COLUMN)`).
 //! * [`manifest`]: `--shard I/N` and manifest.json.
 //!
 //! The rules they share:
 //! * Paths: an axis is a path of the scenario edit language ([`crate::scenario::edit`]), e.g.
 //!   `variant[*].gpus[0].quantum_ms` or `models.asr.max_batch`.
-//! * Runs: configurations are the cross product of the axes, the first axis (in key order, the
-//!   order of the `[sweep]` table as a sorted map) outermost, values in list order; seeds are
-//!   innermost. Run `id = configuration * seeds + seed index`, the same on every machine and
+//! * Runs: configurations are the cross product of the axes, the first axis (in the order the
+//!   `[sweep]` table writes them) outermost, values in list order; seeds are innermost. Run `id = configuration * seeds + seed index`, the same on every machine and
 //!   shard, so shards can be merged and a sweep resumed by id.
 //! * Columns ([`layout::Layout`]): `run`, one column per axis (the path as written), `seed`, `variant`,
 //!   then every metric of the run JSON (`gpuslice run --format json`) flattened into dotted
@@ -65,7 +65,7 @@ pub struct Plan {
     pub spec: RawScenario,
     /// The scenario without `[sweep]`, as TOML: what each configuration edits.
     base: toml::Value,
-    /// Axes in key order.
+    /// Axes in the file's order.
     pub axes: Vec<Axis>,
     /// Seeds (default `[1]`).
     pub seeds: Vec<u64>,
@@ -130,14 +130,43 @@ pub fn plan(spec: &RawScenario, file: &str) -> Result<Plan> {
         let mut v = plan.base.clone();
         apply(&mut v, &a.steps, &a.values[0]).map_err(|m| Error::input(file, field_of(&a.path), m))?;
     }
+    // Configurations are raw scenarios here (cheap); resolving them is what costs time and
+    // memory, mostly per GPU (each is a device and a server), so their GPUs are bounded first.
+    let mut gpus = 0u64;
     for c in 0..n_configs {
         let values = plan.digits(c);
         let raw = plan
             .edited(&values)
             .map_err(|m| plan.config_error(&values, Error::input("", "", m), None))?;
+        gpus = gpus.saturating_add(raw_gpus(&raw));
+        if gpus > crate::limits::MAX_SWEEP_GPUS {
+            return Err(Error::input(
+                file,
+                "sweep",
+                format!(
+                    "{n_configs} configurations hold more than {} GPUs in all (configuration {c} reaches it; {}): every configuration is built before the first run (docs/src/limits.md); sweep fewer configurations or smaller variants",
+                    crate::limits::MAX_SWEEP_GPUS,
+                    plan.describe(&values)
+                ),
+            ));
+        }
         plan.configs.push(Config { values, raw });
     }
     Ok(plan)
+}
+
+/// GPUs of every variant of a raw scenario (each entry's `count`, default 1).
+fn raw_gpus(raw: &RawScenario) -> u64 {
+    use crate::scenario::raw::RawGpu;
+    raw.variant
+        .iter()
+        .flat_map(|v| &v.gpus)
+        .map(|g| match g {
+            RawGpu::Dedicated { count, .. } | RawGpu::TimeSliced { count, .. } | RawGpu::Mig { count, .. } | RawGpu::Mps { count, .. } => {
+                u64::from(count.unwrap_or(1))
+            }
+        })
+        .sum()
 }
 
 impl Plan {
@@ -178,6 +207,21 @@ impl Plan {
             inner_text(&e),
         )
     }
+}
+
+/// The metric columns of [`Plan::sample_configs`] (those that resolve), for checking `--check`
+/// before every configuration is built; `None` when none resolves (resolving them all then
+/// reports why).
+pub fn sample_columns(plan: &Plan, src: &Sources) -> Option<Vec<layout::Column>> {
+    let scs: Vec<Scenario> = plan
+        .sample_configs()
+        .par_iter()
+        .filter_map(|&c| from_raw(&plan.configs[c].raw, src).ok().filter(|s| !s.variants.is_empty()))
+        .collect();
+    if scs.is_empty() {
+        return None;
+    }
+    layout::metric_columns(&scs).ok()
 }
 
 /// Stage 2 of every configuration ([`from_raw`]) in parallel, before anything runs; the first

@@ -80,17 +80,17 @@ pub fn export(path: &str, text: &str) -> Message {
     )
 }
 
-/// Write the plan's scenario file and Kubernetes folder (each file atomically) and report it as a
+/// Write the plan's scenario file and Kubernetes folder (all files or none) and report it as a
 /// message.
 pub fn export_plan(scenario: &(String, String), k8s: &(String, Vec<crate::out::k8s::K8sFile>)) -> Message {
-    let written =
-        crate::scenario::files::write_atomic(&scenario.0, &scenario.1).and_then(|()| crate::out::export::write_k8s_files(&k8s.0, &k8s.1));
+    let mut files = vec![scenario.clone()];
+    files.extend(crate::out::export::k8s_outputs(&k8s.0, &k8s.1));
     Message::Exported(
-        written
-            .map(|files| Written::Plan {
+        crate::scenario::files::write_all_atomic(&files, &[&k8s.0])
+            .map(|()| Written::Plan {
                 scenario: scenario.0.clone(),
                 k8s_dir: k8s.0.clone(),
-                k8s_files: files.len(),
+                k8s_files: k8s.1.len(),
             })
             .map_err(|e| e.to_string()),
     )

@@ -16,25 +16,41 @@ pub(super) fn kind_of(s: &str) -> Result<ServiceKind> {
         "tts" => Ok(ServiceKind::Tts),
         "llm" => Ok(ServiceKind::Llm),
         "encoder" => Ok(ServiceKind::Encoder),
-        o => Err(Error::input("--kind", "", format!("must be 'asr', 'tts', 'llm' or 'encoder', got '{o}'"))),
+        o => Err(Error::input(
+            "--kind",
+            "",
+            format!("must be 'asr', 'tts', 'llm' or 'encoder', got '{o}'"),
+        )),
     }
 }
 
-/// Points of one op from a profile or batches table.
+/// Points of one op from a profile or batches table. Every value is checked where it is
+/// written (file, line, column, the cell as written): batches whole, sizes and latencies in the
+/// bounds a model table must respect, so that nothing is refused later on a fitted number; a
+/// table holds one model's rows.
 fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Result<Vec<Point>> {
+    use crate::limits::{CALL_MS, MEASURED_SIZE};
+    t.one_value("model")?;
     let mut pts = Vec::new();
     let lat = |i: usize| -> Result<f64> {
         if from_profile {
-            t.nonneg(i, "latency_ms", true)
+            t.bounded(i, "latency_ms", CALL_MS)
         } else {
-            let d = (t.num(i, "end_s")? - t.num(i, "start_s")?) * 1e3;
-            if d > 0.0 {
+            let (start, end) = (t.num(i, "start_s")?, t.num(i, "end_s")?);
+            let d = (end - start) * 1e3;
+            if CALL_MS.contains(d) {
                 Ok(d)
             } else {
                 Err(Error::input(
                     &t.path,
                     format!("line {} column 'end_s'", i + 2),
-                    format!("end_s must be after start_s, got a duration of '{d}' ms"),
+                    format!(
+                        "'{}' after start_s '{}' is a call of {} ms; it {}",
+                        t.text(i, "end_s"),
+                        t.text(i, "start_s"),
+                        crate::error::num(d),
+                        CALL_MS.describe()
+                    ),
                 ))
             }
         }
@@ -47,6 +63,7 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
         }
         t.require(&c)
     };
+    let size = |i: usize, col: &str| t.bounded(i, col, MEASURED_SIZE);
     match kind {
         ServiceKind::Asr | ServiceKind::Encoder => {
             let size_col = if kind == ServiceKind::Asr { "audio_s" } else { "tokens" };
@@ -55,12 +72,19 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
                 // Profiles name the op (encode, or encode_chunk for streaming chunks); serving
                 // logs of an offline server are all encode calls.
                 let row_op = if t.has("op") { t.text(i, "op") } else { "encode" };
+                if !["encode", "encode_chunk"].contains(&row_op) {
+                    return Err(Error::input(
+                        &t.path,
+                        format!("line {} column 'op'", i + 2),
+                        format!("unknown op '{row_op}' (encode, encode_chunk)"),
+                    ));
+                }
                 if row_op != op {
                     continue;
                 }
                 pts.push(Point {
-                    batch: t.nonneg(i, "batch", true)?,
-                    size: t.nonneg(i, size_col, true)?,
+                    batch: t.batch(i, "batch")?,
+                    size: size(i, size_col)?,
                     latency_ms: lat(i)?,
                 });
             }
@@ -69,8 +93,8 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
             req(&["batch", "frames"])?;
             for i in 0..t.len() {
                 pts.push(Point {
-                    batch: t.nonneg(i, "batch", true)?,
-                    size: t.nonneg(i, "frames", true)?,
+                    batch: t.batch(i, "batch")?,
+                    size: size(i, "frames")?,
                     latency_ms: lat(i)?,
                 });
             }
@@ -95,15 +119,15 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
                     t.require(&["tokens"])?;
                     Point {
                         batch: 1.0,
-                        size: t.nonneg(i, "tokens", true)?,
+                        size: size(i, "tokens")?,
                         latency_ms: lat(i)?,
                     }
                 } else {
                     t.require(&["context"])?;
                     // The attended context is the longest sequence plus the new token.
                     Point {
-                        batch: t.nonneg(i, "batch", true)?,
-                        size: t.nonneg(i, "context", true)? + 1.0,
+                        batch: t.batch(i, "batch")?,
+                        size: size(i, "context")? + 1.0,
                         latency_ms: lat(i)?,
                     }
                 };
@@ -220,8 +244,8 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
     let scaling_diag = if scaling_dirs.is_empty() {
         // An encoder's memory system behaves like the measured ASR encoder's.
         let like = if kind == ServiceKind::Encoder { "asr" } else { kind.label() };
-        let builtin = crate::model::builtin(&format!("h100/{like}"))
-            .ok_or_else(|| Error::Infeasible("no built-in model of this kind".into()))??;
+        let builtin =
+            crate::model::builtin(&format!("h100/{like}")).ok_or_else(|| Error::Infeasible("no built-in model of this kind".into()))??;
         spec.scaling = builtin.scaling;
         for (name, t) in spec.ops.iter_mut() {
             t.split_like(builtin.op(name));
@@ -354,6 +378,8 @@ pub fn calibrate_files(kind: &str, profile: Option<&str>, batches: &[String], sc
     if !frames_diag.is_null() {
         spec.calibration["frames_range"] = frames_diag;
     }
-    spec.validate("calibrate")?;
+    // Every input value was checked where it is written; what remains is the fitted model's
+    // own consistency, named as the output of these files.
+    spec.validate(&format!("{file} (the fitted model)"))?;
     Ok(spec)
 }

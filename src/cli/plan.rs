@@ -3,9 +3,9 @@
 
 use crate::cli::Format;
 use crate::error::{Error, Result};
-use crate::out::export::{emitted_scenario, write_k8s};
+use crate::out::export::{emitted_scenario, k8s_files, k8s_outputs};
 use crate::plan::{fmt_value, plan_at, Candidate, PlanResult};
-use crate::scenario::files::{read_scenario, write_atomic};
+use crate::scenario::files::{check_targets, read_scenario, write_all_atomic};
 use crate::scenario::raw::RawScenario;
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -65,6 +65,7 @@ pub fn run_plan(args: &PlanArgs) -> Result<u8> {
     let top = match &args.load_range {
         Some(range) => {
             let levels = parse_range(range)?;
+            check_user_levels(&raw, range, &levels)?;
             let users: u32 = raw.workload.iter().filter_map(|w| w.users).sum();
             let last = *levels.last().expect("at least one level");
             if users > 0 {
@@ -76,6 +77,7 @@ pub fn run_plan(args: &PlanArgs) -> Result<u8> {
         None => 1.0,
     };
     check_plan_work(&raw, &src, spec.seeds.len(), top)?;
+    check_emit_targets(args, &raw)?;
     if let Some(range) = &args.load_range {
         return run_range(args, &raw, &src, range);
     }
@@ -100,13 +102,37 @@ pub fn run_plan(args: &PlanArgs) -> Result<u8> {
     let Some(best) = &result.best else {
         return Ok(EXIT_NO_PLAN);
     };
+    // Everything is rendered before anything is written, and then written all or none.
+    let mut outputs = Vec::new();
     if let Some(path) = &args.emit_scenario {
-        write_atomic(path, &emitted_scenario(&raw, &args.file, path, best)?)?;
+        outputs.push((path.clone(), emitted_scenario(&raw, &args.file, path, best)?));
     }
     if let Some(dir) = &args.emit_k8s {
-        write_k8s(dir, &raw.name, best)?;
+        outputs.extend(k8s_outputs(dir, &k8s_files(&args.file, &raw.name, best)?));
     }
+    let make: Vec<&str> = args.emit_k8s.iter().map(String::as_str).collect();
+    write_all_atomic(&outputs, &make)?;
     Ok(0)
+}
+
+/// What can be told of the `--emit-*` outputs before planning (which may take minutes): the
+/// targets are not folders or special files, and every model name can name a Kubernetes
+/// Deployment (the names that depend on the plan are checked on it, before anything is written).
+fn check_emit_targets(args: &PlanArgs, raw: &RawScenario) -> Result<()> {
+    let make: Vec<&str> = args.emit_k8s.iter().map(String::as_str).collect();
+    let files: Vec<&str> = args.emit_scenario.iter().map(String::as_str).collect();
+    check_targets(&files, &make)?;
+    if args.emit_k8s.is_some() {
+        for name in raw.models.keys() {
+            crate::out::k8s::check_dns_label(
+                name,
+                &format!("models.{name}"),
+                "model name (--emit-k8s makes it a Deployment name)",
+            )
+            .map_err(|e| e.in_file(&args.file))?;
+        }
+    }
+    Ok(())
 }
 
 fn progress_bar() -> indicatif::ProgressBar {
@@ -275,6 +301,35 @@ pub fn parse_range(text: &str) -> Result<Vec<f64>> {
         levels.push(x);
     }
     Ok(levels)
+}
+
+/// In a spec with closed-loop users, the levels of `--load-range` are users: each must be a
+/// whole number that the workloads' users, scaled in proportion and rounded as the planner
+/// scales them ([`crate::plan::scale_load`]), add up to; otherwise the projection would report
+/// a load it did not plan.
+fn check_user_levels(raw: &RawScenario, range: &str, levels: &[f64]) -> Result<()> {
+    let users: Vec<u32> = raw.workload.iter().filter_map(|w| w.users).collect();
+    let total: u32 = users.iter().sum();
+    if total == 0 {
+        return Ok(());
+    }
+    for &level in levels {
+        let bad = |why: String| Error::input("--load-range", "", format!("'{range}': level {}: {why}", crate::error::num(level)));
+        if level.fract() != 0.0 {
+            return Err(bad(format!(
+                "the spec's load is {total} closed-loop users, so a level is a number of users and must be whole"
+            )));
+        }
+        let k = level / f64::from(total);
+        let got: u32 = users.iter().map(|&u| ((f64::from(u) * k).round() as u32).max(1)).sum();
+        if f64::from(got) != level {
+            return Err(bad(format!(
+                "the workloads' users ({}) scaled in proportion and rounded make {got} users, not {level}: choose levels that are multiples of how they split",
+                users.iter().map(u32::to_string).collect::<Vec<_>>().join(" + ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// One level of a projection.

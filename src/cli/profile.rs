@@ -103,32 +103,28 @@ fn read_measured_profile(path: &str, m: &ModelSpec) -> Result<Vec<ProfileRow>> {
         ServiceKind::Tts => "chars",
         ServiceKind::Llm | ServiceKind::Encoder => "tokens",
     };
+    t.one_value("model")?;
+    use crate::limits::{CALL_MS, MEASURED_SIZE};
     let mut measured = Vec::new();
     for i in 0..t.len() {
         let op = t.text(i, "op").to_string();
         let size = if m.kind == ServiceKind::Llm && op != "prefill" {
-            t.nonneg(i, "context", false)?
+            // An empty context is a decode's first step.
+            t.bounded(i, "context", crate::limits::Bound::closed(0.0, MEASURED_SIZE.hi, ""))?
         } else {
-            t.nonneg(i, size_col, true)?
+            t.bounded(i, size_col, MEASURED_SIZE)?
         };
-        let batch = t.nonneg(i, "batch", true)?;
-        if batch.fract() != 0.0 || batch > f64::from(crate::model::MAX_BATCH) {
-            return Err(Error::input(
-                path,
-                format!("line {} column 'batch'", i + 2),
-                format!("must be a whole number up to 65536, got '{batch}'"),
-            ));
-        }
+        let batch = t.batch(i, "batch")?;
         measured.push(ProfileRow {
             frames: if t.has("frames") && m.kind == ServiceKind::Tts {
-                Some(t.nonneg(i, "frames", true)?)
+                Some(t.bounded(i, "frames", MEASURED_SIZE)?)
             } else {
                 None
             },
             op,
             batch: batch as u32,
             size,
-            latency_ms: t.nonneg(i, "latency_ms", true)?,
+            latency_ms: t.bounded(i, "latency_ms", CALL_MS)?,
         });
     }
     if measured.is_empty() {

@@ -148,7 +148,7 @@ pub fn run_report(args: &ReportArgs) -> Result<u8> {
             switch_us,
             out,
         } => {
-            let (map, ts) = super::validate_options(models, *quantum_ms, *switch_us)?;
+            let (map, ts) = super::validate_options(models, dirs, *quantum_ms, *switch_us)?;
             let outcomes = super::replay_dirs(dirs, &map, ts);
             write_validate(out, (&validate_title(dirs), "gpuslice validate"), &outcomes, true)?;
             Ok(super::failed_status(&outcomes))

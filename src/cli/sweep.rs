@@ -9,7 +9,7 @@
 //! file and renamed.
 
 use crate::error::{Error, Result};
-use crate::scenario::files::{load_sources, read_scenario, write_atomic, Sources};
+use crate::scenario::files::{check_output, load_sources, read_scenario, read_text, write_atomic, Sources, MAX_TEXT_BYTES};
 use crate::sweep::check::{self, Failure};
 use crate::sweep::layout::{csv_line, Layout};
 use crate::sweep::manifest::{Manifest, Shard};
@@ -52,8 +52,9 @@ pub struct SweepArgs {
     /// Continue the results.csv in --out: skip the runs it holds.
     #[arg(long)]
     pub resume: bool,
-    /// Gate: exit 1 when a row breaks `COLUMN OP NUMBER` (OP: < <= > >=), e.g.
-    /// 'stages.voice-turn.latency_ms.p95 < 2000' (repeatable).
+    /// Gate: exit 1 when a row breaks `[variant=NAME:] COLUMN OP NUMBER` (OP: < <= > >=;
+    /// COLUMN or mean(COLUMN), ci_hi(COLUMN), ...), e.g. 'stages.voice-turn.latency_ms.p95 < 2000'
+    /// (repeatable; docs/src/sweeps.md).
     #[arg(long = "check", value_name = "EXPR")]
     pub checks: Vec<String>,
     /// What stdout gets: the rows that break a check as CSV, or one JSON report.
@@ -88,7 +89,8 @@ type Runs = Vec<(u64, Vec<Vec<String>>)>;
 /// a kill left incomplete is dropped and the byte length to keep is returned; otherwise any
 /// damage is an error naming the line.
 fn read_results(path: &Path, layout: &Layout, plan: &Plan, shard: Shard, lenient: bool) -> Result<(Runs, u64)> {
-    let data = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut crate::scenario::files::open_regular(path)?, &mut data).map_err(|e| Error::io(path.display(), e))?;
     let name = path.display().to_string();
     let header = layout.header();
     let mut rdr = csv::ReaderBuilder::new()
@@ -209,6 +211,9 @@ fn extend_sources(src: &mut Sources, plan: &Plan, dir: Option<&Path>) -> Result<
 
 /// `gpuslice sweep`: the exit status (0, [`EXIT_CHECK_FAILED`], [`EXIT_INTERRUPTED`]) or an error.
 pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
+    // A malformed check is refused before the spec is read, one naming no column before every
+    // configuration is built (below).
+    let syntax = args.checks.iter().map(|c| check::parse_syntax(c)).collect::<Result<Vec<_>>>()?;
     let shard = match &args.shard {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
@@ -224,13 +229,17 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
     let (raw, mut src) = read_scenario(&args.spec)?;
     let plan = sweep::plan(&raw, &args.spec)?;
     extend_sources(&mut src, &plan, Path::new(&args.spec).parent())?;
+    if !syntax.is_empty() {
+        if let Some(cols) = pool.install(|| sweep::sample_columns(&plan, &src)) {
+            let sample = Layout::new(&plan, cols)?;
+            for s in &syntax {
+                s.early_check(&sample)?;
+            }
+        }
+    }
     let scenarios = pool.install(|| sweep::resolve(&plan, &src))?;
     let layout = Layout::new(&plan, pool.install(|| sweep::layout::metric_columns(&scenarios))?)?;
-    let checks = args
-        .checks
-        .iter()
-        .map(|c| check::parse_check(c, &layout))
-        .collect::<Result<Vec<_>>>()?;
+    let checks = syntax.iter().map(|s| s.resolve(&layout)).collect::<Result<Vec<_>>>()?;
     let manifest_text = crate::out::to_json(&Manifest::new(&plan, &layout, shard));
 
     let dir = Path::new(&args.out);
@@ -238,6 +247,9 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
     let results = dir.join("results.csv");
     let manifest = dir.join("manifest.json");
     let summary = dir.join("summary.csv");
+    for p in [&results, &manifest, &summary] {
+        check_output(p)?;
+    }
     let mut done = std::collections::HashSet::new();
     let exists = results.exists() && std::fs::metadata(&results).map(|m| m.len() > 0).unwrap_or(false);
     let mut file = if exists {
@@ -248,7 +260,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
                 "exists: pass --resume to continue it, or choose another --out",
             ));
         }
-        let old = std::fs::read_to_string(&manifest).map_err(|e| Error::io(manifest.display(), e))?;
+        let old = read_text(&manifest, MAX_TEXT_BYTES, "a sweep manifest")?;
         if old != manifest_text {
             return Err(Error::input(
                 manifest.display().to_string(),
@@ -299,7 +311,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
     if let Some(path) = &args.report {
         crate::cli::report::write_sweep(path, &args.out)?;
     }
-    let failures = check::evaluate(&checks, &runs);
+    let failures = check::evaluate(&checks, &runs, &|id| plan.run(id).0);
     let in_shard = shard.ids(plan.runs()).count();
     let report = Report {
         out: &args.out,
@@ -391,8 +403,10 @@ fn finish(plan: &Plan, layout: &Layout, r: &Report, format: SweepFormat, termina
                         .map(|(a, &k)| (a.path.clone(), serde_json::to_value(&a.values[k]).unwrap_or_default()))
                         .collect();
                     let value = f.value.parse::<f64>().ok().and_then(serde_json::Number::from_f64);
+                    // A statistic over seeds has no one seed: `seeds` says how many.
+                    let seed = if f.seeds.is_some() { None } else { Some(seed) };
                     serde_json::json!({
-                        "run": f.run, "configuration": config, "seed": seed,
+                        "run": f.run, "configuration": config, "seed": seed, "seeds": f.seeds,
                         "variant": f.row.get(layout.variant_col()), "check": f.check, "column": f.column,
                         "value": value.map_or(serde_json::Value::String(f.value.clone()), serde_json::Value::Number),
                     })
@@ -405,20 +419,27 @@ fn finish(plan: &Plan, layout: &Layout, r: &Report, format: SweepFormat, termina
         }
     };
     super::print_out(&text)?;
-    if terminal {
-        eprintln!(
-            "gpuslice: {} of {} runs in {} ({} this call, {:.1} s, {:.1} runs/s)",
-            r.runs_done,
-            r.runs_total,
-            r.out,
-            r.runs_this_call,
-            r.seconds,
-            r.runs_this_call as f64 / r.seconds.max(1e-9)
-        );
-    }
-    if !r.failures.is_empty() {
-        eprintln!("gpuslice: {} rows break a --check", r.failures.len());
-    }
+    // One line on stderr whatever happened, so that a CI log shows what a passing gate checked;
+    // the rate only on a terminal (a log should not differ between two runs of the same sweep).
+    let rate = if terminal {
+        format!(", {:.1} s, {:.1} runs/s", r.seconds, r.runs_this_call as f64 / r.seconds.max(1e-9))
+    } else {
+        String::new()
+    };
+    let verdict = match (r.checks.len(), r.failures.len()) {
+        (0, _) => "no --check".to_string(),
+        (1, 0) => "the --check passed on every row".to_string(),
+        (n, 0) => format!("all {n} --check passed on every row"),
+        (n, f) => format!("{f} rows break a --check (of {n})"),
+    };
+    eprintln!(
+        "gpuslice: {} of {} runs in {} ({} this call{rate}); {verdict}{}",
+        r.runs_done,
+        r.runs_total,
+        r.out,
+        r.runs_this_call,
+        if r.interrupted { "; interrupted" } else { "" }
+    );
     Ok(if r.interrupted {
         EXIT_INTERRUPTED
     } else if r.failures.is_empty() {
@@ -431,10 +452,13 @@ fn finish(plan: &Plan, layout: &Layout, r: &Report, format: SweepFormat, termina
 /// `gpuslice sweep-merge`: join shard folders into the files one unsharded run writes.
 pub fn run_merge(dirs: &[String], out: &str, checks: &[String], format: SweepFormat) -> Result<u8> {
     let started = std::time::Instant::now();
+    for c in checks {
+        check::parse_syntax(c)?;
+    }
     let mut base: Option<(Manifest, String)> = None;
     for d in dirs {
         let p = Path::new(d).join("manifest.json");
-        let text = std::fs::read_to_string(&p).map_err(|e| Error::io(p.display(), e))?;
+        let text = read_text(&p, MAX_TEXT_BYTES, "a sweep manifest")?;
         let mut m: Manifest =
             serde_json::from_str(&text).map_err(|e| Error::input(p.display().to_string(), "", format!("not a sweep manifest: {e}")))?;
         m.shard = None;
@@ -502,7 +526,7 @@ pub fn run_merge(dirs: &[String], out: &str, checks: &[String], format: SweepFor
     write_atomic(&path("manifest.json"), &crate::out::to_json(&manifest))?;
     write_atomic(&path("results.csv"), &results_text(&layout, &runs))?;
     write_atomic(&path("summary.csv"), &layout.summary_csv(&plan, &runs))?;
-    let failures = check::evaluate(&parsed, &runs);
+    let failures = check::evaluate(&parsed, &runs, &|id| plan.run(id).0);
     let report = Report {
         out,
         runs_total: plan.runs(),

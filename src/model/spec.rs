@@ -34,6 +34,16 @@ impl ServiceKind {
         }
     }
 
+    /// Whether a pipeline stage of this kind can feed one of kind `next`: the simulator derives
+    /// the next stage's request size from the previous stage's kind (words of a transcript to
+    /// prompt tokens, reply tokens to characters, words to characters) or, between stages of one
+    /// kind, passes the size on. Any other order (a TTS before an LLM, anything before an ASR)
+    /// would give a stage a size in the wrong unit, so it is refused where the pipeline is read.
+    pub fn feeds(self, next: ServiceKind) -> bool {
+        use ServiceKind::*;
+        self == next || matches!((self, next), (Asr, Llm) | (Llm, Tts) | (Asr, Tts))
+    }
+
     /// Name of the request-size axis for this kind (an encoder's default unit; see
     /// [`ModelSpec::size_unit`]).
     pub fn size_name(self) -> &'static str {
@@ -84,6 +94,36 @@ impl MemoryFootprint {
     /// Total [GiB].
     pub fn total_gib(&self) -> f64 {
         self.weights_gib + self.runtime_gib
+    }
+
+    /// A footprint larger than the largest GPU of the catalog fits nowhere: refused where it is
+    /// written (naming its larger part), with a hint when the figure looks like MiB or bytes.
+    pub fn check_fits_a_gpu(&self, file: &str) -> crate::error::Result<()> {
+        let Some(g) = crate::gpu::Catalog::builtin().largest_memory() else {
+            return Ok(());
+        };
+        let total = self.total_gib();
+        // NaN and negative figures are the bound check's to report.
+        if !(total.is_finite() && total > g.memory_gib && self.weights_gib >= 0.0 && self.runtime_gib >= 0.0) {
+            return Ok(());
+        }
+        let (k, v) = if self.weights_gib >= self.runtime_gib {
+            ("memory.weights_gib", self.weights_gib)
+        } else {
+            ("memory.runtime_gib", self.runtime_gib)
+        };
+        Err(crate::error::Error::input(
+            file,
+            k,
+            format!(
+                "'{}': the model's {} GiB do not fit on any GPU (the largest, {}, holds {} GiB){}",
+                crate::error::num(v),
+                crate::error::num(total),
+                g.name,
+                g.memory_gib,
+                limits::unit_hint(v, g.memory_gib, "GiB", limits::GIB_SLIPS)
+            ),
+        ))
     }
 }
 
@@ -442,9 +482,7 @@ impl ModelSpec {
             if t.latency_ms.iter().any(|r| r.len() != t.size.len()) {
                 return Err(Error::input(file, f, "every latency_ms row must have one value per size value"));
             }
-            // A call of more than 1e7 ms (2.8 hours) is no GPU call; the bound also keeps every
-            // scaled latency far inside the nanosecond clock.
-            if let Some(v) = t.latency_ms.iter().flatten().find(|v| !(v.is_finite() && **v > 0.0 && **v <= 1e7)) {
+            if let Some(v) = t.latency_ms.iter().flatten().find(|v| !limits::CALL_MS.contains(**v)) {
                 return Err(Error::input(
                     file,
                     format!("{f}.latency_ms"),
@@ -602,6 +640,8 @@ impl ModelSpec {
         limits::SYNC_COPY_MS.check(file, "sync_copy_ms", self.sync_copy_ms)?;
         limits::CHUNK_S.check(file, "chunk_s", self.chunk_s)?;
         limits::FIRST_CHUNK_FRAMES.count(file, "first_chunk_frames", self.first_chunk_frames)?;
+        // Before the generic bound, which would refuse a figure in bytes without the hint.
+        self.memory.check_fits_a_gpu(file)?;
         for (k, v) in [
             ("memory.weights_gib", self.memory.weights_gib),
             ("memory.runtime_gib", self.memory.runtime_gib),

@@ -5,7 +5,7 @@ use crate::deploy::Regime;
 use crate::error::{Error, Result};
 use crate::out::k8s::{K8sDeployment, K8sGpu};
 use crate::plan::Candidate;
-use crate::scenario::files::write_atomic;
+use crate::scenario::files::write_all_atomic;
 use crate::scenario::raw::RawScenario;
 use std::path::Path;
 
@@ -105,20 +105,30 @@ pub fn k8s_deployment(name: &str, best: &Candidate) -> K8sDeployment {
     d
 }
 
-/// Write the Kubernetes files of a candidate into `dir` (created if missing).
-pub fn write_k8s(dir: &str, name: &str, best: &Candidate) -> Result<Vec<String>> {
-    write_k8s_files(dir, &crate::out::k8s::emit(&k8s_deployment(name, best))?)
+/// The Kubernetes files of a candidate, rendered (nothing is written): [`crate::out::k8s::emit`]
+/// of [`k8s_deployment`], its errors (raised on the deployment's own fields) told as the
+/// `--emit-k8s` output of `spec` that they are.
+pub fn k8s_files(spec: &str, name: &str, best: &Candidate) -> Result<Vec<crate::out::k8s::K8sFile>> {
+    crate::out::k8s::emit(&k8s_deployment(name, best)).map_err(|e| match e {
+        Error::Input { file, field, message } if file.is_empty() => {
+            Error::input(spec, format!("Kubernetes files of '{}', {field}", best.name), message)
+        }
+        e => e,
+    })
 }
 
-/// Write emitted Kubernetes files into `dir` (created if missing), each whole or not at all;
+/// The (path, text) of each Kubernetes file in `dir`, for [`crate::scenario::files::write_all_atomic`].
+pub fn k8s_outputs(dir: &str, files: &[crate::out::k8s::K8sFile]) -> Vec<(String, String)> {
+    files
+        .iter()
+        .map(|f| (Path::new(dir).join(&f.name).display().to_string(), f.text.clone()))
+        .collect()
+}
+
+/// Write the Kubernetes files of a candidate into `dir` (created if missing), all or none;
 /// returns their paths.
-pub fn write_k8s_files(dir: &str, files: &[crate::out::k8s::K8sFile]) -> Result<Vec<String>> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut written = Vec::new();
-    for f in files {
-        let path = Path::new(dir).join(&f.name).display().to_string();
-        write_atomic(&path, &f.text)?;
-        written.push(path);
-    }
-    Ok(written)
+pub fn write_k8s(dir: &str, name: &str, best: &Candidate) -> Result<Vec<String>> {
+    let out = k8s_outputs(dir, &k8s_files(dir, name, best)?);
+    write_all_atomic(&out, &[dir])?;
+    Ok(out.into_iter().map(|(p, _)| p).collect())
 }

@@ -308,7 +308,7 @@ fn bad(field: impl Into<String>, message: impl Into<String>) -> Error {
 }
 
 /// Check a DNS-1123 label (Deployment names, label values derived from names).
-fn check_dns_label(s: &str, field: &str, what: &str) -> Result<()> {
+pub(crate) fn check_dns_label(s: &str, field: &str, what: &str) -> Result<()> {
     let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let ok_ends =
         s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric()) && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());

@@ -3,6 +3,8 @@
 //! the headroom of the best.
 
 use super::*;
+use crate::error::num;
+use crate::limits::MAX_PLAN_STRUCTURES;
 
 /// How a group of models runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,11 +100,42 @@ impl Planner<'_> {
         }
     }
 
+    /// Refuse a spec whose structures exceed [`MAX_PLAN_STRUCTURES`], before any is built,
+    /// naming the regimes that make them.
+    fn check_structure_count(&self) -> Result<()> {
+        let mut total = 0.0;
+        let mut parts: Vec<String> = Vec::new();
+        for (gi, (gpu, _)) in self.spec.gpu_types.iter().enumerate() {
+            for &r in &self.spec.regimes {
+                let k = self.structure_count(gi, r);
+                total += k;
+                if k > 1.0 {
+                    parts.push(format!("{} {} {}", num(k), r.name(), gpu.name));
+                }
+            }
+        }
+        if total <= MAX_PLAN_STRUCTURES {
+            return Ok(());
+        }
+        Err(Error::input(
+            &self.src.file,
+            "plan.regimes",
+            format!(
+                "{} models give {} structures to search ({}), more than the planner's limit of {} (docs/src/limits.md): plan fewer models together, or list fewer regimes (dedicated is one structure per GPU type)",
+                self.models().len(),
+                num(total),
+                parts.join(", "),
+                num(MAX_PLAN_STRUCTURES)
+            ),
+        ))
+    }
+
     pub(super) fn count_sim(&self) {
         self.sims.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(super) fn run(&self, headroom: bool, progress: Progress) -> Result<PlanResult> {
+        self.check_structure_count()?;
         let mut structures = Vec::new();
         for gi in 0..self.spec.gpu_types.len() {
             for &r in &self.spec.regimes {

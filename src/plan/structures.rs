@@ -89,6 +89,21 @@ impl Planner<'_> {
         }
     }
 
+    /// How many structures [`Planner::structures`] would build for one GPU type and regime, an
+    /// upper bound counted without building any (time-slicing and MPS before the memory filter):
+    /// the set partitions grow as Bell numbers and the MIG choices as a product over the models,
+    /// so a spec of a dozen models would otherwise exhaust memory before the first simulation.
+    pub(super) fn structure_count(&self, gi: usize, regime: RegimeKind) -> f64 {
+        let n = self.models().len();
+        let gpu = &self.spec.gpu_types[gi].0;
+        match regime {
+            RegimeKind::Dedicated => 1.0,
+            RegimeKind::TimeSliced | RegimeKind::Mps => bell(n) - 1.0,
+            RegimeKind::Mig if gpu.has_mig() => (0..n).map(|m| self.mig_units(gpu, m).len() as f64).product::<f64>() - 1.0,
+            RegimeKind::Mig => 0.0,
+        }
+    }
+
     /// Whole GPUs, and per compute size the smallest-memory MIG profile that holds the model.
     pub(super) fn mig_units(&self, gpu: &GpuSpec, m: usize) -> Vec<Unit> {
         let spec = &self.models()[m];
@@ -362,5 +377,40 @@ impl Planner<'_> {
             faults: Vec::new(),
         };
         Some((v, name))
+    }
+}
+
+/// The Bell number B(n), the count of set partitions of n models (Bell triangle, in f64: it
+/// passes any limit long before it loses meaning; infinite beyond f64's range).
+fn bell(n: usize) -> f64 {
+    let mut row = vec![1.0f64];
+    for _ in 1..n {
+        let mut next = Vec::with_capacity(row.len() + 1);
+        next.push(*row.last().unwrap_or(&1.0));
+        for &x in &row {
+            let y = next.last().copied().unwrap_or(0.0) + x;
+            next.push(y);
+        }
+        row = next;
+        if row[0] > 1e300 {
+            return f64::INFINITY;
+        }
+    }
+    if n == 0 {
+        1.0
+    } else {
+        *row.last().unwrap_or(&1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bell_numbers() {
+        assert_eq!(
+            [0, 1, 2, 3, 4, 8, 13].map(super::bell),
+            [1.0, 1.0, 2.0, 5.0, 15.0, 4140.0, 27644437.0]
+        );
+        assert!(super::bell(1000).is_infinite());
     }
 }

@@ -30,11 +30,67 @@ pub const MAX_LINE_BYTES: u64 = 1 << 20;
 /// 100 KB, a model a few tables.
 pub const MAX_TEXT_BYTES: u64 = 64 << 20;
 
-/// Read a text file of at most `max` bytes, refusing a larger one (or an endless one such as
-/// /dev/zero) without holding more than `max` bytes: the message names the file and the limit.
+/// Open an input file for reading: the one way every path a user names is opened (scenarios,
+/// models, traces, profiles, serving logs, exports, a sweep's own files). Only a regular file
+/// (or a link to one) is opened: a FIFO would block the open until some writer comes, a
+/// terminal or /dev/zero never ends, a folder is no text, so each is refused from its metadata,
+/// before any open, as an I/O error naming the path and what it is.
+pub fn open_regular(path: &Path) -> Result<std::fs::File> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path.display(), e))?;
+    if !meta.is_file() {
+        return Err(Error::io(
+            path.display(),
+            format!(
+                "is {}, not a regular file: inputs are read from regular files only (docs/src/limits.md)",
+                file_kind(&meta)
+            ),
+        ));
+    }
+    std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))
+}
+
+/// Refuse an output path that exists and is not a regular file (a FIFO would block the open
+/// for writing until a reader comes; a folder cannot be replaced by a file).
+pub fn check_output(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(Error::io(
+            path.display(),
+            format!("is {}, not a regular file: cannot write it (choose another path)", file_kind(&m)),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What a non-regular file is, for messages.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_dir() {
+        return "a folder";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    "a special file"
+}
+
+/// Read a text file of at most `max` bytes, refusing a larger one without holding more than
+/// `max` bytes: the message names the file and the limit. Opened by [`open_regular`].
 pub fn read_text(path: &Path, max: u64, what: &str) -> Result<String> {
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    let f = open_regular(path)?;
     let mut buf = Vec::new();
     f.take(max + 1).read_to_end(&mut buf).map_err(|e| Error::io(path.display(), e))?;
     if buf.len() as u64 > max {
@@ -140,10 +196,19 @@ pub fn load_sources(raw: &RawScenario, file: &str, dir: Option<&Path>) -> Result
             src.models.insert(from.to_string(), spec);
         }
     }
-    for w in &raw.workload {
+    for (i, w) in raw.workload.iter().enumerate() {
         if let Some(t) = &w.trace {
             if !src.traces.contains_key(t) {
-                let trace = read_trace(&resolve_path(dir, t))?;
+                // A trace that cannot be opened is named by the scenario's field; one that is
+                // read but wrong by its own file, line and column.
+                let trace = read_trace(&resolve_path(dir, t)).map_err(|e| match e {
+                    Error::Io { path, message } => Error::input(
+                        file,
+                        format!("workload[{i}].trace"),
+                        format!("'{t}' cannot be read ({path}: {message})"),
+                    ),
+                    e => e,
+                })?;
                 src.traces.insert(t.clone(), Arc::new(trace));
             }
         }
@@ -205,6 +270,16 @@ pub fn write_atomic(path: &str, text: &str) -> Result<()> {
 /// id and a counter, so concurrent writers of one path do not share it; it is synced to disk
 /// before the rename so that a crash cannot leave the new name holding unwritten blocks.
 pub fn write_atomic_with(path: &str, fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
+    let tmp = write_temp(path, fill)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// The content of `fill` in a new temporary sibling of `path`, synced; its name. On failure it is
+/// removed.
+fn write_temp(path: &str, fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<String> {
     use std::io::Write;
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -214,13 +289,84 @@ pub fn write_atomic_with(path: &str, fill: impl FnOnce(&mut dyn std::io::Write) 
         let mut w = std::io::BufWriter::new(f);
         fill(&mut w)?;
         w.flush()?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, path)
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
     })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(Error::io(path, e))
+        }
+    }
+}
+
+/// Write several files as one output (a plan's scenario and its Kubernetes folder): every
+/// target is checked first ([`check_output`]; its folder must exist and be one, but for the
+/// folders of `make`, which are created), then every text is written to a temporary sibling
+/// and synced, and only when all are written is each renamed over its target. A failure before
+/// the renames removes every temporary file and leaves every target as it was: a bad input
+/// never leaves some of the files written and the others not.
+pub fn write_all_atomic(files: &[(String, String)], make: &[&str]) -> Result<()> {
+    let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    check_targets(&paths, make)?;
+    for dir in make {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    write_renamed(files)
+}
+
+/// The checks of [`write_all_atomic`] alone, so that a command can make them before long work.
+pub fn check_targets(paths: &[&str], make: &[&str]) -> Result<()> {
+    for path in paths {
+        let p = Path::new(path);
+        check_output(p)?;
+        let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) else {
+            continue;
+        };
+        match std::fs::metadata(dir) {
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::io(
+                    dir.display(),
+                    format!("is {}, not a folder: cannot write {path} in it", file_kind(&m)),
+                ));
+            }
+            Err(e) if !make.iter().any(|m| Path::new(m) == dir) => return Err(Error::io(dir.display(), e)),
+            _ => {}
+        }
+    }
+    for dir in make {
+        if let Ok(m) = std::fs::metadata(dir) {
+            if !m.is_dir() {
+                return Err(Error::io(dir, format!("is {}, not a folder", file_kind(&m))));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every text to a temporary sibling, then every rename (see [`write_all_atomic`]).
+fn write_renamed(files: &[(String, String)]) -> Result<()> {
+    let mut temps: Vec<String> = Vec::with_capacity(files.len());
+    for (path, text) in files {
+        match write_temp(path, |w| w.write_all(text.as_bytes())) {
+            Ok(t) => temps.push(t),
+            Err(e) => {
+                for t in &temps {
+                    let _ = std::fs::remove_file(t);
+                }
+                return Err(e);
+            }
+        }
+    }
+    for (i, ((path, _), tmp)) in files.iter().zip(&temps).enumerate() {
+        if let Err(e) = std::fs::rename(tmp, path) {
+            for t in &temps[i..] {
+                let _ = std::fs::remove_file(t);
+            }
+            return Err(Error::io(path, e));
+        }
+    }
+    Ok(())
 }
 
 /// Read a request trace, detecting its format by its first line:
@@ -232,7 +378,7 @@ pub fn write_atomic_with(path: &str, fill: impl FnOnce(&mut dyn std::io::Write) 
 ///   tokens are the dataset's failed requests and are skipped);
 /// * Mooncake JSON lines: `{"timestamp": <ms>, "input_length": n, "output_length": m, ...}`.
 pub fn read_trace(path: &Path) -> Result<Trace> {
-    let f = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    let f = open_regular(path)?;
     let capped = Capped {
         inner: f,
         total: 0,
@@ -281,12 +427,19 @@ impl<'a> TraceBuilder<'a> {
         Error::input(self.file, format!("line {line} column '{column}'"), msg)
     }
 
-    fn push(&mut self, line: usize, arrival_s: f64, size: f64, size_col: &str, out: Option<(f64, &str)>) -> Result<()> {
+    /// Add a row. `arrival_s` is the arrival in seconds from the trace's start, converted from
+    /// `at` (the column and the cell as the file writes it), which a message quotes: a Mooncake
+    /// timestamp is in ms and an Azure one a date, so the seconds would not be found in the file.
+    fn push(&mut self, line: usize, arrival_s: f64, at: (&str, &str), size: f64, size_col: &str, out: Option<(f64, &str)>) -> Result<()> {
         if !(arrival_s.is_finite() && (0.0..=crate::limits::MAX_VALUE).contains(&arrival_s)) {
+            let (col, text) = at;
             return Err(self.err(
                 line,
-                "arrival",
-                format!("must be a time from 0 to 1e9 s, got '{}'", crate::error::num(arrival_s)),
+                col,
+                format!(
+                    "must be an arrival from 0 to 1e9 s after the trace's start, got '{text}' ({} s)",
+                    crate::error::num(arrival_s)
+                ),
             ));
         }
         if !(size.is_finite() && size > 0.0 && size <= MAX_TRACE_SIZE) {
@@ -373,6 +526,7 @@ fn read_jsonl(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
         b.push(
             n,
             r.timestamp / 1e3,
+            ("timestamp", &format!("{} ms", crate::error::num(r.timestamp))),
             r.input_length,
             "input_length",
             Some((r.output_length, "output_length")),
@@ -390,6 +544,7 @@ fn read_csv(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
         .iter()
         .map(str::to_string)
         .collect();
+    unique_columns(&header, b.file)?;
     let col = |n: &str| header.iter().position(|h| h == n);
     enum Fmt {
         Gpubench { arrival: usize, size: usize, out: Option<usize> },
@@ -406,7 +561,13 @@ fn read_csv(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
         let (size, kind) = [TraceSize::AudioS, TraceSize::Chars, TraceSize::PromptTokens, TraceSize::Pixels]
             .into_iter()
             .find_map(|k| col(k.column()).map(|i| (i, k)))
-            .ok_or_else(|| Error::input(b.file, "header", "needs a size column: 'audio_s', 'chars', 'prompt_tokens' or 'pixels'"))?;
+            .ok_or_else(|| {
+                Error::input(
+                    b.file,
+                    "header",
+                    "needs a size column: 'audio_s', 'chars', 'prompt_tokens' or 'pixels'",
+                )
+            })?;
         b.size = kind;
         Fmt::Gpubench {
             arrival,
@@ -424,7 +585,20 @@ fn read_csv(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
     };
     let mut rec = csv::StringRecord::new();
     let mut line = 1;
-    let mut t0: Option<f64> = None;
+    // The first row's time and text: formats with absolute times are replayed from it.
+    let mut t0: Option<(f64, String)> = None;
+    let file = b.file;
+    let relative = |t: f64, text: &str, col: &str, line: usize, t0: &mut Option<(f64, String)>| -> Result<f64> {
+        let (base, first) = t0.get_or_insert_with(|| (t, text.to_string()));
+        if t < *base {
+            return Err(Error::input(
+                file,
+                format!("line {line} column '{col}'"),
+                format!("'{text}' is before the first row's '{first}': absolute times are replayed from the first row, which must be the earliest"),
+            ));
+        }
+        Ok(*base)
+    };
     loop {
         line += 1;
         match csv.read_record(&mut rec) {
@@ -445,9 +619,10 @@ fn read_csv(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
         match fmt {
             Fmt::Gpubench { arrival, size, out } => {
                 let a = num(arrival, "arrival_s")?;
+                let at = ("arrival_s", rec.get(arrival).unwrap_or(""));
                 let s = num(size, b.size.column())?;
                 let o = out.map(|i| num(i, "output_tokens")).transpose()?;
-                b.push(line, a, s, b.size.column(), o.map(|o| (o, "output_tokens")))?;
+                b.push(line, a, at, s, b.size.column(), o.map(|o| (o, "output_tokens")))?;
             }
             Fmt::Azure { ts, ctx, gen } => {
                 let text = rec.get(ts).unwrap_or("");
@@ -455,29 +630,56 @@ fn read_csv(rd: impl BufRead, b: &mut TraceBuilder) -> Result<()> {
                     Error::input(
                         b.file,
                         format!("line {line} column 'TIMESTAMP'"),
-                        format!("not a timestamp: '{text}'"),
+                        format!("not a date and time of the calendar (YYYY-MM-DD HH:MM:SS[.fraction]): '{text}'"),
                     )
                 })?;
-                let base = *t0.get_or_insert(t);
-                if t < base {
-                    return Err(Error::input(
-                        b.file,
-                        format!("line {line} column 'TIMESTAMP'"),
-                        "timestamps must not go before the first row's",
-                    ));
-                }
+                let base = relative(t, text, "TIMESTAMP", line, &mut t0)?;
                 let (c, g) = (num(ctx, "ContextTokens")?, num(gen, "GeneratedTokens")?);
-                b.push(line, t - base, c, "ContextTokens", Some((g, "GeneratedTokens")))?;
+                b.push(
+                    line,
+                    t - base,
+                    ("TIMESTAMP", text),
+                    c,
+                    "ContextTokens",
+                    Some((g, "GeneratedTokens")),
+                )?;
             }
             Fmt::Burst { ts, req, resp } => {
                 let t = num(ts, "Timestamp")?;
-                let base = *t0.get_or_insert(t);
+                let text = rec.get(ts).unwrap_or("");
+                let base = relative(t, text, "Timestamp", line, &mut t0)?;
                 let (q, r) = (num(req, "Request tokens")?, num(resp, "Response tokens")?);
                 if r == 0.0 {
                     continue; // a request that failed in the recorded service
                 }
-                b.push(line, t - base, q, "Request tokens", Some((r, "Response tokens")))?;
+                b.push(
+                    line,
+                    t - base,
+                    ("Timestamp", text),
+                    q,
+                    "Request tokens",
+                    Some((r, "Response tokens")),
+                )?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// A CSV header names each column once: of two columns of one name, one would be read and the
+/// other silently ignored.
+pub fn unique_columns(header: &[String], file: &str) -> Result<()> {
+    for (i, h) in header.iter().enumerate() {
+        if let Some(j) = header[..i].iter().position(|x| x == h) {
+            return Err(Error::input(
+                file,
+                "header",
+                format!(
+                    "column '{h}' appears twice (columns {} and {}): which one holds the data?",
+                    j + 1,
+                    i + 1
+                ),
+            ));
         }
     }
     Ok(())
@@ -493,7 +695,7 @@ fn parse_timestamp(s: &str) -> Option<f64> {
     let sec: f64 = tp.next()?.parse().ok()?;
     if d.len() != 3
         || !(1..=12).contains(&d[1])
-        || !(1..=31).contains(&d[2])
+        || !(1..=days_in_month(d[0], d[1])).contains(&d[2])
         || !(0.0..24.0).contains(&h)
         || !(0.0..60.0).contains(&m)
         || !(0.0..61.0).contains(&sec)
@@ -508,6 +710,17 @@ fn parse_timestamp(s: &str) -> Option<f64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146097 + doe;
     Some(days as f64 * 86400.0 + h * 3600.0 + m * 60.0 + sec)
+}
+
+/// Days of month `m` (1-12) of year `y` in the Gregorian calendar: a 30 February is refused
+/// where it is written, not read as 2 March (which would blame the next row for going back).
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// The embedded default scenario (the A100 voice consolidation study).
@@ -567,6 +780,50 @@ mod tests {
         assert!(e.to_string().contains("no/such/dir/out.json"), "{e}");
         assert_eq!(listing(&dir), ["out.json", "sub"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn several_files_are_written_all_or_none() {
+        let dir = std::env::temp_dir().join(format!("gpuslice-all-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("k8s/b.yaml")).expect("dir");
+        let path = |n: &str| dir.join(n).display().to_string();
+        let k8s = path("k8s");
+        let files = vec![
+            (path("s.toml"), "s".to_string()),
+            (path("k8s/a.yaml"), "a".into()),
+            (path("k8s/b.yaml"), "b".into()),
+        ];
+        let e = write_all_atomic(&files, &[&k8s]).expect_err("a target is a folder");
+        assert!(e.to_string().contains("b.yaml") && e.to_string().contains("folder"), "{e}");
+        assert_eq!(
+            (listing(&dir), listing(&dir.join("k8s"))),
+            (vec!["k8s".to_string()], vec!["b.yaml".to_string()])
+        );
+        // A parent that does not exist is made only when it is one of `make`.
+        let e = write_all_atomic(&[(path("no/s.toml"), "s".into())], &[]).expect_err("no folder");
+        assert!(e.to_string().contains("no"), "{e}");
+        std::fs::remove_dir_all(dir.join("k8s/b.yaml")).expect("rm");
+        write_all_atomic(&files, &[&k8s]).expect("writes");
+        assert_eq!(listing(&dir.join("k8s")), ["a.yaml", "b.yaml"]);
+        assert_eq!(std::fs::read_to_string(path("s.toml")).expect("s"), "s");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn only_calendar_days_are_timestamps() {
+        assert!(parse_timestamp("2024-02-29 00:00:00").is_some() && parse_timestamp("2000-02-29 00:00:00").is_some());
+        for bad in [
+            "2023-02-29 00:00:00",
+            "1900-02-29 00:00:00",
+            "2023-04-31 00:00:00",
+            "2023-13-01 00:00:00",
+            "2023-01-00 00:00:00",
+        ] {
+            assert!(parse_timestamp(bad).is_none(), "{bad}");
+        }
+        let t = |s: &str| parse_timestamp(s).expect(s);
+        assert_eq!(t("2023-03-01 00:00:00") - t("2023-02-28 00:00:00"), 86400.0);
     }
 
     #[test]

@@ -441,9 +441,68 @@ pub struct RawSweep {
     /// Replications.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seeds: Vec<u64>,
-    /// Axes: path -> values, e.g. `"workload[0].users" = [20, 50]`.
+    /// Axes: path -> values, e.g. `"workload[0].users" = [20, 50]`, in the order of the file.
     #[serde(flatten)]
-    pub axes: BTreeMap<String, Vec<toml::Value>>,
+    pub axes: Axes,
+}
+
+/// The axes of a `[sweep]` table in the order the file writes them, which is the run order
+/// (the first axis outermost): a sorted map would reorder them alphabetically.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Axes(pub Vec<(String, Vec<toml::Value>)>);
+
+impl Axes {
+    /// Number of axes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// No axis.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for &'a Axes {
+    type Item = &'a (String, Vec<toml::Value>);
+    type IntoIter = std::slice::Iter<'a, (String, Vec<toml::Value>)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<(String, Vec<toml::Value>)> for Axes {
+    fn from_iter<I: IntoIterator<Item = (String, Vec<toml::Value>)>>(it: I) -> Self {
+        Axes(it.into_iter().collect())
+    }
+}
+
+impl Serialize for Axes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Axes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Axes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("sweep axes: \"path\" = [values]")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<Axes, A::Error> {
+                // Entries come in document order (the TOML reader keeps it, and so does the
+                // buffer of a flattened field).
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, Vec<toml::Value>>()? {
+                    out.push((k, v));
+                }
+                Ok(Axes(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Parse TOML text into a raw scenario (stage 1 only).

@@ -106,6 +106,19 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
         if !names.insert(w.name.as_str()) {
             return Err(c.err(format!("workload[{i}].name"), format!("duplicate workload name '{}'", w.name)));
         }
+        // An objective "<name>.<metric>" reads a model before a workload of that name, so a
+        // workload may share only the name of the one model it sends to (its default name).
+        if let Some(m) = models.iter().position(|m| m.name == w.name) {
+            if !matches!(w.target, Target::Model(x) if x == m) {
+                return Err(c.err(
+                    format!("workload[{i}].name"),
+                    format!(
+                        "'{}' is also the name of a model this workload does not send to alone: an objective '{}.<metric>' would read the model, not the workload; rename the workload",
+                        w.name, w.name
+                    ),
+                ));
+            }
+        }
     }
     if raw.variant.len() > MAX_ENTRIES {
         return Err(c.err("variant", format!("at most {MAX_ENTRIES} variants, got {}", raw.variant.len())));
@@ -304,6 +317,18 @@ fn resolve_model_overrides(c: &Check, f: &str, m: &RawModel, spec: &mut ModelSpe
     };
     if let Some(mem) = m.memory_gib {
         let total = c.pos(&format!("{f}.memory_gib"), mem)?;
+        if let Some(g) = crate::gpu::Catalog::builtin().largest_memory().filter(|g| total > g.memory_gib) {
+            return Err(c.err(
+                format!("{f}.memory_gib"),
+                format!(
+                    "'{}' GiB do not fit on any GPU (the largest, {}, holds {} GiB){}",
+                    num(total),
+                    g.name,
+                    g.memory_gib,
+                    unit_hint(total, g.memory_gib, "GiB", GIB_SLIPS)
+                ),
+            ));
+        }
         spec.memory_override = true;
         spec.memory.runtime_gib = (total - spec.memory.weights_gib).max(0.0);
         spec.memory.weights_gib = spec.memory.weights_gib.min(total);
@@ -417,6 +442,18 @@ fn resolve_slo(c: &Check, raw: &BTreeMap<String, f64>, models: &[Model], workloa
             c.err(&field, format!("unknown metric '{metric}' (known: {})", names.join(", ")))
         })?;
         let target = if let Some(m) = models.iter().position(|m| m.name == who) {
+            // An objective of a model no workload sends to can never be measured: a run would
+            // report it unmet and a plan would add GPUs until its budget is spent.
+            if !workloads.iter().any(|w| w.target.stages().contains(&m)) {
+                let used: Vec<String> = workloads.iter().map(|w| format!("'{}'", w.name)).collect();
+                return Err(c.err(
+                    &field,
+                    format!(
+                        "model '{who}' receives no requests: no workload sends to it (workloads: {}), so the objective could never be measured",
+                        used.join(", ")
+                    ),
+                ));
+            }
             SloTarget::Model(m)
         } else if let Some(w) = workloads.iter().position(|w| w.name == who) {
             SloTarget::Workload(w)

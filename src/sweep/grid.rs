@@ -27,7 +27,7 @@ pub struct Config {
     pub raw: RawScenario,
 }
 
-/// The axes of a `[sweep]` table in key order, each path parsed; refuses the `[sweep]` table
+/// The axes of a `[sweep]` table in the file's order, each path parsed; refuses the `[sweep]` table
 /// itself and an axis without values.
 pub(super) fn axes(sw: &RawSweep, file: &str) -> Result<Vec<Axis>> {
     let mut axes = Vec::new();
@@ -39,6 +39,19 @@ pub(super) fn axes(sw: &RawSweep, file: &str) -> Result<Vec<Axis>> {
         if values.is_empty() {
             return Err(Error::input(file, field_of(path), "has no values"));
         }
+        // Two axes that set the same place would each claim their value in every row while
+        // only the later one is in effect: the same field, one inside the other, or an index
+        // and `[*]` over the same array.
+        if let Some(other) = axes.iter().find(|a: &&Axis| overlap(&a.steps, &steps)) {
+            return Err(Error::input(
+                file,
+                field_of(path),
+                format!(
+                    "sets what axis \"{}\" also sets: each row would claim both values; sweep one path, or paths that do not overlap",
+                    other.path
+                ),
+            ));
+        }
         axes.push(Axis {
             path: path.clone(),
             steps,
@@ -46,6 +59,15 @@ pub(super) fn axes(sw: &RawSweep, file: &str) -> Result<Vec<Axis>> {
         });
     }
     Ok(axes)
+}
+
+/// Whether two paths reach a common place: one is a prefix of the other, step by step, with
+/// `[*]` matching any index.
+fn overlap(a: &[Step], b: &[Step]) -> bool {
+    a.iter().zip(b).all(|(x, y)| match (x, y) {
+        (Step::All, Step::All | Step::Index(_)) | (Step::Index(_), Step::All) => true,
+        (x, y) => x == y,
+    })
 }
 
 /// The number of configurations, refused (naming the grid) beyond [`MAX_RUNS`],
@@ -91,6 +113,33 @@ pub(super) fn count_configs(axes: &[Axis], seeds: &[u64], spec: &RawScenario, fi
 }
 
 impl Plan {
+    /// A few configurations whose columns stand for those of all (a check is validated on them
+    /// before every configuration is built): the first, and for each axis the first
+    /// configuration with each of its values, but of an axis of numbers only the first and the
+    /// largest (a number changes how many GPUs or replicas there are, so at most the indices of
+    /// array columns; text, tables and arrays may change names).
+    pub fn sample_configs(&self) -> Vec<usize> {
+        let mut out = vec![0];
+        let mut stride = 1usize;
+        for a in self.axes.iter().rev() {
+            let numeric = a.values.iter().all(|v| v.is_integer() || v.is_float());
+            let picks: Vec<usize> = if numeric {
+                let num = |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).unwrap_or(0.0);
+                let max = (0..a.values.len())
+                    .max_by(|&i, &j| num(&a.values[i]).total_cmp(&num(&a.values[j])))
+                    .unwrap_or(0);
+                vec![max]
+            } else {
+                (1..a.values.len()).collect()
+            };
+            out.extend(picks.into_iter().map(|k| k * stride).filter(|&c| c < self.configs.len()));
+            stride = stride.saturating_mul(a.values.len());
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Value indices of configuration `c` (mixed radix, last axis fastest).
     pub(super) fn digits(&self, mut c: usize) -> Vec<usize> {
         let mut out = vec![0; self.axes.len()];
@@ -139,18 +188,35 @@ mod tests {
     #[test]
     fn cross_product_order_and_ids() {
         let p = plan(&raw(SPEC), "t.toml").expect("plan");
-        // Axes in key order: "variant[*].gpu" sorts after "workload[0]..."? No: 'v' < 'w'.
-        assert_eq!(p.axes[0].path, "variant[*].gpu");
+        // Axes in file order (the rate first), the last fastest.
+        assert_eq!(p.axes[0].path, "workload[0].arrivals.rate_rps");
         assert_eq!(p.configs.len(), 6);
         assert_eq!(p.runs(), 12);
         assert_eq!(p.run(0), (0, 3));
         assert_eq!(p.run(1), (0, 4));
         assert_eq!(p.run(3), (1, 4));
-        let c = &p.configs[3]; // gpu index 1, rate index 1
+        let c = &p.configs[4]; // rate index 1, gpu index 1
         assert_eq!(c.values, vec![1, 1]);
         assert!(c.raw.variant.iter().all(|v| v.gpu == "a100-80gb"));
         assert!(matches!(c.raw.workload[0].arrivals, Some(crate::scenario::raw::RawArrivals::Poisson { rate_rps }) if rate_rps == 20.5));
         assert!(c.raw.sweep.is_none());
         assert_eq!(p.spec.sweep.as_ref().map(|s| s.seeds.clone()), Some(vec![3, 4]));
+    }
+
+    #[test]
+    fn axes_that_set_the_same_place_are_refused() {
+        let with = |axes: &str| SPEC.replace("\"variant[*].gpu\" = [\"h100-80gb\", \"a100-80gb\", \"l4\"]", axes);
+        for (axes, ok) in [
+            ("\"variant[0].gpu\" = [\"l4\"]\n\"variant[1].gpu\" = [\"l4\"]", true),
+            ("\"variant[*].gpu\" = [\"l4\"]\n\"variant[1].gpu\" = [\"l4\"]", false),
+            ("\"variant[0].gpus\" = [[]]\n\"variant[0].gpus[0].count\" = [2]", false),
+            ("\"duration_s\" = [3]\n\"workload[*].arrivals.rate_rps\" = [1]", false),
+        ] {
+            let r = plan(&raw(&with(axes)), "t.toml");
+            assert_eq!(r.is_ok(), ok, "{axes}: {:?}", r.err());
+            if let Err(e) = r {
+                assert!(e.to_string().contains("also sets"), "{e}");
+            }
+        }
     }
 }

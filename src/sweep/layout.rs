@@ -198,15 +198,30 @@ pub struct Layout {
     pub axes: Vec<String>,
     /// Metric columns.
     pub metrics: Vec<Column>,
+    /// Every axis's values (a check on an axis column needs them all to be numbers).
+    pub axis_values: Vec<Vec<toml::Value>>,
+    /// Every variant name of any configuration, in first-seen order (a check's scope).
+    pub variants: Vec<String>,
+    /// Seeds per configuration (a confidence interval needs two).
+    pub seeds: usize,
     index: HashMap<String, usize>,
 }
 
 impl Layout {
     /// The layout of a plan with these metrics; refuses a column name used twice.
     pub fn new(plan: &Plan, metrics: Vec<Column>) -> Result<Layout> {
+        let mut variants: Vec<String> = Vec::new();
+        for v in plan.configs.iter().flat_map(|c| &c.raw.variant) {
+            if !variants.contains(&v.name) {
+                variants.push(v.name.clone());
+            }
+        }
         let mut l = Layout {
             axes: plan.axes.iter().map(|a| a.path.clone()).collect(),
             metrics,
+            axis_values: plan.axes.iter().map(|a| a.values.clone()).collect(),
+            variants,
+            seeds: plan.seeds.len(),
             index: HashMap::new(),
         };
         for (i, name) in l.header().into_iter().enumerate() {
@@ -351,7 +366,8 @@ mod tests {
         let text = layout.run_rows(&p, 3, &runs).expect("rows");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("3,h100-80gb,20.5,4,ded,2,h100-80gb,"), "{}", lines[0]);
+        // Configuration 1: the first rate, the second GPU type (axes in file order).
+        assert!(lines[0].starts_with("3,10,a100-80gb,4,ded,2,a100-80gb,"), "{}", lines[0]);
         assert_eq!(lines[1].split(',').count(), layout.width());
     }
 

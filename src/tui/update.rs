@@ -460,7 +460,7 @@ fn export_plan(app: &mut App) {
     };
     let spec = app.plan_spec();
     let scenario = crate::out::export::emitted_scenario(&spec, &app.source, PLAN_EXPORT_PATH, best);
-    let k8s = crate::out::k8s::emit(&crate::out::export::k8s_deployment(&spec.name, best));
+    let k8s = crate::out::export::k8s_files(&app.source, &spec.name, best);
     match (scenario, k8s) {
         (Ok(text), Ok(files)) => {
             app.effects.push(super::app::Effect::ExportPlan {

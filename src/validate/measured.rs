@@ -3,7 +3,7 @@
 //! `line N`) and the column. Scenario inputs (models, traces) are read by [`crate::scenario::files`].
 
 use crate::error::{Error, Result};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Largest measurement table read (calibration profiles, serving logs): it is held in memory as
 /// strings (about three times the file), so 256 MiB stays under 1 GB; the largest measured file
@@ -133,13 +133,14 @@ impl Table {
             .trim(csv::Trim::All)
             .flexible(false)
             .from_reader(text.as_bytes());
-        let header = rd
+        let names: Vec<String> = rd
             .headers()
             .map_err(|e| Error::input(path, "header", e.to_string()))?
             .iter()
-            .enumerate()
-            .map(|(i, h)| (h.trim().to_string(), i))
+            .map(|h| h.trim().to_string())
             .collect();
+        crate::scenario::files::unique_columns(&names, path)?;
+        let header = names.into_iter().enumerate().map(|(i, h)| (h, i)).collect();
         let mut rows = Vec::new();
         for (i, r) in rd.records().enumerate() {
             rows.push(r.map_err(|e| Error::input(path, format!("line {}", i + 2), e.to_string()))?);
@@ -199,6 +200,52 @@ impl Table {
         })
     }
 
+    /// Column `name` of row `i` within `b`; the message quotes the cell as written.
+    pub fn bounded(&self, i: usize, name: &str, b: crate::limits::Bound) -> Result<f64> {
+        let v = self.num(i, name)?;
+        if b.contains(v) {
+            return Ok(v);
+        }
+        Err(Error::input(
+            &self.path,
+            format!("line {} column '{name}'", i + 2),
+            format!("{}, got '{}'", b.describe(), self.text(i, name)),
+        ))
+    }
+
+    /// A batch size: a whole number of requests from 1 to [`crate::model::MAX_BATCH`] (a
+    /// fractional one would be padded up to a bucket and merged into another batch's cell).
+    pub fn batch(&self, i: usize, name: &str) -> Result<f64> {
+        let v = self.bounded(i, name, crate::limits::BATCH)?;
+        if v.fract() != 0.0 {
+            return Err(Error::input(
+                &self.path,
+                format!("line {} column '{name}'", i + 2),
+                format!("a batch is a whole number of requests, got '{}'", self.text(i, name)),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Every row has the same value in column `name` (when the file has it): a profile is one
+    /// model's, and rows of two models merged into one table would fit neither.
+    pub fn one_value(&self, name: &str) -> Result<()> {
+        let Some(first) = (0..self.len()).map(|i| self.text(i, name)).next() else {
+            return Ok(());
+        };
+        if let Some(i) = (0..self.len()).find(|&i| self.text(i, name) != first) {
+            return Err(Error::input(
+                &self.path,
+                format!("line {} column '{name}'", i + 2),
+                format!(
+                    "'{}', but line 2 has '{first}': the file must hold one {name}'s rows (split it, one file per {name})",
+                    self.text(i, name)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Like [`Table::num`] but the value must also be >= 0 (or > 0 if `strict`).
     pub fn nonneg(&self, i: usize, name: &str, strict: bool) -> Result<f64> {
         let v = self.num(i, name)?;
@@ -229,75 +276,138 @@ pub fn read_load_run(path: &str) -> Result<crate::model::calibrate::LoadRun> {
         let digits: String = path[i + "concurrency".len()..].chars().take_while(|c| c.is_ascii_digit()).collect();
         digits.parse().ok()
     };
-    let missing = |field: &str| Error::input(path, field, "missing or not a positive number");
+    // Each figure is bounded where it is read, as a model table's would be (a latency is a call,
+    // a length a request size), so that the fit never meets an absurd one.
+    use crate::limits::{Bound, BATCH, CALL_MS, MEASURED_SIZE};
+    const RATE: Bound = Bound::above(0.0, crate::limits::MAX_VALUE, " requests/s");
+    let within = |field: &str, v: f64, b: Bound| b.check(path, field, v);
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || (!path.ends_with(".csv") && text.contains('{')) {
-        let start = text.find('{').ok_or_else(|| Error::input(path, "", "no JSON object"))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text[start..]).map_err(|e| Error::input(path, "", format!("malformed JSON: {e}")))?;
-        let stat = |metric: &str, stat: &str| -> Result<f64> {
-            v.get(metric)
-                .and_then(|m| m.get(stat))
-                .and_then(|x| x.as_f64())
-                .filter(|x| x.is_finite() && *x > 0.0)
-                .ok_or_else(|| missing(&format!("{metric}.{stat}")))
-        };
-        let conc = [
-            v.pointer("/input_config/concurrency"),
-            v.pointer("/input_config/perf_analyzer/stimulus/concurrency"),
-            v.pointer("/input_config/loadgen/concurrency"),
-            v.get("concurrency"),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|x| x.as_f64())
-        .or_else(from_path)
-        .ok_or_else(|| missing("input_config.concurrency"))?;
-        Ok(crate::model::calibrate::LoadRun {
-            concurrency: conc,
-            input_tokens: stat("input_sequence_length", "avg")?,
-            output_tokens: stat("output_sequence_length", "avg")?,
-            ttft_p50_ms: stat("time_to_first_token", "p50")?,
-            itl_avg_ms: stat("inter_token_latency", "avg")?,
-            throughput_rps: stat("request_throughput", "avg")?,
-        })
-    } else {
-        // CSV: a statistics block `Metric,avg,min,max,p99,...,p50,...` then a `Metric,Value` block.
-        let mut header: Vec<String> = Vec::new();
-        let mut vals: HashMap<String, HashMap<String, f64>> = HashMap::new();
-        for line in text.lines() {
-            let cells: Vec<String> = line.split(',').map(|c| c.trim().trim_matches('"').to_string()).collect();
-            if cells.first().map(String::as_str) == Some("Metric") {
-                header = cells;
-                continue;
-            }
-            if cells.len() < 2 || header.is_empty() {
-                continue;
-            }
-            let row = vals.entry(cells[0].to_ascii_lowercase()).or_default();
-            for (h, c) in header.iter().zip(&cells).skip(1) {
-                if let Ok(x) = c.replace(' ', "").parse::<f64>() {
-                    row.insert(h.to_ascii_lowercase(), x);
+    let (names, get): ([String; 6], Box<dyn Fn(usize) -> Result<f64>>) =
+        if trimmed.starts_with('{') || (!path.ends_with(".csv") && text.contains('{')) {
+            let start = text.find('{').ok_or_else(|| Error::input(path, "", "no JSON object"))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text[start..]).map_err(|e| Error::input(path, "", format!("malformed JSON: {e}")))?;
+            let keys = [
+                ("input_sequence_length", "avg"),
+                ("output_sequence_length", "avg"),
+                ("time_to_first_token", "p50"),
+                ("inter_token_latency", "avg"),
+                ("request_throughput", "avg"),
+            ];
+            let conc = [
+                v.pointer("/input_config/concurrency"),
+                v.pointer("/input_config/perf_analyzer/stimulus/concurrency"),
+                v.pointer("/input_config/loadgen/concurrency"),
+                v.get("concurrency"),
+            ]
+            .into_iter()
+            .flatten()
+            .find_map(|x| x.as_f64())
+            .or_else(from_path);
+            let names = [
+                "input_config.concurrency".to_string(),
+                format!("{}.{}", keys[0].0, keys[0].1),
+                format!("{}.{}", keys[1].0, keys[1].1),
+                format!("{}.{}", keys[2].0, keys[2].1),
+                format!("{}.{}", keys[3].0, keys[3].1),
+                format!("{}.{}", keys[4].0, keys[4].1),
+            ];
+            let names2 = names.clone();
+            let get = Box::new(move |k: usize| -> Result<f64> {
+                let x = if k == 0 {
+                    conc
+                } else {
+                    let (m, st) = keys[k - 1];
+                    v.get(m).and_then(|m| m.get(st)).and_then(|x| x.as_f64())
+                };
+                x.ok_or_else(|| Error::input(path, &names2[k], "missing or not a number"))
+            });
+            (names, get)
+        } else {
+            // CSV: a statistics block `Metric,avg,min,max,p99,...,p50,...` then a `Metric,Value`
+            // block. A metric is found by its exact name (its unit in parentheses aside): GenAI-Perf
+            // also writes "Inter Token Latency Spread"-like rows whose names start the same.
+            let mut header: Vec<String> = Vec::new();
+            let mut vals: BTreeMap<String, (usize, BTreeMap<String, f64>)> = BTreeMap::new();
+            for (n, line) in text.lines().enumerate() {
+                let cells: Vec<String> = line.split(',').map(|c| c.trim().trim_matches('"').to_string()).collect();
+                if cells.first().map(String::as_str) == Some("Metric") {
+                    header = cells;
+                    continue;
                 }
+                if cells.len() < 2 || header.is_empty() {
+                    continue;
+                }
+                let name = metric_name(&cells[0]);
+                if let Some((first, _)) = vals.get(&name) {
+                    return Err(Error::input(
+                        path,
+                        format!("line {}", n + 1),
+                        format!("metric '{}' appears twice (first on line {first})", cells[0]),
+                    ));
+                }
+                let mut row = BTreeMap::new();
+                for (h, c) in header.iter().zip(&cells).skip(1) {
+                    if let Ok(x) = c.replace(' ', "").parse::<f64>() {
+                        row.insert(h.to_ascii_lowercase(), x);
+                    }
+                }
+                vals.insert(name, (n + 1, row));
             }
-        }
-        let get = |metric: &str, stat: &str| -> Result<f64> {
-            vals.iter()
-                .find(|(k, _)| k.starts_with(metric))
-                .and_then(|(_, r)| r.get(stat))
-                .copied()
-                .filter(|x| x.is_finite() && *x > 0.0)
-                .ok_or_else(|| missing(&format!("{metric} ({stat})")))
+            let keys = [
+                ("input sequence length", "avg"),
+                ("output sequence length", "avg"),
+                ("time to first token", "p50"),
+                ("inter token latency", "avg"),
+                ("request throughput", "value"),
+            ];
+            let names = [
+                "concurrency (not in a CSV: name the folder ...-concurrency<N>)".to_string(),
+                format!("{} ({})", keys[0].0, keys[0].1),
+                format!("{} ({})", keys[1].0, keys[1].1),
+                format!("{} ({})", keys[2].0, keys[2].1),
+                format!("{} ({})", keys[3].0, keys[3].1),
+                format!("{} ({})", keys[4].0, keys[4].1),
+            ];
+            let names2 = names.clone();
+            let conc = from_path();
+            let get = Box::new(move |k: usize| -> Result<f64> {
+                let x = if k == 0 {
+                    conc
+                } else {
+                    let (m, st) = keys[k - 1];
+                    vals.get(m).and_then(|(_, r)| r.get(st)).copied()
+                };
+                x.ok_or_else(|| Error::input(path, &names2[k], "missing or not a number"))
+            });
+            (names, get)
         };
-        Ok(crate::model::calibrate::LoadRun {
-            concurrency: from_path().ok_or_else(|| missing("concurrency (not in a CSV: name the folder ...-concurrency<N>)"))?,
-            input_tokens: get("input sequence length", "avg")?,
-            output_tokens: get("output sequence length", "avg")?,
-            ttft_p50_ms: get("time to first token", "p50")?,
-            itl_avg_ms: get("inter token latency", "avg")?,
-            throughput_rps: get("request throughput", "value")?,
-        })
+    let concurrency = within(&names[0], get(0)?, BATCH)?;
+    if concurrency.fract() != 0.0 {
+        return Err(Error::input(
+            path,
+            &names[0],
+            format!("must be a whole number of requests in flight, got '{concurrency}'"),
+        ));
     }
+    Ok(crate::model::calibrate::LoadRun {
+        concurrency,
+        input_tokens: within(&names[1], get(1)?, MEASURED_SIZE)?,
+        output_tokens: within(&names[2], get(2)?, MEASURED_SIZE)?,
+        ttft_p50_ms: within(&names[3], get(3)?, CALL_MS)?,
+        itl_avg_ms: within(&names[4], get(4)?, CALL_MS)?,
+        throughput_rps: within(&names[5], get(5)?, RATE)?,
+    })
+}
+
+/// A GenAI-Perf CSV metric name as a key: lowercase, without its unit in parentheses
+/// ("Time To First Token (ms)" is "time to first token").
+fn metric_name(cell: &str) -> String {
+    let base = match cell.rfind(" (") {
+        Some(i) if cell.ends_with(')') => &cell[..i],
+        _ => cell,
+    };
+    base.trim().to_ascii_lowercase()
 }
 
 /// Fit an LLM model from GenAI-Perf / AIPerf exports (see [`crate::model::calibrate::fit_load_runs`]).
@@ -321,11 +431,17 @@ pub fn calibrate_load_runs(
     // Without --memory-gib, assume the server takes 90 % of the GPU: the default memory share of
     // vLLM (`gpu_memory_utilization = 0.9`) and TensorRT-LLM's KV-cache fraction, which pre-allocate it.
     let memory = memory_gib.unwrap_or(g.memory_gib * 0.9);
-    if !(memory.is_finite() && memory > 0.0) {
+    if !(memory.is_finite() && memory > 0.0 && memory <= g.memory_gib) {
         return Err(Error::input(
             "--memory-gib",
             "",
-            format!("must be a positive number, got '{memory}'"),
+            format!(
+                "must be a positive number up to the {} GiB of {}, got '{}'{}",
+                g.memory_gib,
+                g.name,
+                crate::error::num(memory),
+                crate::limits::unit_hint(memory, g.memory_gib, "GiB", crate::limits::GIB_SLIPS)
+            ),
         ));
     }
     // Seen only from outside, the server's calls cannot be split into fixed, compute and memory

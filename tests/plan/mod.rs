@@ -1,6 +1,7 @@
 //! `plan`: the capacity planner. Its GPU count equals brute force by simulation on one model and
 //! Erlang C where M/M/c applies; the scenario it emits meets every SLO when run; MIG layouts are
-//! valid; the Kubernetes files parse; impossible specs exit 1 with the reason; the answer does
+//! valid; the Kubernetes files parse; specs no candidate meets exit 1 with the reason (a model no
+//! GPU type holds is an input error, 2); the answer does
 //! not depend on the thread count.
 
 use crate::common::*;
@@ -234,12 +235,20 @@ seeds = 1
     assert!(r.best.is_none());
     let why = r.reason.expect("a reason");
     assert!(why.contains("asr.p95_ms") && why.contains("bound 1"), "{why}");
-    let r = plan_file(&d.write("big.toml", &spec("memory_gib = 500", "\"asr.p95_ms\" = 500")));
-    assert!(r.best.is_none() && r.candidates.is_empty());
-    let why = r.reason.expect("a reason");
-    assert!(why.contains("no deployment fits") && why.contains("memory"), "{why}");
     // Through the binary: exit status 1, the reason on stdout.
-    let out = gpuslice(&["plan", &d.join("big.toml")]);
+    let out = gpuslice(&["plan", &d.join("fast.toml")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("no deployment fits"));
+    assert!(text(&out.stdout).contains("no plan: no candidate within 8 GPUs meets every SLO"));
+    // A model that no GPU of plan.gpu_types holds is a mistake in the spec, not a plan searched
+    // and not found: refused naming the field (exit 2), before any simulation.
+    let big = d.write("big.toml", &spec("memory_gib = 100", "\"asr.p95_ms\" = 500"));
+    let (raw, src) = read_scenario(&big).expect("spec reads");
+    let e = plan(&raw, &src, &|_, _| {}).expect_err("refused").to_string();
+    assert!(
+        e.contains("models.asr.memory_gib") && e.contains("needs 100 GiB") && e.contains("h100-80gb"),
+        "{e}"
+    );
+    let out = gpuslice(&["plan", &big]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).is_empty());
 }

@@ -46,8 +46,9 @@ pub(super) fn resolve_variant(
         .gpu(&v.gpu)
         .cloned()
         .ok_or_else(|| c.err(format!("{f}.gpu"), format!("unknown GPU '{}' (known: {})", v.gpu, cat.names())))?;
-    let price = c.pos(
-        &format!("{f}.price_usd_per_hour"),
+    let price = PRICE_USD_PER_HOUR.check(
+        c.file,
+        format!("{f}.price_usd_per_hour"),
         v.price_usd_per_hour.unwrap_or(gpu.price_usd_per_hour),
     )?;
     let mut gpus = Vec::new();
@@ -196,7 +197,12 @@ pub(super) fn resolve_gpu(
             if total > gpu.memory_gib + 1e-9 {
                 return Err(c.err(
                     format!("{gf}.mem_limit_gib"),
-                    format!("limits add up to {} GiB, more than the GPU's {} GiB", num(total), gpu.memory_gib),
+                    format!(
+                        "limits {mem:?} add up to {} GiB, more than the GPU's {} GiB{}",
+                        num(total),
+                        gpu.memory_gib,
+                        crate::limits::unit_hint(total, gpu.memory_gib, "GiB", crate::limits::GIB_SLIPS)
+                    ),
                 ));
             }
             Regime::Mps {

@@ -139,6 +139,7 @@ pub(super) fn resolve_workload(
         return Err(c.err(format!("{f}.links"), "applies only to a pipeline"));
     }
     let stages = target.stages();
+    check_stage_order(c, &f, &stages, models)?;
     let first = &models[stages[0]];
     let needs_out = stages.iter().any(|&m| models[m].kind == ServiceKind::Llm);
     let dist = |field: String, d: &RawDist| resolve_dist(c, &field, d);
@@ -162,7 +163,7 @@ pub(super) fn resolve_workload(
     let (load, work) = if let Some(a) = &w.arrivals {
         open_load(&u, a, size, out_tokens, duration_s)?
     } else if let Some(t) = &w.trace {
-        trace_load(&u, w, t, size, out_tokens, src)?
+        trace_load(&u, w, t, size, out_tokens, src, duration_s)?
     } else {
         closed_load(&u, w, size, out_tokens, duration_s)?
     };
@@ -215,6 +216,33 @@ fn resolve_target(c: &Check, f: &str, w: &RawWorkload, model_idx: &dyn Fn(&str, 
         }
         _ => Err(c.err(f, "needs exactly one of 'model' or 'pipeline'")),
     }
+}
+
+/// Every stage of a pipeline can take what the one before it produces ([`ServiceKind::feeds`];
+/// two encoders also need one size unit).
+fn check_stage_order(c: &Check, f: &str, stages: &[usize], models: &[Model]) -> Result<()> {
+    for (k, pair) in stages.windows(2).enumerate() {
+        let (a, b) = (&models[pair[0]], &models[pair[1]]);
+        let units = |m: &Model| m.spec.size_unit.unwrap_or_default();
+        if !a.kind.feeds(b.kind) || (a.kind == ServiceKind::Encoder && units(a) != units(b)) {
+            let names: Vec<String> = stages
+                .iter()
+                .map(|&m| format!("{} ({})", models[m].name, models[m].kind.label()))
+                .collect();
+            return Err(c.err(
+                format!("{f}.pipeline[{}]", k + 1),
+                format!(
+                    "'{}' ({}) cannot follow '{}' ({}) in [{}]: a stage takes what the one before produces, so stages run ASR -> LLM -> TTS (or ASR -> TTS), stages of one kind in a row",
+                    b.name,
+                    b.kind.label(),
+                    a.name,
+                    a.kind.label(),
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Exactly one load form, and no field of another.
@@ -285,7 +313,9 @@ fn open_load(
     Ok((load, work))
 }
 
-/// A trace replay: the trace read for it, whose sizes must be the first model's.
+/// A trace replay: the trace read for it, whose sizes must be the first model's, and some of
+/// whose arrivals fall inside the run (arrivals from `duration_s` on are not replayed: a trace
+/// that starts later would report an empty run as a success).
 fn trace_load(
     u: &Unit,
     w: &RawWorkload,
@@ -293,6 +323,7 @@ fn trace_load(
     size: Option<SizeDist>,
     out_tokens: Option<SizeDist>,
     src: &Sources,
+    duration_s: f64,
 ) -> Result<(Load, (f64, String))> {
     let (c, f, first) = (u.c, u.f, u.first);
     let scale = c.pos(&format!("{f}.trace_rate_scale"), w.trace_rate_scale.unwrap_or(1.0))?;
@@ -327,6 +358,22 @@ fn trace_load(
     }
     if size.is_some() {
         return Err(c.err(format!("{f}.size"), "a trace replay takes its sizes from the trace"));
+    }
+    let first_s = trace.rows.first().map_or(0.0, |r| crate::time::to_secs(r.arrival)) / scale;
+    if first_s >= duration_s {
+        let scaled = if scale == 1.0 {
+            String::new()
+        } else {
+            format!(" at trace_rate_scale {}", num(scale))
+        };
+        return Err(c.err(
+            format!("{f}.trace"),
+            format!(
+                "trace '{t}' has no arrival before the run ends: its first is at {} s{scaled}, duration_s is {} s, so nothing would be replayed; raise duration_s or trace_rate_scale, or shift the trace's times",
+                num(first_s),
+                num(duration_s)
+            ),
+        ));
     }
     let audio_s: f64 = trace.rows.iter().map(|r| f64::from(r.size)).sum();
     let rows = trace.rows.len() as f64;
