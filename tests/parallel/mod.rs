@@ -206,3 +206,39 @@ seeds = 1
     assert!(dep.text.contains(&format!("replicas: {}", best.gpus / tp)), "{}", dep.text);
     assert!(dep.text.contains(&format!("nvidia.com/gpu: {tp}")), "{}", dep.text);
 }
+
+/// A tensor-parallel replica is one device and one server: replaying the Azure conversation
+/// trace on a 70B over 4 GPUs costs no more engine events per request than on the measured 8B
+/// on one (the collectives are costed inside each step, not simulated as events).
+#[test]
+fn a_tensor_parallel_replay_costs_no_more_events_per_request() {
+    let trace = repo().join("traces/azure/AzureLLMInferenceTrace_conv.csv").display().to_string();
+    let per_request = |model: &str, count: u32| {
+        let text = format!(
+            r#"
+name = "azure-events"
+duration_s = 300
+warmup_s = 0
+drain_s = 120
+[models.llama70b]
+{LLAMA70B}
+tensor_parallel = 4
+[models.llm]
+from = "h100/llm"
+[[workload]]
+model = "{model}"
+trace = "{trace}"
+[[variant]]
+name = "v"
+gpu = "h100-80gb"
+gpus = [{{ regime = "dedicated", models = ["{model}"], count = {count} }}]
+"#
+        );
+        let r = run(&parse(&text), 0, 1);
+        let m = &r.models[model];
+        r.events as f64 / (m.completed + m.failed) as f64
+    };
+    let (tp4, one) = (per_request("llama70b", 4), per_request("llm", 1));
+    eprintln!("events a request: 70B TP4 {tp4:.2}, 8B {one:.2}");
+    assert!(tp4 <= one * 1.05, "70B TP4 {tp4:.1} events a request vs 8B {one:.1}");
+}
