@@ -357,7 +357,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 gpu: gpu.clone(),
                 memory_gib,
             })?;
-            let spec = if genai_perf.is_empty() {
+            let (spec, warnings) = if genai_perf.is_empty() {
                 calibrate_files(&kind, profile.as_deref(), &batches, &scaling, &opts)?
             } else {
                 if kind_of(&kind)? != ServiceKind::Llm || profile.is_some() || !batches.is_empty() {
@@ -367,25 +367,23 @@ pub fn run(cli: Cli) -> Result<u8> {
                         "applies to --kind llm alone (without --profile/--batches)",
                     ));
                 }
-                if opts.kv_geometry().is_none() {
-                    eprintln!("calibrate: warning: no --arch or --layers/--kv-heads/--head-dim: KV geometry assumed Llama-3.1-8B's (32 layers, 8 KV heads of 128, bf16)");
-                }
                 let gpu = gpu.unwrap_or_else(|| "h100-80gb".to_string());
                 let weights = opts
                     .arch
                     .as_ref()
                     .map(|(a, _)| a.weight_bytes(ServiceKind::Llm) / f64::from(1u32 << 30));
-                calibrate_load_runs(
-                    &genai_perf,
-                    &gpu,
-                    memory_gib,
-                    kv_slots,
-                    max_context_tokens,
-                    opts.kv_geometry(),
-                    weights,
-                )?
+                let spec = calibrate_load_runs(&genai_perf, &gpu, memory_gib, kv_slots, max_context_tokens, opts.kv_geometry(), weights)?;
+                let w = if opts.kv_geometry().is_none() {
+                    vec!["calibrate: warning: no --arch or --layers/--kv-heads/--head-dim: KV geometry assumed Llama-3.1-8B's (32 layers, 8 KV heads of 128, bf16)".to_string()]
+                } else {
+                    Vec::new()
+                };
+                (spec, w)
             };
             files::write_atomic(&out, &crate::out::to_json(&spec))?;
+            for w in &warnings {
+                eprintln!("{w}");
+            }
             print_out(&calibrate_summary(&out, &spec, format))
         }
         Command::Validate {

@@ -524,15 +524,16 @@ pub fn scaling_points(dirs: &[String], kind: ServiceKind, bases: &[OpBase]) -> R
 /// folders; without them the split of each cell into fixed, compute and memory parts comes from
 /// the architecture when `--arch` gives one, else from the built-in model of the same kind).
 /// Buckets, memory, KV geometry and the GPU come from `opts` (see [`Options`]); every
-/// extrapolated table cell is reported on stderr, one line each.
+/// extrapolated table cell is returned as a warning line (printed once the fit succeeded).
 pub fn calibrate_files(
     kind: &str,
     profile: Option<&str>,
     batches: &[String],
     scaling_dirs: &[String],
     opts: &Options,
-) -> Result<ModelSpec> {
+) -> Result<(ModelSpec, Vec<String>)> {
     let kind = kind_of(kind)?;
+    let mut warnings = Vec::new();
     let (mut spec, mut bases) = gpubench_base(kind);
     if profile.is_none() && batches.is_empty() {
         return Err(Error::input("calibrate", "", "needs --profile and/or --batches"));
@@ -541,7 +542,7 @@ pub fn calibrate_files(
     if let Some((key, _, _)) = &measured_on {
         spec.reference_gpu = key.clone();
     } else if opts.buckets == Buckets::Measured {
-        eprintln!("calibrate: warning: no --gpu and no gpu.csv beside the profile: assuming it was measured on an h100-80gb");
+        warnings.push("calibrate: warning: no --gpu and no gpu.csv beside the profile: assuming it was measured on an h100-80gb".to_string());
     }
     let reference = Catalog::builtin()
         .gpu(&spec.reference_gpu)
@@ -571,10 +572,10 @@ pub fn calibrate_files(
         diags.insert(base.name.to_string(), serde_json::to_value(&d).unwrap_or_default());
     }
     for (op, c) in &extrapolated {
-        eprintln!(
+        warnings.push(format!(
             "calibrate: warning: {file}: op {op} cell (batch {}, size {}) is extrapolated: no measurement there, beyond the {}",
             c.batch, c.size, c.beyond
-        );
+        ));
     }
     let scaling_diag = if scaling_dirs.is_empty() {
         // An encoder's memory system behaves like the measured ASR encoder's.
@@ -735,11 +736,11 @@ pub fn calibrate_files(
             .map(|(op, c)| serde_json::json!({ "op": op, "batch": c.batch, "size": c.size, "beyond": c.beyond }))
             .collect();
     }
-    if let Some(m) = size_model(&mut spec, kind, opts, &reference)? {
+    if let Some(m) = size_model(&mut spec, kind, opts, &reference, &mut warnings)? {
         spec.calibration["memory"] = m;
     }
     spec.validate("calibrate")?;
-    Ok(spec)
+    Ok((spec, warnings))
 }
 
 /// Where a calibration came from. `--buckets gpubench` on the H100 reproduces the shipped
@@ -781,7 +782,7 @@ fn provenance(opts: &Options, profile: Option<&str>, batches: &[String], gpu: &G
 /// GPU's memory), the architecture's weights and KV bytes, or `--layers --kv-heads --head-dim`.
 /// Returns what the calibration's `memory` diagnostic states (None: the gpubench shape's, kept
 /// as it was).
-fn size_model(spec: &mut ModelSpec, kind: ServiceKind, opts: &Options, gpu: &GpuSpec) -> Result<Option<serde_json::Value>> {
+fn size_model(spec: &mut ModelSpec, kind: ServiceKind, opts: &Options, gpu: &GpuSpec, warnings: &mut Vec<String>) -> Result<Option<serde_json::Value>> {
     let gib = f64::from(1u32 << 30);
     if let Some(g) = opts.kv_geometry() {
         if let Some(l) = spec.llm.as_mut() {
@@ -838,11 +839,11 @@ fn size_model(spec: &mut ModelSpec, kind: ServiceKind, opts: &Options, gpu: &Gpu
         }
         (None, None) => {
             if opts.buckets == Buckets::Measured {
-                eprintln!(
+                warnings.push(format!(
                     "calibrate: warning: no --memory-gib or --arch: memory is the gpubench {} shape's ({:.1} GiB)",
                     kind.label(),
                     spec.memory.total_gib()
-                );
+                ));
                 return Ok(Some(
                     serde_json::json!({ "from": format!("gpubench {} shape (no --memory-gib or --arch)", kind.label()) }),
                 ));
