@@ -384,7 +384,14 @@ fn points_from(t: &Table, kind: ServiceKind, op: &str, from_profile: bool) -> Re
     };
     match kind {
         ServiceKind::Asr | ServiceKind::Encoder => {
-            let size_col = if kind == ServiceKind::Asr { "audio_s" } else { "tokens" };
+            // An encoder's size: `tokens` (text), or `size` in its declared unit (archbench.py).
+            let size_col = if kind == ServiceKind::Asr {
+                "audio_s"
+            } else if !t.has("tokens") && t.has("size") {
+                "size"
+            } else {
+                "tokens"
+            };
             req(&["batch", size_col])?;
             for i in 0..t.len() {
                 // Profiles name the op (encode, or encode_chunk for streaming chunks); serving
