@@ -6,7 +6,7 @@ use crate::gpu::{Catalog, GpuSpec};
 use crate::metrics::median_sample;
 use crate::model::arch::Arch;
 use crate::model::calibrate::scaling::{self, ScalingPoint};
-pub use crate::model::calibrate::KvGeometry;
+pub use crate::model::calibrate::{check_memory_fits, KvGeometry};
 use crate::model::calibrate::{fit_op, gpubench_base, FitForm, OpBase, Point};
 use crate::model::{DeviceShare, ModelSpec, ServiceKind};
 use crate::validate::measured::Table;
@@ -241,24 +241,6 @@ fn measured_gpu(opts: &Options, profile: Option<&str>) -> Result<Option<(String,
         None
     };
     Ok(Some((key.to_string(), g.clone(), driver)))
-}
-
-/// Refuse a memory larger than the GPU's.
-pub fn check_memory_fits(memory_gib: f64, what: &str, value: &str, gpu: &GpuSpec) -> Result<()> {
-    if !(memory_gib.is_finite() && memory_gib > 0.0) {
-        return Err(Error::input(what, "", format!("must be a positive number, got '{value}'")));
-    }
-    if memory_gib > gpu.memory_gib + 1e-9 {
-        return Err(Error::input(
-            what,
-            "",
-            format!(
-                "'{value}' GiB is more than the {} GiB of the {} it was measured on",
-                gpu.memory_gib, gpu.display
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Set the buckets of each op: the user's (`--batch-buckets`, `--size-buckets`), else the

@@ -59,6 +59,24 @@ impl KvGeometry {
     }
 }
 
+/// Refuse a memory larger than the GPU's.
+pub fn check_memory_fits(memory_gib: f64, what: &str, value: &str, gpu: &crate::gpu::GpuSpec) -> crate::error::Result<()> {
+    if !(memory_gib.is_finite() && memory_gib > 0.0) {
+        return Err(crate::error::Error::input(what, "", format!("must be a positive number, got '{value}'")));
+    }
+    if memory_gib > gpu.memory_gib + 1e-9 {
+        return Err(crate::error::Error::input(
+            what,
+            "",
+            format!(
+                "'{value}' GiB is more than the {} GiB of the {} it was measured on",
+                gpu.memory_gib, gpu.display
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// One measured call: padded-or-raw batch and size, and its latency.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {

@@ -323,7 +323,7 @@ pub fn calibrate_load_runs(
     // Without --memory-gib, assume the server takes 90 % of the GPU: the default memory share of
     // vLLM (`gpu_memory_utilization = 0.9`) and TensorRT-LLM's KV-cache fraction, which pre-allocate it.
     let memory = memory_gib.unwrap_or(g.memory_gib * 0.9);
-    crate::cli::calibrate::check_memory_fits(memory, "--memory-gib", &memory.to_string(), g)?;
+    crate::model::calibrate::check_memory_fits(memory, "--memory-gib", &memory.to_string(), g)?;
     let weights = weights_gib.unwrap_or(0.0);
     if weights > memory {
         return Err(Error::input(
