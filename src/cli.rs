@@ -96,9 +96,35 @@ pub enum Command {
     },
     /// Fit a service-time model from a batch-latency profile and serving logs.
     Calibrate {
-        /// Model kind (asr, tts or llm): selects the gpubench server description.
+        /// Model kind (asr, tts, llm or encoder): selects the server's behaviour and ops.
         #[arg(long)]
         kind: String,
+        /// Padding buckets: `measured` (each op's distinct batch and size values in --profile) or
+        /// `gpubench` (the servers of traces/bench/gpubench.py: reproduces models/h100/*.json).
+        #[arg(long, default_value = "measured")]
+        buckets: String,
+        /// The server's batch buckets, `1,2,4,8` (all ops) or `OP=1,2,4` (repeatable); overrides --buckets.
+        #[arg(long = "batch-buckets")]
+        batch_buckets: Vec<String>,
+        /// The server's size buckets (audio s, tokens, context, ...), `5,10,15` or `OP=...` (repeatable).
+        #[arg(long = "size-buckets")]
+        size_buckets: Vec<String>,
+        /// The model's architecture inline, JSON or a TOML inline table with a scenario's `arch` fields:
+        /// sets weights, KV geometry and the split of each cell for the device scaling.
+        #[arg(long)]
+        arch: Option<String>,
+        /// The model's architecture from a JSON or TOML file (the `arch` fields, at the top or under `arch`).
+        #[arg(long = "arch-file")]
+        arch_file: Option<String>,
+        /// LLM KV geometry: transformer layers (with --kv-heads and --head-dim; bf16 cache).
+        #[arg(long)]
+        layers: Option<u32>,
+        /// LLM KV geometry: key/value heads per layer.
+        #[arg(long = "kv-heads")]
+        kv_heads: Option<u32>,
+        /// LLM KV geometry: size of one head.
+        #[arg(long = "head-dim")]
+        head_dim: Option<u32>,
         /// `profile_<model>.csv` batch-latency table.
         #[arg(long)]
         profile: Option<String>,
@@ -112,10 +138,10 @@ pub enum Command {
         /// GenAI-Perf / AIPerf exports (`profile_export_genai_perf.json` or `.csv`), one per concurrency (LLM only).
         #[arg(long = "genai-perf")]
         genai_perf: Vec<String>,
-        /// With --genai-perf: the GPU the server ran on (catalog key).
-        #[arg(long, default_value = "h100-80gb")]
-        gpu: String,
-        /// With --genai-perf: the server's device memory [GiB] (weights + KV cache + runtime).
+        /// The GPU the measurements ran on (catalog key; default: the gpu.csv beside --profile, else h100-80gb).
+        #[arg(long)]
+        gpu: Option<String>,
+        /// The server's device memory [GiB] (weights + KV cache + runtime); at most the GPU's.
         #[arg(long)]
         memory_gib: Option<f64>,
         /// With --genai-perf: concurrent sequences the server batches (default: the largest concurrency measured).
@@ -302,6 +328,14 @@ pub fn run(cli: Cli) -> Result<u8> {
         }),
         Command::Calibrate {
             kind,
+            buckets,
+            batch_buckets,
+            size_buckets,
+            arch,
+            arch_file,
+            layers,
+            kv_heads,
+            head_dim,
             profile,
             batches,
             scaling,
@@ -313,8 +347,18 @@ pub fn run(cli: Cli) -> Result<u8> {
             out,
             format,
         } => {
-            let spec = if genai_perf.is_empty() {
-                calibrate_files(&kind, profile.as_deref(), &batches, &scaling)?
+            let opts = calibrate::options(calibrate::Flags {
+                buckets: &buckets,
+                batch_buckets: &batch_buckets,
+                size_buckets: &size_buckets,
+                arch: arch.as_deref(),
+                arch_file: arch_file.as_deref(),
+                kv: (layers, kv_heads, head_dim),
+                gpu: gpu.clone(),
+                memory_gib,
+            })?;
+            let (spec, warnings) = if genai_perf.is_empty() {
+                calibrate_files(&kind, profile.as_deref(), &batches, &scaling, &opts)?
             } else {
                 if kind_of(&kind)? != ServiceKind::Llm || profile.is_some() || !batches.is_empty() {
                     return Err(Error::input(
@@ -323,9 +367,23 @@ pub fn run(cli: Cli) -> Result<u8> {
                         "applies to --kind llm alone (without --profile/--batches)",
                     ));
                 }
-                calibrate_load_runs(&genai_perf, &gpu, memory_gib, kv_slots, max_context_tokens)?
+                let gpu = gpu.unwrap_or_else(|| "h100-80gb".to_string());
+                let weights = opts
+                    .arch
+                    .as_ref()
+                    .map(|(a, _)| a.weight_bytes(ServiceKind::Llm) / f64::from(1u32 << 30));
+                let spec = calibrate_load_runs(&genai_perf, &gpu, memory_gib, kv_slots, max_context_tokens, opts.kv_geometry(), weights)?;
+                let w = if opts.kv_geometry().is_none() {
+                    vec!["calibrate: warning: no --arch or --layers/--kv-heads/--head-dim: KV geometry assumed Llama-3.1-8B's (32 layers, 8 KV heads of 128, bf16)".to_string()]
+                } else {
+                    Vec::new()
+                };
+                (spec, w)
             };
             files::write_atomic(&out, &crate::out::to_json(&spec))?;
+            for w in &warnings {
+                eprintln!("{w}");
+            }
             print_out(&calibrate_summary(&out, &spec, format))
         }
         Command::Validate {
@@ -616,12 +674,14 @@ fn calibrate_summary(out: &str, spec: &crate::model::ModelSpec, format: Format) 
             d["loo_mean_abs_rel_err"].as_f64(),
             d["loo_max_abs_rel_err"].as_f64(),
         );
-        if let (Some(n), Some(mean), Some(max)) = (n, mean, max) {
-            msg.push_str(&format!(
+        match (n, mean, max) {
+            (Some(n), Some(mean), Some(max)) => msg.push_str(&format!(
                 " from {n} points, leave-one-out mean |err| {:.1}%, max {:.1}%",
                 mean * 100.0,
                 max * 100.0
-            ));
+            )),
+            (Some(n), _, _) => msg.push_str(&format!(" from {n} points, leave-one-out n/a ({n} points)")),
+            _ => {}
         }
         msg.push('\n');
         ops.insert(

@@ -14,6 +14,8 @@
 //! * `determinism`: byte-identical reports across runs and thread pools;
 //! * `docs`: the generated blocks of the book (docs/src) and README equal the program's current
 //!   output; the book's example is valid, its links resolve; no circular module imports;
+//! * `byom`: `calibrate` on a user's own measurements (tests/byom): their buckets kept, every
+//!   extrapolated cell warned about, memory and KV geometry from flags or the architecture;
 //! * `cli`: the `gpuslice` binary's output and exit codes;
 //! * `hostile`: plainly wrong inputs of every class (tests/hostile/) refused with one line, status 2;
 //! * `scaling`: the device scaling model against SM-restricted measurements; MPS SM sharing;
@@ -23,6 +25,7 @@
 //! * `voice`: conversations, streaming ASR and in-flight TTS.
 //!
 //! Run with `cargo test --release`; the whole binary takes a few seconds.
+mod byom;
 mod cli;
 mod common;
 mod configs;

@@ -26,6 +26,57 @@ use crate::model::OpTable;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// KV-cache geometry of an LLM: what a token of context costs in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvGeometry {
+    /// Transformer layers.
+    pub layers: u32,
+    /// Key/value heads per layer.
+    pub kv_heads: u32,
+    /// Size of one head [elements].
+    pub head_dim: u32,
+    /// Bytes per cached element.
+    pub kv_bytes_per_element: u32,
+}
+
+impl KvGeometry {
+    /// The geometry of an architecture.
+    pub fn of(a: &crate::model::arch::Arch) -> KvGeometry {
+        KvGeometry {
+            layers: a.layers,
+            kv_heads: a.kv_heads(),
+            head_dim: a.head_dim(),
+            kv_bytes_per_element: a.kv_dtype().bytes().ceil() as u32,
+        }
+    }
+
+    /// Put it into an LLM spec.
+    pub fn apply(&self, l: &mut crate::model::LlmSpec) {
+        l.layers = self.layers;
+        l.kv_heads = self.kv_heads;
+        l.head_dim = self.head_dim;
+        l.kv_bytes_per_element = self.kv_bytes_per_element;
+    }
+}
+
+/// Refuse a memory larger than the GPU's.
+pub fn check_memory_fits(memory_gib: f64, what: &str, value: &str, gpu: &crate::gpu::GpuSpec) -> crate::error::Result<()> {
+    if !(memory_gib.is_finite() && memory_gib > 0.0) {
+        return Err(crate::error::Error::input(what, "", format!("must be a positive number, got '{value}'")));
+    }
+    if memory_gib > gpu.memory_gib + 1e-9 {
+        return Err(crate::error::Error::input(
+            what,
+            "",
+            format!(
+                "'{value}' GiB is more than the {} GiB of the {} it was measured on",
+                gpu.memory_gib, gpu.display
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// One measured call: padded-or-raw batch and size, and its latency.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
@@ -70,12 +121,33 @@ pub struct OpDiagnostics {
     pub outliers_dropped: usize,
     /// Distinct cells (Cells) or points (LinearInSize) evaluated.
     pub loo: Vec<LooPoint>,
-    /// Mean |rel_err| of the leave-one-out predictions.
-    pub loo_mean_abs_rel_err: f64,
-    /// Max |rel_err|.
-    pub loo_max_abs_rel_err: f64,
+    /// Mean |rel_err| of the leave-one-out predictions (null with fewer than
+    /// [`MIN_LOO_POINTS`] cells or points: too few for the figure to mean anything).
+    pub loo_mean_abs_rel_err: Option<f64>,
+    /// Max |rel_err| (null as the mean).
+    pub loo_max_abs_rel_err: Option<f64>,
     /// Mean |rel_err| of the fitted table on every raw point (in-sample).
     pub fit_mean_abs_rel_err: f64,
+    /// Table cells with no measurement near them: beyond the measured batches or sizes, filled
+    /// by extrapolation (`calibrate` warns about each and lists them in the model's
+    /// `calibration.extrapolated_cells`).
+    #[serde(skip)]
+    pub extrapolated_cells: Vec<ExtrapolatedCell>,
+}
+
+/// Fewest cells (or points) a leave-one-out error is stated from: with two, each is predicted
+/// from the other alone, a copy rather than a check.
+pub const MIN_LOO_POINTS: usize = 3;
+
+/// A table cell filled by extrapolation.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ExtrapolatedCell {
+    /// Batch.
+    pub batch: f64,
+    /// Size.
+    pub size: f64,
+    /// Why: which measured range it lies beyond.
+    pub beyond: String,
 }
 
 /// Description of a server whose ops are to be fitted: everything but the latency tables.
@@ -317,7 +389,9 @@ pub fn fit_op(base: &OpBase, points: &[Point]) -> Result<(OpTable, OpDiagnostics
                     Some(((z[i][j] - p.latency_ms) / p.latency_ms).abs())
                 })
                 .collect::<Vec<_>>();
-            (z, diag_of(points.len(), 0, loo, &fit_err))
+            let mut d = diag_of(points.len(), 0, loo, &fit_err);
+            d.extrapolated_cells = extrapolated_cells(&batch_axis, &size_axis, |i, j| cells.contains_key(&(i, j)), None);
+            (z, d)
         }
         FitForm::LinearInSize => {
             let mut rows: BTreeMap<usize, Vec<(f64, f64)>> = BTreeMap::new();
@@ -363,7 +437,11 @@ pub fn fit_op(base: &OpBase, points: &[Point]) -> Result<(OpTable, OpDiagnostics
                 .flat_map(|(&i, pts)| pts.iter().map(move |&(s, v)| (i, s, v)))
                 .map(|(i, s, v)| ((interp_row(&z[i], &size_axis, s) - v) / v).abs())
                 .collect();
-            (z, diag_of(points.len(), dropped, loo, &fit_err))
+            let mut d = diag_of(points.len(), dropped, loo, &fit_err);
+            let sizes = points.iter().map(|p| p.size);
+            let range = (sizes.clone().fold(f64::INFINITY, f64::min), sizes.fold(f64::NEG_INFINITY, f64::max));
+            d.extrapolated_cells = extrapolated_cells(&batch_axis, &size_axis, |i, _| rows.contains_key(&i), Some(range));
+            (z, d)
         }
     };
     let (nb, ns) = (batch_axis.len(), size_axis.len());
@@ -380,6 +458,62 @@ pub fn fit_op(base: &OpBase, points: &[Point]) -> Result<(OpTable, OpDiagnostics
     Ok((table, diag))
 }
 
+/// The cells of a `batch` x `size` grid that no measurement supports: `measured(i, j)` says
+/// whether cell (i, j) was measured (LinearInSize: whether row i has points, and `sizes` is
+/// the measured size range). A cell is extrapolated when it was not measured and lies beyond
+/// the measured batches of its size column (or, in a column with none, of the whole op), or
+/// beyond the measured sizes. Cells between measured ones are interpolated, not listed.
+fn extrapolated_cells(
+    batch: &[f64],
+    size: &[f64],
+    measured: impl Fn(usize, usize) -> bool,
+    sizes: Option<(f64, f64)>,
+) -> Vec<ExtrapolatedCell> {
+    let (nb, ns) = (batch.len(), size.len());
+    let rows_of = |j: usize| -> Vec<usize> { (0..nb).filter(|&i| measured(i, j)).collect() };
+    let all_rows: Vec<usize> = (0..nb).filter(|&i| (0..ns).any(|j| measured(i, j))).collect();
+    let cols: Vec<usize> = (0..ns).filter(|&j| !rows_of(j).is_empty()).collect();
+    let (smin, smax) = match sizes {
+        Some(r) => r,
+        None => match (cols.first(), cols.last()) {
+            (Some(&a), Some(&b)) => (size[a], size[b]),
+            _ => return Vec::new(),
+        },
+    };
+    let range = |v: &[usize], axis: &[f64]| match (v.first(), v.last()) {
+        (Some(&a), Some(&b)) => (axis[a], axis[b]),
+        _ => (f64::NAN, f64::NAN),
+    };
+    let mut out = Vec::new();
+    for j in 0..ns {
+        let col = if sizes.is_some() { all_rows.clone() } else { rows_of(j) };
+        let (rows, whose) = if col.is_empty() {
+            (all_rows.clone(), "of the op")
+        } else {
+            (col, "at this size")
+        };
+        let (bmin, bmax) = range(&rows, batch);
+        for i in 0..nb {
+            if sizes.is_none() && measured(i, j) {
+                continue;
+            }
+            let (b, s) = (batch[i], size[j]);
+            let eps = 1e-9 * s.abs().max(1.0);
+            let beyond = if s > smax + eps || s < smin - eps {
+                Some(format!("measured sizes {smin}-{smax}"))
+            } else if !measured(i, j) && (b > bmax || b < bmin) {
+                Some(format!("measured batches {bmin}-{bmax} {whose}"))
+            } else {
+                None
+            };
+            if let Some(beyond) = beyond {
+                out.push(ExtrapolatedCell { batch: b, size: s, beyond });
+            }
+        }
+    }
+    out
+}
+
 pub(super) fn interp_row(row: &[f64], axis: &[f64], s: f64) -> f64 {
     if axis.len() == 1 {
         return row[0];
@@ -393,14 +527,17 @@ pub(super) fn interp_row(row: &[f64], axis: &[f64], s: f64) -> f64 {
 }
 
 pub(super) fn diag_of(points: usize, dropped: usize, loo: Vec<LooPoint>, fit_err: &[f64]) -> OpDiagnostics {
+    let loo = if loo.len() < MIN_LOO_POINTS { Vec::new() } else { loo };
     let errs: Vec<f64> = loo.iter().map(|l| l.rel_err.abs()).collect();
     let r4 = |x: f64| (x * 1e4).round() / 1e4;
+    let some = !errs.is_empty();
     OpDiagnostics {
         points,
         outliers_dropped: dropped,
-        loo_mean_abs_rel_err: r4(errs.iter().sum::<f64>() / errs.len().max(1) as f64),
-        loo_max_abs_rel_err: r4(errs.iter().cloned().fold(0.0, f64::max)),
+        loo_mean_abs_rel_err: some.then(|| r4(errs.iter().sum::<f64>() / errs.len() as f64)),
+        loo_max_abs_rel_err: some.then(|| r4(errs.iter().cloned().fold(0.0, f64::max))),
         fit_mean_abs_rel_err: r4(fit_err.iter().sum::<f64>() / fit_err.len().max(1) as f64),
+        extrapolated_cells: Vec::new(),
         loo: loo
             .into_iter()
             .map(|l| LooPoint {

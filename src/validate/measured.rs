@@ -417,6 +417,8 @@ pub fn calibrate_load_runs(
     memory_gib: Option<f64>,
     kv_slots: Option<u32>,
     max_context: u32,
+    kv: Option<crate::model::calibrate::KvGeometry>,
+    weights_gib: Option<f64>,
 ) -> Result<crate::model::ModelSpec> {
     let cat = crate::gpu::Catalog::builtin();
     let g = cat
@@ -444,6 +446,23 @@ pub fn calibrate_load_runs(
             ),
         ));
     }
+    let weights = weights_gib.unwrap_or(0.0);
+    if weights > memory {
+        return Err(Error::input(
+            "--memory-gib",
+            "",
+            format!("'{memory}' GiB is less than the architecture's {weights:.1} GiB of weights"),
+        ));
+    }
+    let mut llm = crate::model::LlmSpec {
+        max_seqs: kv_slots.unwrap_or(max_c.round().max(1.0) as u32),
+        max_context_tokens: max_context,
+        ..crate::model::LlmSpec::gpubench()
+    };
+    if let Some(k) = kv {
+        k.apply(&mut llm);
+    }
+    let r4 = |x: f64| (x * 1e4).round() / 1e4;
     // Seen only from outside, the server's calls cannot be split into fixed, compute and memory
     // parts: take the split of the built-in LLM shape (the same Llama-3.1-8B class) at each cell.
     let builtin = crate::model::builtin("h100/llm").ok_or_else(|| Error::Infeasible("built-in h100/llm missing".into()))??;
@@ -459,8 +478,8 @@ pub fn calibrate_load_runs(
         reference_gpu: g.name.clone(),
         description: "LLM server fitted from GenAI-Perf/AIPerf concurrency sweeps".into(),
         memory: crate::model::MemoryFootprint {
-            weights_gib: 0.0,
-            runtime_gib: memory,
+            weights_gib: r4(weights),
+            runtime_gib: r4(memory - weights),
         },
         max_batch: 1,
         dispatch_ms: 0.0,
@@ -474,11 +493,7 @@ pub fn calibrate_load_runs(
         frames_per_char: None,
         frames_range: None,
         frames_per_s: None,
-        llm: Some(crate::model::LlmSpec {
-            max_seqs: kv_slots.unwrap_or(max_c.round().max(1.0) as u32),
-            max_context_tokens: max_context,
-            ..crate::model::LlmSpec::gpubench()
-        }),
+        llm: Some(llm),
         asr_mode: crate::scenario::raw::AsrMode::Offline,
         chunk_s: 0.32,
         tts_policy: crate::scenario::raw::TtsPolicy::Static,
@@ -492,6 +507,15 @@ pub fn calibrate_load_runs(
         pipeline_parallel: 1,
         calibration: serde_json::json!({
             "sources": { "genai_perf": files },
+            "provenance": {
+                "source": "measured from outside (GenAI-Perf / AIPerf concurrency sweep)",
+                "gpu": g.name,
+                "exports": files.iter().map(|f| std::path::Path::new(f).parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| f.clone())).collect::<Vec<_>>(),
+                "kv_geometry": match kv {
+                    Some(k) => serde_json::json!({ "layers": k.layers, "kv_heads": k.kv_heads, "head_dim": k.head_dim, "bytes": k.kv_bytes_per_element }),
+                    None => serde_json::json!("assumed Llama-3.1-8B (32 layers, 8 KV heads of 128, bf16)"),
+                },
+            },
             "form": diag["form"],
             "prefill_rule": diag["prefill_rule"],
             "ops": { "decode": diag["decode"] },

@@ -217,7 +217,7 @@ pub fn engine_check(fixture_dir: &str) -> Result<Vec<EngineCheck>> {
     let all: Vec<String> = [1, 5, 25, 50].map(file).to_vec();
     // The NIM's engine batches up to 256 sequences (`trtllm-build --max_batch_size`, default 256:
     // TensorRT-LLM docs, "trtllm-build" command reference), far above the fitted concurrencies.
-    let mut spec = crate::validate::measured::calibrate_load_runs(&all[..2], "h100-80gb", Some(70.0), Some(256), 8192)?;
+    let mut spec = crate::validate::measured::calibrate_load_runs(&all[..2], "h100-80gb", Some(70.0), Some(256), 8192, None, None)?;
     spec.name = "nim-fit".into();
     let mut src = crate::scenario::files::Sources::none("traces/genai-perf");
     src.models.insert("nim-fit".into(), spec);

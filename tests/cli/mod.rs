@@ -210,6 +210,8 @@ fn every_command_prints_one_json_document() {
         "calibrate",
         "--kind",
         "asr",
+        "--buckets",
+        "gpubench",
         "--profile",
         "models/h100/profile_asr.csv",
         "--out",

@@ -127,7 +127,7 @@ fn genai_perf_fit_reproduces_its_measurements() {
         .map(|f| gpuslice::validate::measured::read_load_run(f).expect(f))
         .collect();
     assert_eq!(runs[2].concurrency, 25.0, "CSV: concurrency from the folder name");
-    let spec = gpuslice::validate::measured::calibrate_load_runs(&files, "h100-80gb", Some(70.0), None, 8192).expect("fits");
+    let spec = gpuslice::validate::measured::calibrate_load_runs(&files, "h100-80gb", Some(70.0), None, 8192, None, None).expect("fits");
     let dir = TempDir::new("genai");
     let model = dir.write("llm.json", &serde_json::to_string(&spec).expect("json"));
     for r in &runs {
@@ -151,7 +151,7 @@ fn genai_perf_inputs_it_cannot_use_are_refused() {
     let one = vec![format!(
         "{fx}/llama-3.1-8b-h100-openai-chat-concurrency1/profile_export_genai_perf.json"
     )];
-    let e = gpuslice::validate::measured::calibrate_load_runs(&one, "h100-80gb", None, None, 8192)
+    let e = gpuslice::validate::measured::calibrate_load_runs(&one, "h100-80gb", None, None, 8192, None, None)
         .expect_err("one run")
         .to_string();
     assert!(e.contains("two or more concurrencies"), "{e}");
