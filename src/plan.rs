@@ -310,11 +310,7 @@ pub fn tp_choices(raw: &RawScenario, src: &Sources, spec: &PlanSpec) -> Result<V
     if open.is_empty() {
         return Ok(Vec::new());
     }
-    let mut base = raw.clone();
-    base.variant.clear();
-    base.sweep = None;
-    base.plan = None;
-    let scenario = from_raw(&base, src)?;
+    let scenario = from_raw(&study(raw), src)?;
     let node = spec.gpu_types.iter().map(|(g, _)| g.gpus_per_node.max(1)).max().unwrap_or(1);
     let mut out = Vec::new();
     for name in open {
@@ -400,10 +396,7 @@ fn merge(results: Vec<PlanResult>) -> PlanResult {
 
 /// Plan one tensor-parallel assignment (the parallelism of every model is fixed in `raw`).
 fn plan_fixed(raw: &RawScenario, src: &Sources, spec: &PlanSpec, load: f64, headroom: bool, progress: Progress) -> Result<PlanResult> {
-    let mut base = raw.clone();
-    base.variant.clear();
-    base.sweep = None;
-    base.plan = None;
+    let mut base = study(raw);
     scale_load(&mut base, load);
     let scenario = from_raw(&base, src)?;
     check_models_fit(&scenario, &spec, &src.file)?;
@@ -463,6 +456,16 @@ fn check_models_fit(sc: &Scenario, spec: &PlanSpec, file: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The study of a planning spec: its models, workloads and objectives, without variants,
+/// sweep or plan table.
+fn study(raw: &RawScenario) -> RawScenario {
+    let mut base = raw.clone();
+    base.variant.clear();
+    base.sweep = None;
+    base.plan = None;
+    base
 }
 
 /// Scale a scenario's load: open-loop rates and trace speed by `k`, closed-loop users rounded

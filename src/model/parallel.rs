@@ -61,6 +61,11 @@ impl Comm {
         }
     }
 
+    /// Time a step of `tokens` tokens spends communicating [ms] (the planner's estimates).
+    pub fn ms(&self, tokens: f64) -> f64 {
+        self.ns(tokens.round() as u32) as f64 / 1e6
+    }
+
     /// Time a step of `tokens` tokens spends communicating [ns].
     pub fn ns(&self, tokens: u32) -> SimTime {
         if self.step_ns == 0.0 && self.per_token_ns == 0.0 {

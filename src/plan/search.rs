@@ -63,9 +63,8 @@ impl Planner<'_> {
     pub(super) fn probe(&self) -> Result<Vec<OfferedLoad>> {
         let (gpu, _) = &self.spec.gpu_types[0];
         let names: Vec<&String> = self.base.models.keys().collect();
-        // Multi-GPU replicas first, widest first (see `variant`).
         let mut order: Vec<usize> = (0..names.len()).collect();
-        order.sort_by_key(|&m| std::cmp::Reverse(self.span(m)));
+        order.sort_by_key(|&m| self.widest_first(m));
         let v = RawVariant {
             name: "probe".into(),
             gpu: gpu.name.clone(),

@@ -135,15 +135,23 @@ impl Planner<'_> {
         self.models()[m].spec.gpus_per_replica()
     }
 
-    /// What one replica of model `m` runs on: `share` of one GPU, or a multi-GPU replica's
-    /// tensor-parallel GPUs with the communication its steps add.
-    fn replica(&self, m: usize, gpu: &GpuSpec, share: &DeviceShare) -> (DeviceShare, Comm) {
-        let spec = &self.models()[m].spec;
-        if spec.gpus_per_replica() == 1 {
-            return (*share, Comm::NONE);
-        }
-        let tp = f64::from(spec.tensor_parallel);
-        (DeviceShare::of(gpu, tp, tp), Comm::of(spec, gpu))
+    /// How one replica of model `m` runs: the slowdown of its calls on `share` of one GPU (a
+    /// multi-GPU replica: on its tensor-parallel GPUs) and the communication its steps add.
+    fn replica(&self, m: usize, gpu: &GpuSpec, share: &DeviceShare) -> (Slowdown, Comm) {
+        let model = &self.models()[m];
+        let (share, comm) = if model.spec.gpus_per_replica() == 1 {
+            (*share, Comm::NONE)
+        } else {
+            let tp = f64::from(model.spec.tensor_parallel);
+            (DeviceShare::of(gpu, tp, tp), Comm::of(&model.spec, gpu))
+        };
+        (Slowdown::of(&model.scaling, &model.reference, &share), comm)
+    }
+
+    /// Sort key that puts multi-GPU replicas first, widest first, and keeps the order of the
+    /// rest: their groups then start at multiples of their width and never straddle a node.
+    pub(super) fn widest_first(&self, m: usize) -> std::cmp::Reverse<u32> {
+        std::cmp::Reverse(self.span(m).max(1))
     }
 
     /// The share of a GPU one replica of a group's models runs on.
@@ -162,9 +170,7 @@ impl Planner<'_> {
     /// its output tokens, plus its prefill alone).
     pub(super) fn capacity_rps(&self, m: usize, gpu: &GpuSpec, share: &DeviceShare) -> f64 {
         let model = &self.models()[m];
-        let (share, comm) = self.replica(m, gpu, share);
-        let wire_ms = |tokens: f64| comm.ns(tokens.round() as u32) as f64 / 1e6;
-        let slow = Slowdown::of(&model.scaling, &model.reference, &share);
+        let (slow, comm) = self.replica(m, gpu, share);
         let load = self.loads[m];
         let b = model.max_batch.max(1);
         let per_req_ms = match &model.server {
@@ -177,8 +183,8 @@ impl Planner<'_> {
                     // Prefills ride in mixed steps: only their marginal cost counts.
                     prefill -= pre.latency_unpadded(1.0, 0.0, &slow).0.min(prefill);
                 }
-                prefill += wire_ms(load.mean_size) - wire_ms(0.0);
-                let step = tables.decode.latency_ms(b, ctx, &slow).0 + wire_ms(f64::from(b));
+                prefill += comm.ms(load.mean_size) - comm.ms(0.0);
+                let step = tables.decode.latency_ms(b, ctx, &slow).0 + comm.ms(f64::from(b));
                 prefill + out * step / f64::from(b)
             }
             ServerKind::TtsStatic { synthesize, audio } | ServerKind::TtsInFlight { synthesize, audio, .. } => {
@@ -262,15 +268,13 @@ impl Planner<'_> {
     pub(super) fn capacity_rps_at_batch_1(&self, m: usize, gpu: &GpuSpec, share: &DeviceShare) -> f64 {
         let model = &self.models()[m];
         let load = self.loads[m];
-        let (share, comm) = self.replica(m, gpu, share);
-        let wire_ms = |tokens: f64| comm.ns(tokens.round() as u32) as f64 / 1e6;
-        let slow = Slowdown::of(&model.scaling, &model.reference, &share);
+        let (slow, comm) = self.replica(m, gpu, share);
         let ms = match &model.server {
             ServerKind::Llm { tables, .. } => {
                 let out = load.mean_out_tokens.max(1.0);
                 tables.prefill.latency_ms(1, load.mean_size.max(1.0), &slow).0
-                    + wire_ms(load.mean_size)
-                    + out * (tables.decode.latency_ms(1, load.mean_size + out / 2.0, &slow).0 + wire_ms(1.0))
+                    + comm.ms(load.mean_size)
+                    + out * (tables.decode.latency_ms(1, load.mean_size + out / 2.0, &slow).0 + comm.ms(1.0))
             }
             ServerKind::TtsStatic { synthesize, audio } | ServerKind::TtsInFlight { synthesize, audio, .. } => {
                 synthesize.latency_ms(1, audio.frames(load.mean_size.max(1.0)), &slow).0
@@ -311,11 +315,10 @@ impl Planner<'_> {
         let mut gpus = Vec::new();
         let mut mig: Vec<(usize, u32, usize)> = Vec::new();
         let mut parts = Vec::new();
-        // Multi-GPU replicas first, widest first: their groups then start at multiples of their
-        // width and never straddle a node.
         let mut order: Vec<usize> = (0..s.groups.len()).collect();
         order.sort_by_key(|&i| match s.groups[i].unit {
-            Unit::Whole if self.span(s.groups[i].models[0]) > 1 => std::cmp::Reverse(self.span(s.groups[i].models[0])),
+            Unit::Whole => self.widest_first(s.groups[i].models[0]),
+            // Co-tenants of one GPU: as a single-GPU replica.
             _ => std::cmp::Reverse(1),
         });
         for (g, &k) in order.iter().map(|&i| (&s.groups[i], &r[i])) {
