@@ -207,8 +207,11 @@ pub struct Candidate {
     pub headroom_pct: Option<f64>,
     /// Every GPU and its tenants.
     pub placement: Vec<PlacedGpu>,
-    /// Some service time was derived for another GPU or beyond the measured tables.
+    /// Some service time was costed beyond the measured tables or on derived tables (another
+    /// GPU type, a multi-GPU replica, an architecture).
     pub extrapolated: bool,
+    /// How far: the share of GPU time costed so, on its worst seed [%].
+    pub extrapolated_pct: f64,
     /// Tensor-parallel degree of each model above 1 (chosen by the planner where the spec left
     /// it open).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -167,6 +167,7 @@ impl Simulation {
                 rng,
             );
             host.comm = ps.comm;
+            host.derived = crate::deploy::placement::derived(model, ps.gpus, &v.gpu);
             servers.push(Server::new(host, model, ps.kv_tokens));
         }
         let shared_queue = v.balancer == crate::deploy::Balancer::SharedQueue;
@@ -425,11 +426,13 @@ impl Simulation {
                 Out::At(t, ev) => self.q.schedule(t, ev),
                 Out::Submit(work) => {
                     let h = &self.servers[srv].host;
+                    self.rec.submitted(work, h.derived);
                     let (dev, ctx, epoch) = (h.dev as usize, h.ctx as usize, h.epoch);
                     self.devices[dev].submit(ctx, srv as u32, epoch, work, &mut self.q);
                 }
                 Out::SubmitMps(call) => {
                     let h = &self.servers[srv].host;
+                    self.rec.submitted(crate::time::from_ms(call.l_ref_ms), h.derived);
                     let (dev, ctx) = (h.dev as usize, h.ctx as usize);
                     self.devices[dev].submit_mps(ctx, call, &mut self.q);
                 }

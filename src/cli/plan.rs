@@ -180,7 +180,7 @@ pub fn plan_table(r: &PlanResult) -> String {
             None => out.push_str(&format!("  {regime:<12} none meets the SLOs\n")),
         }
     }
-    out.push_str("\ncandidates (cheapest first; * = extrapolated calibration):\n");
+    out.push_str("\ncandidates (cheapest first; * = service times beyond the measured tables or derived, with the share of GPU time so costed):\n");
     let keys: Vec<&String> = r.slo.iter().map(|s| &s.key).collect();
     let mut header = format!(
         "{:>3}  {:<11} {:<10} {:>4} {:>8} {:>8}",
@@ -214,7 +214,7 @@ pub fn plan_table(r: &PlanResult) -> String {
             c.headroom_pct.map_or("-".into(), |h| format!("{h:.0}%")),
             if c.meets_slo { "ok" } else { "FAIL" },
             c.name,
-            if c.extrapolated { " *" } else { "" }
+            crate::out::table::extrapolated_mark(c.extrapolated, c.extrapolated_pct)
         ));
         out.push_str(&line);
     }

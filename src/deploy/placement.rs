@@ -81,7 +81,7 @@ pub struct Placement {
     pub devices: Vec<PlacedDevice>,
     /// Servers in deployment order.
     pub servers: Vec<PlacedServer>,
-    /// True when any server runs on a GPU type other than its model's reference GPU.
+    /// True when any server's service times are derived rather than measured ([`derived`]).
     pub extrapolated: bool,
 }
 
@@ -206,10 +206,7 @@ pub fn place(models: &[Model], variant: &str, gpu: &GpuSpec, gpus: &[GpuPlan]) -
             }
         }
     }
-    // Another GPU type than the tables', or a multi-GPU replica, are derived, not measured.
-    let extrapolated = servers
-        .iter()
-        .any(|s| s.gpus > 1 || models[s.model].reference.name != gpu.name);
+    let extrapolated = servers.iter().any(|s| derived(&models[s.model], s.gpus, gpu));
     for s in &mut servers {
         let spec = &models[s.model];
         if let Some((_, l)) = spec.llm() {
@@ -235,6 +232,13 @@ pub fn place(models: &[Model], variant: &str, gpu: &GpuSpec, gpus: &[GpuPlan]) -
         servers,
         extrapolated,
     })
+}
+
+/// A server's service times are derived, not measured: its tables were measured on another GPU
+/// type, it is a multi-GPU replica (its collectives are modelled), or the tables come from the
+/// model's architecture (not a measured model that also states its architecture).
+pub fn derived(model: &Model, gpus: u32, gpu: &GpuSpec) -> bool {
+    gpus > 1 || model.reference.name != gpu.name || model.spec.from_architecture()
 }
 
 /// Memory a server holds on a device (or slice, or MPS limit) of `cap_gib`: its footprint, or

@@ -636,6 +636,7 @@ pub fn table(family: Family, arch: &Arch, grid: &Grid, gpu: &GpuSpec) -> Result<
         latency_ms: Vec::new(),
         fixed_frac: Vec::new(),
         compute_frac: Vec::new(),
+        extrapolated: Vec::new(),
     };
     for &b in &grid.batch {
         let (mut l, mut f, mut c) = (Vec::new(), Vec::new(), Vec::new());

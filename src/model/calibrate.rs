@@ -445,7 +445,7 @@ pub fn fit_op(base: &OpBase, points: &[Point]) -> Result<(OpTable, OpDiagnostics
         }
     };
     let (nb, ns) = (batch_axis.len(), size_axis.len());
-    let table = OpTable {
+    let mut table = OpTable {
         batch_buckets: base.batch_buckets.clone(),
         size_buckets: base.size_buckets.clone(),
         batch: batch_axis,
@@ -454,8 +454,22 @@ pub fn fit_op(base: &OpBase, points: &[Point]) -> Result<(OpTable, OpDiagnostics
         // Set by the scaling fit (calibrate::scaling) or copied from a built-in model.
         fixed_frac: vec![vec![1.0; ns]; nb],
         compute_frac: vec![vec![0.0; ns]; nb],
+        extrapolated: Vec::new(),
     };
+    table.extrapolated = filled_mask(&table, &diag.extrapolated_cells);
     Ok((table, diag))
+}
+
+/// The table's `extrapolated` mask from the cells the fit filled by extrapolation (empty when
+/// there are none, so a table fitted within its measurements is written as before).
+fn filled_mask(t: &OpTable, cells: &[ExtrapolatedCell]) -> Vec<Vec<bool>> {
+    if cells.is_empty() {
+        return Vec::new();
+    }
+    t.batch
+        .iter()
+        .map(|&b| t.size.iter().map(|&s| cells.iter().any(|c| c.batch == b && c.size == s)).collect())
+        .collect()
 }
 
 /// The cells of a `batch` x `size` grid that no measurement supports: `measured(i, j)` says

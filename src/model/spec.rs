@@ -346,6 +346,12 @@ pub const DEFAULT_FRAMES_PER_CHAR: f64 = 21.5 / 15.0;
 pub const DEFAULT_FRAMES_RANGE: (u32, u32) = (4, 1023);
 
 impl ModelSpec {
+    /// Its tables were derived from its architecture ([`super::arch::derive`] says so in its
+    /// provenance), not measured.
+    pub fn from_architecture(&self) -> bool {
+        self.calibration.get("source").and_then(|v| v.as_str()) == Some("architecture")
+    }
+
     /// Parse and check a model JSON text; `name` is the file for messages.
     pub fn parse(text: &str, name: &str) -> crate::error::Result<ModelSpec> {
         let m: ModelSpec = serde_json::from_str(text).map_err(|e| {
@@ -526,6 +532,10 @@ impl ModelSpec {
                     format!("{f}.size_buckets"),
                     format!("must be strictly ascending, got {:?}", t.size_buckets),
                 ));
+            }
+            let x = &t.extrapolated;
+            if !x.is_empty() && (x.len() != t.batch.len() || x.iter().any(|r| r.len() != t.size.len())) {
+                return Err(Error::input(file, format!("{f}.extrapolated"), "must have the shape of latency_ms (or be left out)"));
             }
             for (k, z) in [("fixed_frac", &t.fixed_frac), ("compute_frac", &t.compute_frac)] {
                 if z.len() != t.batch.len() || z.iter().any(|r| r.len() != t.size.len()) {

@@ -33,6 +33,11 @@ pub struct OpTable {
     /// `compute_frac[i][j]`: share that scales with the SMs' compute throughput (the rest,
     /// `1 - fixed - compute`, scales with the achieved memory bandwidth).
     pub compute_frac: Vec<Vec<f64>>,
+    /// `extrapolated[i][j]`: `calibrate` filled the cell by extrapolation, beyond the batches or
+    /// sizes it was given (empty: every cell rests on measurements). A call costed on such a cell
+    /// counts as extrapolated, as one beyond the grid does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extrapolated: Vec<Vec<bool>>,
 }
 
 fn pad_to(x: f64, buckets: &[f64]) -> (f64, bool) {
@@ -89,8 +94,15 @@ impl OpTable {
             if self.size.len() > 1 { j + 1 } else { j },
         );
         let v = (1.0 - wi) * ((1.0 - wj) * at(i, j) + wj * at(i, j1)) + wi * ((1.0 - wj) * at(i1, j) + wj * at(i1, j1));
+        // A corner that weighs in and was filled by extrapolation.
+        let filled = !self.extrapolated.is_empty() && {
+            let x = |ii: usize, jj: usize| self.extrapolated.get(ii).and_then(|r| r.get(jj)).copied().unwrap_or(false);
+            [(i, j, (1.0 - wi) * (1.0 - wj)), (i, j1, (1.0 - wi) * wj), (i1, j, wi * (1.0 - wj)), (i1, j1, wi * wj)]
+                .iter()
+                .any(|&(ii, jj, w)| w.abs() > 1e-12 && x(ii, jj))
+        };
         // Downward extrapolation can cross zero; a call always takes at least 1 us.
-        (v.max(1e-3), oi || oj)
+        (v.max(1e-3), oi || oj || filled)
     }
 
     /// Latency of one call of `batch` requests of `size` on a device [ms], and whether it needed extrapolation.
@@ -186,7 +198,21 @@ mod tests {
             latency_ms: vec![vec![5.0, 6.0], vec![5.5, 7.0], vec![6.0, 9.0]],
             fixed_frac: vec![vec![0.8, 0.6], vec![0.7, 0.5], vec![0.4, 0.2]],
             compute_frac: vec![vec![0.1, 0.3], vec![0.2, 0.4], vec![0.5, 0.8]],
+            extrapolated: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_call_leaning_on_a_filled_cell_is_extrapolated() {
+        let mut t = table();
+        // Calibrate filled (batch 4, size 10) by extrapolation.
+        t.extrapolated = vec![vec![false, false], vec![false, false], vec![false, true]];
+        assert_eq!(t.grid_ms(4.0, 5.0), (6.0, false), "a measured cell");
+        assert_eq!(t.grid_ms(2.0, 10.0), (7.0, false), "a measured cell beside it");
+        assert!(t.grid_ms(3.0, 7.5).1, "interpolated towards the filled cell");
+        assert!(t.latency_ms(4, 10.0, &Slowdown::IDENTITY).1, "the filled cell itself");
+        t.extrapolated.clear();
+        assert!(!t.grid_ms(3.0, 7.5).1, "without the mask every cell is measured");
     }
 
     #[test]

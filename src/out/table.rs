@@ -184,18 +184,37 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
     let extrapolated = runs.iter().any(|r| r.extrapolated);
     if extrapolated {
         row(
-            "extrapolated",
+            "extrapolated GPU time",
             runs.iter()
-                .map(|r| if r.extrapolated { "yes".into() } else { "no".into() })
+                .map(|r| if r.extrapolated { lean_text(r.extrapolated_pct) } else { "no".into() })
                 .collect(),
         );
     }
     let mut out = format!("scenario: {scenario}   seed: {seed}\n");
     out.push_str(&render_blocks(&rows, runs.len()));
     if extrapolated {
-        out.push_str("(extrapolated: service times derived for another GPU type or beyond the measured tables; see README)\n");
+        out.push_str("(extrapolated GPU time: share costed beyond the measured tables or on derived ones; docs/src/model/service-tables.md)\n");
     }
     out
+}
+
+/// ` *` and how far a candidate leans on extrapolation, or nothing.
+pub fn extrapolated_mark(extrapolated: bool, pct: f64) -> String {
+    if extrapolated {
+        format!(" * ({} of GPU time)", lean_text(pct))
+    } else {
+        String::new()
+    }
+}
+
+/// How far a run flagged extrapolated leans on it, as the tables write it: `12.5%`, `<0.1%` for
+/// a trace (a call or two).
+pub fn lean_text(pct: f64) -> String {
+    if pct < 0.1 {
+        "<0.1%".into()
+    } else {
+        format!("{pct:.1}%")
+    }
 }
 
 /// Lay out labelled rows of `n` columns: the label column, then the value columns right-aligned,

@@ -40,6 +40,8 @@ pub(super) struct Eval {
     pub(super) margins: Vec<f64>,
     pub(super) throughput_rps: f64,
     pub(super) extrapolated: bool,
+    /// The most any seed's run leaned on it [% of GPU time].
+    pub(super) extrapolated_pct: f64,
 }
 
 pub(super) struct Planner<'a> {
@@ -310,6 +312,7 @@ impl Planner<'_> {
             margins,
             throughput_rps,
             extrapolated: runs.iter().any(|r| r.extrapolated),
+            extrapolated_pct: runs.iter().map(|r| r.extrapolated_pct).fold(0.0, f64::max),
         }))
     }
 
@@ -447,6 +450,7 @@ impl Planner<'_> {
             headroom_pct: None,
             placement,
             extrapolated: e.extrapolated,
+            extrapolated_pct: e.extrapolated_pct,
             tensor_parallel: self
                 .models()
                 .iter()

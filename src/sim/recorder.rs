@@ -120,13 +120,51 @@ pub(super) struct Recorder {
     pub(super) workloads: Vec<WlAcc>,
     pub(super) fail: FailCounts,
     pub(super) conv: ConvAcc,
-    /// Some service time was extrapolated beyond its table or derived for another GPU type.
+    /// Some call was costed beyond the measured tables, or a server is derived
+    /// ([`crate::deploy::placement::derived`]).
     pub(super) extrapolated: bool,
+    /// How much of the GPU time rests on that.
+    pub(super) lean: Lean,
     /// Keep each model's exact latencies too (`Simulation::keep_records`).
     pub(super) keep_samples: bool,
 }
 
+/// The GPU time of the calls servers submitted, and the part of it that is not measured: a call
+/// is counted there when a table lookup of its costing went beyond the measured cells, or its
+/// server's tables are derived. A flag alone says a run leans on extrapolation somewhere; this
+/// says how far (one call at batch 64 in a day of batch-8 calls is not a derived model).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Lean {
+    /// A lookup of the call being costed went beyond the measured cells.
+    call: bool,
+    total_ns: u64,
+    beyond_ns: u64,
+}
+
 impl Recorder {
+    /// A table lookup for the call being costed; `ext`: beyond the measured cells.
+    pub(super) fn costed(&mut self, ext: bool) {
+        self.lean.call |= ext;
+    }
+
+    /// A server submitted a call of `ns` GPU time (reference-GPU time on MPS); `derived`: its
+    /// tables are derived, not measured.
+    pub(super) fn submitted(&mut self, ns: u64, derived: bool) {
+        self.lean.total_ns = self.lean.total_ns.saturating_add(ns);
+        if self.lean.call || derived {
+            self.lean.beyond_ns = self.lean.beyond_ns.saturating_add(ns);
+            self.extrapolated = true;
+        }
+        self.lean.call = false;
+    }
+
+    /// Share of the submitted GPU time costed beyond the measured tables or on derived servers [%].
+    pub(super) fn extrapolated_pct(&self) -> f64 {
+        if self.lean.total_ns == 0 {
+            return 0.0;
+        }
+        self.lean.beyond_ns as f64 / self.lean.total_ns as f64 * 100.0
+    }
     /// A recorder for `models` models and workloads of `stages` stages each.
     pub(super) fn new(window: Window, models: usize, stages: impl Iterator<Item = usize>) -> Recorder {
         Recorder {
@@ -141,6 +179,7 @@ impl Recorder {
             fail: FailCounts::default(),
             conv: ConvAcc::default(),
             extrapolated: false,
+            lean: Lean::default(),
             keep_samples: false,
         }
     }

@@ -102,6 +102,8 @@ pub(super) struct Host {
     pub(super) slow: Slowdown,
     /// A multi-GPU replica's collectives and hand-offs per step (LLM steps add it).
     pub(super) comm: Comm,
+    /// Its tables are derived, not measured ([`crate::deploy::placement::derived`]).
+    pub(super) derived: bool,
     /// Its device rates calls by the clients running (MPS).
     pub(super) mps: bool,
     /// Its device runs it alone and no shared queue feeds it: runs of steps may be one call.
@@ -154,6 +156,7 @@ impl Host {
             slow: Slowdown::of(&model.scaling, &model.reference, &share),
             comm: Comm::NONE,
             share,
+            derived: false,
             mps: false,
             alone: false,
             shared_saving: 0.0,
@@ -211,7 +214,7 @@ impl Host {
         if self.mps {
             let (l_ms, ext) = op.grid_ms(b, sz);
             let (fixed, compute) = op.fractions(b, sz);
-            cx.rec.extrapolated |= ext || beyond;
+            cx.rec.costed(ext || beyond);
             cx.out.push(Out::SubmitMps(MpsCall::new(
                 self.id,
                 self.epoch,
@@ -223,7 +226,7 @@ impl Host {
             return;
         }
         let (ms, ext) = op.latency_ms(batch, size, &self.slow);
-        cx.rec.extrapolated |= ext;
+        cx.rec.costed(ext);
         let work = from_ms(ms * jitter).max(1);
         if self.shared_saving == 0.0 && self.host_phase == 0 {
             return self.submit_work(work, true, model, cx);

@@ -233,8 +233,12 @@ pub struct RunSummary {
     pub models: BTreeMap<String, ModelSummary>,
     /// Per GPU / partition / tenant.
     pub gpu_utilization: Vec<GpuUtil>,
-    /// True if any service time was extrapolated beyond measured tables or derived for another GPU type.
+    /// Some service time was costed beyond the measured tables, or on a server whose tables are
+    /// derived (another GPU type, a multi-GPU replica, or the model's architecture).
     pub extrapolated: bool,
+    /// How far the run leans on that: the share of the GPU time its servers submitted that was
+    /// costed so [%].
+    pub extrapolated_pct: f64,
     /// Pipelines by workload name; always present (empty without pipelines) so that the JSON
     /// has the same shape for every scenario.
     pub stages: BTreeMap<String, PipelineSummary>,
@@ -442,6 +446,7 @@ impl Simulation {
             models,
             gpu_utilization: self.utilization(),
             extrapolated: self.rec.extrapolated,
+            extrapolated_pct: round4(self.rec.extrapolated_pct()),
             stages,
             conversations: (self.rec.conv.users > 0).then(|| {
                 let (mean, max) = self.rec.conv.window(w, now);

@@ -177,3 +177,40 @@ fn genai_perf_takes_the_given_kv_geometry() {
     a.extend(["--layers", "80", "--out", &bad]);
     refused(&a, &bad, &["--layers", "go together"]);
 }
+
+/// The share of GPU time a run costs beyond the measured cells: none where every call lands on a
+/// measured cell, some where a few calls reach the cell the calibration filled by extrapolation
+/// (batch 4 at 700 tokens), all of it on another GPU type (derived by the scaling model).
+#[test]
+fn runs_say_how_far_they_lean_on_extrapolated_cells() {
+    let d = TempDir::new("byom-lean");
+    let model_file = d.join("enc.json");
+    let o = gpuslice(&[
+        "calibrate", "--kind", "encoder", "--profile", "tests/byom/encoder_profile.csv", "--gpu", "h100-80gb",
+        "--arch-file", "tests/byom/encoder_arch.toml", "--out", &model_file,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run = |gpu: &str, size: &str, rate: f64| -> Value {
+        let sc = d.write(
+            &format!("lean-{gpu}-{rate}.toml"),
+            &format!(
+                "name = \"lean\"\nduration_s = 60\n[models.enc]\nfrom = \"{model_file}\"\n[[workload]]\nmodel = \"enc\"\narrivals = {{ process = \"poisson\", rate_rps = {rate} }}\nsize = {size}\n[[variant]]\nname = \"one\"\ngpu = \"{gpu}\"\ngpus = [{{ regime = \"dedicated\", models = [\"enc\"] }}]\n"
+            ),
+        );
+        let o = gpuslice(&["run", &sc, "--format", "json"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+        v["variants"][0].clone()
+    };
+    let within = run("h100-80gb", "{ dist = \"fixed\", value = 300 }", 50.0);
+    assert_eq!(within["extrapolated"], false, "{within}");
+    assert_eq!(within["extrapolated_pct"], 0.0);
+    // Sizes up to 700 tokens at a load that batches 3-4 requests now and then (and, rarely,
+    // more than the largest measured batch).
+    let some = run("h100-80gb", "{ dist = \"uniform\", min = 100, max = 700 }", 150.0);
+    let pct = some["extrapolated_pct"].as_f64().expect("pct");
+    assert_eq!(some["extrapolated"], true, "{some}");
+    assert!(pct > 0.0 && pct < 50.0, "a few calls on the filled cell, not most: {pct}");
+    let other = run("a100-80gb", "{ dist = \"fixed\", value = 300 }", 50.0);
+    assert_eq!(other["extrapolated_pct"], 100.0, "{other}");
+}

@@ -94,6 +94,7 @@ pub fn fit_load_runs(runs: &[LoadRun]) -> Result<(OpTable, OpTable, serde_json::
         latency_ms: decode_pts.iter().map(|p| vec![(p.1 * 1e4).round() / 1e4]).collect(),
         fixed_frac: vec![vec![1.0]; batch.len()],
         compute_frac: vec![vec![0.0]; batch.len()],
+        extrapolated: Vec::new(),
     };
     let toks: Vec<f64> = prefill.keys().map(|&t| t as f64).collect();
     let pre = OpTable {
@@ -104,6 +105,7 @@ pub fn fit_load_runs(runs: &[LoadRun]) -> Result<(OpTable, OpTable, serde_json::
         latency_ms: vec![prefill.values().map(|v| (v * 1e4).round() / 1e4).collect()],
         fixed_frac: vec![vec![1.0; toks.len()]],
         compute_frac: vec![vec![0.0; toks.len()]],
+        extrapolated: Vec::new(),
     };
     // Leave-one-out over the decode points (interior by interpolation, ends by extrapolation).
     let mut loo = Vec::new();

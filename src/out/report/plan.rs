@@ -249,7 +249,7 @@ fn candidates_section(inp: &PlanInput) -> Section {
             }
             row.push(Cell::num(headroom_text(c)));
             row.push(Cell::verdict(c.meets_slo));
-            row.push(Cell::text(format!("{}{}", c.name, if c.extrapolated { " *" } else { "" })));
+            row.push(Cell::text(format!("{}{}", c.name, crate::out::table::extrapolated_mark(c.extrapolated, c.extrapolated_pct))));
             row
         })
         .collect();
@@ -259,7 +259,7 @@ fn candidates_section(inp: &PlanInput) -> Section {
     );
     b.push_str(&table(&head, &rows));
     b.push_str(&note(
-        "Ranked as the planner ranks them: those meeting every objective first, then cheaper, then more margin on the tightest objective. Margin: 1 - value/bound. * = a service time was extrapolated (another GPU type, or beyond the measured tables).",
+        "Ranked as the planner ranks them: those meeting every objective first, then cheaper, then more margin on the tightest objective. Margin: 1 - value/bound. * = service times costed beyond the measured tables or on derived tables (another GPU type, a multi-GPU replica, an architecture), with the share of GPU time so costed.",
     ));
     Section::new("candidates", "Ranked candidates", b)
 }

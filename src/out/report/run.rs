@@ -226,7 +226,11 @@ fn summary_section(inp: &RunInput) -> Section {
         format!("{failed} measured requests or turns failed over all variants (see Failures).")
     });
     if runs.iter().any(|r| r.extrapolated) {
-        key.push("Some service times were extrapolated (derived for another GPU type or beyond the measured tables).".into());
+        let worst = runs.iter().map(|r| r.extrapolated_pct).fold(0.0, f64::max);
+        key.push(format!(
+            "Some service times were extrapolated: costed beyond the measured tables or on derived tables (another GPU type, a multi-GPU replica, an architecture), at most {} of the GPU time of a variant.",
+            crate::out::table::lean_text(worst)
+        ));
     }
     b.push_str(&bullets(&key));
     let mut head = vec![

@@ -37,7 +37,7 @@ pub(in crate::sim) struct InFlight {
     pub(in crate::sim) synth: Vec<Synth>,
     /// (frame step, setup) at each batch size on this server [ns], filled as batch sizes are
     /// first seen (step 0: not yet).
-    frame_ns: Vec<(SimTime, SimTime)>,
+    frame_ns: Vec<(SimTime, SimTime, bool)>,
     /// A call of frame steps is running: its steps, start, the join setup before its first step
     /// and its step [ns].
     running: bool,
@@ -56,18 +56,19 @@ impl InFlight {
         if b == 0 {
             return (0, 0);
         }
-        if let Some(&c) = self.frame_ns.get(b) {
-            if c.0 > 0 {
-                return c;
+        if let Some(&(step, setup, ext)) = self.frame_ns.get(b) {
+            if step > 0 {
+                cx.rec.costed(ext);
+                return (step, setup);
             }
         }
         let (step, setup, ext) = op.frame_costs_ms(b as u32, slow);
-        cx.rec.extrapolated |= ext;
+        cx.rec.costed(ext);
         let c = (from_ms(step).max(1), from_ms(setup));
         if self.frame_ns.len() <= b {
-            self.frame_ns.resize(b + 1, (0, 0));
+            self.frame_ns.resize(b + 1, (0, 0, false));
         }
-        self.frame_ns[b] = c;
+        self.frame_ns[b] = (c.0, c.1, ext);
         c
     }
 

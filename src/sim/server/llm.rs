@@ -105,8 +105,9 @@ pub(in crate::sim) struct Llm {
     /// Scratch: the indices of the sequences a block finishes, and their requests.
     block_ends: Vec<u32>,
     finished: Vec<u32>,
-    /// Duration of a decode step by (batch, context) on this server [ns].
-    cost_cache: HashMap<(u32, u32), SimTime, std::hash::BuildHasherDefault<PairHasher>>,
+    /// Duration of a decode step by (batch, context) on this server [ns], and whether its
+    /// lookup went beyond the measured cells.
+    cost_cache: HashMap<(u32, u32), (SimTime, bool), std::hash::BuildHasherDefault<PairHasher>>,
 }
 
 impl Llm {
@@ -139,13 +140,14 @@ impl Llm {
     /// (the server's device share is fixed when steps are stepped or blocked).
     fn decode_ns(&mut self, h: &Host, t: &LlmTables, d: u32, ctx: u32, cx: &mut Cx) -> SimTime {
         let key = (d, ctx);
-        if let Some(&w) = self.cost_cache.get(&key) {
+        if let Some(&(w, ext)) = self.cost_cache.get(&key) {
+            cx.rec.costed(ext);
             return w;
         }
         let (ms, ext) = t.decode.latency_ms(d, ctx as f64, &h.slow);
-        cx.rec.extrapolated |= ext;
+        cx.rec.costed(ext);
         let w = from_ms(ms).max(1) + h.comm.ns(d);
-        self.cost_cache.insert(key, w);
+        self.cost_cache.insert(key, (w, ext));
         w
     }
 
@@ -291,7 +293,7 @@ impl Llm {
                     let i = self.active.len() - 1;
                     let (r, prompt) = (self.active[i].req, self.active[i].prompt);
                     let (ms, ext) = t.prefill.latency_ms(1, prompt as f64, &h.slow);
-                    cx.rec.extrapolated |= ext;
+                    cx.rec.costed(ext);
                     cx.store.mark_started(r, now);
                     (from_ms(ms).max(1) + h.comm.ns(prompt), Call::Prefill(r))
                 } else if running > 0 {
@@ -334,7 +336,7 @@ impl Llm {
                     let n = self.active.len();
                     self.chunks.extend((0..n as u32).map(|i| (i, 0)));
                     let (ms, ext) = t.prefill.latency_unpadded(1.0, tokens as f64, &h.slow);
-                    cx.rec.extrapolated |= ext;
+                    cx.rec.costed(ext);
                     (from_ms(ms).max(1) + h.comm.ns(tokens), Call::Step)
                 } else {
                     match self.plan_decode(h, model, t, l, cx) {
@@ -589,7 +591,7 @@ impl Llm {
             let dw = self.decode_ns(h, t, d, c, cx);
             dw + from_ms((p_ms - p0).max(0.0)) + h.comm.ns(d + p_tokens) - h.comm.ns(d)
         };
-        cx.rec.extrapolated |= e1;
+        cx.rec.costed(e1);
         Some((w, Call::Step))
     }
 
