@@ -225,7 +225,7 @@ impl<'a> Planner<'a> {
                     passing: found,
                 });
             }
-            self.tick(&opts, done, total, None);
+            self.tick(&opts, done, total, best_so_far);
         }
         if cut || plans.iter().any(|p| p.passing.is_empty()) {
             // A part without a plan (or not searched): no combined plan; say which.
