@@ -504,6 +504,7 @@ fn plan_fixed(raw: &RawScenario, src: &Sources, spec: &PlanSpec, load: f64, head
         sims: 0.into(),
         streams: Vec::new(),
         prune: true,
+        fewest_slices: false,
     };
     p.loads = p.probe()?;
     if scale::decompose(&p) {

@@ -153,6 +153,7 @@ impl<'a> Planner<'a> {
             sims: 0.into(),
             streams,
             prune: models.len() > 1,
+            fewest_slices: true,
         })
     }
 

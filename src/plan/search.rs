@@ -57,6 +57,10 @@ pub(super) struct Planner<'a> {
     /// Skip structures whose bound exceeds the best found (off where every structure's answer
     /// is wanted, as when one model alone is sized under each of its MIG options).
     pub(super) prune: bool,
+    /// Among counts of one GPU count, take the fewest compute slices (a part of a decomposed
+    /// search, whose MIG instances are packed with other parts' later) rather than the most
+    /// margin (whose spare instances fill GPUs that are paid for anyway).
+    pub(super) fewest_slices: bool,
 }
 
 impl Planner<'_> {
@@ -561,10 +565,28 @@ impl Planner<'_> {
             .min_by(|a, b| {
                 let ca = self.gpu_count(s, &a.0).unwrap_or(u32::MAX);
                 let cb = self.gpu_count(s, &b.0).unwrap_or(u32::MAX);
-                ca.cmp(&cb).then(a.1.violation.total_cmp(&b.1.violation)).then(a.0.cmp(&b.0))
+                let slices = |r: &[u32]| if self.fewest_slices { self.slices_of(s, r) } else { 0 };
+                ca.cmp(&cb)
+                    .then(slices(&a.0).cmp(&slices(&b.0)))
+                    .then(a.1.violation.total_cmp(&b.1.violation))
+                    .then(a.0.cmp(&b.0))
             })
             .expect("hi passed");
         Ok(self.candidate(s, &best_r, &full).ok_or_else(|| "not packable".to_string()))
+    }
+
+    /// Compute slices of a structure at counts `r` (a whole GPU as 7).
+    fn slices_of(&self, s: &Structure, r: &[u32]) -> u32 {
+        let gpu = &self.spec.gpu_types[s.gpu].0;
+        s.groups
+            .iter()
+            .zip(r)
+            .map(|(g, &k)| match g.unit {
+                Unit::Mig(p) => k * gpu.mig_profiles[p].compute_slices,
+                Unit::Whole => k * self.span(g.models[0]) * 7,
+                Unit::Shared(_) => k * 7,
+            })
+            .sum()
     }
 
     pub(super) fn candidate(&self, s: &Structure, r: &[u32], e: &Eval) -> Option<Candidate> {
