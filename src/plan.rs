@@ -35,6 +35,7 @@
 use crate::deploy::RegimeKind;
 mod pack;
 mod queueing;
+mod scale;
 mod search;
 mod structures;
 
@@ -59,8 +60,13 @@ use std::collections::{BTreeMap, HashMap};
 pub const DEFAULT_MAX_GPUS: u32 = 64;
 /// Most GPUs a plan may consider (each is simulated).
 pub const MAX_PLAN_GPUS: u32 = 1024;
-/// Default and most seeds each candidate is simulated with.
-pub const DEFAULT_SEEDS: u32 = 3;
+/// Default seeds each candidate is simulated with (raised from 3: a 4-model plan chosen on 2
+/// seeds broke its first-audio SLO on a third, issue 22).
+pub const DEFAULT_SEEDS: u32 = 5;
+/// The fresh seeds a winner is re-checked on start here (never among `[plan] seeds`, 1..=20).
+pub const FRESH_SEED_BASE: u64 = 1001;
+/// Most `[plan] min_headroom_pct`.
+pub const MAX_MIN_HEADROOM_PCT: f64 = 300.0;
 /// Most seeds per candidate.
 pub const MAX_SEEDS: u32 = 20;
 /// Structures evaluated per wave (a constant, not the thread count, so that pruning, and so the
@@ -89,6 +95,12 @@ pub struct PlanSpec {
     pub seeds: Vec<u64>,
     /// Replica selection of every candidate.
     pub balancer: Option<crate::scenario::raw::Balancer>,
+    /// A candidate passes only if it also meets every SLO at this much more load [%].
+    pub min_headroom_pct: f64,
+    /// Seeds the winners are re-checked on (as many as `seeds`, none of them).
+    pub fresh_seeds: Vec<u64>,
+    /// Exact, decomposed or chosen by the spec's size.
+    pub search: crate::scenario::raw::PlanSearch,
 }
 
 /// Read `[plan]` (defaults for a missing table) and check it. A plan needs SLOs.
@@ -157,12 +169,25 @@ pub fn spec(raw: &RawScenario, file: &str) -> Result<PlanSpec> {
             format!("must be between 1 and {MAX_SEEDS}, got '{n}'"),
         ));
     }
+    let min_headroom_pct = match p.min_headroom_pct {
+        Some(x) if !(0.0..=MAX_MIN_HEADROOM_PCT).contains(&x) => {
+            return Err(Error::input(
+                file,
+                "plan.min_headroom_pct",
+                format!("must be between 0 and {MAX_MIN_HEADROOM_PCT}, got '{}'", crate::error::num(x)),
+            ))
+        }
+        x => x.unwrap_or(0.0),
+    };
     Ok(PlanSpec {
         gpu_types,
         regimes,
         max_gpus,
         seeds: (1..=u64::from(n)).collect(),
         balancer: p.balancer,
+        min_headroom_pct,
+        fresh_seeds: (FRESH_SEED_BASE..FRESH_SEED_BASE + u64::from(n)).collect(),
+        search: p.search.unwrap_or_default(),
     })
 }
 
@@ -205,6 +230,10 @@ pub struct Candidate {
     pub usd_per_million: Option<f64>,
     /// Load growth absorbed before an SLO breaks [%] (`null`: not measured; 300 means at least 300).
     pub headroom_pct: Option<f64>,
+    /// Every SLO also held on the fresh seeds `[plan]` did not choose it on (at the
+    /// `min_headroom_pct` load too): `null` where not re-checked (only the best and each
+    /// regime's best are).
+    pub fresh_seeds_pass: Option<bool>,
     /// Every GPU and its tenants.
     pub placement: Vec<PlacedGpu>,
     /// Some service time was costed beyond the measured tables or on derived tables (another
@@ -257,6 +286,16 @@ pub struct PlanResult {
     pub pruned: usize,
     /// Simulations run.
     pub simulations: u64,
+    /// `exact` (every structure of the joint study) or `decomposed` (independent models sized
+    /// apart, co-tenants merged greedily: see [`scale`]).
+    pub method: &'static str,
+    /// A lower bound on the cost of any plan meeting the SLOs [$ per hour], from the service
+    /// tables (see [`scale::lower_bound`]).
+    pub lower_bound_usd_per_hour: f64,
+    /// How far the best found may be above the optimum: (best - bound) / best [%] (`null`: no plan).
+    pub gap_pct: Option<f64>,
+    /// `--max-time` stopped the search before it finished (the answer is the best found by then).
+    pub cut_short: bool,
 }
 
 impl PlanResult {
@@ -271,6 +310,35 @@ impl PlanResult {
 /// What the planner tells its caller as it goes: structures done of total.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
+/// How the caller follows and bounds a search (the core keeps no clock: `stop` is the caller's).
+#[derive(Clone, Copy)]
+pub struct Options<'a> {
+    /// Called after every wave: structures done, of total (`total` may grow as a decomposed
+    /// search proposes more), simulations run, the cheapest passing cost so far.
+    pub tick: &'a (dyn Fn(&Tick) + Sync),
+    /// True once the search must stop and answer with what it has (`--max-time`).
+    pub stop: &'a (dyn Fn() -> bool + Sync),
+}
+
+/// One progress report.
+#[derive(Debug, Clone, Copy)]
+pub struct Tick {
+    /// Structures searched (a decomposed search: of its independent parts, then co-tenant bins).
+    pub done: usize,
+    /// Structures to search.
+    pub total: usize,
+    /// Simulations run so far.
+    pub simulations: u64,
+    /// The cheapest plan meeting the SLOs so far [$/h] (a decomposed search: the sum of its
+    /// parts' cheapest).
+    pub best_usd_per_hour: Option<f64>,
+}
+
+impl Options<'static> {
+    /// No progress, no deadline.
+    pub const NONE: Options<'static> = Options { tick: &|_| {}, stop: &|| false };
+}
+
 /// Plan a scenario at its own load.
 pub fn plan(raw: &RawScenario, src: &Sources, progress: Progress) -> Result<PlanResult> {
     plan_at(raw, src, 1.0, true, progress)
@@ -280,6 +348,12 @@ pub fn plan(raw: &RawScenario, src: &Sources, progress: Progress) -> Result<Plan
 /// for the top candidates. Every tensor-parallel assignment of [`tp_choices`] is planned in turn
 /// and the answers merged.
 pub fn plan_at(raw: &RawScenario, src: &Sources, load: f64, headroom: bool, progress: Progress) -> Result<PlanResult> {
+    let tick = |t: &Tick| progress(t.done, t.total);
+    plan_with(raw, src, load, headroom, Options { tick: &tick, stop: &|| false })
+}
+
+/// [`plan_at`] with full progress reports and a stop signal.
+pub fn plan_with(raw: &RawScenario, src: &Sources, load: f64, headroom: bool, opts: Options) -> Result<PlanResult> {
     let spec = spec(raw, &src.file)?;
     let assignments = tp_assignments(&tp_choices(raw, src, &spec)?);
     let k = assignments.len();
@@ -291,8 +365,14 @@ pub fn plan_at(raw: &RawScenario, src: &Sources, load: f64, headroom: bool, prog
                 m.tensor_parallel = Some(t);
             }
         }
-        let tick = |done: usize, total: usize| progress(i * total + done, k * total);
-        results.push(plan_fixed(&r, src, &spec, load, headroom, &tick)?);
+        let tick = |t: &Tick| {
+            (opts.tick)(&Tick {
+                done: i * t.total + t.done,
+                total: k * t.total,
+                ..*t
+            })
+        };
+        results.push(plan_fixed(&r, src, &spec, load, headroom, Options { tick: &tick, stop: opts.stop })?);
     }
     Ok(merge(results))
 }
@@ -381,9 +461,15 @@ fn merge(results: Vec<PlanResult>) -> PlanResult {
         acc.structures += r.structures;
         acc.pruned += r.pruned;
         acc.simulations += r.simulations;
+        acc.lower_bound_usd_per_hour = acc.lower_bound_usd_per_hour.min(r.lower_bound_usd_per_hour);
+        acc.cut_short |= r.cut_short;
+        if r.method != "exact" {
+            acc.method = r.method;
+        }
     }
     acc.candidates.sort_by(rank);
-    acc.best = acc.candidates.iter().find(|c| c.meets_slo).cloned();
+    acc.best = acc.candidates.iter().find(|c| c.meets_slo && c.fresh_seeds_pass != Some(false)).cloned();
+    acc.gap_pct = acc.best.as_ref().map(|b| scale::gap_pct(b.cost_per_hour_usd, acc.lower_bound_usd_per_hour));
     if acc.best.is_none() {
         // The reason of the assignment whose candidate came closest (or the first's).
         let closest = acc.closest().map(|c| c.name.clone());
@@ -398,7 +484,7 @@ fn merge(results: Vec<PlanResult>) -> PlanResult {
 }
 
 /// Plan one tensor-parallel assignment (the parallelism of every model is fixed in `raw`).
-fn plan_fixed(raw: &RawScenario, src: &Sources, spec: &PlanSpec, load: f64, headroom: bool, progress: Progress) -> Result<PlanResult> {
+fn plan_fixed(raw: &RawScenario, src: &Sources, spec: &PlanSpec, load: f64, headroom: bool, opts: Options) -> Result<PlanResult> {
     let mut base = study(raw);
     scale_load(&mut base, load);
     let scenario = from_raw(&base, src)?;
@@ -419,9 +505,15 @@ fn plan_fixed(raw: &RawScenario, src: &Sources, spec: &PlanSpec, load: f64, head
         spec,
         scenario,
         sims: 0.into(),
+        streams: Vec::new(),
+        prune: true,
+        fewest_slices: false,
     };
     p.loads = p.probe()?;
-    p.run(headroom, progress)
+    if scale::decompose(&p) {
+        return p.run_decomposed(headroom, opts);
+    }
+    p.run(headroom, opts)
 }
 
 /// Every model fits a whole GPU of some type of `[plan] gpu_types`: one that fits none makes

@@ -207,6 +207,10 @@ pub struct Workload {
     pub load: Load,
     /// A request (or turn) not finished this long after it arrived counts as failed [ns]; 0: none.
     pub timeout: SimTime,
+    /// The RNG source id of its streams (None: its index). The planner sizes independent models
+    /// in a study of their own and keeps each workload's id of the whole spec, so that the part
+    /// simulated alone draws the same arrivals and sizes as in the joint simulation.
+    pub stream: Option<u64>,
 }
 
 /// What one arrival asks for.

@@ -13,6 +13,10 @@ use std::path::Path;
 
 /// Exit status when no candidate meets the SLOs.
 pub const EXIT_NO_PLAN: u8 = 1;
+/// Default rows of the candidates table.
+pub const DEFAULT_TOP: usize = 20;
+/// Seconds between progress lines when stderr is not a terminal.
+const PROGRESS_EVERY_S: u64 = 5;
 
 /// Arguments of `gpuslice plan`.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,6 +43,13 @@ pub struct PlanArgs {
     /// the layout; with --load-range the projection too.
     #[arg(long, value_name = "FILE")]
     pub report: Option<String>,
+    /// Rows of the candidates table (the JSON lists every candidate).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TOP)]
+    pub top: usize,
+    /// Stop the search after this many seconds and answer with the best found by then, with
+    /// its bound gap (the answer then depends on the machine's speed).
+    #[arg(long, value_name = "SECONDS")]
+    pub max_time: Option<f64>,
     /// Print nothing on stdout (`gpuslice report plan`, which writes only the report).
     #[arg(skip)]
     pub quiet: bool,
@@ -81,16 +92,38 @@ pub fn run_plan(args: &PlanArgs) -> Result<u8> {
     if let Some(range) = &args.load_range {
         return run_range(args, &raw, &src, range);
     }
+    if let Some(t) = args.max_time {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(Error::input("--max-time", "", format!("must be a positive number of seconds, got '{t}'")));
+        }
+    }
     let bar = progress_bar();
-    let tick = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
+    let start = std::time::Instant::now();
+    let last_line = std::sync::Mutex::new(start);
+    let tick = |t: &crate::plan::Tick| {
+        bar.set_length(t.total as u64);
+        bar.set_position(t.done as u64);
+        if bar.is_hidden() && !args.quiet {
+            let mut last = last_line.lock().unwrap_or_else(|e| e.into_inner());
+            if last.elapsed().as_secs() >= PROGRESS_EVERY_S {
+                *last = std::time::Instant::now();
+                eprintln!("{}", progress_line(t, start.elapsed().as_secs()));
+            }
+        }
     };
-    let result = plan_at(&raw, &src, 1.0, true, &tick)?;
+    let stop = || args.max_time.is_some_and(|t| start.elapsed().as_secs_f64() >= t);
+    let result = crate::plan::plan_with(&raw, &src, 1.0, true, crate::plan::Options { tick: &tick, stop: &stop })?;
     bar.finish_and_clear();
+    if result.cut_short {
+        eprintln!(
+            "gpuslice plan: --max-time {}s ran out: the answer is the best found so far{}",
+            crate::error::num(args.max_time.unwrap_or(0.0)),
+            result.gap_pct.map(|g| format!(" (within {g:.1} % of the lower bound)")).unwrap_or_default()
+        );
+    }
     let text = match args.format {
         Format::Json => crate::out::to_json(&result),
-        Format::Table => plan_table(&result),
+        Format::Table => plan_table_top(&result, args.top),
     };
     if !args.quiet {
         crate::cli::print_out(&text)?;
@@ -135,6 +168,17 @@ fn check_emit_targets(args: &PlanArgs, raw: &RawScenario) -> Result<()> {
     Ok(())
 }
 
+/// The progress line printed every few seconds when stderr is not a terminal.
+fn progress_line(t: &crate::plan::Tick, elapsed_s: u64) -> String {
+    format!(
+        "planning: {}/{} structures, {} simulations, {elapsed_s} s, best so far {}",
+        t.done,
+        t.total,
+        t.simulations,
+        t.best_usd_per_hour.map_or("none".into(), |b| format!("${b:.2}/h"))
+    )
+}
+
 fn progress_bar() -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
@@ -146,14 +190,21 @@ fn progress_bar() -> indicatif::ProgressBar {
     bar
 }
 
-/// The report of one plan as a table.
+/// The report of one plan as a table (every candidate).
 pub fn plan_table(r: &PlanResult) -> String {
+    plan_table_top(r, usize::MAX)
+}
+
+/// The report of one plan as a table, the first `top` candidates.
+pub fn plan_table_top(r: &PlanResult, top: usize) -> String {
     let mut out = format!(
-        "plan: {}   ({} structures, {} skipped by their bound, {} simulations)\nSLOs: {}\n",
+        "plan: {}   ({} structures, {} skipped by their bound, {} simulations{}{})\nSLOs: {}\n",
         r.scenario,
         r.structures,
         r.pruned,
         r.simulations,
+        if r.method == "exact" { "" } else { ", decomposed search" },
+        if r.cut_short { ", cut short by --max-time" } else { "" },
         r.slo
             .iter()
             .map(|s| format!("{} {} {}", s.key, if s.is_max() { "<=" } else { ">=" }, s.bound))
@@ -162,11 +213,17 @@ pub fn plan_table(r: &PlanResult) -> String {
     );
     match &r.best {
         Some(b) => out.push_str(&format!(
-            "\nbest: {}\n      {} GPUs, ${:.2}/h{}\n",
+            "\nbest: {}\n      {} GPUs, ${:.2}/h{}{}\n      lower bound ${:.2}/h: within {:.1} % of the optimum\n",
             b.name,
             b.gpus,
             b.cost_per_hour_usd,
-            headroom_text(b)
+            headroom_text(b),
+            match b.fresh_seeds_pass {
+                Some(true) => ", SLOs held on fresh seeds",
+                _ => "",
+            },
+            r.lower_bound_usd_per_hour,
+            r.gap_pct.unwrap_or(0.0)
         )),
         None => out.push_str(&format!("\nno plan: {}\n", r.reason.as_deref().unwrap_or("no candidate"))),
     }
@@ -189,10 +246,10 @@ pub fn plan_table(r: &PlanResult) -> String {
     for k in &keys {
         header.push_str(&format!(" {:>w$}", k, w = k.len().max(8)));
     }
-    header.push_str("  headroom  SLOs  deployment");
+    header.push_str("  headroom  SLOs  fresh  deployment");
     out.push_str(&header);
     out.push('\n');
-    for (i, c) in r.candidates.iter().enumerate() {
+    for (i, c) in r.candidates.iter().enumerate().take(top) {
         let mut line = format!(
             "{:>3}  {:<11} {:<10} {:>4} {:>8.2} {:>8}",
             i + 1,
@@ -210,13 +267,21 @@ pub fn plan_table(r: &PlanResult) -> String {
             ));
         }
         line.push_str(&format!(
-            "  {:>8}  {:<4}  {}{}\n",
+            "  {:>8}  {:<4}  {:<5}  {}{}\n",
             c.headroom_pct.map_or("-".into(), |h| format!("{h:.0}%")),
             if c.meets_slo { "ok" } else { "FAIL" },
+            match c.fresh_seeds_pass {
+                Some(true) => "ok",
+                Some(false) => "FAIL",
+                None => "-",
+            },
             c.name,
             crate::out::table::extrapolated_mark(c.extrapolated, c.extrapolated_pct)
         ));
         out.push_str(&line);
+    }
+    if r.candidates.len() > top {
+        out.push_str(&format!("  ... {} more (--top N shows more; --format json lists all)\n", r.candidates.len() - top));
     }
     out
 }

@@ -133,6 +133,8 @@ pub fn run_report(args: &ReportArgs) -> Result<u8> {
                 load_range: load_range.clone(),
                 set: set.clone(),
                 report: Some(out.clone()),
+                top: crate::cli::plan::DEFAULT_TOP,
+                max_time: None,
                 quiet: true,
             };
             crate::cli::plan::run_plan(&args)

@@ -53,6 +53,16 @@ pub(super) struct Planner<'a> {
     /// Per model: some closed-loop workload sends it requests.
     pub(super) closed_loop: Vec<bool>,
     pub(super) sims: std::sync::atomic::AtomicU64,
+    /// RNG source id of each workload (empty: their indices): a sub-study of independent
+    /// models keeps the ids of the whole spec ([`super::scale`]).
+    pub(super) streams: Vec<u64>,
+    /// Skip structures whose bound exceeds the best found (off where every structure's answer
+    /// is wanted, as when one model alone is sized under each of its MIG options).
+    pub(super) prune: bool,
+    /// Among counts of one GPU count, take the fewest compute slices (a part of a decomposed
+    /// search, whose MIG instances are packed with other parts' later) rather than the most
+    /// margin (whose spare instances fill GPUs that are paid for anyway).
+    pub(super) fewest_slices: bool,
 }
 
 impl Planner<'_> {
@@ -103,7 +113,7 @@ impl Planner<'_> {
 
     /// Refuse a spec whose structures exceed [`MAX_PLAN_STRUCTURES`], before any is built,
     /// naming the regimes that make them.
-    fn check_structure_count(&self) -> Result<()> {
+    pub(super) fn check_structure_count(&self) -> Result<()> {
         let mut total = 0.0;
         let mut parts: Vec<String> = Vec::new();
         for (gi, (gpu, _)) in self.spec.gpu_types.iter().enumerate() {
@@ -135,7 +145,14 @@ impl Planner<'_> {
         self.sims.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    pub(super) fn run(&self, headroom: bool, progress: Progress) -> Result<PlanResult> {
+    pub(super) fn run(&self, headroom: bool, opts: Options) -> Result<PlanResult> {
+        let (found, infeasible, total, pruned, cut) = self.search_all(&opts)?;
+        self.finish(found, infeasible, total, pruned, cut, headroom, "exact", &opts)
+    }
+
+    /// Every structure in order of its bound, in waves: the candidates found, why the others
+    /// could not be deployed, structures, those pruned, and whether `opts.stop` cut it short.
+    pub(super) fn search_all(&self, opts: &Options) -> Result<(Vec<Candidate>, Vec<String>, usize, usize, bool)> {
         self.check_structure_count()?;
         let mut structures = Vec::new();
         for gi in 0..self.spec.gpu_types.len() {
@@ -157,11 +174,16 @@ impl Planner<'_> {
         let mut infeasible: Vec<String> = Vec::new();
         let mut pruned = 0;
         let mut done = 0;
+        let mut cut = false;
         for wave in keyed.chunks(WAVE) {
+            if (opts.stop)() {
+                cut = true;
+                break;
+            }
             let todo: Vec<&Structure> = wave
                 .iter()
                 .filter(|(lb, _, s)| {
-                    let skip = best.get(&s.regime).is_some_and(|&b| *lb > b + 1e-9);
+                    let skip = self.prune && best.get(&s.regime).is_some_and(|&b| *lb > b + 1e-9);
                     pruned += usize::from(skip);
                     !skip
                 })
@@ -181,12 +203,39 @@ impl Planner<'_> {
                 }
             }
             done += wave.len();
-            progress(done, total);
+            (opts.tick)(&Tick {
+                done,
+                total,
+                simulations: self.sims.load(std::sync::atomic::Ordering::Relaxed),
+                best_usd_per_hour: best.values().copied().reduce(f64::min),
+            });
         }
+        Ok((found, infeasible, total, pruned, cut))
+    }
+
+    /// The answer from the candidates found: ranked, each regime's best re-checked on fresh
+    /// seeds (moving on to the next of its regime where it fails), headroom measured, the
+    /// lower bound and the gap.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn finish(
+        &self,
+        mut found: Vec<Candidate>,
+        infeasible: Vec<String>,
+        total: usize,
+        pruned: usize,
+        cut_short: bool,
+        headroom: bool,
+        method: &'static str,
+        opts: &Options,
+    ) -> Result<PlanResult> {
         found.sort_by(rank);
+        self.recheck(&mut found, opts)?;
         let mut per_regime: BTreeMap<String, Option<Candidate>> = BTreeMap::new();
         for &r in &self.spec.regimes {
-            per_regime.insert(r.name().to_string(), found.iter().find(|c| c.meets_slo && c.regime == r).cloned());
+            per_regime.insert(
+                r.name().to_string(),
+                found.iter().find(|c| c.meets_slo && c.regime == r && c.fresh_seeds_pass == Some(true)).cloned(),
+            );
         }
         if headroom {
             // The top of the table and each regime's best (one search each, in parallel).
@@ -206,7 +255,7 @@ impl Planner<'_> {
                 c.headroom_pct = found.iter().find(|x| x.name == c.name).and_then(|x| x.headroom_pct);
             }
         }
-        let best = found.iter().find(|c| c.meets_slo).cloned();
+        let best = found.iter().find(|c| c.meets_slo && c.fresh_seeds_pass == Some(true)).cloned();
         let reason = match (&best, found.is_empty()) {
             (Some(_), _) => None,
             (None, true) => Some(format!(
@@ -215,6 +264,17 @@ impl Planner<'_> {
                     .first()
                     .cloned()
                     .unwrap_or_else(|| "no structure to consider (check plan.regimes and plan.gpu_types)".into())
+            )),
+            (None, false) if found.iter().any(|c| c.meets_slo) => Some(format!(
+                "every candidate meeting the SLOs on plan.seeds that was re-checked broke one on the fresh seeds {}..{}: {}",
+                self.spec.fresh_seeds.first().unwrap_or(&0),
+                self.spec.fresh_seeds.last().unwrap_or(&0),
+                found
+                    .iter()
+                    .filter(|c| c.fresh_seeds_pass == Some(false))
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )),
             (None, false) => {
                 let c = found.iter().min_by(|a, b| a.violation.total_cmp(&b.violation)).expect("non-empty");
@@ -234,9 +294,11 @@ impl Planner<'_> {
                 ))
             }
         };
+        let lower_bound_usd_per_hour = round2(self.lower_bound());
         Ok(PlanResult {
             scenario: self.base.name.clone(),
             slo: self.scenario.slo.clone(),
+            gap_pct: best.as_ref().map(|b| super::scale::gap_pct(b.cost_per_hour_usd, lower_bound_usd_per_hour)),
             best,
             per_regime,
             candidates: found,
@@ -244,20 +306,103 @@ impl Planner<'_> {
             structures: total,
             pruned,
             simulations: self.sims.load(std::sync::atomic::Ordering::Relaxed),
+            method,
+            lower_bound_usd_per_hour,
+            cut_short,
         })
+    }
+
+    /// Most candidates of one regime re-checked on fresh seeds before it is given up.
+    const RECHECK_TRIES: usize = 3;
+
+    /// Re-check each regime's cheapest passing candidate on the fresh seeds (and at the
+    /// `min_headroom_pct` load), in rounds: where it fails, the next of its regime is checked.
+    fn recheck(&self, found: &mut [Candidate], opts: &Options) -> Result<()> {
+        let mut tried: BTreeMap<RegimeKind, usize> = BTreeMap::new();
+        let mut settled: Vec<RegimeKind> = Vec::new();
+        loop {
+            // The next unchecked passing candidate of every unsettled regime.
+            let mut want: Vec<usize> = Vec::new();
+            for &r in &self.spec.regimes {
+                if settled.contains(&r) || tried.get(&r).copied().unwrap_or(0) >= Self::RECHECK_TRIES {
+                    continue;
+                }
+                if let Some(i) = found.iter().position(|c| c.meets_slo && c.regime == r && c.fresh_seeds_pass.is_none()) {
+                    want.push(i);
+                    *tried.entry(r).or_insert(0) += 1;
+                }
+            }
+            if want.is_empty() || (opts.stop)() && !settled.is_empty() {
+                return Ok(());
+            }
+            let checks: Vec<Result<bool>> = want
+                .par_iter()
+                .map(|&i| Ok(matches!(self.judge(&found[i].raw, &self.spec.fresh_seeds)?, Ok(e) if e.pass)))
+                .collect();
+            for (&i, ok) in want.iter().zip(checks) {
+                let ok = ok?;
+                found[i].fresh_seeds_pass = Some(ok);
+                if ok {
+                    settled.push(found[i].regime);
+                }
+            }
+        }
+    }
+
+    /// A variant judged on `seeds` as the search judges it: every SLO at the spec's load and,
+    /// with `[plan] min_headroom_pct`, at that much more load (each lazily: stopping at the
+    /// first seed that breaks one); the values are those at the spec's load.
+    pub(super) fn judge(&self, v: &RawVariant, seeds: &[u64]) -> Result<std::result::Result<Eval, String>> {
+        let mut e = match self.evaluate_on(v, 1.0, true, seeds)? {
+            Ok(e) => e,
+            Err(why) => return Ok(Err(why)),
+        };
+        if e.pass && self.spec.min_headroom_pct > 0.0 {
+            let k = 1.0 + self.spec.min_headroom_pct / 100.0;
+            match self.evaluate_on(v, k, true, seeds)? {
+                Ok(h) if h.pass => {}
+                Ok(h) => {
+                    e.pass = false;
+                    let pct = num(self.spec.min_headroom_pct);
+                    e.broken = h.broken.iter().map(|b| format!("{b} (at +{pct} % load)")).collect();
+                    // Rank it as failing by its violation at the higher load.
+                    e.violation = e.violation.max(h.violation);
+                }
+                Err(why) => return Ok(Err(why)),
+            }
+        }
+        Ok(Ok(e))
+    }
+
+    /// The study at load factor `load`, with the workloads' stream ids kept.
+    pub(super) fn scenario_at(&self, load: f64) -> Result<Scenario> {
+        let mut raw = self.base.clone();
+        scale_load(&mut raw, load);
+        let mut sc = from_raw(&raw, self.src)?;
+        self.keep_streams(&mut sc);
+        Ok(sc)
+    }
+
+    pub(super) fn keep_streams(&self, sc: &mut Scenario) {
+        for (w, &id) in sc.workloads.iter_mut().zip(&self.streams) {
+            w.stream = Some(id);
+        }
     }
 
     /// Simulate a variant on every seed (stopping at the first that breaks an SLO when
     /// `lazy`), at load factor `load` (the study resolved again with every load scaled);
     /// Err(reason) when the variant is not a valid deployment (memory, placement).
     pub(super) fn evaluate(&self, v: &RawVariant, load: f64, lazy: bool) -> Result<std::result::Result<Eval, String>> {
+        self.evaluate_on(v, load, lazy, &self.spec.seeds)
+    }
+
+    /// [`Planner::evaluate`] on the given seeds.
+    pub(super) fn evaluate_on(&self, v: &RawVariant, load: f64, lazy: bool, seeds: &[u64]) -> Result<std::result::Result<Eval, String>> {
         let scaled;
         let sc = if load == 1.0 {
             &self.scenario
         } else {
-            let mut raw = self.base.clone();
-            scale_load(&mut raw, load);
-            scaled = match from_raw(&raw, self.src) {
+            scaled = match self.scenario_at(load) {
                 Ok(sc) => sc,
                 Err(e) => return Ok(Err(crate::gpu::one_line(&e.to_string()))),
             };
@@ -273,7 +418,7 @@ impl Planner<'_> {
         };
         let mut runs = Vec::new();
         if lazy {
-            for &s in &self.spec.seeds {
+            for &s in seeds {
                 let r = run(s)?;
                 let fail = r.slo.iter().any(|x| !x.met);
                 runs.push(r);
@@ -282,7 +427,7 @@ impl Planner<'_> {
                 }
             }
         } else {
-            runs = self.spec.seeds.par_iter().map(|&s| run(s)).collect::<Result<Vec<_>>>()?;
+            runs = seeds.par_iter().map(|&s| run(s)).collect::<Result<Vec<_>>>()?;
         }
         let mut values: BTreeMap<String, Option<f64>> = BTreeMap::new();
         let mut broken = Vec::new();
@@ -331,7 +476,7 @@ impl Planner<'_> {
                 _ => return Ok(Ok(None)),
             }
             let Some((v, _)) = self.variant(s, r) else { return Ok(Ok(None)) };
-            match self.evaluate(&v, 1.0, true)? {
+            match self.judge(&v, &self.spec.seeds)? {
                 Ok(e) => {
                     memo.insert(r.to_vec(), e.clone());
                     Ok(Ok(Some(e)))
@@ -423,23 +568,46 @@ impl Planner<'_> {
             .min_by(|a, b| {
                 let ca = self.gpu_count(s, &a.0).unwrap_or(u32::MAX);
                 let cb = self.gpu_count(s, &b.0).unwrap_or(u32::MAX);
-                ca.cmp(&cb).then(a.1.violation.total_cmp(&b.1.violation)).then(a.0.cmp(&b.0))
+                let slices = |r: &[u32]| if self.fewest_slices { self.slices_of(s, r) } else { 0 };
+                ca.cmp(&cb)
+                    .then(slices(&a.0).cmp(&slices(&b.0)))
+                    .then(a.1.violation.total_cmp(&b.1.violation))
+                    .then(a.0.cmp(&b.0))
             })
             .expect("hi passed");
         Ok(self.candidate(s, &best_r, &full).ok_or_else(|| "not packable".to_string()))
     }
 
+    /// Compute slices of a structure at counts `r` (a whole GPU as 7).
+    fn slices_of(&self, s: &Structure, r: &[u32]) -> u32 {
+        let gpu = &self.spec.gpu_types[s.gpu].0;
+        s.groups
+            .iter()
+            .zip(r)
+            .map(|(g, &k)| match g.unit {
+                Unit::Mig(p) => k * gpu.mig_profiles[p].compute_slices,
+                Unit::Whole => k * self.span(g.models[0]) * 7,
+                Unit::Shared(_) => k * 7,
+            })
+            .sum()
+    }
+
     pub(super) fn candidate(&self, s: &Structure, r: &[u32], e: &Eval) -> Option<Candidate> {
         let (raw, name) = self.variant(s, r)?;
+        self.candidate_of(raw, name, s.gpu, s.regime, e)
+    }
+
+    /// The candidate of a simulated variant of GPU type `gi`.
+    pub(super) fn candidate_of(&self, raw: RawVariant, name: String, gi: usize, regime: RegimeKind, e: &Eval) -> Option<Candidate> {
         // It was simulated, so it resolves and places.
         let variant = add_variant(&self.scenario, &raw, &self.src.file).ok()?;
         let placement = placed_gpus(&variant, &self.scenario.models);
         let gpus = placement.len() as u32;
-        let cost = f64::from(gpus) * self.spec.gpu_types[s.gpu].1;
+        let cost = f64::from(gpus) * self.spec.gpu_types[gi].1;
         Some(Candidate {
             name,
-            gpu_type: self.spec.gpu_types[s.gpu].0.name.clone(),
-            regime: s.regime,
+            gpu_type: self.spec.gpu_types[gi].0.name.clone(),
+            regime,
             gpus,
             cost_per_hour_usd: round2(cost),
             meets_slo: e.pass,
@@ -448,6 +616,7 @@ impl Planner<'_> {
             throughput_rps: crate::metrics::round4(e.throughput_rps),
             usd_per_million: (e.throughput_rps > 0.0).then(|| round2(cost / (e.throughput_rps * 3600.0) * 1e6)),
             headroom_pct: None,
+            fresh_seeds_pass: None,
             placement,
             extrapolated: e.extrapolated,
             extrapolated_pct: e.extrapolated_pct,

@@ -303,7 +303,8 @@ impl Planner<'_> {
             }
         }
         if !mig.is_empty() {
-            n += pack_mig(gpu, &mig)?.iter().map(|(_, c)| c).sum::<u32>();
+            // The count only: packed by profile (the same count, far fewer layouts to try).
+            n += super::scale::pack_count(gpu, &mig)?;
         }
         Some(n)
     }

@@ -423,9 +423,18 @@ pub struct RawPlan {
     /// Most GPUs of a candidate (default 64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_gpus: Option<u32>,
-    /// Seeds each candidate is simulated with; it is judged on the worst (default 3).
+    /// Seeds each candidate is simulated with; it is judged on the worst (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seeds: Option<u32>,
+    /// A candidate passes only if it also meets every SLO with every load scaled by
+    /// 1 + pct/100 (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_headroom_pct: Option<f64>,
+    /// `exact` (every structure of the joint study), `decomposed` (independent models sized
+    /// apart, then co-tenants merged) or `auto` (default: decomposed beyond 5 models, or
+    /// where the exact structures pass the limit, when the models split into independent parts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<PlanSearch>,
     /// Price overrides by GPU type [$ per GPU-hour].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub price_usd_per_hour: BTreeMap<String, f64>,
@@ -433,6 +442,19 @@ pub struct RawPlan {
     /// Service spreads connections).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balancer: Option<Balancer>,
+}
+
+/// How the planner searches (`[plan] search`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanSearch {
+    /// Decomposed beyond 5 models (or the structure limit), where the models split.
+    #[default]
+    Auto,
+    /// Every structure of the joint study.
+    Exact,
+    /// Independent parts sized apart, then combined.
+    Decomposed,
 }
 
 /// The `[sweep]` table: `seeds` and one list of values per scenario path.

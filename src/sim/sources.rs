@@ -82,7 +82,7 @@ impl Sources {
         let mut users = Vec::new();
         let mut conv_users = 0;
         for (i, w) in workloads.iter().enumerate() {
-            let src = i as u64;
+            let src = w.stream.unwrap_or(i as u64);
             let mut rt = WlRuntime {
                 gen: None,
                 arrivals_rng: stream_rng(seed, src, 0),

@@ -8,6 +8,8 @@ use crate::common::*;
 use gpuslice::plan::{plan, PlanResult};
 use gpuslice::scenario::files::read_scenario;
 
+mod scale;
+
 fn plan_file(path: &str) -> PlanResult {
     let (raw, src) = read_scenario(path).expect("spec reads");
     plan(&raw, &src, &|_, _| {}).expect("plans")

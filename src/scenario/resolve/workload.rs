@@ -175,6 +175,7 @@ pub(super) fn resolve_workload(
             target,
             load,
             timeout,
+            stream: None,
         },
         expected: work.0,
         field: work.1,
