@@ -18,6 +18,10 @@ pub const MAX_VALUE: f64 = 1e9;
 /// waits (about 160 bytes each, in slabs that double as they grow), so 1e7 also stays
 /// under 3 GB.
 pub const MAX_REQUESTS: f64 = 1e7;
+/// Most report windows of a run (`window_s`): each holds two latency sketches (28 KB each)
+/// per model and per workload while the run lasts, so 2,000 windows of a 3-model pipeline
+/// scenario take about 450 MB; a week in hours is 168.
+pub const MAX_WINDOWS: u64 = 2000;
 /// Most closed-loop users of one workload.
 pub const MAX_USERS: u32 = 1_000_000;
 /// Most GPUs in one variant (each GPU is a device and a server of the simulation).

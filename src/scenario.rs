@@ -32,6 +32,8 @@ pub struct Scenario {
     pub warmup: SimTime,
     /// After `duration`, in-flight work may finish for at most this long; what is left is counted failed [ns].
     pub drain: SimTime,
+    /// Length of the report windows [ns] (0: the run is reported as a whole only).
+    pub window: SimTime,
     /// The model servers that may be deployed (after per-scenario overrides).
     pub models: Vec<Model>,
     /// Load sources; all run at once.

@@ -219,7 +219,7 @@ impl Simulation {
             Target::Pipeline(p) => p.stages.len(),
             Target::Model(_) => 1,
         });
-        let mut rec = Recorder::new(window, scenario.models.len(), stages);
+        let mut rec = Recorder::new(window, scenario.models.len(), stages).with_windows(scenario.window);
         rec.extrapolated = p.extrapolated;
         let (sources, conv_users) = Sources::start(scenario.workloads.clone(), seed, scenario.duration, &mut q);
         rec.conv.users = conv_users;
@@ -784,18 +784,9 @@ impl Simulation {
             return;
         }
         self.store.units[unit].done = true;
-        if measured {
-            let done = self.store.units[unit];
-            let acc = &mut self.rec.workloads[wl];
-            acc.completed += 1;
-            acc.latency.add(to_ms(now - u.arrival));
-            if done.has_audio {
-                acc.first_audio.add(to_ms(done.first_audio));
-            }
-        }
-        if self.rec.measured(now) {
-            self.rec.workloads[wl].finished_in_window += 1;
-        }
+        let done = self.store.units[unit];
+        let first_audio = done.has_audio.then(|| to_ms(done.first_audio));
+        self.rec.unit_done(wl, u.arrival, now, to_ms(now - u.arrival), first_audio);
         self.unit_over(unit);
     }
 
@@ -830,9 +821,7 @@ impl Simulation {
             return;
         }
         self.store.units[unit].failed = true;
-        if self.rec.measured(u.arrival) {
-            self.rec.workloads[u.wl as usize].failed += 1;
-        }
+        self.rec.unit_failed(u.wl as usize, u.arrival);
         self.unit_over(unit);
     }
 

@@ -273,6 +273,7 @@ fn replay_raw(dir: &str, names: &[String], gkey: &str, overrides: &BTreeMap<Stri
         name: format!("validate {dir}"),
         description: String::new(),
         duration_s: 1.0,
+        window_s: None,
         warmup_s: 0.0,
         drain_s: Some(3600.0),
         models: BTreeMap::new(),

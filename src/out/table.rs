@@ -195,6 +195,60 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
     if extrapolated {
         out.push_str("(extrapolated: service times derived for another GPU type or beyond the measured tables; see README)\n");
     }
+    for r in runs.iter().filter(|r| !r.windows.is_empty()) {
+        out.push_str(&windows_table(r));
+    }
+    out
+}
+
+/// One line per report window of a run with `window_s`: per model completed, req/s and
+/// p50/p95/p99, per pipeline turns and first audio p95, and which objectives the window met.
+fn windows_table(r: &RunSummary) -> String {
+    let mut head = vec!["window h".to_string()];
+    let first = &r.windows[0];
+    for m in first.models.keys() {
+        head.extend([format!("{m} n"), format!("{m} req/s"), format!("{m} p50/p95/p99 ms")]);
+    }
+    for p in first.stages.keys() {
+        head.extend([format!("{p} turns"), format!("{p} first audio p95")]);
+    }
+    if !first.slo.is_empty() {
+        head.push("SLO".into());
+    }
+    let mut lines = vec![head];
+    for w in &r.windows {
+        let mut line = vec![format!("{:.2}-{:.2}", w.start_s / 3600.0, w.end_s / 3600.0)];
+        for s in w.models.values() {
+            let l = &s.latency_ms;
+            line.extend([
+                s.completed.to_string(),
+                format!("{:.2}", s.throughput_rps),
+                format!("{}/{}/{}", fmt_ms(l.p50), fmt_ms(l.p95), fmt_ms(l.p99)),
+            ]);
+        }
+        for p in w.stages.values() {
+            line.extend([p.completed.to_string(), fmt_ms(p.time_to_first_audio_ms.p95)]);
+        }
+        if !w.slo.is_empty() {
+            let failed: Vec<&str> = w.slo.iter().filter(|v| !v.met).map(|v| v.key.as_str()).collect();
+            line.push(if failed.is_empty() { "ok".into() } else { format!("FAIL {}", failed.join(",")) });
+        }
+        lines.push(line);
+    }
+    let n = lines[0].len();
+    let widths: Vec<usize> = (0..n)
+        .map(|c| lines.iter().map(|l| l.get(c).map_or(0, |x| x.chars().count())).max().unwrap_or(0))
+        .collect();
+    let mut out = format!("\nwindows of {}:\n", r.name);
+    for l in &lines {
+        let cells: Vec<String> = l
+            .iter()
+            .enumerate()
+            .map(|(c, x)| if c == 0 { format!("{x:<w$}", w = widths[c]) } else { format!("{x:>w$}", w = widths[c]) })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
     out
 }
 

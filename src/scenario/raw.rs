@@ -25,6 +25,9 @@ pub struct RawScenario {
     pub description: String,
     /// Load duration [s].
     pub duration_s: f64,
+    /// Length of the report's time windows [s] (none: one figure for the whole run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_s: Option<f64>,
     /// Unmeasured warm-up [s].
     #[serde(default)]
     pub warmup_s: f64,
@@ -175,10 +178,25 @@ pub enum RawDist {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, tag = "process", rename_all = "kebab-case")]
 pub enum RawArrivals {
-    /// Poisson.
+    /// Poisson: at a constant `rate_rps`, or at the piecewise-constant rate of `schedule`.
     Poisson {
         /// Rate [req/s].
-        rate_rps: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate_rps: Option<f64>,
+        /// `[hour, rate_rps]` pairs: the rate from each hour mark on (a day of load).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schedule: Option<Vec<(f64, f64)>>,
+    },
+    /// Poisson at a rate that follows a 24 h cosine from `trough_rps` to `peak_rps` at
+    /// `peak_hour` (and back to the trough 12 h away from it).
+    Diurnal {
+        /// Rate at the peak hour [req/s].
+        peak_rps: f64,
+        /// Rate 12 h from the peak [req/s].
+        trough_rps: f64,
+        /// Hour of the peak, from the run's start (default 14).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peak_hour: Option<f64>,
     },
     /// Gamma renewal.
     Gamma {
@@ -199,10 +217,43 @@ pub enum RawArrivals {
 }
 
 impl RawArrivals {
-    /// The rate field, whichever the process.
-    pub fn rate_rps_mut(&mut self) -> &mut f64 {
+    /// A constant-rate Poisson process.
+    pub fn poisson(rate_rps: f64) -> RawArrivals {
+        RawArrivals::Poisson {
+            rate_rps: Some(rate_rps),
+            schedule: None,
+        }
+    }
+
+    /// Scale every rate of the process by `k` after `round` (the TUI rounds the result so that
+    /// repeated scaling stays readable; the planner keeps it exact).
+    pub fn scale(&mut self, k: f64, round: impl Fn(f64) -> f64) {
+        let r = |x: &mut f64| *x = round(*x * k);
         match self {
-            RawArrivals::Poisson { rate_rps } | RawArrivals::Gamma { rate_rps, .. } | RawArrivals::OnOff { rate_rps, .. } => rate_rps,
+            RawArrivals::Poisson { rate_rps, schedule } => {
+                rate_rps.iter_mut().for_each(r);
+                for (_, rate) in schedule.iter_mut().flatten() {
+                    r(rate);
+                }
+            }
+            RawArrivals::Gamma { rate_rps, .. } | RawArrivals::OnOff { rate_rps, .. } => r(rate_rps),
+            RawArrivals::Diurnal { peak_rps, trough_rps, .. } => {
+                r(peak_rps);
+                r(trough_rps);
+            }
+        }
+    }
+
+    /// How the rate reads in a one-line summary: `12.5 req/s`, or the peak of a time-varying one.
+    pub fn rate_label(&self) -> String {
+        let n = crate::error::num;
+        match self {
+            RawArrivals::Poisson {
+                schedule: Some(s), ..
+            } => format!("peak {} req/s", n(s.iter().map(|p| p.1).fold(0.0, f64::max))),
+            RawArrivals::Poisson { rate_rps, .. } => format!("{} req/s", n(rate_rps.unwrap_or(0.0))),
+            RawArrivals::Gamma { rate_rps, .. } | RawArrivals::OnOff { rate_rps, .. } => format!("{} req/s", n(*rate_rps)),
+            RawArrivals::Diurnal { peak_rps, .. } => format!("peak {} req/s", n(*peak_rps)),
         }
     }
 }

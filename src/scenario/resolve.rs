@@ -149,6 +149,7 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
         duration,
         warmup,
         drain,
+        window: resolve_window(raw, &c, duration)?,
         models,
         workloads,
         variants,
@@ -187,6 +188,27 @@ fn resolve_times(raw: &RawScenario, c: &Check) -> Result<(SimTime, SimTime, SimT
     }
     let drain = c.secs("drain_s", raw.drain_s.unwrap_or(60.0))?;
     Ok((duration, warmup, drain))
+}
+
+/// The report windows: `window_s` long, at most [`MAX_WINDOWS`] of them over the run (each
+/// holds sketches per model and workload).
+fn resolve_window(raw: &RawScenario, c: &Check, duration: SimTime) -> Result<SimTime> {
+    let Some(w) = raw.window_s else {
+        return Ok(0);
+    };
+    let len = c.pos_secs("window_s", w)?;
+    let n = duration.div_ceil(len);
+    if n > MAX_WINDOWS {
+        return Err(c.err(
+            "window_s",
+            format!(
+                "'{}' cuts duration_s ({} s) into {n} windows, more than the limit of {MAX_WINDOWS} (docs/src/limits.md)",
+                num(w),
+                num(raw.duration_s)
+            ),
+        ));
+    }
+    Ok(len)
 }
 
 fn resolve_models(raw: &RawScenario, src: &Sources, c: &Check) -> Result<Vec<Model>> {

@@ -4,7 +4,7 @@
 //! source (a rate, a distribution) does not shift the random numbers another source draws.
 
 use crate::rng::SimRng;
-use crate::time::{from_secs, SimTime};
+use crate::time::{from_secs, to_secs, SimTime};
 use rand::Rng;
 use rand_distr::{Distribution, Exp, Gamma, LogNormal};
 
@@ -32,13 +32,72 @@ pub enum Arrivals {
         /// Off-period [s].
         off_s: f64,
     },
+    /// Non-homogeneous Poisson at a piecewise-constant rate: `(start, rate_rps)` steps, the
+    /// first at 0, starts ascending, the last rate held to the end.
+    Schedule {
+        /// Each step's start [ns] and rate [req/s].
+        steps: Vec<(SimTime, f64)>,
+    },
+    /// Non-homogeneous Poisson whose rate follows a 24 h cosine: `peak_rps` at `peak_hour`,
+    /// `trough_rps` 12 h away.
+    Diurnal {
+        /// Rate at the peak [req/s].
+        peak_rps: f64,
+        /// Rate at the trough [req/s].
+        trough_rps: f64,
+        /// Hour of the peak from the start of the run.
+        peak_hour: f64,
+    },
 }
 
+/// Seconds in the diurnal cycle.
+const DAY_S: f64 = 86_400.0;
+
 impl Arrivals {
-    /// Mean rate while arrivals are generated [req/s] (on-off: while on).
+    /// Mean rate while arrivals are generated [req/s] (on-off: while on; a time-varying rate:
+    /// its highest).
     pub fn rate_rps(&self) -> f64 {
-        match *self {
-            Arrivals::Poisson { rate_rps } | Arrivals::Gamma { rate_rps, .. } | Arrivals::OnOff { rate_rps, .. } => rate_rps,
+        match self {
+            Arrivals::Poisson { rate_rps } | Arrivals::Gamma { rate_rps, .. } | Arrivals::OnOff { rate_rps, .. } => *rate_rps,
+            Arrivals::Schedule { steps } => steps.iter().map(|s| s.1).fold(0.0, f64::max),
+            Arrivals::Diurnal { peak_rps, .. } => *peak_rps,
+        }
+    }
+
+    /// The rate at `t` [req/s] (on-off: while on).
+    pub fn rate_at(&self, t: SimTime) -> f64 {
+        match self {
+            Arrivals::Schedule { steps } => steps[steps.partition_point(|s| s.0 <= t).max(1) - 1].1,
+            Arrivals::Diurnal {
+                peak_rps,
+                trough_rps,
+                peak_hour,
+            } => {
+                let phase = (to_secs(t) - peak_hour * 3600.0) / DAY_S * std::f64::consts::TAU;
+                trough_rps + (peak_rps - trough_rps) * (1.0 + phase.cos()) / 2.0
+            }
+            _ => self.rate_rps(),
+        }
+    }
+
+    /// Expected arrivals over `[0, duration_s)` (on-off: as if always on, an upper bound).
+    pub fn expected_count(&self, duration_s: f64) -> f64 {
+        match self {
+            Arrivals::Schedule { steps } => steps
+                .iter()
+                .enumerate()
+                .map(|(i, &(start, rate))| {
+                    let end = steps.get(i + 1).map_or(duration_s, |n| to_secs(n.0).min(duration_s));
+                    rate * (end - to_secs(start)).max(0.0)
+                })
+                .sum(),
+            // The cosine's integral over whole days is its mean; a part of a day gets at most
+            // the peak.
+            Arrivals::Diurnal { peak_rps, trough_rps, .. } => {
+                let days = (duration_s / DAY_S).floor();
+                (peak_rps + trough_rps) / 2.0 * days * DAY_S + peak_rps * (duration_s - days * DAY_S)
+            }
+            _ => self.rate_rps() * duration_s,
         }
     }
 }
@@ -56,6 +115,9 @@ impl ArrivalGen {
     pub fn new(kind: &Arrivals) -> ArrivalGen {
         let (gamma, exp) = match *kind {
             Arrivals::Poisson { rate_rps } | Arrivals::OnOff { rate_rps, .. } => (None, Exp::new(rate_rps).ok()),
+            // Candidates at the peak rate, thinned to the rate at each candidate.
+            Arrivals::Diurnal { peak_rps, .. } => (None, Exp::new(peak_rps).ok()),
+            Arrivals::Schedule { .. } => (None, None),
             Arrivals::Gamma { rate_rps, cv } => {
                 let shape = 1.0 / (cv * cv);
                 (Gamma::new(shape, 1.0 / (shape * rate_rps)).ok(), None)
@@ -70,10 +132,23 @@ impl ArrivalGen {
 
     /// Next arrival time after `now` [ns].
     pub fn next(&self, now: SimTime, rng: &mut SimRng) -> SimTime {
-        match self.kind {
+        match &self.kind {
+            Arrivals::Schedule { steps } => next_scheduled(steps, now, rng),
+            Arrivals::Diurnal { peak_rps, .. } => {
+                let Some(e) = self.exp.as_ref() else {
+                    return SimTime::MAX;
+                };
+                let mut t = now;
+                loop {
+                    t = t.saturating_add(from_secs(e.sample(rng)));
+                    if t == SimTime::MAX || rng.random::<f64>() * peak_rps < self.kind.rate_at(t) {
+                        return t;
+                    }
+                }
+            }
             Arrivals::Poisson { .. } => now + from_secs(self.exp.as_ref().map_or(f64::INFINITY, |e| e.sample(rng))),
             Arrivals::Gamma { .. } => now + from_secs(self.gamma.as_ref().map_or(f64::INFINITY, |g| g.sample(rng))),
-            Arrivals::OnOff { on_s, off_s, .. } => {
+            &Arrivals::OnOff { on_s, off_s, .. } => {
                 // Draw on the "on" clock, then map back to wall time by inserting the off-periods.
                 let period = from_secs(on_s + off_s);
                 let on = from_secs(on_s);
@@ -83,6 +158,34 @@ impl ArrivalGen {
                 (on_clock / on) * period + on_clock % on
             }
         }
+    }
+}
+
+/// The first arrival after `now` of a Poisson process at the piecewise-constant rate of
+/// `steps`, by inverting its cumulative rate: one unit-rate exponential is spent across the
+/// steps, each at its own rate, so the draw is exact and takes one random number. Within the
+/// first step a gap is the same number a constant-rate process at that rate would draw (the
+/// exponential scaled by the inverse rate, as `rand_distr::Exp` does).
+fn next_scheduled(steps: &[(SimTime, f64)], now: SimTime, rng: &mut SimRng) -> SimTime {
+    let mut e: f64 = rng.sample(rand_distr::Exp1);
+    let mut k = steps.partition_point(|s| s.0 <= now).max(1) - 1;
+    let mut t = now;
+    loop {
+        let rate = steps[k].1;
+        let end = steps.get(k + 1).map(|s| s.0);
+        if rate > 0.0 {
+            let gap = e * (1.0 / rate);
+            let at = t.saturating_add(from_secs(gap));
+            if end.is_none_or(|end| at < end) {
+                return at;
+            }
+        }
+        let Some(end) = end else {
+            return SimTime::MAX;
+        };
+        e = (e - rate * to_secs(end - t)).max(0.0);
+        t = end;
+        k += 1;
     }
 }
 

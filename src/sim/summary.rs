@@ -1,6 +1,7 @@
 //! What a run reports: the summary types, the SLO verdicts, the live views for the TUI, and
 //! [`Simulation::summary`], which builds the report from the recorder and the components.
 
+use super::recorder::{WinModel, WinWl};
 use super::store::ReqState;
 use super::Simulation;
 use crate::error::{Error, Result};
@@ -152,19 +153,30 @@ pub fn slo_value(
     sc_models: &[String],
     sc_workloads: &[crate::scenario::Workload],
 ) -> Option<f64> {
+    slo_value_of(&run.models, &run.stages, slo, sc_models, sc_workloads)
+}
+
+/// [`slo_value`] on a run's or a window's per-model and per-pipeline figures.
+fn slo_value_of(
+    models: &BTreeMap<String, ModelSummary>,
+    stages: &BTreeMap<String, PipelineSummary>,
+    slo: &crate::scenario::Slo,
+    sc_models: &[String],
+    sc_workloads: &[crate::scenario::Workload],
+) -> Option<f64> {
     use crate::scenario::{SloTarget, Target};
     let (lat, ttft, first_audio, availability, completed) = match slo.target {
         SloTarget::Model(m) => {
-            let s = run.models.get(&sc_models[m])?;
+            let s = models.get(&sc_models[m])?;
             (s.latency_ms, s.ttft_ms, None, s.availability, s.completed)
         }
         SloTarget::Workload(w) => match &sc_workloads[w].target {
             Target::Pipeline(_) => {
-                let p = run.stages.get(&sc_workloads[w].name)?;
+                let p = stages.get(&sc_workloads[w].name)?;
                 (p.latency_ms, None, Some(p.time_to_first_audio_ms), p.availability, p.completed)
             }
             Target::Model(m) => {
-                let s = run.models.get(&sc_models[*m])?;
+                let s = models.get(&sc_models[*m])?;
                 (s.latency_ms, s.ttft_ms, None, s.availability, s.completed)
             }
         },
@@ -194,9 +206,20 @@ pub fn slo_verdicts(
     model_names: &[String],
     workloads: &[crate::scenario::Workload],
 ) -> Vec<SloVerdict> {
+    verdicts_of(&run.models, &run.stages, slos, model_names, workloads)
+}
+
+/// [`slo_verdicts`] on a run's or a window's figures.
+fn verdicts_of(
+    models: &BTreeMap<String, ModelSummary>,
+    stages: &BTreeMap<String, PipelineSummary>,
+    slos: &[crate::scenario::Slo],
+    model_names: &[String],
+    workloads: &[crate::scenario::Workload],
+) -> Vec<SloVerdict> {
     slos.iter()
         .map(|s| {
-            let value = slo_value(run, s, model_names, workloads);
+            let value = slo_value_of(models, stages, s, model_names, workloads);
             SloVerdict {
                 key: s.key.clone(),
                 metric: s.metric,
@@ -206,6 +229,22 @@ pub fn slo_verdicts(
             }
         })
         .collect()
+}
+
+/// One report window of a run with `window_s`: the run's per-model and per-pipeline figures
+/// over the requests that arrived in it, and the objectives judged on them.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowSummary {
+    /// Start of the window's measured part [s from the run's start].
+    pub start_s: f64,
+    /// End of it [s].
+    pub end_s: f64,
+    /// Per model (`throughput_rps`: completions in the window over its length).
+    pub models: BTreeMap<String, ModelSummary>,
+    /// Pipelines by workload name (their per-stage figures are the run's only).
+    pub stages: BTreeMap<String, PipelineSummary>,
+    /// Each `[slo]` judged on the window.
+    pub slo: Vec<SloVerdict>,
 }
 
 /// Result of simulating one variant.
@@ -245,6 +284,9 @@ pub struct RunSummary {
     pub failures: FailureSummary,
     /// Each `[slo]` of the scenario judged on this run (empty without `[slo]`).
     pub slo: Vec<SloVerdict>,
+    /// Per report window (`window_s`; absent without it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowSummary>,
     /// Engine events processed (not part of the JSON report).
     #[serde(skip)]
     pub events: u64,
@@ -455,9 +497,95 @@ impl Simulation {
             events: self.q.processed(),
             context_switches: self.devices.iter().map(|d| d.switches()).sum(),
             slo: Vec::new(),
+            windows: Vec::new(),
         };
         run.slo = slo_verdicts(&run, &self.slo, &names, &self.sources.workloads);
+        run.windows = self.window_summaries(&names);
         run
+    }
+
+    /// Each report window's figures, computed as [`Simulation::summary`] computes the run's;
+    /// empty without `window_s`.
+    fn window_summaries(&self, names: &[String]) -> Vec<WindowSummary> {
+        let ws = &self.rec.windows;
+        if ws.len == 0 {
+            return Vec::new();
+        }
+        let w = &self.rec.window;
+        let first = ws.index(w.warmup);
+        let last = ws.index(w.duration - 1);
+        let n = last + 1;
+        // Requests and units still in flight at the end failed, in the window they arrived in.
+        let mut stuck = vec![vec![0u64; self.rec.models.len()]; n];
+        for q in &self.store.reqs {
+            if matches!(q.state, ReqState::Streaming | ReqState::Queued | ReqState::Running) && w.measured(q.arrival) {
+                stuck[ws.index(q.arrival)][q.model as usize] += 1;
+            }
+        }
+        let mut stuck_units = vec![vec![0u64; self.rec.workloads.len()]; n];
+        for u in &self.store.units {
+            if !u.free && !u.over() && w.measured(u.arrival) {
+                stuck_units[ws.index(u.arrival)][u.wl as usize] += 1;
+            }
+        }
+        let empty = (Vec::new(), Vec::new());
+        let (blank_m, blank_w) = (WinModel::default(), WinWl::default());
+        (first..n)
+            .map(|k| {
+                let start = (k as SimTime * ws.len).max(w.warmup);
+                let end = ((k as SimTime + 1) * ws.len).min(w.duration);
+                let span = to_secs(end - start).max(1e-9);
+                let (wm, wl) = ws.acc.get(k).unwrap_or(&empty);
+                let mut models = BTreeMap::new();
+                for (m, name) in names.iter().enumerate() {
+                    let d = wm.get(m).unwrap_or(&blank_m);
+                    let failed = d.failed + stuck[k][m];
+                    let total = d.completed + failed;
+                    let llm = self.models[m].kind == ServiceKind::Llm;
+                    models.insert(
+                        name.clone(),
+                        ModelSummary {
+                            completed: d.completed,
+                            failed,
+                            throughput_rps: round4(d.finished as f64 / span),
+                            latency_ms: d.latency.summary().rounded(),
+                            ttft_ms: llm.then(|| d.ttft.summary().rounded()),
+                            preemptions: None,
+                            availability: round4(if total == 0 { 1.0 } else { d.completed as f64 / total as f64 }),
+                        },
+                    );
+                }
+                let mut stages = BTreeMap::new();
+                for (i, wld) in self.sources.workloads.iter().enumerate() {
+                    if !matches!(wld.target, Target::Pipeline(_)) {
+                        continue;
+                    }
+                    let d = wl.get(i).unwrap_or(&blank_w);
+                    let failed = d.failed + stuck_units[k][i];
+                    let total = d.completed + failed;
+                    stages.insert(
+                        wld.name.clone(),
+                        PipelineSummary {
+                            completed: d.completed,
+                            failed,
+                            availability: round4(if total == 0 { 1.0 } else { d.completed as f64 / total as f64 }),
+                            turns_per_s: round4(d.finished as f64 / span),
+                            latency_ms: d.latency.summary().rounded(),
+                            time_to_first_audio_ms: d.first_audio.summary().rounded(),
+                            stages: Vec::new(),
+                        },
+                    );
+                }
+                let slo = verdicts_of(&models, &stages, &self.slo, names, &self.sources.workloads);
+                WindowSummary {
+                    start_s: round4(to_secs(start)),
+                    end_s: round4(to_secs(end)),
+                    models,
+                    stages,
+                    slo,
+                }
+            })
+            .collect()
     }
 
     /// Measured requests of each model and units of each workload still queued or running at
