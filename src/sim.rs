@@ -384,8 +384,9 @@ impl Simulation {
             Ev::Restart { srv } => {
                 let m = self.servers[srv as usize].host.model as usize;
                 let shared_waiting = self.router.shared_queue() && self.router.shared_len(m) > 0;
+                self.servers[srv as usize].host.up = true;
+                self.router.touch(srv as usize, &self.servers);
                 let h = &mut self.servers[srv as usize].host;
-                h.up = true;
                 // Requests that waited at the router during the outage are pulled now.
                 if shared_waiting && h.state == SrvState::Idle {
                     h.state = SrvState::Pending;
@@ -411,7 +412,9 @@ impl Simulation {
             blocks: self.decode_blocks,
         };
         let r = act(s, model, &mut cx);
+        self.router.touch(srv, &self.servers);
         self.carry_out(srv, &mut out);
+        self.router.touch(srv, &self.servers);
         out.clear();
         self.outs.push(out);
         r
@@ -461,6 +464,7 @@ impl Simulation {
             let n = self.router.pull(m, room, &mut s.host.queue);
             s.host.outstanding += n as u32;
             s.host.admit_budget += n;
+            self.router.touch(srv, &self.servers);
         }
         self.with_server(srv, |s, m, cx| s.dispatch(m, cx));
     }
@@ -625,6 +629,13 @@ impl Simulation {
             chunks_done: 0,
             state: ReqState::Queued,
         });
+        if !self.store.keep_records && self.store.in_flight() > crate::limits::MAX_IN_FLIGHT {
+            // Memory stays bounded however far behind the deployment falls.
+            self.rec.fail.rejected_requests += 1;
+            self.fail_req(id as usize);
+            self.store.release_req(id);
+            return;
+        }
         if let ServerKind::AsrStream { chunk_s, .. } = self.models[model].server {
             // A stream stays on one replica (its encoder cache), whatever the balancer.
             match self.router.pick(model, &self.servers) {
@@ -670,6 +681,8 @@ impl Simulation {
                 let h = &mut self.servers[srv].host;
                 h.queue.push_back(id);
                 h.outstanding += 1;
+                self.router.touch(srv, &self.servers);
+                let h = &mut self.servers[srv].host;
                 match h.state {
                     SrvState::Idle => {
                         h.state = SrvState::Pending;
@@ -872,6 +885,7 @@ impl Simulation {
         // slots can be reused.
         s.kill(&self.models[s.host.model as usize], kind as u8, &mut lost);
         let (dev, ctx) = (s.host.dev as usize, s.host.ctx as usize);
+        self.router.touch(srv, &self.servers);
         self.devices[dev].abort(ctx, was_busy, &mut self.q);
         for &r in &lost {
             let q = self.store.reqs[r as usize];

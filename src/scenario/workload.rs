@@ -353,6 +353,76 @@ mod tests {
         }
     }
 
+    /// Arrivals of `g` from 0 until `end`, counted per `bin`.
+    fn counts(g: &ArrivalGen, seed: u64, end: SimTime, bin: SimTime) -> Vec<u64> {
+        let mut rng = stream_rng(seed, 0, 0);
+        let mut out = vec![0; (end / bin) as usize];
+        let mut t = g.next(0, &mut rng);
+        while t < end {
+            out[(t / bin) as usize] += 1;
+            t = g.next(t, &mut rng);
+        }
+        out
+    }
+
+    #[test]
+    fn a_schedule_draws_the_constant_rate_gaps_within_its_first_step() {
+        let constant = ArrivalGen::new(&Arrivals::Poisson { rate_rps: 40.0 });
+        let sched = ArrivalGen::new(&Arrivals::Schedule {
+            steps: vec![(0, 40.0), (100 * SEC, 5.0)],
+        });
+        let (mut a, mut b) = (stream_rng(9, 0, 0), stream_rng(9, 0, 0));
+        let (mut ta, mut tb) = (0, 0);
+        loop {
+            ta = constant.next(ta, &mut a);
+            tb = sched.next(tb, &mut b);
+            if ta >= 100 * SEC {
+                break;
+            }
+            assert_eq!(ta, tb);
+        }
+    }
+
+    #[test]
+    fn a_schedule_arrives_at_each_steps_rate_and_not_in_a_zero_step() {
+        let g = ArrivalGen::new(&Arrivals::Schedule {
+            steps: vec![(0, 20.0), (100 * SEC, 0.0), (200 * SEC, 200.0)],
+        });
+        let c = counts(&g, 4, 300 * SEC, 100 * SEC);
+        // Poisson counts: mean 2000 and 20000, s.d. 45 and 141; allow 4 s.d.
+        assert!((c[0] as f64 - 2000.0).abs() < 180.0, "{c:?}");
+        assert_eq!(c[1], 0);
+        assert!((c[2] as f64 - 20_000.0).abs() < 570.0, "{c:?}");
+        // A schedule ending at 0 never arrives again.
+        let g = ArrivalGen::new(&Arrivals::Schedule {
+            steps: vec![(0, 10.0), (10 * SEC, 0.0)],
+        });
+        let mut rng = stream_rng(1, 0, 0);
+        let mut t = 0;
+        while t < 10 * SEC {
+            t = g.next(t, &mut rng);
+        }
+        assert_eq!(t, SimTime::MAX);
+    }
+
+    #[test]
+    fn diurnal_arrivals_follow_the_cosine() {
+        let a = Arrivals::Diurnal {
+            peak_rps: 10.0,
+            trough_rps: 1.0,
+            peak_hour: 14.0,
+        };
+        assert!((a.rate_at(14 * 3600 * SEC) - 10.0).abs() < 1e-9 && (a.rate_at(2 * 3600 * SEC) - 1.0).abs() < 1e-9);
+        assert!((a.expected_count(DAY_S) - 5.5 * DAY_S).abs() < 1e-6);
+        let c = counts(&ArrivalGen::new(&a), 2, 24 * 3600 * SEC, 3600 * SEC);
+        for (h, &n) in c.iter().enumerate() {
+            // The hour's expected count: the rate's integral over it (midpoint rule, exact to
+            // 0.1 % for a 24 h cosine); Poisson s.d. up to 190; allow 4 s.d. plus that.
+            let mean = a.rate_at((h as SimTime * 3600 + 1800) * SEC) * 3600.0;
+            assert!((n as f64 - mean).abs() < 4.0 * mean.sqrt() + 0.001 * mean, "hour {h}: {n} vs {mean}");
+        }
+    }
+
     #[test]
     fn streams_differ_by_source_and_purpose() {
         let a: u64 = stream_rng(7, 0, 0).random();
