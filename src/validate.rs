@@ -280,6 +280,7 @@ fn replay_raw(dir: &str, names: &[String], gkey: &str, overrides: &BTreeMap<Stri
         workload: Vec::new(),
         variant: Vec::new(),
         slo: BTreeMap::new(),
+        autoscale: BTreeMap::new(),
         plan: None,
         sweep: None,
     };

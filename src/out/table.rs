@@ -181,6 +181,22 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
                 .collect(),
         );
     }
+    if runs.iter().any(|r| r.autoscale.is_some()) {
+        let get = |f: fn(&crate::sim::AutoscaleSummary) -> String| -> Vec<String> {
+            runs.iter().map(|r| r.autoscale.as_ref().map_or("-".into(), f)).collect()
+        };
+        row("autoscaled GPU-hours", get(|a| format!("{:.2} of {:.2}", a.gpu_hours, a.static_gpu_hours)));
+        row("  $/day (static)", get(|a| format!("{:.2} ({:.2})", a.usd_per_day, a.static_usd_per_day)));
+        let mut scaled: Vec<&String> = runs.iter().flat_map(|r| r.autoscale.iter().flat_map(|a| a.models.keys())).collect();
+        scaled.sort();
+        scaled.dedup();
+        for m in scaled {
+            row(
+                &format!("  {m} replicas min/mean/max"),
+                get_model(runs, m),
+            );
+        }
+    }
     let extrapolated = runs.iter().any(|r| r.extrapolated);
     if extrapolated {
         row(
@@ -201,6 +217,18 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
     out
 }
 
+/// Each run's running replicas of autoscaled model `m`: fewest / time-weighted mean / most.
+fn get_model(runs: &[RunSummary], m: &str) -> Vec<String> {
+    runs.iter()
+        .map(|r| {
+            r.autoscale
+                .as_ref()
+                .and_then(|a| a.models.get(m))
+                .map_or("-".into(), |s| format!("{}/{:.2}/{}", s.min_running, s.mean_running, s.max_running))
+        })
+        .collect()
+}
+
 /// One line per report window of a run with `window_s`: per model completed, req/s and
 /// p50/p95/p99, per pipeline turns and first audio p95, and which objectives the window met.
 fn windows_table(r: &RunSummary) -> String {
@@ -211,6 +239,9 @@ fn windows_table(r: &RunSummary) -> String {
     }
     for p in first.stages.keys() {
         head.extend([format!("{p} turns"), format!("{p} first audio p95")]);
+    }
+    for m in first.replicas.keys() {
+        head.push(format!("{m} replicas"));
     }
     if !first.slo.is_empty() {
         head.push("SLO".into());
@@ -228,6 +259,9 @@ fn windows_table(r: &RunSummary) -> String {
         }
         for p in w.stages.values() {
             line.extend([p.completed.to_string(), fmt_ms(p.time_to_first_audio_ms.p95)]);
+        }
+        for n in w.replicas.values() {
+            line.push(format!("{n:.2}"));
         }
         if !w.slo.is_empty() {
             let failed: Vec<&str> = w.slo.iter().filter(|v| !v.met).map(|v| v.key.as_str()).collect();

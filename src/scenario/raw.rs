@@ -45,6 +45,9 @@ pub struct RawScenario {
     /// Latency and availability objectives: `"<model or workload>.<metric>" = bound`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub slo: BTreeMap<String, f64>,
+    /// Autoscaling of a model's replicas in every variant that serves it, by model name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub autoscale: BTreeMap<String, RawAutoscale>,
     /// Search space of `gpuslice plan`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<RawPlan>,
@@ -256,6 +259,36 @@ impl RawArrivals {
             RawArrivals::Diurnal { peak_rps, .. } => format!("peak {} req/s", n(*peak_rps)),
         }
     }
+}
+
+/// An `[autoscale.<model>]` table: the replicas of the model a variant places are the most it
+/// may run; the autoscaler turns them on and off.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoscale {
+    /// Variants it applies to (default: every variant that serves the model).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
+    /// Fewest replicas running (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_replicas: Option<u32>,
+    /// Most replicas running (default: every replica the variant places).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
+    /// Requests queued or in service per serving replica the autoscaler aims at.
+    pub target_outstanding: f64,
+    /// Time from the decision to add a replica until it serves [s]: pod start and model load.
+    pub startup_s: f64,
+    /// Time between evaluations [s] (default 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<f64>,
+    /// Scale-down stabilisation: replicas are removed only down to the highest recommendation of
+    /// this many seconds before [s] (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_s: Option<f64>,
+    /// Added to the start-up of a replica on a MIG instance: the GPU's re-layout [s] (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayout_s: Option<f64>,
 }
 
 /// Pipeline size links as written (defaults: see `super::links_default`).

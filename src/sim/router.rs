@@ -105,7 +105,7 @@ impl Router {
         }
         let (m, p) = self.at[srv];
         let h = &servers[srv].host;
-        self.trees[m as usize].set(p as usize, if h.up { h.outstanding.min(DOWN - 1) } else { DOWN });
+        self.trees[m as usize].set(p as usize, if h.up && h.serving { h.outstanding.min(DOWN - 1) } else { DOWN });
     }
 
     /// Requests wait at the router rather than at a replica.
@@ -124,7 +124,8 @@ impl Router {
             Balancer::RoundRobin => {
                 for k in 0..n {
                     let i = (self.rr[model] + k) % n;
-                    if servers[reps[i] as usize].host.up {
+                    let h = &servers[reps[i] as usize].host;
+                    if h.up && h.serving {
                         self.rr[model] = i + 1;
                         return Some(reps[i] as usize);
                     }
@@ -145,20 +146,20 @@ impl Router {
     fn least_linear(reps: &[u32], servers: &[Server]) -> Option<usize> {
         reps.iter()
             .map(|&r| r as usize)
-            .filter(|&r| servers[r].host.up)
+            .filter(|&r| servers[r].host.up && servers[r].host.serving)
             .min_by_key(|&r| servers[r].host.outstanding)
     }
 
     /// Whether any replica of `model` is up.
     pub(super) fn any_up(&self, model: usize, servers: &[Server]) -> bool {
-        self.replicas[model].iter().any(|&r| servers[r as usize].host.up)
+        self.replicas[model].iter().any(|&r| servers[r as usize].host.up && servers[r as usize].host.serving)
     }
 
     /// The lowest-index idle replica of `model` that is up (the one a shared queue wakes).
     pub(super) fn idle_replica(&self, model: usize, servers: &[Server]) -> Option<u32> {
         self.replicas[model].iter().copied().find(|&r| {
             let h = &servers[r as usize].host;
-            h.up && h.state == super::server::SrvState::Idle
+            h.up && h.serving && h.state == super::server::SrvState::Idle
         })
     }
 

@@ -245,6 +245,43 @@ pub struct WindowSummary {
     pub stages: BTreeMap<String, PipelineSummary>,
     /// Each `[slo]` judged on the window.
     pub slo: Vec<SloVerdict>,
+    /// Per autoscaled model: time-weighted mean of its running replicas in the window.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub replicas: BTreeMap<String, f64>,
+}
+
+/// What autoscaling did and cost over a run (`[autoscale]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoscaleSummary {
+    /// GPU-hours paid for over `[0, duration_s)`: a GPU counts while any server on it runs.
+    pub gpu_hours: f64,
+    /// Their price [$].
+    pub cost_usd: f64,
+    /// The same rate over a day [$ per 24 h].
+    pub usd_per_day: f64,
+    /// Every GPU of the variant for the whole run, as without autoscaling.
+    pub static_gpu_hours: f64,
+    /// Their price over a day [$ per 24 h].
+    pub static_usd_per_day: f64,
+    /// Per autoscaled model.
+    pub models: BTreeMap<String, ScaledModel>,
+}
+
+/// One autoscaled model's replicas over a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaledModel {
+    /// Replicas the variant places (the most that may run).
+    pub placed: u32,
+    /// Fewest and most running at once.
+    pub min_running: u32,
+    /// Most running at once.
+    pub max_running: u32,
+    /// Time-weighted mean running over `[0, duration_s)`.
+    pub mean_running: f64,
+    /// Evaluations that added replicas, and that removed some.
+    pub scale_ups: u32,
+    /// Evaluations that removed replicas.
+    pub scale_downs: u32,
 }
 
 /// Result of simulating one variant.
@@ -287,12 +324,35 @@ pub struct RunSummary {
     /// Per report window (`window_s`; absent without it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<WindowSummary>,
+    /// Autoscaling (absent without `[autoscale]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<AutoscaleSummary>,
     /// Engine events processed (not part of the JSON report).
     #[serde(skip)]
     pub events: u64,
     /// Time-slice context switches (not part of the JSON report).
     #[serde(skip)]
     pub context_switches: u64,
+}
+
+impl RunSummary {
+    /// The value objective `slo` is judged on: the run's, or with report windows the worst of
+    /// the run's and every window's (an objective of a day must hold in its peak hour too; a
+    /// window where nothing finished is not judged). `None` when the run measured nothing.
+    pub fn slo_worst(&self, slo: &crate::scenario::Slo) -> Option<f64> {
+        let run = self.slo.iter().find(|x| x.key == slo.key)?.value?;
+        Some(
+            self.windows
+                .iter()
+                .filter_map(|w| w.slo.iter().find(|x| x.key == slo.key).and_then(|x| x.value))
+                .fold(run, |a, v| slo.worse(a, v)),
+        )
+    }
+
+    /// Some objective fails on the run or in a window where something finished.
+    pub fn slo_broken(&self) -> bool {
+        self.slo.iter().any(|x| !x.met) || self.windows.iter().any(|w| w.slo.iter().any(|x| !x.met && x.value.is_some()))
+    }
 }
 
 /// Live state for the TUI.
@@ -498,10 +558,49 @@ impl Simulation {
             context_switches: self.devices.iter().map(|d| d.switches()).sum(),
             slo: Vec::new(),
             windows: Vec::new(),
+            autoscale: self.autoscale_summary(),
         };
         run.slo = slo_verdicts(&run, &self.slo, &names, &self.sources.workloads);
         run.windows = self.window_summaries(&names);
         run
+    }
+
+    /// GPU time and cost under autoscaling, and each autoscaled model's replicas.
+    fn autoscale_summary(&self) -> Option<AutoscaleSummary> {
+        let b = self.billing.as_ref()?;
+        let end = self.rec.window.duration;
+        let hours = to_secs(end) / 3600.0;
+        let gpu_hours = to_secs(b.paid_until(end)) / 3600.0;
+        let price = self.variant.price;
+        let n = self.variant.n_gpus as f64;
+        let models = self
+            .scalers
+            .iter()
+            .enumerate()
+            .filter_map(|(m, sc)| {
+                let sc = sc.as_ref()?;
+                let seen = sc.log.iter().filter(|l| l.0 < end).map(|l| l.1);
+                Some((
+                    self.models[m].name.clone(),
+                    ScaledModel {
+                        placed: sc.reps.len() as u32,
+                        min_running: seen.clone().min().unwrap_or(0),
+                        max_running: seen.max().unwrap_or(0),
+                        mean_running: round4(sc.mean_running(0, end)),
+                        scale_ups: sc.scale_ups,
+                        scale_downs: sc.scale_downs,
+                    },
+                ))
+            })
+            .collect();
+        Some(AutoscaleSummary {
+            gpu_hours: round4(gpu_hours),
+            cost_usd: round4(gpu_hours * price),
+            usd_per_day: round4(gpu_hours * price * 24.0 / hours),
+            static_gpu_hours: round4(n * hours),
+            static_usd_per_day: round4(n * price * 24.0),
+            models,
+        })
     }
 
     /// Each report window's figures, computed as [`Simulation::summary`] computes the run's;
@@ -577,12 +676,19 @@ impl Simulation {
                     );
                 }
                 let slo = verdicts_of(&models, &stages, &self.slo, names, &self.sources.workloads);
+                let replicas = self
+                    .scalers
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(m, sc)| sc.as_ref().map(|sc| (names[m].clone(), round4(sc.mean_running(start, end)))))
+                    .collect();
                 WindowSummary {
                     start_s: round4(to_secs(start)),
                     end_s: round4(to_secs(end)),
                     models,
                     stages,
                     slo,
+                    replicas,
                 }
             })
             .collect()
