@@ -13,11 +13,20 @@ use crate::error::{num, Error, Result};
 pub const MAX_VALUE: f64 = 1e9;
 /// Most requests a scenario may be expected to simulate: summed over its workloads, times
 /// its variants (each variant simulates every workload), a streaming ASR's chunk calls
-/// counted as requests. The simulator does about 3 million requests a second on one core
-/// (dedicated ASR), so 1e7 is a few seconds; an overloaded run holds every request that
-/// waits (about 160 bytes each, in slabs that double as they grow), so 1e7 also stays
-/// under 3 GB.
-pub const MAX_REQUESTS: f64 = 1e7;
+/// counted as requests. It bounds time, not memory (see [`MAX_IN_FLIGHT`]): the simulator does
+/// about 2.5 million requests a second on one core (dedicated ASR: a week at 50 req/s, 3e7
+/// requests, runs in about 15 s, `gpuslice bench`), so 2e8 is a couple of minutes.
+pub const MAX_REQUESTS: f64 = 2e8;
+/// Most requests in flight at once (queued, running, streaming) in one run: a request sent
+/// when this many are in flight is refused, as a router with a bounded queue refuses it. Each
+/// takes a slot of about 160 bytes, and finished ones are reused, so a run's request memory
+/// stays under 1.6 GB however long it runs and however overloaded it is; a deployment this
+/// far behind has long broken every objective.
+pub const MAX_IN_FLIGHT: usize = 10_000_000;
+/// Most report windows of a run (`window_s`): each holds two latency sketches (28 KB each)
+/// per model and per workload while the run lasts, so 2,000 windows of a 3-model pipeline
+/// scenario take about 450 MB; a week in hours is 168.
+pub const MAX_WINDOWS: u64 = 2000;
 /// Most closed-loop users of one workload.
 pub const MAX_USERS: u32 = 1_000_000;
 /// Most GPUs in one variant (each GPU is a device and a server of the simulation).

@@ -571,7 +571,7 @@ pub fn scale_load(raw: &mut RawScenario, k: f64) {
     }
     for w in &mut raw.workload {
         if let Some(a) = w.arrivals.as_mut() {
-            *a.rate_rps_mut() *= k;
+            a.scale(k, |x| x);
         }
         if w.trace.is_some() {
             w.trace_rate_scale = Some(w.trace_rate_scale.unwrap_or(1.0) * k);

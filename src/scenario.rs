@@ -32,6 +32,8 @@ pub struct Scenario {
     pub warmup: SimTime,
     /// After `duration`, in-flight work may finish for at most this long; what is left is counted failed [ns].
     pub drain: SimTime,
+    /// Length of the report windows [ns] (0: the run is reported as a whole only).
+    pub window: SimTime,
     /// The model servers that may be deployed (after per-scenario overrides).
     pub models: Vec<Model>,
     /// Load sources; all run at once.
@@ -40,6 +42,34 @@ pub struct Scenario {
     pub variants: Vec<Variant>,
     /// Objectives each variant is judged against.
     pub slo: Vec<Slo>,
+    /// Per model (index), how its replicas are scaled; `None`: all run all the time.
+    pub autoscale: Vec<Option<Autoscale>>,
+}
+
+/// How the autoscaler sizes one model's replicas: every `interval` it sets the running
+/// replicas to the requests outstanding over `target_outstanding` (rounded up, within
+/// `[min, max]`), as the Kubernetes Horizontal Pod Autoscaler sets
+/// `ceil(current x metric / target)` with an average-value target
+/// (kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Autoscale {
+    /// Names of the variants it applies to (empty: all).
+    pub variants: Vec<String>,
+    /// Fewest replicas running.
+    pub min: u32,
+    /// Most replicas running (at most those placed; the variant's count is the cap).
+    pub max: u32,
+    /// Requests queued or in service per serving replica.
+    pub target_outstanding: f64,
+    /// Decision to serving [ns].
+    pub startup: SimTime,
+    /// Between evaluations [ns].
+    pub interval: SimTime,
+    /// Scale-down stabilisation: replicas are removed only down to the highest recommendation
+    /// of this long before [ns].
+    pub cooldown: SimTime,
+    /// Extra start-up of a replica on a MIG instance [ns].
+    pub relayout: SimTime,
 }
 
 /// One objective: a metric of a model or workload, bounded above (latencies) or below
@@ -170,6 +200,13 @@ pub struct Variant {
     /// Where every server runs and what it gets there, placed once when the scenario is
     /// resolved.
     pub placement: Placement,
+}
+
+impl Autoscale {
+    /// It scales the replicas of variant `name`.
+    pub fn applies_to(&self, name: &str) -> bool {
+        self.variants.is_empty() || self.variants.iter().any(|v| v == name)
+    }
 }
 
 /// A fault that hits the `replica`-th server of `model` in a variant.

@@ -21,6 +21,7 @@
 //! Why one file of ~900 lines: the event loop and the routing of every event kind between the components are one
 //! dispatch (`handle`) whose arms must be read together; each component's state and logic lives in sim/.
 
+mod autoscale;
 pub mod detail;
 mod device;
 pub mod engine;
@@ -83,6 +84,10 @@ enum Ev {
     Crash { fault: u32 },
     /// A crashed server is back.
     Restart { srv: u32 },
+    /// The autoscaler evaluates a model.
+    Scale { model: u32 },
+    /// A replica the autoscaler started has loaded and may serve.
+    Ready { srv: u32 },
 }
 
 /// One finished request, for per-request comparisons (`gpuslice validate`).
@@ -129,6 +134,12 @@ pub struct Simulation {
     decode_blocks: bool,
     horizon: SimTime,
     variant: VariantInfo,
+    /// Per model: its autoscaler (none: every replica runs all the time).
+    scalers: Vec<Option<autoscale::Scaler>>,
+    /// GPU time paid for (only with an autoscaled model).
+    billing: Option<autoscale::Billing>,
+    /// Per server: when the autoscaler's start of it completes.
+    ready_at: Vec<SimTime>,
 }
 
 impl Simulation {
@@ -220,7 +231,7 @@ impl Simulation {
             Target::Pipeline(p) => p.stages.len(),
             Target::Model(_) => 1,
         });
-        let mut rec = Recorder::new(window, scenario.models.len(), stages);
+        let mut rec = Recorder::new(window, scenario.models.len(), stages).with_windows(scenario.window);
         rec.extrapolated = p.extrapolated;
         let (sources, conv_users) = Sources::start(scenario.workloads.clone(), seed, scenario.duration, &mut q);
         rec.conv.users = conv_users;
@@ -232,13 +243,23 @@ impl Simulation {
                 q.schedule(t, Ev::Crash { fault: k as u32 });
             }
         }
+        let (scalers, billing) = start_autoscalers(scenario, &v.name, &replicas, &mut servers, &devices, v.gpus.len(), &mut q);
+        let ready_at = vec![0; servers.len()];
+        let mut router = Router::new(v.balancer, replicas);
+        // Replicas the autoscaler holds off take no request.
+        for srv in 0..servers.len() {
+            router.touch(srv, &servers);
+        }
         Simulation {
+            scalers,
+            billing,
+            ready_at,
             q,
             models: scenario.models.clone(),
             slo: scenario.slo.clone(),
             servers,
             devices,
-            router: Router::new(v.balancer, replicas),
+            router,
             sources,
             faults,
             store: Store::default(),
@@ -382,11 +403,14 @@ impl Simulation {
                 }
             }
             Ev::Crash { fault } => self.on_crash(fault as usize),
+            Ev::Scale { model } => self.on_scale(model as usize),
+            Ev::Ready { srv } => self.on_ready(srv as usize),
             Ev::Restart { srv } => {
                 let m = self.servers[srv as usize].host.model as usize;
                 let shared_waiting = self.router.shared_queue() && self.router.shared_len(m) > 0;
+                self.servers[srv as usize].host.up = true;
+                self.router.touch(srv as usize, &self.servers);
                 let h = &mut self.servers[srv as usize].host;
-                h.up = true;
                 // Requests that waited at the router during the outage are pulled now.
                 if shared_waiting && h.state == SrvState::Idle {
                     h.state = SrvState::Pending;
@@ -412,7 +436,9 @@ impl Simulation {
             blocks: self.decode_blocks,
         };
         let r = act(s, model, &mut cx);
+        self.router.touch(srv, &self.servers);
         self.carry_out(srv, &mut out);
+        self.router.touch(srv, &self.servers);
         out.clear();
         self.outs.push(out);
         r
@@ -456,7 +482,7 @@ impl Simulation {
         if !self.servers[srv].host.up {
             return;
         }
-        if self.router.shared_queue() {
+        if self.router.shared_queue() && self.servers[srv].host.serving {
             // Move as many requests from the router's queue as the server can start now.
             let s = &mut self.servers[srv];
             let m = s.host.model as usize;
@@ -464,6 +490,7 @@ impl Simulation {
             let n = self.router.pull(m, room, &mut s.host.queue);
             s.host.outstanding += n as u32;
             s.host.admit_budget += n;
+            self.router.touch(srv, &self.servers);
         }
         self.with_server(srv, |s, m, cx| s.dispatch(m, cx));
     }
@@ -628,6 +655,13 @@ impl Simulation {
             chunks_done: 0,
             state: ReqState::Queued,
         });
+        if !self.store.keep_records && self.store.in_flight() > crate::limits::MAX_IN_FLIGHT {
+            // Memory stays bounded however far behind the deployment falls.
+            self.rec.fail.rejected_requests += 1;
+            self.fail_req(id as usize);
+            self.store.release_req(id);
+            return;
+        }
         if let ServerKind::AsrStream { chunk_s, .. } = self.models[model].server {
             // A stream stays on one replica (its encoder cache), whatever the balancer.
             match self.router.pick(model, &self.servers) {
@@ -673,6 +707,8 @@ impl Simulation {
                 let h = &mut self.servers[srv].host;
                 h.queue.push_back(id);
                 h.outstanding += 1;
+                self.router.touch(srv, &self.servers);
+                let h = &mut self.servers[srv].host;
                 match h.state {
                     SrvState::Idle => {
                         h.state = SrvState::Pending;
@@ -787,18 +823,9 @@ impl Simulation {
             return;
         }
         self.store.units[unit].done = true;
-        if measured {
-            let done = self.store.units[unit];
-            let acc = &mut self.rec.workloads[wl];
-            acc.completed += 1;
-            acc.latency.add(to_ms(now - u.arrival));
-            if done.has_audio {
-                acc.first_audio.add(to_ms(done.first_audio));
-            }
-        }
-        if self.rec.measured(now) {
-            self.rec.workloads[wl].finished_in_window += 1;
-        }
+        let done = self.store.units[unit];
+        let first_audio = done.has_audio.then(|| to_ms(done.first_audio));
+        self.rec.unit_done(wl, u.arrival, now, to_ms(now - u.arrival), first_audio);
         self.unit_over(unit);
     }
 
@@ -833,9 +860,7 @@ impl Simulation {
             return;
         }
         self.store.units[unit].failed = true;
-        if self.rec.measured(u.arrival) {
-            self.rec.workloads[u.wl as usize].failed += 1;
-        }
+        self.rec.unit_failed(u.wl as usize, u.arrival);
         self.unit_over(unit);
     }
 
@@ -878,6 +903,101 @@ impl Simulation {
         }
     }
 
+    // ------------------------------------------------------------------ autoscaling
+
+    /// Server `srv` starts (`+1`) or stops (`-1`) running: its GPU's billing.
+    fn bill(&mut self, srv: usize, delta: i32) {
+        let g = self.devices[self.servers[srv].host.dev as usize].gpu as usize;
+        let now = self.q.now();
+        if let Some(b) = self.billing.as_mut() {
+            b.change(g, now, delta);
+        }
+    }
+
+    /// Server `srv` takes requests (or stops taking them).
+    fn set_serving(&mut self, srv: usize, on: bool) {
+        self.servers[srv].host.serving = on;
+        self.router.touch(srv, &self.servers);
+        let m = self.servers[srv].host.model as usize;
+        let h = &mut self.servers[srv].host;
+        // Requests that waited at the router are pulled by a replica that starts serving.
+        if on && self.router.shared_queue() && self.router.shared_len(m) > 0 && h.up && h.state == SrvState::Idle {
+            h.state = SrvState::Pending;
+            let ev = h.dispatch_ev();
+            self.q.schedule(self.q.now(), ev);
+        }
+    }
+
+    /// The autoscaler of model `m` evaluates now: drained replicas go off, then its decision
+    /// is applied, and the next evaluation is scheduled.
+    fn on_scale(&mut self, m: usize) {
+        let now = self.q.now();
+        let Some(mut sc) = self.scalers[m].take() else { return };
+        let reps = self.router.replicas[m].clone();
+        for (p, &srv) in reps.iter().enumerate() {
+            if sc.reps[p] == autoscale::Rep::Draining && self.servers[srv as usize].host.outstanding == 0 {
+                sc.reps[p] = autoscale::Rep::Off;
+                self.bill(srv as usize, -1);
+            }
+        }
+        let outstanding: u64 = reps
+            .iter()
+            .enumerate()
+            .filter(|&(p, _)| sc.reps[p] == autoscale::Rep::Serving)
+            .map(|(_, &srv)| u64::from(self.servers[srv as usize].host.outstanding))
+            .sum::<u64>()
+            + self.router.shared_len(m) as u64;
+        let d = sc.evaluate(now, outstanding);
+        for &p in &d.revive {
+            sc.reps[p] = autoscale::Rep::Serving;
+            self.set_serving(reps[p] as usize, true);
+        }
+        for &p in &d.start {
+            let srv = reps[p] as usize;
+            sc.reps[p] = autoscale::Rep::Starting;
+            self.bill(srv, 1);
+            let mig = self.devices[self.servers[srv].host.dev as usize].instance.is_some();
+            let at = now + sc.policy.startup + if mig { sc.policy.relayout } else { 0 };
+            self.ready_at[srv] = at;
+            self.q.schedule(at, Ev::Ready { srv: srv as u32 });
+        }
+        for &p in &d.remove {
+            let srv = reps[p] as usize;
+            if sc.reps[p] == autoscale::Rep::Starting {
+                sc.reps[p] = autoscale::Rep::Off;
+                self.bill(srv, -1);
+                continue;
+            }
+            self.set_serving(srv, false);
+            if self.servers[srv].host.outstanding == 0 {
+                sc.reps[p] = autoscale::Rep::Off;
+                self.bill(srv, -1);
+            } else {
+                sc.reps[p] = autoscale::Rep::Draining;
+            }
+        }
+        sc.logged(now);
+        let next = now + sc.policy.interval;
+        self.scalers[m] = Some(sc);
+        if next <= self.horizon {
+            self.q.schedule(next, Ev::Scale { model: m as u32 });
+        }
+    }
+
+    /// A replica the autoscaler started is ready, unless the start was cancelled since.
+    fn on_ready(&mut self, srv: usize) {
+        let m = self.servers[srv].host.model as usize;
+        let p = self.router.replicas[m].iter().position(|&x| x as usize == srv).expect("a replica of its model");
+        let now = self.q.now();
+        let starting = self.scalers[m]
+            .as_mut()
+            .filter(|sc| sc.reps[p] == autoscale::Rep::Starting && self.ready_at[srv] == now);
+        if let Some(sc) = starting {
+            sc.reps[p] = autoscale::Rep::Serving;
+            self.set_serving(srv, true);
+        }
+    }
+
     fn kill_server(&mut self, srv: usize, back_at: SimTime, kind: usize) {
         let mut lost: Vec<u32> = Vec::new();
         let s = &mut self.servers[srv];
@@ -886,6 +1006,7 @@ impl Simulation {
         // slots can be reused.
         s.kill(&self.models[s.host.model as usize], kind as u8, &mut lost);
         let (dev, ctx) = (s.host.dev as usize, s.host.ctx as usize);
+        self.router.touch(srv, &self.servers);
         self.devices[dev].abort(ctx, was_busy, &mut self.q);
         for &r in &lost {
             let q = self.store.reqs[r as usize];
@@ -903,6 +1024,44 @@ impl Simulation {
         }
         self.q.schedule(back_at, Ev::Restart { srv: srv as u32 });
     }
+}
+
+/// The autoscalers of a variant's autoscaled models, their replicas beyond `min_replicas` off
+/// (not serving) and first evaluations scheduled, and the GPU billing; none without one.
+fn start_autoscalers(
+    scenario: &Scenario,
+    variant: &str,
+    replicas: &[Vec<u32>],
+    servers: &mut [Server],
+    devices: &[Device],
+    n_gpus: usize,
+    q: &mut EventQueue<Ev>,
+) -> (Vec<Option<autoscale::Scaler>>, Option<autoscale::Billing>) {
+    let mut scalers = vec![None; replicas.len()];
+    let mut running = vec![0u32; n_gpus];
+    for s in servers.iter() {
+        running[devices[s.host.dev as usize].gpu as usize] += 1;
+    }
+    for (m, reps) in replicas.iter().enumerate() {
+        let Some(policy) = scenario.autoscale.get(m).cloned().flatten().filter(|a| a.applies_to(variant)) else {
+            continue;
+        };
+        if reps.is_empty() {
+            continue;
+        }
+        let sc = autoscale::Scaler::new(policy, reps.len());
+        for (p, &srv) in reps.iter().enumerate() {
+            if sc.reps[p] == autoscale::Rep::Off {
+                let h = &mut servers[srv as usize].host;
+                h.serving = false;
+                running[devices[h.dev as usize].gpu as usize] -= 1;
+            }
+        }
+        q.schedule(sc.policy.interval, Ev::Scale { model: m as u32 });
+        scalers[m] = Some(sc);
+    }
+    let billing = scalers.iter().any(Option::is_some).then(|| autoscale::Billing::new(running));
+    (scalers, billing)
 }
 
 /// Run every variant of a scenario (in parallel, results in variant order).

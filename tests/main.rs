@@ -29,6 +29,7 @@ mod byom;
 mod cli;
 mod common;
 mod configs;
+mod day;
 mod determinism;
 mod docs;
 mod hostile;

@@ -181,6 +181,22 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
                 .collect(),
         );
     }
+    if runs.iter().any(|r| r.autoscale.is_some()) {
+        let get = |f: fn(&crate::sim::AutoscaleSummary) -> String| -> Vec<String> {
+            runs.iter().map(|r| r.autoscale.as_ref().map_or("-".into(), f)).collect()
+        };
+        row("autoscaled GPU-hours", get(|a| format!("{:.2} of {:.2}", a.gpu_hours, a.static_gpu_hours)));
+        row("  $/day (static)", get(|a| format!("{:.2} ({:.2})", a.usd_per_day, a.static_usd_per_day)));
+        let mut scaled: Vec<&String> = runs.iter().flat_map(|r| r.autoscale.iter().flat_map(|a| a.models.keys())).collect();
+        scaled.sort();
+        scaled.dedup();
+        for m in scaled {
+            row(
+                &format!("  {m} replicas min/mean/max"),
+                get_model(runs, m),
+            );
+        }
+    }
     let extrapolated = runs.iter().any(|r| r.extrapolated);
     if extrapolated {
         row(
@@ -194,6 +210,78 @@ pub fn table(scenario: &str, seed: u64, runs: &[RunSummary]) -> String {
     out.push_str(&render_blocks(&rows, runs.len()));
     if extrapolated {
         out.push_str("(extrapolated GPU time: share costed beyond the measured tables or on derived ones; docs/src/model/service-tables.md)\n");
+    }
+    for r in runs.iter().filter(|r| !r.windows.is_empty()) {
+        out.push_str(&windows_table(r));
+    }
+    out
+}
+
+/// Each run's running replicas of autoscaled model `m`: fewest / time-weighted mean / most.
+fn get_model(runs: &[RunSummary], m: &str) -> Vec<String> {
+    runs.iter()
+        .map(|r| {
+            r.autoscale
+                .as_ref()
+                .and_then(|a| a.models.get(m))
+                .map_or("-".into(), |s| format!("{}/{:.2}/{}", s.min_running, s.mean_running, s.max_running))
+        })
+        .collect()
+}
+
+/// One line per report window of a run with `window_s`: per model completed, req/s and
+/// p50/p95/p99, per pipeline turns and first audio p95, and which objectives the window met.
+fn windows_table(r: &RunSummary) -> String {
+    let mut head = vec!["window h".to_string()];
+    let first = &r.windows[0];
+    for m in first.models.keys() {
+        head.extend([format!("{m} n"), format!("{m} req/s"), format!("{m} p50/p95/p99 ms")]);
+    }
+    for p in first.stages.keys() {
+        head.extend([format!("{p} turns"), format!("{p} first audio p95")]);
+    }
+    for m in first.replicas.keys() {
+        head.push(format!("{m} replicas"));
+    }
+    if !first.slo.is_empty() {
+        head.push("SLO".into());
+    }
+    let mut lines = vec![head];
+    for w in &r.windows {
+        let mut line = vec![format!("{:.2}-{:.2}", w.start_s / 3600.0, w.end_s / 3600.0)];
+        for s in w.models.values() {
+            let l = &s.latency_ms;
+            line.extend([
+                s.completed.to_string(),
+                format!("{:.2}", s.throughput_rps),
+                format!("{}/{}/{}", fmt_ms(l.p50), fmt_ms(l.p95), fmt_ms(l.p99)),
+            ]);
+        }
+        for p in w.stages.values() {
+            line.extend([p.completed.to_string(), fmt_ms(p.time_to_first_audio_ms.p95)]);
+        }
+        for n in w.replicas.values() {
+            line.push(format!("{n:.2}"));
+        }
+        if !w.slo.is_empty() {
+            let failed: Vec<&str> = w.slo.iter().filter(|v| !v.met).map(|v| v.key.as_str()).collect();
+            line.push(if failed.is_empty() { "ok".into() } else { format!("FAIL {}", failed.join(",")) });
+        }
+        lines.push(line);
+    }
+    let n = lines[0].len();
+    let widths: Vec<usize> = (0..n)
+        .map(|c| lines.iter().map(|l| l.get(c).map_or(0, |x| x.chars().count())).max().unwrap_or(0))
+        .collect();
+    let mut out = format!("\nwindows of {}:\n", r.name);
+    for l in &lines {
+        let cells: Vec<String> = l
+            .iter()
+            .enumerate()
+            .map(|(c, x)| if c == 0 { format!("{x:<w$}", w = widths[c]) } else { format!("{x:>w$}", w = widths[c]) })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
     }
     out
 }

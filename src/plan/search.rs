@@ -420,7 +420,7 @@ impl Planner<'_> {
         if lazy {
             for &s in seeds {
                 let r = run(s)?;
-                let fail = r.slo.iter().any(|x| !x.met);
+                let fail = r.slo_broken();
                 runs.push(r);
                 if fail {
                     break;
@@ -435,7 +435,7 @@ impl Planner<'_> {
         let mut margins = Vec::with_capacity(sc.slo.len());
         for slo in &sc.slo {
             let worst = runs.iter().try_fold(None::<f64>, |acc, r| {
-                let v = r.slo.iter().find(|x| x.key == slo.key).and_then(|x| x.value)?;
+                let v = r.slo_worst(slo)?;
                 Some(Some(acc.map_or(v, |a| slo.worse(a, v))))
             });
             let worst = worst.flatten();

@@ -25,6 +25,9 @@ pub struct RawScenario {
     pub description: String,
     /// Load duration [s].
     pub duration_s: f64,
+    /// Length of the report's time windows [s] (none: one figure for the whole run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_s: Option<f64>,
     /// Unmeasured warm-up [s].
     #[serde(default)]
     pub warmup_s: f64,
@@ -42,6 +45,9 @@ pub struct RawScenario {
     /// Latency and availability objectives: `"<model or workload>.<metric>" = bound`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub slo: BTreeMap<String, f64>,
+    /// Autoscaling of a model's replicas in every variant that serves it, by model name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub autoscale: BTreeMap<String, RawAutoscale>,
     /// Search space of `gpuslice plan`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<RawPlan>,
@@ -175,10 +181,25 @@ pub enum RawDist {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, tag = "process", rename_all = "kebab-case")]
 pub enum RawArrivals {
-    /// Poisson.
+    /// Poisson: at a constant `rate_rps`, or at the piecewise-constant rate of `schedule`.
     Poisson {
         /// Rate [req/s].
-        rate_rps: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate_rps: Option<f64>,
+        /// `[hour, rate_rps]` pairs: the rate from each hour mark on (a day of load).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schedule: Option<Vec<(f64, f64)>>,
+    },
+    /// Poisson at a rate that follows a 24 h cosine from `trough_rps` to `peak_rps` at
+    /// `peak_hour` (and back to the trough 12 h away from it).
+    Diurnal {
+        /// Rate at the peak hour [req/s].
+        peak_rps: f64,
+        /// Rate 12 h from the peak [req/s].
+        trough_rps: f64,
+        /// Hour of the peak, from the run's start (default 14).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peak_hour: Option<f64>,
     },
     /// Gamma renewal.
     Gamma {
@@ -199,12 +220,75 @@ pub enum RawArrivals {
 }
 
 impl RawArrivals {
-    /// The rate field, whichever the process.
-    pub fn rate_rps_mut(&mut self) -> &mut f64 {
-        match self {
-            RawArrivals::Poisson { rate_rps } | RawArrivals::Gamma { rate_rps, .. } | RawArrivals::OnOff { rate_rps, .. } => rate_rps,
+    /// A constant-rate Poisson process.
+    pub fn poisson(rate_rps: f64) -> RawArrivals {
+        RawArrivals::Poisson {
+            rate_rps: Some(rate_rps),
+            schedule: None,
         }
     }
+
+    /// Scale every rate of the process by `k` after `round` (the TUI rounds the result so that
+    /// repeated scaling stays readable; the planner keeps it exact).
+    pub fn scale(&mut self, k: f64, round: impl Fn(f64) -> f64) {
+        let r = |x: &mut f64| *x = round(*x * k);
+        match self {
+            RawArrivals::Poisson { rate_rps, schedule } => {
+                rate_rps.iter_mut().for_each(r);
+                for (_, rate) in schedule.iter_mut().flatten() {
+                    r(rate);
+                }
+            }
+            RawArrivals::Gamma { rate_rps, .. } | RawArrivals::OnOff { rate_rps, .. } => r(rate_rps),
+            RawArrivals::Diurnal { peak_rps, trough_rps, .. } => {
+                r(peak_rps);
+                r(trough_rps);
+            }
+        }
+    }
+
+    /// How the rate reads in a one-line summary: `12.5 req/s`, or the peak of a time-varying one.
+    pub fn rate_label(&self) -> String {
+        let n = crate::error::num;
+        match self {
+            RawArrivals::Poisson {
+                schedule: Some(s), ..
+            } => format!("peak {} req/s", n(s.iter().map(|p| p.1).fold(0.0, f64::max))),
+            RawArrivals::Poisson { rate_rps, .. } => format!("{} req/s", n(rate_rps.unwrap_or(0.0))),
+            RawArrivals::Gamma { rate_rps, .. } | RawArrivals::OnOff { rate_rps, .. } => format!("{} req/s", n(*rate_rps)),
+            RawArrivals::Diurnal { peak_rps, .. } => format!("peak {} req/s", n(*peak_rps)),
+        }
+    }
+}
+
+/// An `[autoscale.<model>]` table: the replicas of the model a variant places are the most it
+/// may run; the autoscaler turns them on and off.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawAutoscale {
+    /// Variants it applies to (default: every variant that serves the model).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
+    /// Fewest replicas running (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_replicas: Option<u32>,
+    /// Most replicas running (default: every replica the variant places).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
+    /// Requests queued or in service per serving replica the autoscaler aims at.
+    pub target_outstanding: f64,
+    /// Time from the decision to add a replica until it serves [s]: pod start and model load.
+    pub startup_s: f64,
+    /// Time between evaluations [s] (default 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<f64>,
+    /// Scale-down stabilisation: replicas are removed only down to the highest recommendation of
+    /// this many seconds before [s] (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_s: Option<f64>,
+    /// Added to the start-up of a replica on a MIG instance: the GPU's re-layout [s] (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayout_s: Option<f64>,
 }
 
 /// Pipeline size links as written (defaults: see `super::links_default`).

@@ -137,11 +137,13 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
         }
     }
     let slo = resolve_slo(&c, &raw.slo, &models, &workloads)?;
+    let autoscale = resolve_autoscale(&c, raw, &models)?;
     let mut variants = variants;
     for (vi, v) in variants.iter_mut().enumerate() {
         v.placement = crate::deploy::placement::place(&models, &v.name, &v.gpu, &v.gpus).map_err(|e| e.in_file(&src.file))?;
         check_faults(&c, vi, v, &models)?;
         check_served(&c, vi, v, &models, &workloads)?;
+        check_autoscaled(&c, vi, v, &models, &autoscale)?;
     }
     Ok(Scenario {
         name: raw.name.clone(),
@@ -149,11 +151,72 @@ pub fn from_raw(raw: &RawScenario, src: &Sources) -> Result<Scenario> {
         duration,
         warmup,
         drain,
+        window: resolve_window(raw, &c, duration)?,
         models,
         workloads,
         variants,
         slo,
+        autoscale,
     })
+}
+
+/// Defaults of an `[autoscale.<model>]` table: the Kubernetes HPA's own (its sync period,
+/// `--horizontal-pod-autoscaler-sync-period`, is 15 s, and its scale-down stabilisation window
+/// 300 s: kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/).
+const AUTOSCALE_INTERVAL_S: f64 = 15.0;
+const AUTOSCALE_COOLDOWN_S: f64 = 300.0;
+
+/// Each `[autoscale.<model>]` table, by model index.
+fn resolve_autoscale(c: &Check, raw: &RawScenario, models: &[Model]) -> Result<Vec<Option<Autoscale>>> {
+    let mut out = vec![None; models.len()];
+    for (name, a) in &raw.autoscale {
+        let f = |k: &str| format!("autoscale.{name}.{k}");
+        let Some(m) = models.iter().position(|x| &x.name == name) else {
+            let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+            return Err(c.err(format!("autoscale.{name}"), format!("unknown model '{name}' (defined: {names:?})")));
+        };
+        let min = c.count(&f("min_replicas"), a.min_replicas.unwrap_or(1), 1, MAX_GPUS)?;
+        let max = c.count(&f("max_replicas"), a.max_replicas.unwrap_or(MAX_GPUS), 1, MAX_GPUS)?;
+        if min > max {
+            return Err(c.err(f("min_replicas"), format!("must not exceed max_replicas ({max}), got '{min}'")));
+        }
+        if let Some(v) = a.variants.iter().find(|v| !raw.variant.iter().any(|x| &x.name == *v)) {
+            return Err(c.err(f("variants"), format!("no variant is named '{v}'")));
+        }
+        out[m] = Some(Autoscale {
+            variants: a.variants.clone(),
+            min,
+            max,
+            target_outstanding: c.pos(&f("target_outstanding"), a.target_outstanding)?,
+            startup: c.secs(&f("startup_s"), a.startup_s)?,
+            interval: c.pos_secs(&f("interval_s"), a.interval_s.unwrap_or(AUTOSCALE_INTERVAL_S))?,
+            cooldown: c.secs(&f("cooldown_s"), a.cooldown_s.unwrap_or(AUTOSCALE_COOLDOWN_S))?,
+            relayout: c.secs(&f("relayout_s"), a.relayout_s.unwrap_or(0.0))?,
+        });
+    }
+    Ok(out)
+}
+
+/// A variant places at least `min_replicas` of every autoscaled model, and injects no fault
+/// into it (a restart would bring back a replica the autoscaler turned off).
+fn check_autoscaled(c: &Check, vi: usize, v: &Variant, models: &[Model], autoscale: &[Option<Autoscale>]) -> Result<()> {
+    for (m, a) in autoscale.iter().enumerate() {
+        let Some(a) = a.as_ref().filter(|a| a.applies_to(&v.name)) else { continue };
+        let placed = v.placement.replicas(m).len() as u32;
+        if placed > 0 && placed < a.min {
+            return Err(c.err(
+                format!("autoscale.{}.min_replicas", models[m].name),
+                format!("variant '{}' places {placed} replica(s) of '{}', fewer than min_replicas '{}'", v.name, models[m].name, a.min),
+            ));
+        }
+        if let Some(k) = v.faults.iter().position(|f| f.model == m) {
+            return Err(c.err(
+                format!("variant[{vi}].faults[{k}]"),
+                format!("model '{}' is autoscaled: faults and autoscaling of one model cannot be combined", models[m].name),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Requests the scenario `raw` is expected to simulate per variant (summed over its workloads),
@@ -187,6 +250,27 @@ fn resolve_times(raw: &RawScenario, c: &Check) -> Result<(SimTime, SimTime, SimT
     }
     let drain = c.secs("drain_s", raw.drain_s.unwrap_or(60.0))?;
     Ok((duration, warmup, drain))
+}
+
+/// The report windows: `window_s` long, at most [`MAX_WINDOWS`] of them over the run (each
+/// holds sketches per model and workload).
+fn resolve_window(raw: &RawScenario, c: &Check, duration: SimTime) -> Result<SimTime> {
+    let Some(w) = raw.window_s else {
+        return Ok(0);
+    };
+    let len = c.pos_secs("window_s", w)?;
+    let n = duration.div_ceil(len);
+    if n > MAX_WINDOWS {
+        return Err(c.err(
+            "window_s",
+            format!(
+                "'{}' cuts duration_s ({} s) into {n} windows, more than the limit of {MAX_WINDOWS} (docs/src/limits.md)",
+                num(w),
+                num(raw.duration_s)
+            ),
+        ));
+    }
+    Ok(len)
 }
 
 fn resolve_models(raw: &RawScenario, src: &Sources, c: &Check) -> Result<Vec<Model>> {

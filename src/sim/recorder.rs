@@ -112,6 +112,56 @@ pub(super) struct FailCounts {
     pub(super) by_kind: [u64; 4],
 }
 
+/// One model in one report window: what [`ModelAcc`] counts for the whole run.
+#[derive(Debug, Clone, Default)]
+pub(super) struct WinModel {
+    pub(super) completed: u64,
+    pub(super) failed: u64,
+    pub(super) finished: u64,
+    pub(super) latency: LatencySketch,
+    pub(super) ttft: LatencySketch,
+}
+
+/// One workload in one report window: what [`WlAcc`] counts for the whole run.
+#[derive(Debug, Clone, Default)]
+pub(super) struct WinWl {
+    pub(super) completed: u64,
+    pub(super) failed: u64,
+    pub(super) finished: u64,
+    pub(super) latency: LatencySketch,
+    pub(super) first_audio: LatencySketch,
+}
+
+/// The report windows `[k len, (k + 1) len)` of a run with `window_s`: a request counts in the
+/// window it arrived in (as the run counts it in the measurement window), a completion in the
+/// window it finished in. Windows are allocated as the clock reaches them, so a run holds only
+/// the windows it has seen.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Windows {
+    /// Window length [ns] (0: no windows).
+    pub(super) len: SimTime,
+    n_models: usize,
+    n_wls: usize,
+    pub(super) acc: Vec<(Vec<WinModel>, Vec<WinWl>)>,
+}
+
+impl Windows {
+    /// The window holding `t`, allocated with those before it.
+    fn at(&mut self, t: SimTime) -> &mut (Vec<WinModel>, Vec<WinWl>) {
+        let k = (t / self.len) as usize;
+        while self.acc.len() <= k {
+            self.acc
+                .push((vec![WinModel::default(); self.n_models], vec![WinWl::default(); self.n_wls]));
+        }
+        &mut self.acc[k]
+    }
+
+    /// Index of the window holding `t`.
+    pub(super) fn index(&self, t: SimTime) -> usize {
+        (t / self.len) as usize
+    }
+}
+
 /// Everything a run measures.
 #[derive(Debug, Clone)]
 pub(super) struct Recorder {
@@ -127,6 +177,8 @@ pub(super) struct Recorder {
     pub(super) lean: Lean,
     /// Keep each model's exact latencies too (`Simulation::keep_records`).
     pub(super) keep_samples: bool,
+    /// Per-window figures (`window_s`; none without it).
+    pub(super) windows: Windows,
 }
 
 /// The GPU time of the calls servers submitted, and the part of it that is not measured: a call
@@ -181,6 +233,64 @@ impl Recorder {
             extrapolated: false,
             lean: Lean::default(),
             keep_samples: false,
+            windows: Windows::default(),
+        }
+    }
+
+    /// Also measure each window of `len` [ns] (0: none).
+    pub(super) fn with_windows(mut self, len: SimTime) -> Recorder {
+        self.windows = Windows {
+            len,
+            n_models: self.models.len(),
+            n_wls: self.workloads.len(),
+            acc: Vec::new(),
+        };
+        self
+    }
+
+    /// The windows are measured.
+    fn windowed(&self) -> bool {
+        self.windows.len > 0
+    }
+
+    /// A unit of workload `wl` that arrived at `arrival` is done at `now` after `latency_ms`,
+    /// its first audio after `first_audio_ms` (a pipeline with a TTS stage).
+    pub(super) fn unit_done(&mut self, wl: usize, arrival: SimTime, now: SimTime, latency_ms: f64, first_audio_ms: Option<f64>) {
+        let measured = self.measured(arrival);
+        if measured {
+            let acc = &mut self.workloads[wl];
+            acc.completed += 1;
+            acc.latency.add(latency_ms);
+            if let Some(f) = first_audio_ms {
+                acc.first_audio.add(f);
+            }
+        }
+        let in_window = self.measured(now);
+        if in_window {
+            self.workloads[wl].finished_in_window += 1;
+        }
+        if self.windowed() {
+            if measured {
+                let w = &mut self.windows.at(arrival).1[wl];
+                w.completed += 1;
+                w.latency.add(latency_ms);
+                if let Some(f) = first_audio_ms {
+                    w.first_audio.add(f);
+                }
+            }
+            if in_window {
+                self.windows.at(now).1[wl].finished += 1;
+            }
+        }
+    }
+
+    /// A unit of workload `wl` that arrived at `arrival` failed.
+    pub(super) fn unit_failed(&mut self, wl: usize, arrival: SimTime) {
+        if self.measured(arrival) {
+            self.workloads[wl].failed += 1;
+            if self.windowed() {
+                self.windows.at(arrival).1[wl].failed += 1;
+            }
         }
     }
 
@@ -219,12 +329,28 @@ impl Recorder {
         if in_window {
             a.finished_in_window += 1;
         }
+        if self.windowed() {
+            if self.window.measured(arrival) {
+                let w = &mut self.windows.at(arrival).0[model];
+                w.completed += 1;
+                w.latency.add(crate::time::to_ms(now - arrival));
+                if let Some(t) = ttft {
+                    w.ttft.add(t);
+                }
+            }
+            if in_window {
+                self.windows.at(now).0[model].finished += 1;
+            }
+        }
     }
 
     /// A request of `model` that arrived at `arrival` failed.
     pub(super) fn failed(&mut self, model: usize, arrival: SimTime) {
         if self.measured(arrival) {
             self.models[model].failed += 1;
+            if self.windowed() {
+                self.windows.at(arrival).0[model].failed += 1;
+            }
         }
     }
 

@@ -90,6 +90,8 @@ pub(super) struct Host {
     /// Bumped when the server dies or a running block is cut: events of an older epoch are stale.
     pub(super) epoch: u32,
     pub(super) up: bool,
+    /// Takes new requests (false: turned off or draining by the autoscaler).
+    pub(super) serving: bool,
     /// Kind of the fault that took it down (`FaultKind::ALL` index), while it is down.
     pub(super) down_kind: u8,
     /// Requests queued or in service (the least-outstanding balancer's measure).
@@ -150,6 +152,7 @@ impl Host {
             state: SrvState::Idle,
             epoch: 0,
             up: true,
+            serving: true,
             down_kind: 0,
             outstanding: 0,
             admit_budget: 0,

@@ -114,6 +114,11 @@ pub(super) struct Store {
 }
 
 impl Store {
+    /// Requests in their slots now (in flight, or every one with records kept).
+    pub(super) fn in_flight(&self) -> usize {
+        self.reqs.len() - self.free_reqs.len()
+    }
+
     /// Store a new request in a free slot (or a new one); its id.
     pub(super) fn alloc_req(&mut self, req: Req) -> u32 {
         let id = match self.free_reqs.pop() {

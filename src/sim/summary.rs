@@ -1,6 +1,7 @@
 //! What a run reports: the summary types, the SLO verdicts, the live views for the TUI, and
 //! [`Simulation::summary`], which builds the report from the recorder and the components.
 
+use super::recorder::{WinModel, WinWl};
 use super::store::ReqState;
 use super::Simulation;
 use crate::error::{Error, Result};
@@ -152,19 +153,30 @@ pub fn slo_value(
     sc_models: &[String],
     sc_workloads: &[crate::scenario::Workload],
 ) -> Option<f64> {
+    slo_value_of(&run.models, &run.stages, slo, sc_models, sc_workloads)
+}
+
+/// [`slo_value`] on a run's or a window's per-model and per-pipeline figures.
+fn slo_value_of(
+    models: &BTreeMap<String, ModelSummary>,
+    stages: &BTreeMap<String, PipelineSummary>,
+    slo: &crate::scenario::Slo,
+    sc_models: &[String],
+    sc_workloads: &[crate::scenario::Workload],
+) -> Option<f64> {
     use crate::scenario::{SloTarget, Target};
     let (lat, ttft, first_audio, availability, completed) = match slo.target {
         SloTarget::Model(m) => {
-            let s = run.models.get(&sc_models[m])?;
+            let s = models.get(&sc_models[m])?;
             (s.latency_ms, s.ttft_ms, None, s.availability, s.completed)
         }
         SloTarget::Workload(w) => match &sc_workloads[w].target {
             Target::Pipeline(_) => {
-                let p = run.stages.get(&sc_workloads[w].name)?;
+                let p = stages.get(&sc_workloads[w].name)?;
                 (p.latency_ms, None, Some(p.time_to_first_audio_ms), p.availability, p.completed)
             }
             Target::Model(m) => {
-                let s = run.models.get(&sc_models[*m])?;
+                let s = models.get(&sc_models[*m])?;
                 (s.latency_ms, s.ttft_ms, None, s.availability, s.completed)
             }
         },
@@ -194,9 +206,20 @@ pub fn slo_verdicts(
     model_names: &[String],
     workloads: &[crate::scenario::Workload],
 ) -> Vec<SloVerdict> {
+    verdicts_of(&run.models, &run.stages, slos, model_names, workloads)
+}
+
+/// [`slo_verdicts`] on a run's or a window's figures.
+fn verdicts_of(
+    models: &BTreeMap<String, ModelSummary>,
+    stages: &BTreeMap<String, PipelineSummary>,
+    slos: &[crate::scenario::Slo],
+    model_names: &[String],
+    workloads: &[crate::scenario::Workload],
+) -> Vec<SloVerdict> {
     slos.iter()
         .map(|s| {
-            let value = slo_value(run, s, model_names, workloads);
+            let value = slo_value_of(models, stages, s, model_names, workloads);
             SloVerdict {
                 key: s.key.clone(),
                 metric: s.metric,
@@ -206,6 +229,59 @@ pub fn slo_verdicts(
             }
         })
         .collect()
+}
+
+/// One report window of a run with `window_s`: the run's per-model and per-pipeline figures
+/// over the requests that arrived in it, and the objectives judged on them.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowSummary {
+    /// Start of the window's measured part [s from the run's start].
+    pub start_s: f64,
+    /// End of it [s].
+    pub end_s: f64,
+    /// Per model (`throughput_rps`: completions in the window over its length).
+    pub models: BTreeMap<String, ModelSummary>,
+    /// Pipelines by workload name (their per-stage figures are the run's only).
+    pub stages: BTreeMap<String, PipelineSummary>,
+    /// Each `[slo]` judged on the window.
+    pub slo: Vec<SloVerdict>,
+    /// Per autoscaled model: time-weighted mean of its running replicas in the window.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub replicas: BTreeMap<String, f64>,
+}
+
+/// What autoscaling did and cost over a run (`[autoscale]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoscaleSummary {
+    /// GPU-hours paid for over `[0, duration_s)`: a GPU counts while any server on it runs.
+    pub gpu_hours: f64,
+    /// Their price [$].
+    pub cost_usd: f64,
+    /// The same rate over a day [$ per 24 h].
+    pub usd_per_day: f64,
+    /// Every GPU of the variant for the whole run, as without autoscaling.
+    pub static_gpu_hours: f64,
+    /// Their price over a day [$ per 24 h].
+    pub static_usd_per_day: f64,
+    /// Per autoscaled model.
+    pub models: BTreeMap<String, ScaledModel>,
+}
+
+/// One autoscaled model's replicas over a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaledModel {
+    /// Replicas the variant places (the most that may run).
+    pub placed: u32,
+    /// Fewest and most running at once.
+    pub min_running: u32,
+    /// Most running at once.
+    pub max_running: u32,
+    /// Time-weighted mean running over `[0, duration_s)`.
+    pub mean_running: f64,
+    /// Evaluations that added replicas, and that removed some.
+    pub scale_ups: u32,
+    /// Evaluations that removed replicas.
+    pub scale_downs: u32,
 }
 
 /// Result of simulating one variant.
@@ -249,12 +325,38 @@ pub struct RunSummary {
     pub failures: FailureSummary,
     /// Each `[slo]` of the scenario judged on this run (empty without `[slo]`).
     pub slo: Vec<SloVerdict>,
+    /// Per report window (`window_s`; absent without it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowSummary>,
+    /// Autoscaling (absent without `[autoscale]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<AutoscaleSummary>,
     /// Engine events processed (not part of the JSON report).
     #[serde(skip)]
     pub events: u64,
     /// Time-slice context switches (not part of the JSON report).
     #[serde(skip)]
     pub context_switches: u64,
+}
+
+impl RunSummary {
+    /// The value objective `slo` is judged on: the run's, or with report windows the worst of
+    /// the run's and every window's (an objective of a day must hold in its peak hour too; a
+    /// window where nothing finished is not judged). `None` when the run measured nothing.
+    pub fn slo_worst(&self, slo: &crate::scenario::Slo) -> Option<f64> {
+        let run = self.slo.iter().find(|x| x.key == slo.key)?.value?;
+        Some(
+            self.windows
+                .iter()
+                .filter_map(|w| w.slo.iter().find(|x| x.key == slo.key).and_then(|x| x.value))
+                .fold(run, |a, v| slo.worse(a, v)),
+        )
+    }
+
+    /// Some objective fails on the run or in a window where something finished.
+    pub fn slo_broken(&self) -> bool {
+        self.slo.iter().any(|x| !x.met) || self.windows.iter().any(|w| w.slo.iter().any(|x| !x.met && x.value.is_some()))
+    }
 }
 
 /// Live state for the TUI.
@@ -460,9 +562,141 @@ impl Simulation {
             events: self.q.processed(),
             context_switches: self.devices.iter().map(|d| d.switches()).sum(),
             slo: Vec::new(),
+            windows: Vec::new(),
+            autoscale: self.autoscale_summary(),
         };
         run.slo = slo_verdicts(&run, &self.slo, &names, &self.sources.workloads);
+        run.windows = self.window_summaries(&names);
         run
+    }
+
+    /// GPU time and cost under autoscaling, and each autoscaled model's replicas.
+    fn autoscale_summary(&self) -> Option<AutoscaleSummary> {
+        let b = self.billing.as_ref()?;
+        let end = self.rec.window.duration;
+        let hours = to_secs(end) / 3600.0;
+        let gpu_hours = to_secs(b.paid_until(end)) / 3600.0;
+        let price = self.variant.price;
+        let n = self.variant.n_gpus as f64;
+        let models = self
+            .scalers
+            .iter()
+            .enumerate()
+            .filter_map(|(m, sc)| {
+                let sc = sc.as_ref()?;
+                let seen = sc.log.iter().filter(|l| l.0 < end).map(|l| l.1);
+                Some((
+                    self.models[m].name.clone(),
+                    ScaledModel {
+                        placed: sc.reps.len() as u32,
+                        min_running: seen.clone().min().unwrap_or(0),
+                        max_running: seen.max().unwrap_or(0),
+                        mean_running: round4(sc.mean_running(0, end)),
+                        scale_ups: sc.scale_ups,
+                        scale_downs: sc.scale_downs,
+                    },
+                ))
+            })
+            .collect();
+        Some(AutoscaleSummary {
+            gpu_hours: round4(gpu_hours),
+            cost_usd: round4(gpu_hours * price),
+            usd_per_day: round4(gpu_hours * price * 24.0 / hours),
+            static_gpu_hours: round4(n * hours),
+            static_usd_per_day: round4(n * price * 24.0),
+            models,
+        })
+    }
+
+    /// Each report window's figures, computed as [`Simulation::summary`] computes the run's;
+    /// empty without `window_s`.
+    fn window_summaries(&self, names: &[String]) -> Vec<WindowSummary> {
+        let ws = &self.rec.windows;
+        if ws.len == 0 {
+            return Vec::new();
+        }
+        let w = &self.rec.window;
+        let first = ws.index(w.warmup);
+        let last = ws.index(w.duration - 1);
+        let n = last + 1;
+        // Requests and units still in flight at the end failed, in the window they arrived in.
+        let mut stuck = vec![vec![0u64; self.rec.models.len()]; n];
+        for q in &self.store.reqs {
+            if matches!(q.state, ReqState::Streaming | ReqState::Queued | ReqState::Running) && w.measured(q.arrival) {
+                stuck[ws.index(q.arrival)][q.model as usize] += 1;
+            }
+        }
+        let mut stuck_units = vec![vec![0u64; self.rec.workloads.len()]; n];
+        for u in &self.store.units {
+            if !u.free && !u.over() && w.measured(u.arrival) {
+                stuck_units[ws.index(u.arrival)][u.wl as usize] += 1;
+            }
+        }
+        let empty = (Vec::new(), Vec::new());
+        let (blank_m, blank_w) = (WinModel::default(), WinWl::default());
+        (first..n)
+            .map(|k| {
+                let start = (k as SimTime * ws.len).max(w.warmup);
+                let end = ((k as SimTime + 1) * ws.len).min(w.duration);
+                let span = to_secs(end - start).max(1e-9);
+                let (wm, wl) = ws.acc.get(k).unwrap_or(&empty);
+                let mut models = BTreeMap::new();
+                for (m, name) in names.iter().enumerate() {
+                    let d = wm.get(m).unwrap_or(&blank_m);
+                    let failed = d.failed + stuck[k][m];
+                    let total = d.completed + failed;
+                    let llm = self.models[m].kind == ServiceKind::Llm;
+                    models.insert(
+                        name.clone(),
+                        ModelSummary {
+                            completed: d.completed,
+                            failed,
+                            throughput_rps: round4(d.finished as f64 / span),
+                            latency_ms: d.latency.summary().rounded(),
+                            ttft_ms: llm.then(|| d.ttft.summary().rounded()),
+                            preemptions: None,
+                            availability: round4(if total == 0 { 1.0 } else { d.completed as f64 / total as f64 }),
+                        },
+                    );
+                }
+                let mut stages = BTreeMap::new();
+                for (i, wld) in self.sources.workloads.iter().enumerate() {
+                    if !matches!(wld.target, Target::Pipeline(_)) {
+                        continue;
+                    }
+                    let d = wl.get(i).unwrap_or(&blank_w);
+                    let failed = d.failed + stuck_units[k][i];
+                    let total = d.completed + failed;
+                    stages.insert(
+                        wld.name.clone(),
+                        PipelineSummary {
+                            completed: d.completed,
+                            failed,
+                            availability: round4(if total == 0 { 1.0 } else { d.completed as f64 / total as f64 }),
+                            turns_per_s: round4(d.finished as f64 / span),
+                            latency_ms: d.latency.summary().rounded(),
+                            time_to_first_audio_ms: d.first_audio.summary().rounded(),
+                            stages: Vec::new(),
+                        },
+                    );
+                }
+                let slo = verdicts_of(&models, &stages, &self.slo, names, &self.sources.workloads);
+                let replicas = self
+                    .scalers
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(m, sc)| sc.as_ref().map(|sc| (names[m].clone(), round4(sc.mean_running(start, end)))))
+                    .collect();
+                WindowSummary {
+                    start_s: round4(to_secs(start)),
+                    end_s: round4(to_secs(end)),
+                    models,
+                    stages,
+                    slo,
+                    replicas,
+                }
+            })
+            .collect()
     }
 
     /// Measured requests of each model and units of each workload still queued or running at

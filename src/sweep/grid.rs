@@ -198,7 +198,7 @@ mod tests {
         let c = &p.configs[4]; // rate index 1, gpu index 1
         assert_eq!(c.values, vec![1, 1]);
         assert!(c.raw.variant.iter().all(|v| v.gpu == "a100-80gb"));
-        assert!(matches!(c.raw.workload[0].arrivals, Some(crate::scenario::raw::RawArrivals::Poisson { rate_rps }) if rate_rps == 20.5));
+        assert!(matches!(c.raw.workload[0].arrivals, Some(crate::scenario::raw::RawArrivals::Poisson { rate_rps: Some(rate_rps), .. }) if rate_rps == 20.5));
         assert!(c.raw.sweep.is_none());
         assert_eq!(p.spec.sweep.as_ref().map(|s| s.seeds.clone()), Some(vec![3, 4]));
     }

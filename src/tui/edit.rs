@@ -8,7 +8,7 @@
 
 use crate::deploy::DEFAULT_QUANTUM_MS;
 use crate::gpu::{place_layout, Catalog, GpuSpec, PlacedInstance};
-use crate::scenario::raw::{RawGpu, RawScenario};
+use crate::scenario::raw::{RawArrivals, RawGpu, RawScenario};
 
 /// Load changes by this factor per key press (10 %); down divides, so up then down restores it.
 pub const LOAD_FACTOR: f64 = 1.1;
@@ -37,9 +37,13 @@ pub fn scale_load(raw: &RawScenario, factor: f64) -> (RawScenario, String) {
     for w in &mut out.workload {
         let name = w.name.clone().or_else(|| w.model.clone()).unwrap_or_else(|| "pipeline".into());
         if let Some(a) = &mut w.arrivals {
-            let r = a.rate_rps_mut();
-            *r = round_sig(*r * factor);
-            parts.push(format!("{name} {} req/s", *r));
+            a.scale(factor, round_sig);
+            match a {
+                RawArrivals::Poisson { rate_rps: Some(r), .. } | RawArrivals::Gamma { rate_rps: r, .. } | RawArrivals::OnOff { rate_rps: r, .. } => {
+                    parts.push(format!("{name} {r} req/s"))
+                }
+                _ => parts.push(format!("{name} {}", a.rate_label())),
+            }
         } else if w.trace.is_some() {
             let s = round_sig(w.trace_rate_scale.unwrap_or(1.0) * factor);
             w.trace_rate_scale = Some(s);
@@ -270,7 +274,7 @@ gpus = [{ regime = "time-sliced", models = ["asr", "tts"], count = 2 }]
         assert!(msg.contains("55 req/s") && msg.contains("tts 5 users"), "{msg}");
         let (down, _) = scale_load(&up, 1.0 / LOAD_FACTOR);
         match down.workload[0].arrivals {
-            Some(crate::scenario::raw::RawArrivals::Poisson { rate_rps }) => assert!((rate_rps - 50.0).abs() < 1e-9),
+            Some(crate::scenario::raw::RawArrivals::Poisson { rate_rps: Some(rate_rps), .. }) => assert!((rate_rps - 50.0).abs() < 1e-9),
             _ => panic!("poisson expected"),
         }
         assert_eq!(down.workload[1].users, Some(4));

@@ -34,7 +34,7 @@ const INVALID: &[(&str, &[&str])] = &[
     ("huge_duration.toml", &["duration_s", "'1e12'", "(0, 1e9]"]),
     (
         "too_many_requests.toml",
-        &["workload[0].arrivals.rate_rps", "'10000000'", "more than the limit of 1e7"],
+        &["workload[0].arrivals.rate_rps", "'10000000'", "more than the limit of 2e8"],
     ),
     ("unknown_gpu.toml", &["variant[0].gpu", "'b300'"]),
     (

@@ -287,22 +287,51 @@ fn open_load(
 ) -> Result<(Load, (f64, String))> {
     let (c, f) = (u.c, u.f);
     let af = |k: &str| format!("{f}.arrivals.{k}");
-    let arrivals = match *a {
-        RawArrivals::Poisson { rate_rps } => Arrivals::Poisson {
-            rate_rps: c.pos(&af("rate_rps"), rate_rps)?,
+    let arrivals = match a {
+        RawArrivals::Poisson {
+            rate_rps: Some(rate_rps),
+            schedule: None,
+        } => Arrivals::Poisson {
+            rate_rps: c.pos(&af("rate_rps"), *rate_rps)?,
         },
-        RawArrivals::Gamma { rate_rps, cv } => Arrivals::Gamma {
+        RawArrivals::Poisson {
+            rate_rps: None,
+            schedule: Some(steps),
+        } => resolve_schedule(c, &af("schedule"), steps, duration_s)?,
+        RawArrivals::Poisson { .. } => {
+            return Err(c.err(format!("{f}.arrivals"), "a poisson process needs exactly one of 'rate_rps' or 'schedule'"))
+        }
+        &RawArrivals::Diurnal {
+            peak_rps,
+            trough_rps,
+            peak_hour,
+        } => {
+            let peak_rps = c.pos(&af("peak_rps"), peak_rps)?;
+            let trough_rps = c.nonneg(&af("trough_rps"), trough_rps)?;
+            if trough_rps > peak_rps {
+                return Err(c.err(
+                    af("trough_rps"),
+                    format!("must not exceed peak_rps ({}), got '{}'", num(peak_rps), num(trough_rps)),
+                ));
+            }
+            Arrivals::Diurnal {
+                peak_rps,
+                trough_rps,
+                peak_hour: c.within(&af("peak_hour"), peak_hour.unwrap_or(DIURNAL_PEAK_HOUR), 0.0, 24.0)?,
+            }
+        }
+        &RawArrivals::Gamma { rate_rps, cv } => Arrivals::Gamma {
             rate_rps: c.pos(&af("rate_rps"), rate_rps)?,
             cv: c.within(&af("cv"), cv, 1e-3, MAX_CV)?,
         },
-        RawArrivals::OnOff { rate_rps, on_s, off_s } => Arrivals::OnOff {
+        &RawArrivals::OnOff { rate_rps, on_s, off_s } => Arrivals::OnOff {
             rate_rps: c.pos(&af("rate_rps"), rate_rps)?,
             on_s: c.pos(&af("on_s"), on_s)?,
             off_s: c.nonneg(&af("off_s"), off_s)?,
         },
     };
     u.need_out(&out_tokens)?;
-    let expected = arrivals.rate_rps() * duration_s * (u.stages + size.as_ref().map_or(0.0, |d| u.chunks(d.mean())));
+    let expected = arrivals.expected_count(duration_s) * (u.stages + size.as_ref().map_or(0.0, |d| u.chunks(d.mean())));
     let work = u.within_limit(af("rate_rps"), expected, || {
         format!("'{}' over {} s", num(arrivals.rate_rps()), num(duration_s))
     })?;
@@ -312,6 +341,42 @@ fn open_load(
         out_tokens,
     };
     Ok((load, work))
+}
+
+/// Hour of the peak of a diurnal rate when not given: mid-afternoon, a stated assumption.
+const DIURNAL_PEAK_HOUR: f64 = 14.0;
+
+/// A rate schedule: `[hour, rate_rps]` steps, the first at hour 0, hours ascending and before
+/// the end of the run, rates finite and not negative, some positive.
+fn resolve_schedule(c: &Check, field: &str, steps: &[(f64, f64)], duration_s: f64) -> Result<Arrivals> {
+    if steps.is_empty() {
+        return Err(c.err(field, "needs at least one [hour, rate_rps] step"));
+    }
+    let mut out = Vec::with_capacity(steps.len());
+    for (i, &(hour, rate)) in steps.iter().enumerate() {
+        let fh = format!("{field}[{i}][0]");
+        let hour = c.nonneg(&fh, hour)?;
+        if i == 0 && hour != 0.0 {
+            return Err(c.err(fh, format!("the first step must start at hour 0, got '{}'", num(hour))));
+        }
+        if let Some(&(prev, _)) = steps.get(i.wrapping_sub(1)) {
+            if hour <= prev {
+                return Err(c.err(fh, format!("hours must ascend: '{}' follows '{}'", num(hour), num(prev))));
+            }
+        }
+        if hour * 3600.0 >= duration_s && i > 0 {
+            return Err(c.err(
+                fh,
+                format!("hour '{}' is not before the end of the run (duration_s {} s = {} h)", num(hour), num(duration_s), num(duration_s / 3600.0)),
+            ));
+        }
+        let rate = c.nonneg(&format!("{field}[{i}][1]"), rate)?;
+        out.push((crate::time::from_secs(hour * 3600.0), rate));
+    }
+    if out.iter().all(|s| s.1 == 0.0) {
+        return Err(c.err(field, "every rate is 0: nothing would arrive"));
+    }
+    Ok(Arrivals::Schedule { steps: out })
 }
 
 /// A trace replay: the trace read for it, whose sizes must be the first model's, and some of
