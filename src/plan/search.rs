@@ -159,7 +159,7 @@ impl Planner<'_> {
             let todo: Vec<&Structure> = wave
                 .iter()
                 .filter(|(lb, _, s)| {
-                    let skip = best.get(&s.regime).is_some_and(|&b| *lb > b + 1e-9);
+                    let skip = best.get(&s.regime).is_some_and(|&b| super::nodes::cost_bound(*lb, self.spec.gpu_types[s.gpu].1, &self.spec.nodes[s.gpu]) > b + 1e-9);
                     pruned += usize::from(skip);
                     !skip
                 })
@@ -171,7 +171,7 @@ impl Planner<'_> {
                     Ok(c) => {
                         if c.meets_slo {
                             let b = best.entry(c.regime).or_insert(f64::INFINITY);
-                            *b = b.min(c.cost_per_hour_usd);
+                            *b = b.min(c.nodes.node_cost_per_hour_usd);
                         }
                         found.push(c);
                     }
@@ -433,12 +433,14 @@ impl Planner<'_> {
         let placement = placed_gpus(&variant, &self.scenario.models);
         let gpus = placement.len() as u32;
         let cost = f64::from(gpus) * self.spec.gpu_types[s.gpu].1;
+        let nodes = super::nodes::plan_nodes(&variant, &self.spec.nodes[s.gpu]).ok()?;
         Some(Candidate {
             name,
             gpu_type: self.spec.gpu_types[s.gpu].0.name.clone(),
             regime: s.regime,
             gpus,
             cost_per_hour_usd: round2(cost),
+            nodes,
             meets_slo: e.pass,
             slo_values: e.values.clone(),
             broken: e.broken.clone(),
