@@ -253,8 +253,8 @@ struct Pool {
     devices: Vec<DevCfg>,
     /// Planned GPU indices of each node, in device order.
     nodes: Vec<Vec<usize>>,
-    /// Tenants of the node's time-sliced or MPS GPU, sorted (empty otherwise).
-    group: Vec<String>,
+    /// Tenants of each GPU of a node (model and resource, sorted), sorted.
+    group: Vec<Vec<String>>,
     /// Valid `nvidia.com/mig.config` value.
     mig_config: String,
 }
@@ -506,26 +506,27 @@ impl<'a> Plan<'a> {
             });
             let has_mig = order.iter().any(|&i| matches!(kinds[i].0, GpuKind::Mig { .. }));
             let spare = per - order.len();
-            let (kind, group) = match shared {
-                Some((i, PoolKind::TimeSliced { replicas, .. })) => {
-                    let mut g: Vec<String> = kinds[i].1.iter().map(|(m, _)| m.clone()).collect();
-                    g.sort();
-                    (
-                        PoolKind::TimeSliced {
-                            replicas,
-                            mixed: gpu.has_mig() && (has_mig || spare > 0),
-                        },
-                        g,
-                    )
-                }
-                Some((i, k)) => {
-                    let mut g: Vec<String> = kinds[i].1.iter().map(|(m, _)| m.clone()).collect();
-                    g.sort();
-                    (k, g)
-                }
-                None if has_mig => (PoolKind::MigMixed, Vec::new()),
-                None => (PoolKind::Exclusive, Vec::new()),
+            let kind = match shared {
+                Some((_, PoolKind::TimeSliced { replicas, .. })) => PoolKind::TimeSliced {
+                    replicas,
+                    mixed: gpu.has_mig() && (has_mig || spare > 0),
+                },
+                Some((_, k)) => k,
+                None if has_mig => PoolKind::MigMixed,
+                None => PoolKind::Exclusive,
             };
+            // Nodes of a pool carry the same tenants, so that a spread of each Deployment over
+            // the pool's nodes gives every node its planned pods (no multi-GPU replica is left
+            // without a node by single-GPU pods taking its GPUs).
+            let mut group: Vec<Vec<String>> = order
+                .iter()
+                .map(|&i| {
+                    let mut t: Vec<String> = kinds[i].1.iter().map(|(m, r)| format!("{m} {r}")).collect();
+                    t.sort();
+                    t
+                })
+                .collect();
+            group.sort();
             let fill = if matches!(kind, PoolKind::TimeSliced { mixed: true, .. }) { DevCfg::Parked } else { DevCfg::Whole };
             let devices: Vec<DevCfg> = order.iter().map(|&i| dev(i)).chain(std::iter::repeat_n(fill, spare)).collect();
             match pools.iter_mut().find(|p| p.kind == kind && p.devices == devices && p.group == group) {
@@ -1005,8 +1006,8 @@ impl<'a> Plan<'a> {
             "# and memory requests are placeholders. Each pod asks for {units} of the resource below; the nodeSelector\n"
         ));
         o.push_str("# keeps it on the pool's nodes (labelled by node-labels.sh).\n");
-        let shared = !pool.group.is_empty();
-        if shared {
+        let spread = pool.nodes.len() > 1 || matches!(pool.kind, PoolKind::TimeSliced { .. } | PoolKind::Mps { .. });
+        if spread {
             o.push_str("# The spread constraint puts the same number of these pods on every node of the pool, as planned.\n");
         }
         o.push_str("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n");
@@ -1044,7 +1045,7 @@ impl<'a> Plan<'a> {
             ));
         }
         o.push_str("      tolerations:\n        - key: \"nvidia.com/gpu\"\n          operator: Exists\n          effect: NoSchedule\n");
-        if shared {
+        if spread {
             o.push_str("      topologySpreadConstraints:\n        - maxSkew: 1\n          topologyKey: \"kubernetes.io/hostname\"\n");
             o.push_str("          whenUnsatisfiable: DoNotSchedule\n          labelSelector:\n            matchLabels:\n");
             o.push_str(&format!("              app.kubernetes.io/name: {}\n", q(&w.name)));
@@ -1098,5 +1099,6 @@ fn q(s: &str) -> String {
     o
 }
 
+pub mod cluster;
 #[cfg(test)]
 mod tests;
