@@ -130,6 +130,17 @@ fn check_emit_targets(args: &PlanArgs, raw: &RawScenario) -> Result<()> {
                 "model name (--emit-k8s makes it a Deployment name)",
             )
             .map_err(|e| e.in_file(&args.file))?;
+            let max = crate::out::k8s::MAX_MODEL_NAME_LEN;
+            if name.len() > max {
+                return Err(Error::input(
+                    &args.file,
+                    format!("models.{name}"),
+                    format!(
+                        "model name '{name}' is {} characters; --emit-k8s takes at most {max} (a Deployment name adds -pool<k> and a MIG profile within Kubernetes' 63)",
+                        name.len()
+                    ),
+                ));
+            }
         }
     }
     Ok(())

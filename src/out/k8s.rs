@@ -109,6 +109,10 @@ const MIG_MIXED_CONFIG: &str = "mig-mixed";
 const MIG_DISABLED_CONFIG: &str = "all-disabled";
 /// Resource name of a whole GPU or of a time-slicing / MPS replica.
 const GPU_RESOURCE: &str = "nvidia.com/gpu";
+/// Longest model name `--emit-k8s` takes: a Deployment is named after the model, plus
+/// `-pool<k>` and a MIG resource (`-mig-1g-10gb-me`) where a model spreads over pools and
+/// profiles, and must stay a 63-character DNS-1123 label; checked before planning.
+pub const MAX_MODEL_NAME_LEN: usize = 40;
 /// Longest Kubernetes label value and DNS-1123 label (object names used as label values too).
 const MAX_LABEL_LEN: usize = 63;
 
@@ -1099,6 +1103,7 @@ fn q(s: &str) -> String {
     o
 }
 
-pub mod cluster;
+#[cfg(test)]
+mod cluster;
 #[cfg(test)]
 mod tests;

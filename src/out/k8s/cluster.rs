@@ -1,4 +1,4 @@
-//! A model of what a cluster does with the emitted files: the scheduler placing each
+//! (Test-only: it reads the files with the dev-dependency yaml-rust2.) A model of what a cluster does with the emitted files: the scheduler placing each
 //! Deployment's pods on labelled nodes, and the NVIDIA device plugin handing each pod a device
 //! by its allocation policy, so that tests can check that the placement the files produce is the
 //! plan's (`tests`: under every pod order and every tie the policy leaves open).
