@@ -33,6 +33,7 @@
 //! before an SLO breaks, bisected by simulation up to +300 %.
 
 use crate::deploy::RegimeKind;
+pub mod nodes;
 mod pack;
 mod queueing;
 mod scale;
@@ -56,6 +57,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
+/// Most GPUs per node `[plan] gpus_per_node` accepts (NVL72 racks are one NVLink domain of 72,
+/// but a Kubernetes node is one tray of 4; 64 leaves room for any host).
+pub const MAX_GPUS_PER_NODE: u32 = 64;
 /// Default GPU budget of a candidate.
 pub const DEFAULT_MAX_GPUS: u32 = 64;
 /// Most GPUs a plan may consider (each is simulated).
@@ -101,6 +105,8 @@ pub struct PlanSpec {
     pub fresh_seeds: Vec<u64>,
     /// Exact, decomposed or chosen by the spec's size.
     pub search: crate::scenario::raw::PlanSearch,
+    /// Nodes of each GPU type, in the order of `gpu_types`.
+    pub nodes: Vec<nodes::NodeSpec>,
 }
 
 /// Read `[plan]` (defaults for a missing table) and check it. A plan needs SLOs.
@@ -120,6 +126,7 @@ pub fn spec(raw: &RawScenario, file: &str) -> Result<PlanSpec> {
         p.gpu_types.clone()
     };
     let mut gpu_types = Vec::new();
+    let mut nodes = Vec::new();
     for (i, n) in names.iter().enumerate() {
         let g = cat.gpu(n).ok_or_else(|| {
             Error::input(
@@ -135,13 +142,39 @@ pub fn spec(raw: &RawScenario, file: &str) -> Result<PlanSpec> {
             Some(&x) => crate::limits::PRICE_USD_PER_HOUR.check(file, format!("plan.price_usd_per_hour.{n}"), x)?,
             None => g.price_usd_per_hour,
         };
-        gpu_types.push((g.clone(), price));
+        let per_node = match p.gpus_per_node.get(n) {
+            Some(&k) if (1..=MAX_GPUS_PER_NODE).contains(&k) => k,
+            Some(&k) => {
+                return Err(Error::input(
+                    file,
+                    format!("plan.gpus_per_node.{n}"),
+                    format!("must be between 1 and {MAX_GPUS_PER_NODE}, got '{k}'"),
+                ))
+            }
+            None => g.gpus_per_node,
+        };
+        let node_price = match p.node_price_usd_per_hour.get(n) {
+            Some(&x) => crate::limits::PRICE_USD_PER_HOUR.check(file, format!("plan.node_price_usd_per_hour.{n}"), x)?,
+            None => price * f64::from(per_node),
+        };
+        nodes.push(nodes::NodeSpec {
+            gpus_per_node: per_node,
+            price_usd_per_hour: node_price,
+        });
+        let mut g = g.clone();
+        // A tensor-parallel replica stays on one node: the planner's node size bounds it.
+        g.gpus_per_node = per_node;
+        gpu_types.push((g, price));
     }
-    for k in p.price_usd_per_hour.keys() {
-        if !names.contains(k) {
+    for (table, keys) in [
+        ("price_usd_per_hour", p.price_usd_per_hour.keys().collect::<Vec<_>>()),
+        ("gpus_per_node", p.gpus_per_node.keys().collect()),
+        ("node_price_usd_per_hour", p.node_price_usd_per_hour.keys().collect()),
+    ] {
+        if let Some(k) = keys.into_iter().find(|k| !names.contains(k)) {
             return Err(Error::input(
                 file,
-                format!("plan.price_usd_per_hour.{k}"),
+                format!("plan.{table}.{k}"),
                 format!("'{k}' is not among plan.gpu_types"),
             ));
         }
@@ -188,6 +221,7 @@ pub fn spec(raw: &RawScenario, file: &str) -> Result<PlanSpec> {
         min_headroom_pct,
         fresh_seeds: (FRESH_SEED_BASE..FRESH_SEED_BASE + u64::from(n)).collect(),
         search: p.search.unwrap_or_default(),
+        nodes,
     })
 }
 
@@ -218,6 +252,9 @@ pub struct Candidate {
     pub gpus: u32,
     /// Price of the GPUs [$ per hour].
     pub cost_per_hour_usd: f64,
+    /// The nodes the GPUs are packed onto and their price (what the user buys; the ranking's key).
+    #[serde(flatten)]
+    pub nodes: nodes::NodePlan,
     /// Every SLO held on every seed.
     pub meets_slo: bool,
     /// Each SLO's worst value over the seeds (`null`: nothing measured).
@@ -608,12 +645,14 @@ pub(super) fn placed_gpus(v: &crate::scenario::Variant, models: &[Model]) -> Vec
         .collect()
 }
 
-/// Ranking: candidates meeting the SLOs first, then cheaper, then more margin on the tightest
+/// Ranking: candidates meeting the SLOs first, then cheaper in nodes (what the user buys), then
+/// in GPUs, then more margin on the tightest
 /// SLO, on the next tightest where that ties (as it does when the tightest belongs to a tenant
 /// the candidates place alike), and so on, then by name.
 pub(super) fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
     (!a.meets_slo)
         .cmp(&!b.meets_slo)
+        .then(a.nodes.node_cost_per_hour_usd.total_cmp(&b.nodes.node_cost_per_hour_usd))
         .then(a.cost_per_hour_usd.total_cmp(&b.cost_per_hour_usd))
         .then(by_margins(&a.margins, &b.margins))
         .then(a.name.cmp(&b.name))

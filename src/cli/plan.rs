@@ -163,6 +163,17 @@ fn check_emit_targets(args: &PlanArgs, raw: &RawScenario) -> Result<()> {
                 "model name (--emit-k8s makes it a Deployment name)",
             )
             .map_err(|e| e.in_file(&args.file))?;
+            let max = crate::out::k8s::MAX_MODEL_NAME_LEN;
+            if name.len() > max {
+                return Err(Error::input(
+                    &args.file,
+                    format!("models.{name}"),
+                    format!(
+                        "model name '{name}' is {} characters; --emit-k8s takes at most {max} (a Deployment name adds -pool<k> and a MIG profile within Kubernetes' 63)",
+                        name.len()
+                    ),
+                ));
+            }
         }
     }
     Ok(())
@@ -213,9 +224,11 @@ pub fn plan_table_top(r: &PlanResult, top: usize) -> String {
     );
     match &r.best {
         Some(b) => out.push_str(&format!(
-            "\nbest: {}\n      {} GPUs, ${:.2}/h{}{}\n      lower bound ${:.2}/h: within {:.1} % of the optimum\n",
+            "\nbest: {}\n      {} GPUs on {}, ${:.2}/h (the GPUs alone ${:.2}/h){}{}\n      lower bound on the GPUs ${:.2}/h: the best's GPUs are within {:.1} % of it\n",
             b.name,
             b.gpus,
+            nodes_text(b),
+            b.nodes.node_cost_per_hour_usd,
             b.cost_per_hour_usd,
             headroom_text(b),
             match b.fresh_seeds_pass {
@@ -231,17 +244,17 @@ pub fn plan_table_top(r: &PlanResult, top: usize) -> String {
     for (regime, c) in &r.per_regime {
         match c {
             Some(c) => out.push_str(&format!(
-                "  {regime:<12} {:>3} GPUs  ${:>7.2}/h  {}\n",
-                c.gpus, c.cost_per_hour_usd, c.name
+                "  {regime:<12} {:>3} GPUs {:>3} nodes  ${:>7.2}/h  {}\n",
+                c.gpus, c.nodes.nodes, c.nodes.node_cost_per_hour_usd, c.name
             )),
             None => out.push_str(&format!("  {regime:<12} none meets the SLOs\n")),
         }
     }
-    out.push_str("\ncandidates (cheapest first; * = service times beyond the measured tables or derived, with the share of GPU time so costed):\n");
+    out.push_str("\ncandidates (cheapest nodes first; $/h: the nodes; GPU $/h: the GPUs alone; * = service times beyond the measured tables or derived, with the share of GPU time so costed):\n");
     let keys: Vec<&String> = r.slo.iter().map(|s| &s.key).collect();
     let mut header = format!(
-        "{:>3}  {:<11} {:<10} {:>4} {:>8} {:>8}",
-        "#", "regime", "gpu", "GPUs", "$/h", "$/1M"
+        "{:>3}  {:<11} {:<10} {:>4} {:>5} {:>8} {:>8} {:>8}",
+        "#", "regime", "gpu", "GPUs", "nodes", "$/h", "GPU $/h", "$/1M"
     );
     for k in &keys {
         header.push_str(&format!(" {:>w$}", k, w = k.len().max(8)));
@@ -251,11 +264,13 @@ pub fn plan_table_top(r: &PlanResult, top: usize) -> String {
     out.push('\n');
     for (i, c) in r.candidates.iter().enumerate().take(top) {
         let mut line = format!(
-            "{:>3}  {:<11} {:<10} {:>4} {:>8.2} {:>8}",
+            "{:>3}  {:<11} {:<10} {:>4} {:>5} {:>8.2} {:>8.2} {:>8}",
             i + 1,
             c.regime.name(),
             c.gpu_type,
             c.gpus,
+            c.nodes.nodes,
+            c.nodes.node_cost_per_hour_usd,
             c.cost_per_hour_usd,
             c.usd_per_million.map_or("-".into(), |x| format!("{x:.2}"))
         );
@@ -284,6 +299,19 @@ pub fn plan_table_top(r: &PlanResult, top: usize) -> String {
         out.push_str(&format!("  ... {} more (--top N shows more; --format json lists all)\n", r.candidates.len() - top));
     }
     out
+}
+
+/// "1 node of 8 GPUs (GPUs 0-2)" or "2 nodes of 8 GPUs ([0, 1], [2])".
+fn nodes_text(c: &Candidate) -> String {
+    let n = &c.nodes;
+    let lists: Vec<String> = n.node_gpus.iter().map(|g| format!("{g:?}")).collect();
+    format!(
+        "{} node{} of {} GPUs (plan GPUs by node: {})",
+        n.nodes,
+        if n.nodes == 1 { "" } else { "s" },
+        n.gpus_per_node,
+        lists.join(" ")
+    )
 }
 
 fn headroom_text(c: &Candidate) -> String {

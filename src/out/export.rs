@@ -94,6 +94,10 @@ pub fn k8s_deployment(name: &str, best: &Candidate) -> K8sDeployment {
         best.gpu_type.clone(),
         gpus,
     );
+    d.gpus_per_node = best.nodes.gpus_per_node.max(1);
+    if !best.nodes.node_gpus.is_empty() {
+        d.nodes = Some(best.nodes.node_gpus.iter().map(|n| n.iter().map(|&g| g as usize).collect()).collect());
+    }
     d.replica_gpus = best
         .variant
         .placement

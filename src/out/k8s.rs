@@ -88,6 +88,19 @@ pub const DEFAULT_GPUS_PER_NODE: u32 = 8;
 /// ConfigMaps (the namespace NVIDIA's install instructions use).
 pub const GPU_OPERATOR_NAMESPACE: &str = "gpu-operator";
 
+/// Namespace of the Deployments when the caller does not say.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Node label that tells the pools of one deployment apart (pods of a time-sliced or MPS group
+/// must reach the nodes of their group, see [`crate::plan::nodes`]).
+const POOL_LABEL: &str = "gpuslice.io/node-pool";
+
+/// Per-pod CPU and memory requests: placeholders the model server's own needs replace; set so
+/// that the scheduler accounts for the pods at all (a pod without requests is BestEffort and the
+/// first evicted under node pressure, <https://kubernetes.io/docs/concepts/workloads/pods/pod-qos/>).
+const CPU_REQUEST: &str = "2";
+const MEMORY_REQUEST: &str = "8Gi";
+
 /// Device-plugin config name for whole GPUs without sharing; also the default for unlabelled nodes.
 const EXCLUSIVE_CONFIG: &str = "exclusive";
 /// Device-plugin config name for MIG nodes: instances advertised per profile.
@@ -96,6 +109,10 @@ const MIG_MIXED_CONFIG: &str = "mig-mixed";
 const MIG_DISABLED_CONFIG: &str = "all-disabled";
 /// Resource name of a whole GPU or of a time-slicing / MPS replica.
 const GPU_RESOURCE: &str = "nvidia.com/gpu";
+/// Longest model name `--emit-k8s` takes: a Deployment is named after the model, plus
+/// `-pool<k>` and a MIG resource (`-mig-1g-10gb-me`) where a model spreads over pools and
+/// profiles, and must stay a 63-character DNS-1123 label; checked before planning.
+pub const MAX_MODEL_NAME_LEN: usize = 40;
 /// Longest Kubernetes label value and DNS-1123 label (object names used as label values too).
 const MAX_LABEL_LEN: usize = 63;
 
@@ -113,6 +130,11 @@ pub struct K8sDeployment {
     /// GPUs one pod of a model takes on dedicated GPUs (a tensor-parallel replica: its
     /// `tensor_parallel x pipeline_parallel`; absent: 1).
     pub replica_gpus: std::collections::BTreeMap<String, u32>,
+    /// The GPUs (indices into `gpus`) of each node, as the planner packed them (`None`: packed
+    /// here by the same rule, [`crate::plan::nodes::pack`]).
+    pub nodes: Option<Vec<Vec<usize>>>,
+    /// Namespace of the Deployments.
+    pub namespace: String,
 }
 
 impl K8sDeployment {
@@ -124,6 +146,8 @@ impl K8sDeployment {
             gpus,
             gpus_per_node: DEFAULT_GPUS_PER_NODE,
             replica_gpus: std::collections::BTreeMap::new(),
+            nodes: None,
+            namespace: DEFAULT_NAMESPACE.to_string(),
         }
     }
 }
@@ -165,64 +189,106 @@ pub struct K8sFile {
     pub text: String,
 }
 
-/// The configuration shared by every GPU of one node pool.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum PoolKind {
-    /// Whole GPUs, no sharing.
+/// How one GPU of the plan is configured.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum GpuKind {
+    /// Whole GPU, no sharing.
     Exclusive,
-    /// Time-slicing with this many replicas per GPU.
+    /// Time-slicing with this many replicas.
     TimeSliced { replicas: u32 },
-    /// MPS with this many clients per GPU.
+    /// MPS with this many clients.
     Mps { replicas: u32 },
     /// MIG layout: (profile, count), largest profile first.
     Mig { layout: Vec<(String, u32)> },
 }
 
-impl PoolKind {
-    /// Value of the `nvidia.com/mig.config` label (a mig-parted config name).
-    fn mig_config(&self) -> String {
-        match self {
-            PoolKind::Mig { layout } => {
-                let parts: Vec<String> = layout.iter().map(|(p, n)| format!("{n}x{}", label_safe(p))).collect();
-                format!("mig-{}", parts.join("-"))
-            }
-            _ => MIG_DISABLED_CONFIG.to_string(),
-        }
-    }
+/// How mig-parted sets one device of a node.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum DevCfg {
+    /// MIG off: a whole GPU (planned, or a spare one of a node that may advertise it).
+    Whole,
+    /// MIG on with this layout.
+    Mig(Vec<(String, u32)>),
+    /// MIG on with no instances: a spare GPU of a time-sliced node, which under the `mixed`
+    /// strategy advertises nothing, so the node's one `nvidia.com/gpu` GPU is the planned one.
+    Parked,
+}
 
+/// The device-plugin config of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PoolKind {
+    /// Whole GPUs, no sharing, no MIG.
+    Exclusive,
+    /// Whole GPUs beside MIG instances (strategy `mixed`).
+    MigMixed,
+    /// Time-slicing of `nvidia.com/gpu` (`mixed`: beside MIG GPUs or parked spares).
+    TimeSliced { replicas: u32, mixed: bool },
+    /// MPS with this many clients per GPU.
+    Mps { replicas: u32 },
+}
+
+impl PoolKind {
     /// Value of the `nvidia.com/device-plugin.config` label (a key of the device-plugin ConfigMap).
     fn plugin_config(&self) -> String {
         match self {
             PoolKind::Exclusive => EXCLUSIVE_CONFIG.to_string(),
-            PoolKind::TimeSliced { replicas } => format!("time-sliced-{replicas}"),
+            PoolKind::MigMixed => MIG_MIXED_CONFIG.to_string(),
+            PoolKind::TimeSliced { replicas, mixed: false } => format!("time-sliced-{replicas}"),
+            PoolKind::TimeSliced { replicas, mixed: true } => format!("time-sliced-{replicas}-mig-mixed"),
             PoolKind::Mps { replicas } => format!("mps-{replicas}"),
-            PoolKind::Mig { .. } => MIG_MIXED_CONFIG.to_string(),
         }
     }
 
-    /// One phrase for comments.
-    fn describe(&self) -> String {
-        match self {
-            PoolKind::Exclusive => "whole GPUs, no sharing".to_string(),
-            PoolKind::TimeSliced { replicas } => format!("time-slicing, {replicas} replicas per GPU"),
-            PoolKind::Mps { replicas } => format!("MPS, {replicas} clients per GPU"),
-            PoolKind::Mig { layout } => {
-                let parts: Vec<String> = layout.iter().map(|(p, n)| format!("{n} x {p}")).collect();
-                format!("MIG {} per GPU", parts.join(" + "))
-            }
-        }
+    fn mixed(&self) -> bool {
+        matches!(self, PoolKind::MigMixed | PoolKind::TimeSliced { mixed: true, .. })
     }
 }
 
-/// GPUs with identical configuration.
+/// "3g.40gb x2 + 1g.10gb x1".
+fn layout_text(layout: &[(String, u32)]) -> String {
+    layout.iter().map(|(p, n)| format!("{n} x {p}")).collect::<Vec<_>>().join(" + ")
+}
+
+/// Identical nodes: the same device configs, plugin config and (for a shared GPU) co-tenants.
 #[derive(Debug)]
 struct Pool {
     kind: PoolKind,
-    /// Indices into the deployment's GPUs.
-    gpus: Vec<usize>,
-    /// Valid `nvidia.com/mig.config` value, computed once (a layout name past 63 characters falls
-    /// back to the pool number).
+    /// mig-parted config of each device index of a node (all `gpus_per_node` of them).
+    devices: Vec<DevCfg>,
+    /// Planned GPU indices of each node, in device order.
+    nodes: Vec<Vec<usize>>,
+    /// Tenants of each GPU of a node (model and resource, sorted), sorted.
+    group: Vec<Vec<String>>,
+    /// Valid `nvidia.com/mig.config` value.
     mig_config: String,
+}
+
+impl Pool {
+    /// One phrase for comments.
+    fn describe(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let planned = self.nodes.first().map_or(0, Vec::len);
+        for (k, d) in self.devices.iter().enumerate() {
+            let what = match (d, &self.kind) {
+                (DevCfg::Whole, _) if k >= planned => "spare whole GPU".to_string(),
+                (DevCfg::Whole, PoolKind::TimeSliced { replicas, .. }) => format!("time-sliced GPU ({replicas} replicas)"),
+                (DevCfg::Whole, PoolKind::Mps { replicas }) => format!("MPS GPU ({replicas} clients)"),
+                (DevCfg::Whole, _) => "whole GPU".to_string(),
+                (DevCfg::Mig(l), _) => format!("MIG {}", layout_text(l)),
+                (DevCfg::Parked, _) => "spare GPU, MIG on, no instances".to_string(),
+            };
+            match parts.last_mut() {
+                Some(last) if last.ends_with(&format!("] {what}")) => {
+                    // Extend the index range of the previous phrase.
+                    let open = last.find('[').expect("phrase");
+                    let first = last[open + 1..].split(['-', ']']).next().unwrap_or("0").to_string();
+                    *last = format!("[{first}-{k}] {what}");
+                }
+                _ => parts.push(format!("[{k}] {what}")),
+            }
+        }
+        parts.join(", ")
+    }
 }
 
 /// Pods of one model on one pool requesting one resource: one Deployment.
@@ -245,15 +311,13 @@ struct Plan<'a> {
     workloads: Vec<Workload>,
 }
 
-/// One node pool as [`emit`] lays it out: GPUs of one configuration, on nodes of their own.
+/// One node pool as [`emit`] lays it out: identical nodes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodePool {
-    /// The configuration, in words (as the emitted files' comments say it).
+    /// Each device of a node, in words (as the emitted files' comments say it).
     pub describe: String,
-    /// Indices into the deployment's GPUs, in order.
-    pub gpus: Vec<usize>,
-    /// Nodes the pool takes (`ceil(gpus / gpus_per_node)`).
-    pub nodes: u32,
+    /// The deployment's GPU indices on each node of the pool, in device order.
+    pub nodes: Vec<Vec<usize>>,
 }
 
 /// The node pools [`emit`] would write for `d`, so that a report draws the same nodes the files
@@ -264,9 +328,8 @@ pub fn node_pools(d: &K8sDeployment) -> Result<Vec<NodePool>> {
         .pools
         .iter()
         .map(|p| NodePool {
-            describe: p.kind.describe(),
-            gpus: p.gpus.clone(),
-            nodes: plan.nodes(p),
+            describe: p.describe(),
+            nodes: p.nodes.clone(),
         })
         .collect())
 }
@@ -300,6 +363,10 @@ pub fn emit(d: &K8sDeployment) -> Result<Vec<K8sFile>> {
             text: plan.deployment(w),
         });
     }
+    files.push(K8sFile {
+        name: "apply.sh".to_string(),
+        text: plan.apply_script(),
+    });
     Ok(files)
 }
 
@@ -338,19 +405,6 @@ fn mig_resource(profile: &str) -> String {
     format!("nvidia.com/mig-{}", label_safe(profile))
 }
 
-/// PCI device id (device << 16 | vendor 0x10DE, as mig-parted's `device-filter` writes it) of the
-/// catalog's MIG GPU types, so a layout applies only to the GPU it was planned for.
-fn pci_device_id(gpu: &str) -> Option<&'static str> {
-    match gpu {
-        "a100-40gb" => Some("0x20B010DE"),  // GA100 [A100 SXM4 40GB]
-        "a100-80gb" => Some("0x20B210DE"),  // GA100 [A100 SXM4 80GB]
-        "h100-80gb" => Some("0x233010DE"),  // GH100 [H100 SXM5 80GB]
-        "h100-pcie" => Some("0x233110DE"),  // GH100 [H100 PCIe]
-        "h200-141gb" => Some("0x233510DE"), // GH100 [H200 SXM 141GB]
-        _ => None,
-    }
-}
-
 fn count_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -377,92 +431,180 @@ fn check_shared(models: &[String], field: &str, regime: &str) -> Result<u32> {
 
 impl<'a> Plan<'a> {
     fn build(d: &'a K8sDeployment) -> Result<Plan<'a>> {
+        use crate::plan::nodes::{pack, valid, NodeGpu};
         let cat = Catalog::builtin();
         let gpu = cat
             .gpu(&d.gpu_type)
             .ok_or_else(|| bad("gpu_type", format!("unknown GPU type '{}' (known: {})", d.gpu_type, cat.names())))?;
         check_dns_label(&d.name, "name", "deployment name")?;
+        check_dns_label(&d.namespace, "namespace", "namespace")?;
         if d.gpus.is_empty() {
             return Err(bad("gpus", "the deployment has no GPUs"));
         }
         if d.gpus_per_node == 0 {
             return Err(bad("gpus_per_node", "must be at least 1, got '0'"));
         }
-        let mut pools: Vec<Pool> = Vec::new();
-        let mut workloads: Vec<Workload> = Vec::new();
+        let per = d.gpus_per_node as usize;
+        let mut kinds = Vec::with_capacity(d.gpus.len());
         for (i, g) in d.gpus.iter().enumerate() {
-            let field = format!("gpus[{i}]");
-            let (kind, tenants) = Self::gpu_kind(gpu, g, &field)?;
-            let pool = match pools.iter().position(|p| p.kind == kind) {
-                Some(k) => k,
-                None => {
-                    let name = kind.mig_config();
-                    let mig_config = if name.len() <= MAX_LABEL_LEN {
+            kinds.push(Self::gpu_kind(gpu, g, &format!("gpus[{i}]"))?);
+        }
+        // Multi-GPU replicas: runs of a model's dedicated GPUs, `replica_gpus` at a time (one pod
+        // asks for them all, so they must share a node).
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut i = 0;
+        while i < kinds.len() {
+            let n = match &d.gpus[i] {
+                K8sGpu::Dedicated { model } => d.replica_gpus.get(model).copied().unwrap_or(1).max(1) as usize,
+                _ => 1,
+            };
+            if n > 1 {
+                let run = (i..i + n).all(|j| d.gpus.get(j) == Some(&d.gpus[i]));
+                if !run {
+                    let K8sGpu::Dedicated { model } = &d.gpus[i] else { unreachable!() };
+                    let have = (i..kinds.len()).take_while(|&j| d.gpus[j] == d.gpus[i]).count();
+                    return Err(bad(
+                        format!("replica_gpus.{model}"),
+                        format!("GPUs {i}.. of '{model}' run {have} in a row, not a whole number of {n}-GPU replicas"),
+                    ));
+                }
+                groups.push((i..i + n).collect());
+            }
+            i += n;
+        }
+        let node_gpus: Vec<NodeGpu> = kinds
+            .iter()
+            .map(|(k, _)| match k {
+                GpuKind::Exclusive => NodeGpu::Dedicated,
+                GpuKind::TimeSliced { .. } => NodeGpu::TimeSliced,
+                GpuKind::Mps { .. } => NodeGpu::Mps,
+                GpuKind::Mig { .. } => NodeGpu::Mig,
+            })
+            .collect();
+        let nodes = match &d.nodes {
+            Some(n) if valid(&node_gpus, &groups, d.gpus_per_node, n) => n.clone(),
+            Some(n) => {
+                return Err(bad(
+                    "nodes",
+                    format!(
+                        "{n:?} is no valid assignment of the {} GPUs to nodes of {per}: one time-sliced or MPS GPU per node, MPS alone, a multi-GPU replica on one node",
+                        kinds.len()
+                    ),
+                ))
+            }
+            None => pack(&node_gpus, &groups, d.gpus_per_node).map_err(|e| bad("gpus_per_node", e))?,
+        };
+        let dev = |i: usize| match &kinds[i].0 {
+            GpuKind::Mig { layout } => DevCfg::Mig(layout.clone()),
+            _ => DevCfg::Whole,
+        };
+        let mut pools: Vec<Pool> = Vec::new();
+        for node in &nodes {
+            let mut order = node.clone();
+            // Shared GPU first, then whole GPUs, then MIG layouts: equal nodes read alike.
+            order.sort_by_key(|&i| (!matches!(kinds[i].0, GpuKind::TimeSliced { .. } | GpuKind::Mps { .. }), dev(i), i));
+            let shared = order.iter().find_map(|&i| match &kinds[i].0 {
+                GpuKind::TimeSliced { replicas } => Some((i, PoolKind::TimeSliced { replicas: *replicas, mixed: false })),
+                GpuKind::Mps { replicas } => Some((i, PoolKind::Mps { replicas: *replicas })),
+                _ => None,
+            });
+            let has_mig = order.iter().any(|&i| matches!(kinds[i].0, GpuKind::Mig { .. }));
+            let spare = per - order.len();
+            let kind = match shared {
+                Some((_, PoolKind::TimeSliced { replicas, .. })) => PoolKind::TimeSliced {
+                    replicas,
+                    mixed: gpu.has_mig() && (has_mig || spare > 0),
+                },
+                Some((_, k)) => k,
+                None if has_mig => PoolKind::MigMixed,
+                None => PoolKind::Exclusive,
+            };
+            // Nodes of a pool carry the same tenants, so that a spread of each Deployment over
+            // the pool's nodes gives every node its planned pods (no multi-GPU replica is left
+            // without a node by single-GPU pods taking its GPUs).
+            let mut group: Vec<Vec<String>> = order
+                .iter()
+                .map(|&i| {
+                    let mut t: Vec<String> = kinds[i].1.iter().map(|(m, r)| format!("{m} {r}")).collect();
+                    t.sort();
+                    t
+                })
+                .collect();
+            group.sort();
+            let fill = if matches!(kind, PoolKind::TimeSliced { mixed: true, .. }) { DevCfg::Parked } else { DevCfg::Whole };
+            let devices: Vec<DevCfg> = order.iter().map(|&i| dev(i)).chain(std::iter::repeat_n(fill, spare)).collect();
+            match pools.iter_mut().find(|p| p.kind == kind && p.devices == devices && p.group == group) {
+                Some(p) => p.nodes.push(order),
+                None => pools.push(Pool {
+                    kind,
+                    devices,
+                    nodes: vec![order],
+                    group,
+                    mig_config: String::new(),
+                }),
+            }
+        }
+        for (k, p) in pools.iter_mut().enumerate() {
+            p.mig_config = match &p.devices[..] {
+                all if all.iter().all(|x| *x == DevCfg::Whole) => MIG_DISABLED_CONFIG.to_string(),
+                [DevCfg::Mig(l), rest @ ..] if rest.iter().all(|x| *x == DevCfg::Mig(l.clone())) => {
+                    let parts: Vec<String> = l.iter().map(|(p, n)| format!("{n}x{}", label_safe(p))).collect();
+                    let name = format!("mig-{}", parts.join("-"));
+                    if name.len() <= MAX_LABEL_LEN {
                         name
                     } else {
-                        format!("mig-pool-{}", pools.len() + 1)
-                    };
-                    pools.push(Pool {
-                        kind,
-                        gpus: Vec::new(),
-                        mig_config,
-                    });
-                    pools.len() - 1
+                        format!("mig-pool-{}", k + 1)
+                    }
                 }
+                _ => format!("mig-pool-{}", k + 1),
             };
-            pools[pool].gpus.push(i);
-            for (model, resource) in tenants {
-                match workloads
-                    .iter_mut()
-                    .find(|w| w.model == model && w.pool == pool && w.resource == resource)
-                {
-                    Some(w) => w.replicas += 1,
-                    None => workloads.push(Workload {
-                        name: String::new(),
-                        model,
-                        pool,
-                        resource,
-                        replicas: 1,
-                        per_pod: 1,
-                    }),
+        }
+        let mut workloads: Vec<Workload> = Vec::new();
+        for (k, p) in pools.iter().enumerate() {
+            for &i in p.nodes.iter().flatten() {
+                for (model, resource) in &kinds[i].1 {
+                    match workloads.iter_mut().find(|w| &w.model == model && w.pool == k && &w.resource == resource) {
+                        Some(w) => w.replicas += 1,
+                        None => workloads.push(Workload {
+                            name: String::new(),
+                            model: model.clone(),
+                            pool: k,
+                            resource: resource.clone(),
+                            replicas: 1,
+                            per_pod: 1,
+                        }),
+                    }
                 }
             }
         }
-        // A multi-GPU replica is one pod asking for all its GPUs (the scheduler puts them on one
-        // node, which NVLink needs).
+        // A multi-GPU replica is one pod asking for all its GPUs (its group is on one node).
         for w in &mut workloads {
             let n = d.replica_gpus.get(&w.model).copied().unwrap_or(1).max(1);
-            if n == 1 || pools[w.pool].kind != PoolKind::Exclusive {
-                continue;
+            let whole = matches!(pools[w.pool].kind, PoolKind::Exclusive | PoolKind::MigMixed) && w.resource == GPU_RESOURCE;
+            if n > 1 && whole {
+                w.replicas /= n;
+                w.per_pod = n;
             }
-            if w.replicas % n != 0 {
-                return Err(bad(
-                    format!("replica_gpus.{}", w.model),
-                    format!("{} GPUs of '{}' are not a whole number of {n}-GPU replicas", w.replicas, w.model),
-                ));
-            }
-            w.replicas /= n;
-            w.per_pod = n;
         }
         Self::name_workloads(&mut workloads)?;
         Ok(Plan { d, gpu, pools, workloads })
     }
 
     /// The pool configuration of one GPU and its tenants as (model, resource).
-    fn gpu_kind(gpu: &GpuSpec, g: &K8sGpu, field: &str) -> Result<(PoolKind, Vec<(String, String)>)> {
+    fn gpu_kind(gpu: &GpuSpec, g: &K8sGpu, field: &str) -> Result<(GpuKind, Vec<(String, String)>)> {
         let whole = |models: &[String]| models.iter().map(|m| (m.clone(), GPU_RESOURCE.to_string())).collect::<Vec<_>>();
         match g {
             K8sGpu::Dedicated { model } => {
                 check_dns_label(model, &format!("{field}.model"), "model name")?;
-                Ok((PoolKind::Exclusive, whole(std::slice::from_ref(model))))
+                Ok((GpuKind::Exclusive, whole(std::slice::from_ref(model))))
             }
             K8sGpu::TimeSliced { models } => {
                 let replicas = check_shared(models, &format!("{field}.models"), "time-sliced")?;
-                Ok((PoolKind::TimeSliced { replicas }, whole(models)))
+                Ok((GpuKind::TimeSliced { replicas }, whole(models)))
             }
             K8sGpu::Mps { models } => {
                 let replicas = check_shared(models, &format!("{field}.models"), "MPS")?;
-                Ok((PoolKind::Mps { replicas }, whole(models)))
+                Ok((GpuKind::Mps { replicas }, whole(models)))
             }
             K8sGpu::Mig { instances } => {
                 let f = format!("{field}.instances");
@@ -501,7 +643,7 @@ impl<'a> Plan<'a> {
                     .iter()
                     .map(|p| (p.name.clone(), count_u32(layout.iter().filter(|q| q.name == p.name).count())))
                     .collect();
-                Ok((PoolKind::Mig { layout }, tenants))
+                Ok((GpuKind::Mig { layout }, tenants))
             }
         }
     }
@@ -535,16 +677,22 @@ impl<'a> Plan<'a> {
         Ok(())
     }
 
-    fn has_mig_pools(&self) -> bool {
-        self.pools.iter().any(|p| matches!(p.kind, PoolKind::Mig { .. }))
+    /// Some node serves MIG instances by profile (the `mixed` strategy).
+    fn needs_mixed(&self) -> bool {
+        self.pools.iter().any(|p| p.kind.mixed())
     }
 
     fn has_mps_pools(&self) -> bool {
         self.pools.iter().any(|p| matches!(p.kind, PoolKind::Mps { .. }))
     }
 
-    fn nodes(&self, pool: &Pool) -> u32 {
-        count_u32(pool.gpus.len()).div_ceil(self.d.gpus_per_node)
+    /// Whether the plugin must hand a shared pool's pods the planned GPU: only one device of the
+    /// node advertises `nvidia.com/gpu` (the rest are MIG GPUs or parked).
+    fn pinned(pool: &Pool) -> bool {
+        match pool.kind {
+            PoolKind::TimeSliced { .. } | PoolKind::Mps { .. } => pool.devices.iter().filter(|x| **x == DevCfg::Whole).count() == 1,
+            _ => true,
+        }
     }
 
     fn mig_configmap_name(&self) -> String {
@@ -555,14 +703,20 @@ impl<'a> Plan<'a> {
         format!("{}-device-plugin-config", self.d.name)
     }
 
+    fn pool_name(&self, k: usize) -> String {
+        format!("{}-pool{}", self.d.name, k + 1)
+    }
+
     /// The labels that select a pool's nodes: `(key, value)`, the MIG one only on MIG-capable GPUs
     /// (the operator deploys the MIG manager nowhere else).
-    fn pool_labels(&self, pool: &Pool) -> Vec<(&'static str, String)> {
+    fn pool_labels(&self, k: usize) -> Vec<(&'static str, String)> {
+        let pool = &self.pools[k];
         let mut l = Vec::new();
         if self.gpu.has_mig() {
             l.push(("nvidia.com/mig.config", pool.mig_config.clone()));
         }
         l.push(("nvidia.com/device-plugin.config", pool.kind.plugin_config()));
+        l.push((POOL_LABEL, self.pool_name(k)));
         l
     }
 
@@ -581,13 +735,18 @@ impl<'a> Plan<'a> {
         }
     }
 
+    fn node_count(&self) -> usize {
+        self.pools.iter().map(|p| p.nodes.len()).sum()
+    }
+
     fn header(&self, what: &str) -> String {
         format!(
-            "# {what}\n# gpuslice deployment '{}': {} x {} ({}), {} GPUs per node.\n",
+            "# {what}\n# gpuslice deployment '{}': {} x {} ({}) on {} node(s) of {} GPUs.\n",
             self.d.name,
             self.d.gpus.len(),
             self.gpu.name,
             self.gpu.display,
+            self.node_count(),
             self.d.gpus_per_node
         )
     }
@@ -596,7 +755,11 @@ impl<'a> Plan<'a> {
         let mut o = self.header("mig-parted configs for the GPU Operator's MIG manager.");
         o.push_str("# The MIG manager reads the key config.yaml (gpu-operator-values.yaml points migManager.config.name\n");
         o.push_str("# here) and applies the config named by each node's nvidia.com/mig.config label (node-labels.sh).\n");
-        o.push_str("# Every entry uses `devices: all`: a node carries one pool, see node-labels.sh.\n");
+        o.push_str("# Each config sets every device index of a node (an index no entry matches fails mig-parted's assert),\n");
+        o.push_str(&format!(
+            "# on every SKU of {} (device-filter: its PCI ids; another GPU would be left unconfigured).\n",
+            self.gpu.name
+        ));
         o.push_str("apiVersion: v1\nkind: ConfigMap\nmetadata:\n");
         o.push_str(&format!(
             "  name: {}\n  namespace: {}\n",
@@ -607,17 +770,33 @@ impl<'a> Plan<'a> {
         let mut c = String::new();
         c.push_str("version: v1\nmig-configs:\n");
         c.push_str(&format!("  {MIG_DISABLED_CONFIG}:\n    - devices: all\n      mig-enabled: false\n"));
+        let filter = self.gpu.pci_ids.iter().map(|id| q(id)).collect::<Vec<_>>().join(", ");
         for (k, pool) in self.pools.iter().enumerate() {
-            let PoolKind::Mig { layout } = &pool.kind else { continue };
-            c.push_str(&format!("\n  # pool {}: {}\n", k + 1, pool.kind.describe()));
-            c.push_str(&format!("  {}:\n", pool.mig_config));
-            match pci_device_id(&self.gpu.name) {
-                Some(id) => c.push_str(&format!("    - device-filter: [{}]\n      devices: all\n", q(id))),
-                None => c.push_str("    - devices: all\n"),
+            if pool.mig_config == MIG_DISABLED_CONFIG {
+                continue;
             }
-            c.push_str("      mig-enabled: true\n      mig-devices:\n");
-            for (p, n) in layout {
-                c.push_str(&format!("        {}: {n}\n", q(p)));
+            c.push_str(&format!("\n  # pool {}: {}\n", k + 1, pool.describe()));
+            c.push_str(&format!("  {}:\n", pool.mig_config));
+            // One entry per distinct device config, on its device indices.
+            let mut cfgs: Vec<&DevCfg> = Vec::new();
+            for d in &pool.devices {
+                if !cfgs.contains(&d) {
+                    cfgs.push(d);
+                }
+            }
+            for cfg in cfgs {
+                let idx: Vec<String> = (0..pool.devices.len()).filter(|&i| &pool.devices[i] == cfg).map(|i| i.to_string()).collect();
+                c.push_str(&format!("    - device-filter: [{filter}]\n      devices: [{}]\n", idx.join(", ")));
+                match cfg {
+                    DevCfg::Whole => c.push_str("      mig-enabled: false\n"),
+                    DevCfg::Parked => c.push_str("      mig-enabled: true\n      mig-devices: {}\n"),
+                    DevCfg::Mig(layout) => {
+                        c.push_str("      mig-enabled: true\n      mig-devices:\n");
+                        for (p, n) in layout {
+                            c.push_str(&format!("        {}: {n}\n", q(p)));
+                        }
+                    }
+                }
             }
         }
         for l in c.lines() {
@@ -632,10 +811,10 @@ impl<'a> Plan<'a> {
 
     /// One device-plugin config file (the value of one ConfigMap key).
     fn plugin_config_text(kind: &PoolKind) -> String {
-        let strategy = if matches!(kind, PoolKind::Mig { .. }) { "mixed" } else { "none" };
+        let strategy = if kind.mixed() { "mixed" } else { "none" };
         let mut c = format!("version: v1\nflags:\n  migStrategy: {strategy}\n");
         let (section, replicas) = match kind {
-            PoolKind::TimeSliced { replicas } => ("timeSlicing", *replicas),
+            PoolKind::TimeSliced { replicas, .. } => ("timeSlicing", *replicas),
             PoolKind::Mps { replicas } => ("mps", *replicas),
             _ => return c,
         };
@@ -685,10 +864,10 @@ impl<'a> Plan<'a> {
             "#   helm upgrade --install gpu-operator nvidia/gpu-operator -n {GPU_OPERATOR_NAMESPACE} -f gpu-operator-values.yaml\n"
         ));
         o.push_str("# (merge into your own values file if you have one).\n");
-        let strategy = match (self.has_mig_pools(), self.has_mps_pools()) {
+        let strategy = match (self.needs_mixed(), self.has_mps_pools()) {
             (true, true) => {
                 o.push_str("# mig.strategy is left unset: when set, the operator passes it to the device plugin as MIG_STRATEGY,\n");
-                o.push_str("# which overrides each config's flags.migStrategy, and MIG pools need 'mixed' while the plugin\n");
+                o.push_str("# which overrides each config's flags.migStrategy, and MIG nodes need 'mixed' while the plugin\n");
                 o.push_str("# refuses MPS with 'mixed'. Unset, every node uses the migStrategy of its own config.\n");
                 ""
             }
@@ -697,7 +876,7 @@ impl<'a> Plan<'a> {
                 "mixed"
             }
             (false, _) => {
-                o.push_str("# mig.strategy none: no pool of this plan uses MIG (other MIG nodes of the cluster would need 'mixed').\n");
+                o.push_str("# mig.strategy none: no node of this plan uses MIG (other MIG nodes of the cluster would need 'mixed').\n");
                 "none"
             }
         };
@@ -721,7 +900,6 @@ impl<'a> Plan<'a> {
 
     fn node_labels(&self) -> String {
         let per = self.d.gpus_per_node;
-        let total_nodes: u32 = self.pools.iter().map(|p| self.nodes(p)).sum();
         let mut o = String::from("#!/bin/sh\n");
         o.push_str(&format!(
             "# Node labels for gpuslice deployment '{}': {} x {} ({}), {per} GPUs per node.\n",
@@ -730,12 +908,10 @@ impl<'a> Plan<'a> {
             self.gpu.name,
             self.gpu.display
         ));
-        o.push_str("#\n# GPUs are grouped into pools of identical configuration. The MIG manager applies one mig-parted\n");
-        o.push_str("# config to all GPUs of a node and the device plugin one sharing config, so each pool gets its own\n");
-        o.push_str(&format!(
-            "# nodes: a pool of N GPUs needs ceil(N / {per}) nodes, and the spare GPUs of its last node get the same\n"
-        ));
-        o.push_str("# configuration and stay free for other work. The Deployments select a pool by these labels.\n");
+        o.push_str("#\n# Nodes of one configuration form a pool. A time-sliced or MPS GPU is the only GPU of its node that\n");
+        o.push_str("# advertises nvidia.com/gpu (the device plugin picks a replica's GPU by its own policy, so two shared\n");
+        o.push_str("# GPUs on one node could mix their tenants); MIG GPUs and whole GPUs share nodes (strategy mixed).\n");
+        o.push_str(&format!("# The Deployments select a pool by its {POOL_LABEL} label.\n"));
         if !self.gpu.has_mig() {
             o.push_str(&format!(
                 "# {} has no MIG, so no nvidia.com/mig.config label is set.\n",
@@ -745,21 +921,31 @@ impl<'a> Plan<'a> {
         o.push_str("#\n# Replace the placeholder node names (REPLACE-pool<k>-node<j>) with nodes of that GPU type, e.g. from\n");
         o.push_str("#   kubectl get nodes -l nvidia.com/gpu.present=true\n");
         o.push_str(&format!(
-            "# In all: {total_nodes} node(s), {} pool(s), {} planned GPU(s).\nset -eu\n",
+            "# In all: {} node(s), {} pool(s), {} planned GPU(s).\nset -eu\n",
+            self.node_count(),
             self.pools.len(),
             self.d.gpus.len()
         ));
         for (k, pool) in self.pools.iter().enumerate() {
-            let n = self.nodes(pool);
-            let spare = n * per - count_u32(pool.gpus.len());
+            let n = pool.nodes.len();
+            let planned: usize = pool.nodes.iter().map(Vec::len).sum();
+            let spare = n * per as usize - planned;
             o.push_str(&format!(
-                "\n# Pool {}: {}. {} GPU(s) -> {n} node(s) of {per} GPUs, {spare} spare.\n",
+                "\n# Pool {}: {} node(s), {planned} planned GPU(s), {spare} spare. Devices: {}.\n",
                 k + 1,
-                pool.kind.describe(),
-                pool.gpus.len()
+                n,
+                pool.describe()
             ));
-            o.push_str(&format!("#   plan GPU indices: {:?}; tenants: {}\n", pool.gpus, self.tenants_of(k)));
-            let labels: Vec<String> = self.pool_labels(pool).iter().map(|(key, v)| format!("{key}={v}")).collect();
+            o.push_str(&format!("#   plan GPU indices per node: {:?}; tenants: {}\n", pool.nodes, self.tenants_of(k)));
+            if !Self::pinned(pool) {
+                o.push_str(&format!(
+                    "#   NOT PINNED: the node's {} other whole GPU(s) also advertise nvidia.com/gpu replicas, and the device\n",
+                    pool.devices.iter().filter(|x| **x == DevCfg::Whole).count() - 1
+                ));
+                o.push_str("#   plugin's distributed policy spreads the group's pods over them (each tenant on a GPU of its own\n");
+                o.push_str("#   while free GPUs remain): at least as fast as planned, on the same nodes. Nodes of 1 GPU pin it.\n");
+            }
+            let labels: Vec<String> = self.pool_labels(k).iter().map(|(key, v)| format!("{key}={v}")).collect();
             for j in 1..=n {
                 o.push_str(&format!(
                     "kubectl label node REPLACE-pool{}-node{j} {} --overwrite\n",
@@ -767,6 +953,43 @@ impl<'a> Plan<'a> {
                     labels.join(" ")
                 ));
             }
+        }
+        o
+    }
+
+    /// The apply order, with the wait for the MIG layout between labelling and the Deployments.
+    fn apply_script(&self) -> String {
+        let mut o = String::from("#!/bin/sh\n");
+        o.push_str(&format!("# Apply gpuslice deployment '{}' in order. Run from this folder.\nset -eu\n", self.d.name));
+        let cms: Vec<&str> = if self.gpu.has_mig() {
+            vec!["mig-parted-config.yaml", "device-plugin-config.yaml"]
+        } else {
+            vec!["device-plugin-config.yaml"]
+        };
+        o.push_str(&format!("kubectl create namespace {GPU_OPERATOR_NAMESPACE} --dry-run=client -o yaml | kubectl apply -f -\n"));
+        for f in cms {
+            o.push_str(&format!("kubectl apply -f {f}\n"));
+        }
+        o.push_str(&format!(
+            "helm upgrade --install gpu-operator nvidia/gpu-operator -n {GPU_OPERATOR_NAMESPACE} -f gpu-operator-values.yaml\n"
+        ));
+        o.push_str("sh node-labels.sh\n");
+        if self.gpu.has_mig() {
+            o.push_str("# The MIG manager sets nvidia.com/mig.config.state=success once a node's layout is applied (the\n");
+            o.push_str("# Deployments also select it, so no pod lands on a node mid-change).\n");
+            for k in 0..self.pools.len() {
+                o.push_str(&format!(
+                    "kubectl wait node -l {POOL_LABEL}={} --for=jsonpath='{{.metadata.labels.nvidia\\.com/mig\\.config\\.state}}'=success --timeout=15m\n",
+                    self.pool_name(k)
+                ));
+            }
+        }
+        o.push_str(&format!(
+            "kubectl create namespace {} --dry-run=client -o yaml | kubectl apply -f -\n",
+            self.d.namespace
+        ));
+        for w in &self.workloads {
+            o.push_str(&format!("kubectl apply -f deployment-{}.yaml\n", w.name));
         }
         o
     }
@@ -779,14 +1002,20 @@ impl<'a> Plan<'a> {
             self.d.name,
             w.replicas,
             w.pool + 1,
-            pool.kind.describe()
+            pool.describe()
         );
-        o.push_str("# Replace the placeholder image with your model server, and add its ports, probes, env and\n");
+        o.push_str("# Replace the placeholder image with your model server, and add its ports, probes and env; the CPU\n");
         let units = if w.per_pod == 1 { "one unit".to_string() } else { format!("{} units", w.per_pod) };
-        o.push_str(&format!("# CPU/memory requests. Each pod asks for {units} of the resource below; the nodeSelector keeps it on\n"));
-        o.push_str("# the pool's nodes (labelled by node-labels.sh).\n");
+        o.push_str(&format!(
+            "# and memory requests are placeholders. Each pod asks for {units} of the resource below; the nodeSelector\n"
+        ));
+        o.push_str("# keeps it on the pool's nodes (labelled by node-labels.sh).\n");
+        let spread = pool.nodes.len() > 1 || matches!(pool.kind, PoolKind::TimeSliced { .. } | PoolKind::Mps { .. });
+        if spread {
+            o.push_str("# The spread constraint puts the same number of these pods on every node of the pool, as planned.\n");
+        }
         o.push_str("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n");
-        o.push_str(&format!("  name: {}\n", q(&w.name)));
+        o.push_str(&format!("  name: {}\n  namespace: {}\n", q(&w.name), q(&self.d.namespace)));
         let labels = format!(
             "    app.kubernetes.io/name: {}\n    app.kubernetes.io/part-of: {}\n",
             q(&w.name),
@@ -803,8 +1032,27 @@ impl<'a> Plan<'a> {
             o.push_str(&format!("    {l}\n"));
         }
         o.push_str("    spec:\n      nodeSelector:\n");
-        for (key, v) in self.pool_labels(pool) {
+        for (key, v) in self.pool_labels(w.pool) {
             o.push_str(&format!("        {key}: {}\n", q(&v)));
+        }
+        if self.gpu.has_mig() {
+            o.push_str(&format!("        nvidia.com/mig.config.state: {}\n", q("success")));
+        }
+        if let Some(products) = gpu_products(&self.gpu.name) {
+            // GPU feature discovery's product label; time-sliced and MPS nodes append -SHARED.
+            let values: Vec<String> = products.iter().flat_map(|p| [q(p), q(&format!("{p}-SHARED"))]).collect();
+            o.push_str("      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n");
+            o.push_str("            nodeSelectorTerms:\n              - matchExpressions:\n");
+            o.push_str(&format!(
+                "                  - key: \"nvidia.com/gpu.product\"\n                    operator: In\n                    values: [{}]\n",
+                values.join(", ")
+            ));
+        }
+        o.push_str("      tolerations:\n        - key: \"nvidia.com/gpu\"\n          operator: Exists\n          effect: NoSchedule\n");
+        if spread {
+            o.push_str("      topologySpreadConstraints:\n        - maxSkew: 1\n          topologyKey: \"kubernetes.io/hostname\"\n");
+            o.push_str("          whenUnsatisfiable: DoNotSchedule\n          labelSelector:\n            matchLabels:\n");
+            o.push_str(&format!("              app.kubernetes.io/name: {}\n", q(&w.name)));
         }
         o.push_str("      containers:\n");
         o.push_str(&format!("        - name: {}\n", q(&w.model)));
@@ -813,10 +1061,27 @@ impl<'a> Plan<'a> {
             q(&format!("registry.invalid/replace-me/{}:latest", w.model))
         ));
         o.push_str("          resources:\n");
-        for section in ["requests", "limits"] {
-            o.push_str(&format!("            {section}:\n              {}: {}\n", w.resource, w.per_pod));
-        }
+        o.push_str(&format!(
+            "            requests:\n              cpu: {}\n              memory: {}\n              {}: {}\n",
+            q(CPU_REQUEST),
+            q(MEMORY_REQUEST),
+            w.resource,
+            w.per_pod
+        ));
+        o.push_str(&format!("            limits:\n              {}: {}\n", w.resource, w.per_pod));
         o
+    }
+}
+
+/// GPU feature discovery's `nvidia.com/gpu.product` values (the NVML device name, spaces as `-`)
+/// of a catalog type, where NVIDIA's documentation shows them: "NVIDIA-H100-80GB-HBM3" in the GPU
+/// Operator's MIG page's label dumps
+/// (<https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/gpu-operator-mig.html>).
+/// Other types get no product selector (the pool label still keeps pods on the planned nodes).
+fn gpu_products(gpu: &str) -> Option<&'static [&'static str]> {
+    match gpu {
+        "h100-80gb" => Some(&["NVIDIA-H100-80GB-HBM3"]),
+        _ => None,
     }
 }
 
@@ -838,5 +1103,7 @@ fn q(s: &str) -> String {
     o
 }
 
+#[cfg(test)]
+mod cluster;
 #[cfg(test)]
 mod tests;

@@ -183,7 +183,7 @@ impl Planner<'_> {
             let todo: Vec<&Structure> = wave
                 .iter()
                 .filter(|(lb, _, s)| {
-                    let skip = self.prune && best.get(&s.regime).is_some_and(|&b| *lb > b + 1e-9);
+                    let skip = self.prune && best.get(&s.regime).is_some_and(|&b| super::nodes::cost_bound(*lb, self.spec.gpu_types[s.gpu].1, &self.spec.nodes[s.gpu]) > b + 1e-9);
                     pruned += usize::from(skip);
                     !skip
                 })
@@ -195,7 +195,7 @@ impl Planner<'_> {
                     Ok(c) => {
                         if c.meets_slo {
                             let b = best.entry(c.regime).or_insert(f64::INFINITY);
-                            *b = b.min(c.cost_per_hour_usd);
+                            *b = b.min(c.nodes.node_cost_per_hour_usd);
                         }
                         found.push(c);
                     }
@@ -604,12 +604,14 @@ impl Planner<'_> {
         let placement = placed_gpus(&variant, &self.scenario.models);
         let gpus = placement.len() as u32;
         let cost = f64::from(gpus) * self.spec.gpu_types[gi].1;
+        let nodes = super::nodes::plan_nodes(&variant, &self.spec.nodes[gi]).ok()?;
         Some(Candidate {
             name,
             gpu_type: self.spec.gpu_types[gi].0.name.clone(),
             regime,
             gpus,
             cost_per_hour_usd: round2(cost),
+            nodes,
             meets_slo: e.pass,
             slo_values: e.values.clone(),
             broken: e.broken.clone(),

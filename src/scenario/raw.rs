@@ -522,6 +522,12 @@ pub struct RawPlan {
     /// Price overrides by GPU type [$ per GPU-hour].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub price_usd_per_hour: BTreeMap<String, f64>,
+    /// GPUs per node by GPU type (default: the catalog's `gpus_per_node`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub gpus_per_node: BTreeMap<String, u32>,
+    /// Price of one node by GPU type [$ per node-hour] (default: its GPUs x the GPU price).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_price_usd_per_hour: BTreeMap<String, f64>,
     /// How requests pick a replica in every candidate (default round-robin, as a Kubernetes
     /// Service spreads connections).
     #[serde(default, skip_serializing_if = "Option::is_none")]

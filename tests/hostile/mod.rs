@@ -399,6 +399,10 @@ fn hostile_flags_on_valid_specs_give_one_line() {
             &["plan", "tests/hostile/cli/plan_k8s_name.toml", "--emit-k8s", &out],
             &["plan_k8s_name.toml", "models.ASR_1", "'ASR_1' is not a Kubernetes name"],
         ),
+        (
+            &["plan", "tests/hostile/cli/plan_k8s_long_name.toml", "--emit-k8s", &out],
+            &["plan_k8s_long_name.toml", "models.asr-model-with-a-very-long-name-for-kubernetes", "at most 40"],
+        ),
         // validate --model: a name no folder replays, a file that does not read, a name twice.
         (
             &["validate", VALIDATE_OK, "--model", "whisper=h100/asr"],

@@ -137,7 +137,7 @@ fn resources(dep: &Yaml) -> (Counts, Counts) {
         y.as_hash()
             .expect("resources")
             .iter()
-            .map(|(k, v)| (k.as_str().expect("name").to_string(), v.as_i64().expect("count")))
+            .map(|(k, v)| (k.as_str().expect("name").to_string(), v.as_i64().unwrap_or(-1)))
             .collect::<Vec<_>>()
     };
     (list(&c["requests"]), list(&c["limits"]))
@@ -171,7 +171,15 @@ fn check_common(out: &Out, d: &K8sDeployment) {
         for (name, entries) in configs {
             for e in entries.as_vec().expect("a list of entries") {
                 // spec.go: devices and mig-enabled are required; mig-devices iff enabled.
-                assert_eq!(e["devices"].as_str(), Some("all"), "{name:?}");
+                assert!(
+                    e["devices"].as_str() == Some("all") || e["devices"].as_vec().is_some_and(|v| v.iter().all(|i| i.as_i64().is_some_and(|i| i >= 0))),
+                    "{name:?}"
+                );
+                if name.as_str() != Some("all-disabled") {
+                    // Every SKU of the type (a missing one leaves its GPUs unconfigured).
+                    let ids: Vec<&str> = e["device-filter"].as_vec().expect("device-filter").iter().filter_map(|x| x.as_str()).collect();
+                    assert_eq!(ids, gpu.pci_ids.iter().map(String::as_str).collect::<Vec<_>>(), "{name:?}");
+                }
                 let enabled = e["mig-enabled"].as_bool().expect("mig-enabled");
                 assert_eq!(enabled, !e["mig-devices"].is_badvalue(), "{name:?}");
             }
@@ -222,6 +230,7 @@ fn check_common(out: &Out, d: &K8sDeployment) {
             match k.as_str() {
                 "nvidia.com/mig.config" => assert!(mig_names.contains(v), "{node}: mig config {v}"),
                 "nvidia.com/device-plugin.config" => assert!(plugin.iter().any(|(n, _)| n == v), "{node}: plugin config {v}"),
+                "gpuslice.io/node-pool" => assert!(v.starts_with(&d.name), "{node}: pool {v}"),
                 _ => panic!("unexpected label {k}"),
             }
             assert!(
@@ -233,26 +242,43 @@ fn check_common(out: &Out, d: &K8sDeployment) {
     // Each Deployment selects labelled nodes, requests what it limits, and the replicas add up
     // to the plan's tenants.
     let mut planned = 0;
+    let mut dedicated: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for g in &d.gpus {
         planned += match g {
-            K8sGpu::Dedicated { .. } => 1,
+            K8sGpu::Dedicated { model } => {
+                *dedicated.entry(model.as_str()).or_insert(0) += 1;
+                0
+            }
             K8sGpu::TimeSliced { models } | K8sGpu::Mps { models } => models.len(),
             K8sGpu::Mig { instances } => instances.iter().filter(|(_, m)| m.is_some()).count(),
         };
     }
+    // A multi-GPU replica is one pod.
+    planned += dedicated.iter().map(|(m, n)| n / d.replica_gpus.get(*m).copied().unwrap_or(1).max(1) as usize).sum::<usize>();
     let mut replicas = 0;
     for dep in out.deployments() {
         assert_eq!(dep["apiVersion"].as_str(), Some("apps/v1"));
         assert_eq!(dep["kind"].as_str(), Some("Deployment"));
-        let sel = node_selector(&dep);
+        let sel: Vec<(String, String)> = node_selector(&dep);
+        // The MIG manager's state label is set by the cluster, the others by node-labels.sh.
+        assert_eq!(
+            sel.iter().any(|(k, v)| k == "nvidia.com/mig.config.state" && v == "success"),
+            gpu.has_mig(),
+            "{sel:?}"
+        );
         assert!(
-            labels.iter().any(|(_, kv)| sel.iter().all(|s| kv.contains(s))),
+            labels
+                .iter()
+                .any(|(_, kv)| sel.iter().filter(|(k, _)| k != "nvidia.com/mig.config.state").all(|s| kv.contains(s))),
             "a labelled node matches {sel:?}"
         );
+        assert_eq!(dep["metadata"]["namespace"].as_str(), Some(d.namespace.as_str()));
+        let tol = &dep["spec"]["template"]["spec"]["tolerations"][0];
+        assert_eq!((tol["key"].as_str(), tol["operator"].as_str(), tol["effect"].as_str()), (Some("nvidia.com/gpu"), Some("Exists"), Some("NoSchedule")));
         let (req, lim) = resources(&dep);
-        assert_eq!(req, lim);
-        assert_eq!(req.len(), 1);
-        assert_eq!(req[0].1, 1);
+        assert_eq!(req[..2].iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["cpu", "memory"]);
+        assert_eq!(req[2..], lim[..]);
+        assert_eq!(lim.len(), 1);
         let name = dep["metadata"]["name"].as_str().expect("name");
         assert_eq!(
             dep["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"].as_str(),
@@ -265,12 +291,44 @@ fn check_common(out: &Out, d: &K8sDeployment) {
         replicas += dep["spec"]["replicas"].as_i64().expect("replicas");
     }
     assert_eq!(replicas, planned as i64);
+    check_cluster(out, d);
+}
+
+/// Under every pod order and every tie the scheduler and the device plugin's policy leave open
+/// (40 seeds of [`cluster::simulate`]), the pods land as planned: the same tenants on the same
+/// GPU of the same node, wherever the files pin them.
+fn check_cluster(out: &Out, d: &K8sDeployment) {
+    let pools = node_pools(d).expect("pools");
+    let nodes: Vec<Vec<usize>> = pools.iter().flat_map(|p| p.nodes.clone()).collect();
+    let want = cluster::planned(d, &nodes);
+    let pinned = !out.text("node-labels.sh").contains("NOT PINNED");
+    for seed in 0..40 {
+        let got = cluster::simulate(&out.0, &d.gpu_type, d.gpus_per_node, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        if pinned {
+            assert_eq!(got, want, "seed {seed}");
+        }
+    }
 }
 
 fn emit_checked(d: &K8sDeployment) -> Out {
     let out = Out::of(d);
     check_common(&out, d);
     out
+}
+
+/// The entry of a mig-parted config that enables MIG with instances.
+fn mig_entry(mp: &Yaml, name: &str) -> Yaml {
+    mp["mig-configs"][name]
+        .as_vec()
+        .unwrap_or_else(|| panic!("no mig config {name}"))
+        .iter()
+        .find(|e| e["mig-devices"].as_hash().is_some_and(|h| !h.is_empty()))
+        .expect("a MIG entry")
+        .clone()
+}
+
+fn pool_label(k: &str, v: &str) -> (String, String) {
+    (k.to_string(), v.to_string())
 }
 
 #[test]
@@ -286,24 +344,26 @@ fn all_dedicated_is_one_exclusive_pool() {
     assert_eq!(
         labels[0].1,
         vec![
-            ("nvidia.com/mig.config".to_string(), "all-disabled".to_string()),
-            ("nvidia.com/device-plugin.config".to_string(), "exclusive".to_string())
+            pool_label("nvidia.com/mig.config", "all-disabled"),
+            pool_label("nvidia.com/device-plugin.config", "exclusive"),
+            pool_label("gpuslice.io/node-pool", "voice-pool1"),
         ]
     );
     for m in ["asr", "llm", "tts"] {
         let dep = out.deployment(m);
         assert_eq!(dep["spec"]["replicas"].as_i64(), Some(1));
-        assert_eq!(resources(&dep).0, vec![("nvidia.com/gpu".to_string(), 1)]);
+        assert_eq!(resources(&dep).1, vec![("nvidia.com/gpu".to_string(), 1)]);
     }
     assert_eq!(out.yaml("gpu-operator-values.yaml")["mig"]["strategy"].as_str(), Some("none"));
-    assert!(out.text("node-labels.sh").contains("3 GPU(s) -> 1 node(s) of 8 GPUs, 5 spare"));
+    assert!(out.text("node-labels.sh").contains("1 node(s), 3 planned GPU(s), 5 spare"));
 }
 
 #[test]
 fn asr_tts_time_sliced_and_dedicated_llm() {
     let d = K8sDeployment::new("voice", "a100-80gb", vec![ts(&["asr", "tts"]), ded("llm")]);
     let out = emit_checked(&d);
-    let c = out.plugin_config("time-sliced-2");
+    // The time-sliced GPU's spare neighbours are parked (MIG on, no instances): mixed strategy.
+    let c = out.plugin_config("time-sliced-2-mig-mixed");
     assert_eq!(c["sharing"]["timeSlicing"]["resources"][0]["name"].as_str(), Some("nvidia.com/gpu"));
     assert_eq!(
         c["sharing"]["timeSlicing"]["resources"][0]["replicas"].as_i64(),
@@ -311,15 +371,19 @@ fn asr_tts_time_sliced_and_dedicated_llm() {
         "one replica per tenant"
     );
     assert_eq!(c["sharing"]["timeSlicing"]["failRequestsGreaterThanOne"].as_bool(), Some(true));
-    assert_eq!(c["flags"]["migStrategy"].as_str(), Some("none"));
-    assert_eq!(out.labels().len(), 2, "two pools, one node each");
+    assert_eq!(c["flags"]["migStrategy"].as_str(), Some("mixed"));
+    assert_eq!(out.labels().len(), 2, "a shared GPU takes a node of its own; the dedicated one another");
+    let mp = out.mig_parted();
+    let parked = mp["mig-configs"]["mig-pool-1"].as_vec().expect("pool 1").iter().find(|e| e["mig-devices"].as_hash().is_some_and(|h| h.is_empty())).cloned();
+    assert_eq!(parked.expect("parked entry")["devices"].as_vec().map(Vec::len), Some(7));
     for m in ["asr", "tts"] {
         let dep = out.deployment(m);
         assert_eq!(dep["spec"]["replicas"].as_i64(), Some(1));
-        assert!(node_selector(&dep).contains(&("nvidia.com/device-plugin.config".to_string(), "time-sliced-2".to_string())));
+        assert!(node_selector(&dep).contains(&pool_label("nvidia.com/device-plugin.config", "time-sliced-2-mig-mixed")));
+        assert_eq!(dep["spec"]["template"]["spec"]["topologySpreadConstraints"][0]["maxSkew"].as_i64(), Some(1));
     }
     let llm = out.deployment("llm");
-    assert!(node_selector(&llm).contains(&("nvidia.com/device-plugin.config".to_string(), "exclusive".to_string())));
+    assert!(node_selector(&llm).contains(&pool_label("nvidia.com/device-plugin.config", "exclusive")));
 }
 
 fn mig_voice() -> K8sDeployment {
@@ -331,30 +395,38 @@ fn mig_voice() -> K8sDeployment {
 }
 
 #[test]
-fn two_3g_instances_and_dedicated_llm_on_a100_80gb() {
+fn two_3g_instances_and_dedicated_llm_on_a100_80gb_share_a_node() {
     let out = emit_checked(&mig_voice());
     let mp = out.mig_parted();
-    let cfg = &mp["mig-configs"]["mig-2x3g.40gb"][0];
-    assert_eq!(cfg["device-filter"][0].as_str(), Some("0x20B210DE"), "A100-SXM4-80GB");
-    assert_eq!(cfg["mig-enabled"].as_bool(), Some(true));
-    assert_eq!(mig_devices(cfg), vec![("3g.40gb".to_string(), 2)]);
+    // One node: the dedicated GPU and the spares MIG-off, the MIG GPU on device 1.
+    let entries = mp["mig-configs"]["mig-pool-1"].as_vec().expect("pool 1").clone();
+    assert_eq!(entries[0]["mig-enabled"].as_bool(), Some(false));
+    assert_eq!(entries[0]["devices"].as_vec().map(Vec::len), Some(7));
+    let cfg = mig_entry(&mp, "mig-pool-1");
+    assert_eq!(cfg["devices"][0].as_i64(), Some(1));
+    let ids: Vec<&str> = cfg["device-filter"].as_vec().expect("ids").iter().filter_map(|x| x.as_str()).collect();
+    assert_eq!(ids, ["0x20B210DE", "0x20B510DE", "0x20F310DE", "0x20F510DE"], "A100/A800 80GB SXM and PCIe");
+    assert_eq!(mig_devices(&cfg), vec![("3g.40gb".to_string(), 2)]);
     assert!(
-        out.text("mig-parted-config.yaml").contains("        \"3g.40gb\": 2\n"),
+        out.text("mig-parted-config.yaml").contains("            \"3g.40gb\": 2\n"),
         "quoted like NVIDIA's examples"
     );
     assert_eq!(out.plugin_config("mig-mixed")["flags"]["migStrategy"].as_str(), Some("mixed"));
+    assert_eq!(out.labels().len(), 1);
     for m in ["asr", "tts"] {
         let dep = out.deployment(m);
-        assert_eq!(resources(&dep).0, vec![("nvidia.com/mig-3g.40gb".to_string(), 1)]);
+        assert_eq!(resources(&dep).1, vec![("nvidia.com/mig-3g.40gb".to_string(), 1)]);
         assert_eq!(
             node_selector(&dep),
             vec![
-                ("nvidia.com/mig.config".to_string(), "mig-2x3g.40gb".to_string()),
-                ("nvidia.com/device-plugin.config".to_string(), "mig-mixed".to_string())
+                pool_label("nvidia.com/mig.config", "mig-pool-1"),
+                pool_label("nvidia.com/device-plugin.config", "mig-mixed"),
+                pool_label("gpuslice.io/node-pool", "voice-pool1"),
+                pool_label("nvidia.com/mig.config.state", "success"),
             ]
         );
     }
-    assert_eq!(resources(&out.deployment("llm")).0, vec![("nvidia.com/gpu".to_string(), 1)]);
+    assert_eq!(resources(&out.deployment("llm")).1, vec![("nvidia.com/gpu".to_string(), 1)]);
     let values = out.yaml("gpu-operator-values.yaml");
     assert_eq!(values["mig"]["strategy"].as_str(), Some("mixed"));
     assert_eq!(values["migManager"]["config"]["default"].as_str(), Some("all-disabled"));
@@ -362,18 +434,54 @@ fn two_3g_instances_and_dedicated_llm_on_a100_80gb() {
     let cm = out.yaml("mig-parted-config.yaml");
     assert_eq!(cm["metadata"]["namespace"].as_str(), Some("gpu-operator"));
     assert_eq!(cm["metadata"]["name"].as_str(), Some("voice-mig-parted-config"));
+    assert!(out.text("apply.sh").contains("kubectl wait node -l gpuslice.io/node-pool=voice-pool1 --for=jsonpath="));
 }
 
 #[test]
-fn mps_pool_counts_clients_and_replicas() {
-    let d = K8sDeployment::new("voice", "h100-80gb", vec![mps(&["asr", "tts", "asr"]), mps(&["asr", "tts", "asr"])]);
+fn mps_gpus_take_a_node_each_and_nodes_of_one_gpu_pin_them() {
+    let mut d = K8sDeployment::new("voice", "h100-80gb", vec![mps(&["asr", "tts", "asr"]), mps(&["asr", "tts", "asr"])]);
+    d.gpus_per_node = 1;
     let out = emit_checked(&d);
     let c = out.plugin_config("mps-3");
     assert_eq!(c["sharing"]["mps"]["resources"][0]["replicas"].as_i64(), Some(3));
     assert!(c["sharing"]["timeSlicing"].is_badvalue());
     assert_eq!(out.deployment("asr")["spec"]["replicas"].as_i64(), Some(4));
     assert_eq!(out.deployment("tts")["spec"]["replicas"].as_i64(), Some(2));
-    assert_eq!(out.labels().len(), 1);
+    assert_eq!(out.labels().len(), 2);
+    assert!(!out.text("node-labels.sh").contains("NOT PINNED"));
+    // On nodes of 8, the node's spare whole GPUs share the resource: flagged, and the cluster
+    // spreads the tenants (each alone while GPUs are free).
+    d.gpus_per_node = 8;
+    let out = emit_checked(&d);
+    assert!(out.text("node-labels.sh").contains("NOT PINNED"));
+    let got = cluster::simulate(&out.0, "h100-80gb", 8, 3).expect("placed");
+    assert!(got.iter().all(|(whole, _)| whole.iter().all(|t| t.len() == 1)), "{got:?}");
+}
+
+#[test]
+fn two_shared_gpus_on_one_node_would_mix_their_tenants() {
+    // What the one-shared-GPU-per-node rule prevents: files for 2 time-sliced {asr, tts} GPUs on
+    // one 2-GPU L4 node (no MIG to park spares), written as a single pool. Some pod order makes
+    // the distributed policy put both asr pods on one GPU.
+    let d = K8sDeployment::new("v", "l4", vec![ts(&["asr", "tts"]), ts(&["asr", "tts"])]);
+    let mut d2 = d.clone();
+    d2.gpus_per_node = 2;
+    let out = Out::of(&{
+        let mut x = d.clone();
+        x.gpus_per_node = 1;
+        x
+    });
+    // Rewrite the 1-GPU-node files as one 2-GPU node.
+    let mut files = out.0.clone();
+    for f in &mut files {
+        if f.name == "node-labels.sh" {
+            let first = f.text.lines().find(|l| l.starts_with("kubectl label node ")).expect("a node").to_string();
+            f.text = f.text.lines().filter(|l| !l.starts_with("kubectl label node ")).chain([first.as_str()]).collect::<Vec<_>>().join("\n");
+        }
+    }
+    let want = cluster::planned(&d2, &[vec![0, 1]]);
+    let mixed = (0..40).any(|seed| cluster::simulate(&files, "l4", 2, seed).is_ok_and(|got| got != want));
+    assert!(mixed, "some order mixes the pairs");
 }
 
 #[test]
@@ -409,40 +517,32 @@ fn mixed_pools_split_nodes_and_name_deployments_per_pool() {
     );
     d.gpus_per_node = 2;
     let out = emit_checked(&d);
-    // Pools in order of first appearance: exclusive (3 GPUs -> 2 nodes), MIG (2 -> 1), TS (1), MPS (1).
+    // The time-sliced GPU takes a MIG GPU beside it; MPS alone; 3 dedicated + 1 MIG on 2 nodes.
     let labels = out.labels();
-    assert_eq!(labels.len(), 5);
+    assert_eq!(labels.len(), 4);
     let script = out.text("node-labels.sh");
-    assert!(script.contains("kubectl label node REPLACE-pool1-node2 "), "{script}");
-    assert!(script.contains("3 GPU(s) -> 2 node(s) of 2 GPUs, 1 spare"), "{script}");
-    assert!(script.contains("In all: 5 node(s), 4 pool(s), 7 planned GPU(s)."), "{script}");
-    // The two MIG GPUs list their instances in different orders but have one layout.
+    assert!(script.contains("In all: 4 node(s), 4 pool(s), 7 planned GPU(s)."), "{script}");
     let mp = out.mig_parted();
     let name = "mig-1x3g.40gb-1x2g.20gb-2x1g.10gb";
-    assert_eq!(
-        mig_devices(&mp["mig-configs"][name][0]),
-        vec![("3g.40gb".to_string(), 1), ("2g.20gb".to_string(), 1), ("1g.10gb".to_string(), 2)]
+    assert!(
+        mp["mig-configs"].as_hash().expect("configs").keys().all(|k| k.as_str() != Some(name)),
+        "no node is all MIG"
     );
-    assert_eq!(mp["mig-configs"][name][0]["device-filter"][0].as_str(), Some("0x233010DE"));
-    // Models spread over pools get one Deployment per pool.
-    assert_eq!(out.deployment("llm-pool1")["spec"]["replicas"].as_i64(), Some(3));
-    let llm_mig = out.deployment("llm-pool2");
-    assert_eq!(llm_mig["spec"]["replicas"].as_i64(), Some(2));
-    assert_eq!(resources(&llm_mig).0, vec![("nvidia.com/mig-3g.40gb".to_string(), 1)]);
-    assert_eq!(
-        out.deployment("tts-pool2")["spec"]["replicas"].as_i64(),
-        Some(3),
-        "the empty 1g is not counted"
-    );
-    assert_eq!(
-        resources(&out.deployment("asr-pool2")).0,
-        vec![("nvidia.com/mig-2g.20gb".to_string(), 1)]
-    );
-    assert_eq!(out.deployment("asr-pool3")["spec"]["replicas"].as_i64(), Some(1));
-    assert_eq!(out.deployment("asr-pool4")["spec"]["replicas"].as_i64(), Some(1));
+    let layouts: Vec<Vec<(String, i64)>> = mp["mig-configs"]
+        .as_hash()
+        .expect("configs")
+        .values()
+        .flat_map(|v| v.as_vec().cloned().unwrap_or_default())
+        .filter(|e| e["mig-devices"].as_hash().is_some_and(|h| !h.is_empty()))
+        .map(|e| mig_devices(&e))
+        .collect();
+    // The two MIG GPUs list their instances in different orders but have one layout.
+    assert!(layouts.iter().all(|l| l == &vec![("3g.40gb".to_string(), 1), ("2g.20gb".to_string(), 1), ("1g.10gb".to_string(), 2)]));
+    assert_eq!(layouts.len(), 2);
     assert!(!out.plugin_config("mps-2")["sharing"]["mps"].is_badvalue());
-    assert!(!out.plugin_config("time-sliced-2")["sharing"]["timeSlicing"].is_badvalue());
-    // MIG and MPS pools together: the cluster-wide strategy stays unset.
+    assert_eq!(out.plugin_config("mps-2")["flags"]["migStrategy"].as_str(), Some("none"));
+    assert!(!out.plugin_config("time-sliced-2-mig-mixed")["sharing"]["timeSlicing"].is_badvalue());
+    // MIG and MPS nodes together: the cluster-wide strategy stays unset.
     let values = out.yaml("gpu-operator-values.yaml");
     assert_eq!(values["mig"]["strategy"].as_str(), Some(""));
 }
@@ -455,8 +555,23 @@ fn one_model_on_two_profiles_of_one_pool_gets_two_deployments() {
         vec![mig("a100-80gb", &[("4g.40gb", Some("llm")), ("3g.40gb", Some("llm"))])],
     );
     let out = emit_checked(&d);
-    assert_eq!(resources(&out.deployment("llm-pool1-mig-4g-40gb")).0[0].0, "nvidia.com/mig-4g.40gb");
-    assert_eq!(resources(&out.deployment("llm-pool1-mig-3g-40gb")).0[0].0, "nvidia.com/mig-3g.40gb");
+    assert_eq!(resources(&out.deployment("llm-pool1-mig-4g-40gb")).1[0].0, "nvidia.com/mig-4g.40gb");
+    assert_eq!(resources(&out.deployment("llm-pool1-mig-3g-40gb")).1[0].0, "nvidia.com/mig-3g.40gb");
+}
+
+#[test]
+fn tensor_parallel_replicas_stay_on_one_node() {
+    let mut d = K8sDeployment::new("p", "h100-80gb", vec![ded("llm"), ded("llm"), ded("llm"), ded("llm"), ded("asr"), ded("asr")]);
+    d.replica_gpus.insert("llm".into(), 2);
+    d.gpus_per_node = 3;
+    let out = emit_checked(&d);
+    let pools = node_pools(&d).expect("pools");
+    let nodes: Vec<Vec<usize>> = pools.iter().flat_map(|p| p.nodes.clone()).collect();
+    assert_eq!(nodes.len(), 2);
+    assert!(nodes.iter().all(|n| n.contains(&0) == n.contains(&1) && n.contains(&2) == n.contains(&3)), "{nodes:?}");
+    let llm = out.yaml("deployment-llm.yaml");
+    assert_eq!(resources(&llm).1, vec![("nvidia.com/gpu".to_string(), 2)]);
+    assert_eq!(llm["spec"]["replicas"].as_i64(), Some(2));
 }
 
 #[test]
@@ -468,9 +583,9 @@ fn media_extension_profile_is_spelled_as_nvidia_does() {
     );
     let out = emit_checked(&d);
     let mp = out.mig_parted();
-    let cfg = &mp["mig-configs"]["mig-1x3g.40gb-1x1g.10gb.me"][0];
-    assert_eq!(mig_devices(cfg), vec![("3g.40gb".to_string(), 1), ("1g.10gb+me".to_string(), 1)]);
-    assert_eq!(resources(&out.deployment("asr")).0[0].0, "nvidia.com/mig-1g.10gb.me");
+    let cfg = mig_entry(&mp, "mig-pool-1");
+    assert_eq!(mig_devices(&cfg), vec![("3g.40gb".to_string(), 1), ("1g.10gb+me".to_string(), 1)]);
+    assert_eq!(resources(&out.deployment("asr")).1[0].0, "nvidia.com/mig-1g.10gb.me");
 }
 
 #[test]

@@ -349,7 +349,7 @@ fn node_groups(name: &str, c: &Candidate) -> crate::error::Result<Vec<(String, V
     let mut out = Vec::new();
     let mut node = 0;
     for (p, pool) in k8s::node_pools(&d)?.iter().enumerate() {
-        for chunk in pool.gpus.chunks(per.max(1)) {
+        for chunk in &pool.nodes {
             node += 1;
             let spare = per - chunk.len();
             out.push((
@@ -377,7 +377,7 @@ fn layout_section(inp: &PlanInput) -> Section {
                 b.push_str(&figure(
                     svg::gpu_layout("nodes", "Best plan: nodes and GPUs", &groups, &color),
                     &format!(
-                        "The best plan as `plan --emit-k8s` deploys it: GPUs of one configuration form a pool, each pool its own nodes; MIG GPUs show their instances on the {} memory slots and {} compute slices.",
+                        "The best plan as `plan --emit-k8s` deploys it: nodes of one configuration form a pool, a time-sliced or MPS GPU the only shared GPU of its node; MIG GPUs show their instances on the {} memory slots and {} compute slices.",
                         crate::gpu::mig::MEM_SLOTS,
                         crate::gpu::mig::COMPUTE_SLICES
                     ),
