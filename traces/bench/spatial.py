@@ -502,6 +502,10 @@ class Probe:
                     tok = torch.zeros(1, m.books, dtype=torch.long, device=gb.DEV)
                     ln = torch.full((1,), 60, dtype=torch.long, device=gb.DEV)
                     g = SGraph(lambda t, n: m._step(t, n, mk, mv, kc, vc, 128), tok, ln)
+                    # The caches are not graph inputs: keep them alive as long as the graph
+                    # (freed, their memory was reused by the next allocation and the replay read
+                    # it: an illegal address beside the bandwidth hog, 2026-12-07 session).
+                    g.keep = (mk, mv, kc, vc)
                 else:                # one LLM decode step at batch 1, context bucket 512
                     ln = torch.full((1,), 300, dtype=torch.long, device=gb.DEV)
                     m.T_of = {id(ln): 512}
