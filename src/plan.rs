@@ -525,7 +525,7 @@ fn plan_fixed(raw: &RawScenario, src: &Sources, spec: &PlanSpec, load: f64, head
     let mut base = study(raw);
     scale_load(&mut base, load);
     let scenario = from_raw(&base, src)?;
-    check_models_fit(&scenario, &spec, &src.file)?;
+    check_models_fit(&scenario, spec, &src.file)?;
     let mut closed_loop = vec![false; scenario.models.len()];
     for w in &scenario.workloads {
         if matches!(w.load, crate::scenario::Load::Closed { .. }) {

@@ -332,14 +332,14 @@ mod tests {
     #[test]
     fn mig_and_whole_gpus_share_a_node_and_shared_gpus_do_not() {
         // 2 dedicated + 2 MIG: one node of 8.
-        assert_eq!(pack(&[Dedicated, Dedicated, Mig, Mig], &[], 8).unwrap(), vec![vec![0, 1, 2, 3]]);
+        assert_eq!(pack(&[Dedicated, Dedicated, Mig, Mig], &[], 8).expect("packs"), vec![vec![0, 1, 2, 3]]);
         // A time-sliced GPU takes MIG GPUs beside it, not the dedicated one.
-        assert_eq!(pack(&[TimeSliced, Mig, Dedicated], &[], 8).unwrap(), vec![vec![0, 1], vec![2]]);
+        assert_eq!(pack(&[TimeSliced, Mig, Dedicated], &[], 8).expect("packs"), vec![vec![0, 1], vec![2]]);
         // Two time-sliced GPUs: two nodes; MPS alone.
-        assert_eq!(pack(&[TimeSliced, TimeSliced, Mps, Mig], &[], 8).unwrap().len(), 3);
+        assert_eq!(pack(&[TimeSliced, TimeSliced, Mps, Mig], &[], 8).expect("packs").len(), 3);
         // Replicas of 4, 4, 2, 2, 2, 2 on nodes of 8: two nodes, no replica split.
         let groups: Vec<Vec<usize>> = vec![(0..4).collect(), (4..8).collect(), vec![8, 9], vec![10, 11], vec![12, 13], vec![14, 15]];
-        let nodes = pack(&[Dedicated; 16], &groups, 8).unwrap();
+        let nodes = pack(&[Dedicated; 16], &groups, 8).expect("packs");
         assert_eq!(nodes.len(), 2);
         assert!(valid(&[Dedicated; 16], &groups, 8, &nodes));
         assert!(pack(&[Dedicated; 4], &[vec![0, 1, 2, 3]], 2).is_err());
