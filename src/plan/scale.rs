@@ -485,17 +485,7 @@ impl<'a> Planner<'a> {
         let mut gpus: Vec<RawGpu> = pieces.iter().flat_map(|p| p.gpus.iter().cloned()).collect();
         let mig = self.mig_items(gi, pieces);
         if !mig.is_empty() {
-            for (layout, count) in pack_by_profile(gpu, &mig).unwrap_or_default() {
-                let (profiles, models): (Vec<String>, Vec<String>) = layout
-                    .iter()
-                    .map(|&(p, m)| (gpu.mig_profiles[p].name.clone(), names[m].clone()))
-                    .unzip();
-                gpus.push(RawGpu::Mig {
-                    layout: profiles.join(","),
-                    models,
-                    count: Some(count),
-                });
-            }
+            gpus.extend(super::structures::mig_gpus(gpu, &names, pack_by_profile(gpu, &mig).unwrap_or_default()));
         }
         let name = format!(
             "{} {}: {}",

@@ -359,17 +359,7 @@ impl Planner<'_> {
             }
         }
         if !mig.is_empty() {
-            for (layout, count) in pack_mig(gpu, &mig)? {
-                let (profiles, models): (Vec<String>, Vec<String>) = layout
-                    .iter()
-                    .map(|&(p, m)| (gpu.mig_profiles[p].name.clone(), names[m].clone()))
-                    .unzip();
-                gpus.push(RawGpu::Mig {
-                    layout: profiles.join(","),
-                    models,
-                    count: Some(count),
-                });
-            }
+            gpus.extend(mig_gpus(gpu, &names, pack_mig(gpu, &mig)?));
         }
         let name = format!("{} {}: {}", s.regime.name(), gpu.name, parts.join(", "));
         let v = RawVariant {
@@ -417,4 +407,20 @@ mod tests {
         );
         assert!(super::bell(1000).is_infinite());
     }
+}
+
+/// The MIG GPUs of a packing as a scenario writes them: one entry per distinct layout, its
+/// instances' profiles and tenants (`names`: the study's model names) and its GPU count.
+pub(super) fn mig_gpus<'a>(gpu: &'a GpuSpec, names: &'a [&String], packed: Vec<(MigLayout, u32)>) -> impl Iterator<Item = RawGpu> + 'a {
+    packed.into_iter().map(move |(layout, count)| {
+        let (profiles, models): (Vec<String>, Vec<String>) = layout
+            .iter()
+            .map(|&(p, m)| (gpu.mig_profiles[p].name.clone(), names[m].clone()))
+            .unzip();
+        RawGpu::Mig {
+            layout: profiles.join(","),
+            models,
+            count: Some(count),
+        }
+    })
 }

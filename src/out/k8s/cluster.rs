@@ -272,20 +272,26 @@ pub fn simulate(files: &[K8sFile], gpu_type: &str, gpus_per_node: u32, seed: u64
                     mig.entry(x.resource.trim_start_matches("nvidia.com/mig-").to_string()).or_default().extend(x.tenants.iter().cloned());
                 }
             }
-            whole.sort();
-            let mig = mig
-                .into_iter()
-                .filter(|(_, t)| !t.is_empty())
-                .map(|(p, mut t)| {
-                    t.sort();
-                    (p, t)
-                })
-                .collect();
-            (whole, mig)
+            node_view(whole, mig)
         })
         .collect();
     view.sort();
     Ok(view)
+}
+
+/// One node of a view in its canonical form: GPUs and each profile's tenants sorted, profiles
+/// with no tenant left out, so that the cluster's placement and the plan's compare equal.
+fn node_view(mut whole: Vec<Vec<String>>, mig: BTreeMap<String, Vec<String>>) -> (Vec<Vec<String>>, Vec<(String, Vec<String>)>) {
+    whole.sort();
+    let mig = mig
+        .into_iter()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(p, mut t)| {
+            t.sort();
+            (p, t)
+        })
+        .collect();
+    (whole, mig)
 }
 
 /// The plan's placement in the same form: each node of `nodes` (GPU indices into `d.gpus`).
@@ -312,15 +318,7 @@ pub fn planned(d: &super::K8sDeployment, nodes: &[Vec<usize>]) -> ClusterView {
                     }
                 }
             }
-            whole.sort();
-            let mig = mig
-                .into_iter()
-                .map(|(p, mut t)| {
-                    t.sort();
-                    (p, t)
-                })
-                .collect();
-            (whole, mig)
+            node_view(whole, mig)
         })
         .collect();
     view.sort();
