@@ -315,9 +315,9 @@ impl Recorder {
         let keep = self.keep_samples;
         let in_window = self.measured(now);
         let a = &mut self.models[model];
+        let ms = crate::time::to_ms(now - arrival);
         if self.window.measured(arrival) {
             a.completed += 1;
-            let ms = crate::time::to_ms(now - arrival);
             a.latency.add(ms);
             if keep {
                 a.samples.push(ms);
@@ -333,7 +333,7 @@ impl Recorder {
             if self.window.measured(arrival) {
                 let w = &mut self.windows.at(arrival).0[model];
                 w.completed += 1;
-                w.latency.add(crate::time::to_ms(now - arrival));
+                w.latency.add(ms);
                 if let Some(t) = ttft {
                     w.ttft.add(t);
                 }
