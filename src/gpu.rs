@@ -71,6 +71,74 @@ pub struct GpuSpec {
     pub pci_ids: Vec<String>,
     /// MIG profiles (empty: the GPU has no MIG).
     pub mig_profiles: Vec<MigProfile>,
+    /// How tenants of one GPU slow each other (MPS clients, MIG instances).
+    #[serde(default)]
+    pub sharing: Sharing,
+}
+
+/// The shared resources of one physical GPU: the memory system its MPS clients share, and the
+/// power budget every tenant shares, MIG instances included ([`crate::model::contention`],
+/// docs/src/model/sharing.md). Defaults: fitted on concurrent partitions of an H100 SXM
+/// (traces/h100/spatial/probe, `traces/h100/spatial/fit_sharing.py`); a GPU without its own
+/// measurements takes them [unverified].
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sharing {
+    /// The latency-bound and compute parts of a call slow by `(1 - rho)^-latency_exponent`,
+    /// `rho` the share of the HBM bandwidth its neighbours pull: their traffic queues at the L2
+    /// and the memory controllers its own loads wait behind.
+    pub latency_exponent: f64,
+    /// Largest `rho` that formula takes (beyond it the queues saturate).
+    pub util_max: f64,
+
+    /// The latency-bound part of a call slows by this fraction whenever a neighbour's call runs
+    /// at the same time (L2 and crossbar contention independent of bandwidth).
+    pub neighbour_penalty: f64,
+    /// Compute activity (the share of the GPU's SMs busy in the compute part of a call) up to
+    /// which the GPU holds its boost clock; beyond it the power limit lowers the clock.
+    pub power_knee: f64,
+    /// Beyond the knee the clock falls as `(knee / activity)^clock_exponent`.
+    pub clock_exponent: f64,
+    /// A MIG instance with `l` of the L2 and memory controllers (its memory slices / 8) runs the
+    /// latency-bound and compute parts of a call `1 + mig_l2_penalty (1 - l)` times slower than
+    /// a green context of the same SMs (which keeps all of L2).
+    pub mig_l2_penalty: f64,
+}
+
+impl Default for Sharing {
+    fn default() -> Sharing {
+        Sharing::H100
+    }
+}
+
+impl Sharing {
+    /// Fitted on the H100's concurrent partitions (probes and serving runs) and, for
+    /// `mig_l2_penalty`, on MLPerf Inference v1.1 A100 1g.10gb / whole-GPU ratios
+    /// (docs/src/model/sharing.md).
+    pub const H100: Sharing = Sharing {
+        latency_exponent: 0.35,
+        util_max: 0.97,
+        neighbour_penalty: 0.15,
+        power_knee: 0.55,
+        clock_exponent: 0.5,
+        mig_l2_penalty: 0.1,
+    };
+
+    /// The clock, as a fraction of boost, at compute activity `activity`.
+    pub fn clock(&self, activity: f64) -> f64 {
+        if activity <= self.power_knee {
+            1.0
+        } else {
+            (self.power_knee / activity).powf(self.clock_exponent)
+        }
+    }
+
+    /// How much slower the clock-bound parts of a call run when the GPU's total compute
+    /// activity is `total` rather than the call's own `own` (what it had running alone, the
+    /// conditions its table was measured or fitted in).
+    pub fn clock_slowdown(&self, own: f64, total: f64) -> f64 {
+        self.clock(own) / self.clock(total.max(own))
+    }
 }
 
 /// GPU-to-GPU links of a GPU type, as an all-reduce sees them.

@@ -9,6 +9,7 @@
 
 pub mod arch;
 pub mod calibrate;
+pub mod contention;
 pub mod parallel;
 pub mod profile;
 pub mod scaling;

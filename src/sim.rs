@@ -26,6 +26,7 @@ pub mod detail;
 mod device;
 pub mod engine;
 mod faults;
+mod power;
 mod recorder;
 mod router;
 mod server;
@@ -140,6 +141,8 @@ pub struct Simulation {
     billing: Option<autoscale::Billing>,
     /// Per server: when the autoscaler's start of it completes.
     ready_at: Vec<SimTime>,
+    /// The power budget its MIG instances share, per physical GPU with several of them.
+    power: power::Budget,
 }
 
 impl Simulation {
@@ -178,6 +181,7 @@ impl Simulation {
                 rng,
             );
             host.comm = ps.comm;
+            host.sm_fraction = (ps.share.sms / f64::from(v.gpu.sm_count)).min(1.0);
             host.derived = crate::deploy::placement::derived(model, ps.gpus, &v.gpu);
             servers.push(Server::new(host, model, ps.kv_tokens));
         }
@@ -201,6 +205,7 @@ impl Simulation {
                             }
                         })
                         .collect(),
+                    &v.gpu,
                 )),
                 DeviceKind::TimeSliced(ts) => DevKind::TimeSliced(TsState::new(ts, n)),
             };
@@ -226,6 +231,7 @@ impl Simulation {
                 window,
             ));
         }
+        let power = power::Budget::new(&devices, v.gpu.sharing);
         let mut q = EventQueue::new();
         let stages = scenario.workloads.iter().map(|w| match &w.target {
             Target::Pipeline(p) => p.stages.len(),
@@ -254,6 +260,7 @@ impl Simulation {
             scalers,
             billing,
             ready_at,
+            power,
             q,
             models: scenario.models.clone(),
             slo: scenario.slo.clone(),
@@ -363,7 +370,9 @@ impl Simulation {
                 let h = &self.servers[srv as usize].host;
                 if h.epoch == epoch {
                     let now = self.q.now();
-                    self.devices[h.dev as usize].call_ended_at(now);
+                    let dev = h.dev as usize;
+                    self.devices[dev].call_ended_at(now);
+                    self.power.end(dev);
                     self.call_done(srv as usize);
                 }
             }
@@ -450,10 +459,11 @@ impl Simulation {
             let now = self.q.now();
             match o {
                 Out::At(t, ev) => self.q.schedule(t, ev),
-                Out::Submit(work) => {
+                Out::Submit(work, load) => {
                     let h = &self.servers[srv].host;
-                    self.rec.submitted(work, h.derived);
                     let (dev, ctx, epoch) = (h.dev as usize, h.ctx as usize, h.epoch);
+                    let work = self.power.start(dev, work, load);
+                    self.rec.submitted(work, self.servers[srv].host.derived);
                     self.devices[dev].submit(ctx, srv as u32, epoch, work, &mut self.q);
                 }
                 Out::SubmitMps(call) => {
@@ -465,6 +475,7 @@ impl Simulation {
                 Out::DeviceEnded(end) => {
                     let dev = self.servers[srv].host.dev as usize;
                     self.devices[dev].call_ended_at(end);
+                    self.power.end(dev);
                 }
                 Out::Complete(r) => self.complete_req(r as usize, now),
                 Out::Release(r) => self.store.release_req(r),
@@ -1008,6 +1019,7 @@ impl Simulation {
         let (dev, ctx) = (s.host.dev as usize, s.host.ctx as usize);
         self.router.touch(srv, &self.servers);
         self.devices[dev].abort(ctx, was_busy, &mut self.q);
+        self.power.end(dev);
         for &r in &lost {
             let q = self.store.reqs[r as usize];
             if q.state != ReqState::Failed && q.state != ReqState::Done {

@@ -23,7 +23,7 @@
 //! to Hopper (the same dense tensor peak is reached to different degrees by different
 //! generations; taken from published same-software MLPerf results, models/gpus.toml).
 
-use crate::gpu::GpuSpec;
+use crate::gpu::{GpuSpec, Sharing};
 use serde::{Deserialize, Serialize};
 
 /// What one server's calls run on: a whole GPU, a MIG instance, some SMs of a green context, or
@@ -40,10 +40,19 @@ pub struct DeviceShare {
     pub clock_mhz: f64,
     /// Achieved fraction of peak compute relative to Hopper (see models/gpus.toml).
     pub compute_efficiency: f64,
+    /// Share of the GPU's L2 and memory controllers the calls have to themselves (a MIG
+    /// instance: its memory slices / 8); 1 where they have all of it, alone or beside MPS
+    /// neighbours (whose effect is [`crate::model::contention`]'s).
+    pub l2_fraction: f64,
+    /// Share of its GPU's SMs (at most 1: a multi-GPU share is as busy per GPU as one).
+    pub sm_fraction: f64,
+    /// Its GPU's shared-resource parameters (power budget, L2 penalty).
+    pub sharing: Sharing,
 }
 
 impl DeviceShare {
-    /// `sm_fraction` of `gpu`'s SMs with `bw_fraction` of its bandwidth.
+    /// `sm_fraction` of `gpu`'s SMs with `bw_fraction` of its bandwidth, L2 and memory
+    /// controllers (a MIG instance's memory slices carry all three).
     pub fn of(gpu: &GpuSpec, sm_fraction: f64, bw_fraction: f64) -> DeviceShare {
         DeviceShare {
             sms: gpu.sm_count as f64 * sm_fraction,
@@ -51,6 +60,9 @@ impl DeviceShare {
             tflops: gpu.bf16_tflops * sm_fraction,
             clock_mhz: gpu.boost_clock_mhz,
             compute_efficiency: gpu.compute_efficiency,
+            l2_fraction: bw_fraction.min(1.0),
+            sm_fraction: sm_fraction.min(1.0),
+            sharing: gpu.sharing,
         }
     }
 
@@ -65,6 +77,7 @@ impl DeviceShare {
         DeviceShare {
             sms: self.sms * sm,
             tflops: self.tflops * sm,
+            sm_fraction: self.sm_fraction * sm,
             bw_gbps: self.bw_gbps * bw,
             ..*self
         }
@@ -117,17 +130,31 @@ impl Slowdown {
             return Slowdown::IDENTITY;
         }
         let clock = share.clock_mhz / r.clock_mhz;
+        // A slice of L2 misses more: its latency-bound and compute parts wait on HBM more often.
+        let l2 = 1.0 + share.sharing.mig_l2_penalty * (1.0 - share.l2_fraction).max(0.0);
         Slowdown {
-            fixed: 1.0 / clock,
-            compute: (r.tflops * r.compute_efficiency) / (share.tflops * share.compute_efficiency),
+            fixed: l2 / clock,
+            compute: l2 * (r.tflops * r.compute_efficiency) / (share.tflops * share.compute_efficiency),
             memory: scaling.achieved_bw(r.sms, r.bw_gbps, 1.0) / scaling.achieved_bw(share.sms, share.bw_gbps, clock),
         }
+    }
+
+    /// The parts `[fixed, compute, memory]` on this share of a call whose parts on the reference
+    /// GPU are `fixed` and `compute` of its latency (the rest is memory), as fractions of that
+    /// latency.
+    pub fn parts(&self, fixed: f64, compute: f64) -> [f64; 3] {
+        [
+            fixed * self.fixed,
+            compute * self.compute,
+            (1.0 - fixed - compute).max(0.0) * self.memory,
+        ]
     }
 
     /// The factor on a whole call whose parts are `fixed` and `compute` of its latency (the rest
     /// is memory).
     pub fn of_call(&self, fixed: f64, compute: f64) -> f64 {
-        fixed * self.fixed + compute * self.compute + (1.0 - fixed - compute).max(0.0) * self.memory
+        let [f, c, m] = self.parts(fixed, compute);
+        f + c + m
     }
 
     /// True when this is the reference device.

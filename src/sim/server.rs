@@ -43,8 +43,9 @@ const COPY_GPU_NS: SimTime = 10_000;
 pub(super) enum Out {
     /// Schedule this event.
     At(SimTime, Ev),
-    /// Run this much solo GPU work on the server's context (exclusive or time-sliced device).
-    Submit(SimTime),
+    /// Run this much solo GPU work on the server's context (exclusive or time-sliced device),
+    /// with what the call asks of the GPU's power budget.
+    Submit(SimTime, CallLoad),
     /// Run this call on the server's MPS device.
     SubmitMps(MpsCall),
     /// The server's exclusive device finished its call at this time (a block cut after it ended).
@@ -55,6 +56,15 @@ pub(super) enum Out {
     Release(u32),
     /// The request cannot be served (longer than the server's memory allows): refuse it.
     Reject(u32),
+}
+
+/// What a call asks of its GPU's power budget, as shares of its time on the server's share: the
+/// part the clock paces (latency-bound and compute) and its compute activity (compute share x
+/// the share's SMs / the GPU's).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(super) struct CallLoad {
+    pub(super) clocked: f64,
+    pub(super) activity: f64,
 }
 
 /// What the host loop is doing.
@@ -102,6 +112,8 @@ pub(super) struct Host {
     /// clients running).
     pub(super) share: DeviceShare,
     pub(super) slow: Slowdown,
+    /// Its share's SMs as a fraction of its GPU's (the power budget's unit).
+    pub(super) sm_fraction: f64,
     /// A multi-GPU replica's collectives and hand-offs per step (LLM steps add it).
     pub(super) comm: Comm,
     /// Its tables are derived, not measured ([`crate::deploy::placement::derived`]).
@@ -158,6 +170,7 @@ impl Host {
             admit_budget: 0,
             slow: Slowdown::of(&model.scaling, &model.reference, &share),
             comm: Comm::NONE,
+            sm_fraction: 1.0,
             share,
             derived: false,
             mps: false,
@@ -231,8 +244,10 @@ impl Host {
         let (ms, ext) = op.latency_ms(batch, size, &self.slow);
         cx.rec.costed(ext);
         let work = from_ms(ms * jitter).max(1);
+        let (fixed, compute) = op.fractions(b, sz);
+        let load = self.load(fixed, compute);
         if self.shared_saving == 0.0 && self.host_phase == 0 {
-            return self.submit_work(work, true, model, cx);
+            return self.submit_work(work, true, load, model, cx);
         }
         // The saving and the host phase are the table's, not this call's draw.
         let w1 = from_ms(if batch > 1 { op.latency_ms(1, size, &self.slow).0 } else { ms }).max(1);
@@ -240,7 +255,7 @@ impl Host {
         let host = self.host_phase.min(w1 - 1).min(work - 1);
         let gpu = self.shared_work(work - host, w1 - host);
         if host == 0 {
-            return self.submit_work(gpu, true, model, cx);
+            return self.submit_work(gpu, true, load, model, cx);
         }
         self.pending = gpu;
         let ev = Ev::Resume {
@@ -267,7 +282,7 @@ impl Host {
     /// device. With `copy_first` the call starts with the model's synchronous copy: a few us of
     /// GPU work (the DMA), then host time until the kernels are launched; the solo duration
     /// stays `work`.
-    pub(super) fn submit_work(&mut self, work: SimTime, copy_first: bool, model: &Model, cx: &mut Cx) {
+    pub(super) fn submit_work(&mut self, work: SimTime, copy_first: bool, load: CallLoad, model: &Model, cx: &mut Cx) {
         let mut work = work;
         let copy = model.sync_copy;
         if copy_first && copy > 0 && work > copy {
@@ -276,7 +291,21 @@ impl Host {
             self.resume_gap = copy - gpu;
             work = gpu;
         }
-        cx.out.push(Out::Submit(work));
+        cx.out.push(Out::Submit(work, load));
+    }
+
+    /// The power-budget load of a call whose reference split is `fixed` and `compute` (the rest
+    /// memory), on this server's share.
+    pub(super) fn load(&self, fixed: f64, compute: f64) -> CallLoad {
+        let [f, c, m] = self.slow.parts(fixed, compute);
+        let t = f + c + m;
+        if t <= 0.0 {
+            return CallLoad::default();
+        }
+        CallLoad {
+            clocked: (f + c) / t,
+            activity: c / t * self.sm_fraction,
+        }
     }
 
     /// Wake an idle server: its host loop issues a call `dispatch_ms` from now.

@@ -84,7 +84,7 @@ pub(super) fn submitted(out: &[Out]) -> SimTime {
     let w: Vec<SimTime> = out
         .iter()
         .filter_map(|o| match o {
-            Out::Submit(w) => Some(*w),
+            Out::Submit(w, _) => Some(*w),
             _ => None,
         })
         .collect();

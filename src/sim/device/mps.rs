@@ -1,17 +1,16 @@
 //! MPS. Every client's call runs at once. A client gets its thread percentage of the SMs while
 //! the running clients' percentages add up to at most 100; beyond that the SMs are shared in
-//! proportion to the percentages (each gets pct * 100 / sum). The memory system has no
-//! isolation: the running clients share the bandwidth equally (an approximation: a compute-bound
-//! client gets the same share as a bandwidth-bound one, so a bandwidth-bound call beside
-//! compute-bound ones is predicted up to k times too slow with k clients). Shares are revised
-//! whenever a call starts or ends: each running call advances at the rate of its current shares
-//! (its latency on that share, from the scaling model), so its duration is exact for
-//! piecewise-constant shares.
+//! proportion to the percentages (each gets pct * 100 / sum). The memory system and the power
+//! budget have no isolation: the running calls share the bandwidth by demand, wait behind each
+//! other's memory traffic and share one clock ([`crate::model::contention`]). Shares are revised
+//! whenever a call starts or ends: each running call advances at the rate of its current
+//! duration, so its duration is exact for piecewise-constant sets of running calls.
 
 use super::super::engine::EventQueue;
 use super::super::Ev;
 use super::Busy;
-use crate::gpu::GpuSpec;
+use crate::gpu::{GpuSpec, Sharing};
+use crate::model::contention::{concurrent_ms, Tenant};
 use crate::model::{DeviceShare, Scaling, Slowdown};
 use crate::time::SimTime;
 
@@ -65,13 +64,23 @@ pub(in crate::sim) struct MpsState {
     calls: Vec<Option<MpsCall>>,
     updated: SimTime,
     token: u32,
+    /// The GPU's shared resources.
+    sharing: Sharing,
+    bw_gbps: f64,
+    /// The running calls as the contention model takes them, and their durations (reused).
+    tenants: Vec<Tenant>,
+    durations: Vec<f64>,
 }
 
 impl MpsState {
-    pub(in crate::sim) fn new(clients: Vec<MpsClient>) -> MpsState {
+    pub(in crate::sim) fn new(clients: Vec<MpsClient>, gpu: &GpuSpec) -> MpsState {
         MpsState {
             calls: vec![None; clients.len()],
+            tenants: Vec::with_capacity(clients.len()),
+            durations: Vec::with_capacity(clients.len()),
             clients,
+            sharing: gpu.sharing,
+            bw_gbps: gpu.mem_bw_gbps,
             ..MpsState::default()
         }
     }
@@ -85,29 +94,39 @@ impl MpsState {
         self.updated = now;
     }
 
-    /// Recompute every running call's rate from the current set of clients and schedule the
-    /// next completion.
+    /// Recompute every running call's rate from the calls running now and schedule the next
+    /// completion.
     fn revise(&mut self, dev: u32, q: &mut EventQueue<Ev>) {
         let now = q.now();
-        let (mut n, mut pct_sum) = (0usize, 0.0);
-        for (c, call) in self.clients.iter().zip(&self.calls) {
-            if call.is_some() {
-                n += 1;
-                pct_sum += c.pct;
-            }
-        }
-        if n == 0 {
+        let pct_sum: f64 = self.clients.iter().zip(&self.calls).filter(|(_, c)| c.is_some()).map(|(c, _)| c.pct).sum();
+        if pct_sum == 0.0 {
             return;
         }
         let sm_factor = (100.0 / pct_sum).min(1.0);
-        let bw_share = 1.0 / n as f64;
-        let mut next = f64::INFINITY;
-        for (c, call) in self.clients.iter().zip(self.calls.iter_mut()) {
+        self.tenants.clear();
+        for (c, call) in self.clients.iter().zip(&self.calls) {
             let Some(call) = call else { continue };
-            let share = c.share.shrunk(sm_factor, bw_share);
+            let share = c.share.shrunk(sm_factor, 1.0);
             let slow = Slowdown::of(&c.scaling, &c.reference, &share);
-            call.rate = 1.0 / (call.l_ref_ms * 1e6 * slow.of_call(call.fixed, call.compute)).max(1.0);
+            let [f, k, m] = slow.parts(call.fixed, call.compute);
+            let clock = share.clock_mhz / c.reference.boost_clock_mhz;
+            self.tenants.push(Tenant {
+                sm_fraction: share.sm_fraction,
+                fixed_ms: call.l_ref_ms * f,
+                compute_ms: call.l_ref_ms * k,
+                memory_ms: call.l_ref_ms * m,
+                bw_gbps: c.scaling.achieved_bw(share.sms, share.bw_gbps, clock),
+            });
+        }
+        self.durations.clear();
+        self.durations.resize(self.tenants.len(), 0.0);
+        concurrent_ms(&self.sharing, self.bw_gbps, true, &self.tenants, &mut self.durations);
+        let mut next = f64::INFINITY;
+        let mut k = 0;
+        for call in self.calls.iter_mut().flatten() {
+            call.rate = 1.0 / (self.durations[k] * 1e6).max(1.0);
             next = next.min(call.left / call.rate);
+            k += 1;
         }
         self.token += 1;
         q.schedule(now + (next.ceil() as SimTime).max(1), Ev::Mps { dev, token: self.token });

@@ -106,15 +106,15 @@ impl InFlight {
         self.start = cx.now;
         self.extra = extra;
         self.w = w;
+        // The parts of the frame-dominated cell (the table's last frame count at this batch).
+        let (pb, _) = op.pad_batch(b as u32);
+        let (fixed, compute) = op.fractions(pb, op.size[op.size.len() - 1]);
         if h.mps {
-            // The MPS rate model takes the step's latency on the whole reference GPU and the
-            // parts of the frame-dominated cell (the table's last frame count at this batch).
+            // The MPS rate model takes the step's latency on the whole reference GPU.
             let id = Slowdown::IDENTITY;
             let (step, setup_new, _) = op.frame_costs_ms(b as u32, &id);
             let setup_old = if b_old > 0 { op.frame_costs_ms(b_old as u32, &id).1 } else { 0.0 };
             let join = if b > b_old { (setup_new - setup_old).max(0.0) } else { 0.0 };
-            let (pb, _) = op.pad_batch(b as u32);
-            let (fixed, compute) = op.fractions(pb, op.size[op.size.len() - 1]);
             cx.out
                 .push(Out::SubmitMps(MpsCall::new(h.id, h.epoch, step + join, fixed, compute, cx.now)));
             return;
@@ -125,7 +125,8 @@ impl InFlight {
         } else {
             w
         };
-        h.submit_work(extra + SimTime::from(steps) * w, steps <= 1, model, cx);
+        let load = h.load(fixed, compute);
+        h.submit_work(extra + SimTime::from(steps) * w, steps <= 1, load, model, cx);
     }
 
     /// A request joined the queue of this busy server: if it can join and a block of frame steps

@@ -348,18 +348,19 @@ impl Llm {
         };
         self.call = call;
         h.state = SrvState::Busy;
+        // The split of the op's cell (a mixed step takes the decode's split): the MPS rate model
+        // and the power budget need it.
+        let (f, c) = match call {
+            Call::Prefill(r) => t.prefill.fractions(1.0, cx.store.prompt_of(r) as f64),
+            _ => {
+                let d = self.decode_batch(l).max(1) as f64;
+                let ctx = self.decode_ctx(t, l) as f64;
+                t.decode.fractions(d, ctx)
+            }
+        };
         if h.mps {
             // The MPS rate model needs the call's latency on the whole reference GPU and its
-            // parts: undo the nominal share's slow-down with the split of the op's cell (a mixed
-            // step takes the decode's split).
-            let (f, c) = match call {
-                Call::Prefill(r) => t.prefill.fractions(1.0, cx.store.prompt_of(r) as f64),
-                _ => {
-                    let d = self.decode_batch(l).max(1) as f64;
-                    let ctx = self.decode_ctx(t, l) as f64;
-                    t.decode.fractions(d, ctx)
-                }
-            };
+            // parts: undo the nominal share's slow-down.
             let scale = h.slow.of_call(f, c);
             let l_ref = crate::time::to_ms(work) / scale;
             cx.out.push(Out::SubmitMps(MpsCall::new(h.id, h.epoch, l_ref, f, c, now)));
@@ -386,7 +387,7 @@ impl Llm {
             };
             work = h.shared_work(work, w1);
         }
-        h.submit_work(work, self.steps <= 1, model, cx);
+        h.submit_work(work, self.steps <= 1, h.load(f, c), model, cx);
     }
 
     /// Whether the queue's head could be admitted now (KV blocks for its whole prompt).
