@@ -3,7 +3,10 @@
 //! DIR has the layout of traces/h100/asr_H: `gpu.csv`, and per model `trace_<model>.csv`,
 //! `<model>.requests.csv` and `<model>.batches.csv`. One model: it ran alone on the GPU (a
 //! dedicated GPU). Several: their servers ran at once on that GPU as separate processes, i.e.
-//! time-sliced by the GPU's own scheduler; they are simulated as time-sliced tenants.
+//! time-sliced by the GPU's own scheduler; they are simulated as time-sliced tenants. With a
+//! `partitions.csv` (`model,sms`), the servers ran on disjoint SM partitions of the GPU (green
+//! contexts, traces/h100/spatial): spatial sharing, replayed as MPS clients with `thread_pct` =
+//! their SM share; one model on fewer SMs than the GPU has is one MPS client.
 //! Both sides use the same statistics: latency = finish - arrival, type-7 percentiles, and
 //! throughput = requests / last finish time (as gpubench reports it).
 //!
@@ -208,7 +211,8 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
     let d = Path::new(dir);
     let gkey = measured_gpu(d)?;
     let names = trace_names(d, dir)?;
-    let scenario = replay_scenario(dir, replay_raw(dir, &names, gkey, overrides, ts))?;
+    let partition = read_partitions(d, &names, gkey)?;
+    let scenario = replay_scenario(dir, replay_raw(dir, &names, gkey, overrides, ts, partition.as_deref()))?;
     let measured = read_measured(d, &names, &scenario)?;
     let mut replays = replay_seeds(&scenario, dir)?;
     let mut out = BTreeMap::new();
@@ -240,7 +244,7 @@ fn measured_gpu(d: &Path) -> Result<&'static str> {
         return Err(Error::input(
             &gpu_file,
             "mig.mode.current",
-            "'Enabled': the run was on MIG instances, which validate cannot tell apart (it replays dedicated or time-sliced runs)",
+            "'Enabled': the run was on MIG instances, which validate cannot tell apart (it replays dedicated, time-sliced and SM-partitioned runs)",
         ));
     }
     Ok(gkey)
@@ -263,10 +267,82 @@ fn trace_names(d: &Path, dir: &str) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The SM partition of a spatially shared run, from its `partitions.csv` (`model,sms`): each
+/// model's `thread_pct` (its SMs / the measured GPU's SMs * 100) in `names` order, or `None`
+/// without the file or for one model on the whole GPU (a dedicated run).
+fn read_partitions(d: &Path, names: &[String], gkey: &str) -> Result<Option<Vec<f64>>> {
+    let path = d.join("partitions.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let file = path.display().to_string();
+    let t = Table::read(&file)?;
+    t.require(&["model", "sms"])?;
+    let sm_count = crate::gpu::Catalog::builtin()
+        .gpu(gkey)
+        .map(|g| g.sm_count)
+        .ok_or_else(|| Error::Infeasible(format!("GPU {gkey} missing from the catalog")))?;
+    let mut sms: Vec<Option<f64>> = vec![None; names.len()];
+    for k in 0..t.len() {
+        let at = |col: &str| format!("line {} column '{col}'", k + 2);
+        let m = t.text(k, "model");
+        let i = names.iter().position(|n| n == m).ok_or_else(|| {
+            Error::input(
+                &file,
+                at("model"),
+                format!(
+                    "'{m}' is not a model of the run (its trace_<model>.csv files: {})",
+                    names.join(", ")
+                ),
+            )
+        })?;
+        if sms[i].is_some() {
+            return Err(Error::input(&file, at("model"), format!("'{m}' is listed twice")));
+        }
+        let v = t.num(k, "sms")?;
+        if !(v > 0.0 && v <= sm_count as f64) {
+            return Err(Error::input(
+                &file,
+                at("sms"),
+                format!(
+                    "must be more than 0 and at most the {sm_count} SMs of {gkey}, got '{}'",
+                    t.text(k, "sms")
+                ),
+            ));
+        }
+        sms[i] = Some(v);
+    }
+    let sms: Vec<f64> = names
+        .iter()
+        .zip(&sms)
+        .map(|(n, s)| s.ok_or_else(|| Error::input(&file, "model", format!("no row for model '{n}' (each trace_<model>.csv needs one)"))))
+        .collect::<Result<_>>()?;
+    let total: f64 = sms.iter().sum();
+    if total > sm_count as f64 {
+        return Err(Error::input(
+            &file,
+            "sms",
+            format!("the partitions take {total} SMs, more than the {sm_count} of {gkey} (they are disjoint)"),
+        ));
+    }
+    if names.len() == 1 && sms[0] == sm_count as f64 {
+        return Ok(None);
+    }
+    Ok(Some(sms.iter().map(|s| s / sm_count as f64 * 100.0).collect()))
+}
+
 /// The replay as a raw scenario: one model and trace workload per name and one variant on the
-/// measured GPU, dedicated (one model) or time-sliced (several); its duration is set once the
+/// measured GPU, dedicated (one model), time-sliced (several) or, with an SM partition
+/// (`thread_pct` per model, [`read_partitions`]), MPS clients; its duration is set once the
 /// traces are read ([`replay_scenario`]).
-fn replay_raw(dir: &str, names: &[String], gkey: &str, overrides: &BTreeMap<String, String>, ts: TsParams) -> RawScenario {
+fn replay_raw(
+    dir: &str,
+    names: &[String],
+    gkey: &str,
+    overrides: &BTreeMap<String, String>,
+    ts: TsParams,
+    partition: Option<&[f64]>,
+) -> RawScenario {
     let d = Path::new(dir);
     let trace_path = |n: &str| d.join(format!("trace_{n}.csv")).display().to_string();
     let mut raw = RawScenario {
@@ -304,7 +380,16 @@ fn replay_raw(dir: &str, names: &[String], gkey: &str, overrides: &BTreeMap<Stri
         gpu: gkey.into(),
         price_usd_per_hour: None,
         balancer: None,
-        gpus: vec![if names.len() == 1 {
+        gpus: vec![if let Some(pct) = partition {
+            // The memory split is MPS's default (an equal share per client): the servers of a
+            // spatial run shared one process's memory without limits.
+            RawGpu::Mps {
+                models: names.to_vec(),
+                thread_pct: Some(pct.to_vec()),
+                mem_limit_gib: None,
+                count: None,
+            }
+        } else if names.len() == 1 {
             RawGpu::dedicated(&names[0])
         } else {
             RawGpu::TimeSliced {
@@ -500,9 +585,14 @@ fn repeat_spread(dir: &str, n: &str, measured: &Side) -> Result<Option<BTreeMap<
     })
 }
 
-/// The regime as `validate` prints it (a time slice with its quantum and switch cost).
+/// The regime as `validate` prints it (a time slice with its quantum and switch cost, MPS with
+/// each client's `thread_pct`).
 fn regime_label(scenario: &Scenario) -> String {
     match &scenario.variants[0].gpus[0].regime {
+        Regime::Mps { thread_pct, .. } => {
+            let pct: Vec<String> = thread_pct.iter().map(|p| format!("{p:.1}")).collect();
+            format!("mps (thread_pct {})", pct.join("/"))
+        }
         Regime::TimeSliced(ts) => {
             format!(
                 "time-sliced (quantum {} ms, switch {} us)",

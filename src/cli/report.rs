@@ -167,6 +167,11 @@ pub fn run_report(args: &ReportArgs) -> Result<u8> {
             let dirs: Vec<String> = crate::validate::accuracy::ACCURACY_RUNS
                 .iter()
                 .map(|(g, r)| format!("{root}/{g}/{r}"))
+                .chain(
+                    crate::validate::accuracy::SPATIAL_RUNS
+                        .iter()
+                        .map(|r| format!("{root}/{}/{r}", crate::validate::accuracy::SPATIAL_DIR)),
+                )
                 .collect();
             let outcomes = super::replay_dirs(&dirs, &Default::default(), crate::validate::TsParams::default());
             write_validate(out, ("accuracy: every measured run replayed", "gpuslice accuracy"), &outcomes, true)?;

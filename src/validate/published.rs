@@ -25,6 +25,10 @@ pub struct PublishedRatio {
     pub error_pct: f64,
     /// Source of the published figure.
     pub source: String,
+    /// For a MIG slice against its whole GPU: the slice size (`1g`, `2g`, `3g`, ...), by which
+    /// `accuracy` summarises the errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mig_slice: Option<String>,
 }
 
 /// The throughput ratio `share / baseline` the scaling model predicts for one cell of a built-in
@@ -73,13 +77,14 @@ pub fn published_comparisons() -> Result<Vec<PublishedRatio>> {
     let prefill = |d: &DeviceShare, base: &DeviceShare| predicted_ratio("h100/llm", "prefill", 1, 2048.0, d, base);
     let decode = |d: &DeviceShare, base: &DeviceShare| predicted_ratio("h100/llm", "decode", 32, 2049.0, d, base);
     let mut rows = Vec::new();
-    let mut push = |what: String, published: f64, predicted: f64, source: &str| {
+    let mut push = |what: String, published: f64, predicted: f64, source: &str, mig_slice: Option<&str>| {
         rows.push(PublishedRatio {
             what,
             published,
             predicted: round4(predicted),
             error_pct: round4((predicted - published) / published * 100.0),
             source: source.into(),
+            mig_slice: mig_slice.map(str::to_string),
         })
     };
     push(
@@ -87,6 +92,7 @@ pub fn published_comparisons() -> Result<Vec<PublishedRatio>> {
         0.114,
         asr_sat(&a_1g, &a_full)?,
         MLPERF_V11,
+        Some("1g"),
     );
     for (bench, published) in [
         ("BERT-99", 0.139),
@@ -99,6 +105,7 @@ pub fn published_comparisons() -> Result<Vec<PublishedRatio>> {
             published,
             prefill(&a_1g, &a_full)?,
             MLPERF_V11,
+            Some("1g"),
         );
     }
     push(
@@ -106,18 +113,21 @@ pub fn published_comparisons() -> Result<Vec<PublishedRatio>> {
         67.0 / 75.0,
         predicted_ratio("h100/asr", "encode", 1, 10.0, &h_3g, &h_full)?,
         CONVO,
+        Some("3g"),
     );
     push(
         "H100 3g.40gb / whole, Parakeet throughput at concurrency 16 (45.9/44.4 r/s) vs ASR encode 16 x 10 s".into(),
         45.9 / 44.4,
         predicted_ratio("h100/asr", "encode", 16, 10.0, &h_3g, &h_full)?,
         CONVO,
+        Some("3g"),
     );
     push(
         "A100 / H100 (SXM), offline, MLPerf RNN-T vs ASR encode 32 x 30 s".into(),
         0.610,
         asr_sat(&a_full, &h_full)?,
         MLPERF_V30,
+        None,
     );
     for (bench, published) in [
         ("BERT-99", 0.383),
@@ -131,6 +141,7 @@ pub fn published_comparisons() -> Result<Vec<PublishedRatio>> {
             published,
             prefill(&a_full, &h_full)?,
             MLPERF_V30,
+            None,
         );
     }
     push(
@@ -138,6 +149,7 @@ pub fn published_comparisons() -> Result<Vec<PublishedRatio>> {
         0.418,
         prefill(&a_full, &h_full)?,
         TRTLLM,
+        None,
     );
     for (io, published) in [("1000 in / 1000 out", 0.515), ("128 in / 2048 out", 0.542)] {
         push(
@@ -145,6 +157,7 @@ pub fn published_comparisons() -> Result<Vec<PublishedRatio>> {
             published,
             decode(&a_full, &h_full)?,
             TRTLLM,
+            None,
         );
     }
     Ok(rows)
