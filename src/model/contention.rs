@@ -185,8 +185,9 @@ mod tests {
         let alone = chunk().alone_ms();
         let mps = run(true, &[chunk(), hog(0.5)])[0];
         let mig = run(false, &[chunk(), hog(0.5)])[0];
-        // Measured 3.6x beside a hog on an H100 (traces/h100/spatial/probe).
-        assert!(mps > 2.5 * alone, "{mps} vs {alone}");
+        // Measured 3.6x beside a hog on an H100 (traces/h100/spatial/probe); the parameters,
+        // chosen for serving, give 2.3x (traces/h100/spatial/fit_sharing.txt).
+        assert!(mps > 2.0 * alone, "{mps} vs {alone}");
         assert_eq!(mig, alone, "MIG isolates the memory system");
     }
 

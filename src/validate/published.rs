@@ -43,8 +43,30 @@ fn predicted_ratio(model: &str, op: &str, batch: u32, size: f64, share: &DeviceS
     Ok(at(baseline) / at(share))
 }
 
+/// The throughput of `busy` identical MIG instances `share`, all running the cell at once, over
+/// `baseline`'s: each one paced by the power budget they share (what `Simulation` does for calls
+/// that start while their neighbours run, `sim::power`).
+fn predicted_busy_ratio(model: &str, op: &str, batch: u32, size: f64, share: &DeviceShare, baseline: &DeviceShare, busy: u32) -> Result<f64> {
+    let m = crate::model::builtin(model).ok_or_else(|| Error::Infeasible(format!("built-in model {model} missing")))??;
+    let reference = Catalog::builtin()
+        .gpu(&m.reference_gpu)
+        .ok_or_else(|| Error::Infeasible("reference GPU missing".into()))?;
+    let t = m.op(op);
+    let base = t.latency_ms(batch, size, &Slowdown::of(&m.scaling, reference, baseline)).0;
+    let slow = Slowdown::of(&m.scaling, reference, share);
+    let (fixed, compute) = t.fractions(batch as f64, size);
+    let [f, c, mem] = slow.parts(fixed, compute);
+    let own = c / (f + c + mem) * share.sm_fraction;
+    let k = share.sharing.clock_slowdown(own, own * f64::from(busy));
+    let alone = t.latency_ms(batch, size, &slow).0;
+    Ok(f64::from(busy) * base / (alone * ((f + c) * k + mem) / (f + c + mem)))
+}
+
 const MLPERF_V11: &str =
     "MLPerf Inference v1.1, NVIDIA DGX-A100 x1 vs MIG_1x1g.10gb (github.com/mlcommons/inference_results_v1.1, closed/NVIDIA/results; docs/sources.md S7.1)";
+const MLPERF_V11_56: &str =
+    "MLPerf Inference v1.1, NVIDIA DGX-A100 MIG_56x1g.10gb_TRT_Triton vs DGX-A100 x8 (github.com/mlcommons/inference_results_v1.1, closed/NVIDIA/results); the A100 power knee was fitted on these (docs/src/model/sharing.md)";
+const MLPERF_V30_AZURE: &str = "MLPerf Inference v3.0, Azure NC96ads_A100_v4 (A100-PCIe-80GB) MIG 1g.10gb vs per-GPU (github.com/mlcommons/inference_results_v3.0, closed/Azure/results); predicted as the SXM A100-80GB";
 const MLPERF_V30: &str = "MLPerf Inference v3.0, NVIDIA DGX-A100 vs DGX-H100, TensorRT 8.6 (github.com/mlcommons/inference_results_v3.0, closed/NVIDIA/results; docs/mlperf-a100-h100.md)";
 const TRTLLM: &str = "TensorRT-LLM v0.14.0 perf-overview, Llama-3.1-8B FP16 TP1 (github.com/NVIDIA/TensorRT-LLM docs/source/performance/perf-overview.md; docs/mlperf-a100-h100.md)";
 const CONVO: &str =
@@ -105,6 +127,36 @@ pub fn published_comparisons() -> Result<Vec<PublishedRatio>> {
             published,
             prefill(&a_1g, &a_full)?,
             MLPERF_V11,
+            Some("1g"),
+        );
+    }
+    for (bench, published) in [
+        ("BERT-99", 25_677.1 / 28_302.1),
+        ("ResNet-50", 283_469.0 / 313_516.0),
+        ("SSD-ResNet34", 7_315.81 / 7_851.27),
+        ("3D-UNet-99", 420.558 / 486.569),
+    ] {
+        push(
+            format!("A100-80GB 7 x 1g.10gb all busy / whole, offline, MLPerf {bench} vs LLM prefill 2048"),
+            published,
+            predicted_busy_ratio("h100/llm", "prefill", 1, 2048.0, &a_1g, &a_full, 7)?,
+            MLPERF_V11_56,
+            Some("7x1g"),
+        );
+    }
+    push(
+        "A100-PCIe-80GB 1g.10gb / whole, offline, MLPerf RNN-T vs ASR encode 32 x 30 s".into(),
+        1_877.49 / 12_982.0,
+        asr_sat(&a_1g, &a_full)?,
+        MLPERF_V30_AZURE,
+        Some("1g"),
+    );
+    for (bench, published) in [("BERT-99", 491.53 / 3_113.9), ("ResNet-50", 5_361.73 / 38_717.0)] {
+        push(
+            format!("A100-PCIe-80GB 1g.10gb / whole, offline, MLPerf {bench} vs LLM prefill 2048"),
+            published,
+            prefill(&a_1g, &a_full)?,
+            MLPERF_V30_AZURE,
             Some("1g"),
         );
     }

@@ -108,7 +108,7 @@ fn lower_bound_never_exceeds_the_best_found() {
 #[test]
 fn headroom_holds_on_fresh_seeds() {
     let d = TempDir::new("plan-headroom");
-    let models = [("asr", 350.0)];
+    let models = [("asr", 400.0)];
     let plain = plan_text(&d, "plain.toml", &spec(&models, "regimes = [\"dedicated\", \"mig\"]"));
     let path = d.write("room.toml", &spec(&models, "regimes = [\"dedicated\", \"mig\"]\nmin_headroom_pct = 30"));
     let (raw, src) = read_scenario(&path).expect("spec reads");

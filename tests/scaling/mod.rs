@@ -7,6 +7,8 @@ use gpuslice::model::builtin;
 use gpuslice::model::profile::{compare, ProfileRow};
 use gpuslice::model::{DeviceShare, ServiceKind};
 
+mod sharing;
+
 /// Rows of a measured gpubench profile CSV.
 fn measured(path: &str, kind: ServiceKind) -> Vec<ProfileRow> {
     let text = std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
