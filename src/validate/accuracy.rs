@@ -100,6 +100,12 @@ pub const SPATIAL_RUNS: &[&str] = &[
     "alone_tts_64_L",
     "alone_tts_68_H",
     "alone_tts_68_L",
+    // Measured after the shared-resource model was fitted (serve2, 2026-12-07 23:59 UTC): held out.
+    "sp_asr_llm_64+68_L",
+    "sp_asr_tts_100+32_L",
+    "sp_tts_llm_32+100_L",
+    "alone_asr_100_L",
+    "alone_llm_68_L",
 ];
 
 /// The folder of the measured runs: `traces` under the working directory, else under the

@@ -204,10 +204,10 @@ fn every_command_prints_one_json_document() {
     let doc = one_json_document(&["accuracy", "--format", "json"]);
     assert!(doc["runs"].as_array().is_some_and(|r| r.len() > 30), "every replayed run and model");
     assert!(doc["device_comparisons"].as_array().is_some_and(|r| !r.is_empty()));
-    // The spatial runs: 15 pairs of two servers and 16 servers alone, by model.
-    assert_eq!(doc["spatial"].as_array().map(Vec::len), Some(46), "spatial rows");
-    assert_eq!(doc["spatial_summary"][0]["model_runs"].as_u64(), Some(30));
-    assert_eq!(doc["spatial_summary"][1]["model_runs"].as_u64(), Some(16));
+    // The spatial runs: 18 pairs of two servers and 18 servers alone, by model.
+    assert_eq!(doc["spatial"].as_array().map(Vec::len), Some(54), "spatial rows");
+    assert_eq!(doc["spatial_summary"][0]["model_runs"].as_u64(), Some(36));
+    assert_eq!(doc["spatial_summary"][1]["model_runs"].as_u64(), Some(18));
     assert!(doc["spatial"][0]["interference_measured"].as_f64().is_some_and(|x| x > 1.0));
     assert!(doc["mig_slice_errors"].as_array().is_some_and(|r| !r.is_empty()));
     let d = TempDir::new("cal-json");
