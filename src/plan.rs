@@ -35,6 +35,7 @@
 use crate::deploy::RegimeKind;
 pub mod nodes;
 mod pack;
+pub mod projection;
 mod queueing;
 mod scale;
 mod search;
@@ -656,6 +657,14 @@ pub(super) fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
         .then(a.cost_per_hour_usd.total_cmp(&b.cost_per_hour_usd))
         .then(by_margins(&a.margins, &b.margins))
         .then(a.name.cmp(&b.name))
+}
+
+/// Cheaper in nodes, then in GPUs (the price part of [`rank`]).
+pub fn rank_cost(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    a.nodes
+        .node_cost_per_hour_usd
+        .total_cmp(&b.nodes.node_cost_per_hour_usd)
+        .then(a.cost_per_hour_usd.total_cmp(&b.cost_per_hour_usd))
 }
 
 /// Worst-first margins compared at the first place they differ.
