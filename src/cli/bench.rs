@@ -32,8 +32,7 @@ pub fn time_sweep(plan: &crate::sweep::Plan, threads: usize) -> Result<(String, 
         .map_err(|e| Error::Infeasible(format!("thread pool: {e}")))?;
     let t = Instant::now();
     let src = crate::scenario::files::Sources::none(&plan.file);
-    let scenarios = pool.install(|| crate::sweep::resolve(plan, &src))?;
-    let layout = crate::sweep::layout::Layout::new(plan, pool.install(|| crate::sweep::layout::metric_columns(&scenarios))?)?;
+    let layout = crate::sweep::layout::Layout::new(plan, pool.install(|| crate::sweep::check_columns(plan, &src))?)?;
     let mut text = crate::sweep::layout::csv_line(&layout.header());
     let todo: Vec<u64> = (0..plan.runs()).collect();
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -45,7 +44,7 @@ pub fn time_sweep(plan: &crate::sweep::Plan, threads: usize) -> Result<(String, 
         &pool,
         plan,
         &layout,
-        &scenarios,
+        &src,
         &todo,
         &stop,
         &indicatif::ProgressBar::hidden(),
