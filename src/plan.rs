@@ -328,10 +328,15 @@ pub struct PlanResult {
     /// apart, co-tenants merged greedily: see [`scale`]).
     pub method: &'static str,
     /// A lower bound on the cost of any plan meeting the SLOs [$ per hour], from the service
-    /// tables (see [`scale::lower_bound`]).
+    /// tables (see [`search::Planner::lower_bounds`]), on the GPUs alone.
     pub lower_bound_usd_per_hour: f64,
     /// How far the best found may be above the optimum: (best - bound) / best [%] (`null`: no plan).
     pub gap_pct: Option<f64>,
+    /// A lower bound on the node cost of any plan meeting the SLOs [$ per hour]: the GPUs of
+    /// the bound above on the fewest nodes, at the node price (see [`search::Planner::lower_bounds`]).
+    pub node_lower_bound_usd_per_hour: f64,
+    /// The same gap for the nodes, what the ranking orders by [%] (`null`: no plan).
+    pub node_gap_pct: Option<f64>,
     /// `--max-time` stopped the search before it finished (the answer is the best found by then).
     pub cut_short: bool,
 }
@@ -500,6 +505,7 @@ fn merge(results: Vec<PlanResult>) -> PlanResult {
         acc.pruned += r.pruned;
         acc.simulations += r.simulations;
         acc.lower_bound_usd_per_hour = acc.lower_bound_usd_per_hour.min(r.lower_bound_usd_per_hour);
+        acc.node_lower_bound_usd_per_hour = acc.node_lower_bound_usd_per_hour.min(r.node_lower_bound_usd_per_hour);
         acc.cut_short |= r.cut_short;
         if r.method != "exact" {
             acc.method = r.method;
@@ -508,6 +514,10 @@ fn merge(results: Vec<PlanResult>) -> PlanResult {
     acc.candidates.sort_by(rank);
     acc.best = acc.candidates.iter().find(|c| c.meets_slo && c.fresh_seeds_pass != Some(false)).cloned();
     acc.gap_pct = acc.best.as_ref().map(|b| scale::gap_pct(b.cost_per_hour_usd, acc.lower_bound_usd_per_hour));
+    acc.node_gap_pct = acc
+        .best
+        .as_ref()
+        .map(|b| scale::gap_pct(b.nodes.node_cost_per_hour_usd, acc.node_lower_bound_usd_per_hour));
     if acc.best.is_none() {
         // The reason of the assignment whose candidate came closest (or the first's).
         let closest = acc.closest().map(|c| c.name.clone());

@@ -223,7 +223,7 @@ pub fn plan_table_top(r: &PlanResult, top: usize) -> String {
     );
     match &r.best {
         Some(b) => out.push_str(&format!(
-            "\nbest: {}\n      {} GPU{} on {}, ${:.2}/h (the GPUs alone ${:.2}/h){}{}\n      lower bound on the GPUs ${:.2}/h: the best's GPUs are within {:.1} % of it\n",
+            "\nbest: {}\n      {} GPU{} on {}, ${:.2}/h (the GPUs alone ${:.2}/h){}{}\n      lower bound on the GPUs ${:.2}/h: the best's GPUs are within {:.1} % of it\n      lower bound on the nodes ${:.2}/h: the best's nodes are within {:.1} % of it\n",
             b.name,
             b.gpus,
             if b.gpus == 1 { "" } else { "s" },
@@ -236,7 +236,9 @@ pub fn plan_table_top(r: &PlanResult, top: usize) -> String {
                 _ => "",
             },
             r.lower_bound_usd_per_hour,
-            r.gap_pct.unwrap_or(0.0)
+            r.gap_pct.unwrap_or(0.0),
+            r.node_lower_bound_usd_per_hour,
+            r.node_gap_pct.unwrap_or(0.0)
         )),
         None => out.push_str(&format!("\nno plan: {}\n", r.reason.as_deref().unwrap_or("no candidate"))),
     }
