@@ -252,6 +252,14 @@ pub enum Command {
         /// trace replays, each in a fresh process (under a minute).
         #[arg(long)]
         memory: bool,
+        /// Time the planner at scale instead: the voice plan at 500 and 2,000 users and 8, 20
+        /// and 50 independent models, each in a fresh process (wall and CPU time, peak memory,
+        /// the answer and its gap; minutes).
+        #[arg(long, conflicts_with = "memory")]
+        planner: bool,
+        /// With --planner: only the cases whose name contains this (e.g. 'independent-20').
+        #[arg(long, value_name = "TEXT", requires = "planner")]
+        only: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -264,6 +272,12 @@ pub enum Command {
         /// the clone the binary was built from).
         #[arg(long)]
         root: Option<String>,
+    },
+    /// One case of `bench --planner` in this process (what the benchmark runs in each child).
+    #[command(hide = true)]
+    BenchPlanCase {
+        /// The case's name.
+        case: String,
     },
     /// One case of `bench --memory` in this process (what the benchmark runs in each child).
     #[command(hide = true)]
@@ -419,6 +433,19 @@ pub fn run(cli: Cli) -> Result<u8> {
                 Format::Json => crate::out::to_json(&m),
             })
         }
+        Command::Bench {
+            planner: true,
+            only,
+            format,
+            ..
+        } => {
+            let c = crate::cli::bench::planner_bench(only.as_deref())?;
+            print_out(&match format {
+                Format::Table => crate::cli::bench::planner_text(&c),
+                Format::Json => crate::out::to_json(&c),
+            })
+        }
+        Command::BenchPlanCase { case } => print_out(&crate::out::to_json(&crate::cli::bench::planner_case(&case)?)),
         Command::BenchMemoryCase { requests, trace } => {
             print_out(&crate::out::to_json(&crate::cli::bench::memory_case(requests, trace.as_deref())?))
         }

@@ -35,6 +35,7 @@
 use crate::deploy::RegimeKind;
 pub mod nodes;
 mod pack;
+pub mod projection;
 mod queueing;
 mod scale;
 mod search;
@@ -327,10 +328,15 @@ pub struct PlanResult {
     /// apart, co-tenants merged greedily: see [`scale`]).
     pub method: &'static str,
     /// A lower bound on the cost of any plan meeting the SLOs [$ per hour], from the service
-    /// tables (see [`scale::lower_bound`]).
+    /// tables (see [`search::Planner::lower_bounds`]), on the GPUs alone.
     pub lower_bound_usd_per_hour: f64,
     /// How far the best found may be above the optimum: (best - bound) / best [%] (`null`: no plan).
     pub gap_pct: Option<f64>,
+    /// A lower bound on the node cost of any plan meeting the SLOs [$ per hour]: the GPUs of
+    /// the bound above on the fewest nodes, at the node price (see [`search::Planner::lower_bounds`]).
+    pub node_lower_bound_usd_per_hour: f64,
+    /// The same gap for the nodes, what the ranking orders by [%] (`null`: no plan).
+    pub node_gap_pct: Option<f64>,
     /// `--max-time` stopped the search before it finished (the answer is the best found by then).
     pub cut_short: bool,
 }
@@ -499,6 +505,7 @@ fn merge(results: Vec<PlanResult>) -> PlanResult {
         acc.pruned += r.pruned;
         acc.simulations += r.simulations;
         acc.lower_bound_usd_per_hour = acc.lower_bound_usd_per_hour.min(r.lower_bound_usd_per_hour);
+        acc.node_lower_bound_usd_per_hour = acc.node_lower_bound_usd_per_hour.min(r.node_lower_bound_usd_per_hour);
         acc.cut_short |= r.cut_short;
         if r.method != "exact" {
             acc.method = r.method;
@@ -507,6 +514,10 @@ fn merge(results: Vec<PlanResult>) -> PlanResult {
     acc.candidates.sort_by(rank);
     acc.best = acc.candidates.iter().find(|c| c.meets_slo && c.fresh_seeds_pass != Some(false)).cloned();
     acc.gap_pct = acc.best.as_ref().map(|b| scale::gap_pct(b.cost_per_hour_usd, acc.lower_bound_usd_per_hour));
+    acc.node_gap_pct = acc
+        .best
+        .as_ref()
+        .map(|b| scale::gap_pct(b.nodes.node_cost_per_hour_usd, acc.node_lower_bound_usd_per_hour));
     if acc.best.is_none() {
         // The reason of the assignment whose candidate came closest (or the first's).
         let closest = acc.closest().map(|c| c.name.clone());
@@ -656,6 +667,14 @@ pub(super) fn rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
         .then(a.cost_per_hour_usd.total_cmp(&b.cost_per_hour_usd))
         .then(by_margins(&a.margins, &b.margins))
         .then(a.name.cmp(&b.name))
+}
+
+/// Cheaper in nodes, then in GPUs (the price part of [`rank`]).
+pub fn rank_cost(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    a.nodes
+        .node_cost_per_hour_usd
+        .total_cmp(&b.nodes.node_cost_per_hour_usd)
+        .then(a.cost_per_hour_usd.total_cmp(&b.cost_per_hour_usd))
 }
 
 /// Worst-first margins compared at the first place they differ.

@@ -49,11 +49,12 @@ use std::collections::BTreeMap;
 /// results.csv and is at least milliseconds of simulation.
 pub const MAX_RUNS: u64 = 1_000_000;
 /// Most configurations (the cross product of the axes) of one sweep: every configuration is
-/// built and checked before anything runs, at about 0.5 ms and 30 KB per model, workload or
-/// variant it holds, so 10,000 one-variant configurations take seconds and under 1 GB.
+/// built and checked before anything runs, at about 0.5 ms per model, workload or variant it
+/// holds (then dropped: only its raw form is kept), so 10,000 one-variant configurations take
+/// seconds.
 pub const MAX_CONFIGS: u64 = 10_000;
-/// Most models + workloads + variants over all configurations (the memory bound of the above
-/// for larger scenarios): 50,000 is about 1.5 GB.
+/// Most models + workloads + variants over all configurations (the time bound of the above for
+/// larger scenarios: each is built twice, checked before anything runs and again for its runs).
 pub const MAX_CONFIG_ENTRIES: u64 = 50_000;
 
 /// Everything a sweep runs, built and checked (stage 1) before anything runs.
@@ -224,31 +225,55 @@ pub fn sample_columns(plan: &Plan, src: &Sources) -> Option<Vec<layout::Column>>
     layout::metric_columns(&scs).ok()
 }
 
+/// Stage 2 of one configuration: its scenario, or the error naming the axis value to blame.
+fn resolve_one(plan: &Plan, c: usize, src: &Sources) -> Result<Scenario> {
+    let c = &plan.configs[c];
+    let sc = from_raw(&c.raw, src).map_err(|e| plan.config_error(&c.values, e, Some(src)))?;
+    if sc.variants.is_empty() {
+        return Err(plan.config_error(
+            &c.values,
+            Error::input("", "variant", "a sweep needs at least one [[variant]]"),
+            None,
+        ));
+    }
+    Ok(sc)
+}
+
 /// Stage 2 of every configuration ([`from_raw`]) in parallel, before anything runs; the first
-/// failing configuration in run order is reported, naming the axis path and value.
+/// failing configuration in run order is reported, naming the axis path and value. Holds every
+/// scenario (a few hundred KB each): `gpuslice sweep` uses [`check_columns`] instead.
 pub fn resolve(plan: &Plan, src: &Sources) -> Result<Vec<Scenario>> {
-    use rayon::prelude::*;
-    let all: Vec<Result<Scenario>> = plan
-        .configs
-        .par_iter()
-        .map(|c| {
-            let sc = from_raw(&c.raw, src).map_err(|e| plan.config_error(&c.values, e, Some(src)))?;
-            if sc.variants.is_empty() {
-                return Err(plan.config_error(
-                    &c.values,
-                    Error::input("", "variant", "a sweep needs at least one [[variant]]"),
-                    None,
-                ));
-            }
-            Ok(sc)
-        })
-        .collect();
+    let all: Vec<Result<Scenario>> = (0..plan.configs.len()).into_par_iter().map(|c| resolve_one(plan, c, src)).collect();
     all.into_iter().collect()
 }
 
+/// Configurations resolved at once by [`check_columns`]: enough to keep two cores busy, few
+/// enough that their scenarios take megabytes, not the gigabytes of a whole sweep's.
+const CHECK_CHUNK: usize = 64;
+
+/// Stage 2 of every configuration before anything runs, as [`resolve`] (the first failing one in
+/// run order is reported), and the metric columns of them all ([`layout::metric_columns`]), in
+/// chunks: each scenario is dropped once its columns are taken, so memory does not grow with the
+/// number of configurations (an 8,000-configuration sweep held 2.3 GB of scenarios).
+pub fn check_columns(plan: &Plan, src: &Sources) -> Result<Vec<layout::Column>> {
+    let mut cols = layout::Columns::default();
+    let n = plan.configs.len();
+    for start in (0..n).step_by(CHECK_CHUNK) {
+        let chunk: Vec<Result<Vec<layout::Leaves>>> = (start..(start + CHECK_CHUNK).min(n))
+            .into_par_iter()
+            .map(|c| resolve_one(plan, c, src).and_then(|sc| layout::leaves_of(&sc)))
+            .collect();
+        for leaves in chunk {
+            cols.add(&leaves?);
+        }
+    }
+    Ok(cols.cols)
+}
+
 /// Run `todo` (run ids, ascending) on `pool` and hand each run's rows to `sink` in id order,
-/// each run's rows in one call. Runs are started in id order (`par_bridge`), so they finish
-/// nearly in order and few wait in the reordering buffer. Setting `stop` launches no more runs;
+/// each run's rows in one call. Runs are started in id order (`par_bridge` over configurations,
+/// each resolved once for its seeds, which run in parallel), so they finish nearly in order and
+/// few wait in the reordering buffer; a configuration's scenario lives only while its runs do. Setting `stop` launches no more runs;
 /// those in flight finish and are handed over, and so are runs that finished after a skipped one
 /// (still in id order). An error of a run or of `sink` sets `stop`; it is returned once the runs
 /// in flight are handed over (after a `sink` error, nothing more is handed over).
@@ -257,7 +282,7 @@ pub fn execute(
     pool: &rayon::ThreadPool,
     plan: &Plan,
     layout: &Layout,
-    scenarios: &[crate::scenario::Scenario],
+    src: &Sources,
     todo: &[u64],
     stop: &std::sync::atomic::AtomicBool,
     bar: &indicatif::ProgressBar,
@@ -269,14 +294,27 @@ pub fn execute(
     std::thread::scope(|s| {
         s.spawn(move || {
             pool.install(|| {
-                todo.iter().par_bridge().for_each_with(tx, |tx, &id| {
-                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                        return;
-                    }
-                    let (c, seed) = plan.run(id);
-                    let rows = crate::sim::run_scenario(&scenarios[c], seed).and_then(|r| layout.run_rows(plan, id, &r));
-                    let _ = tx.send((id, rows));
-                })
+                todo.chunk_by(|a, b| plan.run(*a).0 == plan.run(*b).0)
+                    .par_bridge()
+                    .for_each_with(tx, |tx, ids| {
+                        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                            return;
+                        }
+                        let sc = match resolve_one(plan, plan.run(ids[0]).0, src) {
+                            Ok(sc) => sc,
+                            Err(e) => {
+                                let _ = tx.send((ids[0], Err(e)));
+                                return;
+                            }
+                        };
+                        ids.par_iter().for_each_with(tx.clone(), |tx, &id| {
+                            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                                return;
+                            }
+                            let rows = crate::sim::run_scenario(&sc, plan.run(id).1).and_then(|r| layout.run_rows(plan, id, &r));
+                            let _ = tx.send((id, rows));
+                        });
+                    })
             })
         });
         let mut pending: BTreeMap<u64, String> = BTreeMap::new();

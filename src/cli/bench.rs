@@ -32,8 +32,7 @@ pub fn time_sweep(plan: &crate::sweep::Plan, threads: usize) -> Result<(String, 
         .map_err(|e| Error::Infeasible(format!("thread pool: {e}")))?;
     let t = Instant::now();
     let src = crate::scenario::files::Sources::none(&plan.file);
-    let scenarios = pool.install(|| crate::sweep::resolve(plan, &src))?;
-    let layout = crate::sweep::layout::Layout::new(plan, pool.install(|| crate::sweep::layout::metric_columns(&scenarios))?)?;
+    let layout = crate::sweep::layout::Layout::new(plan, pool.install(|| crate::sweep::check_columns(plan, &src))?)?;
     let mut text = crate::sweep::layout::csv_line(&layout.header());
     let todo: Vec<u64> = (0..plan.runs()).collect();
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -45,7 +44,7 @@ pub fn time_sweep(plan: &crate::sweep::Plan, threads: usize) -> Result<(String, 
         &pool,
         plan,
         &layout,
-        &scenarios,
+        &src,
         &todo,
         &stop,
         &indicatif::ProgressBar::hidden(),
@@ -515,6 +514,164 @@ pub fn memory_text(cases: &[MemoryCase]) -> String {
                 .map_or("unknown (no /proc/self/status)".into(), |m| format!("{m:.0} MiB")),
             c.seconds,
             c.events
+        ));
+    }
+    s
+}
+
+/// The planner at scale (`gpuslice bench --planner`): a spec, the `--set` edits applied to it,
+/// and the name the report gives the case.
+const PLANNER_CASES: [(&str, &str, &[&str]); 5] = [
+    (
+        "plan-voice, 500 users",
+        include_str!("../../experiments/plan-voice.toml"),
+        &["workload[0].users=500"],
+    ),
+    (
+        "plan-voice, 2000 users",
+        include_str!("../../experiments/plan-voice.toml"),
+        &["workload[0].users=2000"],
+    ),
+    ("plan-independent-8", include_str!("../../experiments/plan-independent-8.toml"), &[]),
+    (
+        "plan-independent-20",
+        include_str!("../../experiments/plan-independent-20.toml"),
+        &[],
+    ),
+    (
+        "plan-independent-50",
+        include_str!("../../experiments/plan-independent-50.toml"),
+        &[],
+    ),
+];
+
+/// One planner case of `gpuslice bench --planner`, measured in a process of its own.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct PlannerCase {
+    /// The case (spec and edits).
+    pub case: String,
+    /// Models planned.
+    pub models: usize,
+    /// `exact` or `decomposed`.
+    pub method: String,
+    /// Structures considered.
+    pub structures: usize,
+    /// Simulations run.
+    pub simulations: u64,
+    /// Wall time [s].
+    pub seconds: f64,
+    /// CPU time of the process, user + system [s] (Linux `/proc/self/stat` at 100 ticks/s;
+    /// absent elsewhere).
+    pub cpu_seconds: Option<f64>,
+    /// Peak resident memory of the process [MiB] (Linux `VmHWM`; absent elsewhere).
+    pub peak_rss_mib: Option<f64>,
+    /// The best plan: regime, GPU type, GPUs, nodes, node and GPU price [$/h] (absent: none).
+    pub best: Option<(String, String, u32, u32, f64, f64)>,
+    /// The lower bound on the GPUs [$/h].
+    pub lower_bound_usd_per_hour: f64,
+    /// The best's GPUs above it [%].
+    pub gap_pct: Option<f64>,
+    /// The lower bound on the nodes [$/h].
+    pub node_lower_bound_usd_per_hour: f64,
+    /// The best's nodes above it [%].
+    pub node_gap_pct: Option<f64>,
+}
+
+/// CPU time of this process so far [s], where the OS reports it.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Run planner case `name` in this process (every core).
+pub fn planner_case(name: &str) -> Result<PlannerCase> {
+    let (case, text, edits) = PLANNER_CASES
+        .iter()
+        .find(|c| c.0 == name)
+        .ok_or_else(|| Error::input("bench-plan-case", "", format!("unknown case '{name}'")))?;
+    let file = format!("{case} (embedded)");
+    let mut raw = crate::scenario::raw::parse(text, &file)?;
+    for e in *edits {
+        raw = crate::scenario::edit::set_raw(&raw, e, &file)?;
+    }
+    let t = Instant::now();
+    let r = crate::plan::plan(&raw, &crate::scenario::files::Sources::none(&file), &|_, _| {})?;
+    Ok(PlannerCase {
+        case: case.to_string(),
+        models: raw.models.len(),
+        method: r.method.to_string(),
+        structures: r.structures,
+        simulations: r.simulations,
+        seconds: t.elapsed().as_secs_f64(),
+        cpu_seconds: cpu_seconds(),
+        peak_rss_mib: peak_rss_mib(),
+        best: r.best.as_ref().map(|b| {
+            (
+                b.regime.name().to_string(),
+                b.gpu_type.clone(),
+                b.gpus,
+                b.nodes.nodes,
+                b.nodes.node_cost_per_hour_usd,
+                b.cost_per_hour_usd,
+            )
+        }),
+        lower_bound_usd_per_hour: r.lower_bound_usd_per_hour,
+        gap_pct: r.gap_pct,
+        node_lower_bound_usd_per_hour: r.node_lower_bound_usd_per_hour,
+        node_gap_pct: r.node_gap_pct,
+    })
+}
+
+/// Every planner case, each in a fresh process of this executable (its peak memory and CPU
+/// time are its own); `only` keeps the cases whose name contains it.
+pub fn planner_bench(only: Option<&str>) -> Result<Vec<PlannerCase>> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
+    let mut out = Vec::new();
+    for (case, _, _) in PLANNER_CASES.iter().filter(|c| only.is_none_or(|o| c.0.contains(o))) {
+        let o = std::process::Command::new(&exe)
+            .arg("bench-plan-case")
+            .arg(case)
+            .output()
+            .map_err(|e| Error::io(exe.display(), e))?;
+        if !o.status.success() {
+            return Err(Error::Infeasible(format!(
+                "planner case {case}: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )));
+        }
+        out.push(serde_json::from_slice(&o.stdout).map_err(|e| Error::Infeasible(format!("planner case {case}: unreadable report: {e}")))?);
+    }
+    Ok(out)
+}
+
+/// The planner benchmark as text.
+pub fn planner_text(cases: &[PlannerCase]) -> String {
+    let mut s = String::new();
+    for c in cases {
+        s.push_str(&format!(
+            "{} ({} models, {} search: {} structures, {} simulations): {:.1} s wall, {} CPU, peak RSS {}; best {}; lower bound on the GPUs ${:.2}/h{}, on the nodes ${:.2}/h{}\n",
+            c.case,
+            c.models,
+            c.method,
+            c.structures,
+            c.simulations,
+            c.seconds,
+            c.cpu_seconds.map_or("unknown".into(), |x| format!("{x:.1} s")),
+            c.peak_rss_mib.map_or("unknown".into(), |m| format!("{m:.0} MiB")),
+            c.best.as_ref().map_or("none".into(), |(r, g, gpus, nodes, node_usd, gpu_usd)| format!(
+                "{r} {g}, {gpus} GPU{} on {nodes} node{}, ${node_usd:.2}/h (GPUs ${gpu_usd:.2}/h)",
+                if *gpus == 1 { "" } else { "s" },
+                if *nodes == 1 { "" } else { "s" }
+            )),
+            c.lower_bound_usd_per_hour,
+            c.gap_pct.map_or(String::new(), |g| format!(" (gap {g:.1} %)")),
+            c.node_lower_bound_usd_per_hour,
+            c.node_gap_pct.map_or(String::new(), |g| format!(" (gap {g:.1} %)"))
         ));
     }
     s

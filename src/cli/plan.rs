@@ -4,10 +4,9 @@
 use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::out::export::{emitted_scenario, k8s_files, k8s_outputs};
-use crate::plan::{fmt_value, plan_at, Candidate, PlanResult};
+use crate::plan::{fmt_value, Candidate, PlanResult};
 use crate::scenario::files::{check_targets, read_scenario, write_all_atomic};
 use crate::scenario::raw::RawScenario;
-use serde::Serialize;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -224,9 +223,10 @@ pub fn plan_table_top(r: &PlanResult, top: usize) -> String {
     );
     match &r.best {
         Some(b) => out.push_str(&format!(
-            "\nbest: {}\n      {} GPUs on {}, ${:.2}/h (the GPUs alone ${:.2}/h){}{}\n      lower bound on the GPUs ${:.2}/h: the best's GPUs are within {:.1} % of it\n",
+            "\nbest: {}\n      {} GPU{} on {}, ${:.2}/h (the GPUs alone ${:.2}/h){}{}\n      lower bound on the GPUs ${:.2}/h: the best's GPUs are within {:.1} % of it\n      lower bound on the nodes ${:.2}/h: the best's nodes are within {:.1} % of it\n",
             b.name,
             b.gpus,
+            if b.gpus == 1 { "" } else { "s" },
             nodes_text(b),
             b.nodes.node_cost_per_hour_usd,
             b.cost_per_hour_usd,
@@ -236,7 +236,9 @@ pub fn plan_table_top(r: &PlanResult, top: usize) -> String {
                 _ => "",
             },
             r.lower_bound_usd_per_hour,
-            r.gap_pct.unwrap_or(0.0)
+            r.gap_pct.unwrap_or(0.0),
+            r.node_lower_bound_usd_per_hour,
+            r.node_gap_pct.unwrap_or(0.0)
         )),
         None => out.push_str(&format!("\nno plan: {}\n", r.reason.as_deref().unwrap_or("no candidate"))),
     }
@@ -244,8 +246,13 @@ pub fn plan_table_top(r: &PlanResult, top: usize) -> String {
     for (regime, c) in &r.per_regime {
         match c {
             Some(c) => out.push_str(&format!(
-                "  {regime:<12} {:>3} GPUs {:>3} nodes  ${:>7.2}/h  {}\n",
-                c.gpus, c.nodes.nodes, c.nodes.node_cost_per_hour_usd, c.name
+                "  {regime:<12} {:>3} {:<4} {:>3} {:<5}  ${:>7.2}/h  {}\n",
+                c.gpus,
+                if c.gpus == 1 { "GPU" } else { "GPUs" },
+                c.nodes.nodes,
+                if c.nodes.nodes == 1 { "node" } else { "nodes" },
+                c.nodes.node_cost_per_hour_usd,
+                c.name
             )),
             None => out.push_str(&format!("  {regime:<12} none meets the SLOs\n")),
         }
@@ -425,47 +432,20 @@ fn check_user_levels(raw: &RawScenario, range: &str, levels: &[f64]) -> Result<(
     Ok(())
 }
 
-/// One level of a projection.
-#[derive(Debug, Serialize)]
-struct Level {
-    /// Users (closed-loop specs) or load multiplier.
-    load: f64,
-    /// Load factor applied to the spec.
-    factor: f64,
-    best: Option<Candidate>,
-}
-
-#[derive(Debug, Serialize)]
-struct Projection<'a> {
-    scenario: &'a str,
-    /// `users` or `multiplier`.
-    load_unit: &'a str,
-    levels: Vec<Level>,
-}
-
 fn run_range(args: &PlanArgs, raw: &RawScenario, src: &crate::scenario::files::Sources, range: &str) -> Result<u8> {
     let levels = parse_range(range)?;
     let users: u32 = raw.workload.iter().filter_map(|w| w.users).sum();
     let unit = if users > 0 { "users" } else { "multiplier" };
+    let levels: Vec<(f64, f64)> = levels
+        .iter()
+        .map(|&l| (l, if users > 0 { l / f64::from(users) } else { l }))
+        .collect();
     let bar = progress_bar();
-    bar.set_length(levels.len() as u64);
-    let mut out = Vec::new();
-    for &level in &levels {
-        let factor = if users > 0 { level / f64::from(users) } else { level };
-        let r = plan_at(raw, src, factor, false, &|_, _| {})?;
-        out.push(Level {
-            load: level,
-            factor,
-            best: r.best,
-        });
-        bar.inc(1);
-    }
+    let p = crate::plan::projection::project(raw, src, unit, &levels, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
     bar.finish_and_clear();
-    let p = Projection {
-        scenario: &raw.name,
-        load_unit: unit,
-        levels: out,
-    };
     let text = match args.format {
         Format::Json => crate::out::to_json(&p),
         Format::Table => projection_table(&p, std::io::stdout().is_terminal()),
@@ -475,7 +455,12 @@ fn run_range(args: &PlanArgs, raw: &RawScenario, src: &crate::scenario::files::S
     }
     if let Some(path) = &args.report {
         let levels = p.levels.iter().map(|l| (l.load, l.best.as_ref())).collect();
-        let outcome = crate::cli::report::PlanOutcome::Projection { unit, levels };
+        let family = format!(
+            "Kept {}: {}.",
+            p.family.as_ref().map_or("no family".into(), |f| f.label()),
+            p.family_reason
+        );
+        let outcome = crate::cli::report::PlanOutcome::Projection { unit, levels, family };
         crate::cli::report::write_plan(path, (&args.file, &args.set), raw, src, outcome, args.quiet)?;
     }
     Ok(if p.levels.iter().all(|l| l.best.is_some()) {
@@ -485,24 +470,40 @@ fn run_range(args: &PlanArgs, raw: &RawScenario, src: &crate::scenario::files::S
     })
 }
 
-fn projection_table(p: &Projection, chart: bool) -> String {
+fn projection_table(p: &crate::plan::projection::Projection, chart: bool) -> String {
     let mut out = format!("GPU-count projection: {} (load in {})\n", p.scenario, p.load_unit);
+    match &p.family {
+        Some(f) => out.push_str(&format!(
+            "kept at every level: {} ({}), one GPU type and regime a cluster can scale along\n",
+            f.label(),
+            p.family_reason
+        )),
+        None => out.push_str(&format!("no family kept: {}\n", p.family_reason)),
+    }
     out.push_str(&format!(
-        "{:>10}  {:>4}  {:>8}  {:<11} {:<10} deployment\n",
-        p.load_unit, "GPUs", "$/h", "regime", "gpu"
+        "{:>10}  {:>4}  {:>5}  {:>8}  {:>8}  deployment (and, where another family is cheaper at that level alone, that one)\n",
+        p.load_unit, "GPUs", "nodes", "$/h", "GPU $/h"
     ));
     for l in &p.levels {
         match &l.best {
             Some(c) => out.push_str(&format!(
-                "{:>10}  {:>4}  {:>8.2}  {:<11} {:<10} {}\n",
+                "{:>10}  {:>4}  {:>5}  {:>8.2}  {:>8.2}  {}\n",
                 fmt_load(l.load),
                 c.gpus,
+                c.nodes.nodes,
+                c.nodes.node_cost_per_hour_usd,
                 c.cost_per_hour_usd,
-                c.regime.name(),
-                c.gpu_type,
                 c.name
             )),
-            None => out.push_str(&format!("{:>10}  no candidate meets the SLOs\n", fmt_load(l.load))),
+            None => out.push_str(&format!("{:>10}  no plan of this family meets the SLOs\n", fmt_load(l.load))),
+        }
+        if let Some(a) = &l.cheapest_any {
+            if l.best.as_ref().is_none_or(|b| crate::plan::rank_cost(a, b).is_lt()) {
+                out.push_str(&format!(
+                    "{:>10}  {:>4}  {:>5}  {:>8.2}  {:>8.2}  cheapest of any family: {}\n",
+                    "", a.gpus, a.nodes.nodes, a.nodes.node_cost_per_hour_usd, a.cost_per_hour_usd, a.name
+                ));
+            }
         }
     }
     if chart {
@@ -510,12 +511,12 @@ fn projection_table(p: &Projection, chart: bool) -> String {
             .levels
             .iter()
             .filter_map(|l| l.best.as_ref())
-            .map(|c| c.cost_per_hour_usd)
+            .map(|c| c.nodes.node_cost_per_hour_usd)
             .fold(0.0, f64::max);
-        out.push_str("\ncost against load (each # is 1/40 of the largest):\n");
+        out.push_str("\nnode cost against load (each # is 1/40 of the largest):\n");
         for l in &p.levels {
             let (n, g) = l.best.as_ref().map_or((0, 0), |c| {
-                (((c.cost_per_hour_usd / max.max(1e-9)) * 40.0).round() as usize, c.gpus)
+                (((c.nodes.node_cost_per_hour_usd / max.max(1e-9)) * 40.0).round() as usize, c.gpus)
             });
             out.push_str(&format!("{:>10} |{:<40}| {g} GPUs\n", fmt_load(l.load), "#".repeat(n)));
         }

@@ -220,8 +220,10 @@ pub enum PlanOutcome<'a> {
     Projection {
         /// `users` or `multiplier`.
         unit: &'a str,
-        /// Each level and its cheapest candidate.
+        /// Each level and the cheapest candidate of the family kept at every level.
         levels: Vec<(f64, Option<&'a Candidate>)>,
+        /// Which GPU type and regime was kept, and why.
+        family: String,
     },
 }
 
@@ -240,9 +242,9 @@ pub fn write_plan(
     let own;
     let (result, projection) = match outcome {
         PlanOutcome::Plan(r) => (r, None),
-        PlanOutcome::Projection { unit, levels } => {
+        PlanOutcome::Projection { unit, levels, family } => {
             own = crate::plan::plan_at(raw, src, 1.0, true, &|_, _| {})?;
-            (&own, Some(report::plan::Projection { unit, levels }))
+            (&own, Some(report::plan::Projection { unit, levels, family }))
         }
     };
     let html = report::plan::plan_report(&report::plan::PlanInput {

@@ -237,8 +237,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
             }
         }
     }
-    let scenarios = pool.install(|| sweep::resolve(&plan, &src))?;
-    let layout = Layout::new(&plan, pool.install(|| sweep::layout::metric_columns(&scenarios))?)?;
+    let layout = Layout::new(&plan, pool.install(|| sweep::check_columns(&plan, &src))?)?;
     let checks = syntax.iter().map(|s| s.resolve(&layout)).collect::<Result<Vec<_>>>()?;
     let manifest_text = crate::out::to_json(&Manifest::new(&plan, &layout, shard));
 
@@ -300,7 +299,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<u8> {
             .and_then(|_| file.flush())
             .map_err(|e| Error::io(results.display(), e))
     };
-    execute(&pool, &plan, &layout, &scenarios, &todo, &STOP, &bar, &mut append)?;
+    execute(&pool, &plan, &layout, &src, &todo, &STOP, &bar, &mut append)?;
     bar.finish_and_clear();
     drop(file);
     let interrupted = STOP.load(Ordering::SeqCst);

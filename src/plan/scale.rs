@@ -514,11 +514,14 @@ impl<'a> Planner<'a> {
     /// (each replica credited [`BOUND_SLACK`] times the throughput its tables give at the
     /// probe's mean sizes; models fed only by closed-loop users count their memory or one
     /// replica); the simulations decide the plan.
-    pub(super) fn lower_bound(&self) -> f64 {
+    ///
+    /// Also the same for the nodes (the second of the pair): no fewer than those GPUs over the
+    /// GPUs per node, rounded up, at the node price, the cheapest over the GPU types.
+    pub(super) fn lower_bounds(&self) -> (f64, f64) {
         let shared = self.spec.regimes.iter().any(|r| matches!(r, RegimeKind::TimeSliced | RegimeKind::Mps));
         let mig = self.spec.regimes.contains(&RegimeKind::Mig);
-        let mut best = f64::INFINITY;
-        for (gpu, price) in &self.spec.gpu_types {
+        let (mut best, mut best_nodes) = (f64::INFINITY, f64::INFINITY);
+        for ((gpu, price), node) in self.spec.gpu_types.iter().zip(&self.spec.nodes) {
             let mut gpus = 0.0;
             for m in 0..self.models().len() {
                 let span = f64::from(self.span(m));
@@ -551,14 +554,13 @@ impl<'a> Planner<'a> {
                 gpus += least;
             }
             if gpus.is_finite() {
-                best = best.min((gpus - 1e-9).ceil().max(1.0) * price);
+                let whole = (gpus - 1e-9).ceil().max(1.0);
+                best = best.min(whole * price);
+                best_nodes = best_nodes.min((whole / f64::from(node.gpus_per_node.max(1))).ceil() * node.price_usd_per_hour);
             }
         }
-        if best.is_finite() {
-            best
-        } else {
-            0.0
-        }
+        let finite = |x: f64| if x.is_finite() { x } else { 0.0 };
+        (finite(best), finite(best_nodes))
     }
 }
 

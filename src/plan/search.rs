@@ -294,11 +294,16 @@ impl Planner<'_> {
                 ))
             }
         };
-        let lower_bound_usd_per_hour = round2(self.lower_bound());
+        let (bound, node_bound) = self.lower_bounds();
+        let (lower_bound_usd_per_hour, node_lower_bound_usd_per_hour) = (round2(bound), round2(node_bound));
         Ok(PlanResult {
             scenario: self.base.name.clone(),
             slo: self.scenario.slo.clone(),
             gap_pct: best.as_ref().map(|b| super::scale::gap_pct(b.cost_per_hour_usd, lower_bound_usd_per_hour)),
+            node_gap_pct: best
+                .as_ref()
+                .map(|b| super::scale::gap_pct(b.nodes.node_cost_per_hour_usd, node_lower_bound_usd_per_hour)),
+            node_lower_bound_usd_per_hour,
             best,
             per_regime,
             candidates: found,

@@ -132,47 +132,62 @@ pub fn flatten(run: &RunSummary) -> Result<Leaves> {
 /// JSON's shape depends on the scenario, not on what happens), united in order.
 pub fn metric_columns(scenarios: &[Scenario]) -> Result<Vec<Column>> {
     use rayon::prelude::*;
-    let per: Vec<Result<Vec<Leaves>>> = scenarios
-        .par_iter()
-        .map(|sc| {
-            (0..sc.variants.len())
-                .map(|v| Simulation::new(sc, v, 0).and_then(|s| flatten(&s.summary())))
-                .collect()
-        })
-        .collect();
-    let mut cols: Vec<Column> = Vec::new();
-    let mut known: HashMap<String, Kind> = HashMap::new();
+    let per: Vec<Result<Vec<Leaves>>> = scenarios.par_iter().map(leaves_of).collect();
+    let mut cols = Columns::default();
     for p in per {
-        for leaves in p? {
+        cols.add(&p?);
+    }
+    Ok(cols.cols)
+}
+
+/// Every variant's leaves of one configuration, summarised at time zero.
+pub fn leaves_of(sc: &Scenario) -> Result<Vec<Leaves>> {
+    (0..sc.variants.len())
+        .map(|v| Simulation::new(sc, v, 0).and_then(|s| flatten(&s.summary())))
+        .collect()
+}
+
+/// The metric columns united so far, configuration by configuration in run order (so a sweep
+/// can find them without holding every configuration's scenario at once).
+#[derive(Debug, Default)]
+pub struct Columns {
+    /// The columns in order.
+    pub cols: Vec<Column>,
+    known: HashMap<String, Kind>,
+}
+
+impl Columns {
+    /// Unite one configuration's variants' leaves.
+    pub fn add(&mut self, variants: &[Leaves]) {
+        for leaves in variants {
             // A name not seen before goes right after its predecessor in this variant's JSON, so
             // e.g. a third GPU's columns follow the second's rather than the end of the row.
             let mut prev: Option<&str> = None;
-            for (name, _, kind) in &leaves {
-                match known.get(name) {
+            for (name, _, kind) in leaves {
+                match self.known.get(name) {
                     Some(k) if k != kind => {
-                        known.insert(name.clone(), Kind::Text);
-                        if let Some(c) = cols.iter_mut().find(|c| &c.name == name) {
+                        self.known.insert(name.clone(), Kind::Text);
+                        if let Some(c) = self.cols.iter_mut().find(|c| &c.name == name) {
                             c.kind = Kind::Text;
                         }
                     }
                     Some(_) => {}
                     None => {
-                        let at = prev.and_then(|p| cols.iter().position(|c| c.name == p)).map_or(0, |i| i + 1);
-                        cols.insert(
+                        let at = prev.and_then(|p| self.cols.iter().position(|c| c.name == p)).map_or(0, |i| i + 1);
+                        self.cols.insert(
                             at,
                             Column {
                                 name: name.clone(),
                                 kind: *kind,
                             },
                         );
-                        known.insert(name.clone(), *kind);
+                        self.known.insert(name.clone(), *kind);
                     }
                 }
                 prev = Some(name);
             }
         }
     }
-    Ok(cols)
 }
 
 /// One field of a CSV line, quoted when it must be (RFC 4180).

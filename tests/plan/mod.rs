@@ -254,3 +254,78 @@ seeds = 1
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stdout).is_empty());
 }
+
+/// `--load-range` keeps one GPU type and regime at every level: the family whose plans, summed
+/// over the levels, cost least among those with a plan at every level; each level's plan is what
+/// the planner finds when given that family alone; no family is cheaper at a level than the
+/// cheapest of any family shown there.
+#[test]
+fn a_load_range_keeps_the_family_cheapest_over_the_range() {
+    use gpuslice::plan::projection::project;
+    let d = TempDir::new("plan-range");
+    let spec = r#"
+name = "range"
+duration_s = 20
+warmup_s = 2
+[models.asr]
+from = "h100/asr"
+[models.tts]
+from = "h100/tts"
+[[workload]]
+model = "asr"
+arrivals = { process = "poisson", rate_rps = 30 }
+size = { dist = "lognormal", median = 5.0, sigma = 0.6, min = 1.0, max = 30.0 }
+[[workload]]
+model = "tts"
+arrivals = { process = "poisson", rate_rps = 3 }
+size = { dist = "lognormal", median = 80, sigma = 0.6, min = 10, max = 400 }
+[slo]
+"asr.p95_ms" = 300
+"tts.p95_ms" = 2000
+[plan]
+gpu_types = ["h100-80gb", "a100-80gb"]
+regimes = ["dedicated", "mps"]
+seeds = 1
+"#;
+    let path = d.write("spec.toml", spec);
+    let (raw, src) = read_scenario(&path).expect("spec reads");
+    let levels = [(1.0, 1.0), (4.0, 4.0)];
+    let p = project(&raw, &src, "multiplier", &levels, &|_, _| {}).expect("projects");
+    let f = p.family.clone().expect("a family");
+    assert_eq!(p.families[0], f);
+    let mut sum = 0.0;
+    for l in &p.levels {
+        let b = l.best.as_ref().expect("a plan at every level");
+        assert_eq!((b.gpu_type.as_str(), b.regime), (f.gpu_type.as_str(), f.regime), "{}", b.name);
+        let any = l.cheapest_any.as_ref().expect("some plan");
+        assert!(
+            any.nodes.node_cost_per_hour_usd <= b.nodes.node_cost_per_hour_usd,
+            "{} vs {}",
+            any.name,
+            b.name
+        );
+        sum += b.nodes.node_cost_per_hour_usd;
+        // The family alone, planned at this level, costs the same.
+        let mut alone = raw.clone();
+        let plan_t = alone.plan.as_mut().expect("[plan]");
+        plan_t.gpu_types = vec![f.gpu_type.clone()];
+        plan_t.regimes = vec![f.regime];
+        let r = gpuslice::plan::plan_at(&alone, &src, l.factor, false, &|_, _| {}).expect("plans");
+        let rb = r.best.expect("the family alone has a plan");
+        assert_eq!(
+            rb.nodes.node_cost_per_hour_usd, b.nodes.node_cost_per_hour_usd,
+            "{} vs {}",
+            rb.name, b.name
+        );
+    }
+    assert!((sum - f.node_usd_per_hour_sum).abs() < 0.01, "{sum} vs {}", f.node_usd_per_hour_sum);
+    for o in p.families.iter().filter(|o| o.levels_with_plan == levels.len()) {
+        assert!(
+            f.node_usd_per_hour_sum <= o.node_usd_per_hour_sum,
+            "{} beats the kept {}",
+            o.label(),
+            f.label()
+        );
+    }
+    assert!(p.family_reason.contains("every level"), "{}", p.family_reason);
+}

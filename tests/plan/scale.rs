@@ -51,10 +51,25 @@ fn assert_bound_holds(r: &PlanResult) {
             c.cost_per_hour_usd
         );
     }
+    // The same on the nodes, where the bound's GPUs fill whole nodes.
+    assert!(r.node_lower_bound_usd_per_hour > 0.0, "{}: no node bound", r.scenario);
+    for c in r.candidates.iter().filter(|c| c.meets_slo) {
+        assert!(
+            c.nodes.node_cost_per_hour_usd + 1e-9 >= r.node_lower_bound_usd_per_hour,
+            "{}: node bound ${}/h above {} at ${}/h of nodes",
+            r.scenario,
+            r.node_lower_bound_usd_per_hour,
+            c.name,
+            c.nodes.node_cost_per_hour_usd
+        );
+    }
     let best = r.best.as_ref().expect("a plan");
     let gap = r.gap_pct.expect("a gap with a plan");
     let want = (best.cost_per_hour_usd - r.lower_bound_usd_per_hour) / best.cost_per_hour_usd * 100.0;
     assert!((gap - want).abs() < 0.051, "gap {gap} vs {want}");
+    let gap = r.node_gap_pct.expect("a node gap with a plan");
+    let want = (best.nodes.node_cost_per_hour_usd - r.node_lower_bound_usd_per_hour) / best.nodes.node_cost_per_hour_usd * 100.0;
+    assert!((gap - want).abs() < 0.051, "node gap {gap} vs {want}");
 }
 
 /// Three independent models on dedicated GPUs and MIG (where decomposition is exact: nothing

@@ -9,13 +9,15 @@ use super::{bullets, cards, figure, grid, note, para, pct, table, Cell, Page, Se
 use crate::out::k8s;
 use crate::plan::{Candidate, PlanResult};
 
-/// The cheapest plan at each load level of `--load-range`.
+/// The cheapest plan at each load level of `--load-range`, all of one GPU type and regime.
 #[derive(Debug, Clone)]
 pub struct Projection<'a> {
     /// `users` or `multiplier`.
     pub unit: &'a str,
-    /// Each level `(load, its cheapest candidate; None: none meets the objectives)`.
+    /// Each level `(load, its cheapest candidate of the kept family; None: none meets the objectives)`.
     pub levels: Vec<(f64, Option<&'a Candidate>)>,
+    /// Which GPU type and regime was kept, and why (a sentence).
+    pub family: String,
 }
 
 /// What a plan report is made of.
@@ -329,13 +331,14 @@ fn projection_section(p: &Projection) -> Section {
             ],
         })
         .collect();
-    let mut b = grid(&[
+    let mut b = para(&p.family);
+    b.push_str(&grid(&[
         figure(
             gpus,
-            "The cheapest plan's GPU count at each load level (levels without a plan are left out).",
+            "The kept family's cheapest plan: its GPU count at each load level (levels without a plan are left out).",
         ),
         figure(cost, "Its price at each load level."),
-    ]);
+    ]));
     b.push_str(&table(&head, &rows));
     Section::new("projection", "Projection against load", b)
 }
