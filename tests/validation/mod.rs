@@ -279,7 +279,7 @@ fn bad_partitions_are_refused() {
 /// its p50 at heavy load) simulated within a factor 1.5 of the measurement wherever it exceeds 1.4x.
 #[test]
 fn concurrent_partitions_are_replayed_within_the_targets() {
-    let a = gpuslice::validate::accuracy::accuracy(&repo_file("traces")).expect("accuracy");
+    let a = gpuslice::validate::accuracy::accuracy(&crate::common::repo_file("traces")).expect("accuracy");
     let conc = a.spatial_summary.iter().find(|s| s.runs == "concurrent").expect("concurrent runs");
     eprintln!("{} of {} concurrent model-runs within 15/20", conc.within_15_20, conc.model_runs);
     assert!(4 * conc.within_15_20 >= 3 * conc.model_runs, "{conc:?}");
