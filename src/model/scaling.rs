@@ -71,14 +71,13 @@ impl DeviceShare {
         DeviceShare::of(gpu, 1.0, 1.0)
     }
 
-    /// The same share with its SMs multiplied by `sm` and its bandwidth by `bw` (MPS clients
-    /// sharing the SMs and the memory system).
-    pub fn shrunk(&self, sm: f64, bw: f64) -> DeviceShare {
+    /// The same share with its SMs multiplied by `sm` (MPS clients whose thread percentages
+    /// oversubscribe the SMs); the memory system they share is the contention model's.
+    pub fn shrunk(&self, sm: f64) -> DeviceShare {
         DeviceShare {
             sms: self.sms * sm,
             tflops: self.tflops * sm,
             sm_fraction: self.sm_fraction * sm,
-            bw_gbps: self.bw_gbps * bw,
             ..*self
         }
     }

@@ -10,7 +10,7 @@ use super::super::engine::EventQueue;
 use super::super::Ev;
 use super::Busy;
 use crate::gpu::{GpuSpec, Sharing};
-use crate::model::contention::{concurrent_ms, Tenant};
+use crate::model::contention::{Contention, Tenant};
 use crate::model::{DeviceShare, Scaling, Slowdown};
 use crate::time::SimTime;
 
@@ -70,6 +70,7 @@ pub(in crate::sim) struct MpsState {
     /// The running calls as the contention model takes them, and their durations (reused).
     tenants: Vec<Tenant>,
     durations: Vec<f64>,
+    contention: Contention,
 }
 
 impl MpsState {
@@ -106,7 +107,7 @@ impl MpsState {
         self.tenants.clear();
         for (c, call) in self.clients.iter().zip(&self.calls) {
             let Some(call) = call else { continue };
-            let share = c.share.shrunk(sm_factor, 1.0);
+            let share = c.share.shrunk(sm_factor);
             let slow = Slowdown::of(&c.scaling, &c.reference, &share);
             let [f, k, m] = slow.parts(call.fixed, call.compute);
             let clock = share.clock_mhz / c.reference.boost_clock_mhz;
@@ -120,13 +121,11 @@ impl MpsState {
         }
         self.durations.clear();
         self.durations.resize(self.tenants.len(), 0.0);
-        concurrent_ms(&self.sharing, self.bw_gbps, true, &self.tenants, &mut self.durations);
+        self.contention.solve(&self.sharing, self.bw_gbps, &self.tenants, &mut self.durations);
         let mut next = f64::INFINITY;
-        let mut k = 0;
-        for call in self.calls.iter_mut().flatten() {
-            call.rate = 1.0 / (self.durations[k] * 1e6).max(1.0);
+        for (call, &ms) in self.calls.iter_mut().flatten().zip(&self.durations) {
+            call.rate = 1.0 / (ms * 1e6).max(1.0);
             next = next.min(call.left / call.rate);
-            k += 1;
         }
         self.token += 1;
         q.schedule(now + (next.ceil() as SimTime).max(1), Ev::Mps { dev, token: self.token });
