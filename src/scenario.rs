@@ -47,9 +47,9 @@ pub struct Scenario {
 }
 
 /// How the autoscaler sizes one model's replicas: every `interval` it sets the running
-/// replicas to the requests outstanding over `target_outstanding` (rounded up, within
+/// replicas to its metric summed over the serving replicas over the target (rounded up, within
 /// `[min, max]`), as the Kubernetes Horizontal Pod Autoscaler sets
-/// `ceil(current x metric / target)` with an average-value target
+/// `ceil(current x average metric / target)`
 /// (kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Autoscale {
@@ -59,8 +59,8 @@ pub struct Autoscale {
     pub min: u32,
     /// Most replicas running (at most those placed; the variant's count is the cap).
     pub max: u32,
-    /// Requests queued or in service per serving replica.
-    pub target_outstanding: f64,
+    /// What it scales on, and the target per replica.
+    pub target: ScaleTarget,
     /// Decision to serving [ns].
     pub startup: SimTime,
     /// Between evaluations [ns].
@@ -70,6 +70,16 @@ pub struct Autoscale {
     pub cooldown: SimTime,
     /// Extra start-up of a replica on a MIG instance [ns].
     pub relayout: SimTime,
+}
+
+/// The metric an autoscaler scales on, with its target per serving replica.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScaleTarget {
+    /// Requests queued or in service (and waiting at a shared router queue).
+    Outstanding(f64),
+    /// The share of the evaluation interval a replica's GPU context was executing its calls
+    /// (0-1), what DCGM's `DCGM_FI_PROF_GR_ENGINE_ACTIVE` reports per pod.
+    Utilization(f64),
 }
 
 /// One objective: a metric of a model or workload, bounded above (latencies) or below

@@ -951,14 +951,32 @@ impl Simulation {
                 self.bill(srv as usize, -1);
             }
         }
-        let outstanding: u64 = reps
-            .iter()
-            .enumerate()
-            .filter(|&(p, _)| sc.reps[p] == autoscale::Rep::Serving)
-            .map(|(_, &srv)| u64::from(self.servers[srv as usize].host.outstanding))
-            .sum::<u64>()
-            + self.router.shared_len(m) as u64;
-        let d = sc.evaluate(now, outstanding);
+        // Each replica's context busy time, for the utilisation over the interval.
+        let span = now.saturating_sub(sc.last_eval).max(1) as f64;
+        let mut utilization = 0.0;
+        for (p, &srv) in reps.iter().enumerate() {
+            let h = &self.servers[srv as usize].host;
+            let busy = self.devices[h.dev as usize].busy.served[h.ctx as usize];
+            if sc.reps[p] == autoscale::Rep::Serving {
+                utilization += (busy - sc.busy_at_eval[p]) as f64 / span;
+            }
+            sc.busy_at_eval[p] = busy;
+        }
+        sc.last_eval = now;
+        let load = match sc.policy.target {
+            crate::scenario::ScaleTarget::Utilization(_) => utilization,
+            crate::scenario::ScaleTarget::Outstanding(_) => {
+                let outstanding: u64 = reps
+                    .iter()
+                    .enumerate()
+                    .filter(|&(p, _)| sc.reps[p] == autoscale::Rep::Serving)
+                    .map(|(_, &srv)| u64::from(self.servers[srv as usize].host.outstanding))
+                    .sum::<u64>()
+                    + self.router.shared_len(m) as u64;
+                outstanding as f64
+            }
+        };
+        let d = sc.evaluate(now, load);
         for &p in &d.revive {
             sc.reps[p] = autoscale::Rep::Serving;
             self.set_serving(reps[p] as usize, true);

@@ -275,8 +275,14 @@ pub struct RawAutoscale {
     /// Most replicas running (default: every replica the variant places).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_replicas: Option<u32>,
-    /// Requests queued or in service per serving replica the autoscaler aims at.
-    pub target_outstanding: f64,
+    /// Requests queued or in service per serving replica the autoscaler aims at (this or
+    /// `target_utilization_pct`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_outstanding: Option<f64>,
+    /// GPU utilisation per serving replica the autoscaler aims at [%]: the share of the last
+    /// interval its context was executing calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_utilization_pct: Option<f64>,
     /// Time from the decision to add a replica until it serves [s]: pod start and model load.
     pub startup_s: f64,
     /// Time between evaluations [s] (default 15).

@@ -183,11 +183,27 @@ fn resolve_autoscale(c: &Check, raw: &RawScenario, models: &[Model]) -> Result<V
         if let Some(v) = a.variants.iter().find(|v| !raw.variant.iter().any(|x| &x.name == *v)) {
             return Err(c.err(f("variants"), format!("no variant is named '{v}'")));
         }
+        let target = match (a.target_outstanding, a.target_utilization_pct) {
+            (Some(n), None) => ScaleTarget::Outstanding(c.pos(&f("target_outstanding"), n)?),
+            (None, Some(pct)) => {
+                if !(pct > 0.0 && pct <= 100.0) {
+                    return Err(c.err(
+                        f("target_utilization_pct"),
+                        format!("must be a percentage above 0 and at most 100, got '{}'", crate::error::num(pct)),
+                    ));
+                }
+                ScaleTarget::Utilization(pct / 100.0)
+            }
+            (Some(_), Some(_)) => {
+                return Err(c.err(f("target_utilization_pct"), "give target_outstanding or target_utilization_pct, not both".to_string()))
+            }
+            (None, None) => return Err(c.err(f("target_outstanding"), "missing: give target_outstanding or target_utilization_pct".to_string())),
+        };
         out[m] = Some(Autoscale {
             variants: a.variants.clone(),
             min,
             max,
-            target_outstanding: c.pos(&f("target_outstanding"), a.target_outstanding)?,
+            target,
             startup: c.secs(&f("startup_s"), a.startup_s)?,
             interval: c.pos_secs(&f("interval_s"), a.interval_s.unwrap_or(AUTOSCALE_INTERVAL_S))?,
             cooldown: c.secs(&f("cooldown_s"), a.cooldown_s.unwrap_or(AUTOSCALE_COOLDOWN_S))?,

@@ -1,5 +1,6 @@
 //! The autoscaler: which replicas of an autoscaled model run, decided every evaluation
-//! interval from the requests outstanding at its serving replicas, and what the GPUs cost
+//! interval from the requests outstanding at its serving replicas or from their GPU
+//! utilisation over the interval, and what the GPUs cost
 //! while anything on them runs. It owns its state and does no I/O; the simulation applies its
 //! decisions (a replica starting serves after its start-up; one removed stops taking requests
 //! and drains its queue before it is off).
@@ -8,7 +9,7 @@
 //! server of a model that is not autoscaled always runs. So a MIG instance turned off saves
 //! money only once every instance of its GPU is off.
 
-use crate::scenario::Autoscale;
+use crate::scenario::{Autoscale, ScaleTarget};
 use crate::time::SimTime;
 
 /// What a replica of an autoscaled model is doing.
@@ -49,12 +50,22 @@ pub(super) struct Scaler {
     pub(super) log: Vec<(SimTime, u32)>,
     pub(super) scale_ups: u32,
     pub(super) scale_downs: u32,
+    /// Per replica position: its context's busy time at the last evaluation, and when that was
+    /// (the utilisation target's interval).
+    pub(super) busy_at_eval: Vec<SimTime>,
+    pub(super) last_eval: SimTime,
 }
 
-/// The replicas to run for `outstanding` requests: `ceil(outstanding / target)` within
-/// `[min, max]` (and at most the `placed` replicas).
-pub(super) fn desired(p: &Autoscale, outstanding: u64, placed: usize) -> usize {
-    let want = (outstanding as f64 / p.target_outstanding).ceil() as usize;
+/// The replicas to run for `load`, the metric summed over the serving replicas (requests
+/// outstanding, or the utilisations): `ceil(load / target)` within `[min, max]` (and at most the
+/// `placed` replicas).
+pub(super) fn desired(p: &Autoscale, load: f64, placed: usize) -> usize {
+    let target = match p.target {
+        ScaleTarget::Outstanding(t) | ScaleTarget::Utilization(t) => t,
+    };
+    // A sum of utilisations that is a whole multiple of the target up to rounding error asks
+    // for that many replicas, not one more.
+    let want = (load / target - 1e-9).ceil().max(0.0) as usize;
     want.clamp(p.min as usize, (p.max as usize).max(p.min as usize)).min(placed)
 }
 
@@ -70,6 +81,8 @@ impl Scaler {
             log: vec![(0, on as u32)],
             scale_ups: 0,
             scale_downs: 0,
+            busy_at_eval: vec![0; placed],
+            last_eval: 0,
         }
     }
 
@@ -78,14 +91,15 @@ impl Scaler {
         self.reps.iter().filter(|r| **r != Rep::Off).count() as u32
     }
 
-    /// Evaluate at `now` with `outstanding` requests at the serving replicas (and waiting at
-    /// the router): the changes to make. Counting starting replicas as present keeps the
-    /// autoscaler from adding replicas again while the first ones are still loading.
-    pub(super) fn evaluate(&mut self, now: SimTime, outstanding: u64) -> Decision {
+    /// Evaluate at `now` with `load`, the metric summed over the serving replicas (requests
+    /// outstanding there and waiting at the router, or utilisations): the changes to make.
+    /// Counting starting replicas as present keeps the autoscaler from adding replicas again
+    /// while the first ones are still loading.
+    pub(super) fn evaluate(&mut self, now: SimTime, load: f64) -> Decision {
         let present: Vec<usize> = (0..self.reps.len())
             .filter(|&p| matches!(self.reps[p], Rep::Starting | Rep::Serving))
             .collect();
-        let want = desired(&self.policy, outstanding, self.reps.len());
+        let want = desired(&self.policy, load, self.reps.len());
         while self.recent.front().is_some_and(|r| r.0 + self.policy.cooldown < now) {
             self.recent.pop_front();
         }
@@ -192,7 +206,7 @@ mod tests {
             variants: Vec::new(),
             min: 1,
             max: 4,
-            target_outstanding: 2.0,
+            target: ScaleTarget::Outstanding(2.0),
             startup: 60 * SEC,
             interval: 15 * SEC,
             cooldown: 300 * SEC,
@@ -203,28 +217,35 @@ mod tests {
     #[test]
     fn the_replicas_wanted_are_the_outstanding_over_the_target_within_bounds() {
         let p = policy();
-        assert_eq!([0, 1, 2, 3, 7, 100].map(|n| desired(&p, n, 4)), [1, 1, 1, 2, 4, 4]);
-        assert_eq!(desired(&p, 100, 3), 3);
+        assert_eq!([0, 1, 2, 3, 7, 100].map(|n| desired(&p, n as f64, 4)), [1, 1, 1, 2, 4, 4]);
+        assert_eq!(desired(&p, 100.0, 3), 3);
+        // On utilisation: three replicas at 50 % against a 60 % target want 3 (1.5 / 0.6 = 2.5),
+        // two at 60 % exactly want 2, and any load at all keeps the minimum.
+        let u = Autoscale {
+            target: ScaleTarget::Utilization(0.6),
+            ..policy()
+        };
+        assert_eq!([1.5, 1.2, 0.01, 0.0].map(|l| desired(&u, l, 4)), [3, 2, 1, 1]);
     }
 
     #[test]
     fn scaling_up_counts_starting_replicas_and_scaling_down_waits_for_the_cooldown() {
         let mut s = Scaler::new(policy(), 4);
         assert_eq!(s.reps, [Rep::Serving, Rep::Off, Rep::Off, Rep::Off]);
-        let d = s.evaluate(10 * SEC, 5);
+        let d = s.evaluate(10 * SEC, 5.0);
         assert_eq!(d.start, [1, 2]);
         d.start.iter().for_each(|&p| s.reps[p] = Rep::Starting);
         // Still 5 outstanding while they start: nothing more.
-        assert_eq!(s.evaluate(25 * SEC, 5), Decision { start: vec![], revive: vec![], remove: vec![] });
+        assert_eq!(s.evaluate(25 * SEC, 5.0), Decision { start: vec![], revive: vec![], remove: vec![] });
         // The load is gone, but the recommendations of 10 and 25 s hold them for the cooldown.
-        assert!(s.evaluate(200 * SEC, 0).remove.is_empty());
-        assert!(s.evaluate(320 * SEC, 0).remove.is_empty());
-        let d = s.evaluate(330 * SEC, 0);
+        assert!(s.evaluate(200 * SEC, 0.0).remove.is_empty());
+        assert!(s.evaluate(320 * SEC, 0.0).remove.is_empty());
+        let d = s.evaluate(330 * SEC, 0.0);
         assert_eq!(d.remove, [2, 1]);
         s.reps[1] = Rep::Draining;
         s.reps[2] = Rep::Off;
         // Load again: the draining replica comes back first, warm; then an off one starts.
-        let d = s.evaluate(340 * SEC, 5);
+        let d = s.evaluate(340 * SEC, 5.0);
         assert_eq!((d.revive, d.start), (vec![1], vec![2]));
     }
 
@@ -304,5 +325,21 @@ gpus = [{{ regime = "dedicated", models = ["asr"], count = 4 }}]
         assert!(r[1] > r[0] && r[1] > r[2], "{r:?}");
         let a = auto.autoscale.as_ref().expect("autoscaled");
         assert!(a.gpu_hours < a.static_gpu_hours && a.models["asr"].max_running > 1, "{a:?}");
+    }
+
+    /// Scaled on GPU utilisation instead: the same step is followed, with every request served.
+    #[test]
+    fn replicas_follow_a_load_step_on_utilization() {
+        let sc = scenario("min_replicas = 1
+target_utilization_pct = 60
+startup_s = 30
+cooldown_s = 60");
+        let runs = crate::sim::run_scenario(&sc, 2).expect("runs");
+        let auto = &runs[1];
+        assert_eq!(auto.models["asr"].failed, 0);
+        let r: Vec<f64> = auto.windows.iter().map(|w| w.replicas["asr"]).collect();
+        assert!(r[1] > r[0] && r[1] > r[2], "{r:?}");
+        let a = auto.autoscale.as_ref().expect("autoscaled");
+        assert!(a.gpu_hours < a.static_gpu_hours, "{a:?}");
     }
 }

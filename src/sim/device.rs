@@ -33,6 +33,8 @@ pub(super) struct Busy {
     pub(super) window: Window,
     /// Per context.
     pub(super) ctx: Vec<SimTime>,
+    /// Per context, since the start and outside the window too (an autoscaler's utilisation).
+    pub(super) served: Vec<SimTime>,
     /// Any context executing (the device busy).
     pub(super) any: SimTime,
     /// Start of the current busy period, and the contexts executing now.
@@ -47,6 +49,7 @@ impl Busy {
         Busy {
             window,
             ctx: vec![0; contexts],
+            served: vec![0; contexts],
             any: 0,
             from: 0,
             running: 0,
@@ -57,6 +60,7 @@ impl Busy {
     /// Context `c` executed during `[a, b)`.
     pub(super) fn add(&mut self, c: usize, a: SimTime, b: SimTime) {
         self.ctx[c] += self.window.overlap(a, b);
+        self.served[c] += b.saturating_sub(a);
         self.line.add_ctx(c, a, b);
     }
 

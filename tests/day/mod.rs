@@ -110,3 +110,24 @@ fn bad_schedules_and_windows_are_refused_naming_the_field_and_value() {
         }
     }
 }
+
+/// An autoscaler needs exactly one target, and a utilisation target is a percentage.
+#[test]
+fn bad_autoscaler_targets_are_refused_naming_the_field_and_value() {
+    let cases: &[(&str, &[&str])] = &[
+        ("target_utilization_pct = 0", &["autoscale.asr.target_utilization_pct", "'0'"]),
+        ("target_utilization_pct = 120", &["autoscale.asr.target_utilization_pct", "'120'"]),
+        ("target_utilization_pct = nan", &["autoscale.asr.target_utilization_pct", "'NaN'"]),
+        ("target_utilization_pct = 60\ntarget_outstanding = 2", &["autoscale.asr.target_utilization_pct", "not both"]),
+        ("", &["autoscale.asr.target_outstanding", "missing"]),
+    ];
+    for (table, needles) in cases {
+        let text = scenario("{ process = \"poisson\", rate_rps = 5 }", 60.0, "")
+            + &format!("[autoscale.asr]\nstartup_s = 30\n{table}\n");
+        let e = parse_err(&text);
+        assert!(!e.contains('\n'), "{e}");
+        for n in *needles {
+            assert!(e.contains(n), "{table}: '{n}' not in: {e}");
+        }
+    }
+}
