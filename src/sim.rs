@@ -181,7 +181,6 @@ impl Simulation {
                 rng,
             );
             host.comm = ps.comm;
-            host.sm_fraction = (ps.share.sms / f64::from(v.gpu.sm_count)).min(1.0);
             host.derived = crate::deploy::placement::derived(model, ps.gpus, &v.gpu);
             servers.push(Server::new(host, model, ps.kv_tokens));
         }
@@ -398,6 +397,7 @@ impl Simulation {
                 if h.epoch == epoch {
                     let work = std::mem::take(&mut h.pending);
                     let (dev, ctx) = (h.dev as usize, h.ctx as usize);
+                    let work = self.power.start(dev, work, h.pending_load);
                     self.devices[dev].submit(ctx, srv, epoch, work, &mut self.q);
                 }
             }
@@ -463,7 +463,9 @@ impl Simulation {
                     let h = &self.servers[srv].host;
                     let (dev, ctx, epoch) = (h.dev as usize, h.ctx as usize, h.epoch);
                     let work = self.power.start(dev, work, load);
-                    self.rec.submitted(work, self.servers[srv].host.derived);
+                    // The whole call's GPU time: the copy (or host phase) now, the rest pending.
+                    let h = &self.servers[srv].host;
+                    self.rec.submitted(work + h.pending, h.derived);
                     self.devices[dev].submit(ctx, srv as u32, epoch, work, &mut self.q);
                 }
                 Out::SubmitMps(call) => {

@@ -112,8 +112,6 @@ pub(super) struct Host {
     /// clients running).
     pub(super) share: DeviceShare,
     pub(super) slow: Slowdown,
-    /// Its share's SMs as a fraction of its GPU's (the power budget's unit).
-    pub(super) sm_fraction: f64,
     /// A multi-GPU replica's collectives and hand-offs per step (LLM steps add it).
     pub(super) comm: Comm,
     /// Its tables are derived, not measured ([`crate::deploy::placement::derived`]).
@@ -130,6 +128,8 @@ pub(super) struct Host {
     /// Work of the current call still to launch after its synchronous copy or host phase [ns],
     /// and the host time between the copy's end and the launch [ns].
     pub(super) pending: SimTime,
+    /// What that pending work asks of the power budget.
+    pub(super) pending_load: CallLoad,
     pub(super) resume_gap: SimTime,
     /// ASR/TTS: host time of the first call at a padded batch not in `warm` [ns]; `warm` holds
     /// the batches run so far (the model's `warm_batches` at start and after a restart).
@@ -170,7 +170,6 @@ impl Host {
             admit_budget: 0,
             slow: Slowdown::of(&model.scaling, &model.reference, &share),
             comm: Comm::NONE,
-            sm_fraction: 1.0,
             share,
             derived: false,
             mps: false,
@@ -178,6 +177,7 @@ impl Host {
             shared_saving: 0.0,
             host_phase: 0,
             pending: 0,
+            pending_load: CallLoad::default(),
             resume_gap: 0,
             cold: model.cold_call,
             warm: model.warm_batches.clone(),
@@ -257,7 +257,10 @@ impl Host {
         if host == 0 {
             return self.submit_work(gpu, true, load, model, cx);
         }
+        // Nothing reaches the GPU before the host phase ends: the call's GPU time counts now.
+        cx.rec.submitted(gpu, self.derived);
         self.pending = gpu;
+        self.pending_load = load;
         let ev = Ev::Resume {
             srv: self.id,
             epoch: self.epoch,
@@ -288,6 +291,7 @@ impl Host {
         if copy_first && copy > 0 && work > copy {
             let gpu = COPY_GPU_NS.min(copy);
             self.pending = work - copy;
+            self.pending_load = load;
             self.resume_gap = copy - gpu;
             work = gpu;
         }
@@ -304,7 +308,7 @@ impl Host {
         }
         CallLoad {
             clocked: (f + c) / t,
-            activity: c / t * self.sm_fraction,
+            activity: c / t * self.share.sm_fraction,
         }
     }
 
