@@ -34,13 +34,7 @@ pub struct PublishedRatio {
 /// The throughput ratio `share / baseline` the scaling model predicts for one cell of a built-in
 /// model (the inverse of the latency ratio).
 fn predicted_ratio(model: &str, op: &str, batch: u32, size: f64, share: &DeviceShare, baseline: &DeviceShare) -> Result<f64> {
-    let m = crate::model::builtin(model).ok_or_else(|| Error::Infeasible(format!("built-in model {model} missing")))??;
-    let reference = Catalog::builtin()
-        .gpu(&m.reference_gpu)
-        .ok_or_else(|| Error::Infeasible("reference GPU missing".into()))?;
-    let t = m.op(op);
-    let at = |d: &DeviceShare| t.latency_ms(batch, size, &Slowdown::of(&m.scaling, reference, d)).0;
-    Ok(at(baseline) / at(share))
+    predicted_busy_ratio(model, op, batch, size, share, baseline, 1)
 }
 
 /// The throughput of `busy` identical MIG instances `share`, all running the cell at once, over
