@@ -423,13 +423,45 @@ impl Planner<'_> {
         };
         let mut runs = Vec::new();
         if lazy {
-            for &s in seeds {
-                let r = run(s)?;
-                let fail = r.slo_broken();
-                runs.push(r);
+            // Seed by seed, stopping at the first that breaks an SLO; the next seed runs beside
+            // the current one where a thread is free (rayon's join: a thread that steals it),
+            // and is dropped unseen and uncounted if the current one breaks. The runs used and
+            // counted are those of the serial loop, so the answer is the same on any thread count.
+            let mut i = 0;
+            let mut ahead: Option<crate::sim::RunSummary> = None;
+            while i < seeds.len() {
+                let cur = match ahead.take() {
+                    Some(r) => {
+                        self.count_sim();
+                        r
+                    }
+                    None => {
+                        let broke = std::sync::atomic::AtomicBool::new(false);
+                        let (cur, next) = rayon::join(
+                            || {
+                                let r = run(seeds[i]);
+                                if r.as_ref().is_ok_and(|r| r.slo_broken()) {
+                                    broke.store(true, std::sync::atomic::Ordering::Relaxed);
+                                }
+                                r
+                            },
+                            || {
+                                // Not started yet and the current one broke: not needed.
+                                let s = *seeds.get(i + 1)?;
+                                (!broke.load(std::sync::atomic::Ordering::Relaxed))
+                                    .then(|| Simulation::of_variant(sc, &var, s).run_to_end())
+                            },
+                        );
+                        ahead = next;
+                        cur?
+                    }
+                };
+                let fail = cur.slo_broken();
+                runs.push(cur);
                 if fail {
                     break;
                 }
+                i += 1;
             }
         } else {
             runs = seeds.par_iter().map(|&s| run(s)).collect::<Result<Vec<_>>>()?;

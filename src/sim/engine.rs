@@ -9,38 +9,31 @@
 //! does not allocate once the heap has grown to its working size.
 
 use crate::time::SimTime;
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
+/// One pending event under its key `(time << 64) | seq`: one integer comparison orders two
+/// entries exactly as `(time, seq)` does.
 #[derive(Debug, Clone, Copy)]
 struct Entry<E> {
-    time: SimTime,
-    seq: u64,
+    key: u128,
     event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
+impl<E> Entry<E> {
+    fn time(&self) -> SimTime {
+        (self.key >> 64) as SimTime
     }
 }
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    // BinaryHeap is a max-heap: reverse so that the earliest (time, seq) is on top.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.time.cmp(&self.time).then_with(|| other.seq.cmp(&self.seq))
-    }
-}
+
+/// Children per node of the heap: a 4-ary heap is half as deep as a binary one, and its four
+/// children of 32 bytes share two cache lines, so a pop (the simulation's hottest operation, a
+/// third of the planner's time with a binary heap) touches half as many lines.
+const ARITY: usize = 4;
 
 /// Event queue plus the simulation clock.
 #[derive(Debug, Clone)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    /// A min-heap on `key` of [`ARITY`] children per node (those of `i` at `ARITY * i + 1..`).
+    heap: Vec<Entry<E>>,
     now: SimTime,
     seq: u64,
     processed: u64,
@@ -56,7 +49,7 @@ impl<E: Copy> EventQueue<E> {
     /// An empty queue at time 0.
     pub fn new() -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(1024),
+            heap: Vec::with_capacity(1024),
             now: 0,
             seq: 0,
             processed: 0,
@@ -88,11 +81,23 @@ impl<E: Copy> EventQueue<E> {
     pub fn schedule(&mut self, at: SimTime, event: E) {
         let time = at.max(self.now);
         self.seq += 1;
-        self.heap.push(Entry {
-            time,
-            seq: self.seq,
+        let e = Entry {
+            key: (u128::from(time) << 64) | u128::from(self.seq),
             event,
-        });
+        };
+        // Sift up: move parents down until `e`'s place is found.
+        let h = &mut self.heap;
+        let mut i = h.len();
+        h.push(e);
+        while i > 0 {
+            let p = (i - 1) / ARITY;
+            if h[p].key <= e.key {
+                break;
+            }
+            h[i] = h[p];
+            i = p;
+        }
+        h[i] = e;
     }
 
     /// Schedule `event` `delay` ns from now.
@@ -102,15 +107,45 @@ impl<E: Copy> EventQueue<E> {
 
     /// Time of the next event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| e.time)
+        self.heap.first().map(Entry::time)
     }
 
     /// Pop the next event and advance the clock to it.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let e = self.heap.pop()?;
-        self.now = e.time;
+        let top = *self.heap.first()?;
+        let last = self.heap.pop().expect("non-empty");
+        let h = &mut self.heap[..];
+        let n = h.len();
+        if n > 0 {
+            // Sift the last entry down from the root: the least child moves up while it
+            // precedes it.
+            let mut i = 0;
+            loop {
+                let c = ARITY * i + 1;
+                if c >= n {
+                    break;
+                }
+                let kids = &h[c..(c + ARITY).min(n)];
+                let mut m = 0;
+                let mut mk = kids[0].key;
+                for (j, k) in kids.iter().enumerate().skip(1) {
+                    if k.key < mk {
+                        m = j;
+                        mk = k.key;
+                    }
+                }
+                if mk >= last.key {
+                    break;
+                }
+                h[i] = h[c + m];
+                i = c + m;
+            }
+            h[i] = last;
+        }
+        let time = top.time();
+        self.now = time;
         self.processed += 1;
-        Some((e.time, e.event))
+        Some((time, top.event))
     }
 
     /// Pop the next event only if it is due at or before `until`.
@@ -163,5 +198,37 @@ mod tests {
         assert_eq!(q.pop_until(15), Some((10, 1)));
         assert_eq!(q.pop_until(15), None);
         assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn matches_a_sorted_reference_on_random_schedules() {
+        // Pushes and pops interleaved at random, with many ties in time: every pop must be the
+        // least (time, seq) pending, as a sorted list says.
+        let mut q = EventQueue::new();
+        let mut reference: Vec<(SimTime, u64)> = Vec::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut id = 0u64;
+        for _ in 0..20_000 {
+            if next() % 3 != 0 || reference.is_empty() {
+                let at = q.now() + next() % 50;
+                id += 1;
+                q.schedule(at, id);
+                reference.push((at.max(q.now()), id));
+            } else {
+                reference.sort_unstable();
+                let want = reference.remove(0);
+                assert_eq!(q.pop(), Some(want));
+            }
+            assert_eq!(q.len(), reference.len());
+        }
+        reference.sort_unstable();
+        let rest: Vec<(SimTime, u64)> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(rest, reference);
     }
 }
