@@ -78,9 +78,9 @@ pub struct GpuSpec {
 
 /// The shared resources of one physical GPU: the memory system its MPS clients share, and the
 /// power budget every tenant shares, MIG instances included ([`crate::model::contention`],
-/// docs/src/model/sharing.md). Defaults: fitted on concurrent partitions of an H100 SXM
-/// (traces/h100/spatial/probe, `traces/h100/spatial/fit_sharing.py`); a GPU without its own
-/// measurements takes them [unverified].
+/// docs/src/model/sharing.md). Defaults: fitted on concurrent partitions of an H100 SXM (the
+/// probes and serving runs of traces/h100/spatial, `traces/h100/spatial/fit_sharing.py`); a GPU
+/// without its own measurements takes them [unverified].
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sharing {

@@ -109,6 +109,9 @@ pub struct Validation {
     pub regime: String,
     /// Per model.
     pub models: BTreeMap<String, ModelValidation>,
+    /// SMs of each model's partition (`partitions.csv`; empty without one).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub partition_sms: BTreeMap<String, f64>,
 }
 
 /// Time-slicing parameters for co-located runs (`None`: the scenario defaults).
@@ -211,7 +214,7 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
     let d = Path::new(dir);
     let gkey = measured_gpu(d)?;
     let names = trace_names(d, dir)?;
-    let partition = read_partitions(d, &names, gkey)?;
+    let (partition_sms, partition) = read_partitions(d, &names, gkey)?;
     let scenario = replay_scenario(dir, replay_raw(dir, &names, gkey, overrides, ts, partition.as_deref()))?;
     let measured = read_measured(d, &names, &scenario)?;
     let mut replays = replay_seeds(&scenario, dir)?;
@@ -225,6 +228,7 @@ pub fn validate_dir(dir: &str, overrides: &BTreeMap<String, String>, ts: TsParam
         gpu: gkey.to_string(),
         regime: regime_label(&scenario),
         models: out,
+        partition_sms,
     })
 }
 
@@ -268,12 +272,13 @@ fn trace_names(d: &Path, dir: &str) -> Result<Vec<String>> {
 }
 
 /// The SM partition of a spatially shared run, from its `partitions.csv` (`model,sms`): each
-/// model's `thread_pct` (its SMs / the measured GPU's SMs * 100) in `names` order, or `None`
-/// without the file or for one model on the whole GPU (a dedicated run).
-fn read_partitions(d: &Path, names: &[String], gkey: &str) -> Result<Option<Vec<f64>>> {
+/// model's SMs (empty without the file), and its `thread_pct` (its SMs / the measured GPU's SMs
+/// * 100) in `names` order, `None` without the file or for one model on the whole GPU (a
+/// dedicated run).
+fn read_partitions(d: &Path, names: &[String], gkey: &str) -> Result<(BTreeMap<String, f64>, Option<Vec<f64>>)> {
     let path = d.join("partitions.csv");
     if !path.exists() {
-        return Ok(None);
+        return Ok((BTreeMap::new(), None));
     }
     let file = path.display().to_string();
     let t = Table::read(&file)?;
@@ -325,10 +330,11 @@ fn read_partitions(d: &Path, names: &[String], gkey: &str) -> Result<Option<Vec<
             format!("the partitions take {total} SMs, more than the {sm_count} of {gkey} (they are disjoint)"),
         ));
     }
+    let by_model = names.iter().cloned().zip(sms.iter().copied()).collect();
     if names.len() == 1 && sms[0] == sm_count as f64 {
-        return Ok(None);
+        return Ok((by_model, None));
     }
-    Ok(Some(sms.iter().map(|s| s / sm_count as f64 * 100.0).collect()))
+    Ok((by_model, Some(sms.iter().map(|s| s / sm_count as f64 * 100.0).collect())))
 }
 
 /// The replay as a raw scenario: one model and trace workload per name and one variant on the

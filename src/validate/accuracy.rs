@@ -3,7 +3,6 @@
 //! of one folder because it is a fixed list of runs and a report over them (the docs test
 //! checks its output), not a way to read a folder.
 
-use super::measured::Table;
 use super::published::{arch_checks, engine_check, published_comparisons, ArchCheck, EngineCheck, PublishedRatio};
 use super::{validate_dir, TsParams, REPLAYS};
 use crate::error::{Error, Result};
@@ -312,11 +311,7 @@ fn spatial_rows(root: &str, ts: TsParams) -> Result<Vec<SpatialRow>> {
     let by_run: BTreeMap<&str, &super::Validation> = SPATIAL_RUNS.iter().copied().zip(&validations).collect();
     let mut rows = Vec::new();
     for (run, v) in SPATIAL_RUNS.iter().zip(&validations) {
-        let ptab = Table::read(&format!("{base}/{run}/partitions.csv"))?;
-        let mut sms = BTreeMap::new();
-        for k in 0..ptab.len() {
-            sms.insert(ptab.text(k, "model").to_string(), ptab.num(k, "sms")?);
-        }
+        let sms = &v.partition_sms;
         // The load letter: the last part of the name before any `_r2`.
         let load = run.trim_end_matches("_r2").rsplit('_').next().unwrap_or("");
         for (m, r) in &v.models {
