@@ -71,6 +71,8 @@ pub struct Contention {
     /// Per call: the factor on its clock-bound parts (queueing x clock), and its draw [GB/s].
     slow: Vec<f64>,
     draw: Vec<f64>,
+    /// Per call: its compute activity alone and the clock it had then.
+    alone: Vec<(f64, f64)>,
 }
 
 impl Contention {
@@ -85,7 +87,9 @@ impl Contention {
         if n < 2 {
             return;
         }
-        let (slow, draw) = (&mut self.slow, &mut self.draw);
+        let (slow, draw, alone) = (&mut self.slow, &mut self.draw, &mut self.alone);
+        alone.clear();
+        alone.extend(tenants.iter().map(|t| (t.activity(), sharing.clock(t.activity()))));
         slow.clear();
         slow.resize(n, 1.0);
         draw.clear();
@@ -123,9 +127,14 @@ impl Contention {
             }
             let all_draw: f64 = draw.iter().sum();
             let mut moved = 0.0f64;
-            for (i, t) in tenants.iter().enumerate() {
+            let clock_all = sharing.clock(activity);
+            for i in 0..n {
                 let rho = ((all_draw - draw[i]) / bw_gbps).clamp(0.0, sharing.util_max);
-                let s = (1.0 - rho).powf(-sharing.latency_exponent) * sharing.clock_slowdown(t.activity(), activity);
+                // `Sharing::clock_slowdown`, each clock computed once.
+                let (own, own_clock) = alone[i];
+                let clock = own_clock / if activity > own { clock_all } else { own_clock };
+                let queueing = if rho > 0.0 { (1.0 - rho).powf(-sharing.latency_exponent) } else { 1.0 };
+                let s = queueing * clock;
                 moved = moved.max((s / slow[i] - 1.0).abs());
                 slow[i] = s;
             }

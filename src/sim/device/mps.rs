@@ -71,12 +71,38 @@ pub(in crate::sim) struct MpsState {
     tenants: Vec<Tenant>,
     durations: Vec<f64>,
     contention: Contention,
+    /// Per client: its rating at the last SM factor it ran under (the factor changes only when
+    /// the running percentages pass 100, so most revisions reuse it; a rating costs a dozen `powf`).
+    rated: Vec<Option<Rating>>,
+}
+
+/// A client's share shrunk by `sm_factor`, rated: its slowdown and its streaming bandwidth alone.
+#[derive(Debug, Clone, Copy)]
+struct Rating {
+    sm_factor: f64,
+    sm_fraction: f64,
+    slow: Slowdown,
+    bw_gbps: f64,
+}
+
+impl MpsClient {
+    fn rate(&self, sm_factor: f64) -> Rating {
+        let share = self.share.shrunk(sm_factor);
+        let clock = share.clock_mhz / self.reference.boost_clock_mhz;
+        Rating {
+            sm_factor,
+            sm_fraction: share.sm_fraction,
+            slow: Slowdown::of(&self.scaling, &self.reference, &share),
+            bw_gbps: self.scaling.achieved_bw(share.sms, share.bw_gbps, clock),
+        }
+    }
 }
 
 impl MpsState {
     pub(in crate::sim) fn new(clients: Vec<MpsClient>, gpu: &GpuSpec) -> MpsState {
         MpsState {
             calls: vec![None; clients.len()],
+            rated: vec![None; clients.len()],
             tenants: Vec::with_capacity(clients.len()),
             durations: Vec::with_capacity(clients.len()),
             clients,
@@ -105,18 +131,19 @@ impl MpsState {
         }
         let sm_factor = (100.0 / pct_sum).min(1.0);
         self.tenants.clear();
-        for (c, call) in self.clients.iter().zip(&self.calls) {
+        for ((c, call), rated) in self.clients.iter().zip(&self.calls).zip(&mut self.rated) {
             let Some(call) = call else { continue };
-            let share = c.share.shrunk(sm_factor);
-            let slow = Slowdown::of(&c.scaling, &c.reference, &share);
-            let [f, k, m] = slow.parts(call.fixed, call.compute);
-            let clock = share.clock_mhz / c.reference.boost_clock_mhz;
+            let r = match rated {
+                Some(r) if r.sm_factor == sm_factor => *r,
+                _ => *rated.insert(c.rate(sm_factor)),
+            };
+            let [f, k, m] = r.slow.parts(call.fixed, call.compute);
             self.tenants.push(Tenant {
-                sm_fraction: share.sm_fraction,
+                sm_fraction: r.sm_fraction,
                 fixed_ms: call.l_ref_ms * f,
                 compute_ms: call.l_ref_ms * k,
                 memory_ms: call.l_ref_ms * m,
-                bw_gbps: c.scaling.achieved_bw(share.sms, share.bw_gbps, clock),
+                bw_gbps: r.bw_gbps,
             });
         }
         self.durations.clear();
