@@ -428,7 +428,7 @@ impl<'a> Planner<'a> {
                         unit: Unit::Shared(regime),
                     }],
                 };
-                let c = p.search(&s)?;
+                let (c, _) = p.search(&s, &super::search::Hints::new())?;
                 self.add_sims(p.sims.load(std::sync::atomic::Ordering::Relaxed));
                 Ok(c.ok().filter(|c| c.meets_slo))
             })

@@ -7,7 +7,7 @@ use crate::error::num;
 use crate::limits::MAX_PLAN_STRUCTURES;
 
 /// How a group of models runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Unit {
     /// Whole GPUs, one model each.
     Whole,
@@ -29,6 +29,10 @@ pub(super) struct Structure {
     pub(super) regime: RegimeKind,
     pub(super) groups: Vec<Group>,
 }
+
+/// Replicas earlier structures needed, per GPU type, group models and unit: where a later
+/// structure with the same group starts looking (its own simulations decide).
+pub(super) type Hints = BTreeMap<(usize, Vec<usize>, Unit), u32>;
 
 /// One evaluation (all seeds) of a structure at given counts.
 #[derive(Debug, Clone)]
@@ -175,6 +179,7 @@ impl Planner<'_> {
         let mut pruned = 0;
         let mut done = 0;
         let mut cut = false;
+        let mut hints = Hints::new();
         for wave in keyed.chunks(WAVE) {
             if (opts.stop)() {
                 cut = true;
@@ -189,9 +194,18 @@ impl Planner<'_> {
                 })
                 .map(|(_, _, s)| s)
                 .collect();
-            let results: Vec<Result<std::result::Result<Candidate, String>>> = todo.par_iter().map(|s| self.search(s)).collect();
-            for r in results {
-                match r? {
+            // Hints from earlier waves only, so the answer does not depend on thread timing.
+            let results: Vec<Result<(std::result::Result<Candidate, String>, Option<Vec<u32>>)>> =
+                todo.par_iter().map(|s| self.search(s, &hints)).collect();
+            for (s, r) in todo.iter().zip(results) {
+                let (r, counts) = r?;
+                if let Some(counts) = counts {
+                    for (g, k) in s.groups.iter().zip(counts) {
+                        let h = hints.entry((s.gpu, g.models.clone(), g.unit.clone())).or_insert(k);
+                        *h = (*h).max(k);
+                    }
+                }
+                match r {
                     Ok(c) => {
                         if c.meets_slo {
                             let b = best.entry(c.regime).or_insert(f64::INFINITY);
@@ -499,8 +513,10 @@ impl Planner<'_> {
     }
 
     /// Find the fewest replicas of a structure that meet every SLO (see the module doc);
-    /// Err(reason) when the structure cannot be deployed at all.
-    pub(super) fn search(&self, s: &Structure) -> Result<std::result::Result<Candidate, String>> {
+    /// Err(reason) when the structure cannot be deployed at all. With it, the passing counts
+    /// found (for [`Hints`]).
+    pub(super) fn search(&self, s: &Structure, hints: &Hints) -> Result<(std::result::Result<Candidate, String>, Option<Vec<u32>>)> {
+        let hint: Vec<Option<u32>> = s.groups.iter().map(|g| self.hint(s.gpu, g, hints)).collect();
         let gpu = &self.spec.gpu_types[s.gpu].0;
         let mut memo: HashMap<Vec<u32>, Eval> = HashMap::new();
         // Evaluate counts `r`: Ok(None) over the GPU budget or not packable; Err(reason): invalid.
@@ -521,13 +537,13 @@ impl Planner<'_> {
                 Err(why) => Ok(Err(why)),
             }
         };
-        // 1. Double from the start until everything holds.
-        let mut r: Vec<u32> = s.groups.iter().map(|g| self.start_replicas(gpu, g)).collect();
+        // 1. Double from the start (or what the same group needed before) until everything holds.
+        let mut r: Vec<u32> = s.groups.iter().zip(&hint).map(|(g, h)| self.start_replicas(gpu, g).max(h.unwrap_or(0))).collect();
         let mut last: Option<(Vec<u32>, Eval)> = None;
         let mut stalls = 0;
         let hi = loop {
             match eval(&r)? {
-                Err(why) => return Ok(Err(why)),
+                Err(why) => return Ok((Err(why), None)),
                 Ok(None) => break None,
                 Ok(Some(e)) if e.pass => break Some(r.clone()),
                 Ok(Some(e)) => {
@@ -546,7 +562,7 @@ impl Planner<'_> {
         };
         let Some(hi) = hi else {
             // Nothing within the budget meets the SLOs: report the closest tried.
-            return Ok(match last {
+            let c = match last {
                 Some((r, e)) => self.candidate(s, &r, &e).ok_or_else(|| "not packable".to_string()),
                 None => Err(format!(
                     "{} {}: more than {} GPUs even at the start",
@@ -554,14 +570,18 @@ impl Planner<'_> {
                     gpu.name,
                     self.spec.max_gpus
                 )),
-            });
+            };
+            return Ok((c, None));
         };
         // 2. Each group's fewest with the others at theirs.
+        // Where a hint says, first its count and the one below (two simulations where it holds).
         let mut minima = hi.clone();
         for g in 0..hi.len() {
             let (mut lo, mut up) = (0u32, hi[g]); // lo fails (0 is not a count), up passes
+            let mut guesses = hint[g].map_or(Vec::new(), |h| vec![h, h.saturating_sub(1)]);
             while up - lo > 1 {
-                let mid = lo + (up - lo) / 2;
+                guesses.retain(|&x| x > lo && x < up);
+                let mid = if guesses.is_empty() { lo + (up - lo) / 2 } else { guesses.remove(0) };
                 let mut t = hi.clone();
                 t[g] = mid;
                 match eval(&t)? {
@@ -612,7 +632,29 @@ impl Planner<'_> {
                     .then(a.0.cmp(&b.0))
             })
             .expect("hi passed");
-        Ok(self.candidate(s, &best_r, &full).ok_or_else(|| "not packable".to_string()))
+        let c = self.candidate(s, &best_r, &full).ok_or_else(|| "not packable".to_string());
+        Ok((c, Some(best_r)))
+    }
+
+    /// What group `g` of GPU type `gi` needed in an earlier structure: the same unit's count,
+    /// or (one model) another unit's scaled by their capacities.
+    fn hint(&self, gi: usize, g: &Group, hints: &Hints) -> Option<u32> {
+        if let Some(&k) = hints.get(&(gi, g.models.clone(), g.unit.clone())) {
+            return Some(k);
+        }
+        let [m] = g.models[..] else { return None };
+        let gpu = &self.spec.gpu_types[gi].0;
+        let cap = self.capacity_rps(m, gpu, &self.share(gpu, &g.unit));
+        hints
+            .iter()
+            .filter(|((i, models, _), _)| *i == gi && models[..] == [m])
+            .map(|((_, _, unit), &k)| {
+                let other = self.capacity_rps(m, gpu, &self.share(gpu, unit));
+                (f64::from(k) * other / cap).ceil()
+            })
+            .filter(|x| x.is_finite() && *x >= 1.0)
+            .map(|x| x.min(f64::from(self.spec.max_gpus)) as u32)
+            .max()
     }
 
     /// Compute slices of a structure at counts `r` (a whole GPU as 7).
@@ -680,9 +722,8 @@ impl Planner<'_> {
             return Ok(None);
         }
         let passes = |k: f64| -> Result<bool> { Ok(matches!(self.evaluate(&c.raw, k, true)?, Ok(e) if e.pass)) };
-        if passes(MAX_LOAD_FACTOR)? {
-            return Ok(Some((MAX_LOAD_FACTOR - 1.0) * 100.0));
-        }
+        // Bisection as if the largest factor failed; only where every step passed is it run
+        // (its run is the longest of all: four times the requests).
         let (mut lo, mut hi) = (1.0, MAX_LOAD_FACTOR);
         for _ in 0..HEADROOM_STEPS {
             let mid = 0.5 * (lo + hi);
@@ -691,6 +732,9 @@ impl Planner<'_> {
             } else {
                 hi = mid;
             }
+        }
+        if hi == MAX_LOAD_FACTOR && passes(MAX_LOAD_FACTOR)? {
+            return Ok(Some((MAX_LOAD_FACTOR - 1.0) * 100.0));
         }
         Ok(Some(((lo - 1.0) * 100.0).round()))
     }
