@@ -513,8 +513,8 @@ impl Planner<'_> {
     }
 
     /// Find the fewest replicas of a structure that meet every SLO (see the module doc);
-    /// Err(reason) when the structure cannot be deployed at all. With it, the passing counts
-    /// found (for [`Hints`]).
+    /// Err(reason) when the structure cannot be deployed at all. With it, each group's fewest
+    /// replicas with the others generous (for [`Hints`]).
     pub(super) fn search(&self, s: &Structure, hints: &Hints) -> Result<(std::result::Result<Candidate, String>, Option<Vec<u32>>)> {
         let hint: Vec<Option<u32>> = s.groups.iter().map(|g| self.hint(s.gpu, g, hints)).collect();
         let gpu = &self.spec.gpu_types[s.gpu].0;
@@ -593,7 +593,7 @@ impl Planner<'_> {
             minima[g] = up;
         }
         // 3. From the minima, add where it helps most until everything holds.
-        let mut r = minima;
+        let mut r = minima.clone();
         loop {
             match eval(&r)? {
                 Ok(Some(e)) if !e.pass => {}
@@ -633,28 +633,14 @@ impl Planner<'_> {
             })
             .expect("hi passed");
         let c = self.candidate(s, &best_r, &full).ok_or_else(|| "not packable".to_string());
-        Ok((c, Some(best_r)))
+        Ok((c, Some(minima)))
     }
 
-    /// What group `g` of GPU type `gi` needed in an earlier structure: the same unit's count,
-    /// or (one model) another unit's scaled by their capacities.
+    /// What group `g` of GPU type `gi` needed in an earlier structure with the same unit (a
+    /// count on another unit is no guide: a slice's count is set by latency as much as by
+    /// capacity, and a scaled one overshoots where one replica of either is enough).
     fn hint(&self, gi: usize, g: &Group, hints: &Hints) -> Option<u32> {
-        if let Some(&k) = hints.get(&(gi, g.models.clone(), g.unit.clone())) {
-            return Some(k);
-        }
-        let [m] = g.models[..] else { return None };
-        let gpu = &self.spec.gpu_types[gi].0;
-        let cap = self.capacity_rps(m, gpu, &self.share(gpu, &g.unit));
-        hints
-            .iter()
-            .filter(|((i, models, _), _)| *i == gi && models[..] == [m])
-            .map(|((_, _, unit), &k)| {
-                let other = self.capacity_rps(m, gpu, &self.share(gpu, unit));
-                (f64::from(k) * other / cap).ceil()
-            })
-            .filter(|x| x.is_finite() && *x >= 1.0)
-            .map(|x| x.min(f64::from(self.spec.max_gpus)) as u32)
-            .max()
+        hints.get(&(gi, g.models.clone(), g.unit.clone())).copied()
     }
 
     /// Compute slices of a structure at counts `r` (a whole GPU as 7).
@@ -722,19 +708,20 @@ impl Planner<'_> {
             return Ok(None);
         }
         let passes = |k: f64| -> Result<bool> { Ok(matches!(self.evaluate(&c.raw, k, true)?, Ok(e) if e.pass)) };
-        // Bisection as if the largest factor failed; only where every step passed is it run
-        // (its run is the longest of all: four times the requests).
+        // Bisection over (1, MAX]; the largest factor (the longest run of all: four times the
+        // requests) is tried only once the first midpoint has passed, since a candidate that
+        // breaks there breaks at the largest too.
         let (mut lo, mut hi) = (1.0, MAX_LOAD_FACTOR);
-        for _ in 0..HEADROOM_STEPS {
+        for step in 0..HEADROOM_STEPS {
             let mid = 0.5 * (lo + hi);
             if passes(mid)? {
                 lo = mid;
+                if step == 0 && passes(MAX_LOAD_FACTOR)? {
+                    return Ok(Some((MAX_LOAD_FACTOR - 1.0) * 100.0));
+                }
             } else {
                 hi = mid;
             }
-        }
-        if hi == MAX_LOAD_FACTOR && passes(MAX_LOAD_FACTOR)? {
-            return Ok(Some((MAX_LOAD_FACTOR - 1.0) * 100.0));
         }
         Ok(Some(((lo - 1.0) * 100.0).round()))
     }
