@@ -22,10 +22,12 @@
 //! uncontended deployment, the most the users can offer.
 //!
 //! Within a structure, replica counts are found by simulation only:
-//! 1. start from the bound raised by an M/G/c (Erlang-C) estimate of the latency SLOs, and double
-//!    every group until all SLOs hold (or the GPU budget is exhausted, or doubling stops
+//! 1. start from the bound raised by an M/G/c (Erlang-C) estimate of the latency SLOs (or, for a
+//!    group an earlier wave's structure had, the count it needed there: [`search::Hints`]), and
+//!    double every group until all SLOs hold (or the GPU budget is exhausted, or doubling stops
 //!    improving: a latency floor no replica count can beat);
-//! 2. bisect each group's count over [1, its passing count] with the other groups at theirs;
+//! 2. bisect each group's count over [1, its passing count] with the other groups at theirs
+//!    (a hinted count and the one below it tried first);
 //! 3. from those minima, add one replica at a time where it helps most until all SLOs hold.
 //!
 //! A candidate passes when every SLO holds on every seed of `[plan] seeds` (it is judged on the
