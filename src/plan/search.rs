@@ -516,7 +516,10 @@ impl Planner<'_> {
     /// Err(reason) when the structure cannot be deployed at all. With it, each group's fewest
     /// replicas with the others generous (for [`Hints`]).
     pub(super) fn search(&self, s: &Structure, hints: &Hints) -> Result<(std::result::Result<Candidate, String>, Option<Vec<u32>>)> {
-        let hint: Vec<Option<u32>> = s.groups.iter().map(|g| self.hint(s.gpu, g, hints)).collect();
+        // The same group's count only: a count on another unit is no guide (a slice's count is set
+        // by latency as much as by capacity; one scaled by capacity overshot where one replica of
+        // either unit is enough).
+        let hint: Vec<Option<u32>> = s.groups.iter().map(|g| hints.get(&(s.gpu, g.models.clone(), g.unit.clone())).copied()).collect();
         let gpu = &self.spec.gpu_types[s.gpu].0;
         let mut memo: HashMap<Vec<u32>, Eval> = HashMap::new();
         // Evaluate counts `r`: Ok(None) over the GPU budget or not packable; Err(reason): invalid.
@@ -634,13 +637,6 @@ impl Planner<'_> {
             .expect("hi passed");
         let c = self.candidate(s, &best_r, &full).ok_or_else(|| "not packable".to_string());
         Ok((c, Some(minima)))
-    }
-
-    /// What group `g` of GPU type `gi` needed in an earlier structure with the same unit (a
-    /// count on another unit is no guide: a slice's count is set by latency as much as by
-    /// capacity, and a scaled one overshoots where one replica of either is enough).
-    fn hint(&self, gi: usize, g: &Group, hints: &Hints) -> Option<u32> {
-        hints.get(&(gi, g.models.clone(), g.unit.clone())).copied()
     }
 
     /// Compute slices of a structure at counts `r` (a whole GPU as 7).

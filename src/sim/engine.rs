@@ -41,7 +41,9 @@ struct Heap<E> {
 
 impl<E: Copy> Heap<E> {
     fn with_capacity(n: usize) -> Self {
-        Heap { heap: Vec::with_capacity(n) }
+        Heap {
+            heap: Vec::with_capacity(n),
+        }
     }
 
     fn len(&self) -> usize {
