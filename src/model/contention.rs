@@ -89,7 +89,10 @@ impl Contention {
         }
         let (slow, draw, alone) = (&mut self.slow, &mut self.draw, &mut self.alone);
         alone.clear();
-        alone.extend(tenants.iter().map(|t| (t.activity(), sharing.clock(t.activity()))));
+        alone.extend(tenants.iter().map(|t| {
+            let a = t.activity();
+            (a, sharing.clock(a))
+        }));
         slow.clear();
         slow.resize(n, 1.0);
         draw.clear();

@@ -8,6 +8,31 @@ use gpuslice::sim::{RunSummary, Simulation};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// A planning spec's body small enough to plan in a fraction of a second: open-loop ASR and TTS
+/// with a p95 objective each, 20 s. A spec is `name = ...` lines, this, then its `[plan]`.
+pub fn asr_tts_open_loop(head: &str, plan: &str) -> String {
+    const BODY: &str = r#"
+duration_s = 20
+warmup_s = 2
+[models.asr]
+from = "h100/asr"
+[models.tts]
+from = "h100/tts"
+[[workload]]
+model = "asr"
+arrivals = { process = "poisson", rate_rps = 30 }
+size = { dist = "lognormal", median = 5.0, sigma = 0.6, min = 1.0, max = 30.0 }
+[[workload]]
+model = "tts"
+arrivals = { process = "poisson", rate_rps = 3 }
+size = { dist = "lognormal", median = 80, sigma = 0.6, min = 10, max = 400 }
+[slo]
+"asr.p95_ms" = 300
+"tts.p95_ms" = 2000
+"#;
+    format!("{head}{BODY}{plan}")
+}
+
 /// Root of the repository (the crate), for fixtures and data files.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

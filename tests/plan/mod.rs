@@ -263,31 +263,11 @@ seeds = 1
 fn a_load_range_keeps_the_family_cheapest_over_the_range() {
     use gpuslice::plan::projection::project;
     let d = TempDir::new("plan-range");
-    let spec = r#"
-name = "range"
-duration_s = 20
-warmup_s = 2
-[models.asr]
-from = "h100/asr"
-[models.tts]
-from = "h100/tts"
-[[workload]]
-model = "asr"
-arrivals = { process = "poisson", rate_rps = 30 }
-size = { dist = "lognormal", median = 5.0, sigma = 0.6, min = 1.0, max = 30.0 }
-[[workload]]
-model = "tts"
-arrivals = { process = "poisson", rate_rps = 3 }
-size = { dist = "lognormal", median = 80, sigma = 0.6, min = 10, max = 400 }
-[slo]
-"asr.p95_ms" = 300
-"tts.p95_ms" = 2000
-[plan]
-gpu_types = ["h100-80gb", "a100-80gb"]
-regimes = ["dedicated", "mps"]
-seeds = 1
-"#;
-    let path = d.write("spec.toml", spec);
+    let spec = asr_tts_open_loop(
+        "name = \"range\"",
+        "[plan]\ngpu_types = [\"h100-80gb\", \"a100-80gb\"]\nregimes = [\"dedicated\", \"mps\"]\nseeds = 1\n",
+    );
+    let path = d.write("spec.toml", &spec);
     let (raw, src) = read_scenario(&path).expect("spec reads");
     let levels = [(1.0, 1.0), (4.0, 4.0)];
     let p = project(&raw, &src, "multiplier", &levels, &|_, _| {}).expect("projects");

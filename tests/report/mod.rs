@@ -11,31 +11,13 @@ use crate::common::*;
 use gpuslice::out::report::{fixed, ms, signed_pct};
 use serde_json::Value;
 
-/// A planning spec small enough to plan in a fraction of a second, with every regime and MIG.
-const PLAN_SPEC: &str = r#"
-name = "report-plan"
-description = "ASR + TTS on H100, open loop: the plan report's test spec"
-duration_s = 20
-warmup_s = 2
-[models.asr]
-from = "h100/asr"
-[models.tts]
-from = "h100/tts"
-[[workload]]
-model = "asr"
-arrivals = { process = "poisson", rate_rps = 30 }
-size = { dist = "lognormal", median = 5.0, sigma = 0.6, min = 1.0, max = 30.0 }
-[[workload]]
-model = "tts"
-arrivals = { process = "poisson", rate_rps = 3 }
-size = { dist = "lognormal", median = 80, sigma = 0.6, min = 10, max = 400 }
-[slo]
-"asr.p95_ms" = 300
-"tts.p95_ms" = 2000
-[plan]
-gpu_types = ["h100-80gb"]
-seeds = 1
-"#;
+/// The plan report's test spec: every regime and MIG on H100.
+fn plan_spec() -> String {
+    asr_tts_open_loop(
+        "name = \"report-plan\"\ndescription = \"ASR + TTS on H100, open loop: the plan report's test spec\"",
+        "[plan]\ngpu_types = [\"h100-80gb\"]\nseeds = 1\n",
+    )
+}
 
 /// Run `gpuslice` with `args`; panics with stderr unless it exits 0.
 #[track_caller]
@@ -215,7 +197,7 @@ fn a_run_report_has_every_chart_and_the_runs_numbers() {
 #[test]
 fn a_plan_report_has_the_regimes_candidates_projection_and_nodes() {
     let d = TempDir::new("report-plan");
-    let spec = d.write("spec.toml", PLAN_SPEC);
+    let spec = d.write("spec.toml", &plan_spec());
     let out = d.join("plan.html");
     ok(&["report", "plan", &spec, "--load-range", "1:2:x2", "--out", &out]);
     let html = read(&out);
@@ -344,7 +326,7 @@ fn reports_are_byte_identical_across_runs_and_thread_counts() {
     let one = with_threads("1", &d.join("a.html"));
     assert_eq!(one, with_threads("4", &d.join("b.html")), "1 vs 4 threads");
     assert_eq!(one, with_threads("4", &d.join("c.html")), "run to run");
-    let spec = d.write("spec.toml", PLAN_SPEC);
+    let spec = d.write("spec.toml", &plan_spec());
     ok(&["report", "plan", &spec, "--out", &d.join("p1.html")]);
     ok(&["report", "plan", &spec, "--out", &d.join("p2.html")]);
     assert_eq!(read(&d.join("p1.html")), read(&d.join("p2.html")), "plan");
@@ -371,7 +353,7 @@ fn report_option_on_run_plan_sweep_and_validate_writes_the_page() {
     ]);
     assert_eq!(read(&page("run.html")), read(&page("run2.html")), "run --report = report run");
 
-    let spec = d.write("spec.toml", PLAN_SPEC);
+    let spec = d.write("spec.toml", &plan_spec());
     assert_eq!(
         ok(&["plan", &spec]),
         ok(&["plan", &spec, "--report", &page("plan.html")]),
