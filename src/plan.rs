@@ -84,7 +84,7 @@ pub(super) const WAVE: usize = 8;
 pub(super) const BOUND_SLACK: f64 = 1.25;
 /// Headroom is searched up to this load factor (+300 %).
 pub const MAX_LOAD_FACTOR: f64 = 4.0;
-/// Bisection steps of the headroom search (~5 % of load).
+/// The headroom search's grid: 2^HEADROOM_STEPS steps of load up to [`MAX_LOAD_FACTOR`] (~5 % each).
 pub(super) const HEADROOM_STEPS: u32 = 6;
 /// Candidates of the ranked table whose headroom is measured (besides each regime's best).
 pub(super) const HEADROOM_TOP: usize = 5;

@@ -69,6 +69,33 @@ pub(super) struct Planner<'a> {
     pub(super) fewest_slices: bool,
 }
 
+/// Structures of one bound reordered so that each wave covers as many groups (GPU type, models,
+/// unit) not yet met as it can: a group's first search leaves a [`Hints`] entry that every later
+/// structure with it starts from, so an early wave of many different groups saves the later
+/// ones' doubling and bisection. Greedy (the structure with the most new groups next, ties in
+/// the given order); only structures of the same bound trade places, so pruning is unchanged.
+fn cover_first(keyed: Vec<(f64, usize, Structure)>) -> Vec<(f64, usize, Structure)> {
+    let key = |s: &Structure, g: &Group| (s.gpu, g.models.clone(), g.unit.clone());
+    let mut seen: std::collections::BTreeSet<(usize, Vec<usize>, Unit)> = Default::default();
+    let mut out = Vec::with_capacity(keyed.len());
+    let mut rest = keyed.into_iter().peekable();
+    while let Some(first) = rest.next() {
+        let mut tier = vec![first];
+        while let Some(next) = rest.next_if(|n| n.0 == tier[0].0) {
+            tier.push(next);
+        }
+        while !tier.is_empty() {
+            let new = |t: &(f64, usize, Structure)| t.2.groups.iter().filter(|g| !seen.contains(&key(&t.2, g))).count();
+            // The first of the most new groups (max_by_key would take the last).
+            let best = (0..tier.len()).fold(0, |b, i| if new(&tier[i]) > new(&tier[b]) { i } else { b });
+            let t = tier.remove(best);
+            seen.extend(t.2.groups.iter().map(|g| key(&t.2, g)));
+            out.push(t);
+        }
+    }
+    out
+}
+
 impl Planner<'_> {
     pub(super) fn models(&self) -> &[Model] {
         &self.scenario.models
@@ -171,6 +198,7 @@ impl Planner<'_> {
             .map(|(i, s)| (self.bound_cost(&s), i, s))
             .collect();
         keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let keyed = cover_first(keyed);
 
         let total = keyed.len();
         let mut best: BTreeMap<RegimeKind, f64> = BTreeMap::new();
@@ -703,22 +731,101 @@ impl Planner<'_> {
         if !c.meets_slo {
             return Ok(None);
         }
-        let passes = |k: f64| -> Result<bool> { Ok(matches!(self.evaluate(&c.raw, k, true)?, Ok(e) if e.pass)) };
-        // Bisection over (1, MAX]; the largest factor (the longest run of all: four times the
-        // requests) is tried only once the first midpoint has passed, since a candidate that
-        // breaks there breaks at the largest too.
-        let (mut lo, mut hi) = (1.0, MAX_LOAD_FACTOR);
+        let top = 1u32 << HEADROOM_STEPS;
+        let load = |k: u32| 1.0 + (MAX_LOAD_FACTOR - 1.0) * f64::from(k) / f64::from(top);
+        let k = largest_passing(top, |k| Ok(matches!(self.evaluate(&c.raw, load(k), true)?, Ok(e) if e.pass)))?;
+        Ok(Some(((load(k) - 1.0) * 100.0).round()))
+    }
+}
+
+/// On the grid `k = 0..=top` (load `1 + k·(MAX − 1)/top`; 0 passes, as the candidate meets its
+/// SLOs), the largest passing `k` below a failing one, or `top` where the largest passes: the
+/// answer of a bisection over the whole range, found by galloping up (an eighth of the range,
+/// half, the whole) and bisecting the bracket, so that a plan sized to its load (whose headroom
+/// is small) runs few of the high loads, the longest runs.
+fn largest_passing(top: u32, mut passes: impl FnMut(u32) -> Result<bool>) -> Result<u32> {
+    let (mut lo, mut k) = (0, top / 8);
+    let mut hi = loop {
+        if !passes(k)? {
+            break k;
+        }
+        if k == top {
+            return Ok(top);
+        }
+        lo = k;
+        k = (4 * k).min(top);
+    };
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if passes(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The old bisection over (1, MAX]: its 4x probe only after the first midpoint passed.
+    fn bisection(top: u32, threshold: u32) -> u32 {
+        let (mut lo, mut hi) = (0, top);
         for step in 0..HEADROOM_STEPS {
-            let mid = 0.5 * (lo + hi);
-            if passes(mid)? {
+            let mid = (lo + hi) / 2;
+            if mid <= threshold {
                 lo = mid;
-                if step == 0 && passes(MAX_LOAD_FACTOR)? {
-                    return Ok(Some((MAX_LOAD_FACTOR - 1.0) * 100.0));
+                if step == 0 && top <= threshold {
+                    return top;
                 }
             } else {
                 hi = mid;
             }
         }
-        Ok(Some(((lo - 1.0) * 100.0).round()))
+        lo
+    }
+
+    #[test]
+    fn the_gallop_finds_what_a_bisection_finds_in_as_many_runs_or_fewer_for_small_headroom() {
+        let top = 1u32 << HEADROOM_STEPS;
+        for threshold in 0..=top + 1 {
+            let mut runs = Vec::new();
+            let k = largest_passing(top, |k| {
+                runs.push(k);
+                Ok(k <= threshold)
+            })
+            .expect("no error");
+            assert_eq!(k, bisection(top, threshold), "threshold {threshold}");
+            assert!(runs.iter().all(|&k| k > 0 && k <= top), "{runs:?}");
+            // A bisection runs 6 or 7 loads, from +150 % on; the gallop, from +37.5 % on, 4 at
+            // most below it and one more than the bisection above +150 %.
+            let most = if threshold < top / 8 { 4 } else if threshold < top / 2 { 7 } else { 8 };
+            assert!(runs.len() <= most, "threshold {threshold}: {runs:?}");
+        }
+    }
+
+    fn structure(groups: &[(usize, Unit)]) -> Structure {
+        Structure {
+            gpu: 0,
+            regime: RegimeKind::Mig,
+            groups: groups.iter().map(|(m, u)| Group { models: vec![*m], unit: u.clone() }).collect(),
+        }
+    }
+
+    #[test]
+    fn structures_of_one_bound_cover_new_groups_first_and_bounds_keep_their_order() {
+        let keyed = vec![
+            (4.0, 0, structure(&[(0, Unit::Mig(1)), (1, Unit::Whole)])),
+            (4.0, 1, structure(&[(0, Unit::Mig(1)), (1, Unit::Mig(2))])),
+            (4.0, 2, structure(&[(0, Unit::Mig(3)), (1, Unit::Mig(4))])),
+            (4.0, 3, structure(&[(0, Unit::Mig(3)), (1, Unit::Mig(2))])),
+            (6.0, 4, structure(&[(0, Unit::Whole), (1, Unit::Whole)])),
+        ];
+        let order: Vec<usize> = cover_first(keyed).iter().map(|k| k.1).collect();
+        // 2 (two groups 0 lacks) before 1 (one); then 1 and 3 (one new group each) in their
+        // order; the dearer bound last whatever it covers.
+        assert_eq!(order, vec![0, 2, 1, 3, 4]);
     }
 }

@@ -209,11 +209,18 @@ impl Planner<'_> {
     /// uses mean sizes). Models fed by closed-loop users are left out: their load falls as the
     /// deployment slows them down, so the probe's load is no lower bound.
     pub(super) fn bound_replicas(&self, gpu: &GpuSpec, g: &Group) -> u32 {
+        self.replicas_for_load(gpu, g, false)
+    }
+
+    /// Replicas of a group whose utilisation at the probe's loads, each replica credited
+    /// [`BOUND_SLACK`] times its tables' throughput, stays below 1: with `closed_loop`, the
+    /// models fed by closed-loop users count too (a guess, not a bound: see above).
+    fn replicas_for_load(&self, gpu: &GpuSpec, g: &Group, closed_loop: bool) -> u32 {
         let share = self.share(gpu, &g.unit);
         let util: f64 = g
             .models
             .iter()
-            .filter(|&&m| !self.closed_loop[m])
+            .filter(|&&m| closed_loop || !self.closed_loop[m])
             .map(|&m| self.loads[m].rate_rps / (BOUND_SLACK * self.capacity_rps(m, gpu, &share)))
             .sum();
         (util.ceil() as u32).max(1)
@@ -231,7 +238,9 @@ impl Planner<'_> {
     /// Start of the search: the bound, raised by an Erlang-C estimate for a group of one model
     /// with a latency SLO of its own.
     pub(super) fn start_replicas(&self, gpu: &GpuSpec, g: &Group) -> u32 {
-        let lb = self.bound_replicas(gpu, g);
+        // The probe ran every model generously replicated, so closed-loop users cycled about as
+        // fast as they can: its loads are about the most a deployment meets.
+        let lb = self.replicas_for_load(gpu, g, true);
         if g.models.len() != 1 {
             return lb;
         }
