@@ -235,26 +235,26 @@ impl Planner<'_> {
         }
     }
 
-    /// Start of the search: the bound, raised by an Erlang-C estimate for a group of one model
-    /// with a latency SLO of its own.
+    /// Start of the search: the replicas that carry the probe's load, models fed by closed-loop
+    /// users included (the probe ran every model generously replicated, so those users cycled
+    /// about as fast as they can: its loads are about the most a deployment meets), raised by an
+    /// Erlang-C estimate for a group of one model with a latency SLO of its own.
     pub(super) fn start_replicas(&self, gpu: &GpuSpec, g: &Group) -> u32 {
-        // The probe ran every model generously replicated, so closed-loop users cycled about as
-        // fast as they can: its loads are about the most a deployment meets.
-        let lb = self.replicas_for_load(gpu, g, true);
+        let carry = self.replicas_for_load(gpu, g, true);
         if g.models.len() != 1 {
-            return lb;
+            return carry;
         }
         let m = g.models[0];
         if self.models()[m].max_batch > 1 && matches!(self.models()[m].server, ServerKind::Llm { .. }) {
             // Continuous batching serves many requests at once: M/M/c with the batch-1 time is
             // no lower bound (a 70B at TP8 would start at 70 GPUs where 8 do).
-            return lb;
+            return carry;
         }
         let share = self.share(gpu, &g.unit);
         // Batch-1 service time: the slowest case of a batching server.
         let mu = self.capacity_rps_at_batch_1(m, gpu, &share);
         let lambda = self.loads[m].rate_rps;
-        let mut c = lb;
+        let mut c = carry;
         for slo in &self.scenario.slo {
             use crate::scenario::{SloMetric, SloTarget};
             let q = match slo.metric {
