@@ -32,7 +32,14 @@ pub(super) struct Structure {
 
 /// Replicas earlier structures needed, per GPU type, group models and unit: where a later
 /// structure with the same group starts looking (its own simulations decide).
-pub(super) type Hints = BTreeMap<(usize, Vec<usize>, Unit), u32>;
+pub(super) type Hints = BTreeMap<HintKey, u32>;
+
+/// A group as [`Hints`] know it: GPU type, models, unit.
+type HintKey = (usize, Vec<usize>, Unit);
+
+fn hint_key(s: &Structure, g: &Group) -> HintKey {
+    (s.gpu, g.models.clone(), g.unit.clone())
+}
 
 /// One evaluation (all seeds) of a structure at given counts.
 #[derive(Debug, Clone)]
@@ -75,8 +82,7 @@ pub(super) struct Planner<'a> {
 /// ones' doubling and bisection. Greedy (the structure with the most new groups next, ties in
 /// the given order); only structures of the same bound trade places, so pruning is unchanged.
 fn cover_first(keyed: Vec<(f64, usize, Structure)>) -> Vec<(f64, usize, Structure)> {
-    let key = |s: &Structure, g: &Group| (s.gpu, g.models.clone(), g.unit.clone());
-    let mut seen: std::collections::BTreeSet<(usize, Vec<usize>, Unit)> = Default::default();
+    let mut seen: std::collections::BTreeSet<HintKey> = Default::default();
     let mut out = Vec::with_capacity(keyed.len());
     let mut rest = keyed.into_iter().peekable();
     while let Some(first) = rest.next() {
@@ -85,11 +91,11 @@ fn cover_first(keyed: Vec<(f64, usize, Structure)>) -> Vec<(f64, usize, Structur
             tier.push(next);
         }
         while !tier.is_empty() {
-            let new = |t: &(f64, usize, Structure)| t.2.groups.iter().filter(|g| !seen.contains(&key(&t.2, g))).count();
+            let new = |t: &(f64, usize, Structure)| t.2.groups.iter().filter(|g| !seen.contains(&hint_key(&t.2, g))).count();
             // The first of the most new groups (max_by_key would take the last).
             let best = (0..tier.len()).fold(0, |b, i| if new(&tier[i]) > new(&tier[b]) { i } else { b });
             let t = tier.remove(best);
-            seen.extend(t.2.groups.iter().map(|g| key(&t.2, g)));
+            seen.extend(t.2.groups.iter().map(|g| hint_key(&t.2, g)));
             out.push(t);
         }
     }
@@ -229,7 +235,7 @@ impl Planner<'_> {
                 let (r, counts) = r?;
                 if let Some(counts) = counts {
                     for (g, k) in s.groups.iter().zip(counts) {
-                        let h = hints.entry((s.gpu, g.models.clone(), g.unit.clone())).or_insert(k);
+                        let h = hints.entry(hint_key(s, g)).or_insert(k);
                         *h = (*h).max(k);
                     }
                 }
@@ -547,7 +553,7 @@ impl Planner<'_> {
         // The same group's count only: a count on another unit is no guide (a slice's count is set
         // by latency as much as by capacity; one scaled by capacity overshot where one replica of
         // either unit is enough).
-        let hint: Vec<Option<u32>> = s.groups.iter().map(|g| hints.get(&(s.gpu, g.models.clone(), g.unit.clone())).copied()).collect();
+        let hint: Vec<Option<u32>> = s.groups.iter().map(|g| hints.get(&hint_key(s, g)).copied()).collect();
         let gpu = &self.spec.gpu_types[s.gpu].0;
         let mut memo: HashMap<Vec<u32>, Eval> = HashMap::new();
         // Evaluate counts `r`: Ok(None) over the GPU budget or not packable; Err(reason): invalid.

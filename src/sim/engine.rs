@@ -284,6 +284,11 @@ impl<E: Copy> EventQueue<E> {
     /// Pop the next event and advance the clock to it.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.settle();
+        self.take()
+    }
+
+    /// Pop the heap's first event (the next one, once settled) and advance the clock to it.
+    fn take(&mut self) -> Option<(SimTime, E)> {
         let top = self.near.pop()?;
         let time = top.time();
         self.now = time;
@@ -295,7 +300,7 @@ impl<E: Copy> EventQueue<E> {
     pub fn pop_until(&mut self, until: SimTime) -> Option<(SimTime, E)> {
         self.settle();
         match self.near.peek() {
-            Some(e) if e.time() <= until => self.pop(),
+            Some(e) if e.time() <= until => self.take(),
             _ => None,
         }
     }
